@@ -1,0 +1,83 @@
+// OpenFlow actions as parsed from flow text (ovs-actions(7)). This is the
+// slow-path representation: the parser (parse-flow.ts) produces it, the
+// formatter (format-flow.ts) prints it back exactly as ovs-ofctl does, and the
+// translator (xlate.ts) turns it into datapath actions. Variants stay
+// distinct where OVS keeps them distinct (mod_nw_src and set_field->nw_src
+// print differently), so that formatting round-trips.
+
+/** A field slice `FIELD[ofs..ofs+nbits-1]`; `field` is the canonical OVS name (e.g. 'reg0', 'ct_mark', 'nw_src'). */
+export interface FieldRef {
+  field: string;
+  ofs: number;
+  nbits: number;
+}
+
+// Reserved OpenFlow port numbers (OpenFlow 1.0 16-bit space, as ovs-ofctl prints them).
+export const OFPP_MAX = 0xff00;
+export const OFPP_UNSET = 0xfff7;
+export const OFPP_IN_PORT = 0xfff8;
+export const OFPP_TABLE = 0xfff9;
+export const OFPP_NORMAL = 0xfffa;
+export const OFPP_FLOOD = 0xfffb;
+export const OFPP_ALL = 0xfffc;
+export const OFPP_CONTROLLER = 0xfffd;
+export const OFPP_LOCAL = 0xfffe;
+export const OFPP_NONE = 0xffff;
+
+export interface NatSpec {
+  /** null for a bare `nat` (apply the connection's existing translation). */
+  kind: 'src' | 'dst' | null;
+  /** Address range as text (IPv4 dotted or IPv6), max omitted for a single address. */
+  addrMin?: string;
+  addrMax?: string;
+  portMin?: number;
+  portMax?: number;
+  persistent?: boolean;
+  hash?: boolean;
+  random?: boolean;
+}
+
+export interface CtAction {
+  type: 'ct';
+  commit: boolean;
+  force: boolean;
+  /** Immediate zone, or a field slice to read the zone from (zone=NXM_NX_REG0[0..15]). */
+  zone: number;
+  zoneSrc: FieldRef | null;
+  /** Recirculate into this table after conntrack; null = no recirculation. */
+  table: number | null;
+  /** 'ftp' | 'tftp' | null */
+  alg: string | null;
+  /** Actions inside exec(...): only set_field/load/move to ct_mark and ct_label. */
+  exec: OfAction[];
+  /** null when the ct() has no nat clause. */
+  nat: NatSpec | null;
+}
+
+export type OfAction =
+  | { type: 'output'; port: number; maxLen?: number }
+  | { type: 'output_reg'; src: FieldRef; maxLen?: number }
+  | { type: 'controller'; maxLen: number; reason?: string; id?: number; userdata?: string; pause?: boolean }
+  | { type: 'resubmit'; port: number | null; table: number | null; ct?: boolean }
+  | { type: 'goto_table'; table: number }
+  | { type: 'set_field'; field: string; value: bigint; mask: bigint | null }
+  | { type: 'load'; value: bigint; dst: FieldRef }
+  | { type: 'move'; src: FieldRef; dst: FieldRef }
+  | { type: 'mod_dl_src' | 'mod_dl_dst'; mac: string }
+  | { type: 'mod_nw_src' | 'mod_nw_dst'; addr: string }
+  | { type: 'mod_tp_src' | 'mod_tp_dst'; port: number }
+  | { type: 'mod_nw_tos'; tos: number }
+  | { type: 'mod_nw_ecn'; ecn: number }
+  | { type: 'mod_nw_ttl'; ttl: number }
+  | { type: 'dec_ttl'; ids?: number[] }
+  | { type: 'push_vlan'; ethertype: number }
+  | { type: 'pop_vlan' }
+  | { type: 'strip_vlan' }
+  | { type: 'mod_vlan_vid'; vid: number }
+  | { type: 'mod_vlan_pcp'; pcp: number }
+  | { type: 'note'; bytes: Uint8Array }
+  | { type: 'write_metadata'; value: bigint; mask: bigint | null }
+  | { type: 'clear_actions' }
+  | { type: 'group'; groupId: number }
+  | CtAction
+  | { type: 'ct_clear' };

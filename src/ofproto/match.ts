@@ -1,0 +1,27 @@
+// A match over the flow key: per-word value and mask (value is always
+// already masked). The parser builds it from flow text, the formatter prints
+// it in ovs-ofctl's field order, the classifier groups rules by mask.
+
+import { FK_WORDS } from '../packet/flow-key.ts';
+
+export interface Match {
+  value: Uint32Array; // FK_WORDS
+  mask: Uint32Array; // FK_WORDS
+}
+
+export function emptyMatch(): Match {
+  return { value: new Uint32Array(FK_WORDS), mask: new Uint32Array(FK_WORDS) };
+}
+
+/** Set word `w` of the match to `value` under `mask`, keeping other bits. */
+export function setMatchWord(m: Match, w: number, value: number, mask: number): void {
+  m.mask[w] = (m.mask[w] | mask) >>> 0;
+  m.value[w] = ((m.value[w] & ~mask) | (value & mask)) >>> 0;
+}
+
+/** True when `key` (at word offset ofs) matches `m`. */
+export function matchesKey(m: Match, key: Uint32Array, ofs = 0): boolean {
+  const v = m.value, k = m.mask;
+  for (let i = 0; i < FK_WORDS; i++) if (((key[ofs + i] & k[i]) >>> 0) !== v[i]) return false;
+  return true;
+}

@@ -1,0 +1,58 @@
+// A batch of up to BATCH_MAX packets, the unit of work on the fast path (VPP
+// style: every stage runs over the whole batch before the next one starts).
+// Each packet owns one preallocated slot buffer; its bytes live at
+// data[i][start[i] .. start[i] + len[i]). HEADROOM bytes before the start let
+// push_vlan and friends grow the packet in place. Nothing here allocates per
+// packet: a batch is created once per port/thread and reused.
+//
+// Header offsets written by the extractor (src/packet/extract.ts) are absolute
+// offsets into data[i]; -1 means "no such header".
+
+import { FK_WORDS } from './flow-key.ts';
+
+export const BATCH_MAX = 32;
+export const HEADROOM = 64;
+/** Room for a 64 KiB GSO/GRO segment plus headroom. */
+export const SLOT_SIZE = 65536 + HEADROOM * 2;
+
+export class PacketBatch {
+  count = 0;
+  readonly data: Uint8Array[];
+  readonly start = new Int32Array(BATCH_MAX);
+  readonly len = new Int32Array(BATCH_MAX);
+  /** Offsets of the L3 and L4 headers, set by extract; -1 when absent. */
+  readonly l3 = new Int32Array(BATCH_MAX);
+  readonly l4 = new Int32Array(BATCH_MAX);
+  /** Flow keys, packet i at i * FK_WORDS. */
+  readonly keys = new Uint32Array(BATCH_MAX * FK_WORDS);
+  /** Per-packet "drop me" marks set by actions (1 = dropped). */
+  readonly dropped = new Uint8Array(BATCH_MAX);
+
+  constructor(slotSize = SLOT_SIZE) {
+    this.data = [];
+    for (let i = 0; i < BATCH_MAX; i++) this.data.push(new Uint8Array(slotSize));
+  }
+
+  /** Append a copy of `bytes`; returns the packet index, or -1 when full or too large. */
+  push(bytes: Uint8Array, ofs = 0, length = bytes.length - ofs): number {
+    const i = this.count;
+    if (i >= BATCH_MAX || length > this.data[i].length - HEADROOM * 2) return -1;
+    this.data[i].set(bytes.subarray(ofs, ofs + length), HEADROOM);
+    this.start[i] = HEADROOM;
+    this.len[i] = length;
+    this.l3[i] = -1;
+    this.l4[i] = -1;
+    this.dropped[i] = 0;
+    this.count = i + 1;
+    return i;
+  }
+
+  /** The bytes of packet i as a view (slow path: allocates a view object). */
+  bytes(i: number): Uint8Array {
+    return this.data[i].subarray(this.start[i], this.start[i] + this.len[i]);
+  }
+
+  clear(): void {
+    this.count = 0;
+  }
+}
