@@ -1,0 +1,116 @@
+// The switch as the control plane sees it: every JSON-RPC method of the
+// daemon maps onto one call here (src/ctl/methods.ts is the mapping). Results
+// are plain JSON-able objects; where OVS prints a fixed text format, the
+// object carries that text too (`text` / `lines`) so that swctl prints it
+// as is and `--json` users get both the fields and the text.
+//
+// Errors are thrown as SwitchError with a code; the RPC layer turns them into
+// JSON-RPC errors carrying that code and message.
+
+export class SwitchError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SwitchError';
+  }
+}
+
+export interface PortConfig {
+  name: string;
+  type: 'dummy' | 'pcap' | 'system' | 'tap' | 'internal';
+  ofport: number;
+  /** rx_pcap, tx_pcap, ... */
+  options: Record<string, string>;
+}
+
+export interface BridgeConfig {
+  name: string;
+  ports: PortConfig[];
+  /** Flow text lines as ovs-ofctl would print them (without stats), to be re-added on restore. */
+  flows: string[];
+}
+
+/** What the database file holds. */
+export interface SwitchConfig {
+  version: 1;
+  bridges: BridgeConfig[];
+}
+
+export interface PortStats {
+  ofport: number;
+  name: string;
+  rxPackets: number;
+  rxBytes: number;
+  rxDropped: number;
+  rxErrors: number;
+  txPackets: number;
+  txBytes: number;
+  txDropped: number;
+  txErrors: number;
+}
+
+export interface FlowEntry {
+  table: number;
+  priority: number;
+  cookie: string; // "0x0"
+  durationSec: number;
+  nPackets: number;
+  nBytes: number;
+  idleTimeout: number;
+  hardTimeout: number;
+  /** Match in ovs-ofctl text (e.g. "ip,ct_state=-trk"), without priority. */
+  match: string;
+  /** Actions in ovs-ofctl text (e.g. "ct(table=1)"). */
+  actions: string;
+  /** The whole dump-flows line. */
+  text: string;
+}
+
+export interface DpFlowEntry {
+  /** Match in dpctl text: "recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)". */
+  match: string;
+  packets: number;
+  bytes: number;
+  usedSec: number | null; // null = never
+  tcpFlags: string; // "S", "SP.", "" when none
+  actions: string; // "2", "ct(commit,zone=1),recirc(0x3)", "drop"
+  ufid?: string;
+  text: string;
+}
+
+export interface InjectResult {
+  injected: number;
+}
+
+export interface SwitchApi {
+  // bridges and ports
+  addBridge(name: string): void;
+  delBridge(name: string): void;
+  listBridges(): string[];
+  addPort(bridge: string, port: { name: string; type?: string; ofport?: number; options?: Record<string, string> }): PortConfig;
+  delPort(bridge: string, port: string): void;
+  /** ovs-ofctl show-like text lines plus the port list. */
+  show(bridge: string): { bridge: string; ports: PortConfig[]; lines: string[] };
+  dumpPorts(bridge: string, port?: string): { ports: PortStats[]; lines: string[] };
+
+  // flows; `text` is flow text (one flow per line, as in a flows file), `file` names it in errors
+  addFlows(bridge: string, text: string, file: string): { added: number };
+  modFlows(bridge: string, text: string, file: string, strict: boolean): { modified: number };
+  delFlows(bridge: string, match: string | null, strict: boolean): { deleted: number };
+  dumpFlows(bridge: string, match: string | null, opts: { noStats?: boolean }): { flows: FlowEntry[]; lines: string[] };
+
+  // packets
+  inject(bridge: string, port: string, packet: string, count: number): InjectResult;
+  pcapReplay(bridge: string, port: string): { replayed: number };
+  trace(bridge: string, flow: string): { lines: string[]; datapathActions: string };
+
+  // datapath
+  dumpDpFlows(opts: { verbose?: boolean }): { flows: DpFlowEntry[]; lines: string[] };
+  delDpFlows(): { deleted: number };
+  fdbShow(bridge: string): { entries: { port: number; vlan: number; mac: string; age: number }[]; lines: string[] };
+
+  /** The configuration to persist (called after every successful change). */
+  config(): SwitchConfig;
+}
