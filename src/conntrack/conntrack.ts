@@ -1,0 +1,479 @@
+// Conntrack: the ct() action's engine. Looks a packet's tuple up in its
+// zone, runs the L4 tracker, commits new connections when asked (within the
+// global and per-zone limits), and writes ct_state / ct_zone / ct_mark /
+// ct_label / the original-direction tuple into the packet's flow key, with
+// the semantics of OVS's userspace datapath (ovs-actions(7) "ct",
+// ovs-fields(7) ct_state).
+//
+// Threads: every PMD worker attaches its own Conntrack to the same shared
+// table (`Conntrack.attach(other.shared())`). A Conntrack object holds only
+// per-thread scratch, so it must not be shared between threads. Locking is
+// table.ts's: execute() holds the shard lock of the packet's key while it
+// looks up and updates; when a key and its record's home shard differ (NAT)
+// it drops the first lock before taking the home one and re-validates.
+
+import {
+  FK_CT_STATE, FK_CT_ZONE, FK_CT_MARK, FK_CT_LABEL, FK_CT_NW_SRC, FK_CT_NW_DST, FK_CT_IPV6_SRC, FK_CT_IPV6_DST,
+  FK_CT_NW_PROTO, FK_CT_TP, CS_NEW, CS_ESTABLISHED, CS_RELATED, CS_REPLY_DIR, CS_INVALID, CS_TRACKED,
+  IPPROTO_TCP, IPPROTO_ICMP, IPPROTO_ICMPV6,
+} from '../packet/flow-key.ts';
+import type { PacketBatch } from '../packet/batch.ts';
+import { ConnTable, type TableDescriptor, type TableOptions } from './table.ts';
+import {
+  KEY_WORDS, K_META, K_SRC, K_DST, K_PORTS, REC_WORDS, R_FLAGS, R_ID, R_EXPIRY, R_MARK, R_LABEL, R_KEY_ORIG,
+  R_KEY_REPLY, R_PKTS_ORIG, R_PKTS_REPLY, R_BYTES_ORIG, R_BYTES_REPLY, RF_IN_USE, H_CNT_INVALID, H_CNT_FULL,
+  H_CNT_ZONE_FULL, H_CNT_EXPIRED, H_CNT_COMMITS, H_CNT_RELATED, H_SWEEP_CURSOR,
+} from './layout.ts';
+import { type L4Pkt, type L4Tracker, getClass, UPDATE_INVALID, UPDATE_NEW, UPDATE_VALID_NEW } from './l4.ts';
+import { tcpTracker } from './tcp.ts';
+import { otherTracker } from './udp.ts';
+import { icmpTracker } from './icmp.ts';
+import { extractKey, reverseKey, EXTRACT_FAIL, EXTRACT_ICMP_ERROR } from './key.ts';
+import { timeoutSec, initDefaultPolicy, setZonePolicy, delZonePolicy, getZonePolicy, type TimeoutAttr } from './timeouts.ts';
+import { snapshotLocked, tupleMatches, type ConnInfo, type TupleFilter } from './conn.ts';
+
+export interface ConntrackOptions extends TableOptions {}
+
+export interface ConntrackDescriptor {
+  table: TableDescriptor;
+}
+
+export interface MarkSet { value: number; mask: number }
+export interface LabelSet { value: Uint32Array; mask: Uint32Array }
+
+export interface FlushFilter {
+  zone?: number;
+  orig?: TupleFilter;
+  reply?: TupleFilter;
+}
+
+export interface ConntrackCounters {
+  invalid: number;
+  limitDrops: number;
+  zoneLimitDrops: number;
+  expired: number;
+  commits: number;
+  related: number;
+}
+
+function trackerFor(proto: number): L4Tracker {
+  if (proto === IPPROTO_TCP) return tcpTracker;
+  if (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) return icmpTracker;
+  return otherTracker;
+}
+
+const NO_REC = -1;
+
+export class Conntrack {
+  readonly table: ConnTable;
+  // Per-thread scratch: the packet's key, its reverse, and a temp.
+  private readonly k = new Int32Array(KEY_WORDS);
+  private readonly rk = new Int32Array(KEY_WORDS);
+  private readonly tmp = new Int32Array(KEY_WORDS);
+  private readonly pkt: L4Pkt = { data: new Uint8Array(0), l4: 0, l4Len: 0, v6: 0 };
+
+  private constructor(table: ConnTable) {
+    this.table = table;
+  }
+
+  static create(opts: ConntrackOptions = {}): Conntrack {
+    const t = ConnTable.create(opts);
+    initDefaultPolicy(t);
+    return new Conntrack(t);
+  }
+
+  /** What a worker needs to attach (structured-cloneable, buffers shared). */
+  shared(): ConntrackDescriptor {
+    return { table: this.table.descriptor };
+  }
+
+  static attach(d: ConntrackDescriptor): Conntrack {
+    return new Conntrack(ConnTable.attach(d.table));
+  }
+
+  /**
+   * Run packet `idx` of `batch` through conntrack in `zone` and write the
+   * ct_* fields into key[keyOfs..]. `setMark`/`setLabel` apply only with
+   * `commit`. `force` ends a connection found in the reply direction and
+   * starts a new one. Never throws, never allocates.
+   */
+  execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, zone: number, commit: boolean,
+    force: boolean, setMark: MarkSet | null, setLabel: LabelSet | null, nowMs: number): void {
+    const t = this.table;
+    const k = this.k;
+    const p = this.pkt;
+    zone &= 0xffff;
+    const ex = extractKey(k, 0, this.tmp, p, batch.data[idx], batch.l3[idx], batch.l4[idx], key, keyOfs, zone);
+    if (ex === EXTRACT_FAIL) {
+      Atomics.add(t.hdr, H_CNT_INVALID, 1);
+      this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID, zone, NO_REC, false);
+      return;
+    }
+    const related = ex === EXTRACT_ICMP_ERROR;
+    const hash = t.hashKey(k, 0);
+    let shard = t.shardOfKey(k, 0);
+    let bucket = t.bucketOf(shard, hash);
+    const rec = t.rec;
+    const proto = (k[K_META] >>> 16) & 0xff;
+    const tracker = trackerFor(proto);
+    const pktLen = batch.len[idx];
+
+    t.lockShard(shard);
+    let node = t.lookupLocked(k, 0, bucket);
+    let r = NO_REC;
+    let reply = false;
+    if (node >= 0) {
+      r = node >>> 1;
+      reply = (node & 1) === 1;
+      const home = t.homeShard(r);
+      if (home !== shard) {
+        // Reply key of a NATed connection: move to the record's home lock.
+        const id = rec[r * REC_WORDS + R_ID];
+        t.unlockShard(shard);
+        t.lockShard(home);
+        shard = home;
+        if (!t.isInUse(r) || rec[r * REC_WORDS + R_ID] !== id) r = NO_REC;
+      }
+    }
+    if (r !== NO_REC && t.f64[(r * REC_WORDS + R_EXPIRY) >>> 1] <= nowMs) {
+      // Expired but not swept yet: gone for this packet.
+      this.removeIfSingleShardLocked(r, shard);
+      Atomics.add(t.hdr, H_CNT_EXPIRED, 1);
+      r = NO_REC;
+    }
+
+    if (related) {
+      let state = CS_TRACKED | CS_INVALID;
+      if (r !== NO_REC) {
+        state = CS_TRACKED | CS_RELATED | (reply ? CS_REPLY_DIR : 0);
+        Atomics.add(t.hdr, H_CNT_RELATED, 1);
+        if (commit) this.applyMarkLabelLocked(r, setMark, setLabel);
+      } else Atomics.add(t.hdr, H_CNT_INVALID, 1);
+      this.writeMd(key, keyOfs, state, zone, r, false);
+      t.unlockShard(shard);
+      return;
+    }
+
+    if (r !== NO_REC && force && reply) {
+      this.removeIfSingleShardLocked(r, shard);
+      r = NO_REC;
+    }
+
+    let state = 0;
+    if (r !== NO_REC) {
+      const base = r * REC_WORDS;
+      const res = tracker.update(rec, base, p, reply, t.seqCheck());
+      if (res === UPDATE_INVALID) {
+        Atomics.add(t.hdr, H_CNT_INVALID, 1);
+        this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID, zone, r, false);
+        t.unlockShard(shard);
+        return;
+      }
+      if (res === UPDATE_NEW) {
+        this.removeIfSingleShardLocked(r, shard);
+        r = NO_REC;
+      } else {
+        state = res === UPDATE_VALID_NEW ? CS_NEW : CS_ESTABLISHED | (reply ? CS_REPLY_DIR : 0);
+        t.f64[(base + R_EXPIRY) >>> 1] = nowMs + timeoutSec(t, zone, getClass(rec, base)) * 1000;
+        const pi = (base + (reply ? R_PKTS_REPLY : R_PKTS_ORIG)) >>> 1;
+        const bi = (base + (reply ? R_BYTES_REPLY : R_BYTES_ORIG)) >>> 1;
+        t.f64[pi] += 1;
+        t.f64[bi] += pktLen;
+        if (commit) this.applyMarkLabelLocked(r, setMark, setLabel);
+      }
+    }
+
+    if (r === NO_REC) {
+      if (!tracker.validNew(p)) {
+        Atomics.add(t.hdr, H_CNT_INVALID, 1);
+        this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID, zone, NO_REC, true);
+        t.unlockShard(shard);
+        return;
+      }
+      state = CS_NEW;
+      if (commit) {
+        // The packet's key shard is the orig key's shard; without NAT the
+        // reply key hashes to the same shard (symmetric shard hash).
+        if (shard !== t.shardOfKey(k, 0)) {
+          t.unlockShard(shard);
+          shard = t.shardOfKey(k, 0);
+          t.lockShard(shard);
+          bucket = t.bucketOf(shard, hash);
+          node = t.lookupLocked(k, 0, bucket);
+          if (node >= 0) {
+            // Someone committed it meanwhile: treat as tracked-new of theirs.
+            r = node >>> 1;
+          }
+        }
+        if (r === NO_REC) r = this.commitLocked(k, hash, bucket, zone, nowMs, pktLen, setMark, setLabel);
+      }
+    }
+    this.writeMd(key, keyOfs, CS_TRACKED | state, zone, r, r === NO_REC);
+    t.unlockShard(shard);
+  }
+
+  /** Create and link a record for key k. Caller holds the shard of k (which
+   *  is also the reply key's shard: no NAT yet). Returns the record or -1. */
+  private commitLocked(k: Int32Array, hash: number, bucket: number, zone: number, nowMs: number, pktLen: number,
+    setMark: MarkSet | null, setLabel: LabelSet | null): number {
+    const t = this.table;
+    const why = t.reserve(zone);
+    if (why !== 0) {
+      Atomics.add(t.hdr, why === 1 ? H_CNT_FULL : H_CNT_ZONE_FULL, 1);
+      return NO_REC;
+    }
+    const r = t.allocRecord();
+    if (r < 0) {
+      t.unreserve(zone);
+      Atomics.add(t.hdr, H_CNT_FULL, 1);
+      return NO_REC;
+    }
+    const rec = t.rec;
+    const base = r * REC_WORDS;
+    for (let i = 0; i < KEY_WORDS; i++) rec[base + R_KEY_ORIG + i] = k[i];
+    reverseKey(rec, base + R_KEY_REPLY, k, 0);
+    const rk = this.rk;
+    for (let i = 0; i < KEY_WORDS; i++) rk[i] = rec[base + R_KEY_REPLY + i];
+    const rshard = t.shardOfKey(rk, 0);
+    const rbucket = t.bucketOf(rshard, t.hashKey(rk, 0));
+    rec[base + R_ID] = t.nextId();
+    rec[base + R_MARK] = 0;
+    for (let i = 0; i < 4; i++) rec[base + R_LABEL + i] = 0;
+    const tracker = trackerFor((k[K_META] >>> 16) & 0xff);
+    tracker.newConn(rec, base, this.pkt);
+    t.f64[(base + R_EXPIRY) >>> 1] = nowMs + timeoutSec(t, zone, getClass(rec, base)) * 1000;
+    t.f64[(base + R_PKTS_ORIG) >>> 1] = 1;
+    t.f64[(base + R_BYTES_ORIG) >>> 1] = pktLen;
+    t.f64[(base + R_PKTS_REPLY) >>> 1] = 0;
+    t.f64[(base + R_BYTES_REPLY) >>> 1] = 0;
+    this.applyMarkLabelLocked(r, setMark, setLabel);
+    t.insertLocked(r, bucket, rbucket);
+    Atomics.or(rec, base + R_FLAGS, RF_IN_USE);
+    Atomics.add(t.hdr, H_CNT_COMMITS, 1);
+    return r;
+  }
+
+  private applyMarkLabelLocked(r: number, setMark: MarkSet | null, setLabel: LabelSet | null): void {
+    const rec = this.table.rec;
+    const base = r * REC_WORDS;
+    if (setMark !== null) {
+      rec[base + R_MARK] = (rec[base + R_MARK] & ~setMark.mask) | (setMark.value & setMark.mask);
+    }
+    if (setLabel !== null) {
+      for (let i = 0; i < 4; i++) {
+        const m = setLabel.mask[i];
+        rec[base + R_LABEL + i] = (rec[base + R_LABEL + i] & ~m) | (setLabel.value[i] & m);
+      }
+    }
+  }
+
+  /** Remove r if both its keys live in `shard` (held); otherwise leave it to
+   *  the sweep, which takes both locks in order. */
+  private removeIfSingleShardLocked(r: number, shard: number): void {
+    const t = this.table;
+    if (t.replyShard(r) === shard && t.homeShard(r) === shard) this.removeLocked(r);
+    else t.f64[(r * REC_WORDS + R_EXPIRY) >>> 1] = -Infinity;
+  }
+
+  /** Unlink, uncount and free r. Caller holds the shards of both its keys. */
+  private removeLocked(r: number): void {
+    const t = this.table;
+    const zone = t.rec[r * REC_WORDS + R_KEY_ORIG + K_META] & 0xffff;
+    t.unlinkLocked(r);
+    t.unreserve(zone);
+    t.freeRecord(r);
+  }
+
+  private writeMd(key: Uint32Array, o: number, state: number, zone: number, r: number, usePktKey: boolean): void {
+    key[o + FK_CT_STATE] = state;
+    key[o + FK_CT_ZONE] = zone;
+    const rec = this.table.rec;
+    if (r !== NO_REC) {
+      const base = r * REC_WORDS;
+      key[o + FK_CT_MARK] = rec[base + R_MARK];
+      for (let i = 0; i < 4; i++) key[o + FK_CT_LABEL + i] = rec[base + R_LABEL + i];
+      this.writeTuple(key, o, rec, base + R_KEY_ORIG);
+    } else {
+      key[o + FK_CT_MARK] = 0;
+      for (let i = 0; i < 4; i++) key[o + FK_CT_LABEL + i] = 0;
+      if (usePktKey) this.writeTuple(key, o, this.k, 0);
+      else this.clearTuple(key, o);
+    }
+  }
+
+  private writeTuple(key: Uint32Array, o: number, kw: Int32Array, kb: number): void {
+    const meta = kw[kb + K_META];
+    const proto = (meta >>> 16) & 0xff;
+    const v6 = (meta >>> 24) !== 0;
+    if (v6) {
+      key[o + FK_CT_NW_SRC] = 0;
+      key[o + FK_CT_NW_DST] = 0;
+      for (let i = 0; i < 4; i++) {
+        key[o + FK_CT_IPV6_SRC + i] = kw[kb + K_SRC + i];
+        key[o + FK_CT_IPV6_DST + i] = kw[kb + K_DST + i];
+      }
+    } else {
+      key[o + FK_CT_NW_SRC] = kw[kb + K_SRC];
+      key[o + FK_CT_NW_DST] = kw[kb + K_DST];
+      for (let i = 0; i < 4; i++) { key[o + FK_CT_IPV6_SRC + i] = 0; key[o + FK_CT_IPV6_DST + i] = 0; }
+    }
+    key[o + FK_CT_NW_PROTO] = proto;
+    const ports = kw[kb + K_PORTS];
+    // ICMP: ct_tp_src is the type, ct_tp_dst the code (ovs-fields(7)).
+    key[o + FK_CT_TP] = proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6
+      ? (((ports >>> 8) & 0xff) << 16) | (ports & 0xff)
+      : ports >>> 0;
+  }
+
+  private clearTuple(key: Uint32Array, o: number): void {
+    key[o + FK_CT_NW_SRC] = 0;
+    key[o + FK_CT_NW_DST] = 0;
+    for (let i = 0; i < 4; i++) { key[o + FK_CT_IPV6_SRC + i] = 0; key[o + FK_CT_IPV6_DST + i] = 0; }
+    key[o + FK_CT_NW_PROTO] = 0;
+    key[o + FK_CT_TP] = 0;
+  }
+
+  /** Run every packet of the batch not marked dropped through execute(). */
+  executeBatch(batch: PacketBatch, zone: number, commit: boolean, force: boolean, setMark: MarkSet | null,
+    setLabel: LabelSet | null, nowMs: number, keyStride: number): void {
+    for (let i = 0; i < batch.count; i++) {
+      if (batch.dropped[i] !== 0) continue;
+      this.execute(batch, i, batch.keys, i * keyStride, zone, commit, force, setMark, setLabel, nowMs);
+    }
+  }
+
+  // --- expiry ---
+
+  /**
+   * Remove expired connections among the next `budget` slab slots (a shared
+   * cursor, so threads sweep different slices). Returns how many it removed.
+   * Each record is locked on its own: never holds a lock for long.
+   */
+  sweep(nowMs: number, budget: number): number {
+    const t = this.table;
+    const hw = t.highWater();
+    if (hw === 0) return 0;
+    let start = Atomics.add(t.hdr, H_SWEEP_CURSOR, budget) % hw;
+    if (start < 0) start += hw;
+    let removed = 0;
+    const n = budget < hw ? budget : hw;
+    for (let i = 0; i < n; i++) {
+      const r = (start + i) % hw;
+      if (!t.isInUse(r) || t.f64[(r * REC_WORDS + R_EXPIRY) >>> 1] > nowMs) continue;
+      if (this.removeIf(r, (rr) => t.f64[(rr * REC_WORDS + R_EXPIRY) >>> 1] <= nowMs)) removed++;
+    }
+    if (removed > 0) Atomics.add(t.hdr, H_CNT_EXPIRED, removed);
+    return removed;
+  }
+
+  /** Lock both shards of r (ascending), re-check that it is live and still
+   *  satisfies `pred`, and remove it. Slow path. */
+  private removeIf(r: number, pred: (r: number) => boolean): boolean {
+    const t = this.table;
+    for (;;) {
+      const a = t.homeShard(r);
+      const b = t.replyShard(r);
+      t.lockPair(a, b);
+      if (!t.isInUse(r)) { t.unlockPair(a, b); return false; }
+      if (t.homeShard(r) !== a || t.replyShard(r) !== b) { t.unlockPair(a, b); continue; }
+      const ok = pred(r);
+      if (ok) this.removeLocked(r);
+      t.unlockPair(a, b);
+      return ok;
+    }
+  }
+
+  // --- control plane (slow path) ---
+
+  /** Delete connections matching the filter (all when empty). Returns the count. */
+  flush(filter: FlushFilter = {}): number {
+    const t = this.table;
+    const hw = t.highWater();
+    let n = 0;
+    const plain = filter.orig === undefined && filter.reply === undefined;
+    for (let r = 0; r < hw; r++) {
+      if (!t.isInUse(r)) continue;
+      const ok = this.removeIf(r, (rr) => {
+        const zone = t.rec[rr * REC_WORDS + R_KEY_ORIG + K_META] & 0xffff;
+        if (filter.zone !== undefined && zone !== filter.zone) return false;
+        if (plain) return true;
+        const c = snapshotLocked(t.rec, t.f64, rr);
+        if (filter.orig && !tupleMatches(c.orig, c.proto, filter.orig)) return false;
+        if (filter.reply && !tupleMatches(c.reply, c.proto, filter.reply)) return false;
+        return true;
+      });
+      if (ok) n++;
+    }
+    return n;
+  }
+
+  /** Visit a consistent snapshot of every live (unexpired when nowMs is
+   *  given) connection, optionally of one zone. */
+  forEachConn(cb: (c: ConnInfo) => void, zone?: number, nowMs?: number): void {
+    const t = this.table;
+    const hw = t.highWater();
+    for (let r = 0; r < hw; r++) {
+      if (!t.isInUse(r)) continue;
+      const s = t.homeShard(r);
+      t.lockShard(s);
+      let c: ConnInfo | null = null;
+      if (t.isInUse(r) && t.homeShard(r) === s) c = snapshotLocked(t.rec, t.f64, r);
+      t.unlockShard(s);
+      if (c === null) continue;
+      if (zone !== undefined && c.zone !== zone) continue;
+      if (nowMs !== undefined && c.expiryMs <= nowMs) continue;
+      cb(c);
+    }
+  }
+
+  dump(zone?: number, nowMs?: number): ConnInfo[] {
+    const out: ConnInfo[] = [];
+    this.forEachConn((c) => out.push(c), zone, nowMs);
+    return out;
+  }
+
+  nconns(): number { return this.table.nconns(); }
+  getMaxConns(): number { return this.table.maxConns(); }
+  setMaxConns(n: number): void { this.table.setMaxConns(n); }
+  getTcpSeqCheck(): boolean { return this.table.seqCheck(); }
+  setTcpSeqCheck(on: boolean): void { this.table.setSeqCheck(on); }
+
+  /** ct-set-limits: `default` applies to zones without a limit of their own; 0 = unlimited. */
+  setLimits(defaultLimit: number | undefined, zones: { zone: number; limit: number }[]): void {
+    if (defaultLimit !== undefined) this.table.setDefaultZoneLimit(defaultLimit);
+    for (const z of zones) this.table.setZoneLimit(z.zone & 0xffff, z.limit);
+  }
+
+  delLimits(zones: number[]): void {
+    for (const z of zones) this.table.delZoneLimit(z & 0xffff);
+  }
+
+  /** ct-get-limits: the default and, for the zones asked for (or every zone
+   *  with a limit of its own), limit and count. */
+  getLimits(zones?: number[]): { defaultLimit: number; zones: { zone: number; limit: number; count: number }[] } {
+    const t = this.table;
+    const list = zones ?? [...Array(65536).keys()].filter((z) => t.zoneLimitRaw(z) >= 0);
+    return {
+      defaultLimit: t.defaultZoneLimit(),
+      zones: list.map((zone) => ({ zone, limit: t.zoneLimit(zone), count: t.zoneCount(zone) })),
+    };
+  }
+
+  zoneCount(zone: number): number { return this.table.zoneCount(zone); }
+
+  setTimeoutPolicy(zone: number, attrs: Partial<Record<TimeoutAttr, number>>): void { setZonePolicy(this.table, zone, attrs); }
+  delTimeoutPolicy(zone: number): void { delZonePolicy(this.table, zone); }
+  getTimeoutPolicy(zone: number): Record<TimeoutAttr, number> { return getZonePolicy(this.table, zone); }
+
+  counters(): ConntrackCounters {
+    const h = this.table.hdr;
+    return {
+      invalid: Atomics.load(h, H_CNT_INVALID),
+      limitDrops: Atomics.load(h, H_CNT_FULL),
+      zoneLimitDrops: Atomics.load(h, H_CNT_ZONE_FULL),
+      expired: Atomics.load(h, H_CNT_EXPIRED),
+      commits: Atomics.load(h, H_CNT_COMMITS),
+      related: Atomics.load(h, H_CNT_RELATED),
+    };
+  }
+}

@@ -1,0 +1,139 @@
+// Building connection keys (layout.ts K_*) from a packet and its flow key,
+// reversing them, and reading the offending packet's header out of an ICMP
+// error. Fast path: writes into caller-provided Int32Arrays, never allocates.
+
+import {
+  FK_ETH_TYPE, FK_NW_SRC, FK_NW_DST, FK_IPV6_SRC, FK_IPV6_DST, FK_NW_PROTO, FK_NW_FRAG, FK_TP_SRC, FK_TP_DST,
+  ETH_TYPE_IP, ETH_TYPE_IPV6, FRAG_ANY, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP,
+} from '../packet/flow-key.ts';
+import { K_META, K_SRC, K_DST, K_PORTS, KEY_WORDS, AF_V6 } from './layout.ts';
+import type { L4Pkt } from './l4.ts';
+import { icmpIsError, icmpReverseType } from './icmp.ts';
+
+export const IPPROTO_DCCP = 33;
+export const IPPROTO_UDPLITE = 136;
+
+export const EXTRACT_FAIL = 0; // not trackable: +inv
+export const EXTRACT_OK = 1;
+export const EXTRACT_ICMP_ERROR = 2; // key holds the reversed inner tuple
+
+function hasPorts(proto: number): boolean {
+  return proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP ||
+    proto === IPPROTO_DCCP || proto === IPPROTO_UDPLITE;
+}
+
+function rd32(d: Uint8Array, o: number): number {
+  return ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) | 0;
+}
+
+/** Write the reverse of key `k` (at ofs) into `out` (at oofs). */
+export function reverseKey(out: Int32Array, oofs: number, k: Int32Array, ofs: number): void {
+  const meta = k[ofs + K_META];
+  out[oofs + K_META] = meta;
+  for (let i = 0; i < 4; i++) {
+    out[oofs + K_SRC + i] = k[ofs + K_DST + i];
+    out[oofs + K_DST + i] = k[ofs + K_SRC + i];
+  }
+  const p = k[ofs + K_PORTS];
+  const proto = (meta >>> 16) & 0xff;
+  if (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) {
+    const rt = icmpReverseType((p >>> 8) & 0xff, proto === IPPROTO_ICMPV6 ? 1 : 0);
+    out[oofs + K_PORTS] = (p & 0xffff00ff) | ((rt & 0xff) << 8);
+  } else {
+    out[oofs + K_PORTS] = ((p & 0xffff) << 16) | (p >>> 16);
+  }
+}
+
+/** Key of the packet header carried inside an ICMP error at `i3`, reversed
+ *  (so it matches the connection in the direction the error travels).
+ *  `outerDst` is checked against the inner source for IPv4. */
+function innerKey(k: Int32Array, ofs: number, tmp: Int32Array, d: Uint8Array, i3: number, end: number,
+  v6: number, zone: number, fk: Uint32Array, fo: number): number {
+  let proto: number;
+  let il4: number;
+  if (v6 === 0) {
+    if (i3 + 20 > end || d[i3] >>> 4 !== 4) return EXTRACT_FAIL;
+    const ihl = (d[i3] & 0x0f) * 4;
+    if ((((d[i3 + 6] & 0x1f) << 8) | d[i3 + 7]) !== 0) return EXTRACT_FAIL; // a later fragment
+    proto = d[i3 + 9];
+    tmp[K_SRC] = rd32(d, i3 + 12);
+    tmp[K_DST] = rd32(d, i3 + 16);
+    for (let i = 1; i < 4; i++) { tmp[K_SRC + i] = 0; tmp[K_DST + i] = 0; }
+    if (tmp[K_SRC] !== (fk[fo + FK_NW_DST] | 0)) return EXTRACT_FAIL;
+    il4 = i3 + ihl;
+  } else {
+    if (i3 + 40 > end || d[i3] >>> 4 !== 6) return EXTRACT_FAIL;
+    proto = d[i3 + 6];
+    for (let i = 0; i < 4; i++) {
+      tmp[K_SRC + i] = rd32(d, i3 + 8 + i * 4);
+      tmp[K_DST + i] = rd32(d, i3 + 24 + i * 4);
+      if (tmp[K_SRC + i] !== (fk[fo + FK_IPV6_DST + i] | 0)) return EXTRACT_FAIL;
+    }
+    il4 = i3 + 40;
+  }
+  if (il4 + 8 > end) return EXTRACT_FAIL;
+  tmp[K_META] = zone | (proto << 16) | (v6 << 24);
+  if (hasPorts(proto)) {
+    tmp[K_PORTS] = (d[il4] << 24) | (d[il4 + 1] << 16) | (d[il4 + 2] << 8) | d[il4 + 3];
+  } else if (proto === (v6 !== 0 ? IPPROTO_ICMPV6 : IPPROTO_ICMP)) {
+    const t = d[il4];
+    if (icmpReverseType(t, v6) < 0) return EXTRACT_FAIL; // an error about an error
+    tmp[K_PORTS] = (d[il4 + 4] << 24) | (d[il4 + 5] << 16) | (t << 8) | d[il4 + 1];
+  } else {
+    tmp[K_PORTS] = 0;
+  }
+  reverseKey(k, ofs, tmp, 0);
+  return EXTRACT_ICMP_ERROR;
+}
+
+/**
+ * Build the lookup key of a packet into k[ofs..ofs+KEY_WORDS) and fill `p`.
+ * Returns EXTRACT_*. `tmp` is scratch of KEY_WORDS words.
+ */
+export function extractKey(k: Int32Array, ofs: number, tmp: Int32Array, p: L4Pkt, data: Uint8Array,
+  l3: number, l4: number, fk: Uint32Array, fo: number, zone: number): number {
+  const et = fk[fo + FK_ETH_TYPE];
+  if (l3 < 0 || (fk[fo + FK_NW_FRAG] & FRAG_ANY) !== 0) return EXTRACT_FAIL;
+  const proto = fk[fo + FK_NW_PROTO] & 0xff;
+  let v6: number;
+  let end: number;
+  if (et === ETH_TYPE_IP) {
+    v6 = 0;
+    k[ofs + K_SRC] = fk[fo + FK_NW_SRC];
+    k[ofs + K_DST] = fk[fo + FK_NW_DST];
+    for (let i = 1; i < 4; i++) { k[ofs + K_SRC + i] = 0; k[ofs + K_DST + i] = 0; }
+    end = l3 + ((data[l3 + 2] << 8) | data[l3 + 3]);
+  } else if (et === ETH_TYPE_IPV6) {
+    v6 = AF_V6;
+    for (let i = 0; i < 4; i++) {
+      k[ofs + K_SRC + i] = fk[fo + FK_IPV6_SRC + i];
+      k[ofs + K_DST + i] = fk[fo + FK_IPV6_DST + i];
+    }
+    end = l3 + 40 + ((data[l3 + 4] << 8) | data[l3 + 5]);
+  } else {
+    return EXTRACT_FAIL;
+  }
+  if (end > data.length) end = data.length;
+  k[ofs + K_META] = zone | (proto << 16) | (v6 << 24);
+  p.data = data;
+  p.l4 = l4;
+  p.l4Len = l4 >= 0 ? end - l4 : 0;
+  p.v6 = v6;
+  if (hasPorts(proto)) {
+    if (l4 < 0 || p.l4Len < 8) return EXTRACT_FAIL;
+    k[ofs + K_PORTS] = ((fk[fo + FK_TP_SRC] & 0xffff) << 16) | (fk[fo + FK_TP_DST] & 0xffff);
+    return EXTRACT_OK;
+  }
+  if (proto === (v6 !== 0 ? IPPROTO_ICMPV6 : IPPROTO_ICMP)) {
+    if (l4 < 0 || p.l4Len < 8) return EXTRACT_FAIL;
+    const t = data[l4];
+    if (icmpIsError(t, v6)) return innerKey(k, ofs, tmp, data, l4 + 8, end, v6, zone, fk, fo);
+    if (icmpReverseType(t, v6) < 0) return EXTRACT_FAIL;
+    k[ofs + K_PORTS] = (data[l4 + 4] << 24) | (data[l4 + 5] << 16) | (t << 8) | data[l4 + 1];
+    return EXTRACT_OK;
+  }
+  k[ofs + K_PORTS] = 0;
+  return EXTRACT_OK;
+}
+
+export { KEY_WORDS };

@@ -1,0 +1,100 @@
+// Byte layout of everything conntrack keeps in SharedArrayBuffers. Every
+// thread that attaches to the table reads and writes these words, so the
+// offsets here are a contract between threads: test/conntrack/layout.test.ts
+// pins them. Words are 32 bits; f64 fields sit at even word offsets so that
+// a Float64Array over the same buffer can address them.
+
+// --- connection key: 10 words, one per direction ---
+// K_META = zone (16) | proto << 16 (8) | af << 24 (AF_V4 / AF_V6)
+// K_SRC/K_DST: IPv4 address in the first word (others zero), IPv6 in all four.
+// K_PORTS: sport << 16 | dport; for ICMP id << 16 | type << 8 | code.
+export const K_META = 0;
+export const K_SRC = 1;
+export const K_DST = 5;
+export const K_PORTS = 9;
+export const KEY_WORDS = 10;
+export const AF_V4 = 0;
+export const AF_V6 = 1;
+
+// --- connection record: REC_WORDS words in the slab ---
+export const R_FLAGS = 0; // RF_* bits | timeout class << 8 | l4 state << 16 | NAT flags << 24
+export const R_ID = 1; // connection id (unique while the table lives, wraps at 2^32)
+export const R_EXPIRY = 2; // f64: absolute expiry in the caller's ms clock (words 2..3)
+export const R_MARK = 4;
+export const R_LABEL = 5; // 4 words, most significant first (as FK_CT_LABEL)
+export const R_KEY_ORIG = 9; // KEY_WORDS
+export const R_KEY_REPLY = 19; // KEY_WORDS; with NAT this is the translated (un-NAT) tuple
+export const R_NEXT_ORIG = 29; // hash chain link of the orig key (node + 1, 0 = end)
+export const R_NEXT_REPLY = 30; // hash chain link of the reply key
+export const R_BKT_ORIG = 31; // bucket index of the orig key (its shard = bucket >>> shardShift)
+export const R_BKT_REPLY = 32; // bucket index of the reply key
+export const R_TCP_STATES = 33; // state_orig | state_reply << 8 | wscale_orig << 16 | wscale_reply << 24
+export const R_SEQLO_ORIG = 34; // TCP peer (orig): highest seq sent + 1
+export const R_SEQHI_ORIG = 35; // TCP peer (orig): highest seq the other side allows
+export const R_MAXWIN_ORIG = 36;
+export const R_SEQLO_REPLY = 37;
+export const R_SEQHI_REPLY = 38;
+export const R_MAXWIN_REPLY = 39;
+export const R_NAT_INFO = 40; // room for the NAT issue: action flags, selection data
+export const R_NAT_INFO2 = 41;
+export const R_RESERVED = 42; // 2 words: alignment / future use
+export const R_PKTS_ORIG = 44; // f64
+export const R_PKTS_REPLY = 46; // f64
+export const R_BYTES_ORIG = 48; // f64
+export const R_BYTES_REPLY = 50; // f64
+export const REC_WORDS = 52;
+export const REC_BYTES = REC_WORDS * 4;
+
+// R_FLAGS bits
+export const RF_IN_USE = 0x1;
+export const RF_CLASS_SHIFT = 8; // timeout class (TM_*), 8 bits
+export const RF_L4_SHIFT = 16; // udp/other and icmp state, 8 bits
+export const RF_NAT_SHIFT = 24; // NAT flags (room for the NAT issue), 8 bits
+
+// --- header: control words, locks, per-zone arrays (Int32Array) ---
+export const H_MAGIC = 0;
+export const H_SEED = 1;
+export const H_CAPACITY = 2; // records in the slab
+export const H_NBUCKETS = 3;
+export const H_NSHARDS = 4;
+export const H_NCONNS = 5; // committed connections (Atomics)
+export const H_MAXCONNS = 6; // global limit
+export const H_NEXT_ID = 7;
+export const H_SEQ_CHK = 8; // 1 = TCP sequence checking on
+export const H_ALLOC_LOCK = 9;
+export const H_FREE_HEAD = 10; // record index + 1; 0 = empty (guarded by H_ALLOC_LOCK)
+export const H_HIGH_WATER = 11; // records ever handed out (guarded by H_ALLOC_LOCK)
+export const H_SWEEP_CURSOR = 12;
+export const H_DEFAULT_ZONE_LIMIT = 13; // 0 = unlimited
+export const H_CNT_INVALID = 14; // packets given +inv
+export const H_CNT_FULL = 15; // commits refused: global limit
+export const H_CNT_ZONE_FULL = 16; // commits refused: zone limit
+export const H_CNT_EXPIRED = 17; // connections removed by the sweep
+export const H_CNT_COMMITS = 18;
+export const H_CNT_RELATED = 19;
+export const H_NPOLICIES = 20;
+export const H_WORDS_FIXED = 32;
+export const MAGIC = 0x73776463; // 'swdc'
+
+export const LOCK_STRIDE = 16; // one lock per 64-byte line: no false sharing between shards
+export const NZONES = 65536;
+export const MAX_POLICIES = 64; // timeout policies (slot 0 = default)
+export const POLICY_WORDS = 16; // seconds per timeout class
+
+export interface HeaderLayout {
+  locks: number; // word offset of shard lock 0
+  zoneCount: number; // Int32 per zone
+  zoneLimit: number; // Int32 per zone: -1 = use the default
+  zonePolicy: number; // Int32 per zone: policy slot, 0 = default
+  policies: number; // MAX_POLICIES * POLICY_WORDS
+  words: number;
+}
+
+export function headerLayout(nshards: number): HeaderLayout {
+  const locks = H_WORDS_FIXED;
+  const zoneCount = locks + nshards * LOCK_STRIDE;
+  const zoneLimit = zoneCount + NZONES;
+  const zonePolicy = zoneLimit + NZONES;
+  const policies = zonePolicy + NZONES;
+  return { locks, zoneCount, zoneLimit, zonePolicy, policies, words: policies + MAX_POLICIES * POLICY_WORDS };
+}

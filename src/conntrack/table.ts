@@ -1,0 +1,334 @@
+// The connection table: fixed-size records in one slab SharedArrayBuffer, a
+// chained hash index (bucket heads in a second SAB, links inside the
+// records), and a header SAB with counters, locks, per-zone counts/limits
+// and timeout policies. Any number of threads attach to the same buffers.
+//
+// Index: each connection has two keys (orig and reply tuple), both linked
+// into the index as nodes `rec * 2 + dir` (stored + 1 so that 0 ends a
+// chain). The buckets are split into shards; a key's shard comes from a
+// direction-symmetric hash, so a connection without NAT has both keys in one
+// shard and one lock covers it. A NATed connection's reply key may sit in
+// another shard.
+//
+// Locking rules (what must stay true):
+// - A shard lock guards its buckets, the chain links of every key in them,
+//   and the body (state, expiry, mark, label, counters) of every record whose
+//   ORIG key is in that shard (the record's "home" shard).
+// - Lock order: shard locks in ascending shard index; the alloc lock
+//   (free list, high water) is a leaf, taken while holding shard locks but
+//   never the other way round. Code that needs both shards of a record locks
+//   min(shardOrig, shardReply) first.
+// - Counters (nconns, zone counts, stats) are Atomics, no lock.
+// - Functions named *Locked require the lock(s) they mention to be held.
+//
+// Memory: the slab is allocated at `capacity` records up front, but a fresh
+// SharedArrayBuffer is lazily committed zero pages and records are handed
+// out bump-first, so resident memory grows with the peak connection count,
+// not the capacity (3M records = 624 MB of address space, untouched until
+// used). The bucket array is sized to the next power of two >= capacity.
+
+import { hashWords, mixWord, finishHash } from './hash.ts';
+import { lockWord, unlockWord } from './lock.ts';
+import {
+  KEY_WORDS, K_META, K_PORTS, K_SRC, K_DST,
+  REC_WORDS, R_FLAGS, R_KEY_ORIG, R_KEY_REPLY, R_NEXT_ORIG, R_NEXT_REPLY, R_BKT_ORIG, R_BKT_REPLY,
+  RF_IN_USE, H_MAGIC, MAGIC, H_SEED, H_CAPACITY, H_NBUCKETS, H_NSHARDS, H_NCONNS, H_MAXCONNS,
+  H_NEXT_ID, H_SEQ_CHK, H_ALLOC_LOCK, H_FREE_HEAD, H_HIGH_WATER, H_DEFAULT_ZONE_LIMIT,
+  LOCK_STRIDE, NZONES, headerLayout, type HeaderLayout,
+} from './layout.ts';
+
+export const DEFAULT_MAXCONNS = 3_000_000;
+export const DEFAULT_NSHARDS = 256;
+
+/** Everything a thread needs to attach to a table; structured-cloneable. */
+export interface TableDescriptor {
+  header: SharedArrayBuffer;
+  slab: SharedArrayBuffer;
+  buckets: SharedArrayBuffer;
+}
+
+export interface TableOptions {
+  /** Records in the slab (upper bound on connections). Default 3,000,000. */
+  capacity?: number;
+  /** Initial global limit (ct-set-maxconns). Default 3,000,000. */
+  maxConns?: number;
+  /** Number of lock shards, a power of two. Default 256. */
+  shards?: number;
+  /** Hash seed; random when not given. */
+  seed?: number;
+}
+
+function pow2AtLeast(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+export class ConnTable {
+  readonly hdr: Int32Array;
+  readonly rec: Int32Array; // the slab as words
+  readonly f64: Float64Array; // the slab as f64 (index = word / 2)
+  readonly bkt: Int32Array;
+  readonly layout: HeaderLayout;
+  readonly seed: number;
+  readonly capacity: number;
+  readonly nshards: number;
+  readonly shardMask: number;
+  readonly bucketsPerShard: number;
+  readonly bucketShift: number; // log2(bucketsPerShard)
+  readonly descriptor: TableDescriptor;
+
+  private constructor(d: TableDescriptor) {
+    this.descriptor = d;
+    this.hdr = new Int32Array(d.header);
+    if (this.hdr[H_MAGIC] !== MAGIC) throw new Error('conntrack: not a table header');
+    this.rec = new Int32Array(d.slab);
+    this.f64 = new Float64Array(d.slab);
+    this.bkt = new Int32Array(d.buckets);
+    this.seed = this.hdr[H_SEED];
+    this.capacity = this.hdr[H_CAPACITY];
+    this.nshards = this.hdr[H_NSHARDS];
+    this.shardMask = this.nshards - 1;
+    this.layout = headerLayout(this.nshards);
+    this.bucketsPerShard = this.hdr[H_NBUCKETS] / this.nshards;
+    this.bucketShift = Math.log2(this.bucketsPerShard);
+  }
+
+  static create(opts: TableOptions = {}): ConnTable {
+    const capacity = Math.max(16, opts.capacity ?? DEFAULT_MAXCONNS);
+    const nshards = pow2AtLeast(opts.shards ?? DEFAULT_NSHARDS);
+    const nbuckets = Math.max(pow2AtLeast(capacity), nshards * 4);
+    const layout = headerLayout(nshards);
+    const header = new SharedArrayBuffer(layout.words * 4);
+    const h = new Int32Array(header);
+    h[H_MAGIC] = MAGIC;
+    h[H_SEED] = opts.seed ?? (Math.random() * 0x100000000) | 0;
+    h[H_CAPACITY] = capacity;
+    h[H_NBUCKETS] = nbuckets;
+    h[H_NSHARDS] = nshards;
+    h[H_MAXCONNS] = opts.maxConns ?? DEFAULT_MAXCONNS;
+    h[H_SEQ_CHK] = 1;
+    h.fill(-1, layout.zoneLimit, layout.zoneLimit + NZONES);
+    return new ConnTable({
+      header,
+      slab: new SharedArrayBuffer(capacity * REC_WORDS * 4),
+      buckets: new SharedArrayBuffer(nbuckets * 4),
+    });
+  }
+
+  static attach(d: TableDescriptor): ConnTable {
+    return new ConnTable(d);
+  }
+
+  // --- hashing ---
+
+  /** Bucket hash of a key (direction-sensitive). */
+  hashKey(k: Uint32Array | Int32Array, ofs: number): number {
+    return hashWords(k, ofs, KEY_WORDS, this.seed);
+  }
+
+  /** Shard of a key: a hash that gives the same value for a tuple and its
+   *  reverse, so both keys of a non-NAT connection share one lock. */
+  shardOfKey(k: Uint32Array | Int32Array, ofs: number): number {
+    let h = mixWord(this.seed ^ 0x5bd1e995, k[ofs + K_META] & 0x00ffffff);
+    for (let i = 0; i < 4; i++) h = mixWord(h, k[ofs + K_SRC + i] ^ k[ofs + K_DST + i]);
+    const p = k[ofs + K_PORTS];
+    // ICMP keys hold id << 16 | type << 8 | code, and the type differs per
+    // direction: only the id is symmetric.
+    const proto = (k[ofs + K_META] >>> 16) & 0xff;
+    h = mixWord(h, proto === 1 || proto === 58 ? p >>> 16 : (p >>> 16) ^ (p & 0xffff));
+    return finishHash(h, 24) & this.shardMask;
+  }
+
+  bucketOf(shard: number, hash: number): number {
+    return shard * this.bucketsPerShard + (hash & (this.bucketsPerShard - 1));
+  }
+
+  shardOfBucket(bucket: number): number {
+    return bucket >>> this.bucketShift;
+  }
+
+  // --- locks ---
+
+  lockShard(s: number): void {
+    lockWord(this.hdr, this.layout.locks + s * LOCK_STRIDE);
+  }
+
+  unlockShard(s: number): void {
+    unlockWord(this.hdr, this.layout.locks + s * LOCK_STRIDE);
+  }
+
+  /** Lock two shards in ascending order (once when equal). */
+  lockPair(a: number, b: number): void {
+    if (a === b) this.lockShard(a);
+    else if (a < b) { this.lockShard(a); this.lockShard(b); }
+    else { this.lockShard(b); this.lockShard(a); }
+  }
+
+  unlockPair(a: number, b: number): void {
+    this.unlockShard(a);
+    if (a !== b) this.unlockShard(b);
+  }
+
+  /** Home shard of a record (the shard of its orig key). */
+  homeShard(r: number): number {
+    return this.rec[r * REC_WORDS + R_BKT_ORIG] >>> this.bucketShift;
+  }
+
+  replyShard(r: number): number {
+    return this.rec[r * REC_WORDS + R_BKT_REPLY] >>> this.bucketShift;
+  }
+
+  // --- index ---
+
+  /** Find a live key equal to k in `bucket`. Returns node (rec * 2 + dir) or -1.
+   *  Caller holds the lock of the bucket's shard. */
+  lookupLocked(k: Uint32Array | Int32Array, ofs: number, bucket: number): number {
+    const rec = this.rec;
+    let n = this.bkt[bucket];
+    while (n !== 0) {
+      const node = n - 1;
+      const base = (node >>> 1) * REC_WORDS;
+      const kb = base + ((node & 1) === 0 ? R_KEY_ORIG : R_KEY_REPLY);
+      if (
+        rec[kb + K_PORTS] === (k[ofs + K_PORTS] | 0) &&
+        rec[kb + K_META] === (k[ofs + K_META] | 0) &&
+        rec[kb + 1] === (k[ofs + 1] | 0) && rec[kb + 5] === (k[ofs + 5] | 0) &&
+        rec[kb + 2] === (k[ofs + 2] | 0) && rec[kb + 3] === (k[ofs + 3] | 0) &&
+        rec[kb + 4] === (k[ofs + 4] | 0) && rec[kb + 6] === (k[ofs + 6] | 0) &&
+        rec[kb + 7] === (k[ofs + 7] | 0) && rec[kb + 8] === (k[ofs + 8] | 0)
+      ) return node;
+      n = rec[base + ((node & 1) === 0 ? R_NEXT_ORIG : R_NEXT_REPLY)];
+    }
+    return -1;
+  }
+
+  /** Link both keys of record r into buckets bo/br (already stored in the
+   *  record's key words). Caller holds the shards of bo and br. */
+  insertLocked(r: number, bo: number, br: number): void {
+    const base = r * REC_WORDS;
+    const rec = this.rec;
+    rec[base + R_BKT_ORIG] = bo;
+    rec[base + R_BKT_REPLY] = br;
+    rec[base + R_NEXT_ORIG] = this.bkt[bo];
+    this.bkt[bo] = r * 2 + 1;
+    rec[base + R_NEXT_REPLY] = this.bkt[br];
+    this.bkt[br] = r * 2 + 2;
+  }
+
+  private unlinkNodeLocked(node: number, bucket: number): void {
+    const rec = this.rec;
+    const target = node + 1;
+    const nextOf = (n: number) => ((n - 1) >>> 1) * REC_WORDS + (((n - 1) & 1) === 0 ? R_NEXT_ORIG : R_NEXT_REPLY);
+    const tnext = rec[nextOf(target)];
+    let n = this.bkt[bucket];
+    if (n === target) { this.bkt[bucket] = tnext; return; }
+    while (n !== 0) {
+      const at = nextOf(n);
+      if (rec[at] === target) { rec[at] = tnext; return; }
+      n = rec[at];
+    }
+  }
+
+  /** Unlink both keys of r from the index and mark it free-able. Caller
+   *  holds the shard locks of both of its keys. Does not touch counters or
+   *  the free list (see releaseRecord). */
+  unlinkLocked(r: number): void {
+    const base = r * REC_WORDS;
+    this.unlinkNodeLocked(r * 2, this.rec[base + R_BKT_ORIG]);
+    this.unlinkNodeLocked(r * 2 + 1, this.rec[base + R_BKT_REPLY]);
+    Atomics.store(this.rec, base + R_FLAGS, 0);
+  }
+
+  // --- records ---
+
+  /** Take a record from the free list (or the never-used tail). -1 when the
+   *  slab is full. Takes the alloc lock (a leaf lock). */
+  allocRecord(): number {
+    const h = this.hdr;
+    lockWord(h, H_ALLOC_LOCK);
+    let r = h[H_FREE_HEAD] - 1;
+    if (r >= 0) {
+      h[H_FREE_HEAD] = this.rec[r * REC_WORDS + R_NEXT_ORIG];
+    } else if (h[H_HIGH_WATER] < this.capacity) {
+      r = h[H_HIGH_WATER]++;
+    }
+    unlockWord(h, H_ALLOC_LOCK);
+    return r;
+  }
+
+  /** Return an unlinked record to the free list. */
+  freeRecord(r: number): void {
+    const h = this.hdr;
+    const base = r * REC_WORDS;
+    this.rec.fill(0, base, base + REC_WORDS);
+    lockWord(h, H_ALLOC_LOCK);
+    this.rec[base + R_NEXT_ORIG] = h[H_FREE_HEAD];
+    h[H_FREE_HEAD] = r + 1;
+    unlockWord(h, H_ALLOC_LOCK);
+  }
+
+  highWater(): number {
+    return Atomics.load(this.hdr, H_HIGH_WATER);
+  }
+
+  isInUse(r: number): boolean {
+    return (Atomics.load(this.rec, r * REC_WORDS + R_FLAGS) & RF_IN_USE) !== 0;
+  }
+
+  // --- counters and limits ---
+
+  nconns(): number { return Atomics.load(this.hdr, H_NCONNS); }
+  maxConns(): number { return Atomics.load(this.hdr, H_MAXCONNS); }
+  setMaxConns(n: number): void { Atomics.store(this.hdr, H_MAXCONNS, Math.min(n, 0x7fffffff)); }
+  seqCheck(): boolean { return Atomics.load(this.hdr, H_SEQ_CHK) !== 0; }
+  setSeqCheck(on: boolean): void { Atomics.store(this.hdr, H_SEQ_CHK, on ? 1 : 0); }
+  nextId(): number { return Atomics.add(this.hdr, H_NEXT_ID, 1) + 1; }
+
+  zoneCount(zone: number): number { return Atomics.load(this.hdr, this.layout.zoneCount + zone); }
+  /** Effective limit of a zone (0 = unlimited). */
+  zoneLimit(zone: number): number {
+    const l = Atomics.load(this.hdr, this.layout.zoneLimit + zone);
+    return l >= 0 ? l : Atomics.load(this.hdr, H_DEFAULT_ZONE_LIMIT);
+  }
+  /** The explicit limit of a zone, or -1 when it follows the default. */
+  zoneLimitRaw(zone: number): number { return Atomics.load(this.hdr, this.layout.zoneLimit + zone); }
+  setZoneLimit(zone: number, limit: number): void { Atomics.store(this.hdr, this.layout.zoneLimit + zone, limit); }
+  delZoneLimit(zone: number): void { Atomics.store(this.hdr, this.layout.zoneLimit + zone, -1); }
+  defaultZoneLimit(): number { return Atomics.load(this.hdr, H_DEFAULT_ZONE_LIMIT); }
+  setDefaultZoneLimit(limit: number): void { Atomics.store(this.hdr, H_DEFAULT_ZONE_LIMIT, limit); }
+
+  /** Reserve room for one connection in `zone`: 0 = ok, 1 = global limit,
+   *  2 = zone limit. On success both counts are already incremented. */
+  reserve(zone: number): number {
+    const h = this.hdr;
+    if (Atomics.add(h, H_NCONNS, 1) >= Atomics.load(h, H_MAXCONNS)) {
+      Atomics.sub(h, H_NCONNS, 1);
+      return 1;
+    }
+    const zl = this.zoneLimit(zone);
+    const zi = this.layout.zoneCount + zone;
+    if (Atomics.add(h, zi, 1) >= zl && zl > 0) {
+      Atomics.sub(h, zi, 1);
+      Atomics.sub(h, H_NCONNS, 1);
+      return 2;
+    }
+    return 0;
+  }
+
+  /** Give back what reserve() took. */
+  unreserve(zone: number): void {
+    Atomics.sub(this.hdr, H_NCONNS, 1);
+    Atomics.sub(this.hdr, this.layout.zoneCount + zone, 1);
+  }
+
+  /** Bytes of shared memory per connection slot: the record plus its share
+   *  of the bucket array, at full capacity. */
+  bytesPerConn(): number {
+    return (this.rec.byteLength + this.bkt.byteLength) / this.capacity;
+  }
+
+  static keyZone(k: Int32Array | Uint32Array, ofs: number): number {
+    return k[ofs + K_META] & 0xffff;
+  }
+}

@@ -1,0 +1,198 @@
+// A bridge: its ports, its OpenFlow tables (one classifier per table, 0..254)
+// and its MAC learning table. Flow mods (add/modify/delete, loose and strict)
+// follow OpenFlow 1.0 as ovs-ofctl uses it: a loose filter selects every rule
+// whose match is at least as specific as the filter, a strict one the rule
+// with exactly that match and priority; a modify that selects nothing adds.
+// Every change bumps `generation` so the switch revalidates the datapath.
+
+import { FK_WORDS } from '../packet/flow-key.ts';
+import { OFPP_LOCAL, OFPP_NONE, type OfAction } from './actions.ts';
+import { Classifier } from './classifier.ts';
+import type { FlowSpec } from './flow-spec.ts';
+import { MacTable } from './mac-learning.ts';
+import type { Match } from './match.ts';
+import type { RecircIds } from './recirc.ts';
+import { Rule } from './rule.ts';
+import type { XBridge, XPort } from './xlate.ts';
+
+export const N_TABLES = 255;
+
+export interface BridgePort extends XPort {
+  type: string;
+  options: Record<string, string>;
+}
+
+export class Bridge implements XBridge {
+  readonly tables: Classifier<Rule>[] = [];
+  readonly portsByOf = new Map<number, BridgePort>();
+  readonly portsByDp = new Map<number, BridgePort>();
+  readonly macs = new MacTable();
+  /** Bumped on every flow-table or port change. */
+  generation = 0;
+  controllerPackets = 0;
+  readonly onControllerPacket = () => {
+    this.controllerPackets++;
+  };
+
+  constructor(
+    readonly name: string,
+    readonly recirc: RecircIds,
+    readonly datapathId: bigint,
+  ) {
+    for (let t = 0; t < N_TABLES; t++) this.tables.push(new Classifier<Rule>());
+  }
+
+  // ------------------------------------------------------------ ports
+
+  addPort(p: BridgePort): void {
+    this.portsByOf.set(p.ofport, p);
+    this.portsByDp.set(p.dpPort, p);
+    this.generation++;
+  }
+
+  removePort(p: BridgePort): void {
+    this.portsByOf.delete(p.ofport);
+    this.portsByDp.delete(p.dpPort);
+    this.macs.flushPort(p.ofport);
+    this.generation++;
+  }
+
+  portByName(name: string): BridgePort | undefined {
+    for (const p of this.portsByOf.values()) if (p.name === name) return p;
+    return undefined;
+  }
+
+  /** The lowest free OpenFlow port number (OVS allocates from 1). */
+  freeOfport(): number {
+    let n = 1;
+    while (this.portsByOf.has(n)) n++;
+    return n;
+  }
+
+  /** Ports in ofport order, LOCAL last, as ovs-ofctl show lists them. */
+  sortedPorts(): BridgePort[] {
+    return [...this.portsByOf.values()].sort((a, b) => a.ofport - b.ofport);
+  }
+
+  // ------------------------------------------------------------ rules
+
+  *rules(): Iterable<Rule> {
+    for (const t of this.tables) for (const r of t.rules()) yield r.data;
+  }
+
+  ruleCount(): number {
+    let n = 0;
+    for (const t of this.tables) n += t.count;
+    return n;
+  }
+
+  /** Add (or replace: same table, match and priority) a rule. */
+  addFlow(spec: FlowSpec, nowMs: number): Rule {
+    const cls = this.tables[spec.table];
+    const old = cls.find(spec.match, spec.priority);
+    const rule = new Rule(spec, nowMs);
+    if (old) {
+      old.data.removed = true;
+      cls.remove(old);
+      // OpenFlow: replacing an identical flow keeps its counters unless reset_counts.
+      if (!spec.flags.includes('reset_counts')) {
+        rule.nPackets = old.data.nPackets;
+        rule.nBytes = old.data.nBytes;
+      }
+    }
+    cls.insert(spec.match, spec.priority, rule);
+    this.generation++;
+    return rule;
+  }
+
+  /** Rules selected by a flow-mod/dump filter. */
+  select(filter: FlowSpec, strict: boolean): Rule[] {
+    const out: Rule[] = [];
+    const tables = filter.tableGiven ? [filter.table] : [...Array(N_TABLES).keys()];
+    for (const t of tables) {
+      for (const entry of this.tables[t].rules()) {
+        const r = entry.data;
+        if (strict) {
+          if (r.priority !== filter.priority || !sameMatch(r.spec.match, filter.match)) continue;
+        } else if (!isSubsetOf(r.spec.match, filter.match)) continue;
+        if (filter.cookieMask !== null && filter.cookieMask !== 0n) {
+          if ((r.spec.cookie & filter.cookieMask) !== (filter.cookie & filter.cookieMask)) continue;
+        }
+        if (filter.outPort !== null && filter.outPort !== OFPP_NONE && !outputsTo(r.spec.actions, filter.outPort)) continue;
+        if (filter.outGroup !== null && !r.spec.actions.some((a) => a.type === 'group' && a.groupId === filter.outGroup)) continue;
+        out.push(r);
+      }
+    }
+    return out;
+  }
+
+  /** Modify actions of the selected rules; with none selected, add the flow (OpenFlow 1.0). */
+  modFlows(spec: FlowSpec, strict: boolean, nowMs: number): number {
+    const rules = this.select(spec, strict);
+    if (rules.length === 0) {
+      this.addFlow({ ...spec, table: spec.tableGiven ? spec.table : 0 }, nowMs);
+      return 1;
+    }
+    for (const r of rules) {
+      r.spec = { ...r.spec, actions: spec.actions };
+      if (spec.flags.includes('reset_counts')) {
+        r.nPackets = 0;
+        r.nBytes = 0;
+      }
+    }
+    this.generation++;
+    return rules.length;
+  }
+
+  delFlows(filter: FlowSpec, strict: boolean): number {
+    const rules = this.select(filter, strict);
+    for (const r of rules) this.removeRule(r);
+    if (rules.length) this.generation++;
+    return rules.length;
+  }
+
+  removeRule(r: Rule): void {
+    const cls = this.tables[r.table];
+    const entry = cls.find(r.spec.match, r.priority);
+    if (entry && entry.data === r) cls.remove(entry);
+    r.removed = true;
+  }
+
+  /** Remove rules whose idle or hard timeout has passed; returns how many. */
+  expireRules(nowMs: number): number {
+    const dead: Rule[] = [];
+    for (const r of this.rules()) {
+      const { idleTimeout, hardTimeout } = r.spec;
+      if (hardTimeout > 0 && nowMs - r.createdMs >= hardTimeout * 1000) dead.push(r);
+      else if (idleTimeout > 0 && nowMs - r.usedMs >= idleTimeout * 1000) dead.push(r);
+    }
+    for (const r of dead) this.removeRule(r);
+    if (dead.length) this.generation++;
+    return dead.length;
+  }
+}
+
+function sameMatch(a: Match, b: Match): boolean {
+  for (let i = 0; i < FK_WORDS; i++) if (a.mask[i] !== b.mask[i] || a.value[i] !== b.value[i]) return false;
+  return true;
+}
+
+/** True when every packet matching `rule` also matches `filter` (rule is at least as specific). */
+function isSubsetOf(rule: Match, filter: Match): boolean {
+  for (let i = 0; i < FK_WORDS; i++) {
+    const fm = filter.mask[i];
+    if ((rule.mask[i] & fm) >>> 0 !== fm) return false;
+    if ((rule.value[i] & fm) >>> 0 !== filter.value[i]) return false;
+  }
+  return true;
+}
+
+function outputsTo(actions: OfAction[], port: number): boolean {
+  for (const a of actions) {
+    if (a.type === 'output' && a.port === port) return true;
+    if (a.type === 'ct' && outputsTo(a.exec, port)) return true;
+  }
+  return false;
+}
+
+export { OFPP_LOCAL };

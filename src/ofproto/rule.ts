@@ -1,0 +1,41 @@
+// An installed OpenFlow rule: the flow as the user wrote it plus the
+// counters and timestamps dump-flows prints. Rules are owned by their
+// bridge's tables; megaflows keep references to the rules they were
+// translated through so that datapath hits can be credited back (OVS's
+// "xlate cache" / revalidator stats push).
+
+import type { FlowSpec } from './flow-spec.ts';
+
+let nextRuleId = 1;
+
+export class Rule {
+  readonly id = nextRuleId++;
+  nPackets = 0;
+  nBytes = 0;
+  /** Last time a packet hit this rule (ms since epoch), for idle_timeout and idle_age. */
+  usedMs: number;
+  /** Set when the rule is removed from its table; stale references then ignore stats. */
+  removed = false;
+
+  constructor(
+    public spec: FlowSpec,
+    public createdMs: number,
+  ) {
+    this.usedMs = createdMs;
+  }
+
+  get table(): number {
+    return this.spec.table;
+  }
+
+  get priority(): number {
+    return this.spec.priority;
+  }
+
+  credit(packets: number, bytes: number, nowMs: number): void {
+    if (packets <= 0) return;
+    this.nPackets += packets;
+    this.nBytes += bytes;
+    this.usedMs = nowMs;
+  }
+}
