@@ -36,7 +36,7 @@ import { formatMatch } from './format-flow.ts';
 import type { MacTable } from './mac-learning.ts';
 import type { RecircIds } from './recirc.ts';
 import type { Rule } from './rule.ts';
-import * as dp from './dp-emit.ts';
+import * as dp from '../datapath/dp-actions.ts';
 
 /** Maximum nesting of resubmit/goto, and total table lookups per translation (OVS's limits). */
 export const MAX_RESUBMIT_DEPTH = 64;
@@ -505,10 +505,10 @@ function composeCt(ctx: Ctx, a: CtAction): void {
         value = (e.value << BigInt(ofs)) & mask;
       }
       if (field === 'ct_mark') {
-        const prev = mark ?? { value: 0, mask: 0 };
+        const prev: { value: number; mask: number } = mark ?? { value: 0, mask: 0 };
         mark = { value: Number((BigInt(prev.value) & ~mask) | value) >>> 0, mask: Number(BigInt(prev.mask) | mask) >>> 0 };
       } else if (field === 'ct_label') {
-        const prev = label ?? { value: 0n, mask: 0n };
+        const prev: { value: bigint; mask: bigint } = label ?? { value: 0n, mask: 0n };
         label = { value: (prev.value & ~mask) | value, mask: prev.mask | mask };
       }
     } else if (e.type === 'move') {
@@ -518,10 +518,10 @@ function composeCt(ctx: Ctx, a: CtAction): void {
       const mask = ((1n << BigInt(e.dst.nbits)) - 1n) << BigInt(e.dst.ofs);
       const value = (v << BigInt(e.dst.ofs)) & mask;
       if (e.dst.field === 'ct_mark') {
-        const prev = mark ?? { value: 0, mask: 0 };
+        const prev: { value: number; mask: number } = mark ?? { value: 0, mask: 0 };
         mark = { value: Number((BigInt(prev.value) & ~mask) | value) >>> 0, mask: Number(BigInt(prev.mask) | mask) >>> 0 };
       } else {
-        const prev = label ?? { value: 0n, mask: 0n };
+        const prev: { value: bigint; mask: bigint } = label ?? { value: 0n, mask: 0n };
         label = { value: (prev.value & ~mask) | value, mask: prev.mask | mask };
       }
     }

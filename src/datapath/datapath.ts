@@ -1,0 +1,381 @@
+// The datapath (fast path), modelled on OVS's dpif-netdev: ports, the
+// megaflow cache, upcalls on a miss, action execution and recirculation.
+// It knows nothing of OpenFlow: translation is the `upcall` function the
+// owner passes in, and conntrack is the `ConntrackHook`.
+//
+// Packet path per batch: extract keys -> per packet: megaflow lookup (miss:
+// upcall, install) -> execute actions (output, set, vlan, ct, recirc).
+// The packet that caused an upcall is not counted in the new megaflow's
+// stats (OVS counts it against the OpenFlow rules during translation).
+// Single-threaded per Datapath instance.
+
+import { PacketBatch } from '../packet/batch.ts';
+import { csumUpdate16, csumUpdate32, rd16, rd32, wr16, wr32 } from '../packet/checksum.ts';
+import { extractBatch, extractHeaders, FK_HEADER_FIRST, ParseStats } from '../packet/extract.ts';
+import {
+  ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_VLAN, ETH_TYPE_VLAN_8021AD, FK_CT_IPV6_DST, FK_CT_LABEL, FK_CT_STATE,
+  FK_ETH_DST_HI, FK_ETH_DST_LO, FK_ETH_SRC_HI, FK_ETH_SRC_LO, FK_ETH_TYPE, FK_IN_PORT, FK_IPV6_DST,
+  FK_IPV6_LABEL, FK_IPV6_SRC, FK_NW_DST, FK_NW_PROTO, FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_PKT_MARK, FK_RECIRC_ID,
+  FK_TCP_FLAGS, FK_TP_DST, FK_TP_SRC, FK_VLAN_TCI, FK_WORDS, IPPROTO_TCP, IPPROTO_UDP, VLAN_CFI,
+} from '../packet/flow-key.ts';
+import {
+  DPA_CT, DPA_CT_CLEAR, DPA_OUTPUT, DPA_POP_VLAN, DPA_PUSH_VLAN, DPA_RECIRC, DPA_SET, DPA_SET_PKT_MARK,
+  DPA_USERSPACE, type DpAction, type DpCtAction,
+} from './dp-actions.ts';
+import { MegaflowCache, type Megaflow } from './megaflow.ts';
+import type { DpPort } from './port.ts';
+
+/** OVS's limit on recirculations of one packet. */
+export const MAX_RECIRC_DEPTH = 6;
+export const MEGAFLOW_IDLE_MS = 10_000;
+
+export interface UpcallResult {
+  actions: DpAction[];
+  mask: Uint32Array;
+  /** Opaque to the datapath; stored in the megaflow (e.g. the rules to credit). */
+  owner?: unknown;
+  /** Translation failed: drop the packet and install nothing. */
+  error?: string | null;
+}
+
+/** Translate a miss. `key` is a private copy; `len` the packet's length (for rule stats). */
+export type Upcall = (key: Uint32Array, len: number) => UpcallResult | null;
+
+export interface ConntrackHook {
+  /** Run packet idx of batch through conntrack; sets ct_* key words; may set batch.dropped[idx]. */
+  execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, action: DpCtAction, nowMs: number): void;
+}
+
+export interface DatapathStats {
+  hit: number;
+  missed: number;
+  lost: number;
+  /** Packets dropped by a datapath action list (explicit drop). */
+  dropped: number;
+  recircTooDeep: number;
+  ctUnavailable: number;
+  controller: number;
+}
+
+export class Datapath {
+  readonly ports = new Map<number, DpPort>();
+  readonly cache = new MegaflowCache();
+  readonly parseStats = new ParseStats();
+  readonly stats: DatapathStats = { hit: 0, missed: 0, lost: 0, dropped: 0, recircTooDeep: 0, ctUnavailable: 0, controller: 0 };
+  private readonly batch = new PacketBatch();
+  private readonly upcallKey = new Uint32Array(FK_WORDS);
+  private now = 0;
+
+  constructor(
+    private readonly upcall: Upcall,
+    public conntrack: ConntrackHook | null = null,
+  ) {}
+
+  addPort(port: DpPort): void {
+    if (this.ports.has(port.number)) throw new Error(`datapath port ${port.number} already exists`);
+    this.ports.set(port.number, port);
+  }
+
+  removePort(n: number): void {
+    const p = this.ports.get(n);
+    if (!p) return;
+    this.ports.delete(n);
+    p.close();
+  }
+
+  /** Receive packets on port `inPort` (copied into the batch buffers). Returns how many were processed. */
+  receive(inPort: number, packets: Uint8Array[], nowMs: number): number {
+    const port = this.ports.get(inPort);
+    if (!port) return 0;
+    const b = this.batch;
+    let n = 0;
+    for (let i = 0; i < packets.length; ) {
+      b.clear();
+      while (i < packets.length && b.count < 32) {
+        const p = packets[i++];
+        if (b.push(p) < 0) {
+          port.stats.rxDropped++;
+          continue;
+        }
+        port.stats.rxPackets++;
+        port.stats.rxBytes += p.length;
+      }
+      this.processBatch(b, inPort, nowMs);
+      n += b.count;
+    }
+    return n;
+  }
+
+  /** Process a filled batch that arrived on `inPort`. */
+  processBatch(b: PacketBatch, inPort: number, nowMs: number): void {
+    this.now = nowMs;
+    extractBatch(b, this.parseStats);
+    const keys = b.keys;
+    for (let i = 0; i < b.count; i++) {
+      const k = i * FK_WORDS;
+      for (let w = 0; w < FK_HEADER_FIRST; w++) keys[k + w] = 0;
+      keys[k + FK_IN_PORT] = inPort;
+    }
+    for (let i = 0; i < b.count; i++) this.processPacket(b, i, 0);
+  }
+
+  private processPacket(b: PacketBatch, i: number, depth: number): void {
+    const keys = b.keys;
+    const k = i * FK_WORDS;
+    const mf = this.cache.lookup(keys, k);
+    let actions: DpAction[];
+    if (mf !== null) {
+      this.stats.hit++;
+      mf.packets++;
+      mf.bytes += b.len[i];
+      mf.usedMs = this.now;
+      if (keys[k + FK_NW_PROTO] === IPPROTO_TCP) mf.tcpFlags |= keys[k + FK_TCP_FLAGS];
+      actions = mf.actions;
+    } else {
+      this.stats.missed++;
+      const uk = this.upcallKey;
+      for (let w = 0; w < FK_WORDS; w++) uk[w] = keys[k + w];
+      let res: UpcallResult | null;
+      try {
+        res = this.upcall(Uint32Array.from(uk), b.len[i]);
+      } catch {
+        res = null;
+      }
+      if (res === null || res.error) {
+        this.stats.lost++;
+        return;
+      }
+      this.cache.insert(uk, 0, res.mask, res.actions, this.now, res.owner ?? null);
+      actions = res.actions;
+    }
+    this.execute(b, i, actions, depth);
+  }
+
+  private execute(b: PacketBatch, i: number, actions: DpAction[], depth: number): void {
+    if (actions.length === 0) {
+      this.stats.dropped++;
+      return;
+    }
+    const keys = b.keys;
+    const k = i * FK_WORDS;
+    b.dropped[i] = 0;
+    for (let a = 0; a < actions.length; a++) {
+      const act = actions[a];
+      switch (act.t) {
+        case DPA_OUTPUT: {
+          const p = this.ports.get(act.port);
+          if (p !== undefined) p.transmit(b.data[i], b.start[i], b.len[i], this.now);
+          break;
+        }
+        case DPA_SET:
+          this.applySet(b, i, act.words, act.values);
+          break;
+        case DPA_PUSH_VLAN:
+          pushVlan(b, i, act.tpid, act.tci);
+          break;
+        case DPA_POP_VLAN:
+          popVlan(b, i);
+          break;
+        case DPA_CT:
+          if (this.conntrack === null) {
+            this.stats.ctUnavailable++;
+            return;
+          }
+          this.conntrack.execute(b, i, keys, k, act, this.now);
+          if (b.dropped[i]) return;
+          break;
+        case DPA_CT_CLEAR:
+          for (let w = FK_CT_STATE; w <= FK_CT_IPV6_DST + 3; w++) keys[k + w] = 0;
+          void FK_CT_LABEL;
+          break;
+        case DPA_RECIRC:
+          if (depth + 1 >= MAX_RECIRC_DEPTH) {
+            this.stats.recircTooDeep++;
+            return;
+          }
+          keys[k + FK_RECIRC_ID] = act.id;
+          this.processPacket(b, i, depth + 1);
+          break;
+        case DPA_USERSPACE:
+          this.stats.controller++;
+          break;
+        case DPA_SET_PKT_MARK:
+          keys[k + FK_PKT_MARK] = act.mark;
+          break;
+      }
+    }
+  }
+
+  /** Rewrite header fields in place, keeping checksums right (RFC 1624) and the key in sync. */
+  private applySet(b: PacketBatch, i: number, words: Int32Array, values: Uint32Array): void {
+    const d = b.data[i];
+    const s = b.start[i];
+    const l3 = b.l3[i];
+    const l4 = b.l4[i];
+    const keys = b.keys;
+    const k = i * FK_WORDS;
+    const proto = keys[k + FK_NW_PROTO];
+    const l4csum = l4 < 0 ? -1 : proto === IPPROTO_TCP ? l4 + 16 : proto === IPPROTO_UDP ? l4 + 6 : proto === 58 ? l4 + 2 : -1;
+    for (let n = 0; n < words.length; n++) {
+      const w = words[n];
+      const v = values[n];
+      keys[k + w] = v;
+      switch (w) {
+        case FK_ETH_DST_HI: wr16(d, s, v); break;
+        case FK_ETH_DST_LO: wr32(d, s + 2, v); break;
+        case FK_ETH_SRC_HI: wr16(d, s + 6, v); break;
+        case FK_ETH_SRC_LO: wr32(d, s + 8, v); break;
+        case FK_NW_SRC:
+        case FK_NW_DST: {
+          if (l3 < 0 || keys[k + FK_ETH_TYPE] !== ETH_TYPE_IP) break;
+          const o = l3 + (w === FK_NW_SRC ? 12 : 16);
+          const old = rd32(d, o);
+          wr32(d, o, v);
+          wr16(d, l3 + 10, csumUpdate32(rd16(d, l3 + 10), old, v));
+          updateL4Csum32(d, l4csum, proto, old, v);
+          break;
+        }
+        case FK_NW_TOS: {
+          if (l3 < 0) break;
+          if (keys[k + FK_ETH_TYPE] === ETH_TYPE_IP) {
+            const old = rd16(d, l3);
+            d[l3 + 1] = v;
+            wr16(d, l3 + 10, csumUpdate16(rd16(d, l3 + 10), old, rd16(d, l3)));
+          } else {
+            const first = rd32(d, l3);
+            wr32(d, l3, ((first & 0xf00fffff) | ((v & 0xff) << 20)) >>> 0);
+          }
+          break;
+        }
+        case FK_NW_TTL: {
+          if (l3 < 0) break;
+          if (keys[k + FK_ETH_TYPE] === ETH_TYPE_IP) {
+            const old = rd16(d, l3 + 8);
+            d[l3 + 8] = v;
+            wr16(d, l3 + 10, csumUpdate16(rd16(d, l3 + 10), old, rd16(d, l3 + 8)));
+          } else d[l3 + 7] = v;
+          break;
+        }
+        case FK_IPV6_LABEL: {
+          if (l3 < 0) break;
+          const first = rd32(d, l3);
+          wr32(d, l3, ((first & 0xfff00000) | (v & 0xfffff)) >>> 0);
+          break;
+        }
+        case FK_TP_SRC:
+        case FK_TP_DST: {
+          if (l4 < 0) break;
+          const o = l4 + (w === FK_TP_SRC ? 0 : 2);
+          const old = rd16(d, o);
+          wr16(d, o, v);
+          if (l4csum >= 0) {
+            const c = rd16(d, l4csum);
+            if (!(proto === IPPROTO_UDP && c === 0)) {
+              let nc = csumUpdate16(c, old, v);
+              if (proto === IPPROTO_UDP && nc === 0) nc = 0xffff;
+              wr16(d, l4csum, nc);
+            }
+          }
+          break;
+        }
+        default:
+          if (w >= FK_IPV6_SRC && w < FK_IPV6_DST + 4 && l3 >= 0 && keys[k + FK_ETH_TYPE] === ETH_TYPE_IPV6) {
+            const o = l3 + 8 + (w - FK_IPV6_SRC) * 4;
+            const old = rd32(d, o);
+            wr32(d, o, v);
+            updateL4Csum32(d, l4csum, proto, old, v);
+          }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- management
+
+  /** Re-translate every megaflow; drop those whose outcome changed. Returns how many were removed. */
+  revalidate(): number {
+    let removed = 0;
+    for (const mf of this.cache.entries()) {
+      let res: UpcallResult | null;
+      try {
+        res = this.upcall(Uint32Array.from(mf.key), 0);
+      } catch {
+        res = null;
+      }
+      if (res === null || res.error || !sameMask(res.mask, mf.mask) || !sameActions(res.actions, mf.actions)) {
+        this.onRemove?.(mf);
+        this.cache.remove(mf);
+        removed++;
+      } else mf.owner = res.owner ?? mf.owner;
+    }
+    return removed;
+  }
+
+  /** Called for each megaflow before it leaves the cache (to push its last stats). */
+  onRemove: ((mf: Megaflow) => void) | null = null;
+
+  expire(nowMs: number): number {
+    const dead = this.cache.expire(nowMs, MEGAFLOW_IDLE_MS);
+    for (const mf of dead) this.onRemove?.(mf);
+    return dead.length;
+  }
+
+  flushFlows(): number {
+    for (const mf of this.cache.entries()) this.onRemove?.(mf);
+    return this.cache.clear();
+  }
+}
+
+function updateL4Csum32(d: Uint8Array, l4csum: number, proto: number, old: number, v: number): void {
+  if (l4csum < 0) return;
+  const c = rd16(d, l4csum);
+  if (proto === IPPROTO_UDP && c === 0) return; // no checksum stays no checksum
+  let nc = csumUpdate32(c, old, v);
+  if (proto === IPPROTO_UDP && nc === 0) nc = 0xffff;
+  wr16(d, l4csum, nc);
+}
+
+function pushVlan(b: PacketBatch, i: number, tpid: number, tci: number): void {
+  const d = b.data[i];
+  const s = b.start[i];
+  if (s < 4) return;
+  d.copyWithin(s - 4, s, s + 12);
+  const ns = s - 4;
+  wr16(d, ns + 12, tpid);
+  wr16(d, ns + 14, tci & ~VLAN_CFI & 0xffff);
+  b.start[i] = ns;
+  b.len[i] += 4;
+  b.keys[i * FK_WORDS + FK_VLAN_TCI] = (tci | VLAN_CFI) & 0xffff;
+}
+
+function popVlan(b: PacketBatch, i: number): void {
+  const d = b.data[i];
+  const s = b.start[i];
+  if (b.len[i] < 18) return;
+  const t = rd16(d, s + 12);
+  if (t !== ETH_TYPE_VLAN && t !== ETH_TYPE_VLAN_8021AD) return;
+  d.copyWithin(s + 4, s, s + 12);
+  b.start[i] = s + 4;
+  b.len[i] -= 4;
+  b.keys[i * FK_WORDS + FK_VLAN_TCI] = 0;
+}
+
+function sameMask(a: Uint32Array, b: Uint32Array): boolean {
+  for (let i = 0; i < FK_WORDS; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameActions(a: DpAction[], b: DpAction[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (JSON.stringify(a[i], bigintSafe) !== JSON.stringify(b[i], bigintSafe)) return false;
+  }
+  return true;
+}
+
+function bigintSafe(_k: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (v instanceof Uint32Array || v instanceof Int32Array) return Array.from(v);
+  return v;
+}
+
+export { extractHeaders, ETH_TYPE_IPV6 };

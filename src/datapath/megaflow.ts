@@ -1,0 +1,200 @@
+// The megaflow cache: masked flow entries, looked up by tuple-space search
+// (one subtable per distinct mask, each a hash table over the masked key),
+// like dpif-netdev's dpcls. Entries carry their datapath actions and the
+// counters dump-dp-flows prints. Subtables are kept in order of recent hits
+// so the common case finds its entry in the first subtable probed.
+//
+// Single-threaded: the PMD that owns a cache is the only one touching it.
+
+import { FK_WORDS } from '../packet/flow-key.ts';
+import type { DpAction } from './dp-actions.ts';
+
+export interface Megaflow {
+  readonly key: Uint32Array; // masked key
+  readonly mask: Uint32Array;
+  actions: DpAction[];
+  packets: number;
+  bytes: number;
+  usedMs: number; // 0 = never
+  tcpFlags: number;
+  readonly createdMs: number;
+  /** Whoever installed the entry (ofproto's translation record: rules to credit). */
+  owner: unknown;
+  /** Counters already credited to the owner. */
+  pushedPackets: number;
+  pushedBytes: number;
+  ufid: string;
+  dead: boolean;
+}
+
+interface Subtable {
+  mask: Uint32Array;
+  words: Int32Array;
+  table: Map<number, Megaflow | Megaflow[]>;
+  count: number;
+  hits: number;
+}
+
+let ufidCounter = 0;
+function newUfid(): string {
+  const r = () => Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, '0');
+  const a = r(), b = r(), c = r();
+  ufidCounter++;
+  return `${a}-${b.slice(0, 4)}-${b.slice(4)}-${c.slice(0, 4)}-${c.slice(4)}${(ufidCounter & 0xffff).toString(16).padStart(4, '0')}${r()}`.slice(0, 36);
+}
+
+function hashMasked(key: Uint32Array, ofs: number, mask: Uint32Array, words: Int32Array, seed: number): number {
+  let h = seed;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    let k = Math.imul((key[ofs + w] & mask[w]) >>> 0, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h >>> 0;
+}
+
+export const MEGAFLOW_DEFAULT_LIMIT = 200_000;
+
+export class MegaflowCache {
+  private subtables: Subtable[] = [];
+  private readonly byMask = new Map<string, Subtable>();
+  private readonly all = new Set<Megaflow>();
+  private readonly seed = (Math.random() * 0x100000000) >>> 0;
+  private lookups = 0;
+  /** Insert attempts refused because the cache was full. */
+  refused = 0;
+
+  constructor(readonly limit = MEGAFLOW_DEFAULT_LIMIT) {}
+
+  get size(): number {
+    return this.all.size;
+  }
+
+  get maskCount(): number {
+    return this.subtables.length;
+  }
+
+  lookup(key: Uint32Array, ofs: number): Megaflow | null {
+    const sts = this.subtables;
+    for (let s = 0; s < sts.length; s++) {
+      const st = sts[s];
+      const h = hashMasked(key, ofs, st.mask, st.words, this.seed);
+      const e = st.table.get(h);
+      if (e === undefined) continue;
+      if (!Array.isArray(e)) {
+        if (matches(e, key, ofs, st.words)) {
+          st.hits++;
+          if ((++this.lookups & 1023) === 0) this.resort();
+          return e;
+        }
+      } else {
+        for (let i = 0; i < e.length; i++) {
+          if (matches(e[i], key, ofs, st.words)) {
+            st.hits++;
+            return e[i];
+          }
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Install (key & mask) -> actions; returns the entry, or null when the cache is full. */
+  insert(key: Uint32Array, ofs: number, mask: Uint32Array, actions: DpAction[], nowMs: number, owner: unknown): Megaflow | null {
+    if (this.all.size >= this.limit) {
+      this.refused++;
+      return null;
+    }
+    const mk = mask.join(',');
+    let st = this.byMask.get(mk);
+    if (!st) {
+      const words: number[] = [];
+      for (let i = 0; i < FK_WORDS; i++) if (mask[i]) words.push(i);
+      st = { mask: Uint32Array.from(mask), words: Int32Array.from(words), table: new Map(), count: 0, hits: 0 };
+      this.byMask.set(mk, st);
+      this.subtables.push(st);
+    }
+    const masked = new Uint32Array(FK_WORDS);
+    for (let i = 0; i < FK_WORDS; i++) masked[i] = (key[ofs + i] & mask[i]) >>> 0;
+    // An identical megaflow may exist (two packets of one flow raced into the upcall): replace it.
+    const h = hashMasked(masked, 0, st.mask, st.words, this.seed);
+    const cur = st.table.get(h);
+    const list = cur === undefined ? [] : Array.isArray(cur) ? cur : [cur];
+    for (const e of list) {
+      if (matches(e, masked, 0, st.words)) {
+        e.actions = actions;
+        e.owner = owner;
+        return e;
+      }
+    }
+    const mf: Megaflow = {
+      key: masked, mask: st.mask, actions, packets: 0, bytes: 0, usedMs: 0, tcpFlags: 0, createdMs: nowMs,
+      owner, pushedPackets: 0, pushedBytes: 0, ufid: newUfid(), dead: false,
+    };
+    list.push(mf);
+    st.table.set(h, list.length === 1 ? mf : list);
+    st.count++;
+    this.all.add(mf);
+    return mf;
+  }
+
+  remove(mf: Megaflow): void {
+    if (!this.all.delete(mf)) return;
+    mf.dead = true;
+    const st = this.byMask.get(mf.mask.join(','))!;
+    const h = hashMasked(mf.key, 0, st.mask, st.words, this.seed);
+    const cur = st.table.get(h);
+    if (cur === mf) st.table.delete(h);
+    else if (Array.isArray(cur)) {
+      const rest = cur.filter((e) => e !== mf);
+      if (rest.length === 0) st.table.delete(h);
+      else st.table.set(h, rest.length === 1 ? rest[0] : rest);
+    }
+    if (--st.count === 0) {
+      this.byMask.delete(mf.mask.join(','));
+      this.subtables = this.subtables.filter((s) => s !== st);
+    }
+  }
+
+  entries(): Megaflow[] {
+    return [...this.all];
+  }
+
+  clear(): number {
+    const n = this.all.size;
+    for (const e of this.all) e.dead = true;
+    this.all.clear();
+    this.byMask.clear();
+    this.subtables = [];
+    return n;
+  }
+
+  /** Remove entries idle for longer than idleMs; returns them. */
+  expire(nowMs: number, idleMs: number): Megaflow[] {
+    const dead: Megaflow[] = [];
+    for (const e of this.all) if (nowMs - (e.usedMs || e.createdMs) > idleMs) dead.push(e);
+    for (const e of dead) this.remove(e);
+    return dead;
+  }
+
+  /** Most-hit subtables first (dpcls subtable ranking). */
+  private resort(): void {
+    this.subtables.sort((a, b) => b.hits - a.hits);
+    for (const st of this.subtables) st.hits >>>= 1;
+  }
+}
+
+function matches(e: Megaflow, key: Uint32Array, ofs: number, words: Int32Array): boolean {
+  const mk = e.mask, v = e.key;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if (((key[ofs + w] & mk[w]) >>> 0) !== v[w]) return false;
+  }
+  return true;
+}

@@ -1,0 +1,169 @@
+// The OpenFlow classifier: tuple-space search. Rules are grouped into
+// subtables by mask; each subtable is a hash table from masked key to the
+// rules with that masked value (highest priority first). Lookup visits
+// subtables in decreasing order of their highest priority and stops as soon
+// as no remaining subtable can beat the best match found, so a lookup does
+// not scan every rule.
+//
+// Megaflow correctness: `lookup` ORs into `wc` the mask of every subtable it
+// visited. Any key that agrees with the looked-up key on those bits visits
+// the same subtables with the same outcome, so the result holds for the whole
+// megaflow.
+
+import { FK_WORDS } from '../packet/flow-key.ts';
+import type { Match } from './match.ts';
+
+export interface ClsRule<T> {
+  readonly match: Match;
+  readonly priority: number;
+  readonly data: T;
+}
+
+interface Subtable<T> {
+  mask: Uint32Array;
+  /** Words with a non-zero mask, to skip the rest when hashing and comparing. */
+  words: Int32Array;
+  maxPriority: number;
+  buckets: Map<number, ClsRule<T>[]>;
+  count: number;
+}
+
+function maskKey(mask: Uint32Array): string {
+  return mask.join(',');
+}
+
+function hashMasked(key: Uint32Array, ofs: number, st: { mask: Uint32Array; words: Int32Array }): number {
+  let h = 0x9e3779b9;
+  const words = st.words;
+  const mask = st.mask;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    h = Math.imul(h ^ ((key[ofs + w] & mask[w]) >>> 0), 0x01000193);
+    h ^= h >>> 15;
+  }
+  return h >>> 0;
+}
+
+function equalMasked(key: Uint32Array, ofs: number, value: Uint32Array, st: Subtable<unknown>): boolean {
+  const words = st.words;
+  const mask = st.mask;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if (((key[ofs + w] & mask[w]) >>> 0) !== value[w]) return false;
+  }
+  return true;
+}
+
+export class Classifier<T> {
+  private readonly subtables = new Map<string, Subtable<T>>();
+  /** Subtables sorted by maxPriority, descending; rebuilt lazily after changes. */
+  private order: Subtable<T>[] = [];
+  private dirty = false;
+  count = 0;
+
+  insert(match: Match, priority: number, data: T): ClsRule<T> {
+    const existing = this.find(match, priority);
+    if (existing) this.remove(existing);
+    const k = maskKey(match.mask);
+    let st = this.subtables.get(k);
+    if (!st) {
+      const words: number[] = [];
+      for (let i = 0; i < FK_WORDS; i++) if (match.mask[i] !== 0) words.push(i);
+      st = { mask: Uint32Array.from(match.mask), words: Int32Array.from(words), maxPriority: -1, buckets: new Map(), count: 0 };
+      this.subtables.set(k, st);
+    }
+    const rule: ClsRule<T> = { match, priority, data };
+    const h = hashMasked(match.value, 0, st);
+    let list = st.buckets.get(h);
+    if (!list) st.buckets.set(h, (list = []));
+    // Keep each bucket list in decreasing priority so the first match wins.
+    let i = 0;
+    while (i < list.length && list[i].priority >= priority) i++;
+    list.splice(i, 0, rule);
+    st.count++;
+    if (priority > st.maxPriority) st.maxPriority = priority;
+    this.count++;
+    this.dirty = true;
+    return rule;
+  }
+
+  /** The rule with exactly this match and priority, if any. */
+  find(match: Match, priority: number): ClsRule<T> | null {
+    const st = this.subtables.get(maskKey(match.mask));
+    if (!st) return null;
+    const list = st.buckets.get(hashMasked(match.value, 0, st));
+    if (!list) return null;
+    for (const r of list) if (r.priority === priority && equalMasked(match.value, 0, r.match.value, st)) return r;
+    return null;
+  }
+
+  remove(rule: ClsRule<T>): boolean {
+    const k = maskKey(rule.match.mask);
+    const st = this.subtables.get(k);
+    if (!st) return false;
+    const h = hashMasked(rule.match.value, 0, st);
+    const list = st.buckets.get(h);
+    if (!list) return false;
+    const i = list.indexOf(rule);
+    if (i < 0) return false;
+    list.splice(i, 1);
+    if (list.length === 0) st.buckets.delete(h);
+    st.count--;
+    this.count--;
+    if (st.count === 0) this.subtables.delete(k);
+    else if (rule.priority === st.maxPriority) {
+      let max = -1;
+      for (const l of st.buckets.values()) if (l[0].priority > max) max = l[0].priority;
+      st.maxPriority = max;
+    }
+    this.dirty = true;
+    return true;
+  }
+
+  private sorted(): Subtable<T>[] {
+    if (this.dirty) {
+      this.order = [...this.subtables.values()].sort((a, b) => b.maxPriority - a.maxPriority);
+      this.dirty = false;
+    }
+    return this.order;
+  }
+
+  /**
+   * Highest-priority rule matching key[ofs..ofs+FK_WORDS). When `wc` is
+   * given, the masks of all subtables visited are ORed into it.
+   */
+  lookup(key: Uint32Array, ofs: number, wc: Uint32Array | null): ClsRule<T> | null {
+    let best: ClsRule<T> | null = null;
+    const order = this.sorted();
+    for (let s = 0; s < order.length; s++) {
+      const st = order[s];
+      if (best !== null && st.maxPriority <= best.priority) break;
+      if (wc !== null) {
+        const words = st.words;
+        for (let i = 0; i < words.length; i++) {
+          const w = words[i];
+          wc[w] = (wc[w] | st.mask[w]) >>> 0;
+        }
+      }
+      const list = st.buckets.get(hashMasked(key, ofs, st));
+      if (list === undefined) continue;
+      for (let i = 0; i < list.length; i++) {
+        const r = list[i];
+        if (best !== null && r.priority <= best.priority) break;
+        if (equalMasked(key, ofs, r.match.value, st)) {
+          best = r;
+          break;
+        }
+      }
+    }
+    return best;
+  }
+
+  *rules(): IterableIterator<ClsRule<T>> {
+    for (const st of this.subtables.values()) for (const list of st.buckets.values()) yield* list;
+  }
+
+  get subtableCount(): number {
+    return this.subtables.size;
+  }
+}

@@ -1,0 +1,218 @@
+// Glue between the OpenFlow side and the datapath: creates port backends,
+// runs translation as the datapath's upcall, credits datapath hits back to
+// the OpenFlow rules they went through (OVS's revalidator stats push), and
+// formats datapath state for the control plane.
+
+import { Conntrack } from '../conntrack/conntrack.ts';
+import { Datapath, type UpcallResult } from '../datapath/datapath.ts';
+import { formatDpActions, type DpAction, type DpCtAction } from '../datapath/dp-actions.ts';
+import type { Megaflow } from '../datapath/megaflow.ts';
+import { DpPort, PortError } from '../datapath/port.ts';
+import { DummyBackend, InternalBackend } from '../datapath/ports/dummy.ts';
+import { PcapBackend } from '../datapath/ports/pcap.ts';
+import type { PacketBatch } from '../packet/batch.ts';
+import { parsePacketArg } from '../packet/compose.ts';
+import { FK_IN_PORT, FK_WORDS } from '../packet/flow-key.ts';
+import { formatOdpFlowKey, tcpFlagsStr } from '../packet/odp-format.ts';
+import { parseOdpFlow } from '../packet/odp-parse.ts';
+import { SwitchError, type DpFlowEntry } from './api.ts';
+import type { Bridge, BridgePort } from './bridge.ts';
+import { parseFlow } from './parse-flow.ts';
+import type { Rule } from './rule.ts';
+import type { XlateResult } from './xlate.ts';
+
+export interface PortBackendInfo {
+  type: string;
+}
+
+type Log = { warn: (...a: unknown[]) => void };
+
+/** OVS's dump-flows "flags:" letters, in its order. */
+export function tcpFlagLetters(f: number): string {
+  let s = '';
+  if (f & 0x002) s += 'S';
+  if (f & 0x001) s += 'F';
+  if (f & 0x008) s += 'P';
+  if (f & 0x004) s += 'R';
+  if (f & 0x020) s += 'U';
+  if (f & 0x010) s += '.';
+  if (f & 0x040) s += 'E';
+  if (f & 0x080) s += 'C';
+  if (f & 0x100) s += 'N';
+  return s;
+}
+
+export class DpGlue {
+  readonly datapath: Datapath;
+  readonly conntrack: Conntrack;
+  private readonly portInfo = new Map<number, BridgePort>();
+
+  constructor(
+    upcall: (key: Uint32Array) => XlateResult | null,
+    private readonly log: Log,
+    private readonly now: () => number,
+  ) {
+    this.conntrack = Conntrack.create();
+    const ct = this.conntrack;
+    this.datapath = new Datapath(
+      (key, len): UpcallResult | null => {
+        const res = upcall(key);
+        if (!res) return null;
+        // The upcalled packet is credited to the rules here; datapath hits later via pushStats.
+        if (len > 0) for (const r of res.rules) r.credit(1, len, this.now());
+        return { actions: res.actions, mask: res.mask, owner: res.rules, error: res.error };
+      },
+      {
+        execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: DpCtAction, nowMs: number) {
+          ct.execute(batch, idx, key, keyOfs, a.zone, a.commit, a.force, a.mark, a.labelWords, nowMs);
+        },
+      },
+    );
+    this.datapath.onRemove = (mf) => this.pushOne(mf);
+  }
+
+  hasConntrack(): boolean {
+    return true;
+  }
+
+  hasPort(n: number): boolean {
+    return this.datapath.ports.has(n);
+  }
+
+  addPort(p: BridgePort, options: Record<string, string>): void {
+    let backend;
+    try {
+      if (p.type === 'internal') backend = new InternalBackend();
+      else if (p.type === 'pcap') backend = new PcapBackend(options.rx_pcap ?? null);
+      else backend = new DummyBackend();
+      this.datapath.addPort(new DpPort(p.dpPort, p.name, backend, options));
+    } catch (e) {
+      if (e instanceof PortError) throw new SwitchError(e.code, e.message);
+      throw e;
+    }
+    this.portInfo.set(p.dpPort, p);
+  }
+
+  removePort(n: number): void {
+    this.datapath.removePort(n);
+    this.portInfo.delete(n);
+  }
+
+  portStats(n: number) {
+    const p = this.datapath.ports.get(n);
+    const s = p?.stats;
+    return {
+      rxPackets: s?.rxPackets ?? 0, rxBytes: s?.rxBytes ?? 0, rxDropped: s?.rxDropped ?? 0, rxErrors: s?.rxErrors ?? 0,
+      txPackets: s?.txPackets ?? 0, txBytes: s?.txBytes ?? 0, txDropped: s?.txDropped ?? 0, txErrors: s?.txErrors ?? 0,
+    };
+  }
+
+  /** Inject `count` copies of a packet (hex or datapath-flow text) on datapath port n. */
+  injectText(n: number, text: string, count: number): number {
+    let bytes: Uint8Array;
+    try {
+      ({ bytes } = parsePacketArg(text));
+    } catch (e) {
+      throw new SwitchError('EPACKET', `bad packet: ${(e as Error).message}`);
+    }
+    const pkts: Uint8Array[] = [];
+    let done = 0;
+    while (done < count) {
+      pkts.length = 0;
+      for (let i = 0; i < 1024 && done < count; i++, done++) pkts.push(bytes);
+      this.datapath.receive(n, pkts, this.now());
+    }
+    return count;
+  }
+
+  /** Replay a pcap port's rx_pcap into the datapath. */
+  replay(n: number): number {
+    const p = this.datapath.ports.get(n);
+    if (!p || !(p.backend instanceof PcapBackend)) throw new SwitchError('EINVAL', 'pcap-replay needs a port of type pcap with options:rx_pcap');
+    let pkts;
+    try {
+      pkts = p.backend.packets();
+    } catch (e) {
+      throw new SwitchError('ERXPCAP', (e as Error).message);
+    }
+    return this.datapath.receive(n, pkts.map((x) => x.data), this.now());
+  }
+
+  /** The flow key for `swctl trace`: OpenFlow flow syntax or datapath-flow syntax. */
+  traceKey(br: Bridge, text: string): Uint32Array {
+    const t = text.trim();
+    let key: Uint32Array;
+    if (/^[a-z_0-9]+\(/.test(t)) {
+      try {
+        key = parseOdpFlow(t).key;
+      } catch (e) {
+        throw new SwitchError('EINVAL', `bad flow: ${(e as Error).message}`);
+      }
+      return key;
+    }
+    const spec = parseFlow(t, 'dump');
+    key = Uint32Array.from(spec.match.value);
+    // The flow names an OpenFlow port; the datapath key carries the datapath port.
+    const p = br.portsByOf.get(key[FK_IN_PORT]);
+    key[FK_IN_PORT] = p ? p.dpPort : 0xffffffff;
+    return key;
+  }
+
+  formatMegaflowMatch(key: Uint32Array, mask: Uint32Array): string {
+    return formatOdpFlowKey(key, 0, mask, 0, false);
+  }
+
+  formatActions(actions: DpAction[]): string {
+    return formatDpActions(actions);
+  }
+
+  revalidate(): void {
+    this.datapath.revalidate();
+  }
+
+  private pushOne(mf: Megaflow): void {
+    const dp = mf.packets - mf.pushedPackets;
+    const db = mf.bytes - mf.pushedBytes;
+    if (dp <= 0) return;
+    mf.pushedPackets = mf.packets;
+    mf.pushedBytes = mf.bytes;
+    const rules = mf.owner as Rule[] | null;
+    if (rules) for (const r of rules) if (!r.removed) r.credit(dp, db, mf.usedMs || this.now());
+  }
+
+  /** Credit datapath hits to the OpenFlow rules (before dump-flows, and periodically). */
+  pushStats(): void {
+    for (const mf of this.datapath.cache.entries()) this.pushOne(mf);
+  }
+
+  tick(nowMs: number): void {
+    this.datapath.expire(nowMs);
+    this.conntrack.sweep(nowMs, 1000);
+  }
+
+  dumpFlows(verbose: boolean): DpFlowEntry[] {
+    const now = this.now();
+    const name = (n: number) => this.portInfo.get(n)?.name ?? String(n);
+    return this.datapath.cache.entries().map((mf) => {
+      const match = formatOdpFlowKey(mf.key, 0, mf.mask, 0, verbose, name);
+      const usedSec = mf.usedMs ? (now - mf.usedMs) / 1000 : null;
+      const flags = tcpFlagLetters(mf.tcpFlags);
+      const actions = formatDpActions(mf.actions, verbose ? name : undefined);
+      const used = usedSec === null ? 'never' : `${Math.max(0, usedSec).toFixed(3)}s`;
+      let text = verbose ? `ufid:${mf.ufid}, ` : '';
+      text += `${match}, packets:${mf.packets}, bytes:${mf.bytes}, used:${used}${flags ? `, flags:${flags}` : ''}`;
+      text += verbose ? `, dp:ovs, actions:${actions}` : `, actions:${actions}`;
+      return { match, packets: mf.packets, bytes: mf.bytes, usedSec, tcpFlags: flags, actions, ufid: mf.ufid, text };
+    });
+  }
+
+  delFlows(): number {
+    return this.datapath.flushFlows();
+  }
+
+  close(): void {
+    for (const n of [...this.datapath.ports.keys()]) this.datapath.removePort(n);
+  }
+}
+
+export { FK_WORDS, tcpFlagsStr };

@@ -1,0 +1,393 @@
+// The switch: every bridge, one shared datapath, and the SwitchApi the
+// control plane calls. Bridges own OpenFlow state; the datapath owns ports
+// and megaflows. Datapath port numbers equal OpenFlow port numbers when they
+// can (p1 with ofport 1 is in_port(1) in dump-dp-flows); each bridge's LOCAL
+// port and any clash get numbers from 100 up, as OVS's dummy datapath does.
+//
+// Consistency rule: every flow-table, port or MAC-table change is followed by
+// revalidation (`revalidate()`), so no megaflow keeps forwarding by a rule
+// that is gone or changed.
+
+import { FK_IN_PORT, FK_RECIRC_ID, FK_WORDS } from '../packet/flow-key.ts';
+import { OFPP_LOCAL } from './actions.ts';
+import {
+  SwitchError, type DpFlowEntry, type FlowEntry, type PortConfig, type PortStats, type SwitchApi, type SwitchConfig,
+} from './api.ts';
+import { Bridge, type BridgePort } from './bridge.ts';
+import type { FlowSpec } from './flow-spec.ts';
+import { formatActions } from './format-actions.ts';
+import { formatFlow, formatMatch } from './format-flow.ts';
+import { parseFlow, parseFlowFile } from './parse-flow.ts';
+import { RecircIds } from './recirc.ts';
+import { formatTraceFlow, xlate } from './xlate.ts';
+import { DpGlue, type PortBackendInfo } from './dp-glue.ts';
+
+export interface SwitchOptions {
+  logger?: { info: (...a: unknown[]) => void; warn: (...a: unknown[]) => void; error: (...a: unknown[]) => void };
+  /** Create br0 with p1/p2 when there is no configuration. */
+  defaultBridge?: boolean;
+  now?: () => number;
+}
+
+const LOCAL_DP_BASE = 100;
+
+export class Switch implements SwitchApi {
+  readonly bridges = new Map<string, Bridge>();
+  readonly recirc = new RecircIds();
+  readonly dp: DpGlue;
+  private readonly now: () => number;
+  private readonly log: NonNullable<SwitchOptions['logger']>;
+  private seenGenerations = new Map<string, number>();
+
+  constructor(opts: SwitchOptions = {}) {
+    this.now = opts.now ?? Date.now;
+    const noop = () => {};
+    this.log = opts.logger ?? { info: noop, warn: noop, error: noop };
+    this.dp = new DpGlue((key) => this.upcall(key), this.log, this.now);
+  }
+
+  static fromConfig(cfg: SwitchConfig | null, opts: SwitchOptions = {}): Switch {
+    const sw = new Switch(opts);
+    if (!cfg) {
+      if (opts.defaultBridge !== false) {
+        sw.addBridge('br0');
+        sw.addPort('br0', { name: 'p1', type: 'dummy', ofport: 1 });
+        sw.addPort('br0', { name: 'p2', type: 'dummy', ofport: 2 });
+      }
+      return sw;
+    }
+    for (const b of cfg.bridges) {
+      sw.addBridge(b.name);
+      for (const p of b.ports) sw.addPort(b.name, { name: p.name, type: p.type, ofport: p.ofport, options: p.options });
+      if (b.flows.length) sw.addFlows(b.name, b.flows.join('\n'), `${b.name} (saved flows)`);
+    }
+    return sw;
+  }
+
+  // ------------------------------------------------------------ helpers
+
+  private bridge(name: string): Bridge {
+    const b = this.bridges.get(name);
+    if (!b) throw new SwitchError('ENOBRIDGE', `no bridge named ${name}`);
+    return b;
+  }
+
+  private allocDpPort(wanted: number | null): number {
+    if (wanted !== null && wanted < LOCAL_DP_BASE && !this.dp.hasPort(wanted)) return wanted;
+    let n = LOCAL_DP_BASE;
+    while (this.dp.hasPort(n)) n++;
+    return n;
+  }
+
+  /** The datapath upcall: find the bridge owning the input port and translate. */
+  private upcall(key: Uint32Array) {
+    const dpPort = key[FK_IN_PORT];
+    for (const br of this.bridges.values()) {
+      if (br.portsByDp.has(dpPort)) return xlate(br, key, this.now());
+    }
+    return null;
+  }
+
+  /** Revalidate megaflows if any bridge changed since the last time. */
+  revalidate(force = false): void {
+    let changed = force;
+    for (const br of this.bridges.values()) {
+      const g = br.generation * 1_000_003 + br.macs.generation;
+      if (this.seenGenerations.get(br.name) !== g) {
+        this.seenGenerations.set(br.name, g);
+        changed = true;
+      }
+    }
+    if (changed) this.dp.revalidate();
+  }
+
+  /** Periodic work: rule timeouts, MAC aging, megaflow expiry and stats push. */
+  tick(nowMs = this.now()): void {
+    this.dp.pushStats();
+    for (const br of this.bridges.values()) {
+      br.expireRules(nowMs);
+      br.macs.expire(nowMs);
+    }
+    this.revalidate();
+    this.dp.tick(nowMs);
+  }
+
+  close(): void {
+    this.dp.close();
+  }
+
+  // ------------------------------------------------------------ bridges and ports
+
+  addBridge(name: string): void {
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name)) throw new SwitchError('EINVAL', `invalid bridge name '${name}'`);
+    if (this.bridges.has(name)) throw new SwitchError('EEXIST', `bridge ${name} already exists`);
+    for (const b of this.bridges.values()) {
+      if (b.portByName(name)) throw new SwitchError('EEXIST', `${name} is already a port of bridge ${b.name}`);
+    }
+    const dpid = BigInt(0xa0000000 + this.bridges.size + 1);
+    const br = new Bridge(name, this.recirc, dpid);
+    this.bridges.set(name, br);
+    // The bridge's own LOCAL port, like OVS's internal port named after the bridge.
+    const dpPort = this.allocDpPort(null);
+    const port: BridgePort = { name, ofport: OFPP_LOCAL, dpPort, up: true, type: 'internal', options: {} };
+    this.dp.addPort(port, {});
+    br.addPort(port);
+  }
+
+  delBridge(name: string): void {
+    const br = this.bridge(name);
+    for (const p of br.sortedPorts()) this.dp.removePort(p.dpPort);
+    this.bridges.delete(name);
+    this.recirc.dropBridge(name);
+    this.revalidate(true);
+  }
+
+  listBridges(): string[] {
+    return [...this.bridges.keys()].sort();
+  }
+
+  addPort(bridge: string, req: { name: string; type?: string; ofport?: number; options?: Record<string, string> }): PortConfig {
+    const br = this.bridge(bridge);
+    const type = req.type ?? 'dummy';
+    if (!['dummy', 'pcap'].includes(type)) throw new SwitchError('EINVAL', `unsupported port type '${type}' (supported: dummy, pcap)`);
+    if (!/^[A-Za-z0-9_.:-]{1,15}$/.test(req.name)) throw new SwitchError('EINVAL', `invalid port name '${req.name}'`);
+    for (const b of this.bridges.values()) {
+      if (b.portByName(req.name) || b.name === req.name) throw new SwitchError('EEXIST', `port ${req.name} already exists on bridge ${b.name}`);
+    }
+    let ofport = req.ofport ?? br.freeOfport();
+    if (!Number.isInteger(ofport) || ofport < 1 || ofport >= 0xff00) throw new SwitchError('EINVAL', `invalid ofport ${req.ofport}`);
+    if (br.portsByOf.has(ofport)) throw new SwitchError('EEXIST', `ofport ${ofport} is already used on bridge ${bridge}`);
+    const options = { ...(req.options ?? {}) };
+    const dpPort = this.allocDpPort(ofport);
+    const port: BridgePort = { name: req.name, ofport, dpPort, up: true, type, options };
+    this.dp.addPort(port, options); // throws (and adds nothing) when the backend cannot open
+    br.addPort(port);
+    this.revalidate(true);
+    if (type === 'pcap' && options.rx_pcap) this.dp.replay(dpPort);
+    return { name: port.name, type: type as PortConfig['type'], ofport, options };
+  }
+
+  delPort(bridge: string, name: string): void {
+    const br = this.bridge(bridge);
+    const p = br.portByName(name);
+    if (!p || p.ofport === OFPP_LOCAL) throw new SwitchError('ENOPORT', `bridge ${bridge} has no port named ${name}`);
+    br.removePort(p);
+    this.dp.removePort(p.dpPort);
+    this.revalidate(true);
+  }
+
+  show(bridge: string) {
+    const br = this.bridge(bridge);
+    const lines = [
+      `OFPT_FEATURES_REPLY (xid=0x2): dpid:${br.datapathId.toString(16).padStart(16, '0')}`,
+      'n_tables:254, n_buffers:0',
+      'capabilities: FLOW_STATS TABLE_STATS PORT_STATS QUEUE_STATS ARP_MATCH_IP',
+      'actions: output enqueue set_vlan_vid set_vlan_pcp strip_vlan mod_dl_src mod_dl_dst mod_nw_src mod_nw_dst mod_nw_tos mod_tp_src mod_tp_dst',
+    ];
+    for (const p of br.sortedPorts()) {
+      const label = p.ofport === OFPP_LOCAL ? 'LOCAL' : String(p.ofport);
+      lines.push(` ${label}(${p.name}): addr:${portMac(p.dpPort)}`);
+      lines.push('     config:     0');
+      lines.push(`     state:      ${p.up ? '0' : 'LINK_DOWN'}`);
+      lines.push('     speed: 0 Mbps now, 0 Mbps max');
+    }
+    lines.push('OFPT_GET_CONFIG_REPLY (xid=0x4): frags=normal miss_send_len=0');
+    return { bridge, ports: this.portConfigs(br), lines };
+  }
+
+  private portConfigs(br: Bridge): PortConfig[] {
+    return br
+      .sortedPorts()
+      .filter((p) => p.ofport !== OFPP_LOCAL)
+      .map((p) => ({ name: p.name, type: p.type as PortConfig['type'], ofport: p.ofport, options: { ...p.options } }));
+  }
+
+  dumpPorts(bridge: string, port?: string) {
+    const br = this.bridge(bridge);
+    let ports = br.sortedPorts();
+    if (port !== undefined) {
+      const p = br.portByName(port) ?? (/^\d+$/.test(port) ? br.portsByOf.get(Number(port)) : undefined);
+      if (!p) throw new SwitchError('ENOPORT', `bridge ${bridge} has no port ${port}`);
+      ports = [p];
+    }
+    // OVS lists LOCAL first in port stats replies.
+    ports.sort((a, b) => (a.ofport === OFPP_LOCAL ? -1 : b.ofport === OFPP_LOCAL ? 1 : a.ofport - b.ofport));
+    const stats: PortStats[] = ports.map((p) => ({ ofport: p.ofport, name: p.name, ...this.dp.portStats(p.dpPort) }));
+    const lines = [`OFPST_PORT reply (xid=0x2): ${stats.length} ports`];
+    for (const s of stats) {
+      const label = s.ofport === OFPP_LOCAL ? 'LOCAL' : String(s.ofport).padStart(2);
+      lines.push(`  port ${label}: rx pkts=${s.rxPackets}, bytes=${s.rxBytes}, drop=${s.rxDropped}, errs=${s.rxErrors}, frame=0, over=0, crc=0`);
+      lines.push(`           tx pkts=${s.txPackets}, bytes=${s.txBytes}, drop=${s.txDropped}, errs=${s.txErrors}, coll=0`);
+    }
+    return { ports: stats, lines };
+  }
+
+  // ------------------------------------------------------------ flows
+
+  private parseForBridge(br: Bridge, text: string, file: string, mode: 'add' | 'mod'): FlowSpec[] {
+    const specs = parseFlowFile(text, file, mode);
+    for (const s of specs) this.checkSpec(br, s);
+    return specs;
+  }
+
+  /** Checks that need the bridge or the switch's capabilities (OVS's ofpacts_check). */
+  private checkSpec(_br: Bridge, s: FlowSpec): void {
+    const walk = (acts: FlowSpec['actions']) => {
+      for (const a of acts) {
+        if (a.type === 'ct' && !this.dp.hasConntrack()) {
+          throw new SwitchError('ENOTSUP', 'conntrack not available yet: flows with ct() actions cannot be added');
+        }
+        if (a.type === 'ct' && a.alg) throw new SwitchError('ENOTSUP', `ct(alg=${a.alg}) is not supported yet`);
+        if (a.type === 'group') throw new SwitchError('ENOGROUP', `group ${a.groupId} does not exist`);
+        if (a.type === 'goto_table' && a.table <= s.table) {
+          throw new SwitchError('EINVAL', `goto_table:${a.table} must name a table after table ${s.table}`);
+        }
+      }
+    };
+    walk(s.actions);
+  }
+
+  addFlows(bridge: string, text: string, file: string) {
+    const br = this.bridge(bridge);
+    const specs = this.parseForBridge(br, text, file, 'add'); // throws before anything is applied
+    const now = this.now();
+    for (const s of specs) br.addFlow(s, now);
+    this.revalidate();
+    return { added: specs.length };
+  }
+
+  modFlows(bridge: string, text: string, file: string, strict: boolean) {
+    const br = this.bridge(bridge);
+    const specs = this.parseForBridge(br, text, file, 'mod');
+    const now = this.now();
+    let n = 0;
+    for (const s of specs) n += br.modFlows(s, strict, now);
+    this.revalidate();
+    return { modified: n };
+  }
+
+  delFlows(bridge: string, match: string | null, strict: boolean) {
+    const br = this.bridge(bridge);
+    const filter = parseFlow(match ?? '', 'del');
+    const n = br.delFlows(filter, strict);
+    this.revalidate();
+    return { deleted: n };
+  }
+
+  dumpFlows(bridge: string, match: string | null, opts: { noStats?: boolean }) {
+    const br = this.bridge(bridge);
+    this.dp.pushStats();
+    const filter = parseFlow(match ?? '', 'dump');
+    const rules = br.select(filter, false);
+    rules.sort((a, b) => a.table - b.table || b.priority - a.priority || a.id - b.id);
+    const now = this.now();
+    const flows: FlowEntry[] = rules.map((r) => {
+      const stats = opts.noStats
+        ? undefined
+        : {
+            durationSec: (now - r.createdMs) / 1000,
+            nPackets: r.nPackets,
+            nBytes: r.nBytes,
+            idleAgeSec: Math.floor((now - r.usedMs) / 1000),
+          };
+      const text = formatFlow(r.spec, stats);
+      return {
+        table: r.table,
+        priority: r.priority,
+        cookie: `0x${r.spec.cookie.toString(16)}`,
+        durationSec: Number(((now - r.createdMs) / 1000).toFixed(3)),
+        nPackets: r.nPackets,
+        nBytes: r.nBytes,
+        idleTimeout: r.spec.idleTimeout,
+        hardTimeout: r.spec.hardTimeout,
+        match: formatMatch(r.spec.match),
+        actions: formatActions(r.spec.actions),
+        text,
+      };
+    });
+    const lines = opts.noStats ? flows.map((f) => f.text) : ['NXST_FLOW reply (xid=0x4):', ...flows.map((f) => f.text)];
+    return { flows, lines };
+  }
+
+  // ------------------------------------------------------------ packets
+
+  private port(bridge: string, name: string): BridgePort {
+    const br = this.bridge(bridge);
+    const p = br.portByName(name) ?? (/^\d+$/.test(name) ? br.portsByOf.get(Number(name)) : undefined);
+    if (!p) throw new SwitchError('ENOPORT', `bridge ${bridge} has no port ${name}`);
+    return p;
+  }
+
+  inject(bridge: string, portName: string, packet: string, count: number) {
+    const p = this.port(bridge, portName);
+    if (!Number.isInteger(count) || count < 1 || count > 1_000_000) throw new SwitchError('EINVAL', `invalid count ${count}`);
+    const n = this.dp.injectText(p.dpPort, packet, count);
+    this.revalidate();
+    return { injected: n };
+  }
+
+  pcapReplay(bridge: string, portName: string) {
+    const p = this.port(bridge, portName);
+    const n = this.dp.replay(p.dpPort);
+    this.revalidate();
+    return { replayed: n };
+  }
+
+  trace(bridge: string, flowText: string) {
+    const br = this.bridge(bridge);
+    const key = this.dp.traceKey(br, flowText);
+    const lines: string[] = [];
+    const shown = Uint32Array.from(key);
+    const inPort = br.portsByDp.get(key[FK_IN_PORT]);
+    if (inPort) shown[FK_IN_PORT] = inPort.ofport;
+    lines.push(`Flow: ${formatTraceFlow(shown)}`, '');
+    const traceLines: string[] = [];
+    const res = xlate(br, key, this.now(), traceLines);
+    lines.push(...traceLines, '');
+    const megaflow = new Uint32Array(FK_WORDS);
+    for (let i = 0; i < FK_WORDS; i++) megaflow[i] = key[i] & res.mask[i];
+    lines.push(`Megaflow: ${this.dp.formatMegaflowMatch(key, res.mask)}`);
+    const datapathActions = this.dp.formatActions(res.actions);
+    lines.push(`Datapath actions: ${datapathActions}`);
+    if (res.error) lines.push(`Translation failed (${res.error}), packet is dropped.`);
+    this.revalidate();
+    void FK_RECIRC_ID;
+    return { lines, datapathActions };
+  }
+
+  // ------------------------------------------------------------ datapath
+
+  dumpDpFlows(opts: { verbose?: boolean }): { flows: DpFlowEntry[]; lines: string[] } {
+    const flows = this.dp.dumpFlows(!!opts.verbose);
+    return { flows, lines: flows.map((f) => f.text) };
+  }
+
+  delDpFlows() {
+    return { deleted: this.dp.delFlows() };
+  }
+
+  fdbShow(bridge: string) {
+    const br = this.bridge(bridge);
+    const now = this.now();
+    const entries = br.macs.list().map((e) => ({ port: e.port, vlan: e.vlan, mac: e.mac, age: Math.floor((now - e.seenMs) / 1000) }));
+    return { entries, lines: br.macs.formatShow(now) };
+  }
+
+  config(): SwitchConfig {
+    return {
+      version: 1,
+      bridges: [...this.bridges.values()].map((br) => ({
+        name: br.name,
+        ports: this.portConfigs(br),
+        flows: [...br.rules()].sort((a, b) => a.table - b.table || b.priority - a.priority || a.id - b.id).map((r) => formatFlow(r.spec).trim()),
+      })),
+    };
+  }
+}
+
+/** A stable locally administered MAC per datapath port, as OVS's dummy ports have. */
+function portMac(dpPort: number): string {
+  return `aa:55:aa:55:00:${(dpPort & 0xff).toString(16).padStart(2, '0')}`;
+}
+
+export type { PortBackendInfo };
