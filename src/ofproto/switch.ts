@@ -21,6 +21,7 @@ import { parseFlow, parseFlowFile } from './parse-flow.ts';
 import { RecircIds } from './recirc.ts';
 import { formatTraceFlow, xlate } from './xlate.ts';
 import { DpGlue, type PortBackendInfo } from './dp-glue.ts';
+import { CtCommands } from './ct-commands.ts';
 
 export interface SwitchOptions {
   logger?: { info: (...a: unknown[]) => void; warn: (...a: unknown[]) => void; error: (...a: unknown[]) => void };
@@ -35,6 +36,7 @@ export class Switch implements SwitchApi {
   readonly bridges = new Map<string, Bridge>();
   readonly recirc = new RecircIds();
   readonly dp: DpGlue;
+  readonly ct: CtCommands;
   private readonly now: () => number;
   private readonly log: NonNullable<SwitchOptions['logger']>;
   private seenGenerations = new Map<string, number>();
@@ -44,6 +46,7 @@ export class Switch implements SwitchApi {
     const noop = () => {};
     this.log = opts.logger ?? { info: noop, warn: noop, error: noop };
     this.dp = new DpGlue((key) => this.upcall(key), this.log, this.now);
+    this.ct = new CtCommands(this.dp.conntrack, this.now);
   }
 
   static fromConfig(cfg: SwitchConfig | null, opts: SwitchOptions = {}): Switch {
@@ -372,6 +375,26 @@ export class Switch implements SwitchApi {
     const entries = br.macs.list().map((e) => ({ port: e.port, vlan: e.vlan, mac: e.mac, age: Math.floor((now - e.seenMs) / 1000) }));
     return { entries, lines: br.macs.formatShow(now) };
   }
+
+  // ------------------------------------------------------------ conntrack (dpctl/*)
+
+  dumpConntrack(o: { zone?: number; verbose?: boolean }) { return this.ct.dump(o); }
+  flushConntrack(o: { zone?: number; tuple?: string }) {
+    const r = this.ct.flush(o);
+    this.revalidate(true);
+    return r;
+  }
+  ctStatsShow(o: { zone?: number; verbose?: boolean }) { return this.ct.stats(o); }
+  ctSetMaxconns(n: number) { return this.ct.setMaxconns(n); }
+  ctGetMaxconns() { return this.ct.getMaxconns(); }
+  ctGetNconns() { return this.ct.getNconns(); }
+  ctSetLimits(args: string) { return this.ct.setLimits(args); }
+  ctGetLimits(args: string) { return this.ct.getLimits(args); }
+  ctDelLimits(args: string) { return this.ct.delLimits(args); }
+  ctSetTcpSeqChk(on: boolean) { return this.ct.setTcpSeqChk(on); }
+  ctGetTcpSeqChk() { return this.ct.getTcpSeqChk(); }
+  ctSetTimeoutPolicy(args: string) { return this.ct.setTimeoutPolicy(args); }
+  ctGetTimeoutPolicy(zone: number) { return this.ct.getTimeoutPolicy(zone); }
 
   config(): SwitchConfig {
     return {
