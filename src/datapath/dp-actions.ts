@@ -109,9 +109,9 @@ export function formatNat(n: NatSpec): string {
     }
   }
   const parts = [range ? `${n.kind}=${range}` : n.kind];
+  if (n.persistent) parts.push('persistent');
   if (n.hash) parts.push('hash');
   if (n.random) parts.push('random');
-  if (n.persistent) parts.push('persistent');
   return `nat(${parts.join(',')})`;
 }
 

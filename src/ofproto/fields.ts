@@ -1,0 +1,174 @@
+// Match fields (ovs-fields(7)): names and aliases, width, where each lives
+// in the flow key, prerequisites, and how values are written. Also the
+// read/write helpers translation uses for set_field, load and move.
+//
+// A field occupies `parts`: (word, bits, shift) from most to least
+// significant, so a 48-bit MAC is [HI word 16 bits, LO word 32 bits] and
+// ip_dscp is 6 bits at shift 2 of the TOS word.
+
+import {
+  FK_ARP_SHA_HI, FK_ARP_THA_HI, FK_CT_IPV6_DST, FK_CT_IPV6_SRC, FK_CT_LABEL, FK_CT_MARK, FK_CT_NW_DST,
+  FK_CT_NW_PROTO, FK_CT_NW_SRC, FK_CT_STATE, FK_CT_TP, FK_CT_ZONE, FK_ETH_DST_HI, FK_ETH_SRC_HI, FK_ETH_TYPE,
+  FK_IN_PORT, FK_IPV6_DST, FK_IPV6_LABEL, FK_IPV6_SRC, FK_METADATA_HI, FK_ND_TARGET, FK_NW_DST, FK_NW_FRAG,
+  FK_NW_PROTO, FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_PKT_MARK, FK_REG0, FK_TCP_FLAGS, FK_TP_DST, FK_TP_SRC,
+  FK_VLAN_TCI,
+} from '../packet/flow-key.ts';
+import type { FieldRef } from './actions.ts';
+
+export type FieldKind = 'int' | 'hex' | 'ipv4' | 'ipv6' | 'mac' | 'ct_state' | 'tcp_flags' | 'frag' | 'port';
+
+/** What must be matched before a field may be: OVS's prerequisites. */
+export type Prereq = 'none' | 'ip' | 'ipv4' | 'ipv6' | 'arp' | 'ip_or_arp' | 'l4' | 'tcp' | 'udp' | 'sctp' | 'icmp' | 'icmpv6' | 'nd' | 'vlan';
+
+export interface Part {
+  word: number;
+  bits: number;
+  shift: number;
+}
+
+export interface FieldDef {
+  name: string;
+  /** NXM/OXM name used by load/move text, e.g. NXM_OF_IP_SRC. */
+  nxm: string;
+  aliases: string[];
+  bits: number;
+  parts: Part[];
+  kind: FieldKind;
+  prereq: Prereq;
+  maskable: boolean;
+  /** Writable by set_field/load (ovs-fields "Read/Write"). */
+  writable: boolean;
+}
+
+const FIELDS: FieldDef[] = [];
+const BY_NAME = new Map<string, FieldDef>();
+
+function def(name: string, nxm: string, aliases: string[], parts: Part[], kind: FieldKind, prereq: Prereq, maskable = true, writable = true): void {
+  const bits = parts.reduce((n, p) => n + p.bits, 0);
+  const f: FieldDef = { name, nxm, aliases, bits, parts, kind, prereq, maskable, writable };
+  FIELDS.push(f);
+  for (const n of [name, nxm, ...aliases]) BY_NAME.set(n.toLowerCase(), f);
+}
+
+const w = (word: number, bits = 32, shift = 0): Part => ({ word, bits, shift });
+const mac = (hi: number): Part[] => [w(hi, 16), w(hi + 1, 32)];
+const v6 = (first: number): Part[] => [w(first), w(first + 1), w(first + 2), w(first + 3)];
+
+def('in_port', 'NXM_OF_IN_PORT', [], [w(FK_IN_PORT, 16)], 'port', 'none', false);
+def('metadata', 'OXM_OF_METADATA', [], [w(FK_METADATA_HI), w(FK_METADATA_HI + 1)], 'hex', 'none');
+for (let i = 0; i < 16; i++) def(`reg${i}`, `NXM_NX_REG${i}`, [], [w(FK_REG0 + i)], 'hex', 'none');
+def('pkt_mark', 'NXM_NX_PKT_MARK', [], [w(FK_PKT_MARK)], 'hex', 'none');
+def('ct_state', 'NXM_NX_CT_STATE', [], [w(FK_CT_STATE, 8)], 'ct_state', 'none', true, false);
+def('ct_zone', 'NXM_NX_CT_ZONE', [], [w(FK_CT_ZONE, 16)], 'hex', 'none', false, false);
+def('ct_mark', 'NXM_NX_CT_MARK', [], [w(FK_CT_MARK)], 'hex', 'none');
+def('ct_label', 'NXM_NX_CT_LABEL', [], v6(FK_CT_LABEL), 'hex', 'none');
+def('ct_nw_src', 'NXM_NX_CT_NW_SRC', [], [w(FK_CT_NW_SRC)], 'ipv4', 'ipv4', true, false);
+def('ct_nw_dst', 'NXM_NX_CT_NW_DST', [], [w(FK_CT_NW_DST)], 'ipv4', 'ipv4', true, false);
+def('ct_ipv6_src', 'NXM_NX_CT_IPV6_SRC', [], v6(FK_CT_IPV6_SRC), 'ipv6', 'ipv6', true, false);
+def('ct_ipv6_dst', 'NXM_NX_CT_IPV6_DST', [], v6(FK_CT_IPV6_DST), 'ipv6', 'ipv6', true, false);
+def('ct_nw_proto', 'NXM_NX_CT_NW_PROTO', [], [w(FK_CT_NW_PROTO, 8)], 'int', 'ip', false, false);
+def('ct_tp_src', 'NXM_NX_CT_TP_SRC', [], [w(FK_CT_TP, 16, 16)], 'int', 'ip', true, false);
+def('ct_tp_dst', 'NXM_NX_CT_TP_DST', [], [w(FK_CT_TP, 16, 0)], 'int', 'ip', true, false);
+def('eth_src', 'NXM_OF_ETH_SRC', ['dl_src'], mac(FK_ETH_SRC_HI), 'mac', 'none');
+def('eth_dst', 'NXM_OF_ETH_DST', ['dl_dst'], mac(FK_ETH_DST_HI), 'mac', 'none');
+def('eth_type', 'NXM_OF_ETH_TYPE', ['dl_type'], [w(FK_ETH_TYPE, 16)], 'hex', 'none', false, false);
+def('vlan_tci', 'NXM_OF_VLAN_TCI', [], [w(FK_VLAN_TCI, 16)], 'hex', 'none');
+def('dl_vlan', 'OXM_OF_VLAN_VID', ['vlan_vid'], [w(FK_VLAN_TCI, 12)], 'int', 'none', false);
+def('dl_vlan_pcp', 'OXM_OF_VLAN_PCP', ['vlan_pcp'], [w(FK_VLAN_TCI, 3, 13)], 'int', 'none', false);
+def('nw_src', 'NXM_OF_IP_SRC', ['ip_src', 'ipv4_src'], [w(FK_NW_SRC)], 'ipv4', 'ipv4');
+def('nw_dst', 'NXM_OF_IP_DST', ['ip_dst', 'ipv4_dst'], [w(FK_NW_DST)], 'ipv4', 'ipv4');
+def('ipv6_src', 'NXM_NX_IPV6_SRC', [], v6(FK_IPV6_SRC), 'ipv6', 'ipv6');
+def('ipv6_dst', 'NXM_NX_IPV6_DST', [], v6(FK_IPV6_DST), 'ipv6', 'ipv6');
+def('ipv6_label', 'NXM_NX_IPV6_LABEL', [], [w(FK_IPV6_LABEL, 20)], 'hex', 'ipv6');
+def('nw_proto', 'NXM_OF_IP_PROTO', ['ip_proto'], [w(FK_NW_PROTO, 8)], 'int', 'ip', false, false);
+def('nw_tos', 'NXM_OF_IP_TOS', [], [w(FK_NW_TOS, 8)], 'int', 'ip', false);
+def('ip_dscp', 'OXM_OF_IP_DSCP', [], [w(FK_NW_TOS, 6, 2)], 'int', 'ip', false);
+def('nw_ecn', 'NXM_NX_IP_ECN', ['ip_ecn'], [w(FK_NW_TOS, 2)], 'int', 'ip', false);
+def('nw_ttl', 'NXM_NX_IP_TTL', [], [w(FK_NW_TTL, 8)], 'int', 'ip', false);
+def('ip_frag', 'NXM_NX_IP_FRAG', ['nw_frag'], [w(FK_NW_FRAG, 2)], 'frag', 'ip', true, false);
+def('arp_op', 'NXM_OF_ARP_OP', [], [w(FK_NW_PROTO, 16)], 'int', 'arp', false);
+def('arp_spa', 'NXM_OF_ARP_SPA', [], [w(FK_NW_SRC)], 'ipv4', 'arp');
+def('arp_tpa', 'NXM_OF_ARP_TPA', [], [w(FK_NW_DST)], 'ipv4', 'arp');
+def('arp_sha', 'NXM_NX_ARP_SHA', [], mac(FK_ARP_SHA_HI), 'mac', 'arp');
+def('arp_tha', 'NXM_NX_ARP_THA', [], mac(FK_ARP_THA_HI), 'mac', 'arp');
+def('tcp_src', 'NXM_OF_TCP_SRC', [], [w(FK_TP_SRC, 16)], 'int', 'tcp');
+def('tcp_dst', 'NXM_OF_TCP_DST', [], [w(FK_TP_DST, 16)], 'int', 'tcp');
+def('udp_src', 'NXM_OF_UDP_SRC', [], [w(FK_TP_SRC, 16)], 'int', 'udp');
+def('udp_dst', 'NXM_OF_UDP_DST', [], [w(FK_TP_DST, 16)], 'int', 'udp');
+def('sctp_src', 'OXM_OF_SCTP_SRC', [], [w(FK_TP_SRC, 16)], 'int', 'sctp');
+def('sctp_dst', 'OXM_OF_SCTP_DST', [], [w(FK_TP_DST, 16)], 'int', 'sctp');
+def('tp_src', 'NXM_OF_TCP_SRC', [], [w(FK_TP_SRC, 16)], 'int', 'l4');
+def('tp_dst', 'NXM_OF_TCP_DST', [], [w(FK_TP_DST, 16)], 'int', 'l4');
+def('tcp_flags', 'NXM_NX_TCP_FLAGS', [], [w(FK_TCP_FLAGS, 12)], 'tcp_flags', 'tcp', true, false);
+def('icmp_type', 'NXM_OF_ICMP_TYPE', [], [w(FK_TP_SRC, 8)], 'int', 'icmp', false);
+def('icmp_code', 'NXM_OF_ICMP_CODE', [], [w(FK_TP_DST, 8)], 'int', 'icmp', false);
+def('icmpv6_type', 'NXM_NX_ICMPV6_TYPE', [], [w(FK_TP_SRC, 8)], 'int', 'icmpv6', false);
+def('icmpv6_code', 'NXM_NX_ICMPV6_CODE', [], [w(FK_TP_DST, 8)], 'int', 'icmpv6', false);
+def('nd_target', 'NXM_NX_ND_TARGET', [], v6(FK_ND_TARGET), 'ipv6', 'nd');
+def('nd_sll', 'NXM_NX_ND_SLL', [], mac(FK_ARP_SHA_HI), 'mac', 'nd');
+def('nd_tll', 'NXM_NX_ND_TLL', [], mac(FK_ARP_THA_HI), 'mac', 'nd');
+
+export function lookupField(name: string): FieldDef | undefined {
+  return BY_NAME.get(name.toLowerCase());
+}
+
+export function allFields(): readonly FieldDef[] {
+  return FIELDS;
+}
+
+function fieldOf(name: string): FieldDef {
+  const f = lookupField(name);
+  if (!f) throw new Error(`unknown field '${name}'`);
+  return f;
+}
+
+/** Read a whole field from a key. */
+export function readField(key: Uint32Array, ofs: number, name: string): bigint {
+  const f = fieldOf(name);
+  let v = 0n;
+  for (const p of f.parts) {
+    const bits = (key[ofs + p.word] >>> p.shift) & (p.bits === 32 ? 0xffffffff : (1 << p.bits) - 1);
+    v = (v << BigInt(p.bits)) | BigInt(bits >>> 0);
+  }
+  return v;
+}
+
+/** Write `value` under `mask` into a field of a key. */
+export function writeField(key: Uint32Array, ofs: number, name: string, value: bigint, mask: bigint): void {
+  const f = fieldOf(name);
+  let shift = BigInt(f.bits);
+  for (const p of f.parts) {
+    shift -= BigInt(p.bits);
+    const pm = Number((mask >> shift) & ((1n << BigInt(p.bits)) - 1n));
+    const pv = Number((value >> shift) & ((1n << BigInt(p.bits)) - 1n));
+    const wm = (pm << p.shift) >>> 0;
+    const wv = (pv << p.shift) >>> 0;
+    key[ofs + p.word] = ((key[ofs + p.word] & ~wm) | (wv & wm)) >>> 0;
+  }
+}
+
+export function sliceMask(ref: FieldRef): bigint {
+  return ((1n << BigInt(ref.nbits)) - 1n) << BigInt(ref.ofs);
+}
+
+export function readSlice(key: Uint32Array, ofs: number, ref: FieldRef): bigint {
+  return (readField(key, ofs, ref.field) >> BigInt(ref.ofs)) & ((1n << BigInt(ref.nbits)) - 1n);
+}
+
+export function writeSlice(key: Uint32Array, ofs: number, ref: FieldRef, value: bigint): void {
+  writeField(key, ofs, ref.field, value << BigInt(ref.ofs), sliceMask(ref));
+}
+
+/** The key words and bit masks a field (or a slice of it) covers. */
+export function fieldKeyMask(name: string, sliceOfs?: number, nbits?: number): { word: number; mask: number }[] {
+  const f = fieldOf(name);
+  const m = sliceOfs === undefined ? (1n << BigInt(f.bits)) - 1n : ((1n << BigInt(nbits ?? f.bits)) - 1n) << BigInt(sliceOfs);
+  const out: { word: number; mask: number }[] = [];
+  let shift = BigInt(f.bits);
+  for (const p of f.parts) {
+    shift -= BigInt(p.bits);
+    const pm = Number((m >> shift) & ((1n << BigInt(p.bits)) - 1n));
+    if (pm) out.push({ word: p.word, mask: (pm << p.shift) >>> 0 });
+  }
+  return out;
+}

@@ -1,0 +1,323 @@
+// Action text (ovs-actions(7)) -> OfAction[]. Slow path; errors are
+// ParseErrors located at the offending action.
+
+import type { CtAction, FieldRef, NatSpec, OfAction } from './actions.ts';
+import { OFPP_CONTROLLER, OFPP_IN_PORT } from './actions.ts';
+import { fail, splitTopLevel, type TextPos } from './errors.ts';
+import { lookupField, type FieldDef } from './fields.ts';
+import { parseFieldValue, parsePort, parseUint } from './parse-flow.ts';
+import { parseIpv4, parseIpv6, parseMac } from '../packet/odp-parse.ts';
+
+/** Parse `FIELD[]`, `FIELD[a..b]`, `FIELD[n]` or bare `FIELD`. */
+export function parseFieldRef(s: string, pos: TextPos, at: number): FieldRef {
+  const m = /^([A-Za-z0-9_]+)(?:\[(?:(\d+)(?:\.\.(\d+))?)?\])?$/.exec(s.trim());
+  if (!m) fail(pos, at, 'EFIELDREF', `'${s}' is not a field reference like NXM_NX_REG0[0..15]`);
+  const f = lookupField(m[1]);
+  if (!f) fail(pos, at, 'EFIELD', `unknown field '${m[1]}'`);
+  if (m[2] === undefined) return { field: f.name, ofs: 0, nbits: f.bits };
+  const a = Number(m[2]);
+  const b = m[3] === undefined ? a : Number(m[3]);
+  if (b < a || b >= f.bits) fail(pos, at, 'ERANGE', `${m[1]}[${m[2]}${m[3] !== undefined ? '..' + m[3] : ''}] is outside the field's ${f.bits} bits`);
+  return { field: f.name, ofs: a, nbits: b - a + 1 };
+}
+
+function actionArg(tok: string): { name: string; arg: string | null; sep: string; argAt: number } {
+  const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*([:=(]?)/.exec(tok);
+  if (!m) return { name: tok, arg: null, sep: '', argAt: 0 };
+  const name = m[1].toLowerCase();
+  const sep = m[2];
+  if (sep === '') return { name, arg: tok.length > m[0].length ? tok.slice(m[0].length) : null, sep, argAt: m[0].length };
+  if (sep === '(') {
+    if (!tok.endsWith(')')) return { name, arg: tok.slice(m[0].length), sep, argAt: m[0].length };
+    return { name, arg: tok.slice(m[0].length, -1), sep, argAt: m[0].length };
+  }
+  return { name, arg: tok.slice(m[0].length), sep, argAt: m[0].length };
+}
+
+export function parseActions(text: string, pos: TextPos): OfAction[] {
+  const out: OfAction[] = [];
+  for (const tok of splitTopLevel(text, pos)) {
+    const a = parseOne(tok.text, tok.at, pos);
+    if (a) out.push(a);
+  }
+  const drop = out.findIndex((a) => a === DROP);
+  if (drop >= 0) {
+    if (out.length > 1) fail(pos, 0, 'EDROP', "'drop' must be the only action");
+    return [];
+  }
+  const gt = out.findIndex((a) => a.type === 'goto_table');
+  if (gt >= 0 && gt !== out.length - 1) fail(pos, 0, 'EGOTO', 'goto_table must be the last action');
+  return out;
+}
+
+const DROP = { type: 'note', bytes: new Uint8Array() } as OfAction;
+
+function need(arg: string | null, pos: TextPos, at: number, name: string, what: string): string {
+  if (arg === null || arg.trim() === '') fail(pos, at, 'EACTION', `${name} needs ${what}`);
+  return arg.trim();
+}
+
+function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
+  if (/^\d+$/.test(tok)) return { type: 'output', port: parsePort(tok, pos, at) };
+  const { name, arg, argAt } = actionArg(tok);
+  const aat = at + argAt;
+  switch (name) {
+    case 'drop':
+      return DROP;
+    case 'output': {
+      const v = need(arg, pos, aat, 'output', 'a port');
+      if (/\[/.test(v) || lookupField(v.split('[')[0]) && !/^\d+$/.test(v) && !(v.toLowerCase() in { in_port: 1, local: 1, normal: 1, flood: 1, all: 1, controller: 1 })) {
+        return { type: 'output_reg', src: parseFieldRef(v, pos, aat) };
+      }
+      return { type: 'output', port: parsePort(v, pos, aat) };
+    }
+    case 'in_port': case 'normal': case 'flood': case 'all': case 'local':
+      if (arg !== null) fail(pos, aat, 'EACTION', `${name} takes no argument`);
+      return { type: 'output', port: parsePort(name, pos, at) };
+    case 'controller': {
+      if (arg === null) return { type: 'controller', maxLen: 65535 };
+      if (/^\d+$/.test(arg)) return { type: 'controller', maxLen: Number(parseUint(arg, 65535n, pos, aat, 'controller max_len')) };
+      const c: Extract<OfAction, { type: 'controller' }> = { type: 'controller', maxLen: 65535 };
+      for (const kv of splitTopLevel(arg, pos, aat)) {
+        const [k, v] = kv.text.split('=');
+        if (k === 'max_len') c.maxLen = Number(parseUint(v ?? '', 65535n, pos, kv.at, 'max_len'));
+        else if (k === 'reason') c.reason = v;
+        else if (k === 'id') c.id = Number(parseUint(v ?? '', 65535n, pos, kv.at, 'id'));
+        else if (k === 'userdata') c.userdata = v;
+        else if (k === 'pause') c.pause = true;
+        else fail(pos, kv.at, 'EACTION', `unknown controller argument '${k}'`);
+      }
+      return c;
+    }
+    case 'resubmit': {
+      const v = need(arg, pos, aat, 'resubmit', 'a port or (port,table)');
+      if (tok.includes('(')) {
+        const parts = v.split(',');
+        if (parts.length < 2 || parts.length > 3) fail(pos, aat, 'EACTION', 'resubmit(PORT,TABLE[,ct]) takes two or three arguments');
+        const port = parts[0].trim() === '' ? null : parsePort(parts[0].trim(), pos, aat);
+        const table = parts[1].trim() === '' ? null : Number(parseUint(parts[1].trim(), 254n, pos, aat, 'resubmit table'));
+        if (port === null && table === null) fail(pos, aat, 'EACTION', 'resubmit needs a port or a table');
+        return { type: 'resubmit', port: port === OFPP_IN_PORT ? null : port, table, ...(parts[2]?.trim() === 'ct' ? { ct: true } : {}) };
+      }
+      return { type: 'resubmit', port: parsePort(v, pos, aat), table: null };
+    }
+    case 'goto_table':
+      return { type: 'goto_table', table: Number(parseUint(need(arg, pos, aat, name, 'a table'), 254n, pos, aat, 'goto_table')) };
+    case 'set_field': {
+      const v = need(arg, pos, aat, name, 'VALUE->FIELD');
+      const arrow = v.indexOf('->');
+      if (arrow < 0) fail(pos, aat, 'EACTION', "set_field needs VALUE->FIELD (missing '->')");
+      const fname = v.slice(arrow + 2).trim();
+      const f = lookupField(fname);
+      if (!f) fail(pos, aat + arrow + 2, 'EFIELD', `unknown field '${fname}'`);
+      if (!f.writable) fail(pos, aat + arrow + 2, 'EFIELD', `field ${f.name} is read-only`);
+      const [value, mask] = setFieldValue(f, v.slice(0, arrow).trim(), pos, aat);
+      const full = (1n << BigInt(f.bits)) - 1n;
+      return { type: 'set_field', field: f.name, value, mask: mask === full ? null : mask };
+    }
+    case 'load': {
+      const v = need(arg, pos, aat, name, 'VALUE->FIELD[a..b]');
+      const arrow = v.indexOf('->');
+      if (arrow < 0) fail(pos, aat, 'EACTION', "load needs VALUE->FIELD[a..b] (missing '->')");
+      const dst = parseFieldRef(v.slice(arrow + 2), pos, aat + arrow + 2);
+      const value = parseUint(v.slice(0, arrow).trim(), (1n << 128n) - 1n, pos, aat, 'load value');
+      if (value >> BigInt(dst.nbits) !== 0n) fail(pos, aat, 'ERANGE', `load value ${v.slice(0, arrow)} does not fit in ${dst.nbits} bits`);
+      return { type: 'load', value, dst };
+    }
+    case 'move': {
+      const v = need(arg, pos, aat, name, 'SRC[a..b]->DST[c..d]');
+      const arrow = v.indexOf('->');
+      if (arrow < 0) fail(pos, aat, 'EACTION', "move needs SRC->DST (missing '->')");
+      const src = parseFieldRef(v.slice(0, arrow), pos, aat);
+      const dst = parseFieldRef(v.slice(arrow + 2), pos, aat + arrow + 2);
+      if (src.nbits !== dst.nbits) fail(pos, aat, 'ERANGE', `move: source has ${src.nbits} bits but destination has ${dst.nbits}`);
+      return { type: 'move', src, dst };
+    }
+    case 'mod_dl_src': case 'mod_dl_dst': {
+      const v = need(arg, pos, aat, name, 'an Ethernet address');
+      try {
+        parseMac(v);
+      } catch {
+        fail(pos, aat, 'EVALUE', `${name}: '${v}' is not an Ethernet address`);
+      }
+      return { type: name, mac: v.toLowerCase() };
+    }
+    case 'mod_nw_src': case 'mod_nw_dst': {
+      const v = need(arg, pos, aat, name, 'an IPv4 address');
+      try {
+        parseIpv4(v);
+      } catch {
+        fail(pos, aat, 'EVALUE', `${name}: '${v}' is not an IPv4 address`);
+      }
+      return { type: name, addr: v };
+    }
+    case 'mod_tp_src': case 'mod_tp_dst':
+      return { type: name, port: Number(parseUint(need(arg, pos, aat, name, 'a port number'), 65535n, pos, aat, name)) };
+    case 'mod_nw_tos': {
+      const tos = Number(parseUint(need(arg, pos, aat, name, 'a value'), 255n, pos, aat, name));
+      if (tos & 3) fail(pos, aat, 'EVALUE', 'mod_nw_tos: the value must be a multiple of 4 (DSCP bits only)');
+      return { type: name, tos };
+    }
+    case 'mod_nw_ecn':
+      return { type: name, ecn: Number(parseUint(need(arg, pos, aat, name, 'a value'), 3n, pos, aat, name)) };
+    case 'mod_nw_ttl':
+      return { type: name, ttl: Number(parseUint(need(arg, pos, aat, name, 'a value'), 255n, pos, aat, name)) };
+    case 'dec_ttl':
+      if (arg === null) return { type: 'dec_ttl' };
+      return { type: 'dec_ttl', ids: arg.split(',').map((x) => Number(parseUint(x.trim(), 65535n, pos, aat, 'dec_ttl id'))) };
+    case 'push_vlan': {
+      const t = Number(parseUint(need(arg, pos, aat, name, 'an ethertype'), 0xffffn, pos, aat, name));
+      if (t !== 0x8100 && t !== 0x88a8) fail(pos, aat, 'EVALUE', 'push_vlan: ethertype must be 0x8100 or 0x88a8');
+      return { type: 'push_vlan', ethertype: t };
+    }
+    case 'pop_vlan':
+      return { type: 'pop_vlan' };
+    case 'strip_vlan':
+      return { type: 'strip_vlan' };
+    case 'mod_vlan_vid':
+      return { type: 'mod_vlan_vid', vid: Number(parseUint(need(arg, pos, aat, name, 'a VLAN id'), 4095n, pos, aat, name)) };
+    case 'mod_vlan_pcp':
+      return { type: 'mod_vlan_pcp', pcp: Number(parseUint(need(arg, pos, aat, name, 'a priority'), 7n, pos, aat, name)) };
+    case 'note': {
+      const hex = (arg ?? '').replace(/[.\s]/g, '');
+      if (!/^([0-9a-f]{2})*$/i.test(hex)) fail(pos, aat, 'EVALUE', 'note: expected hex bytes like 01.02.03');
+      return { type: 'note', bytes: Uint8Array.from(Buffer.from(hex, 'hex')) };
+    }
+    case 'write_metadata': {
+      const v = need(arg, pos, aat, name, 'a value');
+      const [val, mk] = v.split('/');
+      const full = (1n << 64n) - 1n;
+      return { type: 'write_metadata', value: parseUint(val, full, pos, aat, name), mask: mk === undefined ? null : parseUint(mk, full, pos, aat, name) };
+    }
+    case 'group':
+      return { type: 'group', groupId: Number(parseUint(need(arg, pos, aat, name, 'a group id'), 0xffffff00n, pos, aat, name)) };
+    case 'ct':
+      return parseCt(arg ?? '', pos, aat);
+    case 'ct_clear':
+      return { type: 'ct_clear' };
+    case 'clear_actions':
+      return { type: 'clear_actions' };
+    default:
+      fail(pos, at, 'EACTION', `unknown action '${name}'`);
+  }
+}
+
+function setFieldValue(f: FieldDef, s: string, pos: TextPos, at: number): [bigint, bigint] {
+  if (f.name === 'dl_vlan') {
+    const v = parseUint(s, 4095n, pos, at, 'vlan_vid');
+    return [v, 4095n];
+  }
+  return parseFieldValue(f, s, pos, at, true);
+}
+
+function parseCt(arg: string, pos: TextPos, at: number): CtAction {
+  const ct: CtAction = { type: 'ct', commit: false, force: false, zone: 0, zoneSrc: null, table: null, alg: null, exec: [], nat: null };
+  for (const p of splitTopLevel(arg, pos, at)) {
+    const { name, arg: v, argAt } = actionArg(p.text);
+    const vat = p.at + argAt;
+    switch (name) {
+      case 'commit': ct.commit = true; break;
+      case 'force': ct.force = true; break;
+      case 'table':
+        ct.table = Number(parseUint(need(v, pos, vat, 'ct table', 'a table'), 254n, pos, vat, 'ct table'));
+        break;
+      case 'zone': {
+        const z = need(v, pos, vat, 'ct zone', 'a zone');
+        if (/^(0x[0-9a-f]+|\d+)$/i.test(z)) ct.zone = Number(parseUint(z, 65535n, pos, vat, 'ct zone'));
+        else {
+          ct.zoneSrc = parseFieldRef(z, pos, vat);
+          if (ct.zoneSrc.nbits !== 16) fail(pos, vat, 'ERANGE', `ct zone=${z}: the field slice must be 16 bits wide`);
+        }
+        break;
+      }
+      case 'exec': {
+        const acts = parseActions(v ?? '', { ...pos, col: pos.col + vat });
+        for (const a of acts) {
+          const field = a.type === 'set_field' ? a.field : a.type === 'load' || a.type === 'move' ? a.dst.field : null;
+          if (field !== 'ct_mark' && field !== 'ct_label') {
+            fail(pos, vat, 'ECTEXEC', 'ct exec() may only set ct_mark or ct_label (set_field, load or move)');
+          }
+        }
+        ct.exec = acts;
+        break;
+      }
+      case 'alg': {
+        const a = need(v, pos, vat, 'ct alg', 'ftp or tftp');
+        if (a !== 'ftp' && a !== 'tftp') fail(pos, vat, 'EVALUE', `ct alg=${a}: unknown ALG (expected ftp or tftp)`);
+        ct.alg = a;
+        break;
+      }
+      case 'nat':
+        ct.nat = parseNat(v, pos, vat);
+        break;
+      default:
+        fail(pos, p.at, 'ECT', `unknown ct argument '${name}' (expected commit, force, table, zone, exec, alg or nat)`);
+    }
+  }
+  if (ct.force && !ct.commit) fail(pos, at, 'ECTFORCE', '"force" flag requires "commit" flag.');
+  if (ct.exec.length && !ct.commit) fail(pos, at, 'ECTEXEC', 'ct exec() requires commit (ct_mark and ct_label are set only on commit)');
+  if (ct.nat && ct.nat.kind !== null && !ct.commit) {
+    // OVS allows nat(src=..) without commit (it only takes effect on commit); keep it.
+  }
+  return ct;
+}
+
+export function parseNat(v: string | null, pos: TextPos, at: number): NatSpec {
+  const nat: NatSpec = { kind: null };
+  if (v === null || v.trim() === '') return nat;
+  for (const p of splitTopLevel(v, pos, at)) {
+    const t = p.text;
+    if (t === 'persistent' || t === 'hash' || t === 'random') {
+      nat[t] = true;
+      continue;
+    }
+    const m = /^(src|dst)(?:=(.*))?$/.exec(t);
+    if (!m) fail(pos, p.at, 'ENAT', `unknown nat argument '${t}' (expected src[=RANGE], dst[=RANGE], persistent, hash or random)`);
+    if (nat.kind !== null) fail(pos, p.at, 'ENAT', 'nat takes only one of src and dst');
+    nat.kind = m[1] as 'src' | 'dst';
+    if (m[2] !== undefined) parseNatRange(m[2], nat, pos, p.at + 4);
+  }
+  if (nat.hash && nat.random) fail(pos, at, 'ENAT', 'nat: hash and random are mutually exclusive');
+  if (nat.kind === null && (nat.hash || nat.random || nat.persistent)) fail(pos, at, 'ENAT', 'nat flags need src or dst');
+  return nat;
+}
+
+function parseNatRange(s: string, nat: NatSpec, pos: TextPos, at: number): void {
+  let addrs = s;
+  let ports: string | null = null;
+  if (s.startsWith('[')) {
+    // [v6]-[v6]:p-p
+    const m = /^\[([^\]]+)\](?:-\[([^\]]+)\])?(?::(.+))?$/.exec(s);
+    if (!m) fail(pos, at, 'ENAT', `bad IPv6 NAT range '${s}' (expected [ADDR]-[ADDR]:PORT-PORT)`);
+    nat.addrMin = m[1];
+    nat.addrMax = m[2];
+    ports = m[3] ?? null;
+  } else {
+    const colon = s.includes('.') ? s.indexOf(':') : -1;
+    if (colon >= 0) {
+      addrs = s.slice(0, colon);
+      ports = s.slice(colon + 1);
+    }
+    const [a, b] = addrs.split('-');
+    nat.addrMin = a;
+    nat.addrMax = b;
+  }
+  const v6 = nat.addrMin!.includes(':');
+  for (const x of [nat.addrMin, nat.addrMax]) {
+    if (x === undefined) continue;
+    try {
+      if (v6) parseIpv6(x);
+      else parseIpv4(x);
+    } catch {
+      fail(pos, at, 'ENAT', `nat: '${x}' is not an ${v6 ? 'IPv6' : 'IPv4'} address`);
+    }
+  }
+  if (nat.addrMax !== undefined && !v6 && parseIpv4(nat.addrMax) < parseIpv4(nat.addrMin!)) fail(pos, at, 'ENAT', `nat: range ${addrs} is empty (max below min)`);
+  if (ports !== null) {
+    const [p1, p2] = ports.split('-');
+    nat.portMin = Number(parseUint(p1, 65535n, pos, at, 'nat port'));
+    if (p2 !== undefined) nat.portMax = Number(parseUint(p2, 65535n, pos, at, 'nat port'));
+    if (nat.portMax !== undefined && nat.portMax < nat.portMin) fail(pos, at, 'ENAT', `nat: port range ${ports} is empty`);
+  }
+  void OFPP_CONTROLLER;
+}

@@ -1,0 +1,141 @@
+// `swctl parse-flows FILE`: print each flow of a file the way
+// `ovs-ofctl parse-flows` does — the OpenFlow protocols that can carry all of
+// them, the one chosen, then one flow-mod line per flow. Offline.
+
+import { readFileSync } from 'node:fs';
+import {
+  FK_ETH_DST_HI, FK_ETH_SRC_HI, FK_ETH_TYPE, FK_IN_PORT, FK_NW_DST, FK_NW_PROTO, FK_NW_SRC, FK_NW_TOS,
+  FK_TP_DST, FK_TP_SRC, FK_VLAN_TCI, FK_WORDS, FK_METADATA_HI,
+} from '../packet/flow-key.ts';
+import { ParseError } from './errors.ts';
+import type { FlowSpec } from './flow-spec.ts';
+import { formatActions } from './format-actions.ts';
+import { formatMatch } from './format-flow.ts';
+import { parseFlowFile } from './parse-flow.ts';
+
+// OpenFlow protocol variants, in ovs-ofctl's order of preference.
+const P_OF10_STD = 1 << 0; // OpenFlow10-table_id
+const P_OF10_STD_TID = 1 << 1; // OpenFlow10+table_id
+const P_OF10_NXM = 1 << 2; // NXM-table_id
+const P_OF10_NXM_TID = 1 << 3; // NXM+table_id
+const P_OF11 = 1 << 4;
+const P_OF12 = 1 << 5;
+const P_OF13 = 1 << 6;
+const P_OF14 = 1 << 7;
+const P_OF15 = 1 << 8;
+const P_OXM = P_OF12 | P_OF13 | P_OF14 | P_OF15;
+const P_ANY = (1 << 9) - 1;
+
+const NAMES: [number, string][] = [
+  [P_OF10_STD, 'OpenFlow10-table_id'], [P_OF10_STD_TID, 'OpenFlow10+table_id'], [P_OF10_NXM, 'NXM-table_id'],
+  [P_OF10_NXM_TID, 'NXM+table_id'], [P_OF11, 'OpenFlow11'], [P_OF12, 'OXM-OpenFlow12'], [P_OF13, 'OXM-OpenFlow13'],
+  [P_OF14, 'OXM-OpenFlow14'], [P_OF15, 'OXM-OpenFlow15'],
+];
+const ABBREVS: [number, string][] = [
+  [P_ANY, 'any'], [P_OF10_STD | P_OF10_STD_TID, 'OpenFlow10'], [P_OF10_NXM | P_OF10_NXM_TID, 'NXM'], [P_OXM, 'OXM'],
+];
+
+export function protocolsToString(set: number): string {
+  const out: string[] = [];
+  let rest = set;
+  for (const [bits, name] of ABBREVS) {
+    if ((rest & bits) === bits) {
+      out.push(name);
+      rest &= ~bits;
+    }
+  }
+  for (const [bit, name] of NAMES) if (rest & bit) out.push(name);
+  return out.join(',');
+}
+
+/** Which key bits OpenFlow 1.0's fixed match can express (whole fields; CIDR for nw_src/dst). */
+function of10Expressible(spec: FlowSpec): boolean {
+  const M = spec.match.mask;
+  const allowed = new Set([FK_IN_PORT, FK_ETH_SRC_HI, FK_ETH_SRC_HI + 1, FK_ETH_DST_HI, FK_ETH_DST_HI + 1, FK_VLAN_TCI, FK_ETH_TYPE, FK_NW_TOS, FK_NW_PROTO, FK_NW_SRC, FK_NW_DST, FK_TP_SRC, FK_TP_DST]);
+  for (let w = 0; w < FK_WORDS; w++) if (M[w] && !allowed.has(w)) return false;
+  const exact = (w: number, full: number) => M[w] === 0 || (M[w] & full) === full;
+  if (!exact(FK_ETH_SRC_HI, 0xffff) || !exact(FK_ETH_SRC_HI + 1, 0xffffffff)) return false;
+  if (!exact(FK_ETH_DST_HI, 0xffff) || !exact(FK_ETH_DST_HI + 1, 0xffffffff)) return false;
+  if (!exact(FK_TP_SRC, 0xffff) || !exact(FK_TP_DST, 0xffff)) return false;
+  if (M[FK_NW_TOS] && (M[FK_NW_TOS] & 0xff) !== 0xfc) return false;
+  for (const w of [FK_NW_SRC, FK_NW_DST]) {
+    const inv = ~M[w] >>> 0;
+    if ((inv & (inv + 1)) !== 0) return false; // not a CIDR mask
+  }
+  const t = M[FK_VLAN_TCI] & 0xffff;
+  if (t && t !== 0x1fff && t !== 0xf000 && t !== 0xffff && t !== 0xf000 + 0x1fff - 0x1000) return false;
+  return true;
+}
+
+/** OpenFlow 1.1 adds ECN, metadata and arbitrary Ethernet/IPv4 masks to 1.0's match. */
+function of11Expressible(spec: FlowSpec): boolean {
+  const M = spec.match.mask;
+  const allowed = new Set([FK_IN_PORT, FK_ETH_SRC_HI, FK_ETH_SRC_HI + 1, FK_ETH_DST_HI, FK_ETH_DST_HI + 1, FK_VLAN_TCI, FK_ETH_TYPE, FK_NW_TOS, FK_NW_PROTO, FK_NW_SRC, FK_NW_DST, FK_TP_SRC, FK_TP_DST, FK_METADATA_HI, FK_METADATA_HI + 1]);
+  for (let w = 0; w < FK_WORDS; w++) if (M[w] && !allowed.has(w)) return false;
+  const t = M[FK_VLAN_TCI] & 0xffff;
+  if (t && t !== 0x1fff && t !== 0xf000 && t !== 0xffff && t !== 0xf000 + 0x1fff - 0x1000) return false;
+  return !l3OfIpv6(spec);
+}
+
+/** IPv6 beyond dl_type needs NXM or OXM. */
+function l3OfIpv6(spec: FlowSpec): boolean {
+  const M = spec.match.mask;
+  return spec.match.value[FK_ETH_TYPE] === 0x86dd && (M[FK_NW_PROTO] !== 0 || M[FK_NW_TOS] !== 0 || M[FK_TP_SRC] !== 0 || M[FK_TP_DST] !== 0);
+}
+
+/** Actions that only NXM and OXM can carry (ct exec() setting ct_mark/ct_label). */
+function needsNxmActions(spec: FlowSpec): boolean {
+  return spec.actions.some((a) => a.type === 'ct' && a.exec.length > 0);
+}
+
+export function usableProtocols(spec: FlowSpec): number {
+  let p = P_ANY;
+  if (!of10Expressible(spec) || l3OfIpv6(spec) || needsNxmActions(spec)) p &= ~(P_OF10_STD | P_OF10_STD_TID);
+  if (!of11Expressible(spec) || needsNxmActions(spec)) p &= ~P_OF11;
+  if (spec.tableGiven && spec.table !== 0) p &= ~(P_OF10_STD | P_OF10_NXM);
+  return p;
+}
+
+export function formatParseFlows(specs: FlowSpec[]): string {
+  let usable = P_ANY;
+  for (const s of specs) usable &= usableProtocols(s);
+  const lines = [`usable protocols: ${protocolsToString(usable)}`];
+  if (usable === 0) {
+    lines.push('no usable protocol');
+    return lines.join('\n') + '\n';
+  }
+  const chosen = NAMES.find(([bit]) => usable & bit)!;
+  lines.push(`chosen protocol: ${chosen[1]}`);
+  const nxm = chosen[0] === P_OF10_NXM || chosen[0] === P_OF10_NXM_TID;
+  const tid = chosen[0] === P_OF10_STD_TID || chosen[0] === P_OF10_NXM_TID;
+  specs.forEach((s, i) => {
+    let l = `${nxm ? 'NXT_FLOW_MOD' : 'OFPT_FLOW_MOD'} (xid=0x${(i + 1).toString(16)}): ADD`;
+    const table = s.tableGiven ? s.table : 255;
+    if (tid && table !== 0) l += ` table:${table}`;
+    const m = formatMatch(s.match, s.priority);
+    if (m) l += ` ${m}`;
+    if (s.cookie !== 0n) l += ` cookie:0x${s.cookie.toString(16)}`;
+    if (s.idleTimeout) l += ` idle:${s.idleTimeout}`;
+    if (s.hardTimeout) l += ` hard:${s.hardTimeout}`;
+    if (s.importance) l += ` importance:${s.importance}`;
+    for (const f of s.flags) l += ` ${f}`;
+    l += ` actions=${formatActions(s.actions)}`;
+    lines.push(l);
+  });
+  return lines.join('\n') + '\n';
+}
+
+export function parseFlowsCommand(path: string): { ok: true; text: string } | { ok: false; error: string } {
+  let text: string;
+  try {
+    text = readFileSync(path === '-' ? 0 : path, 'utf8');
+  } catch (e) {
+    return { ok: false, error: `cannot read ${path}: ${(e as Error).message}` };
+  }
+  try {
+    return { ok: true, text: formatParseFlows(parseFlowFile(text, path, 'add')) };
+  } catch (e) {
+    if (e instanceof ParseError) return { ok: false, error: e.message };
+    throw e;
+  }
+}
