@@ -111,7 +111,7 @@ export function formatOdpFlowKey(key: Uint32Array, keyOfs: number, mask: Uint32A
       out.push(full ? `ct_label(0x${v.toString(16)})` : `ct_label(0x${v.toString(16)}/0x${mk.toString(16)})`);
     } else if (verbose) out.push('ct_label(0/0)');
   }
-  out.push(`recirc_id(${hex(K(FK_RECIRC_ID))})`);
+  out.push(`recirc_id(${K(FK_RECIRC_ID) === 0 ? '0' : hex(K(FK_RECIRC_ID))})`);
   out.push(scalar('dp_hash', FK_DP_HASH, 0xffffffff));
   const inPort = K(FK_IN_PORT);
   out.push(`in_port(${verbose && portName ? portName(inPort) : inPort})`);
