@@ -48,7 +48,7 @@ export class DpGlue {
   private readonly portInfo = new Map<number, BridgePort>();
 
   constructor(
-    upcall: (key: Uint32Array) => XlateResult | null,
+    upcall: (key: Uint32Array, learn: boolean) => XlateResult | null,
     private readonly log: Log,
     private readonly now: () => number,
   ) {
@@ -56,7 +56,8 @@ export class DpGlue {
     const ct = this.conntrack;
     this.datapath = new Datapath(
       (key, len): UpcallResult | null => {
-        const res = upcall(key);
+        // len 0 = revalidation: translate without side effects.
+        const res = upcall(key, len > 0);
         if (!res) return null;
         // The upcalled packet is credited to the rules here; datapath hits later via pushStats.
         if (len > 0) for (const r of res.rules) r.credit(1, len, this.now());

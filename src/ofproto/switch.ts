@@ -45,7 +45,7 @@ export class Switch implements SwitchApi {
     this.now = opts.now ?? Date.now;
     const noop = () => {};
     this.log = opts.logger ?? { info: noop, warn: noop, error: noop };
-    this.dp = new DpGlue((key) => this.upcall(key), this.log, this.now);
+    this.dp = new DpGlue((key, learn) => this.upcall(key, learn), this.log, this.now);
     this.ct = new CtCommands(this.dp.conntrack, this.now);
   }
 
@@ -83,10 +83,10 @@ export class Switch implements SwitchApi {
   }
 
   /** The datapath upcall: find the bridge owning the input port and translate. */
-  private upcall(key: Uint32Array) {
+  private upcall(key: Uint32Array, learn: boolean) {
     const dpPort = key[FK_IN_PORT];
     for (const br of this.bridges.values()) {
-      if (br.portsByDp.has(dpPort)) return xlate(br, key, this.now());
+      if (br.portsByDp.has(dpPort)) return xlate(br, key, this.now(), null, learn);
     }
     return null;
   }
@@ -345,7 +345,7 @@ export class Switch implements SwitchApi {
     if (inPort) shown[FK_IN_PORT] = inPort.ofport;
     lines.push(`Flow: ${formatTraceFlow(shown)}`, '');
     const traceLines: string[] = [];
-    const res = xlate(br, key, this.now(), traceLines);
+    const res = xlate(br, key, this.now(), traceLines, false);
     lines.push(...traceLines, '');
     const megaflow = new Uint32Array(FK_WORDS);
     for (let i = 0; i < FK_WORDS; i++) megaflow[i] = key[i] & res.mask[i];

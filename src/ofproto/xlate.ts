@@ -84,6 +84,8 @@ class Ctx {
   resubmits = 0;
   table = 0;
   error: string | null = null;
+  /** Whether NORMAL may update the MAC table (not when revalidating or tracing). */
+  learn = true;
   /** Set when translation must stop (dec_ttl hit 0, freeze). */
   exit = false;
 
@@ -115,8 +117,9 @@ class Ctx {
  * through `br`. When `key[FK_RECIRC_ID]` is non-zero the frozen state of
  * that id says where to resume.
  */
-export function xlate(br: XBridge, key: Uint32Array, nowMs: number, traceLines: string[] | null = null): XlateResult {
+export function xlate(br: XBridge, key: Uint32Array, nowMs: number, traceLines: string[] | null = null, learn = true): XlateResult {
   const ctx = new Ctx(br, key, nowMs, traceLines);
+  ctx.learn = learn;
   // Always exact: where the packet came from and what kind of packet it is.
   ctx.unwild(FK_RECIRC_ID);
   ctx.unwild(FK_IN_PORT);
@@ -452,7 +455,7 @@ function normal(ctx: Ctx): void {
   const dst = macFromKey(f, FK_ETH_DST_HI);
   const inPort = f[FK_IN_PORT];
   const srcIsMulticast = (f[FK_ETH_SRC_HI] >>> 8) & 1;
-  if (!srcIsMulticast && ctx.br.portsByOf.has(inPort)) {
+  if (ctx.learn && !srcIsMulticast && ctx.br.portsByOf.has(inPort)) {
     const changed = ctx.br.macs.learn(vlan, src, inPort, ctx.nowMs);
     if (changed) ctx.tr(`    learned that ${src} is on port ${portName(ctx, inPort)} in VLAN ${vlan}`);
   }

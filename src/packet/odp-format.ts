@@ -63,8 +63,8 @@ interface Ctx {
 /** A field printer: returns "name=value[/mask]" or null when wildcarded (terse). */
 function field(c: Ctx, name: string, v: number, mk: number, full: number, fmt: (x: number) => string): string | null {
   if (mk === 0 && !c.verbose) return null;
-  if ((mk & full) === full) return `${name}=${fmt(v)}`;
-  return `${name}=${fmt(v & mk)}/${fmt(mk)}`;
+  if (((mk & full) >>> 0) === full >>> 0) return `${name}=${fmt(v)}`;
+  return `${name}=${fmt((v & mk) >>> 0)}/${fmt(mk >>> 0)}`;
 }
 
 function attr(name: string, fields: (string | null)[]): string | null {
