@@ -113,7 +113,7 @@ export class Datapath {
     const keys = b.keys;
     for (let i = 0; i < b.count; i++) {
       const k = i * FK_WORDS;
-      for (let w = 0; w < FK_HEADER_FIRST; w++) keys[k + w] = 0;
+      keys.fill(0, k, k + FK_HEADER_FIRST);
       keys[k + FK_IN_PORT] = inPort;
     }
     for (let i = 0; i < b.count; i++) this.processPacket(b, i, 0);

@@ -192,8 +192,10 @@ function lookupAndExecute(ctx: Ctx, table: number): void {
     return;
   }
   ctx.rules.push(rule.data);
-  const m = formatMatch(rule.data.spec.match);
-  ctx.tr(`${table}. ${m.length ? m + ', ' : ''}priority ${rule.data.priority}${cookieSuffix(rule.data)}`);
+  if (ctx.trace) {
+    const m = formatMatch(rule.data.spec.match);
+    ctx.tr(`${table}. ${m.length ? m + ', ' : ''}priority ${rule.data.priority}${cookieSuffix(rule.data)}`);
+  }
   executeActions(ctx, rule.data.spec.actions);
   ctx.table = saveTable;
 }

@@ -71,7 +71,7 @@ export function extractHeaders(
   key: Uint32Array, k: number,
   l3: Int32Array, l4: Int32Array, idx: number,
 ): number {
-  for (let w = FK_HEADER_FIRST; w < FK_WORDS; w++) key[k + w] = 0;
+  key.fill(0, k + FK_HEADER_FIRST, k + FK_WORDS);
   l3[idx] = -1;
   l4[idx] = -1;
   const end = start + len;
