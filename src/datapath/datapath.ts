@@ -297,7 +297,7 @@ export class Datapath {
     for (const mf of this.cache.entries()) {
       let res: UpcallResult | null;
       try {
-        res = this.upcall(Uint32Array.from(mf.key), 0);
+        res = this.upcall(Uint32Array.from(mf.origKey), 0);
       } catch {
         res = null;
       }

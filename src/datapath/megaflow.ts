@@ -11,6 +11,8 @@ import type { DpAction } from './dp-actions.ts';
 
 export interface Megaflow {
   readonly key: Uint32Array; // masked key
+  /** The whole key of the packet that created the entry (for -m dumps and revalidation). */
+  readonly origKey: Uint32Array;
   readonly mask: Uint32Array;
   actions: DpAction[];
   packets: number;
@@ -134,7 +136,7 @@ export class MegaflowCache {
       }
     }
     const mf: Megaflow = {
-      key: masked, mask: st.mask, actions, packets: 0, bytes: 0, usedMs: 0, tcpFlags: 0, createdMs: nowMs,
+      key: masked, origKey: Uint32Array.from(key.subarray(ofs, ofs + FK_WORDS)), mask: st.mask, actions, packets: 0, bytes: 0, usedMs: 0, tcpFlags: 0, createdMs: nowMs,
       owner, pushedPackets: 0, pushedBytes: 0, ufid: newUfid(), dead: false,
     };
     list.push(mf);

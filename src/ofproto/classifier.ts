@@ -10,7 +10,7 @@
 // the same subtables with the same outcome, so the result holds for the whole
 // megaflow.
 
-import { FK_WORDS } from '../packet/flow-key.ts';
+import { FK_ETH_SRC_HI, FK_NW_SRC, FK_TP_SRC, FK_WORDS } from '../packet/flow-key.ts';
 import type { Match } from './match.ts';
 
 export interface ClsRule<T> {
@@ -23,9 +23,38 @@ interface Subtable<T> {
   mask: Uint32Array;
   /** Words with a non-zero mask, to skip the rest when hashing and comparing. */
   words: Int32Array;
+  /** Staged lookup: index into `words` where each non-final stage ends, and
+   *  how many rules have each prefix hash at that stage. */
+  stageEnds: number[];
+  stageCounts: Map<number, number>[];
   maxPriority: number;
   buckets: Map<number, ClsRule<T>[]>;
   count: number;
+}
+
+// Lookup stages, as OVS's staged lookup: metadata, L2, L3, L4. A packet that
+// fails to match any rule of a subtable on an early stage leaves the later
+// stages' fields wildcarded in the megaflow.
+const STAGE_STARTS = [FK_ETH_SRC_HI, FK_NW_SRC, FK_TP_SRC];
+
+function stageEndsOf(words: Int32Array): number[] {
+  const ends: number[] = [];
+  for (const start of STAGE_STARTS) {
+    let i = 0;
+    while (i < words.length && words[i] < start) i++;
+    if (i > 0 && i < words.length && (ends.length === 0 || ends[ends.length - 1] !== i)) ends.push(i);
+  }
+  return ends;
+}
+
+function prefixHash(key: Uint32Array, ofs: number, mask: Uint32Array, words: Int32Array, end: number): number {
+  let h = 0x9e3779b9;
+  for (let i = 0; i < end; i++) {
+    const w = words[i];
+    h = Math.imul(h ^ ((key[ofs + w] & mask[w]) >>> 0), 0x01000193);
+    h ^= h >>> 15;
+  }
+  return h >>> 0;
 }
 
 function maskKey(mask: Uint32Array): string {
@@ -69,7 +98,9 @@ export class Classifier<T> {
     if (!st) {
       const words: number[] = [];
       for (let i = 0; i < FK_WORDS; i++) if (match.mask[i] !== 0) words.push(i);
-      st = { mask: Uint32Array.from(match.mask), words: Int32Array.from(words), maxPriority: -1, buckets: new Map(), count: 0 };
+      const w = Int32Array.from(words);
+      const stageEnds = stageEndsOf(w);
+      st = { mask: Uint32Array.from(match.mask), words: w, stageEnds, stageCounts: stageEnds.map(() => new Map()), maxPriority: -1, buckets: new Map(), count: 0 };
       this.subtables.set(k, st);
     }
     const rule: ClsRule<T> = { match, priority, data };
@@ -81,6 +112,10 @@ export class Classifier<T> {
     while (i < list.length && list[i].priority >= priority) i++;
     list.splice(i, 0, rule);
     st.count++;
+    for (let i = 0; i < st.stageEnds.length; i++) {
+      const ph = prefixHash(match.value, 0, st.mask, st.words, st.stageEnds[i]);
+      st.stageCounts[i].set(ph, (st.stageCounts[i].get(ph) ?? 0) + 1);
+    }
     if (priority > st.maxPriority) st.maxPriority = priority;
     this.count++;
     this.dirty = true;
@@ -109,6 +144,12 @@ export class Classifier<T> {
     list.splice(i, 1);
     if (list.length === 0) st.buckets.delete(h);
     st.count--;
+    for (let j = 0; j < st.stageEnds.length; j++) {
+      const ph = prefixHash(rule.match.value, 0, st.mask, st.words, st.stageEnds[j]);
+      const c = (st.stageCounts[j].get(ph) ?? 1) - 1;
+      if (c === 0) st.stageCounts[j].delete(ph);
+      else st.stageCounts[j].set(ph, c);
+    }
     this.count--;
     if (st.count === 0) this.subtables.delete(k);
     else if (rule.priority === st.maxPriority) {
@@ -138,13 +179,22 @@ export class Classifier<T> {
     for (let s = 0; s < order.length; s++) {
       const st = order[s];
       if (best !== null && st.maxPriority <= best.priority) break;
+      // Staged lookup: stop at the first stage no rule of this subtable matches.
+      const words = st.words;
+      let reached = words.length;
+      for (let g = 0; g < st.stageEnds.length; g++) {
+        if (!st.stageCounts[g].has(prefixHash(key, ofs, st.mask, words, st.stageEnds[g]))) {
+          reached = st.stageEnds[g];
+          break;
+        }
+      }
       if (wc !== null) {
-        const words = st.words;
-        for (let i = 0; i < words.length; i++) {
+        for (let i = 0; i < reached; i++) {
           const w = words[i];
           wc[w] = (wc[w] | st.mask[w]) >>> 0;
         }
       }
+      if (reached < words.length) continue;
       const list = st.buckets.get(hashMasked(key, ofs, st));
       if (list === undefined) continue;
       for (let i = 0; i < list.length; i++) {

@@ -63,6 +63,7 @@ interface Ctx {
 /** A field printer: returns "name=value[/mask]" or null when wildcarded (terse). */
 function field(c: Ctx, name: string, v: number, mk: number, full: number, fmt: (x: number) => string): string | null {
   if (mk === 0 && !c.verbose) return null;
+  if (mk === 0) return `${name}=${fmt(v)}/${fmt === ipv4Str ? '0.0.0.0' : '0'}`;
   if (((mk & full) >>> 0) === full >>> 0) return `${name}=${fmt(v)}`;
   return `${name}=${fmt((v & mk) >>> 0)}/${fmt(mk >>> 0)}`;
 }
@@ -81,6 +82,7 @@ export function formatOdpFlowKey(key: Uint32Array, keyOfs: number, mask: Uint32A
   const scalar = (name: string, w: number, full: number, alwaysPrint = false, fmt = hex) => {
     const mk = M(w) & full;
     if (mk === 0 && !verbose && !alwaysPrint) return null;
+    if (mk === 0) return `${name}(0/0)`;
     if (mk === full) return `${name}(${fmt(K(w))})`;
     return `${name}(${fmt(K(w) & mk)}/${fmt(mk)})`;
   };
@@ -120,7 +122,7 @@ export function formatOdpFlowKey(key: Uint32Array, keyOfs: number, mask: Uint32A
   const macF = (name: string, w: number) => {
     const mhi = M(w) & 0xffff, mlo = M(w + 1);
     if (mhi === 0 && mlo === 0 && !verbose) return null;
-    const v = macStr(K(w) & mhi, K(w + 1) & mlo);
+    const v = verbose ? macStr(K(w), K(w + 1)) : macStr(K(w) & mhi, K(w + 1) & mlo);
     if (mhi === 0xffff && mlo === 0xffffffff) return `${name}=${macStr(K(w), K(w + 1))}`;
     return `${name}=${v}/${macStr(mhi, mlo)}`;
   };
