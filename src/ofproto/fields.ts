@@ -11,7 +11,7 @@ import {
   FK_CT_NW_PROTO, FK_CT_NW_SRC, FK_CT_STATE, FK_CT_TP, FK_CT_ZONE, FK_ETH_DST_HI, FK_ETH_SRC_HI, FK_ETH_TYPE,
   FK_IN_PORT, FK_IPV6_DST, FK_IPV6_LABEL, FK_IPV6_SRC, FK_METADATA_HI, FK_ND_TARGET, FK_NW_DST, FK_NW_FRAG,
   FK_NW_PROTO, FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_PKT_MARK, FK_REG0, FK_TCP_FLAGS, FK_TP_DST, FK_TP_SRC,
-  FK_VLAN_TCI,
+  FK_VLAN_TCI, FK_RECIRC_ID,
 } from '../packet/flow-key.ts';
 import type { FieldRef } from './actions.ts';
 
@@ -55,6 +55,7 @@ const mac = (hi: number): Part[] => [w(hi, 16), w(hi + 1, 32)];
 const v6 = (first: number): Part[] => [w(first), w(first + 1), w(first + 2), w(first + 3)];
 
 def('in_port', 'NXM_OF_IN_PORT', [], [w(FK_IN_PORT, 16)], 'port', 'none', false);
+def('recirc_id', 'NXM_NX_RECIRC_ID', [], [w(FK_RECIRC_ID)], 'hex', 'none', false, false);
 def('metadata', 'OXM_OF_METADATA', [], [w(FK_METADATA_HI), w(FK_METADATA_HI + 1)], 'hex', 'none');
 for (let i = 0; i < 16; i++) def(`reg${i}`, `NXM_NX_REG${i}`, [], [w(FK_REG0 + i)], 'hex', 'none');
 def('pkt_mark', 'NXM_NX_PKT_MARK', [], [w(FK_PKT_MARK)], 'hex', 'none');

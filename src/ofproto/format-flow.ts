@@ -88,17 +88,8 @@ export function formatMatch(mt: Match, priority?: number): string {
   const V = mt.value, M = mt.mask;
   const out: (string | null)[] = [];
   if (priority !== undefined && priority !== OFP_DEFAULT_PRIORITY) out.push(`priority=${priority}`);
-  out.push(u32('recirc_id', V[FK_RECIRC_ID], M[FK_RECIRC_ID]));
-  {
-    const mh = M[FK_METADATA_HI], ml = M[FK_METADATA_LO()];
-    if (mh || ml) {
-      const v = (BigInt(V[FK_METADATA_HI]) << 32n) | BigInt(V[FK_METADATA_LO()]);
-      const m = (BigInt(mh) << 32n) | BigInt(ml);
-      out.push(m === (1n << 64n) - 1n ? `metadata=${hex(v)}` : `metadata=${hex(v)}/${hex(m)}`);
-    }
-  }
-  for (let i = 0; i < 16; i++) out.push(u32(`reg${i}`, V[FK_REG0 + i], M[FK_REG0 + i]));
   out.push(u32('pkt_mark', V[FK_PKT_MARK], M[FK_PKT_MARK]));
+  out.push(u32('recirc_id', V[FK_RECIRC_ID], M[FK_RECIRC_ID]));
   if (M[FK_CT_STATE] & 0xff) {
     const full = M[FK_CT_STATE] & 0xff;
     out.push(`ct_state=${flagsText(V[FK_CT_STATE], full, CT_STATE_FLAGS)}`);
@@ -145,6 +136,15 @@ export function formatMatch(mt: Match, priority?: number): string {
   } else if (type === ETH_TYPE_RARP) {
     out.push('rarp');
     skipType = true;
+  }
+  for (let i = 0; i < 16; i++) out.push(u32(`reg${i}`, V[FK_REG0 + i], M[FK_REG0 + i]));
+  {
+    const mh = M[FK_METADATA_HI], ml = M[FK_METADATA_LO()];
+    if (mh || ml) {
+      const v = (BigInt(V[FK_METADATA_HI]) << 32n) | BigInt(V[FK_METADATA_LO()]);
+      const m = (BigInt(mh) << 32n) | BigInt(ml);
+      out.push(m === (1n << 64n) - 1n ? `metadata=${hex(v)}` : `metadata=${hex(v)}/${hex(m)}`);
+    }
   }
   if (M[FK_IN_PORT] & 0xffff) out.push(`in_port=${portLabel(V[FK_IN_PORT])}`);
   const tm = M[FK_VLAN_TCI] & 0xffff;

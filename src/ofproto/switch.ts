@@ -347,8 +347,8 @@ export class Switch implements SwitchApi {
     const traceLines: string[] = [];
     const res = xlate(br, key, this.now(), traceLines, false);
     lines.push(...traceLines, '');
-    const megaflow = new Uint32Array(FK_WORDS);
-    for (let i = 0; i < FK_WORDS; i++) megaflow[i] = key[i] & res.mask[i];
+    const final = formatTraceFlow(res.finalFlow);
+    lines.push(`Final flow: ${final === formatTraceFlow(shown) ? 'unchanged' : final}`);
     lines.push(`Megaflow: ${this.dp.formatMegaflowMatch(key, res.mask)}`);
     const datapathActions = this.dp.formatActions(res.actions);
     lines.push(`Datapath actions: ${datapathActions}`);

@@ -21,7 +21,7 @@ import {
   FK_CT_LABEL, FK_CT_MARK, FK_CT_NW_DST, FK_CT_NW_PROTO, FK_CT_NW_SRC, FK_CT_STATE, FK_CT_TP, FK_CT_ZONE,
   FK_CT_IPV6_DST, FK_CT_IPV6_SRC, FK_ETH_DST_HI, FK_ETH_DST_LO, FK_ETH_SRC_HI, FK_ETH_SRC_LO, FK_ETH_TYPE,
   FK_IN_PORT, FK_IPV6_DST, FK_IPV6_LABEL, FK_IPV6_SRC, FK_METADATA_HI, FK_NW_DST, FK_NW_FRAG, FK_NW_PROTO,
-  FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_PKT_MARK, FK_RECIRC_ID, FK_REG0, FK_TP_DST, FK_TP_SRC, FK_VLAN_TCI,
+  FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_PKT_MARK, FK_RECIRC_ID, FK_REG0, FK_TP_DST, FK_TP_SRC, FK_VLAN_TCI, FK_TCP_FLAGS,
   FK_WORDS, ETH_TYPE_IP, ETH_TYPE_IPV6, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP, VLAN_CFI, macFromKey,
   FRAG_ANY, FRAG_LATER,
 } from '../packet/flow-key.ts';
@@ -72,6 +72,8 @@ export interface XlateResult {
   trace: string[] | null;
   /** Problems that aborted translation (loop, too many resubmits): the packet is dropped. */
   error: string | null;
+  /** The flow as OpenFlow last saw it (in_port as an OpenFlow port), for trace's "Final flow". */
+  finalFlow: Uint32Array;
 }
 
 class Ctx {
@@ -164,6 +166,7 @@ function finish(ctx: Ctx): XlateResult {
     rules: ctx.rules,
     trace: ctx.trace,
     error: ctx.error,
+    finalFlow: ctx.flow,
   };
 }
 
@@ -605,10 +608,35 @@ function emitSet(ctx: Ctx, header: dp.SetHeader, _group: number[], changed: numb
   for (const w of changed) b[w] = f[w];
 }
 
-/** Format a whole flow key the way ofproto/trace prints "Flow:" lines. */
+/** Format a whole flow key the way ofproto/trace prints "Flow:" lines: packet fields in full, metadata only when set. */
 export function formatTraceFlow(key: Uint32Array): string {
-  const all = new Uint32Array(FK_WORDS).fill(0xffffffff);
-  return formatMatch({ value: key, mask: all });
+  const mask = new Uint32Array(FK_WORDS);
+  for (let w = 0; w < FK_ETH_SRC_HI; w++) if (key[w] !== 0) mask[w] = 0xffffffff;
+  mask[FK_IN_PORT] = 0xffff;
+  for (const w of [FK_ETH_SRC_HI, FK_ETH_DST_HI]) {
+    mask[w] = 0xffff;
+    mask[w + 1] = 0xffffffff;
+  }
+  mask[FK_VLAN_TCI] = 0xffff;
+  mask[FK_ETH_TYPE] = 0xffff;
+  const t = key[FK_ETH_TYPE];
+  if (t === ETH_TYPE_IP || t === ETH_TYPE_IPV6) {
+    if (t === ETH_TYPE_IP) mask[FK_NW_SRC] = mask[FK_NW_DST] = 0xffffffff;
+    else {
+      for (let i = 0; i < 4; i++) mask[FK_IPV6_SRC + i] = mask[FK_IPV6_DST + i] = 0xffffffff;
+      mask[FK_IPV6_LABEL] = 0xfffff;
+    }
+    mask[FK_NW_PROTO] = 0xff;
+    mask[FK_NW_TOS] = 0xff;
+    mask[FK_NW_TTL] = 0xff;
+    mask[FK_NW_FRAG] = FRAG_ANY | FRAG_LATER;
+    mask[FK_TP_SRC] = mask[FK_TP_DST] = 0xffff;
+    if (key[FK_TCP_FLAGS]) mask[FK_TCP_FLAGS] = 0xfff;
+  } else if (t === 0x0806) {
+    mask[FK_NW_SRC] = mask[FK_NW_DST] = 0xffffffff;
+    mask[FK_NW_PROTO] = 0xff;
+  }
+  return formatMatch({ value: key, mask });
 }
 
 export { readField };
