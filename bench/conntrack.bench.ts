@@ -1,43 +1,153 @@
-// Conntrack benchmarks (single thread so far): the equivalent of
-// `ovstest test-conntrack benchmark 1 N 32` (batches of 32 UDP packets of
-// one connection through ct(commit)) and new connections per second.
-// Exported for bench/run.ts; the 2-worker variant is not written yet.
+// Conntrack benchmarks, each beside OVS's own figure from the same run where
+// one exists (../shared/tools/ovstest, built from OVS v3.7.1):
+// - `ovstest test-conntrack benchmark T N 32` equivalent: batches of 32 UDP
+//   packets of one connection per thread through ct(commit), 1 and 2 threads;
+// - new connections per second, then their expiry;
+// - bytes per connection at 1M and 3M connections;
+// - lookup cost of existing connections at 1k .. 3M connections.
+// BENCH_SCALE (default 1) scales the table sizes down for quick runs.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { Conntrack } from '../src/conntrack/conntrack.ts';
-import { loadPacket } from '../test/conntrack/helpers.ts';
-import { PacketBatch, BATCH_MAX } from '../src/packet/batch.ts';
 import { FK_WORDS } from '../src/packet/flow-key.ts';
+import { PacketBatch } from '../src/packet/batch.ts';
+import { batchOfOneConn, loadConn, TEMPLATE } from './ct-packets.ts';
+import type { BenchRow } from './run.ts';
 
-/** Packets per second through the commit path, one connection, batches of 32. */
-export function benchCommitBatch(batches: number): { pps: number } {
+const OVSTEST = join(import.meta.dirname, '../../shared/tools/ovstest');
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+
+function ovstest(args: string[]): string | null {
+  if (!existsSync(OVSTEST)) return null;
+  const r = spawnSync(OVSTEST, args, { encoding: 'utf8', timeout: 300_000 });
+  return r.status === 0 ? r.stdout + r.stderr : null;
+}
+
+/** OVS: packets per second of `ovstest test-conntrack benchmark threads n 32` (n packets per thread). */
+function ovsCommitPps(threads: number, n: number): number | null {
+  const out = ovstest(['test-conntrack', 'benchmark', String(threads), String(n), '32']);
+  const m = out && /conntrack:\s+(\d+) ms/.exec(out);
+  return m ? (threads * n) / (Number(m[1]) / 1000) : null;
+}
+
+async function swdCommitPps(threads: number, n: number): Promise<number> {
   const ct = Conntrack.create({ capacity: 1024 });
-  const one = new PacketBatch(2048);
-  loadPacket(one, '10.0.0.1', '10.0.0.2', { proto: 17, sport: 1234, dport: 80, payload: 18 });
-  const b = new PacketBatch(2048);
-  for (let i = 0; i < BATCH_MAX; i++) {
-    b.push(one.bytes(0));
-    b.l3[i] = b.start[i] + 14; b.l4[i] = b.l3[i] + 20;
-    b.keys.set(one.keys.subarray(0, FK_WORDS), i * FK_WORDS);
-  }
-  const t0 = performance.now();
-  for (let n = 0; n < batches; n++) ct.executeBatch(b, 0, true, false, null, null, t0, FK_WORDS);
-  const dt = (performance.now() - t0) / 1000;
-  return { pps: (batches * BATCH_MAX) / dt };
+  const desc = ct.shared();
+  // Workers register tsx themselves (an --import in execArgv is not always honoured).
+  const url = new URL('./ct-worker.ts', import.meta.url).href;
+  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); })`;
+  const workers = Array.from({ length: threads }, (_, i) => new Worker(boot, { eval: true, workerData: { desc, conn: i + 1, packets: n } }));
+  await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
+  const t0 = process.hrtime.bigint();
+  const times = await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<number>((r) => {
+          w.once('message', r);
+          w.postMessage('go');
+        }),
+    ),
+  );
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  await Promise.all(workers.map((w) => w.terminate()));
+  void times;
+  return (threads * n) / wall;
 }
 
-/** New connections per second (every packet a new UDP connection), then table bytes per connection. */
-export function benchNewConns(n: number): { connsPerSec: number; bytesPerConn: number } {
-  const ct = Conntrack.create({ capacity: n });
-  const b = new PacketBatch(2048);
-  const t0 = performance.now();
+/** Commit `n` new connections; returns conns/s, bytes per connection and the time to expire them all. */
+function newConns(n: number): { perSec: number; bytesPerConn: number; rssPerConn: number; expireMs: number; ct: Conntrack } {
+  global.gc?.();
+  const rss0 = process.memoryUsage().rss;
+  const ct = Conntrack.create({ capacity: n + 1024 });
+  const b = new PacketBatch(256);
+  b.push(TEMPLATE);
+  const now = Date.now();
+  const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
-    loadPacket(b, `10.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`, '10.255.0.1', { proto: 17, sport: 1000, dport: 53 });
-    ct.execute(b, 0, b.keys, 0, 0, true, false, null, null, t0);
+    loadConn(b, 0, i);
+    ct.execute(b, 0, b.keys, 0, 0, true, false, null, null, now);
   }
-  const dt = (performance.now() - t0) / 1000;
-  return { connsPerSec: n / dt, bytesPerConn: ct.table.bytesPerConn() };
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (ct.nconns() !== n) throw new Error(`expected ${n} connections, have ${ct.nconns()}`);
+  const rssPerConn = (process.memoryUsage().rss - rss0) / n;
+  const bytesPerConn = ct.table.bytesPerConn();
+  return { perSec: n / secs, bytesPerConn, rssPerConn, expireMs: 0, ct };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  console.table([{ bench: 'commit batch of 32, 1 thread', ...benchCommitBatch(20000) }]);
-  console.table([{ bench: 'new connections', ...benchNewConns(100000) }]);
+function expireAll(ct: Conntrack): number {
+  const later = Date.now() + 3_600_000;
+  const t0 = process.hrtime.bigint();
+  while (ct.nconns() > 0) ct.sweep(later, 4096);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
 }
+
+/** Lookups of existing connections (no commit) in a table of n: lookups per second. */
+function lookupRate(ct: Conntrack, n: number, lookups: number): number {
+  const b = new PacketBatch(256);
+  for (let i = 0; i < 32; i++) b.push(TEMPLATE);
+  const now = Date.now();
+  let x = 12345;
+  let done = 0;
+  const t0 = process.hrtime.bigint();
+  while (done < lookups) {
+    for (let i = 0; i < 32; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      loadConn(b, i, x % n);
+    }
+    b.count = 32;
+    ct.executeBatch(b, 0, false, false, null, null, now, FK_WORDS);
+    done += 32;
+  }
+  return done / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
+export async function rows(): Promise<BenchRow[]> {
+  const out: BenchRow[] = [];
+  const n1 = Math.round(10_000_000 * SCALE);
+  for (const threads of [1, 2]) {
+    const swd = await swdCommitPps(threads, n1);
+    const ovs = ovsCommitPps(threads, n1);
+    out.push({
+      bench: 'conntrack',
+      case: `commit path, one UDP connection per thread, batches of 32, ${threads} thread${threads > 1 ? 's' : ''}`,
+      value: swd,
+      unit: 'packets/s',
+      note: ovs ? `OVS ovstest: ${Math.round(ovs).toLocaleString('en-US')} packets/s; swd/OVS = ${(swd / ovs).toFixed(2)}` : 'ovstest not found',
+    });
+  }
+  const sizes = [1000, 100_000, 1_000_000, 3_000_000].map((s) => Math.max(1000, Math.round(s * SCALE)));
+  let base = 0;
+  for (const n of sizes) {
+    const r = newConns(n);
+    if (n >= 100_000) {
+      out.push({ bench: 'conntrack', case: `new connections (commit), table growing to ${n.toLocaleString('en-US')}`, value: r.perSec, unit: 'conns/s' });
+    }
+    if (n >= 1_000_000 * SCALE) {
+      out.push({
+        bench: 'conntrack', case: `memory per connection at ${n.toLocaleString('en-US')} connections`, value: r.rssPerConn, unit: 'bytes (RSS growth / conns)',
+        note: `table accounting: ${r.bytesPerConn.toFixed(1)} B per connection (record + index)`,
+      });
+    }
+    const lr = lookupRate(r.ct, n, Math.round(2_000_000 * Math.max(SCALE, 0.1)));
+    if (base === 0) base = lr;
+    out.push({ bench: 'conntrack', case: `lookup of existing connections, table of ${n.toLocaleString('en-US')}`, value: lr, unit: 'lookups/s', note: `cost ×${(base / lr).toFixed(2)} of the smallest table` });
+    if (n >= 100_000) {
+      const ms = expireAll(r.ct);
+      out.push({ bench: 'conntrack', case: `expire ${n.toLocaleString('en-US')} connections (sweep steps of 4,096)`, value: (n / ms) * 1000, unit: 'conns/s', note: `${ms.toFixed(0)} ms in all` });
+    }
+  }
+  const zones = ovstest(['test-conntrack', 'benchmark-zones', String(Math.round(1_000_000 * SCALE)), '1', '3']);
+  if (zones) {
+    const m = /initial insert time: (\d+) ms/.exec(zones);
+    if (m) {
+      const n = Math.round(1_000_000 * SCALE);
+      out.push({ bench: 'conntrack', case: `OVS ovstest benchmark-zones: initial insert of ${n.toLocaleString('en-US')}`, value: (n / Number(m[1])) * 1000, unit: 'conns/s', note: 'reference, same run' });
+    }
+  }
+  return out;
+}
+
+export { batchOfOneConn };
