@@ -188,7 +188,9 @@ export class DpGlue {
 
   tick(nowMs: number): void {
     this.datapath.expire(nowMs);
-    this.conntrack.sweep(nowMs, 1000);
+    // Visit the whole slab about every 20 s (tick is every 100 ms), in steps
+    // small enough never to stall packets or the control socket.
+    this.conntrack.sweep(nowMs, Math.max(4096, Math.ceil(this.conntrack.table.highWater() / 200)));
   }
 
   dumpFlows(verbose: boolean): DpFlowEntry[] {
