@@ -1,3 +1,5 @@
+import type { PortCounters } from '../datapath/port.ts';
+
 // The switch as the control plane sees it: every JSON-RPC method of the
 // daemon maps onto one call here (src/ctl/methods.ts is the mapping). Results
 // are plain JSON-able objects; where OVS prints a fixed text format, the
@@ -38,17 +40,10 @@ export interface SwitchConfig {
   bridges: BridgeConfig[];
 }
 
-export interface PortStats {
+/** A port's counters as dump-ports reports them. */
+export interface PortStats extends PortCounters {
   ofport: number;
   name: string;
-  rxPackets: number;
-  rxBytes: number;
-  rxDropped: number;
-  rxErrors: number;
-  txPackets: number;
-  txBytes: number;
-  txDropped: number;
-  txErrors: number;
 }
 
 export interface FlowEntry {
