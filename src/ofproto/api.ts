@@ -1,5 +1,3 @@
-import type { PortCounters } from '../datapath/port.ts';
-
 // The switch as the control plane sees it: every JSON-RPC method of the
 // daemon maps onto one call here (src/ctl/methods.ts is the mapping). Results
 // are plain JSON-able objects; where OVS prints a fixed text format, the
@@ -8,6 +6,8 @@ import type { PortCounters } from '../datapath/port.ts';
 //
 // Errors are thrown as SwitchError with a code; the RPC layer turns them into
 // JSON-RPC errors carrying that code and message.
+
+import type { PortCounters } from '../datapath/port.ts';
 
 export class SwitchError extends Error {
   constructor(

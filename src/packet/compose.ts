@@ -1,7 +1,8 @@
 // Flow key -> packet bytes, composed the way OVS's `netdev-dummy/receive`
 // composes a packet from datapath-flow text (same header defaults and the
-// same 64-byte 00..3f payload after UDP, SCTP-less ICMP/ICMPv6 and IPv6 UDP;
-// none after TCP or ARP), so that byte counters match a reference OVS run.
+// same 64-byte 00..3f payload after UDP, ICMP/ICMPv6, and TCP unless the
+// segment carries SYN, FIN or RST; none after SCTP or ARP), so that byte
+// counters and conntrack's TCP sequence tracking match a reference OVS run.
 // Also: `parsePacketArg` for `swctl inject` (hex bytes or flow text).
 
 import { setIpv4HeaderChecksum, setL4Checksum, wr16, wr32 } from './checksum.ts';
@@ -16,9 +17,12 @@ import { parseOdpFlow } from './odp-parse.ts';
 
 const PAYLOAD_LEN = 64;
 
-function l4Length(proto: number): number {
+/** TCP flags after which OVS's flow_compose() adds no payload. */
+const TCP_NO_PAYLOAD = 0x01 | 0x02 | 0x04; // FIN | SYN | RST
+
+function l4Length(proto: number, tcpFlags: number): number {
   switch (proto) {
-    case IPPROTO_TCP: return 20;
+    case IPPROTO_TCP: return (tcpFlags & TCP_NO_PAYLOAD) !== 0 ? 20 : 20 + PAYLOAD_LEN;
     case IPPROTO_UDP: return 8 + PAYLOAD_LEN;
     case IPPROTO_SCTP: return 12;
     case IPPROTO_ICMP: case IPPROTO_ICMPV6: return 8 + PAYLOAD_LEN;
@@ -34,7 +38,7 @@ export function composePacket(key: Uint32Array): Uint8Array {
   let l3len = 0;
   const proto = key[FK_NW_PROTO];
   const later = (key[FK_NW_FRAG] & FRAG_LATER) !== 0;
-  const l4len = later ? PAYLOAD_LEN : l4Length(proto);
+  const l4len = later ? PAYLOAD_LEN : l4Length(proto, key[FK_TCP_FLAGS]);
   if (type === ETH_TYPE_IP) l3len = 20 + l4len;
   else if (type === ETH_TYPE_IPV6) l3len = 40 + l4len;
   else if (type === ETH_TYPE_ARP) l3len = 28;
@@ -93,6 +97,7 @@ function composeL4(d: Uint8Array, l3: number, l4: number, proto: number, key: Ui
       wr16(d, l4, key[FK_TP_SRC]);
       wr16(d, l4 + 2, key[FK_TP_DST]);
       wr16(d, l4 + 12, 0x5000 | (key[FK_TCP_FLAGS] & 0x0fff));
+      if (end > l4 + 20) fillPayload(d, l4 + 20);
       break;
     case IPPROTO_UDP:
       wr16(d, l4, key[FK_TP_SRC]);
