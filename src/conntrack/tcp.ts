@@ -5,7 +5,8 @@
 // peer ESTABLISHED, a FIN moves its sender to CLOSING, an ACK of a CLOSING
 // peer makes it FIN_WAIT_2, a RST puts both in TIME_WAIT. Segments outside
 // the window (RFC 793 section 3.3 plus window scaling, RFC 7323) or with
-// impossible flag combinations are invalid and change nothing.
+// impossible flag combinations are invalid and do not advance the state
+// (only a side's first packet leaves its set-up behind, as in OVS).
 //
 // State words: R_TCP_STATES packs state and wscale byte of both peers;
 // R_SEQLO_* (next seq the peer will send), R_SEQHI_* (highest seq the other
@@ -53,7 +54,9 @@ const MAXACKWINDOW = 0xffff + 1500;
 const F_FIN = 0x01;
 const F_SYN = 0x02;
 const F_RST = 0x04;
+const F_PSH = 0x08;
 const F_ACK = 0x10;
+const F_URG = 0x20;
 
 function rd32(d: Uint8Array, o: number): number {
   return ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) | 0;
@@ -64,30 +67,38 @@ function seqGeq(a: number, b: number): boolean {
   return ((a - b) | 0) >= 0;
 }
 
+/** pf's (and OVS's) flag sanity check: impossible combinations are invalid. */
 function invalidFlags(f: number): boolean {
-  if ((f & F_SYN) !== 0) return (f & (F_RST | F_FIN)) !== 0;
-  // Without SYN, everything but a bare RST must carry ACK.
-  return (f & F_ACK) === 0 && (f & F_RST) === 0;
+  if ((f & F_SYN) !== 0) {
+    if ((f & (F_RST | F_FIN)) !== 0) return true;
+  } else if ((f & (F_ACK | F_RST)) === 0) {
+    return true;
+  }
+  // FIN, PSH and URG are valid only with ACK.
+  return (f & F_ACK) === 0 && (f & (F_FIN | F_PSH | F_URG)) !== 0;
 }
 
-/** The window-scale option of a SYN, as a wscale byte (0 when absent). */
+/**
+ * The window-scale option of a SYN, as a wscale byte (0 when absent). Walks
+ * the options as OVS's tcp_get_wscale() does (a short length counts as 2).
+ */
 function parseWscale(d: Uint8Array, l4: number, hlen: number): number {
   let o = l4 + 20;
-  const end = l4 + hlen;
-  while (o < end) {
+  let len = hlen - 20;
+  let ws = 0;
+  while (len >= 3) {
     const kind = d[o];
-    if (kind === 0) break;
-    if (kind === 1) { o++; continue; }
-    if (o + 1 >= end) break;
-    const len = d[o + 1];
-    if (len < 2 || o + len > end) break;
-    if (kind === 3 && len === 3) {
+    if (kind === 0) return ws;
+    if (kind === 1) { o++; len--; continue; }
+    if (kind === 3) {
       const s = d[o + 2];
-      return WS_FLAG | (s > MAX_WSCALE ? MAX_WSCALE : s);
+      ws = WS_FLAG | (s > MAX_WSCALE ? MAX_WSCALE : s);
     }
-    o += len;
+    const optlen = d[o + 1] < 2 ? 2 : d[o + 1];
+    len -= optlen;
+    o += optlen;
   }
-  return 0;
+  return ws;
 }
 
 export function tcpHeaderOk(p: L4Pkt): boolean {
@@ -96,12 +107,25 @@ export function tcpHeaderOk(p: L4Pkt): boolean {
   return hlen >= 20 && hlen <= p.l4Len;
 }
 
+function max1(x: number): number {
+  return x > 1 ? x : 1;
+}
+
+/** ceil(x / 2^shift), as DIV_ROUND_UP. */
+function ceilShift(x: number, shift: number): number {
+  return ((x + (1 << shift) - 1) >>> shift) | 0;
+}
+
 function timeoutClass(s: number, d: number): number {
   if (s >= TCPS_FIN_WAIT_2 && d >= TCPS_FIN_WAIT_2) return TM_TCP_CLOSED;
   if (s >= TCPS_CLOSING && d >= TCPS_CLOSING) return TM_TCP_FIN_WAIT;
   if (s < TCPS_ESTABLISHED || d < TCPS_ESTABLISHED) return TM_TCP_OPENING;
   if (s >= TCPS_CLOSING || d >= TCPS_CLOSING) return TM_TCP_CLOSING;
   return TM_TCP_ESTABLISHED;
+}
+
+function seqEnd(seq: number, payload: number, f: number): number {
+  return (seq + payload + ((f & F_SYN) !== 0 ? 1 : 0) + ((f & F_FIN) !== 0 ? 1 : 0)) | 0;
 }
 
 export const tcpTracker: L4Tracker = {
@@ -120,16 +144,21 @@ export const tcpTracker: L4Tracker = {
     const f = d[l4 + 13];
     const seq = rd32(d, l4 + 4);
     const win = (d[l4 + 14] << 8) | d[l4 + 15];
-    const end = (seq + (p.l4Len - hlen) + ((f & F_SYN) !== 0 ? 1 : 0) + ((f & F_FIN) !== 0 ? 1 : 0)) | 0;
     let ws: number;
     let wsPeer = 0;
     if ((f & F_SYN) !== 0) ws = parseWscale(d, l4, hlen);
     else { ws = WS_UNKNOWN; wsPeer = WS_UNKNOWN; }
-    rec[base + R_SEQLO_ORIG] = end;
-    rec[base + R_SEQHI_ORIG] = (end + 1) | 0;
-    rec[base + R_MAXWIN_ORIG] = win > 0 ? win : 1;
+    let maxWin = win > 0 ? win : 1;
+    // The window of a SYN is unscaled (RFC 7323 2.2); keep max_win in the
+    // scaled-down unit of later segments.
+    if ((ws & WS_MASK) !== 0) maxWin = ceilShift(maxWin, ws & WS_MASK);
+    // seqhi is one past what the sender may send before it hears back:
+    // the first packet's end plus one, as OVS's tcp_new_conn().
+    rec[base + R_SEQLO_ORIG] = seq;
+    rec[base + R_SEQHI_ORIG] = (seqEnd(seq, p.l4Len - hlen, f) + 1) | 0;
+    rec[base + R_MAXWIN_ORIG] = maxWin;
     rec[base + R_SEQLO_REPLY] = 0;
-    rec[base + R_SEQHI_REPLY] = 0;
+    rec[base + R_SEQHI_REPLY] = 1;
     rec[base + R_MAXWIN_REPLY] = 1;
     // A first packet puts its sender in SYN_SENT (also for a pickup), the
     // other side is still CLOSED.
@@ -137,6 +166,11 @@ export const tcpTracker: L4Tracker = {
     setClass(rec, base, TM_TCP_FIRST_PACKET);
   },
 
+  // The sequence tracking of Guido van Rooij's "Real Stateful TCP Packet
+  // Filtering in IP Filter", as pf and OVS's conntrack-tcp.c implement it,
+  // step for step, so that the same packets are valid or invalid in both.
+  // As there, the set-up of a side's first packet stays even when the packet
+  // then fails the window check.
   update(rec: Int32Array, base: number, p: L4Pkt, reply: boolean, seqCheck: boolean): number {
     if (!tcpHeaderOk(p)) return UPDATE_INVALID;
     const d = p.data;
@@ -159,69 +193,106 @@ export const tcpTracker: L4Tracker = {
 
     // A fresh SYN on a finished connection starts a new one (port reuse).
     if ((f & (F_SYN | F_ACK)) === F_SYN && sState >= TCPS_FIN_WAIT_2 && dState >= TCPS_FIN_WAIT_2) {
+      rec[base + R_TCP_STATES] = states & ~0xffff; // both CLOSED
       return UPDATE_NEW;
     }
 
-    const hlen = (d[l4 + 12] >>> 4) * 4;
-    const seq = rd32(d, l4 + 4);
-    let ack = rd32(d, l4 + 8);
-    const rawWin = (d[l4 + 14] << 8) | d[l4 + 15];
-    const end = (seq + (p.l4Len - hlen) + ((f & F_SYN) !== 0 ? 1 : 0) + ((f & F_FIN) !== 0 ? 1 : 0)) | 0;
-
-    if (sState < TCPS_SYN_SENT && rec[S_HI] === 0) {
-      // First packet from this side (normally the SYN-ACK): set up its peer.
-      if ((f & F_SYN) !== 0) {
-        sWs = parseWscale(d, l4, hlen);
-        // Scaling is used only when both SYNs carried the option.
-        if ((sWs & WS_FLAG) === 0) dWs &= ~WS_FLAG;
-      } else if ((dWs & WS_UNKNOWN) !== 0) {
-        sWs = WS_UNKNOWN;
+    let sws = 0;
+    let dws = 0;
+    if ((f & F_SYN) === 0) {
+      if ((sWs & WS_FLAG) !== 0 && (dWs & WS_FLAG) !== 0) {
+        sws = sWs & WS_MASK;
+        dws = dWs & WS_MASK;
+      } else if ((sWs & WS_UNKNOWN) !== 0 && (dWs & WS_UNKNOWN) !== 0) {
+        // Picked up mid-stream: assume the largest scale (liberal).
+        sws = MAX_WSCALE;
+        dws = MAX_WSCALE;
       }
-      rec[S_LO] = end;
-      rec[S_HI] = (end + 1) | 0;
-      rec[S_WIN] = rawWin > 0 ? rawWin : 1;
     }
-    const scaled = (sWs & WS_FLAG) !== 0 && (dWs & WS_FLAG) !== 0;
-    const sws = scaled ? sWs & WS_MASK : 0;
-    const dws = scaled ? dWs & WS_MASK : 0;
-    // RFC 7323 2.2: the window of a SYN is never scaled.
-    const win = (f & F_SYN) !== 0 ? rawWin : rawWin * (1 << sws);
-    if ((f & F_ACK) === 0) ack = rec[D_LO];
-    else if (ack === 0 && (f & F_RST) !== 0) ack = rec[D_LO];
 
-    const ackskew = (rec[D_LO] - ack) | 0;
-    const dMaxWin = rec[D_WIN] * (1 << dws);
-    const liberal = ((sWs | dWs) & WS_UNKNOWN) !== 0;
+    const hlen = (d[l4 + 12] >>> 4) * 4;
+    const origSeq = rd32(d, l4 + 4);
+    let seq = origSeq;
+    let ack = rd32(d, l4 + 8);
+    let win = (d[l4 + 14] << 8) | d[l4 + 15];
+    let end = seqEnd(seq, p.l4Len - hlen, f);
+    let checkAckskew = true;
+
+    if (sState < TCPS_SYN_SENT) {
+      // First packet from this side (normally the SYN-ACK): set it up.
+      if ((f & F_SYN) !== 0 && (dWs & WS_FLAG) !== 0) {
+        sWs = parseWscale(d, l4, hlen);
+        if ((sWs & WS_FLAG) !== 0) {
+          sws = sWs & WS_MASK;
+          win = ceilShift(win, sws);
+          dws = dWs & WS_MASK;
+        } else {
+          // Scaling is used only when both SYNs carry the option: undo the
+          // peer's, in case of a retransmitted SYN-ACK as well.
+          rec[D_WIN] = (rec[D_WIN] << (dWs & WS_MASK)) & 0xffff;
+          dWs = 0;
+        }
+      }
+      rec[S_LO] = seq;
+      sState = TCPS_SYN_SENT;
+      const hi = (end + max1(rec[D_WIN] << dws)) | 0;
+      if (rec[S_HI] === 1 || seqGeq(hi, rec[S_HI])) {
+        rec[S_HI] = hi;
+        // A new connection or a pickup: be permissive about the ACK.
+        checkAckskew = false;
+      }
+      if (win > rec[S_WIN]) rec[S_WIN] = win;
+    }
+
+    if ((f & F_ACK) === 0) ack = rec[D_LO]; // let it pass the ack skew check
+    else if (ack === 0 && (f & F_RST) !== 0) ack = rec[D_LO]; // stacks that send RST|ACK with ack 0
+
+    if (seq === end) {
+      // No data: ease the sequence checks.
+      seq = rec[S_LO];
+      end = seq;
+    }
+
+    const ackskew = checkAckskew ? (rec[D_LO] - ack) | 0 : 0;
+    const sLo = rec[S_LO];
     const inWindow =
-      !seqCheck || liberal ||
+      !seqCheck ||
       (seqGeq(rec[S_HI], end) &&
-        seqGeq(seq, (rec[S_LO] - (dMaxWin > 0 ? dMaxWin : 1)) | 0) &&
+        seqGeq(seq, (sLo - (rec[D_WIN] << dws)) | 0) &&
         ackskew >= -MAXACKWINDOW &&
-        ackskew <= MAXACKWINDOW * (1 << sws));
+        ackskew <= MAXACKWINDOW * (1 << sws) &&
+        // A reset must carry an exact (or +-1) sequence number.
+        ((f & F_RST) === 0 || origSeq === sLo || origSeq === ((sLo + 1) | 0) || ((origSeq + 1) | 0) === sLo));
+    // Outside the window, pf still accepts (without touching the timeout):
+    // shotgunned SYNs before the peer answers, a pickup of an established
+    // stream, and stray segments right after a close.
     const loose =
       !inWindow &&
       (dState < TCPS_SYN_SENT || dState >= TCPS_FIN_WAIT_2 || sState >= TCPS_FIN_WAIT_2) &&
       seqGeq((rec[S_HI] + MAXACKWINDOW) | 0, end) &&
-      seqGeq(seq, (rec[S_LO] - MAXACKWINDOW) | 0);
-    if (!inWindow && !loose) return UPDATE_INVALID;
+      seqGeq(seq, (sLo - MAXACKWINDOW) | 0);
 
-    if (rawWin > rec[S_WIN]) rec[S_WIN] = rawWin;
-    if (((end - rec[S_LO]) | 0) > 0) rec[S_LO] = end;
-    if ((f & F_ACK) !== 0) {
-      const hi = (ack + (win > 0 ? win : 1)) | 0;
-      if (seqGeq(hi, rec[D_HI]) || liberal) rec[D_HI] = hi;
+    if (inWindow || loose) {
+      if (win > rec[S_WIN]) rec[S_WIN] = win;
+      if (((end - sLo) | 0) > 0) rec[S_LO] = end;
+      const sw = win << sws;
+      if (seqGeq((ack + sw) | 0, rec[D_HI])) rec[D_HI] = (ack + max1(sw)) | 0;
+      if (inWindow) {
+        if ((f & F_SYN) !== 0 && sState < TCPS_SYN_SENT) sState = TCPS_SYN_SENT;
+        if ((f & F_FIN) !== 0 && sState < TCPS_CLOSING) sState = TCPS_CLOSING;
+        if ((f & F_ACK) !== 0) {
+          if (dState === TCPS_SYN_SENT) dState = TCPS_ESTABLISHED;
+          else if (dState === TCPS_CLOSING) dState = TCPS_FIN_WAIT_2;
+        }
+      } else if ((f & F_FIN) !== 0 && sState < TCPS_CLOSING) {
+        sState = TCPS_CLOSING;
+      }
+      if ((f & F_RST) !== 0) sState = dState = TCPS_TIME_WAIT;
     }
-    if ((f & F_SYN) !== 0 && sState < TCPS_SYN_SENT) sState = TCPS_SYN_SENT;
-    if ((f & F_FIN) !== 0 && sState < TCPS_CLOSING) sState = TCPS_CLOSING;
-    if ((f & F_ACK) !== 0) {
-      if (dState === TCPS_SYN_SENT) dState = TCPS_ESTABLISHED;
-      else if (dState === TCPS_CLOSING) dState = TCPS_FIN_WAIT_2;
-    }
-    if ((f & F_RST) !== 0) sState = dState = TCPS_TIME_WAIT;
-
     rec[base + R_TCP_STATES] =
       (sState << sShift) | (dState << dShift) | (sWs << (16 + sShift)) | (dWs << (16 + dShift));
-    setClass(rec, base, timeoutClass(sState, dState));
+    if (!inWindow && !loose) return UPDATE_INVALID;
+    if (inWindow) setClass(rec, base, timeoutClass(sState, dState));
     // A retransmitted SYN of a connection nobody answered yet is still new.
     if (!reply && (f & (F_SYN | F_ACK)) === F_SYN && dState === TCPS_CLOSED) return UPDATE_VALID_NEW;
     return UPDATE_VALID;

@@ -121,7 +121,11 @@ function formatCt(a: DpCtAction): string {
   else if (a.commit) parts.push('commit');
   if (a.zone) parts.push(`zone=${a.zone}`);
   if (a.mark) parts.push(`mark=0x${a.mark.value.toString(16)}/0x${a.mark.mask.toString(16)}`);
-  if (a.label) parts.push(`label=0x${a.label.value.toString(16)}/0x${a.label.mask.toString(16)}`);
+  // As OVS's format_u128(): the label's mask only when partial (the mark's always).
+  if (a.label) {
+    const full = a.label.mask === (1n << 128n) - 1n;
+    parts.push(`label=0x${a.label.value.toString(16)}${full ? '' : `/0x${a.label.mask.toString(16)}`}`);
+  }
   if (a.alg) parts.push(`helper=${a.alg}`);
   if (a.nat) parts.push(formatNat(a.nat));
   return parts.length ? `ct(${parts.join(',')})` : 'ct';

@@ -13,6 +13,11 @@ export interface FrozenState {
   metadata: Uint32Array;
   /** The conntrack zone of the ct() that froze, for trace output. */
   ctZone: number | null;
+  /**
+   * The OpenFlow in_port at the freeze. Part of OVS's frozen metadata, so
+   * packets from different ports get different ids (as dump-dp-flows shows).
+   */
+  inPort?: number;
 }
 
 export class RecircIds {
@@ -21,7 +26,7 @@ export class RecircIds {
   private readonly byState = new Map<string, number>();
 
   private static stateKey(s: FrozenState): string {
-    return `${s.bridge}\u0000${s.table}\u0000${s.ctZone}\u0000${Array.from(s.metadata).join(',')}`;
+    return `${s.bridge}\u0000${s.table}\u0000${s.ctZone}\u0000${s.inPort ?? ''}\u0000${Array.from(s.metadata).join(',')}`;
   }
 
   /** The id for this frozen state, allocating one the first time. */

@@ -542,7 +542,7 @@ function composeCt(ctx: Ctx, a: CtAction): void {
     // Freeze: the packet comes back with a new recirc id and resumes in a.table
     // with the ct fields conntrack set. OpenFlow-only state travels in the id.
     const metadata = f.slice(OF_ONLY_FIRST, OF_ONLY_LAST + 1);
-    const id = ctx.br.recirc.idFor({ bridge: ctx.br.name, table: a.table, metadata, ctZone: zone });
+    const id = ctx.br.recirc.idFor({ bridge: ctx.br.name, table: a.table, metadata, ctZone: zone, inPort: f[FK_IN_PORT] });
     ctx.out.push(dp.recirc(id));
     ctx.tr(`    -> A clone of the packet is forked to recirculate. The forked pipeline will be resumed at table ${a.table}.`);
   }

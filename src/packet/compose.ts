@@ -20,12 +20,33 @@ const PAYLOAD_LEN = 64;
 /** TCP flags after which OVS's flow_compose() adds no payload. */
 const TCP_NO_PAYLOAD = 0x01 | 0x02 | 0x04; // FIN | SYN | RST
 
-function l4Length(proto: number, tcpFlags: number): number {
+const IP_MORE_FRAGMENTS = 0x2000;
+const ND_NEIGHBOR_SOLICIT = 135;
+const ND_NEIGHBOR_ADVERT = 136;
+const ND_OPT_SOURCE_LINKADDR = 1;
+const ND_OPT_TARGET_LINKADDR = 2;
+
+function isNd(proto: number, key: Uint32Array): boolean {
+  return proto === IPPROTO_ICMPV6 && key[FK_TP_DST] === 0 &&
+    (key[FK_TP_SRC] === ND_NEIGHBOR_SOLICIT || key[FK_TP_SRC] === ND_NEIGHBOR_ADVERT);
+}
+
+function hasMac(key: Uint32Array, hiWord: number): boolean {
+  return key[hiWord] !== 0 || key[hiWord + 1] !== 0;
+}
+
+/** ND: header, target, then a source and a target link-layer option when their addresses are non-zero. */
+function ndLength(key: Uint32Array): number {
+  return 8 + 16 + (hasMac(key, FK_ARP_SHA_HI) ? 8 : 0) + (hasMac(key, FK_ARP_THA_HI) ? 8 : 0);
+}
+
+function l4Length(proto: number, tcpFlags: number, key: Uint32Array): number {
   switch (proto) {
     case IPPROTO_TCP: return (tcpFlags & TCP_NO_PAYLOAD) !== 0 ? 20 : 20 + PAYLOAD_LEN;
     case IPPROTO_UDP: return 8 + PAYLOAD_LEN;
     case IPPROTO_SCTP: return 12;
-    case IPPROTO_ICMP: case IPPROTO_ICMPV6: return 8 + PAYLOAD_LEN;
+    case IPPROTO_ICMP: return 8 + PAYLOAD_LEN;
+    case IPPROTO_ICMPV6: return isNd(proto, key) ? ndLength(key) : 8 + PAYLOAD_LEN;
     default: return 0;
   }
 }
@@ -38,7 +59,9 @@ export function composePacket(key: Uint32Array): Uint8Array {
   let l3len = 0;
   const proto = key[FK_NW_PROTO];
   const later = (key[FK_NW_FRAG] & FRAG_LATER) !== 0;
-  const l4len = later ? PAYLOAD_LEN : l4Length(proto, key[FK_TCP_FLAGS]);
+  // OVS's flow_compose() puts no L4 header (and no payload) in a later IPv4
+  // fragment; IPv6 has no fragment header in the composed packet.
+  const l4len = later ? (type === ETH_TYPE_IP ? 0 : PAYLOAD_LEN) : l4Length(proto, key[FK_TCP_FLAGS], key);
   if (type === ETH_TYPE_IP) l3len = 20 + l4len;
   else if (type === ETH_TYPE_IPV6) l3len = 40 + l4len;
   else if (type === ETH_TYPE_ARP) l3len = 28;
@@ -57,7 +80,8 @@ export function composePacket(key: Uint32Array): Uint8Array {
     d[l3] = 0x45;
     d[l3 + 1] = key[FK_NW_TOS];
     wr16(d, l3 + 2, l3len);
-    if (key[FK_NW_FRAG] & FRAG_ANY) wr16(d, l3 + 6, later ? 100 : 0x2000);
+    // As flow_compose(): MF on every fragment, offset 100 (x8 bytes) on later ones.
+    if (key[FK_NW_FRAG] & FRAG_ANY) wr16(d, l3 + 6, IP_MORE_FRAGMENTS | (later ? 100 : 0));
     d[l3 + 8] = key[FK_NW_TTL];
     d[l3 + 9] = proto;
     wr32(d, l3 + 12, key[FK_NW_SRC]);
@@ -113,9 +137,22 @@ function composeL4(d: Uint8Array, l3: number, l4: number, proto: number, key: Ui
     case IPPROTO_ICMPV6:
       d[l4] = key[FK_TP_SRC];
       d[l4 + 1] = key[FK_TP_DST];
-      if (proto === IPPROTO_ICMPV6 && (key[FK_TP_SRC] === 135 || key[FK_TP_SRC] === 136)) {
+      if (isNd(proto, key)) {
         for (let i = 0; i < 4; i++) wr32(d, l4 + 8 + i * 4, key[FK_ND_TARGET + i]);
-        void FK_ARP_SHA_HI; void FK_ARP_SHA_LO; void FK_ARP_THA_HI; void FK_ARP_THA_LO;
+        let o = l4 + 24;
+        if (hasMac(key, FK_ARP_SHA_HI)) {
+          d[o] = ND_OPT_SOURCE_LINKADDR;
+          d[o + 1] = 1; // length in units of 8 bytes
+          wr16(d, o + 2, key[FK_ARP_SHA_HI]);
+          wr32(d, o + 4, key[FK_ARP_SHA_LO]);
+          o += 8;
+        }
+        if (hasMac(key, FK_ARP_THA_HI)) {
+          d[o] = ND_OPT_TARGET_LINKADDR;
+          d[o + 1] = 1;
+          wr16(d, o + 2, key[FK_ARP_THA_HI]);
+          wr32(d, o + 4, key[FK_ARP_THA_LO]);
+        }
       } else fillPayload(d, l4 + 8);
       break;
     default:

@@ -45,6 +45,11 @@ function hex(v: number): string {
   return '0x' + (v >>> 0).toString(16);
 }
 
+/** C's "%#x": like hex() but a bare 0 for zero (OVS prints ipv6 label and tclass so). */
+function altHex(v: number): string {
+  return v === 0 ? '0' : hex(v);
+}
+
 /** Flags as +a-b over the mask, in the given name order. */
 export function flagsMasked(v: number, m: number, names: [string, number][]): string {
   let s = '';
@@ -63,9 +68,10 @@ interface Ctx {
 /** A field printer: returns "name=value[/mask]" or null when wildcarded (terse). */
 function field(c: Ctx, name: string, v: number, mk: number, full: number, fmt: (x: number) => string): string | null {
   if (mk === 0 && !c.verbose) return null;
-  if (mk === 0) return `${name}=${fmt(v)}/${fmt === ipv4Str ? '0.0.0.0' : '0'}`;
+  // Decimal fields print their mask in hex, as OVS's format_u8u/format_be16 ("/%#x").
+  const fmtMask = fmt === String ? altHex : fmt;
   if (((mk & full) >>> 0) === full >>> 0) return `${name}=${fmt(v)}`;
-  return `${name}=${fmt((v & mk) >>> 0)}/${fmt(mk >>> 0)}`;
+  return `${name}=${fmt(v >>> 0)}/${fmtMask(mk >>> 0)}`;
 }
 
 function attr(name: string, fields: (string | null)[]): string | null {
@@ -73,18 +79,22 @@ function attr(name: string, fields: (string | null)[]): string | null {
   return f.length ? `${name}(${f.join(',')})` : null;
 }
 
-/** Format a megaflow match (key at keyOfs, mask at maskOfs). */
+/**
+ * Format a megaflow match (key at keyOfs, mask at maskOfs). Like OVS, field
+ * values are printed as they are in `key`, not ANDed with the mask: pass the
+ * packet's whole key to get OVS's `src=10.1.1.1/255.0.0.0`.
+ */
 export function formatOdpFlowKey(key: Uint32Array, keyOfs: number, mask: Uint32Array, maskOfs: number, verbose: boolean, portName?: (n: number) => string): string {
   const c: Ctx = { key, k: keyOfs, mask, m: maskOfs, verbose };
   const K = (w: number) => key[keyOfs + w];
   const M = (w: number) => mask[maskOfs + w];
   const out: (string | null)[] = [];
   const scalar = (name: string, w: number, full: number, alwaysPrint = false, fmt = hex) => {
-    const mk = M(w) & full;
+    const mk = (M(w) & full) >>> 0; // >>> 0: a 32-bit full mask must compare equal to 0xffffffff
     if (mk === 0 && !verbose && !alwaysPrint) return null;
     if (mk === 0) return `${name}(0/0)`;
-    if (mk === full) return `${name}(${fmt(K(w))})`;
-    return `${name}(${fmt(K(w) & mk)}/${fmt(mk)})`;
+    if (mk === full >>> 0) return `${name}(${fmt(K(w))})`;
+    return `${name}(${fmt((K(w) & mk) >>> 0)}/${fmt(mk)})`;
   };
   if (verbose) out.push('skb_priority(0/0)');
   out.push(scalar('skb_mark', FK_PKT_MARK, 0xffffffff));
@@ -122,9 +132,19 @@ export function formatOdpFlowKey(key: Uint32Array, keyOfs: number, mask: Uint32A
   const macF = (name: string, w: number) => {
     const mhi = M(w) & 0xffff, mlo = M(w + 1);
     if (mhi === 0 && mlo === 0 && !verbose) return null;
-    const v = verbose ? macStr(K(w), K(w + 1)) : macStr(K(w) & mhi, K(w + 1) & mlo);
-    if (mhi === 0xffff && mlo === 0xffffffff) return `${name}=${macStr(K(w), K(w + 1))}`;
+    const v = macStr(K(w), K(w + 1));
+    if (mhi === 0xffff && mlo === 0xffffffff) return `${name}=${v}`;
     return `${name}=${v}/${macStr(mhi, mlo)}`;
+  };
+  const v6 = (name: string, w: number) => {
+    let any = false, full = true;
+    for (let i = 0; i < 4; i++) {
+      if (M(w + i)) any = true;
+      if (M(w + i) !== 0xffffffff) full = false;
+    }
+    if (!any && !verbose) return null;
+    if (full) return `${name}=${ipv6Str(key, keyOfs + w)}`;
+    return `${name}=${ipv6Str(key, keyOfs + w)}/${ipv6Str(mask, maskOfs + w)}`;
   };
   out.push(attr('eth', [macF('src', FK_ETH_SRC_HI), macF('dst', FK_ETH_DST_HI)]));
   const type = K(FK_ETH_TYPE);
@@ -136,40 +156,25 @@ export function formatOdpFlowKey(key: Uint32Array, keyOfs: number, mask: Uint32A
       field(c, 'src', K(FK_NW_SRC), M(FK_NW_SRC), 0xffffffff, ipv4Str),
       field(c, 'dst', K(FK_NW_DST), M(FK_NW_DST), 0xffffffff, ipv4Str),
       field(c, 'proto', K(FK_NW_PROTO), M(FK_NW_PROTO) & 0xff, 0xff, String),
-      field(c, 'tos', K(FK_NW_TOS), M(FK_NW_TOS) & 0xff, 0xff, String),
+      field(c, 'tos', K(FK_NW_TOS), M(FK_NW_TOS) & 0xff, 0xff, altHex),
       field(c, 'ttl', K(FK_NW_TTL), M(FK_NW_TTL) & 0xff, 0xff, String),
       fragField(c),
     ]));
   } else if (type === ETH_TYPE_IPV6 && M(FK_ETH_TYPE)) {
-    const v6 = (name: string, w: number) => {
-      let any = false, full = true;
-      for (let i = 0; i < 4; i++) {
-        if (M(w + i)) any = true;
-        if (M(w + i) !== 0xffffffff) full = false;
-      }
-      if (!any && !verbose) return null;
-      const v = [0, 1, 2, 3].map((i) => K(w + i) & M(w + i));
-      if (full) return `${name}=${ipv6Str(key, keyOfs + w)}`;
-      return `${name}=${ipv6Str(v)}/${ipv6Str(mask, maskOfs + w)}`;
-    };
     l3.push(attr('ipv6', [
       v6('src', FK_IPV6_SRC), v6('dst', FK_IPV6_DST),
-      field(c, 'label', K(FK_IPV6_LABEL), M(FK_IPV6_LABEL) & 0xfffff, 0xfffff, hex),
+      field(c, 'label', K(FK_IPV6_LABEL), M(FK_IPV6_LABEL) & 0xfffff, 0xfffff, altHex),
       field(c, 'proto', K(FK_NW_PROTO), M(FK_NW_PROTO) & 0xff, 0xff, String),
-      field(c, 'tclass', K(FK_NW_TOS), M(FK_NW_TOS) & 0xff, 0xff, hex),
+      field(c, 'tclass', K(FK_NW_TOS), M(FK_NW_TOS) & 0xff, 0xff, altHex),
       field(c, 'hlimit', K(FK_NW_TTL), M(FK_NW_TTL) & 0xff, 0xff, String),
       fragField(c),
     ]));
   } else if (type === ETH_TYPE_ARP && M(FK_ETH_TYPE)) {
-    const macA = (name: string, w: number) => {
-      if (!M(w) && !M(w + 1) && !verbose) return null;
-      return `${name}=${macStr(K(w), K(w + 1))}`;
-    };
     l3.push(attr('arp', [
       field(c, 'sip', K(FK_NW_SRC), M(FK_NW_SRC), 0xffffffff, ipv4Str),
       field(c, 'tip', K(FK_NW_DST), M(FK_NW_DST), 0xffffffff, ipv4Str),
       field(c, 'op', K(FK_NW_PROTO), M(FK_NW_PROTO) & 0xff, 0xff, String),
-      macA('sha', FK_ARP_SHA_HI), macA('tha', FK_ARP_THA_HI),
+      macF('sha', FK_ARP_SHA_HI), macF('tha', FK_ARP_THA_HI),
     ]));
   }
   const isIp = (type === ETH_TYPE_IP || type === ETH_TYPE_IPV6) && M(FK_ETH_TYPE) !== 0;
@@ -194,18 +199,15 @@ export function formatOdpFlowKey(key: Uint32Array, keyOfs: number, mask: Uint32A
         field(c, 'code', K(FK_TP_DST), M(FK_TP_DST) & 0xff, 0xff, String),
       ]));
       if (proto === IPPROTO_ICMPV6 && (K(FK_TP_SRC) === 135 || K(FK_TP_SRC) === 136)) {
-        let any = false;
-        for (let i = 0; i < 4; i++) if (M(FK_ND_TARGET + i)) any = true;
-        const ll = (name: string, w: number) => (M(w) || M(w + 1) ? `${name}=${macStr(K(w), K(w + 1))}` : null);
-        l3.push(attr('nd', [any ? `target=${ipv6Str(key, keyOfs + FK_ND_TARGET)}` : null, ll('sll', FK_ARP_SHA_HI), ll('tll', FK_ARP_THA_HI)]));
+        l3.push(attr('nd', [v6('target', FK_ND_TARGET), macF('sll', FK_ARP_SHA_HI), macF('tll', FK_ARP_THA_HI)]));
       }
     }
   }
   if (tagged) {
     const tci = K(FK_VLAN_TCI), tm = M(FK_VLAN_TCI);
     const vidM = tm & 0xfff, pcpM = (tm >>> 13) & 7;
-    const vid = vidM === 0xfff ? `vid=${tci & 0xfff}` : `vid=${tci & vidM}/0x${vidM.toString(16)}`;
-    const pcp = pcpM === 7 ? `pcp=${(tci >>> 13) & 7}` : `pcp=${((tci >>> 13) & 7) & pcpM}/0x${pcpM.toString(16)}`;
+    const vid = vidM === 0xfff ? `vid=${tci & 0xfff}` : `vid=${tci & 0xfff}/0x${vidM.toString(16)}`;
+    const pcp = pcpM === 7 ? `pcp=${(tci >>> 13) & 7}` : `pcp=${(tci >>> 13) & 7}/0x${pcpM.toString(16)}`;
     out.push('eth_type(0x8100)', `vlan(${vid},${pcp})`, `encap(${l3.filter((x) => x !== null).join(',')})`);
   } else out.push(...l3);
   return out.filter((x): x is string => x !== null).join(',');

@@ -40,6 +40,15 @@ describe('TCP tracker, as OVS prints it', () => {
     expect(tcp(h, 'C', 'A', 1001, 5001, 65160)).toBe('+trk+est');
   });
 
+  it('netdev-dummy packets (seq 0, ack 0, window 0): the 64 bytes of the ACK lie past the zero window, +inv as in OVS', () => {
+    const h = new Harness();
+    expect(tcp(h, 'C', 'S', 0, 0, 0)).toBe('+trk+new');
+    expect(tcp(h, 'S', 'SA', 0, 0, 0)).toBe('+trk+est+rpl');
+    expect(tcp(h, 'C', 'A', 0, 0, 0, undefined, 64)).toBe('+trk+inv');
+    // An RST with the peer's sequence number (or one off) is in window.
+    expect(tcp(h, 'S', 'R', 0, 0, 0)).toBe('+trk+est+rpl');
+  });
+
   it('an out-of-window segment is +inv and changes nothing', () => {
     const h = new Harness();
     tcp(h, 'C', 'S', 1000, 0, 64240);
