@@ -189,7 +189,8 @@ export class Datapath {
           void FK_CT_LABEL;
           break;
         case DPA_RECIRC:
-          if (depth + 1 >= MAX_RECIRC_DEPTH) {
+          // As dpif-netdev: a packet may recirculate MAX_RECIRC_DEPTH times (depth 0..MAX-1 may recirculate).
+          if (depth >= MAX_RECIRC_DEPTH) {
             this.stats.recircTooDeep++;
             return;
           }

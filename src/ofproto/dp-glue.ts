@@ -197,7 +197,7 @@ export class DpGlue {
     const now = this.now();
     const name = (n: number) => this.portInfo.get(n)?.name ?? String(n);
     return this.datapath.cache.entries().map((mf) => {
-      const match = formatOdpFlowKey(verbose ? mf.origKey : mf.key, 0, mf.mask, 0, verbose, name);
+      const match = formatOdpFlowKey(mf.origKey, 0, mf.mask, 0, verbose, name);
       const usedSec = mf.usedMs ? (now - mf.usedMs) / 1000 : null;
       const flags = tcpFlagLetters(mf.tcpFlags);
       const actions = formatDpActions(mf.actions, verbose ? name : undefined);

@@ -196,12 +196,7 @@ function parseInto(
       case 'eth': {
         for (const [name, w] of [['src', FK_ETH_SRC_HI], ['dst', FK_ETH_DST_HI]] as const) {
           const s = get(name);
-          if (s === undefined) continue;
-          const [v, m] = s.split('/');
-          const [hi, lo] = parseMac(v, p);
-          const [mhi, mlo] = m ? parseMac(m, p) : [0xffff, 0xffffffff];
-          set(w, hi, mhi);
-          set(w + 1, lo, mlo);
+          if (s !== undefined) setMac(w, s, p, set);
         }
         break;
       }
@@ -240,11 +235,7 @@ function parseInto(
       case 'ipv6': {
         for (const [name, w] of [['src', FK_IPV6_SRC], ['dst', FK_IPV6_DST]] as const) {
           const s = get(name);
-          if (s === undefined) continue;
-          const [v, m] = s.split('/');
-          const val = parseIpv6(v, p);
-          const msk = m ? parseIpv6(m, p) : Uint32Array.of(0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff);
-          for (let i = 0; i < 4; i++) set(w + i, val[i] & msk[i], msk[i]);
+          if (s !== undefined) setIpv6(w, s, p, set);
         }
         if (get('label') !== undefined) set(FK_IPV6_LABEL, ...masked(get('label')!, p, (x) => num(x, p, 0xfffff), 0xfffff));
         if (get('tclass') !== undefined) set(FK_NW_TOS, ...masked(get('tclass')!, p, (x) => num(x, p, 0xff), 0xff));
@@ -269,25 +260,16 @@ function parseInto(
         if (get('op') !== undefined) set(FK_NW_PROTO, ...masked(get('op')!, p, (x) => num(x, p, 0xff), 0xff));
         for (const [name, w] of [['sha', FK_ARP_SHA_HI], ['tha', FK_ARP_THA_HI]] as const) {
           const s = get(name);
-          if (s === undefined) continue;
-          const [hi, lo] = parseMac(s.split('/')[0], p);
-          set(w, hi, 0xffff);
-          set(w + 1, lo, 0xffffffff);
+          if (s !== undefined) setMac(w, s, p, set);
         }
         break;
       }
       case 'nd': {
         const t = get('target');
-        if (t !== undefined) {
-          const v = parseIpv6(t, p);
-          for (let i = 0; i < 4; i++) set(FK_ND_TARGET + i, v[i], 0xffffffff);
-        }
+        if (t !== undefined) setIpv6(FK_ND_TARGET, t, p, set);
         for (const [name, w] of [['sll', FK_ARP_SHA_HI], ['tll', FK_ARP_THA_HI]] as const) {
           const s = get(name);
-          if (s === undefined) continue;
-          const [hi, lo] = parseMac(s, p);
-          set(w, hi, 0xffff);
-          set(w + 1, lo, 0xffffffff);
+          if (s !== undefined) setMac(w, s, p, set);
         }
         break;
       }
@@ -297,6 +279,25 @@ function parseInto(
   }
   void key;
   void mask;
+}
+
+type SetWord = (w: number, v: number, m: number) => void;
+
+/** A MAC address, optionally /mask, into the HI/LO word pair at w. */
+function setMac(w: number, s: string, p: number, set: SetWord): void {
+  const [v, m] = s.split('/');
+  const [hi, lo] = parseMac(v, p);
+  const [mhi, mlo] = m !== undefined ? parseMac(m, p) : [0xffff, 0xffffffff];
+  set(w, hi, mhi);
+  set(w + 1, lo, mlo);
+}
+
+/** An IPv6 address, optionally /mask (an address, as dpctl prints it), into 4 words at w. */
+function setIpv6(w: number, s: string, p: number, set: SetWord): void {
+  const [v, m] = s.split('/');
+  const val = parseIpv6(v, p);
+  const msk = m !== undefined ? parseIpv6(m, p) : Uint32Array.of(0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff);
+  for (let i = 0; i < 4; i++) set(w + i, val[i] & msk[i], msk[i]);
 }
 
 function ipCommon(f: Map<string, string>, p: number, set: (w: number, v: number, m: number) => void): void {
