@@ -1,8 +1,9 @@
 // Control-socket latency while millions of connections expire: the daemon's
 // own pieces in one process — the JSON-RPC server on a Unix socket
-// answering ct-get-nconns, and the 100 ms maintenance tick sweeping the
-// conntrack table with the daemon's step size — while a client in a worker
+// answering ct-get-nconns, and the conntrack expiry steps sweeping the
+// table — while a client in a worker
 // thread measures 1,000 sequential requests. Reported: p50/p99/max.
+// The sweep steps are the daemon's own (dp-glue.ts: sweepBudget every SWEEP_INTERVAL_MS).
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Conntrack } from '../src/conntrack/conntrack.ts';
 import { RpcServer } from '../src/ctl/rpc-server.ts';
+import { SWEEP_INTERVAL_MS, sweepBudget } from '../src/ofproto/dp-glue.ts';
 import { PacketBatch } from '../src/packet/batch.ts';
 import { loadConn, TEMPLATE } from './ct-packets.ts';
 import type { BenchRow } from './run.ts';
@@ -55,9 +57,9 @@ export async function rows(): Promise<BenchRow[]> {
   let sweptMs = 0;
   const tick = setInterval(() => {
     const s = process.hrtime.bigint();
-    ct.sweep(expiredAt, Math.max(4096, Math.ceil(ct.table.highWater() / 200)));
+    ct.sweep(expiredAt, sweepBudget(ct.table.highWater()));
     sweptMs += Number(process.hrtime.bigint() - s) / 1e6;
-  }, 100);
+  }, SWEEP_INTERVAL_MS);
   const lat: number[] = await new Promise((resolve) => {
     const w = new Worker(CLIENT, { eval: true, workerData: { sock, count: 1000 } });
     w.once('message', resolve);
