@@ -1,44 +1,91 @@
 // The configuration database: one JSON file, written atomically (temp file
 // in the same directory, fsync, rename, fsync of the directory) so a crash
 // leaves either the old or the new configuration, never half of one.
+//
+// A database that cannot be read or does not look like ours is never
+// overwritten: loadDb throws DbError naming the file, and swd refuses to
+// start until the user fixes or removes it.
 
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { SwitchConfig } from '../ofproto/api.ts';
 
 export class DbError extends Error {
   readonly code = 'EDB';
+  constructor(message: string) {
+    super(message);
+    this.name = 'DbError';
+  }
 }
 
+const refuse = (path: string, why: string) =>
+  new DbError(`database ${path} ${why}; fix or remove it, swd will not overwrite it`);
+
+/** The saved configuration, or null when there is no database yet. */
 export function loadDb(path: string): SwitchConfig | null {
-  if (!existsSync(path)) return null;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new DbError(`cannot read database ${path}: ${(e as Error).message}`);
+  }
   let cfg: unknown;
   try {
-    cfg = JSON.parse(readFileSync(path, 'utf8'));
+    cfg = JSON.parse(text);
   } catch (e) {
-    throw new DbError(`database ${path} is corrupt (${(e as Error).message}); fix or remove it, swd will not overwrite it`);
+    throw refuse(path, `is corrupt (${(e as Error).message})`);
   }
-  const c = cfg as SwitchConfig;
-  if (!c || c.version !== 1 || !Array.isArray(c.bridges)) {
-    throw new DbError(`database ${path} is not an swd database (version 1); fix or remove it, swd will not overwrite it`);
-  }
-  return c;
+  const why = checkConfig(cfg);
+  if (why) throw refuse(path, `is not an swd database (${why})`);
+  return cfg as SwitchConfig;
 }
 
+/** What is wrong with `cfg` as a SwitchConfig, or null. */
+function checkConfig(cfg: unknown): string | null {
+  const c = cfg as Partial<SwitchConfig> | null;
+  if (!c || typeof c !== 'object' || Array.isArray(c)) return 'expected an object';
+  if (c.version !== 1) return `version ${JSON.stringify(c.version)}, expected 1`;
+  if (!Array.isArray(c.bridges)) return "no 'bridges' array";
+  for (const [i, b] of c.bridges.entries()) {
+    if (!b || typeof b.name !== 'string') return `bridges[${i}] has no name`;
+    if (!Array.isArray(b.ports)) return `bridge ${b.name} has no 'ports' array`;
+    if (!Array.isArray(b.flows) || b.flows.some((f) => typeof f !== 'string')) return `bridge ${b.name} has no 'flows' array of strings`;
+    for (const p of b.ports) {
+      if (!p || typeof p.name !== 'string' || typeof p.ofport !== 'number') return `bridge ${b.name} has a port without name or ofport`;
+    }
+  }
+  return null;
+}
+
+/** Replace the database with `cfg`, atomically. */
 export function saveDb(path: string, cfg: SwitchConfig): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}`);
+  let fd = -1;
   try {
+    fd = openSync(tmp, 'w', 0o600);
     writeSync(fd, JSON.stringify(cfg, null, 2) + '\n');
     fsyncSync(fd);
-  } finally {
     closeSync(fd);
+    fd = -1;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd >= 0) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never created
+    }
+    throw new DbError(`cannot save database ${path}: ${(e as Error).message}`);
   }
-  renameSync(tmp, path);
   try {
-    const dfd = openSync(dirname(path), 'r');
-    fsyncSync(dfd);
-    closeSync(dfd);
+    const dfd = openSync(dir, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
   } catch {
     // Some filesystems refuse fsync on directories; the rename is still atomic.
   }

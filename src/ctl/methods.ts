@@ -1,108 +1,177 @@
-// The daemon's JSON-RPC methods: thin wrappers that validate parameters and
-// call the switch. Methods that change configuration persist it afterwards.
-// docs/rpc.md documents each one.
+// The daemon's JSON-RPC methods: one table row per method, naming the
+// SwitchApi call it makes, validating its parameters, and saying whether it
+// changes the configuration (then the daemon persists `sw.config()` after
+// it succeeds). docs/rpc.md documents each one; to add a method, add a row
+// here and a line there.
 
-import type { Switch } from '../ofproto/switch.ts';
+import { SwitchError, type SwitchApi } from '../ofproto/api.ts';
 import { E_INVALID_PARAMS, RpcError, type Handler } from './rpc-server.ts';
 
-type P = Record<string, unknown>;
+/** Reads and checks one request's params; every failure is a -32602. */
+export class Params {
+  constructor(private readonly p: Record<string, unknown>) {}
 
-function str(p: P, name: string): string {
-  const v = p[name];
-  if (typeof v !== 'string' || v.length === 0) throw new RpcError(E_INVALID_PARAMS, `parameter '${name}' must be a non-empty string`);
-  return v;
-}
-
-function optStr(p: P, name: string): string | undefined {
-  const v = p[name];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw new RpcError(E_INVALID_PARAMS, `parameter '${name}' must be a string`);
-  return v;
-}
-
-function optInt(p: P, name: string): number | undefined {
-  const v = p[name];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new RpcError(E_INVALID_PARAMS, `parameter '${name}' must be an integer`);
-  return v;
-}
-
-function optBool(p: P, name: string): boolean {
-  const v = p[name];
-  if (v === undefined || v === null) return false;
-  if (typeof v !== 'boolean') throw new RpcError(E_INVALID_PARAMS, `parameter '${name}' must be true or false`);
-  return v;
-}
-
-function optRecord(p: P, name: string): Record<string, string> | undefined {
-  const v = p[name];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'object' || Array.isArray(v) || Object.values(v as object).some((x) => typeof x !== 'string')) {
-    throw new RpcError(E_INVALID_PARAMS, `parameter '${name}' must be an object of strings`);
+  private bad(name: string, what: string): never {
+    throw new RpcError(E_INVALID_PARAMS, `parameter '${name}' must be ${what}`);
   }
-  return v as Record<string, string>;
+
+  str(name: string): string {
+    const v = this.p[name];
+    if (typeof v !== 'string' || v.length === 0) this.bad(name, 'a non-empty string');
+    return v;
+  }
+
+  optStr(name: string): string | undefined {
+    const v = this.p[name];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') this.bad(name, 'a string');
+    return v;
+  }
+
+  optInt(name: string, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number | undefined {
+    const v = this.p[name];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.bad(name, `an integer from ${min} to ${max}`);
+    return v;
+  }
+
+  int(name: string, min?: number, max?: number): number {
+    const v = this.optInt(name, min, max);
+    if (v === undefined) this.bad(name, 'an integer');
+    return v;
+  }
+
+  bool(name: string): boolean {
+    const v = this.p[name];
+    if (v === undefined || v === null) return false;
+    if (typeof v !== 'boolean') this.bad(name, 'true or false');
+    return v;
+  }
+
+  optRecord(name: string): Record<string, string> | undefined {
+    const v = this.p[name];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'object' || Array.isArray(v) || Object.values(v as object).some((x) => typeof x !== 'string')) {
+      this.bad(name, 'an object of strings');
+    }
+    return v as Record<string, string>;
+  }
 }
+
+/** Conntrack commands (dpctl/*); a switch without them answers ENOTSUP. */
+export interface ConntrackApi {
+  dumpConntrack(o: { zone?: number; verbose?: boolean }): unknown;
+  flushConntrack(o: { zone?: number; tuple?: string }): unknown;
+  ctStatsShow(o: { zone?: number; verbose?: boolean }): unknown;
+  ctSetMaxconns(n: number): unknown;
+  ctGetMaxconns(): unknown;
+  ctGetNconns(): unknown;
+  ctSetLimits(args: string): unknown;
+  ctGetLimits(args: string): unknown;
+  ctDelLimits(args: string): unknown;
+  ctSetTcpSeqChk(on: boolean): unknown;
+  ctGetTcpSeqChk(): unknown;
+  ctSetTimeoutPolicy(args: string): unknown;
+  ctGetTimeoutPolicy(zone: number): unknown;
+}
+
+/** What the daemon drives: the SwitchApi, maybe conntrack, and the periodic hooks. */
+export type DaemonSwitch = SwitchApi & Partial<ConntrackApi> & { tick?(nowMs: number): void; close?(): void };
+
+export interface MethodSpec {
+  /** Persist the configuration after success. */
+  mutating?: boolean;
+  call(sw: DaemonSwitch, p: Params): unknown;
+}
+
+const MAX_PORT = 0xfeff; // OFPP_MAX
+const ZONE = [0, 0xffff] as const;
+
+function ct<K extends keyof ConntrackApi>(sw: DaemonSwitch, name: K): NonNullable<DaemonSwitch[K]> {
+  const fn = sw[name];
+  if (typeof fn !== 'function') throw new SwitchError('ENOTSUP', 'connection tracking is not available in this switch');
+  return (fn as (...a: unknown[]) => unknown).bind(sw) as NonNullable<DaemonSwitch[K]>;
+}
+
+/** Every method that calls the switch, by RPC name. */
+export const SWITCH_METHODS: Record<string, MethodSpec> = {
+  // bridges and ports
+  'add-br': { mutating: true, call: (sw, p) => (sw.addBridge(p.str('bridge')), {}) },
+  'del-br': { mutating: true, call: (sw, p) => (sw.delBridge(p.str('bridge')), {}) },
+  'list-br': { call: (sw) => ({ bridges: sw.listBridges() }) },
+  'add-port': {
+    mutating: true,
+    call: (sw, p) =>
+      sw.addPort(p.str('bridge'), { name: p.str('port'), type: p.optStr('type'), ofport: p.optInt('ofport', 1, MAX_PORT), options: p.optRecord('options') }),
+  },
+  'del-port': { mutating: true, call: (sw, p) => (sw.delPort(p.str('bridge'), p.str('port')), {}) },
+  show: { call: (sw, p) => sw.show(p.str('bridge')) },
+  'dump-ports': { call: (sw, p) => sw.dumpPorts(p.str('bridge'), p.optStr('port')) },
+
+  // flows
+  'add-flows': { mutating: true, call: (sw, p) => sw.addFlows(p.str('bridge'), p.optStr('text') ?? '', p.optStr('file') ?? '-') },
+  'mod-flows': {
+    mutating: true,
+    call: (sw, p) => sw.modFlows(p.str('bridge'), p.optStr('text') ?? '', p.optStr('file') ?? '-', p.bool('strict')),
+  },
+  'del-flows': { mutating: true, call: (sw, p) => sw.delFlows(p.str('bridge'), p.optStr('match') || null, p.bool('strict')) },
+  'dump-flows': { call: (sw, p) => sw.dumpFlows(p.str('bridge'), p.optStr('match') || null, { noStats: p.bool('noStats') }) },
+
+  // packets
+  inject: { call: (sw, p) => sw.inject(p.str('bridge'), p.str('port'), p.str('packet'), p.optInt('count', 1, 1_000_000) ?? 1) },
+  'pcap-replay': { call: (sw, p) => sw.pcapReplay(p.str('bridge'), p.str('port')) },
+  trace: { call: (sw, p) => sw.trace(p.str('bridge'), p.str('flow')) },
+
+  // datapath
+  'dump-dp-flows': { call: (sw, p) => sw.dumpDpFlows({ verbose: p.bool('verbose') }) },
+  'del-dp-flows': { call: (sw) => sw.delDpFlows() },
+  'fdb-show': { call: (sw, p) => sw.fdbShow(p.str('bridge')) },
+
+  // connection tracking (dpctl/* equivalents)
+  'dump-conntrack': { call: (sw, p) => ct(sw, 'dumpConntrack')({ zone: p.optInt('zone', ...ZONE), verbose: p.bool('verbose') }) },
+  'flush-conntrack': { call: (sw, p) => ct(sw, 'flushConntrack')({ zone: p.optInt('zone', ...ZONE), tuple: p.optStr('tuple') }) },
+  'ct-stats-show': { call: (sw, p) => ct(sw, 'ctStatsShow')({ zone: p.optInt('zone', ...ZONE), verbose: p.bool('verbose') }) },
+  'ct-set-maxconns': { call: (sw, p) => ct(sw, 'ctSetMaxconns')(p.int('maxconns', 0, 0xffffffff)) },
+  'ct-get-maxconns': { call: (sw) => ct(sw, 'ctGetMaxconns')() },
+  'ct-get-nconns': { call: (sw) => ct(sw, 'ctGetNconns')() },
+  'ct-set-limits': { call: (sw, p) => ct(sw, 'ctSetLimits')(p.optStr('args') ?? '') },
+  'ct-get-limits': { call: (sw, p) => ct(sw, 'ctGetLimits')(p.optStr('args') ?? '') },
+  'ct-del-limits': { call: (sw, p) => ct(sw, 'ctDelLimits')(p.optStr('args') ?? '') },
+  'ct-set-tcp-seq-chk': { call: (sw, p) => ct(sw, 'ctSetTcpSeqChk')(p.bool('enabled')) },
+  'ct-get-tcp-seq-chk': { call: (sw) => ct(sw, 'ctGetTcpSeqChk')() },
+  'ct-set-timeout-policy': { call: (sw, p) => ct(sw, 'ctSetTimeoutPolicy')(p.optStr('args') ?? '') },
+  'ct-get-timeout-policy': { call: (sw, p) => ct(sw, 'ctGetTimeoutPolicy')(p.optInt('zone', ...ZONE) ?? 0) },
+};
 
 export interface MethodContext {
-  sw: Switch;
-  /** Persist the configuration (called after every successful change). */
+  sw: DaemonSwitch;
+  /** Persist the configuration; throws (e.g. DbError) when it cannot. */
   save: () => void;
+  /** Stop the daemon (called after the answer to `shutdown` is on its way). */
   shutdown: () => void;
   version: string;
 }
 
-export function buildMethods(ctx: MethodContext): Map<string, Handler> {
-  const { sw } = ctx;
+/** The full method table: SWITCH_METHODS plus the daemon's own (`version`, `shutdown`). */
+export function buildMethods(ctx: MethodContext, table: Record<string, MethodSpec> = SWITCH_METHODS): Map<string, Handler> {
   const m = new Map<string, Handler>();
-  const mutating = (name: string, fn: Handler) =>
-    m.set(name, async (p) => {
-      const r = await fn(p);
-      ctx.save();
-      return r;
-    });
-
-  m.set('version', () => ({ version: ctx.version }));
+  m.set('version', () => ({ version: ctx.version, lines: [`swd ${ctx.version}`] }));
   m.set('shutdown', () => {
     setImmediate(ctx.shutdown);
     return { stopping: true };
   });
-
-  mutating('add-br', (p) => (sw.addBridge(str(p, 'bridge')), {}));
-  mutating('del-br', (p) => (sw.delBridge(str(p, 'bridge')), {}));
-  m.set('list-br', () => ({ bridges: sw.listBridges() }));
-  mutating('add-port', (p) =>
-    sw.addPort(str(p, 'bridge'), { name: str(p, 'port'), type: optStr(p, 'type'), ofport: optInt(p, 'ofport'), options: optRecord(p, 'options') }),
-  );
-  mutating('del-port', (p) => (sw.delPort(str(p, 'bridge'), str(p, 'port')), {}));
-  m.set('show', (p) => sw.show(str(p, 'bridge')));
-  m.set('dump-ports', (p) => sw.dumpPorts(str(p, 'bridge'), optStr(p, 'port')));
-
-  mutating('add-flows', (p) => sw.addFlows(str(p, 'bridge'), optStr(p, 'text') ?? '', optStr(p, 'file') ?? '-'));
-  mutating('mod-flows', (p) => sw.modFlows(str(p, 'bridge'), optStr(p, 'text') ?? '', optStr(p, 'file') ?? '-', optBool(p, 'strict')));
-  mutating('del-flows', (p) => sw.delFlows(str(p, 'bridge'), optStr(p, 'match') ?? null, optBool(p, 'strict')));
-  m.set('dump-flows', (p) => sw.dumpFlows(str(p, 'bridge'), optStr(p, 'match') ?? null, { noStats: optBool(p, 'noStats') }));
-
-  m.set('inject', (p) => sw.inject(str(p, 'bridge'), str(p, 'port'), str(p, 'packet'), optInt(p, 'count') ?? 1));
-  m.set('pcap-replay', (p) => sw.pcapReplay(str(p, 'bridge'), str(p, 'port')));
-  m.set('trace', (p) => sw.trace(str(p, 'bridge'), str(p, 'flow')));
-
-  m.set('dump-dp-flows', (p) => sw.dumpDpFlows({ verbose: optBool(p, 'verbose') }));
-  m.set('del-dp-flows', () => sw.delDpFlows());
-  m.set('fdb-show', (p) => sw.fdbShow(str(p, 'bridge')));
-
-  // Connection tracking (dpctl/* equivalents).
-  m.set('dump-conntrack', (p) => sw.dumpConntrack({ zone: optInt(p, 'zone'), verbose: optBool(p, 'verbose') }));
-  m.set('flush-conntrack', (p) => sw.flushConntrack({ zone: optInt(p, 'zone'), tuple: optStr(p, 'tuple') }));
-  m.set('ct-stats-show', (p) => sw.ctStatsShow({ zone: optInt(p, 'zone'), verbose: optBool(p, 'verbose') }));
-  m.set('ct-set-maxconns', (p) => sw.ctSetMaxconns(optInt(p, 'maxconns') ?? -1));
-  m.set('ct-get-maxconns', () => sw.ctGetMaxconns());
-  m.set('ct-get-nconns', () => sw.ctGetNconns());
-  m.set('ct-set-limits', (p) => sw.ctSetLimits(optStr(p, 'args') ?? ''));
-  m.set('ct-get-limits', (p) => sw.ctGetLimits(optStr(p, 'args') ?? ''));
-  m.set('ct-del-limits', (p) => sw.ctDelLimits(optStr(p, 'args') ?? ''));
-  m.set('ct-set-tcp-seq-chk', (p) => sw.ctSetTcpSeqChk(optBool(p, 'enabled')));
-  m.set('ct-get-tcp-seq-chk', () => sw.ctGetTcpSeqChk());
-  m.set('ct-set-timeout-policy', (p) => sw.ctSetTimeoutPolicy(optStr(p, 'args') ?? ''));
-  m.set('ct-get-timeout-policy', (p) => sw.ctGetTimeoutPolicy(optInt(p, 'zone') ?? 0));
+  for (const [name, spec] of Object.entries(table)) {
+    m.set(name, async (raw) => {
+      const result = await spec.call(ctx.sw, new Params(raw));
+      if (spec.mutating) {
+        try {
+          ctx.save();
+        } catch (e) {
+          throw new SwitchError('EDB', `${name} was applied but not saved: ${(e as Error).message}`);
+        }
+      }
+      return result;
+    });
+  }
   return m;
 }

@@ -2,6 +2,7 @@
 
 import { connect } from 'node:net';
 
+/** The daemon answered with a JSON-RPC error. */
 export class RpcCallError extends Error {
   constructor(
     readonly rpcCode: number,
@@ -9,15 +10,22 @@ export class RpcCallError extends Error {
     readonly data?: unknown,
   ) {
     super(message);
+    this.name = 'RpcCallError';
   }
 }
 
-export class ConnectError extends Error {}
+/** Nobody (or nobody we may talk to) listens on the socket. */
+export class ConnectError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConnectError';
+  }
+}
 
 export function call(socketPath: string, method: string, params: Record<string, unknown>, timeoutMs = 30_000): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const sock = connect(socketPath);
-    let buf = '';
+    const chunks: Buffer[] = [];
     let settled = false;
     const done = (fn: () => void) => {
       if (settled) return;
@@ -26,16 +34,21 @@ export function call(socketPath: string, method: string, params: Record<string, 
       sock.destroy();
       fn();
     };
-    const timer = setTimeout(() => done(() => reject(new Error(`no answer from swd within ${timeoutMs} ms`))), timeoutMs);
-    sock.setEncoding('utf8');
+    const timer = setTimeout(
+      () => done(() => reject(new Error(`no answer from swd at ${socketPath} within ${timeoutMs / 1000} s`))),
+      timeoutMs,
+    );
     sock.on('connect', () => sock.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) + '\n'));
-    sock.on('data', (d: string) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
+    sock.on('data', (d: Buffer) => {
+      const nl = d.indexOf(0x0a);
+      if (nl < 0) {
+        chunks.push(d);
+        return;
+      }
+      chunks.push(d.subarray(0, nl));
       let msg: { result?: unknown; error?: { code: number; message: string; data?: unknown } };
       try {
-        msg = JSON.parse(buf.slice(0, nl));
+        msg = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       } catch {
         return done(() => reject(new Error('swd sent an invalid answer')));
       }
@@ -46,13 +59,15 @@ export function call(socketPath: string, method: string, params: Record<string, 
       done(() => resolve(msg.result));
     });
     sock.on('error', (e: NodeJS.ErrnoException) => {
-      done(() =>
-        reject(
-          e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
-            ? new ConnectError(`cannot connect to swd at ${socketPath}: is swd running? (start it with \`npm start\` or \`swd start\`)`)
-            : e,
-        ),
-      );
+      done(() => {
+        if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'ENOTDIR') {
+          reject(new ConnectError(`cannot connect to swd at ${socketPath}: is swd running? (start it with \`npm start\` or \`swd start\`)`));
+        } else if (e.code === 'EACCES' || e.code === 'EPERM') {
+          reject(new ConnectError(`cannot connect to swd at ${socketPath}: permission denied (the socket belongs to another user)`));
+        } else {
+          reject(new ConnectError(`cannot connect to swd at ${socketPath}: ${e.message}`));
+        }
+      });
     });
     sock.on('close', () => done(() => reject(new Error('swd closed the connection without answering'))));
   });

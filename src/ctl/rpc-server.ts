@@ -1,13 +1,27 @@
 // Newline-delimited JSON-RPC 2.0 over a Unix socket. One request per line;
 // one response line per request (batches: one array line). Every failure is
 // answered with a JSON-RPC error; nothing a client sends can throw out of
-// here. A connection that sends a line over MAX_LINE bytes gets an error and
-// is closed.
+// here, and one client can neither stall nor starve the others.
+//
+// Rules that must stay true:
+// - Requests on one connection are answered in order (a per-connection
+//   promise chain), so a client may pipeline.
+// - Framing works on bytes: a line is decoded only once complete, so a UTF-8
+//   character split across two reads is never mangled, and the MAX_LINE
+//   limit counts bytes. A connection whose pending line passes MAX_LINE gets
+//   one -32600 error and is closed.
+// - A client may half-close (send EOF) after its last request: answers are
+//   still written, then the connection is ended. A last line without a
+//   trailing newline is treated as complete at EOF.
+// - Backpressure: while a connection's unsent answers exceed HIGH_WATER the
+//   server stops reading from it.
 
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 
 export const MAX_LINE = 16 * 1024 * 1024;
+const HIGH_WATER = 1024 * 1024;
+const NL = 0x0a;
 
 export const E_PARSE = -32700;
 export const E_INVALID_REQUEST = -32600;
@@ -18,14 +32,19 @@ export const E_INTERNAL = -32603;
 export const E_APP = -32000;
 
 export class RpcError extends Error {
-  constructor(readonly rpcCode: number, message: string, readonly data?: unknown) {
+  constructor(
+    readonly rpcCode: number,
+    message: string,
+    readonly data?: unknown,
+  ) {
     super(message);
+    this.name = 'RpcError';
   }
 }
 
 export type Handler = (params: Record<string, unknown>) => unknown | Promise<unknown>;
 
-interface Response {
+export interface RpcResponse {
   jsonrpc: '2.0';
   id: unknown;
   result?: unknown;
@@ -33,8 +52,17 @@ interface Response {
 }
 
 export interface RpcServerOptions {
+  /** Called for internal errors (-32603): a bug, to be logged. */
   onError?: (err: unknown, method: string) => void;
+  /** Called when a connection is dropped for a protocol violation. */
+  onDrop?: (reason: string) => void;
 }
+
+const errorResponse = (id: unknown, code: number, message: string, data?: unknown): RpcResponse => ({
+  jsonrpc: '2.0',
+  id,
+  error: data === undefined ? { code, message } : { code, message, data },
+});
 
 export class RpcServer {
   private server: Server | null = null;
@@ -45,14 +73,16 @@ export class RpcServer {
     private readonly opts: RpcServerOptions = {},
   ) {}
 
+  /** Listen on `path` and make it owner-only (0600) before resolving. */
   listen(path: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      const server = createServer((sock) => this.onConnection(sock));
+      const server = createServer({ allowHalfOpen: true }, (sock) => this.onConnection(sock));
       server.once('error', reject);
       server.listen(path, () => {
         try {
           chmodSync(path, 0o600);
         } catch (e) {
+          server.close();
           reject(e);
           return;
         }
@@ -64,11 +94,26 @@ export class RpcServer {
     });
   }
 
-  close(path?: string): Promise<void> {
-    for (const c of this.conns) c.destroy();
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  /**
+   * Stop accepting, end every connection (answers already written are
+   * flushed; a connection still open after `graceMs` is destroyed), and
+   * remove the socket file.
+   */
+  close(path?: string, graceMs = 200): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    for (const c of this.conns) c.end();
+    const force = setTimeout(() => {
+      for (const c of this.conns) c.destroy();
+    }, graceMs);
+    force.unref();
     return new Promise((resolve) => {
-      if (!this.server) return resolve();
-      this.server.close(() => {
+      const finish = () => {
+        clearTimeout(force);
         if (path && existsSync(path)) {
           try {
             unlinkSync(path);
@@ -77,52 +122,103 @@ export class RpcServer {
           }
         }
         resolve();
-      });
+      };
+      if (!server) return finish();
+      server.close(finish);
     });
   }
 
   private onConnection(sock: Socket): void {
     this.conns.add(sock);
-    let buf = '';
-    let queue = Promise.resolve();
-    sock.setEncoding('utf8');
-    sock.on('data', (chunk: string) => {
-      buf += chunk;
-      if (buf.length > MAX_LINE && !buf.includes('\n')) {
-        this.write(sock, { jsonrpc: '2.0', id: null, error: { code: E_INVALID_REQUEST, message: `request line longer than ${MAX_LINE} bytes` } });
-        sock.end();
-        buf = '';
-        return;
-      }
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        if (!line) continue;
-        // Requests on one connection are answered in order.
-        queue = queue.then(() => this.handleLine(line)).then((out) => {
+    // The pending (incomplete) line, as the chunks that make it up.
+    let parts: Buffer[] = [];
+    let pendingLen = 0;
+    let queue: Promise<void> = Promise.resolve();
+    let dropped = false;
+
+    const enqueue = (lineBuf: Buffer) => {
+      const line = lineBuf.toString('utf8').trim();
+      if (!line) return;
+      queue = queue
+        .then(() => this.handleLine(line))
+        .then((out) => {
           if (out !== null) this.write(sock, out);
         });
+    };
+
+    sock.on('data', (chunk: Buffer) => {
+      if (dropped) return;
+      let start = 0;
+      let nl: number;
+      while ((nl = chunk.indexOf(NL, start)) >= 0) {
+        const piece = chunk.subarray(start, nl);
+        if (pendingLen + piece.length > MAX_LINE) return drop();
+        enqueue(parts.length ? Buffer.concat([...parts, piece]) : piece);
+        parts = [];
+        pendingLen = 0;
+        start = nl + 1;
       }
+      if (start < chunk.length) {
+        const rest = chunk.subarray(start);
+        pendingLen += rest.length;
+        if (pendingLen > MAX_LINE) return drop();
+        parts.push(rest);
+      }
+      if (sock.writableLength > HIGH_WATER) {
+        sock.pause();
+        sock.once('drain', () => sock.resume());
+      }
+    });
+
+    const drop = () => {
+      dropped = true;
+      parts = [];
+      pendingLen = 0;
+      this.opts.onDrop?.(`request line longer than ${MAX_LINE} bytes`);
+      // Answer what came before, then the error, then hang up.
+      queue = queue.then(() => {
+        this.write(sock, errorResponse(null, E_INVALID_REQUEST, `request line longer than ${MAX_LINE} bytes; closing the connection`));
+        sock.end();
+        setTimeout(() => sock.destroy(), 1000).unref();
+      });
+    };
+
+    sock.on('end', () => {
+      if (dropped) return;
+      if (pendingLen > 0) enqueue(Buffer.concat(parts));
+      parts = [];
+      pendingLen = 0;
+      void queue.then(() => sock.end());
     });
     sock.on('error', () => {});
     sock.on('close', () => this.conns.delete(sock));
   }
 
   private write(sock: Socket, out: unknown): void {
-    if (sock.writable) sock.write(JSON.stringify(out, jsonReplacer) + '\n');
+    if (!sock.writable) return;
+    let text: string;
+    try {
+      text = JSON.stringify(out, jsonReplacer);
+    } catch (e) {
+      // A result that cannot be serialised (a cycle) is a bug in a handler.
+      this.opts.onError?.(e, '(serialise)');
+      const id = (out as { id?: unknown })?.id ?? null;
+      text = JSON.stringify(errorResponse(id, E_INTERNAL, `internal error: result is not serialisable`));
+    }
+    sock.write(text + '\n');
   }
 
-  async handleLine(line: string): Promise<Response | Response[] | null> {
+  /** Handle one request line (a request or a batch); null = nothing to answer. */
+  async handleLine(line: string): Promise<RpcResponse | RpcResponse[] | null> {
     let msg: unknown;
     try {
       msg = JSON.parse(line);
     } catch {
-      return { jsonrpc: '2.0', id: null, error: { code: E_PARSE, message: 'parse error: request is not valid JSON' } };
+      return errorResponse(null, E_PARSE, 'parse error: request is not valid JSON');
     }
     if (Array.isArray(msg)) {
-      if (msg.length === 0) return { jsonrpc: '2.0', id: null, error: { code: E_INVALID_REQUEST, message: 'empty batch' } };
-      const out: Response[] = [];
+      if (msg.length === 0) return errorResponse(null, E_INVALID_REQUEST, 'empty batch');
+      const out: RpcResponse[] = [];
       for (const m of msg) {
         const r = await this.handleOne(m);
         if (r) out.push(r);
@@ -132,34 +228,45 @@ export class RpcServer {
     return this.handleOne(msg);
   }
 
-  private async handleOne(msg: unknown): Promise<Response | null> {
+  private async handleOne(msg: unknown): Promise<RpcResponse | null> {
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
-      return { jsonrpc: '2.0', id: null, error: { code: E_INVALID_REQUEST, message: 'invalid request: expected an object' } };
+      return errorResponse(null, E_INVALID_REQUEST, 'invalid request: expected an object');
     }
     const m = msg as Record<string, unknown>;
-    const id = m.id ?? null;
+    const rawId = m.id;
+    const idOk = rawId === undefined || rawId === null || typeof rawId === 'string' || typeof rawId === 'number';
+    const id = idOk ? (rawId ?? null) : null;
     const isNotification = !('id' in m);
     if (m.jsonrpc !== '2.0' || typeof m.method !== 'string') {
-      return { jsonrpc: '2.0', id, error: { code: E_INVALID_REQUEST, message: 'invalid request: needs jsonrpc "2.0" and a method string' } };
+      return errorResponse(id, E_INVALID_REQUEST, 'invalid request: needs jsonrpc "2.0" and a method string');
     }
-    const handler = this.methods.get(m.method);
-    if (!handler) return { jsonrpc: '2.0', id, error: { code: E_METHOD_NOT_FOUND, message: `unknown method '${m.method}'` } };
+    if (!idOk) return errorResponse(null, E_INVALID_REQUEST, 'invalid request: id must be a string, a number or null');
+    const method = m.method;
+    const handler = this.methods.get(method);
+    if (!handler) return isNotification ? null : errorResponse(id, E_METHOD_NOT_FOUND, `unknown method '${method}'`);
     const params = m.params ?? {};
     if (typeof params !== 'object' || params === null || Array.isArray(params)) {
-      return { jsonrpc: '2.0', id, error: { code: E_INVALID_PARAMS, message: 'params must be an object' } };
+      return isNotification ? null : errorResponse(id, E_INVALID_PARAMS, 'params must be an object');
     }
     try {
       const result = await handler(params as Record<string, unknown>);
       return isNotification ? null : { jsonrpc: '2.0', id, result: result ?? null };
     } catch (e) {
-      if (e instanceof RpcError) return { jsonrpc: '2.0', id, error: { code: e.rpcCode, message: e.message, data: e.data } };
-      const code = (e as { code?: unknown }).code;
-      if (e instanceof Error && typeof code === 'string') {
-        return { jsonrpc: '2.0', id, error: { code: E_APP, message: e.message, data: { code } } };
+      if (isNotification) {
+        if (!(e instanceof RpcError) && typeof (e as { code?: unknown })?.code !== 'string') this.opts.onError?.(e, method);
+        return null;
       }
-      this.opts.onError?.(e, m.method);
-      return { jsonrpc: '2.0', id, error: { code: E_INTERNAL, message: `internal error: ${(e as Error)?.message ?? String(e)}` } };
+      return this.errorFor(id, method, e);
     }
+  }
+
+  private errorFor(id: unknown, method: string, e: unknown): RpcResponse {
+    if (e instanceof RpcError) return errorResponse(id, e.rpcCode, e.message, e.data);
+    const code = (e as { code?: unknown })?.code;
+    if (e instanceof Error && typeof code === 'string') return errorResponse(id, E_APP, e.message, { code });
+    this.opts.onError?.(e, method);
+    const detail = e instanceof Error ? e.message : String(e);
+    return errorResponse(id, E_INTERNAL, `internal error: ${detail}`);
   }
 }
 

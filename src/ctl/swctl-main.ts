@@ -1,11 +1,16 @@
 // `swctl`: the command line for a running swd. Each command is one JSON-RPC
-// call; text output is the OVS-style text the daemon returns (`lines`),
-// `--json` prints the whole result. Errors: one line on stderr, exit 1
-// (2 for usage errors). `parse-flows` works offline, without a daemon.
+// call; text output is the OVS-style text the daemon returns (`lines` or
+// `text`), `--json` prints the whole result. Errors: one line on stderr
+// (`swctl: ...`), exit 1; usage errors exit 2. `parse-flows` works offline,
+// without a daemon.
+//
+// Start-up time matters (every command is a new process): this module loads
+// only commander and the socket client; anything heavier is imported by the
+// command that needs it.
 
-import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
-import { call, ConnectError, RpcCallError } from './rpc-client.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { call } from './rpc-client.ts';
 import { resolveSocket } from './rundir.ts';
 import { VERSION } from './version.ts';
 
@@ -16,92 +21,121 @@ interface Globals {
   timeout: string;
 }
 
-class UsageError extends Error {}
+type Result = Record<string, unknown>;
+type Printer = (r: Result) => void;
 
-function readFlowsArg(arg: string): { text: string; file: string } {
+export class UsageError extends Error {}
+
+const out = (lines: string[]) => process.stdout.write(lines.map((l) => l + '\n').join(''));
+
+/** Default text output: the daemon's `lines`, else its `text`, else nothing (OVS prints nothing on success). */
+function printDefault(r: Result): void {
+  if (Array.isArray(r.lines)) out(r.lines as string[]);
+  else if (typeof r.text === 'string') process.stdout.write(r.text.endsWith('\n') || r.text === '' ? r.text : r.text + '\n');
+}
+
+const quiet: Printer = () => {};
+
+/** Flow text from FILE, or stdin for `-`; `file` names it in error messages. */
+export function readFlowsArg(arg: string): { text: string; file: string } {
   if (arg === '-') return { text: readFileSync(0, 'utf8'), file: '-' };
   try {
     return { text: readFileSync(arg, 'utf8'), file: arg };
   } catch (e) {
-    throw new Error(`cannot read ${arg}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`cannot read ${arg}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
   }
 }
 
-/** `add-port` arguments: type=X ofport=N options:k=v[,k=v] (also repeated options:k=v). */
+/** A FLOW argument that may instead name a file of flows (or `-` for stdin), as ovs-ofctl allows. */
+export function flowOrFile(arg: string): { text: string; file: string } {
+  if (arg === '-' || (!arg.includes('=') && !arg.includes(',') && existsSync(arg))) return readFlowsArg(arg);
+  return { text: arg, file: '(command line)' };
+}
+
+/** `add-port` arguments: type=X ofport=N options:k=v[,k=v] (options: may repeat). */
 export function parsePortArgs(args: string[]): { type?: string; ofport?: number; options: Record<string, string> } {
-  const out: { type?: string; ofport?: number; options: Record<string, string> } = { options: {} };
+  const res: { type?: string; ofport?: number; options: Record<string, string> } = { options: {} };
   for (const a of args) {
     if (a.startsWith('options:')) {
       for (const kv of a.slice('options:'.length).split(',')) {
         const eq = kv.indexOf('=');
         if (eq <= 0) throw new UsageError(`bad option '${kv}' (expected options:key=value)`);
-        out.options[kv.slice(0, eq)] = kv.slice(eq + 1);
+        res.options[kv.slice(0, eq)] = kv.slice(eq + 1);
       }
-    } else if (a.startsWith('type=')) out.type = a.slice(5);
-    else if (a.startsWith('ofport=')) {
-      const n = Number(a.slice(7));
-      if (!Number.isInteger(n)) throw new UsageError(`bad ofport '${a.slice(7)}'`);
-      out.ofport = n;
-    } else throw new UsageError(`unknown port argument '${a}' (expected type=, ofport= or options:k=v)`);
+    } else if (a.startsWith('type=')) {
+      res.type = a.slice('type='.length);
+    } else if (a.startsWith('ofport=')) {
+      res.ofport = posInt(a.slice('ofport='.length), 'ofport');
+    } else {
+      throw new UsageError(`unknown port argument '${a}' (expected type=, ofport= or options:key=value)`);
+    }
   }
-  return out;
+  return res;
 }
 
-export async function main(argv = process.argv): Promise<void> {
+function posInt(s: string, what: string): number {
+  if (!/^\d+$/.test(s) || Number(s) < 1 || !Number.isSafeInteger(Number(s))) throw new UsageError(`bad ${what} '${s}' (expected a positive integer)`);
+  return Number(s);
+}
+
+function zoneArg(z: string | undefined): number | undefined {
+  if (z === undefined) return undefined;
+  const m = /^(?:zone=)?(\d+)$/.exec(z);
+  if (!m || Number(m[1]) > 0xffff) throw new UsageError(`bad zone '${z}' (expected zone=N, N from 0 to 65535)`);
+  return Number(m[1]);
+}
+
+function buildProgram(run: (method: string, params: Result, print?: Printer) => void): Command {
   const program = new Command('swctl')
-    .description('control a running swd (OVS-style output; --json for JSON)')
-    .version(VERSION)
-    .option('--socket <path>', 'swd control socket (default: $SWD_SOCKET or <rundir>/swd.sock)')
-    .option('--rundir <dir>', 'swd run directory to find the socket in')
+    .description('control a running swd (OVS-style text output; --json for JSON)')
+    .usage('[options] COMMAND [ARGS...]')
+    .version(VERSION, '-V, --version', 'print the swctl version')
+    .option('--socket <path>', 'swd control socket (default: $SWD_SOCKET, else <rundir>/swd.sock)')
+    .option('--rundir <dir>', 'swd run directory to find the socket in (default: as swd chooses it)')
     .option('--json', 'print results as JSON')
-    .option('--timeout <ms>', 'give up after this many milliseconds', '30000')
+    .addOption(new Option('--timeout <secs>', 'give up waiting for swd after SECS seconds').default('30'))
     .exitOverride()
-    .showHelpAfterError(false);
+    .configureOutput({ outputError: (s, write) => write(s.replace(/^error: /, 'swctl: ')) })
+    .showHelpAfterError('(run swctl --help for the list of commands)');
 
-  let pending: Promise<void> = Promise.resolve();
-  const run = (method: string, params: Record<string, unknown>, print?: (r: Record<string, unknown>) => void) => {
-    const g = program.opts<Globals>();
-    const sock = resolveSocket(g.socket, g.rundir);
-    pending = call(sock, method, params, Number(g.timeout)).then((r) => {
-      const res = (r ?? {}) as Record<string, unknown>;
-      if (g.json) process.stdout.write(JSON.stringify(res, null, 2) + '\n');
-      else if (print) print(res);
-      else if (Array.isArray(res.lines)) process.stdout.write((res.lines as string[]).map((l) => l + '\n').join(''));
-    });
-  };
-
-  program.command('show <bridge>').description('ports of a bridge, like ovs-ofctl show').action((br) => run('show', { bridge: br }));
-  program.command('add-br <bridge>').description('create a bridge').action((br) => run('add-br', { bridge: br }));
-  program.command('del-br <bridge>').description('delete a bridge and its ports').action((br) => run('del-br', { bridge: br }));
-  program.command('list-br').description('list bridges').action(() =>
-    run('list-br', {}, (r) => process.stdout.write((r.bridges as string[]).map((b) => b + '\n').join(''))),
-  );
+  // bridges and ports
+  program
+    .command('show [bridge]')
+    .description('a bridge and its ports, like ovs-ofctl show (every bridge when BRIDGE is left out)')
+    .action((br?: string) => run('show', { bridge: br }));
+  program.command('add-br <bridge>').description('create a bridge').action((br) => run('add-br', { bridge: br }, quiet));
+  program.command('del-br <bridge>').description('delete a bridge and its ports').action((br) => run('del-br', { bridge: br }, quiet));
+  program.command('list-br').description('list bridges').action(() => run('list-br', {}, (r) => out(r.bridges as string[])));
   program
     .command('add-port <bridge> <port> [args...]')
     .description('add a port: [type=dummy|pcap] [ofport=N] [options:rx_pcap=FILE,tx_pcap=FILE]')
-    .action((br, port, args: string[]) => run('add-port', { bridge: br, port, ...parsePortArgs(args) }, () => {}));
-  program.command('del-port <bridge> <port>').description('remove a port').action((br, port) => run('del-port', { bridge: br, port }));
-  program.command('dump-ports <bridge> [port]').description('port counters, like ovs-ofctl dump-ports').action((br, port) => run('dump-ports', { bridge: br, port }));
+    .action((br, port, args: string[]) => run('add-port', { bridge: br, port, ...parsePortArgs(args) }, quiet));
+  program.command('del-port <bridge> <port>').description('remove a port').action((br, port) => run('del-port', { bridge: br, port }, quiet));
+  program
+    .command('dump-ports <bridge> [port]')
+    .description('port counters, like ovs-ofctl dump-ports')
+    .action((br, port) => run('dump-ports', { bridge: br, port }));
 
-  program.command('add-flow <bridge> <flow>').description('add one flow (ovs-ofctl syntax)').action((br, flow) => run('add-flows', { bridge: br, text: flow, file: '(command line)' }, () => {}));
+  // flows
+  program
+    .command('add-flow <bridge> <flow>')
+    .description('add one flow (ovs-ofctl syntax; - reads flows from stdin)')
+    .action((br, flow) => run('add-flows', { bridge: br, ...(flow === '-' ? readFlowsArg('-') : { text: flow, file: '(command line)' }) }, quiet));
   program
     .command('add-flows <bridge> <file>')
-    .description('add the flows of FILE (- for stdin); all or nothing')
-    .action((br, file) => run('add-flows', { bridge: br, ...readFlowsArg(file) }, () => {}));
+    .description('add the flows in FILE (- for stdin); all or nothing')
+    .action((br, file) => run('add-flows', { bridge: br, ...readFlowsArg(file) }, quiet));
   program
     .command('mod-flows <bridge> <flow>')
-    .description('modify actions of matching flows (FLOW, or a file of flows)')
+    .description('change the actions of matching flows (FLOW, a file of flows, or - for stdin)')
     .option('--strict', 'match priority and fields exactly')
-    .action((br, flow, o) => {
-      let src = { text: flow as string, file: '(command line)' };
-      if (flow === '-' || (!flow.includes('=') && !flow.includes('actions'))) src = readFlowsArg(flow);
-      run('mod-flows', { bridge: br, ...src, strict: !!o.strict }, () => {});
-    });
+    .action((br, flow, o) => run('mod-flows', { bridge: br, ...flowOrFile(flow), strict: !!o.strict }, quiet));
   program
     .command('del-flows <bridge> [match]')
     .description('delete flows (all, or those matching MATCH)')
     .option('--strict', 'match priority and fields exactly')
-    .action((br, match, o) => run('del-flows', { bridge: br, match, strict: !!o.strict }, () => {}));
+    .action((br, match, o) => run('del-flows', { bridge: br, match, strict: !!o.strict }, quiet));
   program
     .command('dump-flows <bridge> [match]')
     .description('print flows, like ovs-ofctl dump-flows')
@@ -109,30 +143,44 @@ export async function main(argv = process.argv): Promise<void> {
     .action((br, match, o) => run('dump-flows', { bridge: br, match, noStats: o.stats === false }));
   program
     .command('parse-flows <file>')
-    .description('print each flow of FILE normalised as ovs-ofctl parse-flows does (offline)')
-    .action(async (file) => {
-      const { parseFlowsCommand } = await import('../ofproto/parse-flows-cmd.ts');
-      const r = parseFlowsCommand(file);
+    .description('print the flows in FILE normalised as ovs-ofctl parse-flows does (offline, no daemon)')
+    .action(async (file: string) => {
+      let mod: { parseFlowsCommand(path: string): { ok: true; text: string } | { ok: false; error: string } };
+      try {
+        mod = await import('../ofproto/parse-flows-cmd.ts');
+      } catch (e) {
+        throw new Error(`parse-flows is not available: ${(e as Error).message}`);
+      }
+      const r = mod.parseFlowsCommand(file);
       if (!r.ok) throw new Error(r.error);
       process.stdout.write(r.text);
     });
 
+  // packets
   program
     .command('inject <bridge> <port> <packet>')
     .description('receive PACKET (hex bytes or datapath-flow text) on a dummy port')
     .option('--count <n>', 'inject N copies', '1')
-    .action((br, port, packet, o) => run('inject', { bridge: br, port, packet, count: Number(o.count) }, () => {}));
-  program.command('pcap-replay <bridge> <port>').description("replay a pcap port's rx_pcap").action((br, port) => run('pcap-replay', { bridge: br, port }, (r) => process.stdout.write(`${r.replayed} packets\n`)));
-  program.command('trace <bridge> <flow>').description('show how a packet would be handled, like ofproto/trace').action((br, flow) => run('trace', { bridge: br, flow }));
+    .action((br, port, packet, o) => run('inject', { bridge: br, port, packet, count: posInt(o.count, 'count') }, quiet));
+  program
+    .command('pcap-replay <bridge> <port>')
+    .description("replay a pcap port's rx_pcap file")
+    .action((br, port) => run('pcap-replay', { bridge: br, port }, (r) => out([`${r.replayed} packets`])));
+  program
+    .command('trace <bridge> <flow>')
+    .description('show how a packet would be handled, like ofproto/trace')
+    .action((br, flow) => run('trace', { bridge: br, flow }));
 
+  // datapath
   program
     .command('dump-dp-flows')
     .description('print datapath megaflows, like dpctl/dump-flows')
-    .option('-m, --more', 'verbose output')
+    .option('-m, --more', 'print the full key with masks')
     .action((o) => run('dump-dp-flows', { verbose: !!o.more }));
-  program.command('del-dp-flows').description('delete all datapath megaflows').action(() => run('del-dp-flows', {}, () => {}));
+  program.command('del-dp-flows').description('delete all datapath megaflows').action(() => run('del-dp-flows', {}, quiet));
   program.command('fdb-show <bridge>').description('MAC learning table, like fdb/show').action((br) => run('fdb-show', { bridge: br }));
 
+  // connection tracking
   program
     .command('dump-conntrack [zone]')
     .description('print connections, like dpctl/dump-conntrack (zone=N to filter)')
@@ -143,19 +191,19 @@ export async function main(argv = process.argv): Promise<void> {
     .description("delete connections: [zone=N] ['ct_nw_src=..,ct_nw_dst=..,ct_nw_proto=..,ct_tp_src=..,ct_tp_dst=..']")
     .action((args: string[]) => {
       let zone: number | undefined;
-      let tuple: string | undefined;
+      const tuple: string[] = [];
       for (const a of args) {
         if (/^zone=/.test(a)) zone = zoneArg(a);
-        else tuple = a;
+        else tuple.push(a);
       }
-      run('flush-conntrack', { zone, tuple }, () => {});
+      run('flush-conntrack', { zone, tuple: tuple.length ? tuple.join(' ') : undefined }, quiet);
     });
   program
     .command('ct-stats-show [zone]')
     .description('connection counts per protocol, like dpctl/ct-stats-show')
     .option('-m, --more', 'verbose output')
     .action((zone, o) => run('ct-stats-show', { zone: zoneArg(zone), verbose: !!o.more }));
-  program.command('ct-set-maxconns <n>').description('set the connection limit').action((n) => run('ct-set-maxconns', { maxconns: Number(n) }));
+  program.command('ct-set-maxconns <n>').description('set the connection limit').action((n) => run('ct-set-maxconns', { maxconns: posInt(n, 'maxconns') }));
   program.command('ct-get-maxconns').description('print the connection limit').action(() => run('ct-get-maxconns', {}));
   program.command('ct-get-nconns').description('print the number of connections').action(() => run('ct-get-nconns', {}));
   program.command('ct-set-limits [args...]').description('per-zone limits: [default=N] [zone=N,limit=M]...').action((a: string[]) => run('ct-set-limits', { args: a.join(' ') }));
@@ -168,31 +216,61 @@ export async function main(argv = process.argv): Promise<void> {
     .command('ct-set-timeout-policy <args...>')
     .description('per-zone timeouts: zone=N tcp_established=S udp_single=S ...')
     .action((a: string[]) => run('ct-set-timeout-policy', { args: a.join(' ') }));
-  program.command('ct-get-timeout-policy [zone]').description('print the timeouts of a zone').action((zone) => run('ct-get-timeout-policy', { zone: zoneArg(zone) ?? 0 }));
+  program
+    .command('ct-get-timeout-policy [zone]')
+    .description('print the timeouts of a zone')
+    .action((zone) => run('ct-get-timeout-policy', { zone: zoneArg(zone) ?? 0 }));
 
-  program.command('version').description('print the daemon version').action(() => run('version', {}, (r) => process.stdout.write(`swd ${r.version}\n`)));
+  program.command('version').description('print the version of the running swd').action(() => run('version', {}, (r) => out([`swd ${r.version}`])));
+  return program;
+}
+
+export async function main(argv = process.argv): Promise<void> {
+  // Commands register one call; main makes it after parsing, so that usage
+  // errors never reach the daemon.
+  let request: { method: string; params: Result; print?: Printer } | null = null;
+  const program = buildProgram((method, params, print) => {
+    request = { method, params, print };
+  });
 
   try {
     await program.parseAsync(argv);
-    await pending;
+    const req = request as { method: string; params: Result; print?: Printer } | null;
+    if (!req) return;
+    const g = program.opts<Globals>();
+    const timeoutSec = Number(g.timeout);
+    if (!(timeoutSec > 0)) throw new UsageError(`bad --timeout '${g.timeout}' (expected seconds > 0)`);
+    const sock = resolveSocket(g.socket, g.rundir);
+    const ask = async (method: string, params: Result) => ((await call(sock, method, params, timeoutSec * 1000)) ?? {}) as Result;
+
+    if (req.method === 'show' && !req.params.bridge) {
+      // `show` without a bridge: every bridge, one after the other.
+      const { bridges } = (await ask('list-br', {})) as { bridges: string[] };
+      const shown: Result[] = [];
+      for (const bridge of bridges) shown.push(await ask('show', { bridge }));
+      if (g.json) process.stdout.write(JSON.stringify({ bridges: shown }, null, 2) + '\n');
+      else for (const r of shown) printDefault(r);
+      return;
+    }
+    const res = await ask(req.method, req.params);
+    if (g.json) process.stdout.write(JSON.stringify(res, null, 2) + '\n');
+    else (req.print ?? printDefault)(res);
   } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') process.exit(0);
-      process.exit(2);
-    }
-    if (e instanceof UsageError) {
-      process.stderr.write(`swctl: ${e.message}\n`);
-      process.exit(2);
-    }
-    const msg = e instanceof RpcCallError || e instanceof ConnectError || e instanceof Error ? e.message : String(e);
-    process.stderr.write(`swctl: ${msg}\n`);
-    process.exit(1);
+    process.exitCode = reportError(e);
   }
 }
 
-function zoneArg(z: string | undefined): number | undefined {
-  if (z === undefined) return undefined;
-  const m = /^(?:zone=)?(\d+)$/.exec(z);
-  if (!m) throw new UsageError(`bad zone '${z}' (expected zone=N)`);
-  return Number(m[1]);
+/** One line on stderr; the exit status. */
+function reportError(e: unknown): number {
+  if (e instanceof CommanderError) {
+    // commander has printed its message (or the help) already.
+    return e.exitCode === 0 ? 0 : 2;
+  }
+  if (e instanceof UsageError) {
+    process.stderr.write(`swctl: ${e.message}\n`);
+    return 2;
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`swctl: ${msg.split('\n')[0]}\n`);
+  return 1;
 }

@@ -1,20 +1,21 @@
 // `swd`: the daemon's command line. `swd start` runs the switch in the
-// foreground (or --detach), serving JSON-RPC on <rundir>/swd.sock (mode
-// 0600) with a pidfile beside it; `swd stop` asks a running daemon to stop.
+// foreground (or in the background with --detach), serving JSON-RPC on
+// <rundir>/swd.sock (mode 0600) with a pidfile beside it; SIGINT/SIGTERM
+// stop it gracefully; `swd stop` asks a running daemon to stop. The daemon
+// itself is daemon.ts; this file is arguments, signals and process exit.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, Option } from 'commander';
-import pino from 'pino';
-import { Switch } from '../ofproto/switch.ts';
-import { DbError, loadDb, saveDb } from './db.ts';
-import { buildMethods } from './methods.ts';
+import { Command, CommanderError, Option } from 'commander';
+import { DaemonStartError, startDaemon, type SwitchFactory } from './daemon.ts';
+import { DbError, loadDb } from './db.ts';
+import { AlreadyRunningError, checkNotRunning, pidAlive, readPid, socketAlive } from './pidfile.ts';
 import { call } from './rpc-client.ts';
-import { RpcServer } from './rpc-server.ts';
-import { DB_NAME, PIDFILE_NAME, resolveRundir, SOCKET_NAME } from './rundir.ts';
+import { ensureRundir, LOG_NAME, RundirError, runPaths } from './rundir.ts';
 import { VERSION } from './version.ts';
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 interface StartOptions {
   rundir?: string;
@@ -25,146 +26,157 @@ interface StartOptions {
   defaultBridge: boolean;
 }
 
-/** True when something answers on the socket. */
-function socketAlive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
+export interface SwdMainDeps {
+  /** Build the switch (default: the real one from src/ofproto/switch.ts). */
+  createSwitch?: SwitchFactory;
+}
+
+class Exit extends Error {
+  constructor(readonly status: number) {
+    super(`exit ${status}`);
+  }
 }
 
 function fail(msg: string): never {
   process.stderr.write(`swd: ${msg}\n`);
-  process.exit(1);
+  throw new Exit(1);
 }
 
-async function start(opts: StartOptions): Promise<void> {
-  const rundir = resolveRundir(opts.rundir);
-  const sockPath = join(rundir, SOCKET_NAME);
-  const pidPath = opts.pidfile ?? join(rundir, PIDFILE_NAME);
-  const dbPath = opts.db ?? join(rundir, DB_NAME);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Errors whose message is meant for the user as it is. */
+function isUserError(e: unknown): e is Error {
+  return e instanceof AlreadyRunningError || e instanceof DbError || e instanceof DaemonStartError || e instanceof RundirError;
+}
+
+async function start(o: StartOptions, deps: SwdMainDeps): Promise<void> {
+  const paths = runPaths(o);
+  if (o.detach) return detach(o, paths);
+
+  const { default: pino } = await import('pino');
+  const logger = pino({ level: o.logLevel, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
+  let daemon;
   try {
-    mkdirSync(rundir, { recursive: true, mode: 0o700 });
+    daemon = await startDaemon({ ...o, logger, createSwitch: deps.createSwitch });
   } catch (e) {
-    fail(`cannot create run directory ${rundir}: ${(e as Error).message}`);
-  }
-
-  if (existsSync(sockPath)) {
-    if (await socketAlive(sockPath)) {
-      const pid = existsSync(pidPath) ? readFileSync(pidPath, 'utf8').trim() : '?';
-      fail(`another swd (pid ${pid}) is already running on ${rundir}; stop it first with \`swd stop\``);
-    }
-    // A crashed daemon left its socket behind.
-    unlinkSync(sockPath);
-  }
-
-  if (opts.detach) {
-    const args = process.argv.slice(1).filter((a) => a !== '--detach');
-    const child = spawn(process.execPath, [...process.execArgv, ...args], { detached: true, stdio: 'ignore' });
-    child.unref();
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      if (existsSync(sockPath) && (await socketAlive(sockPath))) {
-        process.stderr.write(`swd listening on ${sockPath} (pid ${child.pid})\n`);
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    fail('the detached daemon did not come up within 20 s');
-  }
-
-  const log = pino({ level: opts.logLevel, base: { pid: process.pid } }, pino.destination(2));
-  let cfg;
-  try {
-    cfg = loadDb(dbPath);
-  } catch (e) {
-    if (e instanceof DbError) fail(e.message);
+    if (isUserError(e)) fail(e.message);
     throw e;
   }
-  const sw = Switch.fromConfig(cfg, { logger: log, defaultBridge: opts.defaultBridge });
-  const save = () => {
-    try {
-      saveDb(dbPath, sw.config());
-    } catch (e) {
-      log.error({ err: e }, `cannot save the database ${dbPath}`);
-    }
-  };
-  if (!cfg) save();
+  process.stderr.write(`swd listening on ${daemon.paths.socket}\n`);
 
-  let stopping = false;
-  // eslint-disable-next-line prefer-const
-  let server: RpcServer;
-  const shutdown = async () => {
-    if (stopping) return;
-    stopping = true;
-    clearInterval(timer);
-    log.info('shutting down');
-    await server.close(sockPath);
-    save();
-    sw.close();
-    try {
-      if (existsSync(pidPath) && readFileSync(pidPath, 'utf8').trim() === String(process.pid)) unlinkSync(pidPath);
-    } catch {
-      // gone already
+  let signals = 0;
+  const onSignal = (sig: string) => {
+    if (++signals > 1) {
+      logger.warn({ signal: sig }, 'second signal while stopping: exiting now');
+      process.exit(1);
     }
-    process.exit(0);
+    logger.info({ signal: sig }, 'signal received');
+    void daemon.stop();
   };
-  const methods = buildMethods({ sw, save, shutdown: () => void shutdown(), version: VERSION });
-  server = new RpcServer(methods, { onError: (err, method) => log.error({ err, method }, 'method failed') });
-  try {
-    await server.listen(sockPath);
-  } catch (e) {
-    fail(`cannot listen on ${sockPath}: ${(e as Error).message}`);
-  }
-  writeFileSync(pidPath, `${process.pid}\n`);
-  const timer = setInterval(() => {
-    try {
-      sw.tick(Date.now());
-    } catch (e) {
-      log.error({ err: e }, 'periodic work failed');
-    }
-  }, 100);
-  process.on('SIGINT', () => void shutdown());
-  process.on('SIGTERM', () => void shutdown());
-  process.on('uncaughtException', (e) => log.error({ err: e }, 'uncaught exception'));
-  process.on('unhandledRejection', (e) => log.error({ err: e }, 'unhandled rejection'));
-  log.info({ rundir, db: dbPath }, 'swd started');
-  process.stderr.write(`swd listening on ${sockPath}\n`);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', () => logger.info('SIGHUP ignored'));
+  // The daemon must outlive a bug in one request or timer: log and go on.
+  process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception'));
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
+
+  await daemon.stopped;
+  process.exit(0);
 }
 
-async function stop(opts: { rundir?: string }): Promise<void> {
-  const rundir = resolveRundir(opts.rundir);
-  const sockPath = join(rundir, SOCKET_NAME);
+/**
+ * --detach: check what can be checked here (so errors reach the terminal),
+ * start the same command without --detach in a new session with its output
+ * going to <rundir>/swd.log, and return once its socket answers.
+ */
+async function detach(o: StartOptions, paths: ReturnType<typeof runPaths>): Promise<void> {
   try {
-    await call(sockPath, 'shutdown', {}, 5000);
+    ensureRundir(paths.rundir);
+    await checkNotRunning(paths);
+    loadDb(paths.db);
   } catch (e) {
-    fail((e as Error).message);
+    if (isUserError(e)) fail(e.message);
+    throw e;
+  }
+  const logPath = join(paths.rundir, LOG_NAME);
+  const logFd = openSync(logPath, 'a', 0o600);
+  const args = process.argv.slice(1).filter((a) => a !== '--detach');
+  const child = spawn(process.execPath, [...process.execArgv, ...args], { detached: true, stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  let exited: number | null = null;
+  child.once('exit', (code, sig) => (exited = code ?? (sig ? 128 : 1)));
+  child.unref();
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (exited !== null) {
+      const tail = readFileSync(logPath, 'utf8').trimEnd().split('\n').filter((l) => l.startsWith('swd: ')).slice(-1)[0];
+      fail(tail ? tail.slice('swd: '.length) : `the daemon exited with status ${exited} during start; see ${logPath}`);
+    }
+    if (readPid(paths.pidfile) === child.pid && (await socketAlive(paths.socket))) {
+      process.stderr.write(`swd listening on ${paths.socket} (pid ${child.pid})\n`);
+      return;
+    }
+    await sleep(50);
+  }
+  fail(`the detached daemon (pid ${child.pid}) did not come up within 20 s; see ${logPath}`);
+}
+
+async function stop(o: { rundir?: string; pidfile?: string }): Promise<void> {
+  const paths = runPaths(o);
+  const pid = readPid(paths.pidfile);
+  if (existsSync(paths.socket) && (await socketAlive(paths.socket))) {
+    try {
+      await call(paths.socket, 'shutdown', {}, 5000);
+    } catch (e) {
+      if (!pid) fail((e as Error).message);
+    }
+  } else if (pid && pidAlive(pid)) {
+    process.kill(pid, 'SIGTERM');
+  } else {
+    fail(`swd is not running on ${paths.rundir} (no answer on ${paths.socket})`);
   }
   const deadline = Date.now() + 10_000;
-  while (existsSync(sockPath) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  process.stderr.write('swd stopped\n');
+  while (Date.now() < deadline) {
+    // The daemon removes its pidfile last. (Not pid liveness: a daemon that
+    // is our caller's child stays a zombie until reaped.)
+    const gone = !existsSync(paths.socket) && (!pid || readPid(paths.pidfile) !== pid);
+    if (gone) {
+      process.stderr.write('swd stopped\n');
+      return;
+    }
+    await sleep(50);
+  }
+  fail(`swd${pid ? ` (pid ${pid})` : ''} did not stop within 10 s`);
 }
 
-export async function main(argv = process.argv): Promise<void> {
-  const program = new Command('swd').description('swd: a userspace software switch with OpenFlow tables and connection tracking').version(VERSION);
+export async function main(argv = process.argv, deps: SwdMainDeps = {}): Promise<void> {
+  const program = new Command('swd')
+    .description('swd: a userspace software switch with OpenFlow tables and connection tracking')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ outputError: (s, write) => write(s.replace(/^error: /, 'swd: ')) });
   program
     .command('start')
     .description('run the switch daemon')
     .option('--rundir <dir>', 'run directory (socket, pidfile, default database)')
     .option('--db <file>', 'configuration database file (default: <rundir>/swd.db.json)')
-    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'))
-    .option('--detach', 'run in the background; return once the socket is up')
+    .addOption(new Option('--log-level <level>', 'log level').choices(LEVELS).default('info'))
+    .option('--detach', 'run in the background (logs to <rundir>/swd.log); return once the socket is up')
     .option('--pidfile <file>', 'pidfile (default: <rundir>/swd.pid)')
     .option('--no-default-bridge', 'do not create br0 with p1 and p2 when there is no database yet')
-    .action((o: StartOptions) => start(o));
+    .action((o: StartOptions) => start(o, deps));
   program
     .command('stop')
     .description('stop a running daemon')
     .option('--rundir <dir>', 'run directory of the daemon to stop')
+    .option('--pidfile <file>', 'its pidfile, if not in the run directory')
     .action((o) => stop(o));
-  await program.parseAsync(argv);
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
+    if (e instanceof Exit) process.exit(e.status);
+    process.stderr.write(`swd: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exit(1);
+  }
 }

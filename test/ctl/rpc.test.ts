@@ -1,7 +1,7 @@
 // The control socket holds up under garbage: every bad request gets a
 // JSON-RPC error and the server keeps serving.
 
-import { mkdtempSync, rmSync, statSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +104,59 @@ describe('JSON-RPC server', () => {
     expect(await call(sock, 'echo', { text: 'ok' })).toEqual({ said: 'ok' });
   });
 
+  it('answers a client that half-closes after its request, even without a final newline', async () => {
+    const answer = (text: string) =>
+      new Promise<string>((resolve) => {
+        const s = connect(sock);
+        let buf = '';
+        s.on('connect', () => s.end(text)); // write, then EOF
+        s.on('data', (d) => (buf += d.toString()));
+        s.on('close', () => resolve(buf));
+      });
+    expect(await answer('{"jsonrpc":"2.0","id":7,"method":"echo","params":{"text":"a"}}\n')).toBe('{"jsonrpc":"2.0","id":7,"result":{"said":"a"}}\n');
+    expect(await answer('{"jsonrpc":"2.0","id":8,"method":"echo","params":{"text":"b"}}')).toBe('{"jsonrpc":"2.0","id":8,"result":{"said":"b"}}\n');
+  });
+
+  it('reassembles a line split inside a UTF-8 character', async () => {
+    const req = Buffer.from('{"jsonrpc":"2.0","id":1,"method":"echo","params":{"text":"ünïcødé ✓"}}\n');
+    const cut = req.indexOf(Buffer.from('✓')) + 1;
+    const lines = await new Promise<string[]>((resolve) => {
+      const s = connect(sock);
+      let buf = '';
+      s.on('connect', () => {
+        s.write(req.subarray(0, cut));
+        setTimeout(() => s.write(req.subarray(cut)), 20);
+      });
+      s.on('data', (d) => {
+        buf += d.toString();
+        if (buf.endsWith('\n')) {
+          s.destroy();
+          resolve(buf.split('\n').filter(Boolean));
+        }
+      });
+    });
+    expect(JSON.parse(lines[0]).result).toEqual({ said: 'ünïcødé ✓' });
+  });
+
+  it('does not answer notifications, and rejects an id that is not a string or number', async () => {
+    const lines = await raw(sock, '{"jsonrpc":"2.0","method":"echo","params":{}}\n{"jsonrpc":"2.0","id":{"x":1},"method":"echo"}\n{"jsonrpc":"2.0","id":"last","method":"echo","params":{"text":"z"}}\n', 2);
+    expect(lines.map((l) => JSON.parse(l))).toEqual([
+      { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'invalid request: id must be a string, a number or null' } },
+      { jsonrpc: '2.0', id: 'last', result: { said: 'z' } },
+    ]);
+  });
+
+  it('serves many clients at once', async () => {
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => call(sock, 'echo', { text: `c${i}` })));
+    expect(results).toEqual(Array.from({ length: 100 }, (_, i) => ({ said: `c${i}` })));
+  });
+
+  it('answers pipelined requests on one connection in order', async () => {
+    const text = Array.from({ length: 50 }, (_, i) => JSON.stringify({ jsonrpc: '2.0', id: i, method: 'echo', params: { text: i } }) + '\n').join('');
+    const lines = await raw(sock, text, 50);
+    expect(lines.map((l) => JSON.parse(l).id)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+
   it('tells the user to start swd when nothing listens', async () => {
     await expect(call(join(dir, 'none.sock'), 'echo', {})).rejects.toBeInstanceOf(ConnectError);
     await expect(call(join(dir, 'none.sock'), 'echo', {})).rejects.toThrow(
@@ -134,11 +187,15 @@ describe('database', () => {
       const cfg = { version: 1 as const, bridges: [{ name: 'br0', ports: [], flows: ['priority=1 actions=drop'] }] };
       saveDb(p, cfg);
       expect(loadDb(p)).toEqual(cfg);
-      expect(existsSync(`${p}.tmp-${process.pid}`)).toBe(false);
+      expect(readdirSync(dir)).toEqual(['db.json']);
       writeFileSync(p, '{"version":1,"bridges":[');
       expect(() => loadDb(p)).toThrow(DbError);
       expect(() => loadDb(p)).toThrow(/database .*db\.json is corrupt .* swd will not overwrite it/);
       expect(readFileSync(p, 'utf8')).toBe('{"version":1,"bridges":[');
+      writeFileSync(p, '{"version":2,"bridges":[]}');
+      expect(() => loadDb(p)).toThrow(`database ${p} is not an swd database (version 2, expected 1); fix or remove it, swd will not overwrite it`);
+      expect(() => saveDb(join(dir, 'nodir', 'db.json'), cfg)).toThrow(DbError);
+      expect(readdirSync(dir)).toEqual(['db.json']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
