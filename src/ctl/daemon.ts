@@ -1,0 +1,167 @@
+// The daemon's life cycle, as a library: take the run directory (pidfile
+// lock, stale-file cleanup), load or create the configuration, build the
+// switch, serve JSON-RPC on the socket, tick the switch about every 100 ms,
+// and stop gracefully (close the socket, save the database, close the
+// switch, remove socket and pidfile). `swd start` (swd-main.ts) wraps this
+// with argument parsing, signals and --detach; tests call it in-process with
+// a fake switch through `createSwitch`.
+//
+// Order on stop matters: no new requests (server closed) before the final
+// save, so the saved database is the last configuration anyone was told
+// about.
+
+import type { Logger } from 'pino';
+import type { SwitchConfig } from '../ofproto/api.ts';
+import { loadDb, saveDb } from './db.ts';
+import { buildMethods, type DaemonSwitch, type MethodSpec, SWITCH_METHODS } from './methods.ts';
+import { acquirePidfile, releasePidfile } from './pidfile.ts';
+import { RpcServer } from './rpc-server.ts';
+import { ensureRundir, type RunPaths, runPaths } from './rundir.ts';
+import { VERSION } from './version.ts';
+
+export type DaemonLogger = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
+
+export type SwitchFactory = (cfg: SwitchConfig, opts: { logger: DaemonLogger }) => DaemonSwitch | Promise<DaemonSwitch>;
+
+/** The real switch, loaded only when a daemon starts (swctl never pays for it). */
+export const defaultSwitchFactory: SwitchFactory = async (cfg, opts) => {
+  const { Switch } = await import('../ofproto/switch.ts');
+  return Switch.fromConfig(cfg, { logger: opts.logger });
+};
+
+export class DaemonStartError extends Error {
+  readonly code = 'ESTART';
+  constructor(message: string) {
+    super(message);
+    this.name = 'DaemonStartError';
+  }
+}
+
+export interface DaemonOptions {
+  rundir?: string;
+  db?: string;
+  pidfile?: string;
+  /** Create br0 with dummy ports p1 (ofport 1) and p2 (ofport 2) when there is no database (default true). */
+  defaultBridge?: boolean;
+  logger: DaemonLogger;
+  createSwitch?: SwitchFactory;
+  /** Period of sw.tick(); default 100 ms. */
+  tickMs?: number;
+  /** Extra methods (tests, later issues); they override the standard ones of the same name. */
+  methods?: Record<string, MethodSpec>;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Daemon {
+  readonly paths: RunPaths;
+  readonly sw: DaemonSwitch;
+  /** Resolves once the daemon has stopped, however that came about (stop(), RPC `shutdown`). */
+  readonly stopped: Promise<void>;
+  /** Stop gracefully; idempotent. */
+  stop(): Promise<void>;
+}
+
+/** The configuration of a fresh switch. */
+export function defaultConfig(withBridge: boolean): SwitchConfig {
+  if (!withBridge) return { version: 1, bridges: [] };
+  return {
+    version: 1,
+    bridges: [
+      {
+        name: 'br0',
+        ports: [
+          { name: 'p1', type: 'dummy', ofport: 1, options: {} },
+          { name: 'p2', type: 'dummy', ofport: 2, options: {} },
+        ],
+        flows: [],
+      },
+    ],
+  };
+}
+
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const log = opts.logger;
+  const paths = runPaths(opts, opts.env);
+  const createSwitch = opts.createSwitch ?? defaultSwitchFactory;
+  ensureRundir(paths.rundir);
+  await acquirePidfile(paths);
+
+  let sw: DaemonSwitch | null = null;
+  let server: RpcServer | null = null;
+  try {
+    const saved = loadDb(paths.db);
+    const cfg = saved ?? defaultConfig(opts.defaultBridge !== false);
+    try {
+      sw = await createSwitch(cfg, { logger: log });
+    } catch (e) {
+      if (saved) throw new DaemonStartError(`cannot restore the configuration in ${paths.db}: ${(e as Error).message}; fix or remove it`);
+      throw e;
+    }
+    if (!saved) saveDb(paths.db, sw.config());
+    const theSwitch = sw;
+
+    let resolveStopped!: () => void;
+    const stopped = new Promise<void>((r) => (resolveStopped = r));
+    let stopping: Promise<void> | null = null;
+    let tickFailures = 0;
+
+    const save = () => saveDb(paths.db, theSwitch.config());
+    const stop = () => {
+      stopping ??= (async () => {
+        clearInterval(timer);
+        log.info('shutting down');
+        await server?.close(paths.socket);
+        try {
+          save();
+        } catch (e) {
+          log.error({ err: e }, 'final database save failed');
+        }
+        try {
+          theSwitch.close?.();
+        } catch (e) {
+          log.error({ err: e }, 'closing the switch failed');
+        }
+        releasePidfile(paths.pidfile);
+        log.info('stopped');
+        resolveStopped();
+      })();
+      return stopping;
+    };
+
+    const methods = buildMethods(
+      { sw: theSwitch, save, shutdown: () => void stop(), version: VERSION },
+      { ...SWITCH_METHODS, ...opts.methods },
+    );
+    server = new RpcServer(methods, {
+      onError: (err, method) => log.error({ err, method }, 'method failed'),
+      onDrop: (reason) => log.warn({ reason }, 'dropped a control connection'),
+    });
+    try {
+      await server.listen(paths.socket);
+    } catch (e) {
+      throw new DaemonStartError(`cannot listen on ${paths.socket}: ${(e as Error).message}`);
+    }
+
+    const timer = setInterval(() => {
+      try {
+        theSwitch.tick?.(Date.now());
+        tickFailures = 0;
+      } catch (e) {
+        // Log the first failure of a run and then every 100th, not 10 a second.
+        if (tickFailures++ % 100 === 0) log.error({ err: e, failures: tickFailures }, 'periodic work failed');
+      }
+    }, opts.tickMs ?? 100);
+
+    log.info({ rundir: paths.rundir, socket: paths.socket, db: paths.db, restored: !!saved }, 'swd started');
+    return { paths, sw: theSwitch, stopped, stop };
+  } catch (e) {
+    await server?.close(paths.socket);
+    try {
+      sw?.close?.();
+    } catch {
+      // best effort
+    }
+    releasePidfile(paths.pidfile);
+    throw e;
+  }
+}
