@@ -31,6 +31,7 @@ export interface SwitchOptions {
 }
 
 const LOCAL_DP_BASE = 100;
+export const LIMIT_LOG_INTERVAL_MS = 10_000;
 
 export class Switch implements SwitchApi {
   readonly bridges = new Map<string, Bridge>();
@@ -113,6 +114,25 @@ export class Switch implements SwitchApi {
     }
     this.revalidate();
     this.dp.tick(nowMs);
+    this.logLimitDrops(nowMs);
+  }
+
+  private limitDropsSeen = { global: 0, zone: 0 };
+  private limitLogMs = 0;
+
+  /** A rate-limited log line (at most one per LIMIT_LOG_INTERVAL_MS) when connection limits refused commits. */
+  private logLimitDrops(nowMs: number): void {
+    if (nowMs - this.limitLogMs < LIMIT_LOG_INTERVAL_MS) return;
+    const c = this.dp.conntrack.counters();
+    const global = c.limitDrops - this.limitDropsSeen.global;
+    const zone = c.zoneLimitDrops - this.limitDropsSeen.zone;
+    if (global <= 0 && zone <= 0) return;
+    this.limitDropsSeen = { global: c.limitDrops, zone: c.zoneLimitDrops };
+    this.limitLogMs = nowMs;
+    this.log.warn(
+      { maxconnsRefused: global, zoneLimitRefused: zone },
+      `conntrack: ${global} new connections not committed (table full, maxconns ${this.dp.conntrack.getMaxConns()}), ${zone} refused by zone limits`,
+    );
   }
 
   close(): void {
