@@ -10,6 +10,8 @@ import { ipv4Str, macStr } from '../packet/odp-format.ts';
 import { portLabel } from './format-flow.ts';
 
 const hex = (v: bigint | number) => `0x${v.toString(16)}`;
+/** printf's %#x: 0 is "0". */
+const hexOvs = (v: bigint | number) => (v === 0 || v === 0n ? '0' : hex(v));
 
 export function formatFieldRef(r: FieldRef): string {
   const f = lookupField(r.field)!;
@@ -35,7 +37,16 @@ function formatSetField(a: Extract<OfAction, { type: 'set_field' }>): string {
       case 'ip_dscp': return `mod_nw_tos:${a.value << 2n}`;
       case 'nw_tos': return `mod_nw_tos:${a.value}`;
     }
-    return `load:${hex(a.value)}->${f.nxm}[]`;
+    // NXM register loads carry at most 64 bits: wider fields become several loads.
+    if (f.bits > 64) {
+      const parts: string[] = [];
+      for (let ofs = 0; ofs < f.bits; ofs += 64) {
+        const v = (a.value >> BigInt(ofs)) & ((1n << 64n) - 1n);
+        parts.push(`load:${hexOvs(v)}->${formatFieldRef({ field: f.name, ofs, nbits: Math.min(64, f.bits - ofs) })}`);
+      }
+      return parts.join(',');
+    }
+    return `load:${hexOvs(a.value)}->${f.nxm}[]`;
   }
   // A masked set_field becomes one load per contiguous run of mask bits.
   const loads: string[] = [];
@@ -49,7 +60,7 @@ function formatSetField(a: Extract<OfAction, { type: 'set_field' }>): string {
     while (end + 1 < f.bits && (mask >> BigInt(end + 1)) & 1n) end++;
     const n = end - bit + 1;
     const v = (a.value >> BigInt(bit)) & ((1n << BigInt(n)) - 1n);
-    loads.push(`load:${hex(v)}->${formatFieldRef({ field: f.name, ofs: bit, nbits: n })}`);
+    loads.push(`load:${hexOvs(v)}->${formatFieldRef({ field: f.name, ofs: bit, nbits: n })}`);
     bit = end + 1;
   }
   return loads.join(',');
@@ -66,7 +77,7 @@ function formatCt(a: CtAction): string {
   if (a.exec.length) p.push(`exec(${formatActions(a.exec)}${a.nat ? ',' + formatNat(a.nat) : ''})`);
   else if (a.nat) p.push(formatNat(a.nat));
   if (a.alg) p.push(`alg=${a.alg}`);
-  return p.length ? `ct(${p.join(',')})` : 'ct';
+  return `ct(${p.join(',')})`;
 }
 
 export function formatAction(a: OfAction): string {
@@ -82,9 +93,10 @@ export function formatAction(a: OfAction): string {
     case 'resubmit':
       if (a.table === null && !a.ct) return `resubmit:${portLabel(a.port ?? 0xfff8)}`;
       return `resubmit(${a.port === null ? '' : portLabel(a.port)},${a.table === null ? '' : a.table}${a.ct ? ',ct' : ''})`;
-    case 'goto_table': return `goto_table:${a.table}`;
+    // OpenFlow 1.0 has no goto_table: over 1.0/NXM it travels as resubmit(,N).
+    case 'goto_table': return `resubmit(,${a.table})`;
     case 'set_field': return formatSetField(a);
-    case 'load': return `load:${hex(a.value)}->${formatFieldRef(a.dst)}`;
+    case 'load': return `load:${hexOvs(a.value)}->${formatFieldRef(a.dst)}`;
     case 'move': return `move:${formatFieldRef(a.src)}->${formatFieldRef(a.dst)}`;
     case 'mod_dl_src': case 'mod_dl_dst': return `${a.type}:${a.mac}`;
     case 'mod_nw_src': case 'mod_nw_dst': return `${a.type}:${a.addr}`;

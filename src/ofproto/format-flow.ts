@@ -28,10 +28,13 @@ export function portLabel(p: number): string {
 
 const hex = (v: number | bigint) => `0x${v.toString(16)}`;
 
+/** printf's %#x, as OVS prints hex fields: 0 is "0", not "0x0". */
+const hexOvs = (v: number) => (v === 0 ? '0' : hex(v));
+
 function u32(name: string, v: number, m: number, full = 0xffffffff): string | null {
   if (m === 0) return null;
-  if ((m >>> 0) === full >>> 0) return `${name}=${hex(v >>> 0)}`;
-  return `${name}=${hex(v >>> 0)}/${hex(m >>> 0)}`;
+  if ((m >>> 0) === full >>> 0) return `${name}=${hexOvs(v >>> 0)}`;
+  return `${name}=${hexOvs(v >>> 0)}/${hexOvs(m >>> 0)}`;
 }
 
 function ip4(name: string, v: number, m: number): string | null {
@@ -94,7 +97,7 @@ export function formatMatch(mt: Match, priority?: number): string {
     const full = M[FK_CT_STATE] & 0xff;
     out.push(`ct_state=${flagsText(V[FK_CT_STATE], full, CT_STATE_FLAGS)}`);
   }
-  out.push(u32('ct_zone', V[FK_CT_ZONE], M[FK_CT_ZONE] & 0xffff, 0xffff));
+  out.push(dec('ct_zone', V[FK_CT_ZONE], M[FK_CT_ZONE] & 0xffff, 0xffff));
   out.push(u32('ct_mark', V[FK_CT_MARK], M[FK_CT_MARK]));
   {
     let v = 0n, m = 0n;

@@ -53,10 +53,11 @@ function of10Expressible(spec: FlowSpec): boolean {
   const M = spec.match.mask;
   const allowed = new Set([FK_IN_PORT, FK_ETH_SRC_HI, FK_ETH_SRC_HI + 1, FK_ETH_DST_HI, FK_ETH_DST_HI + 1, FK_VLAN_TCI, FK_ETH_TYPE, FK_NW_TOS, FK_NW_PROTO, FK_NW_SRC, FK_NW_DST, FK_TP_SRC, FK_TP_DST]);
   for (let w = 0; w < FK_WORDS; w++) if (M[w] && !allowed.has(w)) return false;
-  const exact = (w: number, full: number) => M[w] === 0 || (M[w] & full) === full;
+  const exact = (w: number, full: number) => M[w] === 0 || ((M[w] & full) >>> 0) === full >>> 0;
   if (!exact(FK_ETH_SRC_HI, 0xffff) || !exact(FK_ETH_SRC_HI + 1, 0xffffffff)) return false;
   if (!exact(FK_ETH_DST_HI, 0xffff) || !exact(FK_ETH_DST_HI + 1, 0xffffffff)) return false;
-  if (!exact(FK_TP_SRC, 0xffff) || !exact(FK_TP_DST, 0xffff)) return false;
+  // ICMP type and code ride in the 16-bit port fields, matched as 8 bits.
+  for (const w of [FK_TP_SRC, FK_TP_DST]) if (M[w] !== 0 && M[w] !== 0xff && M[w] !== 0xffff) return false;
   if (M[FK_NW_TOS] && (M[FK_NW_TOS] & 0xff) !== 0xfc) return false;
   for (const w of [FK_NW_SRC, FK_NW_DST]) {
     const inv = ~M[w] >>> 0;
@@ -90,6 +91,11 @@ function needsNxmActions(spec: FlowSpec): boolean {
 
 export function usableProtocols(spec: FlowSpec): number {
   let p = P_ANY;
+  // VLAN tag actions: push_vlan exists from OpenFlow 1.1 on; OpenFlow 1.0's strip_vlan only over 1.0/NXM.
+  if (spec.actions.some((a) => a.type === 'push_vlan')) p &= P_OF11 | P_OXM;
+  // (OpenFlow 1.1+ pops a tag only from a flow that matches one.)
+  const tagged = (spec.match.mask[FK_VLAN_TCI] & spec.match.value[FK_VLAN_TCI] & 0x1000) !== 0;
+  if (!tagged && spec.actions.some((a) => a.type === 'pop_vlan' || a.type === 'strip_vlan')) p &= P_OF10_STD | P_OF10_STD_TID | P_OF10_NXM | P_OF10_NXM_TID;
   if (!of10Expressible(spec) || l3OfIpv6(spec) || needsNxmActions(spec)) p &= ~(P_OF10_STD | P_OF10_STD_TID);
   if (!of11Expressible(spec) || needsNxmActions(spec)) p &= ~P_OF11;
   if (spec.tableGiven && spec.table !== 0) p &= ~(P_OF10_STD | P_OF10_NXM);
@@ -114,10 +120,10 @@ export function formatParseFlows(specs: FlowSpec[]): string {
     if (tid && table !== 0) l += ` table:${table}`;
     const m = formatMatch(s.match, s.priority);
     if (m) l += ` ${m}`;
-    if (s.cookie !== 0n) l += ` cookie:0x${s.cookie.toString(16)}`;
+    // An all-ones cookie means "none" in a flow mod; importance exists from OpenFlow 1.4 only.
+    if (s.cookie !== 0n && s.cookie !== (1n << 64n) - 1n) l += ` cookie:0x${s.cookie.toString(16)}`;
     if (s.idleTimeout) l += ` idle:${s.idleTimeout}`;
     if (s.hardTimeout) l += ` hard:${s.hardTimeout}`;
-    if (s.importance) l += ` importance:${s.importance}`;
     for (const f of s.flags) l += ` ${f}`;
     l += ` actions=${formatActions(s.actions)}`;
     lines.push(l);
