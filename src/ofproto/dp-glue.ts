@@ -44,6 +44,12 @@ export function tcpFlagLetters(f: number): string {
 
 export const SWEEP_INTERVAL_MS = 10;
 
+/** What a megaflow remembers of its translation: rules to credit, MAC entries to refresh. */
+interface MegaflowOwner {
+  rules: Rule[];
+  learned: XlateResult['learned'];
+}
+
 /** Slots to visit per sweep step so that a full pass takes about 20 s. */
 export function sweepBudget(highWater: number): number {
   return Math.max(1024, Math.ceil(highWater / 2000));
@@ -68,7 +74,8 @@ export class DpGlue {
         if (!res) return null;
         // The upcalled packet is credited to the rules here; datapath hits later via pushStats.
         if (len > 0) for (const r of res.rules) r.credit(1, len, this.now());
-        return { actions: res.actions, mask: res.mask, owner: res.rules, error: res.error };
+        const owner: MegaflowOwner = { rules: res.rules, learned: res.learned };
+        return { actions: res.actions, mask: res.mask, owner, error: res.error };
       },
       {
         execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: DpCtAction, nowMs: number) {
@@ -188,8 +195,12 @@ export class DpGlue {
     if (dp <= 0) return;
     mf.pushedPackets = mf.packets;
     mf.pushedBytes = mf.bytes;
-    const rules = mf.owner as Rule[] | null;
-    if (rules) for (const r of rules) if (!r.removed) r.credit(dp, db, mf.usedMs || this.now());
+    const owner = mf.owner as MegaflowOwner | null;
+    if (!owner) return;
+    const used = mf.usedMs || this.now();
+    for (const r of owner.rules) if (!r.removed) r.credit(dp, db, used);
+    // Traffic on the megaflow keeps NORMAL's MAC entries alive, as OVS's xlate cache does.
+    for (const l of owner.learned) l.macs.touch(l.vlan, l.mac, l.port, used);
   }
 
   /** Credit datapath hits to the OpenFlow rules (before dump-flows, and periodically). */

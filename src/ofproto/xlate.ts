@@ -74,6 +74,8 @@ export interface XlateResult {
   error: string | null;
   /** The flow as OpenFlow last saw it (in_port as an OpenFlow port), for trace's "Final flow". */
   finalFlow: Uint32Array;
+  /** MAC addresses NORMAL learned (or would learn) from this flow: refreshed while the megaflow sees packets. */
+  learned: { macs: MacTable; vlan: number; mac: string; port: number }[];
 }
 
 class Ctx {
@@ -88,6 +90,7 @@ class Ctx {
   error: string | null = null;
   /** Whether NORMAL may update the MAC table (not when revalidating or tracing). */
   learn = true;
+  readonly learned: XlateResult['learned'] = [];
   /** Set when translation must stop (dec_ttl hit 0, freeze). */
   exit = false;
 
@@ -167,6 +170,7 @@ function finish(ctx: Ctx): XlateResult {
     trace: ctx.trace,
     error: ctx.error,
     finalFlow: ctx.flow,
+    learned: ctx.learned,
   };
 }
 
@@ -460,6 +464,7 @@ function normal(ctx: Ctx): void {
   const dst = macFromKey(f, FK_ETH_DST_HI);
   const inPort = f[FK_IN_PORT];
   const srcIsMulticast = (f[FK_ETH_SRC_HI] >>> 8) & 1;
+  if (!srcIsMulticast && ctx.br.portsByOf.has(inPort)) ctx.learned.push({ macs: ctx.br.macs, vlan, mac: src, port: inPort });
   if (ctx.learn && !srcIsMulticast && ctx.br.portsByOf.has(inPort)) {
     const changed = ctx.br.macs.learn(vlan, src, inPort, ctx.nowMs);
     if (changed) ctx.tr(`    learned that ${src} is on port ${portName(ctx, inPort)} in VLAN ${vlan}`);
