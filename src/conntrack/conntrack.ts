@@ -11,18 +11,31 @@
 // table.ts's: execute() holds the shard lock of the packet's key while it
 // looks up and updates; when a key and its record's home shard differ (NAT)
 // it drops the first lock before taking the home one and re-validates.
+//
+// NAT (src/nat): a commit whose ct() has nat(src=..)/nat(dst=..) picks the
+// translated tuple (select.ts, probing this table for uniqueness under the
+// lock rules of table.ts), stores it as the record's reply key and its NF_*
+// flags, and links both keys. Any ct() with a nat clause then rewrites the
+// packets of a NATed connection in both directions (and ICMP errors about
+// it), sets +snat/+dnat and updates the flow key's header words. A commit
+// that finds no free tuple drops the packet and creates nothing.
 
 import {
   FK_CT_STATE, FK_CT_ZONE, FK_CT_MARK, FK_CT_LABEL, FK_CT_NW_SRC, FK_CT_NW_DST, FK_CT_IPV6_SRC, FK_CT_IPV6_DST,
   FK_CT_NW_PROTO, FK_CT_TP, CS_NEW, CS_ESTABLISHED, CS_RELATED, CS_REPLY_DIR, CS_INVALID, CS_TRACKED,
-  IPPROTO_TCP, IPPROTO_ICMP, IPPROTO_ICMPV6,
+  IPPROTO_TCP, IPPROTO_ICMP, IPPROTO_ICMPV6, CS_SRC_NAT, CS_DST_NAT, FK_NW_SRC, FK_NW_DST, FK_IPV6_SRC,
+  FK_IPV6_DST, FK_TP_SRC, FK_TP_DST,
 } from '../packet/flow-key.ts';
+import { NAT_DST, NAT_SRC, type NatRange } from '../nat/range.ts';
+import { selectTuple, natHasPorts, NAT_SEED, type TupleProbe } from '../nat/select.ts';
+import { rewriteToTuple, rewriteIcmpError } from '../nat/rewrite.ts';
 import type { PacketBatch } from '../packet/batch.ts';
 import { ConnTable, type TableDescriptor, type TableOptions } from './table.ts';
 import {
   KEY_WORDS, K_META, K_SRC, K_DST, K_PORTS, REC_WORDS, R_FLAGS, R_ID, R_EXPIRY, R_MARK, R_LABEL, R_KEY_ORIG,
   R_KEY_REPLY, R_PKTS_ORIG, R_PKTS_REPLY, R_BYTES_ORIG, R_BYTES_REPLY, RF_IN_USE, H_CNT_INVALID, H_CNT_FULL,
-  H_CNT_ZONE_FULL, H_CNT_EXPIRED, H_CNT_COMMITS, H_CNT_RELATED, H_SWEEP_CURSOR,
+  H_CNT_ZONE_FULL, H_CNT_EXPIRED, H_CNT_COMMITS, H_CNT_RELATED, H_SWEEP_CURSOR, H_CNT_NAT_EXHAUSTED,
+  H_CNT_NAT_CONNS, RF_NAT_SHIFT, NF_SRC, NF_DST,
 } from './layout.ts';
 import { type L4Pkt, type L4Tracker, getClass, UPDATE_INVALID, UPDATE_NEW, UPDATE_VALID_NEW } from './l4.ts';
 import { tcpTracker } from './tcp.ts';
@@ -54,6 +67,10 @@ export interface ConntrackCounters {
   expired: number;
   commits: number;
   related: number;
+  /** Packets dropped because no NAT tuple was free. */
+  natExhausted: number;
+  /** NATed connections committed. */
+  natConns: number;
 }
 
 function trackerFor(proto: number): L4Tracker {
@@ -63,14 +80,31 @@ function trackerFor(proto: number): L4Tracker {
 }
 
 const NO_REC = -1;
+/** commitLocked(): no free NAT tuple (the packet is dropped). */
+const NAT_EXHAUSTED = -2;
+const NO_SHARD = -1;
+/** try-lock attempts on a lower shard before calling a candidate taken. */
+const TRYLOCK_SPINS = 64;
 
-export class Conntrack {
+function u16(d: Uint8Array, o: number): number {
+  return (d[o] << 8) | d[o + 1];
+}
+
+function i32(d: Uint8Array, o: number): number {
+  return ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) | 0;
+}
+
+export class Conntrack implements TupleProbe {
   readonly table: ConnTable;
   // Per-thread scratch: the packet's key, its reverse, and a temp.
   private readonly k = new Int32Array(KEY_WORDS);
   private readonly rk = new Int32Array(KEY_WORDS);
   private readonly tmp = new Int32Array(KEY_WORDS);
   private readonly pkt: L4Pkt = { data: new Uint8Array(0), l4: 0, l4Len: 0, v6: 0 };
+  // NAT tuple probing (taken()): the shard the commit holds, and the other
+  // shard left locked for the chosen reply key (NO_SHARD when none).
+  private probeShard = NO_SHARD;
+  private probeHeld = NO_SHARD;
 
   private constructor(table: ConnTable) {
     this.table = table;
@@ -95,10 +129,14 @@ export class Conntrack {
    * Run packet `idx` of `batch` through conntrack in `zone` and write the
    * ct_* fields into key[keyOfs..]. `setMark`/`setLabel` apply only with
    * `commit`. `force` ends a connection found in the reply direction and
-   * starts a new one. Never throws, never allocates.
+   * starts a new one. `nat` (compiled once per action, src/nat/range.ts)
+   * sets up NAT on commit and rewrites packets of NATed connections; when
+   * no tuple is free the packet is marked dropped. Never throws, never
+   * allocates.
    */
   execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, zone: number, commit: boolean,
-    force: boolean, setMark: MarkSet | null, setLabel: LabelSet | null, nowMs: number): void {
+    force: boolean, setMark: MarkSet | null, setLabel: LabelSet | null, nowMs: number,
+    nat: NatRange | null = null): void {
     const t = this.table;
     const k = this.k;
     const p = this.pkt;
@@ -148,6 +186,7 @@ export class Conntrack {
         state = CS_TRACKED | CS_RELATED | (reply ? CS_REPLY_DIR : 0);
         Atomics.add(t.hdr, H_CNT_RELATED, 1);
         if (commit) this.applyMarkLabelLocked(r, setMark, setLabel);
+        if (nat !== null) state |= this.natPacketLocked(r, reply, true, batch, idx, key, keyOfs);
       } else Atomics.add(t.hdr, H_CNT_INVALID, 1);
       this.writeMd(key, keyOfs, state, zone, r, false);
       t.unlockShard(shard);
@@ -180,6 +219,7 @@ export class Conntrack {
         t.f64[pi] += 1;
         t.f64[bi] += pktLen;
         if (commit) this.applyMarkLabelLocked(r, setMark, setLabel);
+        if (nat !== null) state |= this.natPacketLocked(r, reply, false, batch, idx, key, keyOfs);
       }
     }
 
@@ -205,17 +245,30 @@ export class Conntrack {
             r = node >>> 1;
           }
         }
-        if (r === NO_REC) r = this.commitLocked(k, hash, bucket, zone, nowMs, pktLen, setMark, setLabel);
+        if (r === NO_REC) {
+          r = this.commitLocked(k, hash, bucket, shard, zone, nowMs, pktLen, setMark, setLabel, nat);
+          if (r === NAT_EXHAUSTED) {
+            Atomics.add(t.hdr, H_CNT_NAT_EXHAUSTED, 1);
+            Atomics.add(t.hdr, t.layout.natExhausted + zone, 1);
+            batch.dropped[idx] = 1;
+            r = NO_REC;
+          } else if (r !== NO_REC && nat !== null) {
+            state |= this.natPacketLocked(r, false, false, batch, idx, key, keyOfs);
+          }
+        }
       }
     }
     this.writeMd(key, keyOfs, CS_TRACKED | state, zone, r, r === NO_REC);
     t.unlockShard(shard);
   }
 
-  /** Create and link a record for key k. Caller holds the shard of k (which
-   *  is also the reply key's shard: no NAT yet). Returns the record or -1. */
-  private commitLocked(k: Int32Array, hash: number, bucket: number, zone: number, nowMs: number, pktLen: number,
-    setMark: MarkSet | null, setLabel: LabelSet | null): number {
+  /** Create and link a record for key k. Caller holds `shard`, the shard of
+   *  k (and, without NAT, of its reverse). With NAT the reply key is chosen
+   *  by src/nat/select.ts and may live in another shard, locked here while
+   *  it is probed and linked. Returns the record, -1 (limits) or
+   *  NAT_EXHAUSTED; on failure nothing is left behind. */
+  private commitLocked(k: Int32Array, hash: number, bucket: number, shard: number, zone: number, nowMs: number,
+    pktLen: number, setMark: MarkSet | null, setLabel: LabelSet | null, nat: NatRange | null): number {
     const t = this.table;
     const why = t.reserve(zone);
     if (why !== 0) {
@@ -231,9 +284,23 @@ export class Conntrack {
     const rec = t.rec;
     const base = r * REC_WORDS;
     for (let i = 0; i < KEY_WORDS; i++) rec[base + R_KEY_ORIG + i] = k[i];
-    reverseKey(rec, base + R_KEY_REPLY, k, 0);
     const rk = this.rk;
-    for (let i = 0; i < KEY_WORDS; i++) rk[i] = rec[base + R_KEY_REPLY + i];
+    reverseKey(rk, 0, k, 0);
+    let natFlags = 0;
+    if (nat !== null && (nat.action & (NAT_SRC | NAT_DST)) !== 0) {
+      this.probeShard = shard;
+      this.probeHeld = NO_SHARD;
+      if (!selectTuple(nat, k, 0, rk, 0, t.seed ^ NAT_SEED, this)) {
+        this.probeShard = NO_SHARD;
+        t.freeRecord(r);
+        t.unreserve(zone);
+        return NAT_EXHAUSTED;
+      }
+      this.probeShard = NO_SHARD;
+      natFlags = this.natFlagsOf(k, rk, nat.action);
+      Atomics.add(t.hdr, H_CNT_NAT_CONNS, 1);
+    }
+    for (let i = 0; i < KEY_WORDS; i++) rec[base + R_KEY_REPLY + i] = rk[i];
     const rshard = t.shardOfKey(rk, 0);
     const rbucket = t.bucketOf(rshard, t.hashKey(rk, 0));
     rec[base + R_ID] = t.nextId();
@@ -247,10 +314,104 @@ export class Conntrack {
     t.f64[(base + R_PKTS_REPLY) >>> 1] = 0;
     t.f64[(base + R_BYTES_REPLY) >>> 1] = 0;
     this.applyMarkLabelLocked(r, setMark, setLabel);
+    rec[base + R_FLAGS] |= natFlags << RF_NAT_SHIFT;
     t.insertLocked(r, bucket, rbucket);
     Atomics.or(rec, base + R_FLAGS, RF_IN_USE);
     Atomics.add(t.hdr, H_CNT_COMMITS, 1);
+    if (this.probeHeld !== NO_SHARD) {
+      t.unlockShard(this.probeHeld);
+      this.probeHeld = NO_SHARD;
+    }
     return r;
+  }
+
+  /** NF_* of a translation: the configured side, plus any side whose
+   *  address or port the chosen reply tuple `rk` changes (DNAT may have to
+   *  move the client's port). */
+  private natFlagsOf(k: Int32Array, rk: Int32Array, action: number): number {
+    let f = (action & NAT_SRC) !== 0 ? NF_SRC : NF_DST;
+    let srcMoved = (rk[K_PORTS] & 0xffff) !== (k[K_PORTS] >>> 16);
+    let dstMoved = (rk[K_PORTS] >>> 16) !== (k[K_PORTS] & 0xffff);
+    const proto = (k[K_META] >>> 16) & 0xff;
+    if (!natHasPorts(proto)) { srcMoved = false; dstMoved = false; }
+    for (let i = 0; i < 4; i++) {
+      if (rk[K_DST + i] !== k[K_SRC + i]) srcMoved = true;
+      if (rk[K_SRC + i] !== k[K_DST + i]) dstMoved = true;
+    }
+    if (srcMoved) f |= NF_SRC;
+    if (dstMoved) f |= NF_DST;
+    return f;
+  }
+
+  /**
+   * TupleProbe for src/nat/select.ts, called from commitLocked() with
+   * probeShard held: is candidate reply key k taken? A free candidate in
+   * another shard leaves that shard locked (probeHeld) until it is linked,
+   * so nobody can take it meanwhile. Lower shards only by try-lock.
+   */
+  taken(k: Int32Array, ofs: number): boolean {
+    const t = this.table;
+    const c = t.shardOfKey(k, ofs);
+    const b = t.bucketOf(c, t.hashKey(k, ofs));
+    if (c === this.probeShard) return t.lookupLocked(k, ofs, b) >= 0;
+    if (c > this.probeShard) {
+      t.lockShard(c);
+    } else {
+      let got = false;
+      for (let i = 0; i < TRYLOCK_SPINS && !got; i++) got = t.tryLockShard(c);
+      if (!got) return true; // busy: skip this candidate rather than wait out of order
+    }
+    if (t.lookupLocked(k, ofs, b) >= 0) {
+      t.unlockShard(c);
+      return true;
+    }
+    this.probeHeld = c;
+    return false;
+  }
+
+  /**
+   * Rewrite packet idx of a NATed connection r for its direction (`reply`),
+   * or, when `related`, the ICMP error about it, and refresh the flow key's
+   * header words. Returns the ct_state NAT bits (0 when r has no NAT).
+   * Caller holds r's home shard; this.k is the packet's key.
+   */
+  private natPacketLocked(r: number, reply: boolean, related: boolean, batch: PacketBatch, idx: number,
+    key: Uint32Array, o: number): number {
+    const rec = this.table.rec;
+    const base = r * REC_WORDS;
+    const nf = (rec[base + R_FLAGS] >>> RF_NAT_SHIFT) & 0xff;
+    if (nf === 0) return 0;
+    const tgt = this.rk;
+    reverseKey(tgt, 0, rec, base + (reply ? R_KEY_ORIG : R_KEY_REPLY));
+    const d = batch.data[idx];
+    const l3 = batch.l3[idx];
+    const l4 = batch.l4[idx];
+    const v6 = (this.k[K_META] >>> 24) & 0xff;
+    let end = v6 === 0 ? l3 + u16(d, l3 + 2) : l3 + 40 + u16(d, l3 + 4);
+    const pend = batch.start[idx] + batch.len[idx];
+    if (end > pend) end = pend;
+    if (related) {
+      rewriteIcmpError(d, l3, l4, end, v6, this.k, 0, tgt, 0);
+    } else {
+      rewriteToTuple(d, l3, l4, end, v6, (this.k[K_META] >>> 16) & 0xff, tgt, 0);
+    }
+    if (v6 === 0) {
+      key[o + FK_NW_SRC] = i32(d, l3 + 12);
+      key[o + FK_NW_DST] = i32(d, l3 + 16);
+    } else {
+      for (let i = 0; i < 4; i++) {
+        key[o + FK_IPV6_SRC + i] = i32(d, l3 + 8 + i * 4);
+        key[o + FK_IPV6_DST + i] = i32(d, l3 + 24 + i * 4);
+      }
+    }
+    if (!related && l4 >= 0 && natHasPorts((this.k[K_META] >>> 16) & 0xff)) {
+      key[o + FK_TP_SRC] = u16(d, l4);
+      key[o + FK_TP_DST] = u16(d, l4 + 2);
+    }
+    let cs = 0;
+    if ((nf & NF_SRC) !== 0) cs |= reply ? CS_DST_NAT : CS_SRC_NAT;
+    if ((nf & NF_DST) !== 0) cs |= reply ? CS_SRC_NAT : CS_DST_NAT;
+    return cs;
   }
 
   private applyMarkLabelLocked(r: number, setMark: MarkSet | null, setLabel: LabelSet | null): void {
@@ -267,12 +428,23 @@ export class Conntrack {
     }
   }
 
-  /** Remove r if both its keys live in `shard` (held); otherwise leave it to
-   *  the sweep, which takes both locks in order. */
+  /** Remove r, whose home shard `shard` is held. A NATed record's reply
+   *  key may sit in another shard: taken in order when higher, by try-lock
+   *  when lower; when busy, r is marked expired and left to the sweep,
+   *  which takes both locks in order. */
   private removeIfSingleShardLocked(r: number, shard: number): void {
     const t = this.table;
-    if (t.replyShard(r) === shard && t.homeShard(r) === shard) this.removeLocked(r);
-    else t.f64[(r * REC_WORDS + R_EXPIRY) >>> 1] = -Infinity;
+    const other = t.replyShard(r) === shard ? t.homeShard(r) : t.replyShard(r);
+    if (other === shard) {
+      this.removeLocked(r);
+      return;
+    }
+    if (other > shard ? (t.lockShard(other), true) : t.tryLockShard(other)) {
+      this.removeLocked(r);
+      t.unlockShard(other);
+      return;
+    }
+    t.f64[(r * REC_WORDS + R_EXPIRY) >>> 1] = -Infinity;
   }
 
   /** Unlink, uncount and free r. Caller holds the shards of both its keys. */
@@ -461,6 +633,11 @@ export class Conntrack {
 
   zoneCount(zone: number): number { return this.table.zoneCount(zone); }
 
+  /** Packets of `zone` dropped because no NAT tuple was free. */
+  natExhausted(zone: number): number {
+    return Atomics.load(this.table.hdr, this.table.layout.natExhausted + (zone & 0xffff));
+  }
+
   setTimeoutPolicy(zone: number, attrs: Partial<Record<TimeoutAttr, number>>): void { setZonePolicy(this.table, zone, attrs); }
   delTimeoutPolicy(zone: number): void { delZonePolicy(this.table, zone); }
   getTimeoutPolicy(zone: number): Record<TimeoutAttr, number> { return getZonePolicy(this.table, zone); }
@@ -474,6 +651,8 @@ export class Conntrack {
       expired: Atomics.load(h, H_CNT_EXPIRED),
       commits: Atomics.load(h, H_CNT_COMMITS),
       related: Atomics.load(h, H_CNT_RELATED),
+      natExhausted: Atomics.load(h, H_CNT_NAT_EXHAUSTED),
+      natConns: Atomics.load(h, H_CNT_NAT_CONNS),
     };
   }
 }

@@ -35,7 +35,7 @@ export const R_MAXWIN_ORIG = 36;
 export const R_SEQLO_REPLY = 37;
 export const R_SEQHI_REPLY = 38;
 export const R_MAXWIN_REPLY = 39;
-export const R_NAT_INFO = 40; // room for the NAT issue: action flags, selection data
+export const R_NAT_INFO = 40; // NAT: reserved (the NAT flags live in R_FLAGS, NF_* << RF_NAT_SHIFT)
 export const R_NAT_INFO2 = 41;
 export const R_RESERVED = 42; // 2 words: alignment / future use
 export const R_PKTS_ORIG = 44; // f64
@@ -49,7 +49,11 @@ export const REC_BYTES = REC_WORDS * 4;
 export const RF_IN_USE = 0x1;
 export const RF_CLASS_SHIFT = 8; // timeout class (TM_*), 8 bits
 export const RF_L4_SHIFT = 16; // udp/other and icmp state, 8 bits
-export const RF_NAT_SHIFT = 24; // NAT flags (room for the NAT issue), 8 bits
+export const RF_NAT_SHIFT = 24; // NAT flags (NF_*), 8 bits; set before the record is linked, then constant
+
+// NAT flags of a connection: which side of the tuple its translation changes.
+export const NF_SRC = 0x1; // source NAT: +snat on orig-direction packets, +dnat on replies
+export const NF_DST = 0x2; // destination NAT: +dnat on orig-direction packets, +snat on replies
 
 // --- header: control words, locks, per-zone arrays (Int32Array) ---
 export const H_MAGIC = 0;
@@ -73,6 +77,8 @@ export const H_CNT_EXPIRED = 17; // connections removed by the sweep
 export const H_CNT_COMMITS = 18;
 export const H_CNT_RELATED = 19;
 export const H_NPOLICIES = 20;
+export const H_CNT_NAT_EXHAUSTED = 21; // packets dropped: no free NAT tuple
+export const H_CNT_NAT_CONNS = 22; // NATed connections committed (ever)
 export const H_WORDS_FIXED = 32;
 export const MAGIC = 0x73776463; // 'swdc'
 
@@ -87,6 +93,7 @@ export interface HeaderLayout {
   zoneLimit: number; // Int32 per zone: -1 = use the default
   zonePolicy: number; // Int32 per zone: policy slot, 0 = default
   policies: number; // MAX_POLICIES * POLICY_WORDS
+  natExhausted: number; // Int32 per zone: packets dropped for want of a free NAT tuple
   words: number;
 }
 
@@ -96,5 +103,6 @@ export function headerLayout(nshards: number): HeaderLayout {
   const zoneLimit = zoneCount + NZONES;
   const zonePolicy = zoneLimit + NZONES;
   const policies = zonePolicy + NZONES;
-  return { locks, zoneCount, zoneLimit, zonePolicy, policies, words: policies + MAX_POLICIES * POLICY_WORDS };
+  const natExhausted = policies + MAX_POLICIES * POLICY_WORDS;
+  return { locks, zoneCount, zoneLimit, zonePolicy, policies, natExhausted, words: natExhausted + NZONES };
 }

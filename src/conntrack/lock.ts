@@ -17,3 +17,8 @@ export function lockWord(m: Int32Array, i: number): void {
 export function unlockWord(m: Int32Array, i: number): void {
   if (Atomics.exchange(m, i, 0) === 2) Atomics.notify(m, i, 1);
 }
+
+/** Take the lock only if it is free right now (never waits). */
+export function tryLockWord(m: Int32Array, i: number): boolean {
+  return Atomics.compareExchange(m, i, 0, 1) === 0;
+}

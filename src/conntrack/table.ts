@@ -17,7 +17,14 @@
 // - Lock order: shard locks in ascending shard index; the alloc lock
 //   (free list, high water) is a leaf, taken while holding shard locks but
 //   never the other way round. Code that needs both shards of a record locks
-//   min(shardOrig, shardReply) first.
+//   min(shardOrig, shardReply) first. The one exception is NAT: a commit
+//   holding the orig key's shard S probes (and then links) the reply key in
+//   shard C. It waits for C only when C > S; for C < S it uses
+//   tryLockShard, which never waits, and treats a busy C as "tuple taken".
+//   A thread that never waits for a lower shard than one it holds cannot be
+//   part of a cycle of waiters, so the order stays deadlock-free. Removing a
+//   NATed connection (force, a TCP restart) takes the other key's shard the
+//   same way or leaves the record, marked expired, to the sweep.
 // - Counters (nconns, zone counts, stats) are Atomics, no lock.
 // - Functions named *Locked require the lock(s) they mention to be held.
 //
@@ -28,7 +35,7 @@
 // used). The bucket array is sized to the next power of two >= capacity.
 
 import { hashWords, mixWord, finishHash } from './hash.ts';
-import { lockWord, unlockWord } from './lock.ts';
+import { lockWord, tryLockWord, unlockWord } from './lock.ts';
 import {
   KEY_WORDS, K_META, K_PORTS, K_SRC, K_DST,
   REC_WORDS, R_FLAGS, R_KEY_ORIG, R_KEY_REPLY, R_NEXT_ORIG, R_NEXT_REPLY, R_BKT_ORIG, R_BKT_REPLY,
@@ -152,6 +159,11 @@ export class ConnTable {
 
   lockShard(s: number): void {
     lockWord(this.hdr, this.layout.locks + s * LOCK_STRIDE);
+  }
+
+  /** Take shard s's lock only if free now (never waits); see the lock order. */
+  tryLockShard(s: number): boolean {
+    return tryLockWord(this.hdr, this.layout.locks + s * LOCK_STRIDE);
   }
 
   unlockShard(s: number): void {

@@ -8,6 +8,7 @@ import {
   FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_TP_DST, FK_TP_SRC,
 } from '../packet/flow-key.ts';
 import type { NatSpec } from '../ofproto/actions.ts';
+import { compileNat, type NatRange } from '../nat/range.ts';
 
 export const DPA_OUTPUT = 1;
 export const DPA_RECIRC = 2;
@@ -31,6 +32,8 @@ export interface DpCtAction {
   /** Label as four words (most significant first), for the fast path. */
   labelWords: { value: Uint32Array; mask: Uint32Array } | null;
   nat: NatSpec | null;
+  /** The nat clause compiled once, when the megaflow's actions are built. */
+  natRange: NatRange | null;
   alg: string | null;
 }
 
@@ -55,7 +58,7 @@ export function recirc(id: number): DpAction {
   return { t: DPA_RECIRC, id };
 }
 
-export function ct(a: Omit<DpCtAction, 't' | 'labelWords'>): DpAction {
+export function ct(a: Omit<DpCtAction, 't' | 'labelWords' | 'natRange'>): DpAction {
   let labelWords: DpCtAction['labelWords'] = null;
   if (a.label) {
     const value = new Uint32Array(4), mask = new Uint32Array(4);
@@ -66,7 +69,7 @@ export function ct(a: Omit<DpCtAction, 't' | 'labelWords'>): DpAction {
     }
     labelWords = { value, mask };
   }
-  return { t: DPA_CT, ...a, labelWords };
+  return { t: DPA_CT, ...a, labelWords, natRange: a.nat ? compileNat(a.nat) : null };
 }
 
 export function ctClear(): DpAction {

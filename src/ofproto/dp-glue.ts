@@ -79,7 +79,7 @@ export class DpGlue {
       },
       {
         execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: DpCtAction, nowMs: number) {
-          ct.execute(batch, idx, key, keyOfs, a.zone, a.commit, a.force, a.mark, a.labelWords, nowMs);
+          ct.execute(batch, idx, key, keyOfs, a.zone, a.commit, a.force, a.mark, a.labelWords, nowMs, a.natRange);
         },
       },
     );

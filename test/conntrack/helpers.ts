@@ -9,6 +9,7 @@ import {
 import { parseIpv4, parseIpv6 } from '../../src/conntrack/conn.ts';
 import { Conntrack, type MarkSet, type LabelSet } from '../../src/conntrack/conntrack.ts';
 import { formatConn } from '../../src/conntrack/format.ts';
+import type { NatRange } from '../../src/nat/range.ts';
 
 export interface L4Spec {
   proto: number;
@@ -121,10 +122,10 @@ export class Harness {
     this.ct = ct ?? Conntrack.create({ capacity: 4096 });
   }
   /** Send one packet through ct(); returns ct_state as '+trk+new' text. */
-  send(src: string, dst: string, s: L4Spec, o: { zone?: number; commit?: boolean; force?: boolean; mark?: MarkSet; label?: LabelSet } = {}): string {
+  send(src: string, dst: string, s: L4Spec, o: { zone?: number; commit?: boolean; force?: boolean; mark?: MarkSet; label?: LabelSet; nat?: NatRange | null } = {}): string {
     loadPacket(this.batch, src, dst, s);
     this.ct.execute(this.batch, 0, this.batch.keys, 0, o.zone ?? 0, o.commit ?? true, o.force ?? false,
-      o.mark ?? null, o.label ?? null, this.now);
+      o.mark ?? null, o.label ?? null, this.now, o.nat ?? null);
     return ctStateText(this.batch.keys[FK_CT_STATE]);
   }
   key(): Uint32Array {
