@@ -69,13 +69,25 @@ export class CtCommands {
 
   flush(opts: { zone?: number; tuple?: string }) {
     const filter = { zone: opts.zone, ...(opts.tuple ? parseFlushTuple(opts.tuple) : {}) };
-    return { flushed: this.ct.flush(filter), lines: [] as string[] };
+    const flushed = this.ct.flush(filter);
+    // OVS fails a flush by tuple that finds no connection (ENOENT); a flush
+    // of a zone or of everything succeeds even when there was nothing to do.
+    if (opts.tuple && flushed === 0) throw new SwitchError('ENOENT', 'failed to flush conntrack (No such file or directory)');
+    return { flushed, lines: [] as string[] };
   }
 
   stats(opts: { zone?: number; verbose?: boolean }) {
     const conns = this.ct.dump(opts.zone, this.now());
     const text = formatCtStats(conns, !!opts.verbose);
-    return { total: conns.length, lines: text.split('\n').filter((l) => l.length > 0) };
+    const lines = text.split('\n').filter((l) => l.length > 0);
+    // swd adds NAT figures to the verbose form (OVS's ct-stats-show has none).
+    const c = this.ct.counters();
+    const natExhausted = opts.zone === undefined ? c.natExhausted : this.ct.natExhausted(opts.zone);
+    if (opts.verbose) {
+      lines.push(`  NAT: ${c.natConns}`);
+      lines.push(`  NAT exhaustion drops: ${natExhausted}`);
+    }
+    return { total: conns.length, natConnections: c.natConns, natExhaustionDrops: natExhausted, lines };
   }
 
   setMaxconns(n: number) {

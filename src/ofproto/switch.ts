@@ -117,7 +117,7 @@ export class Switch implements SwitchApi {
     this.logLimitDrops(nowMs);
   }
 
-  private limitDropsSeen = { global: 0, zone: 0 };
+  private limitDropsSeen = { global: 0, zone: 0, nat: 0 };
   private limitLogMs = 0;
 
   /** A rate-limited log line (at most one per LIMIT_LOG_INTERVAL_MS) when connection limits refused commits. */
@@ -126,9 +126,12 @@ export class Switch implements SwitchApi {
     const c = this.dp.conntrack.counters();
     const global = c.limitDrops - this.limitDropsSeen.global;
     const zone = c.zoneLimitDrops - this.limitDropsSeen.zone;
-    if (global <= 0 && zone <= 0) return;
-    this.limitDropsSeen = { global: c.limitDrops, zone: c.zoneLimitDrops };
+    const nat = c.natExhausted - this.limitDropsSeen.nat;
+    if (global <= 0 && zone <= 0 && nat <= 0) return;
+    this.limitDropsSeen = { global: c.limitDrops, zone: c.zoneLimitDrops, nat: c.natExhausted };
     this.limitLogMs = nowMs;
+    if (nat > 0) this.log.warn({ natExhausted: nat }, `conntrack: ${nat} packets dropped: unable to NAT due to tuple space exhaustion`);
+    if (global <= 0 && zone <= 0) return;
     this.log.warn(
       { maxconnsRefused: global, zoneLimitRefused: zone },
       `conntrack: ${global} new connections not committed (table full, maxconns ${this.dp.conntrack.getMaxConns()}), ${zone} refused by zone limits`,

@@ -32,3 +32,27 @@ describe('switch: connection limits', () => {
     }
   });
 });
+
+describe('switch: NAT exhaustion', () => {
+  it('drops, counts in ct-stats-show -m, and logs rate-limited', () => {
+    let now = 2_000_000;
+    const warnings: string[] = [];
+    const noop = () => {};
+    const sw = Switch.fromConfig(null, { now: () => now, logger: { info: noop, error: noop, warn: (_o: unknown, msg?: unknown) => warnings.push(String(msg)) } });
+    try {
+      sw.addFlows('br0', 'ip,actions=ct(commit,zone=4,nat(src=10.9.9.9:7000-7000)),output:2', 'test');
+      for (let p = 1000; p < 1003; p++) sw.inject('br0', 'p1', pkt(p), 1);
+      const st = sw.ctStatsShow({ verbose: true });
+      expect(st.lines.slice(-2)).toEqual(['  NAT: 1', '  NAT exhaustion drops: 2']);
+      expect(sw.ctStatsShow({ zone: 4 }).natExhaustionDrops).toBe(2);
+      sw.tick(now);
+      expect(warnings).toEqual(['conntrack: 2 packets dropped: unable to NAT due to tuple space exhaustion']);
+      now += 1000;
+      sw.inject('br0', 'p1', pkt(2000), 1);
+      sw.tick(now);
+      expect(warnings).toHaveLength(1);
+    } finally {
+      sw.close();
+    }
+  });
+});
