@@ -87,7 +87,7 @@ export function flagsText(v: number, m: number, names: [string, number][]): stri
 }
 
 /** The match part of a flow, as ovs-ofctl prints it (priority first when not the default). */
-export function formatMatch(mt: Match, priority?: number): string {
+export function formatMatch(mt: Match, priority?: number, opts: { packetTypeEth?: boolean } = {}): string {
   const V = mt.value, M = mt.mask;
   const out: (string | null)[] = [];
   if (priority !== undefined && priority !== OFP_DEFAULT_PRIORITY) out.push(`priority=${priority}`);
@@ -120,6 +120,8 @@ export function formatMatch(mt: Match, priority?: number): string {
   const protoExact = (M[FK_NW_PROTO] & 0xff) === 0xff;
   const proto = protoExact ? V[FK_NW_PROTO] : -1;
   let skipType = false, skipProto = false;
+  // Megaflows in trace output name the packet type ("eth") before the shorthand.
+  if (opts.packetTypeEth) out.push('eth');
   if (type === ETH_TYPE_IP || type === ETH_TYPE_IPV6) {
     const six = type === ETH_TYPE_IPV6;
     skipType = true;
@@ -151,7 +153,9 @@ export function formatMatch(mt: Match, priority?: number): string {
   }
   if (M[FK_IN_PORT] & 0xffff) out.push(`in_port=${portLabel(V[FK_IN_PORT])}`);
   const tm = M[FK_VLAN_TCI] & 0xffff;
-  if (tm) {
+  // A megaflow's "untagged" (CFI matched as 0) is implied by its packet type.
+  const impliedUntagged = opts.packetTypeEth && tm === 0x1000 && (V[FK_VLAN_TCI] & 0x1000) === 0;
+  if (tm && !impliedUntagged) {
     const tci = V[FK_VLAN_TCI];
     const vidM = tm & 0x0fff, pcpM = tm & 0xe000, cfi = tm & VLAN_CFI;
     if (cfi && tci & VLAN_CFI && (!vidM || vidM === 0x0fff) && (!pcpM || pcpM === 0xe000) && (vidM || pcpM)) {

@@ -372,7 +372,9 @@ export class Switch implements SwitchApi {
     lines.push(...traceLines, '');
     const final = formatTraceFlow(res.finalFlow);
     lines.push(`Final flow: ${final === formatTraceFlow(shown) ? 'unchanged' : final}`);
-    lines.push(`Megaflow: ${this.dp.formatMegaflowMatch(key, res.mask)}`);
+    const mf = new Uint32Array(FK_WORDS);
+    for (let i = 0; i < FK_WORDS; i++) mf[i] = key[i] & res.mask[i];
+    lines.push(`Megaflow: ${formatMatch({ value: mf, mask: res.mask }, undefined, { packetTypeEth: true })}`);
     const datapathActions = this.dp.formatActions(res.actions);
     lines.push(`Datapath actions: ${datapathActions}`);
     if (res.error) lines.push(`Translation failed (${res.error}), packet is dropped.`);

@@ -22,8 +22,8 @@ import {
   FK_CT_IPV6_DST, FK_CT_IPV6_SRC, FK_ETH_DST_HI, FK_ETH_DST_LO, FK_ETH_SRC_HI, FK_ETH_SRC_LO, FK_ETH_TYPE,
   FK_IN_PORT, FK_IPV6_DST, FK_IPV6_LABEL, FK_IPV6_SRC, FK_METADATA_HI, FK_NW_DST, FK_NW_FRAG, FK_NW_PROTO,
   FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_PKT_MARK, FK_RECIRC_ID, FK_REG0, FK_TP_DST, FK_TP_SRC, FK_VLAN_TCI, FK_TCP_FLAGS,
-  FK_WORDS, ETH_TYPE_IP, ETH_TYPE_IPV6, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP, VLAN_CFI, macFromKey,
-  FRAG_ANY, FRAG_LATER,
+  FK_WORDS, ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP, VLAN_CFI, macFromKey,
+  FRAG_ANY, FRAG_LATER, FK_ARP_SHA_HI, FK_ARP_THA_HI,
 } from '../packet/flow-key.ts';
 import type { CtAction, OfAction } from './actions.ts';
 import {
@@ -91,6 +91,8 @@ class Ctx {
   /** Whether NORMAL may update the MAC table (not when revalidating or tracing). */
   learn = true;
   readonly learned: XlateResult['learned'] = [];
+  /** The OpenFlow port the packet really arrived on. */
+  packetInPort = 0;
   /** Set when translation must stop (dec_ttl hit 0, freeze). */
   exit = false;
 
@@ -105,7 +107,8 @@ class Ctx {
   }
 
   tr(line: string): void {
-    if (this.trace) this.trace.push('    '.repeat(this.depth) + line);
+    // OVS 3.1's ofproto/trace prints resubmitted tables at the same level.
+    if (this.trace) this.trace.push(line);
   }
 
   unwild(word: number, mask = 0xffffffff): void {
@@ -129,11 +132,15 @@ export function xlate(br: XBridge, key: Uint32Array, nowMs: number, traceLines: 
   ctx.unwild(FK_RECIRC_ID);
   ctx.unwild(FK_IN_PORT);
   ctx.unwild(FK_ETH_TYPE);
+  // Tagged or not is part of the packet's type (OVS's datapath key has it in
+  // eth_type/encap), so a megaflow never mixes the two.
+  ctx.unwild(FK_VLAN_TCI, VLAN_CFI);
   const ethType = key[FK_ETH_TYPE];
   if (ethType === ETH_TYPE_IP || ethType === ETH_TYPE_IPV6) ctx.unwild(FK_NW_FRAG, FRAG_ANY | FRAG_LATER);
 
   const inPort = br.portsByDp.get(key[FK_IN_PORT]);
   ctx.flow[FK_IN_PORT] = inPort ? inPort.ofport : OFPP_NONE;
+  ctx.packetInPort = ctx.flow[FK_IN_PORT];
 
   let startTable = 0;
   const recircId = key[FK_RECIRC_ID];
@@ -193,7 +200,7 @@ function lookupAndExecute(ctx: Ctx, table: number): void {
   const saveTable = ctx.table;
   ctx.table = table;
   if (!rule) {
-    ctx.tr(`${table}. No match.`);
+    ctx.tr(`${String(table).padStart(2)}. No match.`);
     ctx.tr('    drop');
     ctx.table = saveTable;
     return;
@@ -201,7 +208,7 @@ function lookupAndExecute(ctx: Ctx, table: number): void {
   ctx.rules.push(rule.data);
   if (ctx.trace) {
     const m = formatMatch(rule.data.spec.match);
-    ctx.tr(`${table}. ${m.length ? m + ', ' : ''}priority ${rule.data.priority}${cookieSuffix(rule.data)}`);
+    ctx.tr(`${String(table).padStart(2)}. ${m.length ? m + ', ' : ''}priority ${rule.data.priority}${cookieSuffix(rule.data)}`);
   }
   executeActions(ctx, rule.data.spec.actions);
   ctx.table = saveTable;
@@ -422,8 +429,10 @@ function outputPort(ctx: Ctx, port: number): void {
     case OFPP_NONE:
       return;
     default:
-      // Output to the input port is skipped unless asked for with in_port (OpenFlow rule).
-      if (port === inPort) {
+      // Output to the input port is skipped unless asked for with in_port
+      // (OpenFlow rule). The packet's real input port counts, not the one a
+      // resubmit(PORT,TABLE) looked up with, as in OVS.
+      if (port === ctx.packetInPort) {
         ctx.tr(`    >>>> skipping output to input port`);
         return;
       }
@@ -458,7 +467,8 @@ function normal(ctx: Ctx): void {
   ctx.unwild(FK_ETH_SRC_LO);
   ctx.unwild(FK_ETH_DST_HI, 0xffff);
   ctx.unwild(FK_ETH_DST_LO);
-  ctx.unwild(FK_VLAN_TCI, 0xffff);
+  ctx.unwild(FK_VLAN_TCI, f[FK_VLAN_TCI] & VLAN_CFI ? VLAN_CFI | 0x0fff : VLAN_CFI);
+  unwildGratuitousArp(ctx);
   const vlan = f[FK_VLAN_TCI] & VLAN_CFI ? f[FK_VLAN_TCI] & 0x0fff : 0;
   const src = macFromKey(f, FK_ETH_SRC_HI);
   const dst = macFromKey(f, FK_ETH_DST_HI);
@@ -467,21 +477,40 @@ function normal(ctx: Ctx): void {
   if (!srcIsMulticast && ctx.br.portsByOf.has(inPort)) ctx.learned.push({ macs: ctx.br.macs, vlan, mac: src, port: inPort });
   if (ctx.learn && !srcIsMulticast && ctx.br.portsByOf.has(inPort)) {
     const changed = ctx.br.macs.learn(vlan, src, inPort, ctx.nowMs);
-    if (changed) ctx.tr(`    learned that ${src} is on port ${portName(ctx, inPort)} in VLAN ${vlan}`);
+    if (changed) ctx.tr(`     -> learned that ${src} is on port ${portName(ctx, inPort)} in VLAN ${vlan}`);
   }
   const dstIsMulticast = (f[FK_ETH_DST_HI] >>> 8) & 1;
   const port = dstIsMulticast ? null : ctx.br.macs.lookup(vlan, dst, ctx.nowMs);
   if (port === null) {
-    ctx.tr(dstIsMulticast ? '    multicast/broadcast: flooding' : '    no learned MAC for destination, flooding');
+    ctx.tr(dstIsMulticast ? '     -> multicast/broadcast, flooding' : '     -> no learned MAC for destination, flooding');
     flood(ctx, false);
     return;
   }
   if (port === inPort) {
-    ctx.tr('    learned port is input port, dropping');
+    ctx.tr('     -> learned port is input port, dropping');
     return;
   }
-  ctx.tr(`    forwarding to learned port`);
+  ctx.tr(`     -> forwarding to learned port`);
   emitOutput(ctx, port);
+}
+
+/**
+ * NORMAL asks, as OVS does for every packet, whether a broadcast ARP is
+ * gratuitous (a reply, or a request whose sender and target addresses are
+ * equal), so the megaflow of a broadcast ARP matches the opcode and, for a
+ * request, both addresses.
+ */
+const ARP_OP_REQUEST = 1;
+
+function unwildGratuitousArp(ctx: Ctx): void {
+  const f = ctx.flow;
+  if (f[FK_ETH_TYPE] !== ETH_TYPE_ARP) return;
+  if ((f[FK_ETH_DST_HI] & 0xffff) !== 0xffff || f[FK_ETH_DST_LO] >>> 0 !== 0xffffffff) return;
+  ctx.unwild(FK_NW_PROTO, 0xff);
+  if (f[FK_NW_PROTO] === ARP_OP_REQUEST) {
+    ctx.unwild(FK_NW_SRC);
+    ctx.unwild(FK_NW_DST);
+  }
 }
 
 function portName(ctx: Ctx, ofport: number): string {
@@ -578,15 +607,24 @@ function commitChanges(ctx: Ctx): void {
   if (t === ETH_TYPE_IP) {
     const w4: number[] = [];
     for (const w of [FK_NW_SRC, FK_NW_DST, FK_NW_TOS, FK_NW_TTL]) if (f[w] !== b[w]) w4.push(w);
-    if (w4.length) emitSet(ctx, 'ipv4', [FK_NW_SRC, FK_NW_DST, FK_NW_TOS, FK_NW_TTL], w4);
+    if (w4.length) {
+      // Like OVS, a set(ipv4(..)) matches the IP protocol too (the datapath's
+      // IPv4 key carries it, though it is not writable).
+      ctx.unwild(FK_NW_PROTO, 0xff);
+      emitSet(ctx, 'ipv4', [FK_NW_SRC, FK_NW_DST, FK_NW_TOS, FK_NW_TTL], w4);
+    }
   } else if (t === ETH_TYPE_IPV6) {
     const w6: number[] = [];
-    for (let i = 0; i < 4; i++) {
-      if (f[FK_IPV6_SRC + i] !== b[FK_IPV6_SRC + i]) w6.push(FK_IPV6_SRC + i);
-      if (f[FK_IPV6_DST + i] !== b[FK_IPV6_DST + i]) w6.push(FK_IPV6_DST + i);
+    // An address is set whole (as OVS's masked set carries all 128 bits),
+    // even when only some of its words changed.
+    for (const a of [FK_IPV6_SRC, FK_IPV6_DST]) {
+      if ([0, 1, 2, 3].some((i) => f[a + i] !== b[a + i])) w6.push(a, a + 1, a + 2, a + 3);
     }
     for (const w of [FK_IPV6_LABEL, FK_NW_TOS, FK_NW_TTL]) if (f[w] !== b[w]) w6.push(w);
-    if (w6.length) emitSet(ctx, 'ipv6', [], w6);
+    if (w6.length) {
+      ctx.unwild(FK_NW_PROTO, 0xff); // as for IPv4
+      emitSet(ctx, 'ipv6', [], w6);
+    }
   }
   if (t === ETH_TYPE_IP || t === ETH_TYPE_IPV6) {
     const wp: number[] = [];
@@ -640,6 +678,10 @@ export function formatTraceFlow(key: Uint32Array): string {
   } else if (t === 0x0806) {
     mask[FK_NW_SRC] = mask[FK_NW_DST] = 0xffffffff;
     mask[FK_NW_PROTO] = 0xff;
+    for (const w of [FK_ARP_SHA_HI, FK_ARP_THA_HI]) {
+      mask[w] = 0xffff;
+      mask[w + 1] = 0xffffffff;
+    }
   }
   return formatMatch({ value: key, mask });
 }

@@ -110,14 +110,14 @@ describe('swd + swctl: bridges, flows, packets', () => {
     expect(t.slice(1)).toEqual([
       'bridge("br0")',
       '-------------',
-      '0. udp,tp_dst=53, priority 100',
+      ' 0. udp,tp_dst=53, priority 100',
       '    mod_nw_src:10.9.9.9',
       '    resubmit(,1)',
-      '    1. in_port=1, priority 32768',
-      '        load:0x5->NXM_NX_REG0[]',
-      '        output:2',
+      ' 1. in_port=1, priority 32768',
+      '    load:0x5->NXM_NX_REG0[]',
+      '    output:2',
       'Final flow: udp,reg0=0x5,in_port=1,vlan_tci=0x0000,dl_src=50:54:00:00:00:01,dl_dst=50:54:00:00:00:02,nw_src=10.9.9.9,nw_dst=10.1.1.2,nw_tos=0,nw_ecn=0,nw_ttl=64,nw_frag=no,tp_src=1000,tp_dst=53',
-      'Megaflow: recirc_id(0),in_port(1),packet_type(ns=0,id=0),eth_type(0x0800),ipv4(src=10.1.1.1,proto=17,frag=no),udp(dst=53)',
+      'Megaflow: recirc_id=0,eth,udp,in_port=1,nw_src=10.1.1.1,nw_frag=no,tp_dst=53',
       'Datapath actions: set(ipv4(src=10.9.9.9)),2',
     ]);
   });

@@ -1,0 +1,46 @@
+// The swd side of the conformance suite: every scenario under
+// test/conformance/ runs through a fresh swd (swctl only) and each step must
+// print exactly the lines recorded from a real OVS 3.1, after the
+// normalisation in normalise.ts. A scenario marked `# known-difference:`
+// is expected to differ (it.fails), so it turns red once swd conforms and
+// the mark must go. `npm run conformance -- --ovs` runs OVS as well.
+
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runScenario, SwdDriver } from './drivers.ts';
+import { formatStep, knownDifference, readScenario, title } from './scenario.ts';
+
+const DIR = import.meta.dirname;
+const files = readdirSync(DIR).filter((f) => f.endsWith('.scen')).sort();
+
+// Two scenarios at a time (a 2-core CI machine): each is one swd and a
+// series of swctl processes, mostly waiting on process start-up.
+let running = 0;
+const waiting: (() => void)[] = [];
+async function slot<T>(fn: () => Promise<T>): Promise<T> {
+  if (running >= 2) await new Promise<void>((r) => waiting.push(r));
+  running++;
+  try {
+    return await fn();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
+describe.concurrent('conformance with OVS: swd prints what OVS printed', { timeout: 120_000 }, () => {
+  for (const file of files) {
+    const s = readScenario(join(DIR, file));
+    const known = knownDifference(s);
+    const name = `${file}: ${title(s, file)}`;
+    const check = async () => {
+      const got = await slot(() => runScenario(new SwdDriver(), s));
+      s.steps.forEach((st, i) => {
+        expect(got[i], `${file} step ${i + 1}: ${formatStep(st)}`).toEqual(st.out);
+      });
+    };
+    if (known) it.fails(`${name} [known difference: ${known}]`, check);
+    else it(name, check);
+  }
+});

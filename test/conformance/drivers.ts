@@ -1,0 +1,226 @@
+// The two drivers that run a scenario: swd (a real daemon on a temporary
+// run directory, driven only through the swctl command line) and OVS (a
+// private ovs-vswitchd with the dummy datapath, ../shared/tools/ovs-sandbox,
+// driven through ovs-ofctl, ovs-vsctl and ovs-appctl). Each gets a fresh
+// switch per scenario, so no state (connections, zone limits, learned MACs,
+// megaflows) leaks from one scenario to the next. Every port writes a
+// tx_pcap file; after each step the driver returns the command's output
+// lines followed by the `tx PORT ...` lines of what the ports sent.
+
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { SwdInstance } from '../e2e/harness.ts';
+import { normalise } from './normalise.ts';
+import type { Scenario, Step } from './scenario.ts';
+import { TxWatcher } from './tx.ts';
+
+export interface Driver {
+  readonly name: string;
+  start(s: Scenario): Promise<void>;
+  /** Run one step: normalised output lines, then the tx lines. */
+  step(st: Step): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function exec(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<Ran> {
+  return new Promise((res) => {
+    execFile(cmd, args, { encoding: 'utf8', env, timeout: 30_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      res({ code, stdout, stderr });
+    });
+  });
+}
+
+const lines = (s: string) => s.split('\n').filter((l) => l.length > 0);
+
+/** The first line of an error, without the program's name. */
+function errorLine(r: Ran): string[] {
+  const first = lines(r.stderr)[0] ?? `exit status ${r.code}`;
+  return [`error: ${first.replace(/^(swctl|ovs-vswitchd|ovs-ofctl|ovs-appctl): /, '')}`];
+}
+
+function portNumber(p: string): number {
+  return Number(p.slice(1));
+}
+
+// ------------------------------------------------------------------ swd
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const SWCTL = join(ROOT, 'bin/swctl.js');
+
+export class SwdDriver implements Driver {
+  readonly name = 'swd';
+  private swd = new SwdInstance();
+  private tx: TxWatcher | null = null;
+
+  private ctl(args: string[]): Promise<Ran> {
+    return exec(process.execPath, [SWCTL, '--socket', this.swd.socket, ...args]);
+  }
+
+  private async ok(args: string[]): Promise<string[]> {
+    const r = await this.ctl(args);
+    if (r.code !== 0) throw new Error(`swctl ${args.join(' ')} failed: ${r.stderr}`);
+    return lines(r.stdout);
+  }
+
+  async start(s: Scenario): Promise<void> {
+    await this.swd.start();
+    // swd starts with br0 and dummy ports p1, p2; re-add them with tx_pcap.
+    await Promise.all([this.ok(['del-port', 'br0', 'p1']), this.ok(['del-port', 'br0', 'p2'])]);
+    const files = new Map<string, string>();
+    for (const p of s.ports) {
+      const f = join(this.swd.dir, `${p}-tx.pcap`);
+      files.set(p, f);
+      await this.ok(['add-port', 'br0', p, 'type=dummy', `ofport=${portNumber(p)}`, `options:tx_pcap=${f}`]);
+    }
+    const flows = join(this.swd.dir, 'flows.txt');
+    writeFileSync(flows, s.flows.join('\n') + '\n');
+    await this.ok(['add-flows', 'br0', flows]);
+    this.tx = new TxWatcher(files);
+  }
+
+  private command(st: Step): string[] {
+    switch (st.cmd) {
+      case 'inject': return ['inject', 'br0', ...st.args];
+      case 'dump-flows': return ['dump-flows', 'br0', ...st.args];
+      case 'trace': return ['trace', 'br0', ...st.args];
+      default: return [st.cmd, ...st.args];
+    }
+  }
+
+  async step(st: Step): Promise<string[]> {
+    const r = await this.ctl(this.command(st));
+    const out = r.code !== 0 ? errorLine(r) : normalise(st.cmd, lines(r.stdout));
+    return [...out, ...this.tx!.take()];
+  }
+
+  async stop(): Promise<void> {
+    await this.swd.dispose();
+  }
+}
+
+// ------------------------------------------------------------------ OVS
+
+const SANDBOX = process.env.OVS_SANDBOX ?? resolve(ROOT, '../shared/tools/ovs-sandbox');
+
+export class OvsDriver implements Driver {
+  readonly name = 'OVS';
+  private dir = mkdtempSync(join(tmpdir(), 'swd-conf-ovs-'));
+  private env: NodeJS.ProcessEnv = {
+    ...process.env, OVS_RUNDIR: this.dir, OVS_LOGDIR: this.dir, OVS_DBDIR: this.dir, OVS_SYSCONFDIR: this.dir,
+  };
+  private tx: TxWatcher | null = null;
+  private started = false;
+
+  private run(cmd: string, args: string[]): Promise<Ran> {
+    return exec(cmd, args, this.env);
+  }
+
+  private async ok(cmd: string, args: string[]): Promise<string[]> {
+    const r = await this.run(cmd, args);
+    if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+    return lines(r.stdout);
+  }
+
+  async start(s: Scenario): Promise<void> {
+    const n = Math.max(...s.ports.map(portNumber));
+    await this.ok(SANDBOX, ['start', this.dir, String(n)]);
+    this.started = true;
+    const files = new Map<string, string>();
+    const vsctl: string[] = [];
+    for (let i = 1; i <= n; i++) {
+      const p = `p${i}`;
+      if (!s.ports.includes(p)) {
+        vsctl.push('--', 'del-port', 'br0', p);
+        continue;
+      }
+      const f = join(this.dir, `${p}-tx.pcap`);
+      files.set(p, f);
+      vsctl.push('--', 'set', 'interface', p, `options:tx_pcap=${f}`);
+    }
+    await this.ok('ovs-vsctl', vsctl.slice(1));
+    const flows = join(this.dir, 'flows.txt');
+    writeFileSync(flows, s.flows.join('\n') + '\n');
+    await this.ok('ovs-ofctl', ['add-flows', 'br0', flows]);
+    this.tx = new TxWatcher(files);
+  }
+
+  private command(st: Step): [string, string[]] {
+    const a = st.args;
+    switch (st.cmd) {
+      case 'inject': return ['ovs-appctl', ['netdev-dummy/receive', ...a]];
+      case 'dump-flows': return ['ovs-ofctl', ['dump-flows', 'br0', ...a]];
+      case 'trace': return ['ovs-appctl', ['ofproto/trace', 'br0', ...a]];
+      case 'dump-dp-flows': return ['ovs-appctl', ['dpctl/dump-flows', ...a]];
+      case 'del-dp-flows': return ['ovs-appctl', ['dpctl/del-flows', ...a]];
+      case 'fdb-show': return ['ovs-appctl', ['fdb/show', 'br0', ...a]];
+      case 'dump-conntrack': case 'flush-conntrack': case 'ct-stats-show':
+      case 'ct-set-limits': case 'ct-get-limits': case 'ct-del-limits':
+      case 'ct-get-nconns': case 'ct-set-maxconns': case 'ct-get-maxconns':
+        return ['ovs-appctl', [`dpctl/${st.cmd}`, ...a]];
+      default: throw new Error(`unknown step command '${st.cmd}'`);
+    }
+  }
+
+  async step(st: Step): Promise<string[]> {
+    const [cmd, args] = this.command(st);
+    // OVS credits OpenFlow rules with the packets of cached megaflows only
+    // when a revalidator round pushes the datapath's counters; wait for one
+    // so that n_packets is current, as swd's always is.
+    if (st.cmd === 'dump-flows') await this.ok('ovs-appctl', ['revalidator/wait']);
+    const before = st.cmd === 'inject' ? await this.dpStats() : '';
+    const r = await this.run(cmd, args);
+    if (st.cmd === 'inject' && r.code === 0) await this.settle(before);
+    const out = r.code !== 0 ? errorLine(r) : normalise(st.cmd, lines(r.stdout));
+    return [...out, ...this.tx!.take()];
+  }
+
+  /** Datapath lookup and port counters (dpctl/show -s). */
+  private async dpStats(): Promise<string> {
+    return (await this.ok('ovs-appctl', ['dpctl/show', '-s'])).join('\n');
+  }
+
+  /**
+   * netdev-dummy/receive only queues the packet; the datapath handles it
+   * afterwards. Wait until the counters have moved and then stay still, so
+   * that the packets sent and the connections made belong to this step.
+   */
+  private async settle(before: string): Promise<void> {
+    let last = before;
+    let still = 0;
+    for (let i = 0; i < 100 && still < 2; i++) {
+      await new Promise((r) => setTimeout(r, 15));
+      const now = await this.dpStats();
+      if (now === last && now !== before) still++;
+      else still = 0;
+      last = now;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.started) await this.run(SANDBOX, ['stop', this.dir]);
+    // ovs-vswitchd exits asynchronously; give it a moment before removing its files.
+    await new Promise((r) => setTimeout(r, 100));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Run a whole scenario through one driver: the lines of every step. */
+export async function runScenario(d: Driver, s: Scenario): Promise<string[][]> {
+  try {
+    await d.start(s);
+    const res: string[][] = [];
+    for (const st of s.steps) res.push(await d.step(st));
+    return res;
+  } finally {
+    await d.stop();
+  }
+}

@@ -1,0 +1,62 @@
+// Normalising command output before comparing swd with OVS. Only what
+// legitimately differs between two runs or two implementations with the same
+// behaviour is hidden: times (used:, duration=, idle_age=, hard_age=,
+// timeout=), connection ids, the order of hash-table dumps, and the values
+// of recirculation ids (renumbered 0x1, 0x2, ... in order of appearance).
+// NAT choices will be added here with NAT. Nothing else is touched.
+
+const RECIRC_RE = /(recirc_id\(|recirc\(|recirc_id=)(0x[0-9a-f]+)/g;
+
+/** Renumber non-zero recirculation ids in order of appearance. */
+export function renumberRecirc(lines: string[]): string[] {
+  const ids = new Map<string, string>();
+  return lines.map((l) =>
+    l.replace(RECIRC_RE, (_m, what: string, id: string) => {
+      if (/^0x0+$/.test(id)) return `${what}${id}`;
+      let n = ids.get(id);
+      if (n === undefined) {
+        n = `0x${(ids.size + 1).toString(16)}`;
+        ids.set(id, n);
+      }
+      return `${what}${n}`;
+    }),
+  );
+}
+
+function sortBy(lines: string[], key: (l: string) => string): string[] {
+  return lines
+    .map((l) => ({ l, k: key(l) }))
+    .sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
+    .map((r) => r.l);
+}
+
+/** dump-conntrack: id and timeout masked, lines sorted (OVS dumps in hash order). */
+export function normConntrack(lines: string[]): string[] {
+  return lines.map((l) => l.replace(/\),id=\d+/, '),id=X').replace(/\btimeout=\d+/, 'timeout=X')).sort();
+}
+
+/** dump-dp-flows: used: masked, sorted with recirc ids hidden, then renumbered. */
+export function normDpFlows(lines: string[]): string[] {
+  const rows = lines.filter((l) => !l.startsWith('flow-dump from')).map((l) => l.replace(/used:[0-9.]+s/, 'used:X'));
+  return renumberRecirc(sortBy(rows, (l) => l.replace(RECIRC_RE, '$1N')));
+}
+
+/** dump-flows: duration and ages masked. */
+export function normFlows(lines: string[]): string[] {
+  return lines.map((l) =>
+    l
+      .replace(/\bduration=[0-9.]+s/, 'duration=X')
+      .replace(/\bidle_age=\d+/, 'idle_age=X')
+      .replace(/\bhard_age=\d+/, 'hard_age=X'),
+  );
+}
+
+export function normalise(cmd: string, lines: string[]): string[] {
+  switch (cmd) {
+    case 'dump-conntrack': return normConntrack(lines);
+    case 'dump-dp-flows': return normDpFlows(lines);
+    case 'dump-flows': return normFlows(lines);
+    case 'trace': return renumberRecirc(lines);
+    default: return lines;
+  }
+}

@@ -1,0 +1,130 @@
+// Conformance scenarios: the text format shared by the runner (run.ts), its
+// two drivers (drivers.ts) and the vitest file. One scenario per .scen file:
+//
+//   # What the scenario shows (the first comment line is its title).
+//   # known-difference: why swd deliberately prints something else
+//   ports: p1 p2 p3                          dummy ports, ofport = N of pN
+//   flows:
+//   table=0,priority=1,actions=drop          ovs-ofctl syntax, one per line
+//   (blank line ends the flow table)
+//   # a note on the next step
+//   > inject p1 'in_port(1),eth(...),...'    datapath-flow text or hex
+//   tx p2 eth(src=..,dst=..),eth_type(0x0800),ipv4(...),udp(...) len=106 sha1=...
+//   > dump-conntrack -m
+//   udp,orig=(...),...                       the output lines, normalised
+//
+// After each step come the lines the command printed (an error as
+// `error: <first line>`) and then one `tx PORT ...` line per packet a port
+// sent during the step (tx.ts decodes them). The expected lines are what a
+// real OVS printed (`npm run conformance -- --record`).
+//
+// Commands: inject PORT PACKET, dump-conntrack [-m] [zone=N],
+// dump-dp-flows, del-dp-flows, dump-flows [MATCH], trace FLOW,
+// flush-conntrack [zone=N] [TUPLE], ct-stats-show, ct-set-limits ...,
+// ct-get-limits ..., ct-del-limits ..., ct-get-nconns, ct-set-maxconns N.
+
+import { readFileSync } from 'node:fs';
+
+export interface Step {
+  cmd: string;
+  args: string[];
+  /** Expected lines: the command's output, then the `tx PORT ...` lines. */
+  out: string[];
+  /** Comment lines written just before the step. */
+  notes: string[];
+}
+
+export interface Scenario {
+  comments: string[];
+  ports: string[];
+  flows: string[];
+  steps: Step[];
+}
+
+export const DEFAULT_PORTS = ['p1', 'p2', 'p3'];
+
+export class ScenarioError extends Error {
+  readonly code = 'ESCENARIO';
+  constructor(readonly file: string, readonly line: number, message: string) {
+    super(`${file}:${line}: ${message}`);
+  }
+}
+
+/** Split a command line into words; '...' quotes flow text. */
+export function splitArgs(line: string): string[] {
+  const out: string[] = [];
+  const re = /'([^']*)'|(\S+)/g;
+  for (let m = re.exec(line); m; m = re.exec(line)) out.push(m[1] ?? m[2]);
+  return out;
+}
+
+export function parseScenario(text: string, file = '(scenario)'): Scenario {
+  const s: Scenario = { comments: [], ports: [...DEFAULT_PORTS], flows: [], steps: [] };
+  let mode: 'top' | 'flows' | 'steps' = 'top';
+  let notes: string[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.startsWith('#')) {
+      if (mode === 'top') s.comments.push(line);
+      else if (mode === 'steps') notes.push(line);
+      return;
+    }
+    if (mode === 'top' && line.startsWith('ports:')) {
+      s.ports = line.slice(6).trim().split(/\s+/).filter(Boolean);
+      if (!s.ports.every((p) => /^p\d+$/.test(p))) throw new ScenarioError(file, i + 1, 'ports must be named pN');
+      return;
+    }
+    if (mode === 'top' && line === 'flows:') {
+      mode = 'flows';
+      return;
+    }
+    if (mode === 'flows') {
+      if (line.trim() === '') mode = 'steps';
+      else s.flows.push(line);
+      return;
+    }
+    if (line.startsWith('> ')) {
+      const [cmd, ...args] = splitArgs(line.slice(2));
+      s.steps.push({ cmd, args, out: [], notes });
+      notes = [];
+      mode = 'steps';
+    } else if (line.trim() !== '') {
+      if (s.steps.length === 0) throw new ScenarioError(file, i + 1, `expected 'flows:' or a '> ' step, got '${line}'`);
+      s.steps[s.steps.length - 1].out.push(line);
+    }
+  });
+  return s;
+}
+
+export function readScenario(path: string): Scenario {
+  return parseScenario(readFileSync(path, 'utf8'), path);
+}
+
+function quote(a: string): string {
+  return /[\s()'|]/.test(a) || a.includes(',') ? `'${a}'` : a;
+}
+
+export function formatStep(st: Step): string {
+  return `> ${[st.cmd, ...st.args.map(quote)].join(' ')}`;
+}
+
+export function formatScenario(s: Scenario): string {
+  const lines = [...s.comments];
+  if (s.ports.join(' ') !== DEFAULT_PORTS.join(' ')) lines.push(`ports: ${s.ports.join(' ')}`);
+  lines.push('flows:', ...s.flows, '');
+  for (const st of s.steps) lines.push(...st.notes, formatStep(st), ...st.out);
+  return lines.join('\n') + '\n';
+}
+
+/** The title (first comment line) of a scenario. */
+export function title(s: Scenario, fallback: string): string {
+  return s.comments[0]?.replace(/^#\s*/, '') ?? fallback;
+}
+
+/** The reason given by a `# known-difference: ...` comment, if any. */
+export function knownDifference(s: Scenario): string | null {
+  for (const c of s.comments) {
+    const m = /^#\s*known-difference:\s*(.*)$/.exec(c);
+    if (m) return m[1];
+  }
+  return null;
+}
