@@ -21,12 +21,18 @@ import { VERSION } from './version.ts';
 
 export type DaemonLogger = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
 
-export type SwitchFactory = (cfg: SwitchConfig, opts: { logger: DaemonLogger }) => DaemonSwitch | Promise<DaemonSwitch>;
+export interface SwitchFactoryOptions {
+  logger: DaemonLogger;
+  /** Idle time before a datapath flow is removed (OVS other_config:max-idle). */
+  maxIdleMs?: number;
+}
+
+export type SwitchFactory = (cfg: SwitchConfig, opts: SwitchFactoryOptions) => DaemonSwitch | Promise<DaemonSwitch>;
 
 /** The real switch, loaded only when a daemon starts (swctl never pays for it). */
 export const defaultSwitchFactory: SwitchFactory = async (cfg, opts) => {
   const { Switch } = await import('../ofproto/switch.ts');
-  return Switch.fromConfig(cfg, { logger: opts.logger });
+  return Switch.fromConfig(cfg, { logger: opts.logger, maxIdleMs: opts.maxIdleMs });
 };
 
 export class DaemonStartError extends Error {
@@ -50,6 +56,8 @@ export interface DaemonOptions {
   /** Extra methods (tests, later issues); they override the standard ones of the same name. */
   methods?: Record<string, MethodSpec>;
   env?: NodeJS.ProcessEnv;
+  /** Passed to the switch factory: datapath flow idle time. */
+  maxIdleMs?: number;
 }
 
 export interface Daemon {
@@ -92,7 +100,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const saved = loadDb(paths.db);
     const cfg = saved ?? defaultConfig(opts.defaultBridge !== false);
     try {
-      sw = await createSwitch(cfg, { logger: log });
+      sw = await createSwitch(cfg, { logger: log, maxIdleMs: opts.maxIdleMs });
     } catch (e) {
       if (saved) throw new DaemonStartError(`cannot restore the configuration in ${paths.db}: ${(e as Error).message}; fix or remove it`);
       throw e;

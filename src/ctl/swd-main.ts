@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DaemonStartError, startDaemon, type SwitchFactory } from './daemon.ts';
 import { DbError, loadDb } from './db.ts';
 import { AlreadyRunningError, checkNotRunning, pidAlive, readPid, socketAlive } from './pidfile.ts';
@@ -24,6 +24,7 @@ interface StartOptions {
   detach?: boolean;
   pidfile?: string;
   defaultBridge: boolean;
+  maxIdle?: number;
 }
 
 export interface SwdMainDeps {
@@ -49,6 +50,12 @@ function isUserError(e: unknown): e is Error {
   return e instanceof AlreadyRunningError || e instanceof DbError || e instanceof DaemonStartError || e instanceof RundirError;
 }
 
+function parseMaxIdle(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 500 || n > 86_400_000) throw new InvalidArgumentError('must be a whole number of milliseconds from 500 to 86400000');
+  return n;
+}
+
 async function start(o: StartOptions, deps: SwdMainDeps): Promise<void> {
   const paths = runPaths(o);
   if (o.detach) return detach(o, paths);
@@ -57,7 +64,7 @@ async function start(o: StartOptions, deps: SwdMainDeps): Promise<void> {
   const logger = pino({ level: o.logLevel, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
   let daemon;
   try {
-    daemon = await startDaemon({ ...o, logger, createSwitch: deps.createSwitch });
+    daemon = await startDaemon({ ...o, maxIdleMs: o.maxIdle, logger, createSwitch: deps.createSwitch });
   } catch (e) {
     if (isUserError(e)) fail(e.message);
     throw e;
@@ -164,6 +171,7 @@ export async function main(argv = process.argv, deps: SwdMainDeps = {}): Promise
     .option('--detach', 'run in the background (logs to <rundir>/swd.log); return once the socket is up')
     .option('--pidfile <file>', 'pidfile (default: <rundir>/swd.pid)')
     .option('--no-default-bridge', 'do not create br0 with p1 and p2 when there is no database yet')
+    .option('--max-idle <ms>', 'idle time before a datapath flow is removed, as OVS other_config:max-idle (default 10000)', parseMaxIdle)
     .action((o: StartOptions) => start(o, deps));
   program
     .command('stop')

@@ -314,8 +314,11 @@ export class Datapath {
   /** Called for each megaflow before it leaves the cache (to push its last stats). */
   onRemove: ((mf: Megaflow) => void) | null = null;
 
+  /** Idle time after which a megaflow is removed (OVS other_config:max-idle). */
+  maxIdleMs = MEGAFLOW_IDLE_MS;
+
   expire(nowMs: number): number {
-    const dead = this.cache.expire(nowMs, MEGAFLOW_IDLE_MS);
+    const dead = this.cache.expire(nowMs, this.maxIdleMs);
     for (const mf of dead) this.onRemove?.(mf);
     return dead.length;
   }

@@ -28,6 +28,8 @@ export interface SwitchOptions {
   /** Create br0 with p1/p2 when there is no configuration. */
   defaultBridge?: boolean;
   now?: () => number;
+  /** Idle time before a datapath flow is removed (default MEGAFLOW_IDLE_MS). */
+  maxIdleMs?: number;
 }
 
 const LOCAL_DP_BASE = 100;
@@ -47,6 +49,7 @@ export class Switch implements SwitchApi {
     const noop = () => {};
     this.log = opts.logger ?? { info: noop, warn: noop, error: noop };
     this.dp = new DpGlue((key, learn) => this.upcall(key, learn), this.log, this.now);
+    if (opts.maxIdleMs !== undefined) this.dp.datapath.maxIdleMs = opts.maxIdleMs;
     this.ct = new CtCommands(this.dp.conntrack, this.now);
   }
 

@@ -1,6 +1,6 @@
 // The two drivers that run a scenario: swd (a real daemon on a temporary
 // run directory, driven only through the swctl command line) and OVS (a
-// private ovs-vswitchd with the dummy datapath, ../shared/tools/ovs-sandbox,
+// private ovs-vswitchd with the dummy datapath, test/conformance/ovs-ref.sh,
 // driven through ovs-ofctl, ovs-vsctl and ovs-appctl). Each gets a fresh
 // switch per scenario, so no state (connections, zone limits, learned MACs,
 // megaflows) leaks from one scenario to the next. Every port writes a
@@ -72,7 +72,7 @@ export class SwdDriver implements Driver {
   }
 
   async start(s: Scenario): Promise<void> {
-    await this.swd.start();
+    await this.swd.start(['--max-idle', String(MAX_IDLE_MS)]);
     // swd starts with br0 and dummy ports p1, p2; re-add them with tx_pcap.
     await Promise.all([this.ok(['del-port', 'br0', 'p1']), this.ok(['del-port', 'br0', 'p2'])]);
     const files = new Map<string, string>();
@@ -109,7 +109,9 @@ export class SwdDriver implements Driver {
 
 // ------------------------------------------------------------------ OVS
 
-const SANDBOX = process.env.OVS_SANDBOX ?? resolve(ROOT, '../shared/tools/ovs-sandbox');
+const SANDBOX = process.env.OVS_SANDBOX ?? join(import.meta.dirname, 'ovs-ref.sh');
+/** Datapath flows outlive any pause between steps, on both switches. */
+export const MAX_IDLE_MS = 600_000;
 
 export class OvsDriver implements Driver {
   readonly name = 'OVS';

@@ -2,7 +2,7 @@
 //
 // Runs every scenario under test/conformance/ (or the named ones) through
 // swd and compares each step with the expectations checked into the file.
-// --ovs    also runs each scenario through a private OVS (ovs-sandbox) and
+// --ovs    also runs each scenario through a private OVS (ovs-ref.sh) and
 //          compares OVS with the expectations too; every difference is
 //          printed side by side.
 // --record rewrites the expectations from OVS's run (implies --ovs), then
