@@ -297,7 +297,7 @@ export class Conntrack implements TupleProbe {
         return NAT_EXHAUSTED;
       }
       this.probeShard = NO_SHARD;
-      natFlags = this.natFlagsOf(k, rk, nat.action);
+      natFlags = this.natFlagsOf(nat.action);
       Atomics.add(t.hdr, H_CNT_NAT_CONNS, 1);
     }
     for (let i = 0; i < KEY_WORDS; i++) rec[base + R_KEY_REPLY + i] = rk[i];
@@ -325,22 +325,13 @@ export class Conntrack implements TupleProbe {
     return r;
   }
 
-  /** NF_* of a translation: the configured side, plus any side whose
-   *  address or port the chosen reply tuple `rk` changes (DNAT may have to
-   *  move the client's port). */
-  private natFlagsOf(k: Int32Array, rk: Int32Array, action: number): number {
-    let f = (action & NAT_SRC) !== 0 ? NF_SRC : NF_DST;
-    let srcMoved = (rk[K_PORTS] & 0xffff) !== (k[K_PORTS] >>> 16);
-    let dstMoved = (rk[K_PORTS] >>> 16) !== (k[K_PORTS] & 0xffff);
-    const proto = (k[K_META] >>> 16) & 0xff;
-    if (!natHasPorts(proto)) { srcMoved = false; dstMoved = false; }
-    for (let i = 0; i < 4; i++) {
-      if (rk[K_DST + i] !== k[K_SRC + i]) srcMoved = true;
-      if (rk[K_SRC + i] !== k[K_DST + i]) dstMoved = true;
-    }
-    if (srcMoved) f |= NF_SRC;
-    if (dstMoved) f |= NF_DST;
-    return f;
+  /** NF_* of a translation: the configured side only. When DNAT also has
+   *  to move the client's source port (its reply tuple would collide), OVS
+   *  still marks the connection +dnat alone; the packets are rewritten to
+   *  the stored reply tuple either way, so the port moves in both
+   *  directions regardless of these flags. */
+  private natFlagsOf(action: number): number {
+    return (action & NAT_SRC) !== 0 ? NF_SRC : NF_DST;
   }
 
   /**

@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SwdInstance } from '../e2e/harness.ts';
+import { NatNormaliser } from './nat-norm.ts';
 import { normalise } from './normalise.ts';
 import type { Scenario, Step } from './scenario.ts';
 import { TxWatcher } from './tx.ts';
@@ -41,6 +42,34 @@ function exec(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<Ran
 
 const lines = (s: string) => s.split('\n').filter((l) => l.length > 0);
 
+/**
+ * What both drivers do around a step: NAT symbols in the arguments replaced
+ * by this run's values (nat-norm.ts), then the output normalised and the
+ * sent frames described, translated values masked once checked.
+ */
+class StepNormaliser {
+  constructor(private readonly nat: NatNormaliser, private readonly tx: TxWatcher) {}
+
+  args(st: Step): Step {
+    const args = this.nat.substitute(st.args);
+    if (st.cmd === 'inject') this.nat.injecting(args[1] ?? '');
+    return { ...st, args };
+  }
+
+  output(st: Step, r: Ran): string[] {
+    let out: string[];
+    if (r.code !== 0) out = errorLine(r);
+    else {
+      let raw = lines(r.stdout);
+      if (st.cmd === 'dump-conntrack') raw = this.nat.conntrack(raw);
+      out = normalise(st.cmd, raw);
+    }
+    const sent = this.tx.takeFrames().map((f) => this.nat.txLine(f.port, f.data));
+    if (st.cmd === 'inject') this.nat.injecting('');
+    return [...out, ...sent];
+  }
+}
+
 /** The first line of an error, without the program's name. */
 function errorLine(r: Ran): string[] {
   const first = lines(r.stderr)[0] ?? `exit status ${r.code}`;
@@ -59,7 +88,7 @@ const SWCTL = join(ROOT, 'bin/swctl.js');
 export class SwdDriver implements Driver {
   readonly name = 'swd';
   private swd = new SwdInstance();
-  private tx: TxWatcher | null = null;
+  private norm: StepNormaliser | null = null;
 
   private ctl(args: string[]): Promise<Ran> {
     return exec(process.execPath, [SWCTL, '--socket', this.swd.socket, ...args]);
@@ -84,7 +113,7 @@ export class SwdDriver implements Driver {
     const flows = join(this.swd.dir, 'flows.txt');
     writeFileSync(flows, s.flows.join('\n') + '\n');
     await this.ok(['add-flows', 'br0', flows]);
-    this.tx = new TxWatcher(files);
+    this.norm = new StepNormaliser(new NatNormaliser(s.flows), new TxWatcher(files));
   }
 
   private command(st: Step): string[] {
@@ -96,10 +125,9 @@ export class SwdDriver implements Driver {
     }
   }
 
-  async step(st: Step): Promise<string[]> {
-    const r = await this.ctl(this.command(st));
-    const out = r.code !== 0 ? errorLine(r) : normalise(st.cmd, lines(r.stdout));
-    return [...out, ...this.tx!.take()];
+  async step(given: Step): Promise<string[]> {
+    const st = this.norm!.args(given);
+    return this.norm!.output(st, await this.ctl(this.command(st)));
   }
 
   async stop(): Promise<void> {
@@ -119,7 +147,7 @@ export class OvsDriver implements Driver {
   private env: NodeJS.ProcessEnv = {
     ...process.env, OVS_RUNDIR: this.dir, OVS_LOGDIR: this.dir, OVS_DBDIR: this.dir, OVS_SYSCONFDIR: this.dir,
   };
-  private tx: TxWatcher | null = null;
+  private norm: StepNormaliser | null = null;
   private started = false;
 
   private run(cmd: string, args: string[]): Promise<Ran> {
@@ -152,7 +180,7 @@ export class OvsDriver implements Driver {
     const flows = join(this.dir, 'flows.txt');
     writeFileSync(flows, s.flows.join('\n') + '\n');
     await this.ok('ovs-ofctl', ['add-flows', 'br0', flows]);
-    this.tx = new TxWatcher(files);
+    this.norm = new StepNormaliser(new NatNormaliser(s.flows), new TxWatcher(files));
   }
 
   private command(st: Step): [string, string[]] {
@@ -172,7 +200,8 @@ export class OvsDriver implements Driver {
     }
   }
 
-  async step(st: Step): Promise<string[]> {
+  async step(given: Step): Promise<string[]> {
+    const st = this.norm!.args(given);
     const [cmd, args] = this.command(st);
     // OVS credits OpenFlow rules with the packets of cached megaflows only
     // when a revalidator round pushes the datapath's counters; wait for one
@@ -181,8 +210,7 @@ export class OvsDriver implements Driver {
     const before = st.cmd === 'inject' ? await this.dpStats() : '';
     const r = await this.run(cmd, args);
     if (st.cmd === 'inject' && r.code === 0) await this.settle(before);
-    const out = r.code !== 0 ? errorLine(r) : normalise(st.cmd, lines(r.stdout));
-    return [...out, ...this.tx!.take()];
+    return this.norm!.output(st, r);
   }
 
   /** Datapath lookup and port counters (dpctl/show -s). */

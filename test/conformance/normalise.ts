@@ -3,7 +3,9 @@
 // behaviour is hidden: times (used:, duration=, idle_age=, hard_age=,
 // timeout=), connection ids, the order of hash-table dumps, and the values
 // of recirculation ids (renumbered 0x1, 0x2, ... in order of appearance).
-// NAT choices will be added here with NAT. Nothing else is touched.
+// NAT choices (the translated address/port that a hash seeded per process
+// picks) are masked by nat-norm.ts, each checked against the flow table's
+// range and the connection first. Nothing else is touched.
 
 const RECIRC_RE = /(recirc_id\(|recirc\(|recirc_id=)(0x[0-9a-f]+)/g;
 

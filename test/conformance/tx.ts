@@ -35,14 +35,19 @@ export class TxWatcher {
   constructor(private readonly files: Map<string, string>) {}
 
   take(): string[] {
-    const lines: string[] = [];
+    return this.takeFrames().map((f) => `tx ${f.port} ${describeFrame(f.data)}`);
+  }
+
+  /** The frames written since the last call, port by port. */
+  takeFrames(): { port: string; data: Uint8Array }[] {
+    const frames: { port: string; data: Uint8Array }[] = [];
     for (const [port, file] of this.files) {
       if (!existsSync(file)) continue;
       const pkts = readPcap(file);
       const from = this.seen.get(port) ?? 0;
-      for (const p of pkts.slice(from)) lines.push(`tx ${port} ${describeFrame(p.data)}`);
+      for (const p of pkts.slice(from)) frames.push({ port, data: p.data });
       this.seen.set(port, pkts.length);
     }
-    return lines;
+    return frames;
   }
 }

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Harness } from './helpers.ts';
 import { compileNat } from '../../src/nat/range.ts';
-import { FK_NW_DST, FK_NW_SRC, FK_TP_DST } from '../../src/packet/flow-key.ts';
+import { FK_NW_DST, FK_NW_SRC, FK_TP_DST, FK_TP_SRC } from '../../src/packet/flow-key.ts';
 
 const snat = compileNat({ kind: 'src', addrMin: '10.1.1.240', addrMax: '10.1.1.255' });
 const bare = compileNat({ kind: null });
@@ -71,6 +71,19 @@ describe('conntrack NAT', () => {
       expect(h.key()[62]).toBe(80);
     }
     expect([...used].sort()).toEqual(['10.0.0.10', '10.0.0.11', '10.0.0.12']);
+  });
+
+  it('DNAT that must move the client port too: rewritten both ways, marked +dnat only (as OVS 3.1)', () => {
+    const h = new Harness();
+    const r = compileNat({ kind: 'dst', addrMin: '10.1.1.100' });
+    expect(h.send('10.1.1.1', '10.1.1.50', { proto: 6, sport: 2000, dport: 80, flags: 'S' }, { nat: r })).toBe('+trk+new+dnat');
+    expect(h.key()[FK_TP_SRC]).toBe(2000);
+    expect(h.send('10.1.1.1', '10.1.1.51', { proto: 6, sport: 2000, dport: 80, flags: 'S' }, { nat: r })).toBe('+trk+new+dnat');
+    expect(h.key()[FK_TP_SRC]).toBe(2001);
+    expect(h.send('10.1.1.100', '10.1.1.1', { proto: 6, sport: 80, dport: 2001, flags: 'SA' }, { commit: false, nat: bare }))
+      .toBe('+trk+est+rpl+snat');
+    expect(h.key()[FK_NW_SRC] >>> 0).toBe(0x0a010133);
+    expect(h.key()[FK_TP_DST]).toBe(2000);
   });
 
   it('IPv6 SNAT prints the reply tuple as OVS does', () => {
