@@ -219,7 +219,7 @@ function parseBucket(text: string, base: number, type: GroupType, pos: TextPos):
     for (let i = from; i < to; i++) if (acts[i] !== ',') acts[i] = ' ';
   };
   let hasActions = false;
-  for (const kv of scanKv(text, 0, pos)) {
+  for (const kv of scanKv(text, 0, { ...pos, col: pos.col + base })) {
     const key = kv.key.toLowerCase();
     const vat = base + kv.valueAt;
     switch (key) {
