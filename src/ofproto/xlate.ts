@@ -543,6 +543,14 @@ function xlateGroup(ctx: Ctx, groupId: number): void {
     ctx.tr(`     -> group ${groupId} does not exist: drop`);
     return;
   }
+  // Groups count against the same limits as resubmits (OVS's
+  // xlate_resubmit_resource_check), so a loop of `all` groups ends.
+  if (++ctx.resubmits > MAX_RESUBMITS) {
+    ctx.error = `over ${MAX_RESUBMITS} resubmit actions on bridge ${ctx.br.name}`;
+    ctx.exit = true;
+    ctx.tr(ctx.error);
+    return;
+  }
   if (ctx.depth >= MAX_RESUBMIT_DEPTH) {
     ctx.error = `over max translation depth ${MAX_RESUBMIT_DEPTH} on bridge ${ctx.br.name}`;
     ctx.exit = true;
@@ -665,6 +673,7 @@ function xlateBucket(ctx: Ctx, b: Bucket): void {
   }
   ctx.depth--;
   ctx.flow.set(saved);
+  // A bucket that stopped (dec_ttl at 1) stops only itself; an error stops everything.
   if (!ctx.error) ctx.exit = false;
 }
 
