@@ -51,6 +51,9 @@ function checkConfig(cfg: unknown): string | null {
     if (!b || typeof b.name !== 'string') return `bridges[${i}] has no name`;
     if (!Array.isArray(b.ports)) return `bridge ${b.name} has no 'ports' array`;
     if (!Array.isArray(b.flows) || b.flows.some((f) => typeof f !== 'string')) return `bridge ${b.name} has no 'flows' array of strings`;
+    if (b.groups !== undefined && (!Array.isArray(b.groups) || b.groups.some((g) => typeof g !== 'string'))) {
+      return `bridge ${b.name} has a 'groups' entry that is not an array of strings`;
+    }
     for (const p of b.ports) {
       if (!p || typeof p.name !== 'string' || typeof p.ofport !== 'number') return `bridge ${b.name} has a port without name or ofport`;
     }

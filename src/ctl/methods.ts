@@ -4,7 +4,7 @@
 // it succeeds). docs/rpc.md documents each one; to add a method, add a row
 // here and a line there.
 
-import { SwitchError, type SwitchApi } from '../ofproto/api.ts';
+import { SwitchError, type GroupApi, type SwitchApi } from '../ofproto/api.ts';
 import { E_INVALID_PARAMS, RpcError, type Handler } from './rpc-server.ts';
 
 /** Reads and checks one request's params; every failure is a -32602. */
@@ -76,7 +76,7 @@ export interface ConntrackApi {
 }
 
 /** What the daemon drives: the SwitchApi, maybe conntrack, and the periodic hooks. */
-export type DaemonSwitch = SwitchApi & Partial<ConntrackApi> & { tick?(nowMs: number): void; close?(): void };
+export type DaemonSwitch = SwitchApi & Partial<ConntrackApi> & Partial<GroupApi> & { tick?(nowMs: number): void; close?(): void };
 
 export interface MethodSpec {
   /** Persist the configuration after success. */
@@ -92,6 +92,15 @@ function ct<K extends keyof ConntrackApi>(sw: DaemonSwitch, name: K): NonNullabl
   if (typeof fn !== 'function') throw new SwitchError('ENOTSUP', 'connection tracking is not available in this switch');
   return (fn as (...a: unknown[]) => unknown).bind(sw) as NonNullable<DaemonSwitch[K]>;
 }
+
+function grp<K extends keyof GroupApi>(sw: DaemonSwitch, name: K): NonNullable<DaemonSwitch[K]> {
+  const fn = sw[name];
+  if (typeof fn !== 'function') throw new SwitchError('ENOTSUP', 'OpenFlow groups are not available in this switch');
+  return (fn as (...a: unknown[]) => unknown).bind(sw) as NonNullable<DaemonSwitch[K]>;
+}
+
+/** A group id parameter: a number, or absent for every group. */
+const GROUP_ID = [0, 0xffffffff] as const;
 
 /** Every method that calls the switch, by RPC name. */
 export const SWITCH_METHODS: Record<string, MethodSpec> = {
@@ -116,6 +125,16 @@ export const SWITCH_METHODS: Record<string, MethodSpec> = {
   },
   'del-flows': { mutating: true, call: (sw, p) => sw.delFlows(p.str('bridge'), p.optStr('match') || null, p.bool('strict')) },
   'dump-flows': { call: (sw, p) => sw.dumpFlows(p.str('bridge'), p.optStr('match') || null, { noStats: p.bool('noStats') }) },
+
+  // groups
+  'add-groups': { mutating: true, call: (sw, p) => grp(sw, 'addGroups')(p.str('bridge'), p.optStr('text') ?? '', p.optStr('file') ?? '-') },
+  'mod-groups': {
+    mutating: true,
+    call: (sw, p) => grp(sw, 'modGroups')(p.str('bridge'), p.optStr('text') ?? '', p.optStr('file') ?? '-', p.bool('mayCreate')),
+  },
+  'del-groups': { mutating: true, call: (sw, p) => grp(sw, 'delGroups')(p.str('bridge'), p.optStr('match') || null) },
+  'dump-groups': { call: (sw, p) => grp(sw, 'dumpGroups')(p.str('bridge'), p.optInt('groupId', ...GROUP_ID) ?? null) },
+  'dump-group-stats': { call: (sw, p) => grp(sw, 'dumpGroupStats')(p.str('bridge'), p.optInt('groupId', ...GROUP_ID) ?? null) },
 
   // packets
   inject: { call: (sw, p) => sw.inject(p.str('bridge'), p.str('port'), p.str('packet'), p.optInt('count', 1, 1_000_000) ?? 1) },

@@ -86,6 +86,14 @@ function zoneArg(z: string | undefined): number | undefined {
   return Number(m[1]);
 }
 
+/** A group id argument: N, group_id=N, or all / nothing for every group. */
+function groupArg(g: string | undefined): number | undefined {
+  if (g === undefined) return undefined;
+  const m = /^(?:group_id=)?(\d+|all|any)$/i.exec(g.trim());
+  if (!m || (/^\d+$/.test(m[1]) && Number(m[1]) > 0xffffffff)) throw new UsageError(`bad group '${g}' (expected N or group_id=N)`);
+  return /^\d+$/.test(m[1]) ? Number(m[1]) : undefined;
+}
+
 function buildProgram(run: (method: string, params: Result, print?: Printer) => void): Command {
   const program = new Command('swctl')
     .description('control a running swd (OVS-style text output; --json for JSON)')
@@ -155,6 +163,33 @@ function buildProgram(run: (method: string, params: Result, print?: Printer) => 
       if (!r.ok) throw new Error(r.error);
       process.stdout.write(r.text);
     });
+
+  // groups
+  program
+    .command('add-group <bridge> <group>')
+    .description("add one group: 'group_id=N,type=all|select|indirect|ff,bucket=ACTIONS,...' (- reads groups from stdin)")
+    .action((br, group) => run('add-groups', { bridge: br, ...(group === '-' ? readFlowsArg('-') : { text: group, file: '(command line)' }) }, quiet));
+  program
+    .command('add-groups <bridge> <file>')
+    .description('add the groups in FILE (- for stdin), one a line; all or nothing')
+    .action((br, file) => run('add-groups', { bridge: br, ...readFlowsArg(file) }, quiet));
+  program
+    .command('mod-group <bridge> <group>')
+    .description('replace a group (GROUP, a file of groups, or - for stdin)')
+    .option('--may-create', 'add the group when it does not exist')
+    .action((br, group, o) => run('mod-groups', { bridge: br, ...flowOrFile(group), mayCreate: !!o.mayCreate }, quiet));
+  program
+    .command('del-groups <bridge> [group]')
+    .description('delete groups (all, or group_id=N) and the flows that send to them')
+    .action((br, group) => run('del-groups', { bridge: br, match: group }, quiet));
+  program
+    .command('dump-groups <bridge> [group]')
+    .description('print groups, like ovs-ofctl dump-groups (GROUP: N or group_id=N)')
+    .action((br, group) => run('dump-groups', { bridge: br, groupId: groupArg(group) }));
+  program
+    .command('dump-group-stats <bridge> [group]')
+    .description('per-group and per-bucket packet and byte counts, like ovs-ofctl dump-group-stats')
+    .action((br, group) => run('dump-group-stats', { bridge: br, groupId: groupArg(group) }));
 
   // packets
   program

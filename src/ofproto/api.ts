@@ -32,6 +32,8 @@ export interface BridgeConfig {
   ports: PortConfig[];
   /** Flow text lines as ovs-ofctl would print them (without stats), to be re-added on restore. */
   flows: string[];
+  /** Groups as dump-groups prints them, restored before the flows (which may send to them). */
+  groups?: string[];
 }
 
 /** What the database file holds. */
@@ -73,6 +75,35 @@ export interface DpFlowEntry {
   actions: string; // "2", "ct(commit,zone=1),recirc(0x3)", "drop"
   ufid?: string;
   text: string;
+}
+
+/** A group as dump-groups reports it. */
+export interface GroupEntry {
+  groupId: number;
+  type: string;
+  /** The whole dump-groups line (without the leading space). */
+  text: string;
+}
+
+export interface GroupStatsEntry {
+  groupId: number;
+  durationSec: number;
+  refCount: number;
+  packetCount: number;
+  byteCount: number;
+  buckets: { packetCount: number; byteCount: number }[];
+  text: string;
+}
+
+/** OpenFlow group commands (ovs-ofctl add-group(s), mod-group, del-groups, dump-groups, dump-group-stats). */
+export interface GroupApi {
+  /** `text`: one group a line, as in a groups file; all or nothing. */
+  addGroups(bridge: string, text: string, file: string): { added: number };
+  modGroups(bridge: string, text: string, file: string, mayCreate: boolean): { modified: number };
+  /** `match`: null for every group, else `group_id=N` (or `N`). */
+  delGroups(bridge: string, match: string | null): { deleted: number };
+  dumpGroups(bridge: string, groupId: number | null): { groups: GroupEntry[]; lines: string[] };
+  dumpGroupStats(bridge: string, groupId: number | null): { stats: GroupStatsEntry[]; lines: string[] };
 }
 
 export interface InjectResult {

@@ -8,6 +8,7 @@
 import { FK_WORDS } from '../packet/flow-key.ts';
 import { OFPP_LOCAL, OFPP_NONE, type OfAction } from './actions.ts';
 import { Classifier } from './classifier.ts';
+import type { Group } from './group.ts';
 import type { FlowSpec } from './flow-spec.ts';
 import { MacTable } from './mac-learning.ts';
 import type { Match } from './match.ts';
@@ -27,7 +28,9 @@ export class Bridge implements XBridge {
   readonly portsByOf = new Map<number, BridgePort>();
   readonly portsByDp = new Map<number, BridgePort>();
   readonly macs = new MacTable();
-  /** Bumped on every flow-table or port change. */
+  /** OpenFlow groups by group id. */
+  readonly groups = new Map<number, Group>();
+  /** Bumped on every flow-table, group or port change. */
   generation = 0;
   controllerPackets = 0;
   readonly onControllerPacket = () => {
@@ -156,6 +159,34 @@ export class Bridge implements XBridge {
     const entry = cls.find(r.spec.match, r.priority);
     if (entry && entry.data === r) cls.remove(entry);
     r.removed = true;
+  }
+
+  // ------------------------------------------------------------ groups
+
+  /** Install `g`, replacing any group with its id (the old one stops counting). */
+  putGroup(g: Group): void {
+    const old = this.groups.get(g.id);
+    if (old) old.removed = true;
+    this.groups.set(g.id, g);
+    this.generation++;
+  }
+
+  /** Delete a group and, as OpenFlow requires, every rule that sends to it; returns whether it existed. */
+  deleteGroup(id: number): boolean {
+    const g = this.groups.get(id);
+    if (!g) return false;
+    g.removed = true;
+    this.groups.delete(id);
+    for (const r of [...this.rules()]) if (r.spec.actions.some((a) => a.type === 'group' && a.groupId === id)) this.removeRule(r);
+    this.generation++;
+    return true;
+  }
+
+  /** How many rules send to group `id` (dump-group-stats' ref_count). */
+  groupRefCount(id: number): number {
+    let n = 0;
+    for (const r of this.rules()) if (r.spec.actions.some((a) => a.type === 'group' && a.groupId === id)) n++;
+    return n;
   }
 
   /** Remove rules whose idle or hard timeout has passed; returns how many. */

@@ -48,6 +48,7 @@ export const SWEEP_INTERVAL_MS = 10;
 interface MegaflowOwner {
   rules: Rule[];
   learned: XlateResult['learned'];
+  groups: XlateResult['groups'];
 }
 
 /** Slots to visit per sweep step so that a full pass takes about 20 s. */
@@ -73,8 +74,11 @@ export class DpGlue {
         const res = upcall(key, len > 0);
         if (!res) return null;
         // The upcalled packet is credited to the rules here; datapath hits later via pushStats.
-        if (len > 0) for (const r of res.rules) r.credit(1, len, this.now());
-        const owner: MegaflowOwner = { rules: res.rules, learned: res.learned };
+        if (len > 0) {
+          for (const r of res.rules) r.credit(1, len, this.now());
+          for (const g of res.groups) g.group.credit(g.bucket, 1, len, g.countGroup);
+        }
+        const owner: MegaflowOwner = { rules: res.rules, learned: res.learned, groups: res.groups };
         return { actions: res.actions, mask: res.mask, owner, error: res.error };
       },
       {
@@ -199,6 +203,7 @@ export class DpGlue {
     if (!owner) return;
     const used = mf.usedMs || this.now();
     for (const r of owner.rules) if (!r.removed) r.credit(dp, db, used);
+    for (const g of owner.groups) g.group.credit(g.bucket, dp, db, g.countGroup);
     // Traffic on the megaflow keeps NORMAL's MAC entries alive, as OVS's xlate cache does.
     for (const l of owner.learned) l.macs.touch(l.vlan, l.mac, l.port, used);
   }

@@ -17,11 +17,14 @@ import { Bridge, type BridgePort } from './bridge.ts';
 import type { FlowSpec } from './flow-spec.ts';
 import { formatActions } from './format-actions.ts';
 import { formatFlow, formatMatch } from './format-flow.ts';
+import { formatGroup } from './group.ts';
 import { parseFlow, parseFlowFile } from './parse-flow.ts';
 import { RecircIds } from './recirc.ts';
 import { formatTraceFlow, xlate } from './xlate.ts';
 import { DpGlue, type PortBackendInfo } from './dp-glue.ts';
 import { CtCommands } from './ct-commands.ts';
+import { GroupCommands } from './group-commands.ts';
+import type { OfAction } from './actions.ts';
 
 export interface SwitchOptions {
   logger?: { info: (...a: unknown[]) => void; warn: (...a: unknown[]) => void; error: (...a: unknown[]) => void };
@@ -40,6 +43,7 @@ export class Switch implements SwitchApi {
   readonly recirc = new RecircIds();
   readonly dp: DpGlue;
   readonly ct: CtCommands;
+  readonly groups: GroupCommands;
   private readonly now: () => number;
   private readonly log: NonNullable<SwitchOptions['logger']>;
   private seenGenerations = new Map<string, number>();
@@ -51,6 +55,12 @@ export class Switch implements SwitchApi {
     this.dp = new DpGlue((key, learn) => this.upcall(key, learn), this.log, this.now);
     if (opts.maxIdleMs !== undefined) this.dp.datapath.maxIdleMs = opts.maxIdleMs;
     this.ct = new CtCommands(this.dp.conntrack, this.now);
+    this.groups = new GroupCommands({
+      bridge: (name) => this.bridge(name),
+      checkActions: (acts) => this.checkActions(acts, null),
+      revalidate: () => this.revalidate(),
+      now: () => this.now(),
+    });
   }
 
   static fromConfig(cfg: SwitchConfig | null, opts: SwitchOptions = {}): Switch {
@@ -66,6 +76,7 @@ export class Switch implements SwitchApi {
     for (const b of cfg.bridges) {
       sw.addBridge(b.name);
       for (const p of b.ports) sw.addPort(b.name, { name: p.name, type: p.type, ofport: p.ofport, options: p.options });
+      if (b.groups?.length) sw.addGroups(b.name, b.groups.join('\n'), `${b.name} (saved groups)`);
       if (b.flows.length) sw.addFlows(b.name, b.flows.join('\n'), `${b.name} (saved flows)`);
     }
     return sw;
@@ -255,25 +266,43 @@ export class Switch implements SwitchApi {
 
   private parseForBridge(br: Bridge, text: string, file: string, mode: 'add' | 'mod'): FlowSpec[] {
     const specs = parseFlowFile(text, file, mode);
-    for (const s of specs) this.checkSpec(br, s);
-    return specs;
-  }
-
-  /** Checks that need the bridge or the switch's capabilities (OVS's ofpacts_check). */
-  private checkSpec(_br: Bridge, s: FlowSpec): void {
-    const walk = (acts: FlowSpec['actions']) => {
-      for (const a of acts) {
-        if (a.type === 'ct' && !this.dp.hasConntrack()) {
-          throw new SwitchError('ENOTSUP', 'conntrack not available yet: flows with ct() actions cannot be added');
-        }
-        if (a.type === 'ct' && a.alg) throw new SwitchError('ENOTSUP', `ct(alg=${a.alg}) is not supported yet`);
-        if (a.type === 'group') throw new SwitchError('ENOGROUP', `group ${a.groupId} does not exist`);
+    // Where each flow came from, for errors found after parsing (parseFlowFile skips blank and comment lines).
+    const lines = text.split('\n');
+    const flowLines = lines.map((l, i) => ({ l, i })).filter(({ l }) => l.trim() !== '' && !l.trim().startsWith('#'));
+    specs.forEach((s, i) => {
+      const at = flowLines[i];
+      this.checkActions(s.actions, br, at ? { file, line: at.i + 1, text: at.l } : null);
+      for (const a of s.actions) {
         if (a.type === 'goto_table' && a.table <= s.table) {
           throw new SwitchError('EINVAL', `goto_table:${a.table} must name a table after table ${s.table}`);
         }
       }
-    };
-    walk(s.actions);
+    });
+    return specs;
+  }
+
+  /**
+   * Checks that need the bridge or the switch's capabilities (OVS's
+   * ofpacts_check): conntrack features, and for flows (`br` given) that
+   * every group they send to exists, refused as OVS refuses it with
+   * OFPBAC_BAD_OUT_GROUP. Group buckets may name groups that do not exist
+   * yet (OVS 3.1 accepts them; translation drops).
+   */
+  private checkActions(acts: OfAction[], br: Bridge | null, where: { file: string; line: number; text: string } | null = null): void {
+    for (const a of acts) {
+      if (a.type === 'ct' && !this.dp.hasConntrack()) {
+        throw new SwitchError('ENOTSUP', 'conntrack not available yet: flows with ct() actions cannot be added');
+      }
+      if (a.type === 'ct' && a.alg) throw new SwitchError('ENOTSUP', `ct(alg=${a.alg}) is not supported yet`);
+      if (a.type === 'group' && br && !br.groups.has(a.groupId)) {
+        let loc = '';
+        if (where) {
+          const m = new RegExp(`group[:=(]\\s*${a.groupId}\\b`).exec(where.text);
+          loc = `${where.file}:${where.line}:${m ? `${m.index + 1}:` : ''} `;
+        }
+        throw new SwitchError('OFPBAC_BAD_OUT_GROUP', `${loc}OFPBAC_BAD_OUT_GROUP: group ${a.groupId} does not exist`);
+      }
+    }
   }
 
   addFlows(bridge: string, text: string, file: string) {
@@ -424,12 +453,24 @@ export class Switch implements SwitchApi {
   ctSetTimeoutPolicy(args: string) { return this.ct.setTimeoutPolicy(args); }
   ctGetTimeoutPolicy(zone: number) { return this.ct.getTimeoutPolicy(zone); }
 
+  // ------------------------------------------------------------ groups (ovs-ofctl *-group*)
+
+  addGroups(bridge: string, text: string, file: string) { return this.groups.addGroups(bridge, text, file); }
+  modGroups(bridge: string, text: string, file: string, mayCreate: boolean) { return this.groups.modGroups(bridge, text, file, mayCreate); }
+  delGroups(bridge: string, match: string | null) { return this.groups.delGroups(bridge, match); }
+  dumpGroups(bridge: string, groupId: number | null) { return this.groups.dumpGroups(bridge, groupId); }
+  dumpGroupStats(bridge: string, groupId: number | null) {
+    this.dp.pushStats();
+    return this.groups.dumpGroupStats(bridge, groupId);
+  }
+
   config(): SwitchConfig {
     return {
       version: 1,
       bridges: [...this.bridges.values()].map((br) => ({
         name: br.name,
         ports: this.portConfigs(br),
+        groups: [...br.groups.values()].sort((a, b) => a.id - b.id).map((g) => formatGroup(g.spec)),
         flows: [...br.rules()].sort((a, b) => a.table - b.table || b.priority - a.priority || a.id - b.id).map((r) => formatFlow(r.spec).trim()),
       })),
     };
