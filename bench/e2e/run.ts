@@ -1,0 +1,201 @@
+// `npm run bench:e2e`: real traffic from ns1 to ns2 through each fabric —
+// a bare veth pair, a Linux bridge, OVS's userspace datapath and swd, with
+// NORMAL and with seed 001's ACL — measured side by side in one run, and the
+// ratios that say where swd stands. Needs root. Everything it builds lives in
+// Topology objects that are torn down after each measurement, on SIGINT/SIGTERM
+// and at exit.
+//
+//   npm run bench:e2e                   # every fabric
+//   npm run bench:e2e -- ovs swd        # only fabrics whose label contains a word
+//   E2E_SECONDS=5 E2E_REPEAT=3          # seconds per iperf3 run; rounds (median reported)
+
+import { cpus } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { Topology, teardownAll } from '../../test/netns/topology.ts';
+import { FLOWS_ACL, FLOWS_NORMAL, linuxBridge, NotAvailable, NS2_IP, ovsNetdev, swd, vethPair, type Fabric } from './fabrics.ts';
+import { tcp, udp64, type TcpResult, type UdpResult } from './iperf.ts';
+
+const SECONDS = Number(process.env.E2E_SECONDS ?? 5);
+const REPEAT = Number(process.env.E2E_REPEAT ?? 1);
+const IPERF_PORT = 5201;
+
+interface Sample {
+  udp?: UdpResult;
+  tcp?: TcpResult;
+  conns?: number;
+  note?: string;
+  error?: string;
+}
+
+const FABRICS: Fabric[] = [
+  vethPair,
+  linuxBridge,
+  ovsNetdev('NORMAL', FLOWS_NORMAL),
+  ovsNetdev('ACL+ct', FLOWS_ACL),
+  swd('NORMAL', FLOWS_NORMAL, 1),
+  swd('ACL+ct', FLOWS_ACL, 1),
+  swd('NORMAL', FLOWS_NORMAL, 2),
+  swd('ACL+ct', FLOWS_ACL, 2),
+];
+
+function preflight(): void {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) {
+    console.error('bench:e2e needs root: it builds network namespaces, veth pairs, a Linux bridge and a private OVS.');
+    console.error('Run it as root (e.g. `sudo npm run bench:e2e`).');
+    process.exit(2);
+  }
+  for (const tool of ['ip', 'iperf3', 'ethtool', 'ss']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
+      console.error(`bench:e2e needs ${tool} on PATH (Debian: iproute2, iperf3, ethtool).`);
+      process.exit(2);
+    }
+  }
+}
+
+function onSignal(sig: NodeJS.Signals): void {
+  const problems = teardownAll();
+  console.error(`\n${sig}: torn down${problems.length ? ` (problems: ${problems.join('; ')})` : ''}`);
+  process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+}
+
+/** One round through one fabric: build, warm up (ping), UDP, TCP, count connections, tear down. */
+async function measure(fabric: Fabric): Promise<Sample> {
+  const topo = new Topology();
+  try {
+    const path = await fabric.build(topo);
+    // ARP, the first upcalls and the connectivity check in one go.
+    const replies = await topo.ping(path.ns1, NS2_IP, 3, 1_000);
+    if (replies === 0) return { error: 'no connectivity (ping ns1 -> ns2 got no reply)' };
+    const ep = { topo, clientNs: path.ns1, serverNs: path.ns2, serverIp: NS2_IP, port: IPERF_PORT };
+    const sample: Sample = { note: path.note };
+    sample.udp = await udp64(ep, SECONDS);
+    sample.tcp = await tcp(ep, SECONDS);
+    sample.conns = path.conns?.();
+    await path.stop?.();
+    return sample;
+  } catch (e) {
+    if (e instanceof NotAvailable) return { error: `not available yet: ${e.message}` };
+    return { error: `failed: ${(e as Error).message.split('\n')[0]}` };
+  } finally {
+    await topo.stopProcesses();
+    const problems = topo.teardown();
+    if (problems.length > 0) console.error(`teardown of ${fabric.label}: ${problems.join('; ')}`);
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+interface Summary {
+  label: string;
+  rxPps?: number;
+  offeredPps?: number;
+  lossPct?: number;
+  gbps?: number;
+  spread?: string;
+  conns?: number;
+  note?: string;
+  error?: string;
+}
+
+function summarise(label: string, samples: Sample[]): Summary {
+  const ok = samples.filter((s) => s.udp && s.tcp);
+  if (ok.length === 0) return { label, error: samples.find((s) => s.error)?.error ?? 'no result' };
+  const rx = ok.map((s) => s.udp!.rxPps);
+  const gb = ok.map((s) => s.tcp!.bps / 1e9);
+  const spread = ok.length > 1 ? `${fmt(Math.min(...rx))}–${fmt(Math.max(...rx))} pps; ${Math.min(...gb).toFixed(2)}–${Math.max(...gb).toFixed(2)} Gbps` : '';
+  return {
+    label,
+    rxPps: median(rx),
+    offeredPps: median(ok.map((s) => s.udp!.offeredPps)),
+    lossPct: median(ok.map((s) => s.udp!.lossPct)),
+    gbps: median(gb),
+    spread,
+    conns: ok[ok.length - 1]!.conns,
+    note: ok[0]!.note,
+    error: ok.length < samples.length ? `${samples.length - ok.length} of ${samples.length} rounds failed` : undefined,
+  };
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+function ratio(a: Summary | undefined, b: Summary | undefined, key: 'rxPps' | 'gbps'): string {
+  const x = a?.[key];
+  const y = b?.[key];
+  return x !== undefined && y !== undefined && y > 0 ? (x / y).toFixed(2) : 'n/a';
+}
+
+async function main(): Promise<void> {
+  preflight();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const only = process.argv.slice(2).map((w) => w.toLowerCase());
+  const fabrics = FABRICS.filter((f) => only.length === 0 || only.some((w) => f.label.toLowerCase().includes(w)));
+
+  const cpu = cpus()[0]?.model ?? 'cpu';
+  const kernel = spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.trim();
+  console.log(`# swd end-to-end (netns) — node ${process.version}, ${cpus().length} × ${cpu}, kernel ${kernel}`);
+  console.log(`# iperf3 ns1 -> ns2, ${SECONDS} s per run, ${REPEAT} round(s), median; UDP: 18-byte payload = 64-byte frames, unlimited rate`);
+
+  const samples = new Map<string, Sample[]>(fabrics.map((f) => [f.label, []]));
+  const unavailable = new Set<string>();
+  for (let round = 1; round <= REPEAT; round++) {
+    // Rounds interleave the fabrics, so that noise from the machine falls on all of them alike.
+    for (const f of fabrics) {
+      if (unavailable.has(f.label)) continue;
+      const s = await measure(f);
+      if (s.error?.startsWith('not available')) unavailable.add(f.label);
+      samples.get(f.label)!.push(s);
+      const what = s.udp && s.tcp ? `${fmt(s.udp.rxPps)} pps rx (${fmt(s.udp.offeredPps)} sent), ${(s.tcp.bps / 1e9).toFixed(2)} Gbps` : s.error;
+      console.error(`round ${round}/${REPEAT}: ${f.label}: ${what}`);
+    }
+  }
+
+  const rows = fabrics.map((f) => summarise(f.label, samples.get(f.label)!));
+  console.log('');
+  console.log('| path ns1 → ns2 | UDP 64 B received | UDP sent | UDP lost | TCP | connections in ct after | note |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const r of rows) {
+    if (r.rxPps === undefined) {
+      console.log(`| ${r.label} | | | | | | ${r.error} |`);
+      continue;
+    }
+    const note = [r.note ?? '', r.spread ? `range ${r.spread}` : '', r.error ?? ''].filter(Boolean).join('; ');
+    console.log(
+      `| ${r.label} | ${fmt(r.rxPps)} pps | ${fmt(r.offeredPps!)} pps | ${r.lossPct!.toFixed(1)} % | ${r.gbps!.toFixed(2)} Gbps | ${r.conns ?? ''} | ${note} |`,
+    );
+  }
+
+  const by = (label: string) => rows.find((r) => r.label === label && r.rxPps !== undefined);
+  const pairs: [string, string][] = [
+    ['swd (1 PMD thread), ACL+ct', 'OVS netdev, ACL+ct'],
+    ['swd (2 PMD threads), ACL+ct', 'OVS netdev, ACL+ct'],
+    ['swd (1 PMD thread), NORMAL', 'OVS netdev, NORMAL'],
+    ['swd (2 PMD threads), NORMAL', 'OVS netdev, NORMAL'],
+    ['swd (1 PMD thread), NORMAL', 'Linux bridge'],
+    ['OVS netdev, ACL+ct', 'Linux bridge'],
+    ['OVS netdev, NORMAL', 'Linux bridge'],
+    ['Linux bridge', 'veth pair (no switch)'],
+  ];
+  console.log('');
+  console.log('| ratio | UDP pps | TCP |');
+  console.log('| --- | ---: | ---: |');
+  for (const [a, b] of pairs) {
+    if (!fabrics.some((f) => f.label === a) || !fabrics.some((f) => f.label === b)) continue;
+    console.log(`| ${a} / ${b} | ${ratio(by(a), by(b), 'rxPps')} | ${ratio(by(a), by(b), 'gbps')} |`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    teardownAll();
+    console.error(e);
+    process.exit(1);
+  },
+);
