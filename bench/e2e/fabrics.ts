@@ -50,6 +50,8 @@ export interface Path {
 
 export interface Fabric {
   label: string;
+  /** The switch runs FLOWS_ACL: a new connection from ns2 must be dropped. */
+  acl?: boolean;
   build(topo: Topology): Promise<Path>;
 }
 
@@ -108,6 +110,7 @@ export function ovsInstalled(): boolean {
 export function ovsNetdev(flowsName: string, flows: string[]): Fabric {
   return {
     label: `OVS netdev, ${flowsName}`,
+    acl: flows === FLOWS_ACL,
     async build(topo) {
       if (!ovsInstalled()) throw new NotAvailable('openvswitch-switch is not installed');
       const { ns1, ns2, h1, h2 } = twoHosts(topo);
@@ -172,6 +175,7 @@ const SWCTL = join(ROOT, 'bin/swctl.js');
 export function swd(flowsName: string, flows: string[], pmdThreads: number): Fabric {
   return {
     label: `swd (${pmdThreads} PMD thread${pmdThreads > 1 ? 's' : ''}), ${flowsName}`,
+    acl: flows === FLOWS_ACL,
     async build(topo) {
       const { ns1, ns2, h1, h2 } = twoHosts(topo);
       const dir = mkdtempSync(join(tmpdir(), 'swd-e2e-swd-'));

@@ -9,10 +9,10 @@
 //   npm run bench:e2e -- ovs swd        # only fabrics whose label contains a word
 //   E2E_SECONDS=5 E2E_REPEAT=3          # seconds per iperf3 run; rounds (median reported)
 
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { Topology, teardownAll } from '../../test/netns/topology.ts';
-import { FLOWS_ACL, FLOWS_NORMAL, linuxBridge, NotAvailable, NS2_IP, ovsNetdev, swd, vethPair, type Fabric } from './fabrics.ts';
+import { FLOWS_ACL, FLOWS_NORMAL, linuxBridge, NotAvailable, NS1_IP, NS2_IP, ovsNetdev, swd, vethPair, type Fabric } from './fabrics.ts';
 import { tcp, udp64, type TcpResult, type UdpResult } from './iperf.ts';
 
 const SECONDS = Number(process.env.E2E_SECONDS ?? 5);
@@ -23,6 +23,8 @@ interface Sample {
   udp?: UdpResult;
   tcp?: TcpResult;
   conns?: number;
+  /** ACL fabrics: whether a new connection from ns2 (a ping to ns1) was dropped. */
+  aclHolds?: boolean;
   note?: string;
   error?: string;
 }
@@ -71,6 +73,8 @@ async function measure(fabric: Fabric): Promise<Sample> {
     sample.udp = await udp64(ep, SECONDS);
     sample.tcp = await tcp(ep, SECONDS);
     sample.conns = path.conns?.();
+    // The table must really be in force: new traffic from ns2 is dropped.
+    if (fabric.acl) sample.aclHolds = (await topo.ping(path.ns2, NS1_IP, 1, 1_000)) === 0;
     await path.stop?.();
     return sample;
   } catch (e) {
@@ -97,6 +101,7 @@ interface Summary {
   gbps?: number;
   spread?: string;
   conns?: number;
+  acl?: string;
   note?: string;
   error?: string;
 }
@@ -115,6 +120,7 @@ function summarise(label: string, samples: Sample[]): Summary {
     gbps: median(gb),
     spread,
     conns: ok[ok.length - 1]!.conns,
+    acl: ok[0]!.aclHolds === undefined ? '' : ok.every((s) => s.aclHolds) ? 'dropped' : 'NOT DROPPED',
     note: ok[0]!.note,
     error: ok.length < samples.length ? `${samples.length - ok.length} of ${samples.length} rounds failed` : undefined,
   };
@@ -140,6 +146,8 @@ async function main(): Promise<void> {
   const cpu = cpus()[0]?.model ?? 'cpu';
   const kernel = spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.trim();
   console.log(`# swd end-to-end (netns) — node ${process.version}, ${cpus().length} × ${cpu}, kernel ${kernel}`);
+  const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+  console.log(`# load average at start: ${load()}`);
   console.log(`# iperf3 ns1 -> ns2, ${SECONDS} s per run, ${REPEAT} round(s), median; UDP: 18-byte payload = 64-byte frames, unlimited rate`);
 
   const samples = new Map<string, Sample[]>(fabrics.map((f) => [f.label, []]));
@@ -156,18 +164,19 @@ async function main(): Promise<void> {
     }
   }
 
+  console.log(`# load average at end: ${load()}`);
   const rows = fabrics.map((f) => summarise(f.label, samples.get(f.label)!));
   console.log('');
-  console.log('| path ns1 → ns2 | UDP 64 B received | UDP sent | UDP lost | TCP | connections in ct after | note |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- |');
+  console.log('| path ns1 → ns2 | UDP 64 B received | UDP sent | UDP lost | TCP | conns in ct after | new from ns2 | note |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |');
   for (const r of rows) {
     if (r.rxPps === undefined) {
-      console.log(`| ${r.label} | | | | | | ${r.error} |`);
+      console.log(`| ${r.label} | | | | | | | ${r.error} |`);
       continue;
     }
     const note = [r.note ?? '', r.spread ? `range ${r.spread}` : '', r.error ?? ''].filter(Boolean).join('; ');
     console.log(
-      `| ${r.label} | ${fmt(r.rxPps)} pps | ${fmt(r.offeredPps!)} pps | ${r.lossPct!.toFixed(1)} % | ${r.gbps!.toFixed(2)} Gbps | ${r.conns ?? ''} | ${note} |`,
+      `| ${r.label} | ${fmt(r.rxPps)} pps | ${fmt(r.offeredPps!)} pps | ${r.lossPct!.toFixed(1)} % | ${r.gbps!.toFixed(2)} Gbps | ${r.conns ?? ''} | ${r.acl ?? ''} | ${note} |`,
     );
   }
 
