@@ -19,6 +19,8 @@ export interface UdpResult {
 export interface TcpResult {
   /** Bits per second the server received. */
   bps: number;
+  /** Segments the client retransmitted (a sign of loss in the path). */
+  retransmits: number;
 }
 
 export interface Endpoints {
@@ -46,10 +48,10 @@ export async function udp64(ep: Endpoints, seconds: number): Promise<UdpResult> 
 }
 
 export async function tcp(ep: Endpoints, seconds: number): Promise<TcpResult> {
-  const { server } = await runPair(ep, seconds, []);
+  const { server, client } = await runPair(ep, seconds, []);
   const bps = server.end?.sum_received?.bits_per_second;
   if (typeof bps !== 'number') throw new IperfError('iperf3 server printed no TCP summary');
-  return { bps };
+  return { bps, retransmits: client.end?.sum_sent?.retransmits ?? 0 };
 }
 
 interface IperfJson {
@@ -58,6 +60,7 @@ interface IperfJson {
   end?: {
     sum?: { seconds?: number; packets?: number; lost_packets?: number; lost_percent?: number };
     sum_received?: { bits_per_second?: number };
+    sum_sent?: { retransmits?: number };
   };
 }
 

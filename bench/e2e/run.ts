@@ -99,6 +99,7 @@ interface Summary {
   offeredPps?: number;
   lossPct?: number;
   gbps?: number;
+  retransmits?: number;
   spread?: string;
   conns?: number;
   acl?: string;
@@ -118,6 +119,7 @@ function summarise(label: string, samples: Sample[]): Summary {
     offeredPps: median(ok.map((s) => s.udp!.offeredPps)),
     lossPct: median(ok.map((s) => s.udp!.lossPct)),
     gbps: median(gb),
+    retransmits: median(ok.map((s) => s.tcp!.retransmits)),
     spread,
     conns: ok[ok.length - 1]!.conns,
     acl: ok[0]!.aclHolds === undefined ? '' : ok.every((s) => s.aclHolds) ? 'dropped' : 'NOT DROPPED',
@@ -159,7 +161,10 @@ async function main(): Promise<void> {
       const s = await measure(f);
       if (s.error?.startsWith('not available')) unavailable.add(f.label);
       samples.get(f.label)!.push(s);
-      const what = s.udp && s.tcp ? `${fmt(s.udp.rxPps)} pps rx (${fmt(s.udp.offeredPps)} sent), ${(s.tcp.bps / 1e9).toFixed(2)} Gbps` : s.error;
+      const what =
+        s.udp && s.tcp
+          ? `${fmt(s.udp.rxPps)} pps rx (${fmt(s.udp.offeredPps)} sent), ${(s.tcp.bps / 1e9).toFixed(2)} Gbps (${s.tcp.retransmits} retransmits)`
+          : s.error;
       console.error(`round ${round}/${REPEAT}: ${f.label}: ${what}`);
     }
   }
@@ -167,16 +172,16 @@ async function main(): Promise<void> {
   console.log(`# load average at end: ${load()}`);
   const rows = fabrics.map((f) => summarise(f.label, samples.get(f.label)!));
   console.log('');
-  console.log('| path ns1 → ns2 | UDP 64 B received | UDP sent | UDP lost | TCP | conns in ct after | new from ns2 | note |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |');
+  console.log('| path ns1 → ns2 | UDP 64 B received | UDP sent | UDP lost | TCP | TCP retransmits | conns in ct after | new from ns2 | note |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
   for (const r of rows) {
     if (r.rxPps === undefined) {
-      console.log(`| ${r.label} | | | | | | | ${r.error} |`);
+      console.log(`| ${r.label} | | | | | | | | ${r.error} |`);
       continue;
     }
     const note = [r.note ?? '', r.spread ? `range ${r.spread}` : '', r.error ?? ''].filter(Boolean).join('; ');
     console.log(
-      `| ${r.label} | ${fmt(r.rxPps)} pps | ${fmt(r.offeredPps!)} pps | ${r.lossPct!.toFixed(1)} % | ${r.gbps!.toFixed(2)} Gbps | ${r.conns ?? ''} | ${r.acl ?? ''} | ${note} |`,
+      `| ${r.label} | ${fmt(r.rxPps)} pps | ${fmt(r.offeredPps!)} pps | ${r.lossPct!.toFixed(1)} % | ${r.gbps!.toFixed(2)} Gbps | ${fmt(r.retransmits!)} | ${r.conns ?? ''} | ${r.acl ?? ''} | ${note} |`,
     );
   }
 
