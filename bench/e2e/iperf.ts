@@ -13,6 +13,7 @@ export interface UdpResult {
   offeredPps: number;
   /** Packets per second the server received (highest sequence minus lost). */
   rxPps: number;
+  /** Share of the packets sent that never arrived. */
   lossPct: number;
 }
 
@@ -44,7 +45,10 @@ export async function udp64(ep: Endpoints, seconds: number): Promise<UdpResult> 
   let sent = 0;
   for (const iv of client.intervals ?? []) sent += iv.sum?.packets ?? 0;
   const clientSecs = client.end?.sum?.seconds || seconds;
-  return { offeredPps: sent / clientSecs, rxPps: received / secs, lossPct: sum.lost_percent ?? 0 };
+  // iperf3's own lost_percent counts only gaps in the sequence; packets lost
+  // after the last one received (a path that stops forwarding) show only here.
+  const lossPct = sent > 0 ? Math.max(0, (100 * (sent - received)) / sent) : 0;
+  return { offeredPps: sent / clientSecs, rxPps: received / secs, lossPct };
 }
 
 export async function tcp(ep: Endpoints, seconds: number): Promise<TcpResult> {

@@ -13,15 +13,21 @@ import { cpus, loadavg } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { Topology, teardownAll } from '../../test/netns/topology.ts';
 import { FLOWS_ACL, FLOWS_NORMAL, linuxBridge, NotAvailable, NS1_IP, NS2_IP, ovsNetdev, swd, vethPair, type Fabric } from './fabrics.ts';
+import { tcpConnectRate, type CpsResult } from './cps.ts';
 import { tcp, udp64, type TcpResult, type UdpResult } from './iperf.ts';
 
 const SECONDS = Number(process.env.E2E_SECONDS ?? 5);
 const REPEAT = Number(process.env.E2E_REPEAT ?? 1);
 const IPERF_PORT = 5201;
+const CPS_PORT = 5202;
+const RTT_PINGS = 20;
 
 interface Sample {
   udp?: UdpResult;
   tcp?: TcpResult;
+  cps?: CpsResult;
+  /** Median ICMP echo round trip ns1 -> ns2 on the idle path, ms. */
+  rttMs?: number;
   conns?: number;
   /** ACL fabrics: whether a new connection from ns2 (a ping to ns1) was dropped. */
   aclHolds?: boolean;
@@ -70,9 +76,12 @@ async function measure(fabric: Fabric): Promise<Sample> {
     if (replies === 0) return { error: 'no connectivity (ping ns1 -> ns2 got no reply)' };
     const ep = { topo, clientNs: path.ns1, serverNs: path.ns2, serverIp: NS2_IP, port: IPERF_PORT };
     const sample: Sample = { note: path.note };
+    const echo = await topo.pingStats(path.ns1, NS2_IP, RTT_PINGS, 1_000);
+    if (echo.rttMs.length > 0) sample.rttMs = median(echo.rttMs);
     sample.udp = await udp64(ep, SECONDS);
     sample.tcp = await tcp(ep, SECONDS);
     sample.conns = path.conns?.();
+    sample.cps = await tcpConnectRate({ ...ep, port: CPS_PORT }, SECONDS);
     // The table must really be in force: new traffic from ns2 is dropped.
     if (fabric.acl) sample.aclHolds = (await topo.ping(path.ns2, NS1_IP, 1, 1_000)) === 0;
     await path.stop?.();
@@ -100,6 +109,8 @@ interface Summary {
   lossPct?: number;
   gbps?: number;
   retransmits?: number;
+  cps?: number;
+  rttMs?: number;
   spread?: string;
   conns?: number;
   acl?: string;
@@ -108,7 +119,7 @@ interface Summary {
 }
 
 function summarise(label: string, samples: Sample[]): Summary {
-  const ok = samples.filter((s) => s.udp && s.tcp);
+  const ok = samples.filter((s) => s.udp && s.tcp && s.cps);
   if (ok.length === 0) return { label, error: samples.find((s) => s.error)?.error ?? 'no result' };
   const rx = ok.map((s) => s.udp!.rxPps);
   const gb = ok.map((s) => s.tcp!.bps / 1e9);
@@ -120,6 +131,8 @@ function summarise(label: string, samples: Sample[]): Summary {
     lossPct: median(ok.map((s) => s.udp!.lossPct)),
     gbps: median(gb),
     retransmits: median(ok.map((s) => s.tcp!.retransmits)),
+    cps: median(ok.map((s) => s.cps!.cps)),
+    rttMs: median(ok.map((s) => s.rttMs ?? NaN)),
     spread,
     conns: ok[ok.length - 1]!.conns,
     acl: ok[0]!.aclHolds === undefined ? '' : ok.every((s) => s.aclHolds) ? 'dropped' : 'NOT DROPPED',
@@ -132,7 +145,7 @@ function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
-function ratio(a: Summary | undefined, b: Summary | undefined, key: 'rxPps' | 'gbps'): string {
+function ratio(a: Summary | undefined, b: Summary | undefined, key: 'rxPps' | 'gbps' | 'cps'): string {
   const x = a?.[key];
   const y = b?.[key];
   return x !== undefined && y !== undefined && y > 0 ? (x / y).toFixed(2) : 'n/a';
@@ -150,7 +163,7 @@ async function main(): Promise<void> {
   console.log(`# swd end-to-end (netns) — node ${process.version}, ${cpus().length} × ${cpu}, kernel ${kernel}`);
   const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
   console.log(`# load average at start: ${load()}`);
-  console.log(`# iperf3 ns1 -> ns2, ${SECONDS} s per run, ${REPEAT} round(s), median; UDP: 18-byte payload = 64-byte frames, unlimited rate`);
+  console.log(`# ns1 -> ns2, ${SECONDS} s per run, ${REPEAT} round(s), median; iperf3 UDP: 18-byte payload = 64-byte frames, unlimited rate; iperf3 TCP; TCP connect/close loop`);
 
   const samples = new Map<string, Sample[]>(fabrics.map((f) => [f.label, []]));
   const unavailable = new Set<string>();
@@ -162,8 +175,8 @@ async function main(): Promise<void> {
       if (s.error?.startsWith('not available')) unavailable.add(f.label);
       samples.get(f.label)!.push(s);
       const what =
-        s.udp && s.tcp
-          ? `${fmt(s.udp.rxPps)} pps rx (${fmt(s.udp.offeredPps)} sent), ${(s.tcp.bps / 1e9).toFixed(2)} Gbps (${s.tcp.retransmits} retransmits)`
+        s.udp && s.tcp && s.cps
+          ? `${fmt(s.udp.rxPps)} pps rx (${fmt(s.udp.offeredPps)} sent), ${(s.tcp.bps / 1e9).toFixed(2)} Gbps (${s.tcp.retransmits} retransmits), ${fmt(s.cps.cps)} conn/s (${s.cps.failed} failed), ping ${s.rttMs?.toFixed(3)} ms`
           : s.error;
       console.error(`round ${round}/${REPEAT}: ${f.label}: ${what}`);
     }
@@ -172,16 +185,16 @@ async function main(): Promise<void> {
   console.log(`# load average at end: ${load()}`);
   const rows = fabrics.map((f) => summarise(f.label, samples.get(f.label)!));
   console.log('');
-  console.log('| path ns1 → ns2 | UDP 64 B received | UDP sent | UDP lost | TCP | TCP retransmits | conns in ct after | new from ns2 | note |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
+  console.log('| path ns1 → ns2 | UDP 64 B received | UDP sent | UDP lost | TCP | TCP retransmits | TCP connections/s | ping RTT | conns in ct after | new from ns2 | note |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
   for (const r of rows) {
     if (r.rxPps === undefined) {
-      console.log(`| ${r.label} | | | | | | | | ${r.error} |`);
+      console.log(`| ${r.label} | | | | | | | | | | ${r.error} |`);
       continue;
     }
     const note = [r.note ?? '', r.spread ? `range ${r.spread}` : '', r.error ?? ''].filter(Boolean).join('; ');
     console.log(
-      `| ${r.label} | ${fmt(r.rxPps)} pps | ${fmt(r.offeredPps!)} pps | ${r.lossPct!.toFixed(1)} % | ${r.gbps!.toFixed(2)} Gbps | ${fmt(r.retransmits!)} | ${r.conns ?? ''} | ${r.acl ?? ''} | ${note} |`,
+      `| ${r.label} | ${fmt(r.rxPps)} pps | ${fmt(r.offeredPps!)} pps | ${r.lossPct!.toFixed(1)} % | ${r.gbps!.toFixed(2)} Gbps | ${fmt(r.retransmits!)} | ${fmt(r.cps!)} | ${r.rttMs!.toFixed(3)} ms | ${r.conns ?? ''} | ${r.acl ?? ''} | ${note} |`,
     );
   }
 
@@ -197,11 +210,11 @@ async function main(): Promise<void> {
     ['Linux bridge', 'veth pair (no switch)'],
   ];
   console.log('');
-  console.log('| ratio | UDP pps | TCP |');
-  console.log('| --- | ---: | ---: |');
+  console.log('| ratio | UDP pps | TCP | TCP connections/s |');
+  console.log('| --- | ---: | ---: | ---: |');
   for (const [a, b] of pairs) {
     if (!fabrics.some((f) => f.label === a) || !fabrics.some((f) => f.label === b)) continue;
-    console.log(`| ${a} / ${b} | ${ratio(by(a), by(b), 'rxPps')} | ${ratio(by(a), by(b), 'gbps')} |`);
+    console.log(`| ${a} / ${b} | ${ratio(by(a), by(b), 'rxPps')} | ${ratio(by(a), by(b), 'gbps')} | ${ratio(by(a), by(b), 'cps')} |`);
   }
 }
 

@@ -331,11 +331,17 @@ export class Topology {
    * raw sockets, so it needs no ping binary.
    */
   async ping(ns: string, dst: string, count = 3, waitMs = 2_000): Promise<number> {
+    return (await this.pingStats(ns, dst, count, waitMs)).received;
+  }
+
+  /** Same as ping, with the round-trip time of each reply in milliseconds. */
+  async pingStats(ns: string, dst: string, count = 3, waitMs = 2_000): Promise<{ received: number; rttMs: number[] }> {
     const r = await this.exec(ns, ['python3', '-c', PING_PY, dst, String(count), String(waitMs / 1000)], {
       timeoutMs: count * waitMs + 10_000,
     });
     if (r.code !== 0) throw failure(['ping', dst], r);
-    return Number(r.stdout.trim());
+    const [received, ...rtt] = r.stdout.trim().split(/\s+/).map(Number);
+    return { received: received ?? 0, rttMs: rtt };
   }
 
   /** Register extra cleanup (e.g. stop a daemon) to run first at teardown. */
@@ -423,7 +429,8 @@ function execIn(ns: string | null): string[] {
   return ns === null ? [] : ['ip', 'netns', 'exec', ns];
 }
 
-// ICMP echo over a raw socket: argv dst count wait_seconds; prints replies received.
+// ICMP echo over a raw socket: argv dst count wait_seconds; prints replies
+// received, then each reply's round-trip time in milliseconds.
 const PING_PY = `
 import os, socket, struct, sys, time
 dst, count, wait = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
@@ -435,11 +442,13 @@ def csum(b):
     t = (t >> 16) + (t & 0xffff); t += t >> 16
     return ~t & 0xffff
 got = 0
+rtts = []
 for seq in range(1, count + 1):
     body = b'swd-topology-ping'
     hdr = struct.pack('!BBHHH', 8, 0, 0, ident, seq)
+    sent = time.monotonic()
     s.sendto(struct.pack('!BBHHH', 8, 0, csum(hdr + body), ident, seq) + body, (dst, 0))
-    deadline = time.monotonic() + wait
+    deadline = sent + wait
     while True:
         left = deadline - time.monotonic()
         if left <= 0: break
@@ -450,6 +459,7 @@ for seq in range(1, count + 1):
         t, _c, _s, i, q = struct.unpack('!BBHHH', data[ihl:ihl + 8])
         if t == 0 and i == ident and q == seq:
             got += 1
+            rtts.append('%.3f' % ((time.monotonic() - sent) * 1000))
             break
-print(got)
+print(got, *rtts)
 `;
