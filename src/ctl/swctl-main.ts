@@ -109,7 +109,7 @@ function buildProgram(run: (method: string, params: Result, print?: Printer) => 
   program.command('list-br').description('list bridges').action(() => run('list-br', {}, (r) => out(r.bridges as string[])));
   program
     .command('add-port <bridge> <port> [args...]')
-    .description('add a port: [type=dummy|pcap] [ofport=N] [options:rx_pcap=FILE,tx_pcap=FILE]')
+    .description('add a port: [type=dummy|pcap|system|tap] [ofport=N] [options:rx_pcap=FILE,tx_pcap=FILE]; system attaches to the Linux interface PORT, tap creates the TAP device PORT')
     .action((br, port, args: string[]) => run('add-port', { bridge: br, port, ...parsePortArgs(args) }, quiet));
   program.command('del-port <bridge> <port>').description('remove a port').action((br, port) => run('del-port', { bridge: br, port }, quiet));
   program

@@ -10,6 +10,9 @@ import type { Megaflow } from '../datapath/megaflow.ts';
 import { DpPort, PortError } from '../datapath/port.ts';
 import { DummyBackend, InternalBackend } from '../datapath/ports/dummy.ts';
 import { PcapBackend } from '../datapath/ports/pcap.ts';
+import { SystemBackend } from '../datapath/ports/system.ts';
+import { TapBackend } from '../datapath/ports/tap.ts';
+import { RxLoop } from '../datapath/rx/rx-loop.ts';
 import type { PacketBatch } from '../packet/batch.ts';
 import { parsePacketArg } from '../packet/compose.ts';
 import { FK_IN_PORT, FK_WORDS } from '../packet/flow-key.ts';
@@ -64,6 +67,7 @@ export class DpGlue {
     upcall: (key: Uint32Array, learn: boolean) => XlateResult | null,
     private readonly log: Log,
     private readonly now: () => number,
+    afterRx: () => void = () => {},
   ) {
     this.conntrack = Conntrack.create();
     const ct = this.conntrack;
@@ -84,11 +88,13 @@ export class DpGlue {
       },
     );
     this.datapath.onRemove = (mf) => this.pushOne(mf);
+    this.rxLoop = new RxLoop(this.datapath, now, afterRx);
     this.sweepTimer = setInterval(() => this.sweepStep(this.now()), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
 
   private readonly sweepTimer: NodeJS.Timeout;
+  private readonly rxLoop: RxLoop;
 
   hasConntrack(): boolean {
     return true;
@@ -103,23 +109,39 @@ export class DpGlue {
     try {
       if (p.type === 'internal') backend = new InternalBackend();
       else if (p.type === 'pcap') backend = new PcapBackend(options.rx_pcap ?? null);
+      else if (p.type === 'system') backend = new SystemBackend(p.name, { rx: true });
+      else if (p.type === 'tap') backend = TapBackend.create(p.name);
       else backend = new DummyBackend();
-      this.datapath.addPort(new DpPort(p.dpPort, p.name, backend, options));
+      try {
+        this.datapath.addPort(new DpPort(p.dpPort, p.name, backend, options));
+      } catch (e) {
+        backend.close();
+        throw e;
+      }
     } catch (e) {
       if (e instanceof PortError) throw new SwitchError(e.code, e.message);
       throw e;
     }
     this.portInfo.set(p.dpPort, p);
+    if (p.type === 'system' || p.type === 'tap') this.rxLoop.update();
   }
 
   removePort(n: number): void {
+    const real = this.datapath.ports.get(n)?.backend.type;
+    if (real === 'system' || real === 'tap') {
+      // Out of the poll list before the descriptor closes.
+      const p = this.datapath.ports.get(n)!;
+      this.datapath.ports.delete(n);
+      this.rxLoop.update();
+      this.datapath.ports.set(n, p);
+    }
     this.datapath.removePort(n);
     this.portInfo.delete(n);
   }
 
   portStats(n: number) {
     const p = this.datapath.ports.get(n);
-    const s = p?.stats;
+    const s = p?.refreshStats();
     return {
       rxPackets: s?.rxPackets ?? 0, rxBytes: s?.rxBytes ?? 0, rxDropped: s?.rxDropped ?? 0, rxErrors: s?.rxErrors ?? 0,
       txPackets: s?.txPackets ?? 0, txBytes: s?.txBytes ?? 0, txDropped: s?.txDropped ?? 0, txErrors: s?.txErrors ?? 0,
@@ -243,6 +265,7 @@ export class DpGlue {
 
   close(): void {
     clearInterval(this.sweepTimer);
+    this.rxLoop.stop();
     for (const n of [...this.datapath.ports.keys()]) this.datapath.removePort(n);
   }
 }
