@@ -40,8 +40,12 @@ export class NotAvailable extends Error {
 export interface Path {
   ns1: string;
   ns2: string;
+  /** ns2's interface: its kernel rx counter is what the path delivered. */
+  ns2If: string;
   /** After the traffic: connections in the switch's conntrack, if it has one. */
   conns?: () => number | undefined;
+  /** The switch's process (its CPU time is read around the UDP run). */
+  pid?: () => number | undefined;
   /** Something the table should say about this path. */
   note?: string;
   /** Stop the switch gracefully (teardown kills whatever is left). */
@@ -68,27 +72,27 @@ export const vethPair: Fabric = {
       topo.setOffloads(ns, dev, NS_OFFLOADS);
       topo.up(ns, dev);
     }
-    return { ns1, ns2 };
+    return { ns1, ns2, ns2If: v.b };
   },
 };
 
 /** ns1 and ns2 each plugged by a veth pair whose host ends are returned. */
-function twoHosts(topo: Topology): { ns1: string; ns2: string; h1: string; h2: string } {
+function twoHosts(topo: Topology): { ns1: string; ns2: string; ns2If: string; h1: string; h2: string } {
   const ns1 = topo.addNamespace('ns1');
   const ns2 = topo.addNamespace('ns2');
   const p1 = topo.plug(ns1, '1', `${NS1_IP}/${PREFIX}`, NS_OFFLOADS);
   const p2 = topo.plug(ns2, '2', `${NS2_IP}/${PREFIX}`, NS_OFFLOADS);
-  return { ns1, ns2, h1: p1.host, h2: p2.host };
+  return { ns1, ns2, ns2If: p2.inner, h1: p1.host, h2: p2.host };
 }
 
 export const linuxBridge: Fabric = {
   label: 'Linux bridge',
   async build(topo) {
-    const { ns1, ns2, h1, h2 } = twoHosts(topo);
+    const { ns1, ns2, ns2If, h1, h2 } = twoHosts(topo);
     const br = topo.addBridge('br');
     topo.enslave(h1, br);
     topo.enslave(h2, br);
-    return { ns1, ns2 };
+    return { ns1, ns2, ns2If };
   },
 };
 
@@ -113,7 +117,7 @@ export function ovsNetdev(flowsName: string, flows: string[]): Fabric {
     acl: flows === FLOWS_ACL,
     async build(topo) {
       if (!ovsInstalled()) throw new NotAvailable('openvswitch-switch is not installed');
-      const { ns1, ns2, h1, h2 } = twoHosts(topo);
+      const { ns1, ns2, ns2If, h1, h2 } = twoHosts(topo);
       const dir = mkdtempSync(join(tmpdir(), 'swd-e2e-ovs-'));
       const env = ['env', `OVS_RUNDIR=${dir}`, `OVS_LOGDIR=${dir}`, `OVS_DBDIR=${dir}`, `OVS_SYSCONFDIR=${dir}`];
       const ovs = (...argv: string[]) => runSync([...env, ...argv], { check: true, timeoutMs: 20_000 });
@@ -156,8 +160,10 @@ export function ovsNetdev(flowsName: string, flows: string[]): Fabric {
       return {
         ns1,
         ns2,
+        ns2If,
         conns: () => parseCount(runSync([...env, 'ovs-appctl', 'dpctl/ct-get-nconns'], { timeoutMs: 10_000 }).stdout),
         stop: stopOvs,
+        pid: () => readPid(join(dir, 'ovs-vswitchd.pid')),
       };
     },
   };
@@ -177,7 +183,7 @@ export function swd(flowsName: string, flows: string[], pmdThreads: number): Fab
     label: `swd (${pmdThreads} PMD thread${pmdThreads > 1 ? 's' : ''}), ${flowsName}`,
     acl: flows === FLOWS_ACL,
     async build(topo) {
-      const { ns1, ns2, h1, h2 } = twoHosts(topo);
+      const { ns1, ns2, ns2If, h1, h2 } = twoHosts(topo);
       const dir = mkdtempSync(join(tmpdir(), 'swd-e2e-swd-'));
       topo.onTeardown(() => rmSync(dir, { recursive: true, force: true }));
       const rundir = join(dir, 'run');
@@ -208,8 +214,10 @@ export function swd(flowsName: string, flows: string[], pmdThreads: number): Fab
       return {
         ns1,
         ns2,
+        ns2If,
         note,
         conns: () => parseCount(ctl('ct-get-nconns').stdout),
+        pid: () => daemon.child.pid,
         stop: async () => {
           await daemon.stop('SIGTERM', 5_000);
         },
@@ -229,6 +237,14 @@ async function waitUp(daemon: { running: boolean; stderr: string; exited: Promis
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new NotAvailable('swd did not answer on its socket within 20 s');
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    return Number(readFileSync(file, 'utf8').trim()) || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function parseCount(text: string): number | undefined {

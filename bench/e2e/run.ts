@@ -11,6 +11,7 @@
 
 import { cpus, loadavg } from 'node:os';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Topology, teardownAll } from '../../test/netns/topology.ts';
 import { FLOWS_ACL, FLOWS_NORMAL, linuxBridge, NotAvailable, NS1_IP, NS2_IP, ovsNetdev, swd, vethPair, type Fabric } from './fabrics.ts';
 import { tcpConnectRate, type CpsResult } from './cps.ts';
@@ -21,9 +22,15 @@ const REPEAT = Number(process.env.E2E_REPEAT ?? 1);
 const IPERF_PORT = 5201;
 const CPS_PORT = 5202;
 const RTT_PINGS = 20;
+/** USER_HZ: /proc reports CPU time in these ticks (100 on Linux x86 and arm64). */
+const CLOCK_TICKS = 100;
 
 interface Sample {
   udp?: UdpResult;
+  /** Packets per second ns2's interface received during the UDP run (before any socket could drop them). */
+  deliveredPps?: number;
+  /** CPU the switch process used during the UDP run, in cores (1.0 = one core all the time). */
+  switchCores?: number;
   tcp?: TcpResult;
   cps?: CpsResult;
   /** Median ICMP echo round trip ns1 -> ns2 on the idle path, ms. */
@@ -78,7 +85,14 @@ async function measure(fabric: Fabric): Promise<Sample> {
     const sample: Sample = { note: path.note };
     const echo = await topo.pingStats(path.ns1, NS2_IP, RTT_PINGS, 1_000);
     if (echo.rttMs.length > 0) sample.rttMs = median(echo.rttMs);
+    const before = rxPackets(topo, path.ns2, path.ns2If);
+    const pid = path.pid?.();
+    const cpu0 = cpuSeconds(pid);
+    const t0 = performance.now();
     sample.udp = await udp64(ep, SECONDS);
+    const cpu1 = cpuSeconds(pid);
+    sample.deliveredPps = (rxPackets(topo, path.ns2, path.ns2If) - before) / SECONDS;
+    if (cpu0 !== undefined && cpu1 !== undefined) sample.switchCores = (cpu1 - cpu0) / ((performance.now() - t0) / 1000);
     sample.tcp = await tcp(ep, SECONDS);
     sample.conns = path.conns?.();
     sample.cps = await tcpConnectRate({ ...ep, port: CPS_PORT }, SECONDS);
@@ -96,6 +110,26 @@ async function measure(fabric: Fabric): Promise<Sample> {
   }
 }
 
+/** User + system CPU seconds of process `pid` (all its threads), from /proc. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command name (which may hold spaces): utime is 14th, stime 15th of the whole line.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The kernel's rx packet counter of `ifname` in `ns`. */
+function rxPackets(topo: Topology, ns: string, ifname: string): number {
+  const r = topo.execSync(ns, ['ip', '-j', '-s', 'link', 'show', 'dev', ifname], { check: true });
+  const [link] = JSON.parse(r.stdout) as { stats64?: { rx?: { packets?: number } } }[];
+  return link?.stats64?.rx?.packets ?? 0;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -105,6 +139,8 @@ function median(xs: number[]): number {
 interface Summary {
   label: string;
   rxPps?: number;
+  deliveredPps?: number;
+  switchCores?: number;
   offeredPps?: number;
   lossPct?: number;
   gbps?: number;
@@ -127,6 +163,8 @@ function summarise(label: string, samples: Sample[]): Summary {
   return {
     label,
     rxPps: median(rx),
+    deliveredPps: median(ok.map((s) => s.deliveredPps ?? NaN)),
+    switchCores: ok[0]!.switchCores === undefined ? undefined : median(ok.map((s) => s.switchCores ?? NaN)),
     offeredPps: median(ok.map((s) => s.udp!.offeredPps)),
     lossPct: median(ok.map((s) => s.udp!.lossPct)),
     gbps: median(gb),
@@ -145,7 +183,7 @@ function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
-function ratio(a: Summary | undefined, b: Summary | undefined, key: 'rxPps' | 'gbps' | 'cps'): string {
+function ratio(a: Summary | undefined, b: Summary | undefined, key: 'rxPps' | 'deliveredPps' | 'gbps' | 'cps'): string {
   const x = a?.[key];
   const y = b?.[key];
   return x !== undefined && y !== undefined && y > 0 ? (x / y).toFixed(2) : 'n/a';
@@ -176,7 +214,7 @@ async function main(): Promise<void> {
       samples.get(f.label)!.push(s);
       const what =
         s.udp && s.tcp && s.cps
-          ? `${fmt(s.udp.rxPps)} pps rx (${fmt(s.udp.offeredPps)} sent), ${(s.tcp.bps / 1e9).toFixed(2)} Gbps (${s.tcp.retransmits} retransmits), ${fmt(s.cps.cps)} conn/s (${s.cps.failed} failed), ping ${s.rttMs?.toFixed(3)} ms`
+          ? `${fmt(s.udp.rxPps)} pps rx (${fmt(s.deliveredPps ?? NaN)} delivered, ${fmt(s.udp.offeredPps)} sent${s.switchCores === undefined ? '' : `, switch ${s.switchCores.toFixed(2)} cores`}), ${(s.tcp.bps / 1e9).toFixed(2)} Gbps (${s.tcp.retransmits} retransmits), ${fmt(s.cps.cps)} conn/s (${s.cps.failed} failed), ping ${s.rttMs?.toFixed(3)} ms`
           : s.error;
       console.error(`round ${round}/${REPEAT}: ${f.label}: ${what}`);
     }
@@ -185,16 +223,16 @@ async function main(): Promise<void> {
   console.log(`# load average at end: ${load()}`);
   const rows = fabrics.map((f) => summarise(f.label, samples.get(f.label)!));
   console.log('');
-  console.log('| path ns1 → ns2 | UDP 64 B received | UDP sent | UDP lost | TCP | TCP retransmits | TCP connections/s | ping RTT | conns in ct after | new from ns2 | note |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
+  console.log(`| path ns1 → ns2 | UDP 64 B received | UDP at ns2's interface | switch CPU during UDP | UDP sent | UDP lost | TCP | TCP retransmits | TCP connections/s | ping RTT | conns in ct after | new from ns2 | note |`);
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
   for (const r of rows) {
     if (r.rxPps === undefined) {
-      console.log(`| ${r.label} | | | | | | | | | | ${r.error} |`);
+      console.log(`| ${r.label} | | | | | | | | | | | | ${r.error} |`);
       continue;
     }
     const note = [r.note ?? '', r.spread ? `range ${r.spread}` : '', r.error ?? ''].filter(Boolean).join('; ');
     console.log(
-      `| ${r.label} | ${fmt(r.rxPps)} pps | ${fmt(r.offeredPps!)} pps | ${r.lossPct!.toFixed(1)} % | ${r.gbps!.toFixed(2)} Gbps | ${fmt(r.retransmits!)} | ${fmt(r.cps!)} | ${r.rttMs!.toFixed(3)} ms | ${r.conns ?? ''} | ${r.acl ?? ''} | ${note} |`,
+      `| ${r.label} | ${fmt(r.rxPps)} pps | ${fmt(r.deliveredPps!)} pps | ${r.switchCores === undefined ? '' : `${r.switchCores.toFixed(2)} cores`} | ${fmt(r.offeredPps!)} pps | ${r.lossPct!.toFixed(1)} % | ${r.gbps!.toFixed(2)} Gbps | ${fmt(r.retransmits!)} | ${fmt(r.cps!)} | ${r.rttMs!.toFixed(3)} ms | ${r.conns ?? ''} | ${r.acl ?? ''} | ${note} |`,
     );
   }
 
@@ -210,11 +248,11 @@ async function main(): Promise<void> {
     ['Linux bridge', 'veth pair (no switch)'],
   ];
   console.log('');
-  console.log('| ratio | UDP pps | TCP | TCP connections/s |');
-  console.log('| --- | ---: | ---: | ---: |');
+  console.log('| ratio | UDP pps received | UDP pps delivered | TCP | TCP connections/s |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
   for (const [a, b] of pairs) {
     if (!fabrics.some((f) => f.label === a) || !fabrics.some((f) => f.label === b)) continue;
-    console.log(`| ${a} / ${b} | ${ratio(by(a), by(b), 'rxPps')} | ${ratio(by(a), by(b), 'gbps')} | ${ratio(by(a), by(b), 'cps')} |`);
+    console.log(`| ${a} / ${b} | ${ratio(by(a), by(b), 'rxPps')} | ${ratio(by(a), by(b), 'deliveredPps')} | ${ratio(by(a), by(b), 'gbps')} | ${ratio(by(a), by(b), 'cps')} |`);
   }
 }
 
