@@ -21,12 +21,12 @@ import { VERSION } from './version.ts';
 
 export type DaemonLogger = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
 
-export type SwitchFactory = (cfg: SwitchConfig, opts: { logger: DaemonLogger }) => DaemonSwitch | Promise<DaemonSwitch>;
+export type SwitchFactory = (cfg: SwitchConfig, opts: { logger: DaemonLogger; pmdThreads?: number }) => DaemonSwitch | Promise<DaemonSwitch>;
 
 /** The real switch, loaded only when a daemon starts (swctl never pays for it). */
 export const defaultSwitchFactory: SwitchFactory = async (cfg, opts) => {
   const { Switch } = await import('../ofproto/switch.ts');
-  return Switch.fromConfig(cfg, { logger: opts.logger });
+  return Switch.fromConfig(cfg, { logger: opts.logger, pmdThreads: opts.pmdThreads });
 };
 
 export class DaemonStartError extends Error {
@@ -45,6 +45,8 @@ export interface DaemonOptions {
   defaultBridge?: boolean;
   logger: DaemonLogger;
   createSwitch?: SwitchFactory;
+  /** PMD threads for system and tap ports (default 1; 0 keeps them on the main thread). */
+  pmdThreads?: number;
   /** Period of sw.tick(); default 100 ms. */
   tickMs?: number;
   /** Extra methods (tests, later issues); they override the standard ones of the same name. */
@@ -92,7 +94,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const saved = loadDb(paths.db);
     const cfg = saved ?? defaultConfig(opts.defaultBridge !== false);
     try {
-      sw = await createSwitch(cfg, { logger: log });
+      sw = await createSwitch(cfg, { logger: log, pmdThreads: opts.pmdThreads });
     } catch (e) {
       if (saved) throw new DaemonStartError(`cannot restore the configuration in ${paths.db}: ${(e as Error).message}; fix or remove it`);
       throw e;

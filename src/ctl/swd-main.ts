@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DaemonStartError, startDaemon, type SwitchFactory } from './daemon.ts';
 import { DbError, loadDb } from './db.ts';
 import { AlreadyRunningError, checkNotRunning, pidAlive, readPid, socketAlive } from './pidfile.ts';
@@ -24,6 +24,7 @@ interface StartOptions {
   detach?: boolean;
   pidfile?: string;
   defaultBridge: boolean;
+  pmdThreads: number;
 }
 
 export interface SwdMainDeps {
@@ -149,6 +150,12 @@ async function stop(o: { rundir?: string; pidfile?: string }): Promise<void> {
   fail(`swd${pid ? ` (pid ${pid})` : ''} did not stop within 10 s`);
 }
 
+function parsePmdThreads(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n > 64) throw new InvalidArgumentError('must be an integer from 0 to 64');
+  return n;
+}
+
 export async function main(argv = process.argv, deps: SwdMainDeps = {}): Promise<void> {
   const program = new Command('swd')
     .description('swd: a userspace software switch with OpenFlow tables and connection tracking')
@@ -164,6 +171,7 @@ export async function main(argv = process.argv, deps: SwdMainDeps = {}): Promise
     .option('--detach', 'run in the background (logs to <rundir>/swd.log); return once the socket is up')
     .option('--pidfile <file>', 'pidfile (default: <rundir>/swd.pid)')
     .option('--no-default-bridge', 'do not create br0 with p1 and p2 when there is no database yet')
+    .option('--pmd-threads <n>', 'datapath threads polling system and tap ports (0: on the main thread)', parsePmdThreads, 1)
     .action((o: StartOptions) => start(o, deps));
   program
     .command('stop')

@@ -28,6 +28,8 @@ export interface SwitchOptions {
   /** Create br0 with p1/p2 when there is no configuration. */
   defaultBridge?: boolean;
   now?: () => number;
+  /** PMD threads for system and tap ports (default 1; 0: on the main thread). */
+  pmdThreads?: number;
 }
 
 const LOCAL_DP_BASE = 100;
@@ -48,7 +50,7 @@ export class Switch implements SwitchApi {
     this.now = opts.now ?? Date.now;
     const noop = () => {};
     this.log = opts.logger ?? { info: noop, warn: noop, error: noop };
-    this.dp = new DpGlue((key, learn) => this.upcall(key, learn), this.log, this.now, () => this.revalidate());
+    this.dp = new DpGlue((key, learn) => this.upcall(key, learn), this.log, this.now, () => this.revalidate(), opts.pmdThreads ?? 1);
     this.ct = new CtCommands(this.dp.conntrack, this.now);
   }
 
@@ -401,6 +403,17 @@ export class Switch implements SwitchApi {
     const now = this.now();
     const entries = br.macs.list().map((e) => ({ port: e.port, vlan: e.vlan, mac: e.mac, age: Math.floor((now - e.seenMs) / 1000) }));
     return { entries, lines: br.macs.formatShow(now) };
+  }
+
+  // ------------------------------------------------------------ PMD threads (dpif-netdev/pmd-*)
+
+  pmdStatsShow() {
+    return this.dp.pmdStats();
+  }
+
+  pmdSetThreads(n: number) {
+    this.dp.setPmdThreads(n);
+    return { threads: n, lines: [] as string[] };
   }
 
   // ------------------------------------------------------------ conntrack (dpctl/*)
