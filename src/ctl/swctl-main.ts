@@ -182,6 +182,14 @@ function buildProgram(run: (method: string, params: Result, print?: Printer) => 
 
   // connection tracking
   program
+    .command('pmd-stats-show')
+    .description('per datapath thread: packets, batches, megaflow hits and misses, busy and idle time (like dpif-netdev/pmd-stats-show)')
+    .action(() => run('pmd-stats-show', {}));
+  program
+    .command('pmd-set-threads <n>')
+    .description('run the datapath of system and tap ports in N threads (1-64) from now on')
+    .action((n: string) => run('pmd-set-threads', { threads: Number(n) }, quiet));
+  program
     .command('dump-conntrack [zone]')
     .description('print connections, like dpctl/dump-conntrack (zone=N to filter)')
     .option('-m, --more', 'verbose output')
@@ -205,14 +213,6 @@ function buildProgram(run: (method: string, params: Result, print?: Printer) => 
     .action((zone, o) => run('ct-stats-show', { zone: zoneArg(zone), verbose: !!o.more }));
   program.command('ct-set-maxconns <n>').description('set the connection limit').action((n) => run('ct-set-maxconns', { maxconns: posInt(n, 'maxconns') }));
   program.command('ct-get-maxconns').description('print the connection limit').action(() => run('ct-get-maxconns', {}));
-  program
-    .command('pmd-stats-show')
-    .description('per datapath thread: packets, batches, megaflow hits and misses, busy and idle time (like dpif-netdev/pmd-stats-show)')
-    .action(() => run('pmd-stats-show', {}));
-  program
-    .command('pmd-set-threads <n>')
-    .description('run the datapath of system and tap ports in N threads (1-64) from now on')
-    .action((n: string) => run('pmd-set-threads', { threads: Number(n) }, quiet));
   program.command('ct-get-nconns').description('print the number of connections').action(() => run('ct-get-nconns', {}));
   program.command('ct-set-limits [args...]').description('per-zone limits: [default=N] [zone=N,limit=M]...').action((a: string[]) => run('ct-set-limits', { args: a.join(' ') }));
   program.command('ct-get-limits [args...]').description('print per-zone limits: [zone=N[,M]...]').action((a: string[]) => run('ct-get-limits', { args: a.join(' ') }));
