@@ -174,13 +174,13 @@ const SWD = join(ROOT, 'bin/swd.js');
 const SWCTL = join(ROOT, 'bin/swctl.js');
 
 /**
- * swd with ports of type system on the host ends. Not available (with the
- * reason swd gives) until this tree's swd has system ports — and, for
- * pmdThreads > 1, `swd start --pmd-threads`.
+ * swd with ports of type system on the host ends, polled by `pmdThreads`
+ * PMD threads (0: swd's main thread). Not available (with the reason swd
+ * gives) on a tree without system ports or `swd start --pmd-threads`.
  */
 export function swd(flowsName: string, flows: string[], pmdThreads: number): Fabric {
   return {
-    label: `swd (${pmdThreads} PMD thread${pmdThreads > 1 ? 's' : ''}), ${flowsName}`,
+    label: `swd (${pmdThreads === 0 ? 'main thread' : `${pmdThreads} PMD thread${pmdThreads > 1 ? 's' : ''}`}), ${flowsName}`,
     acl: flows === FLOWS_ACL,
     async build(topo) {
       const { ns1, ns2, ns2If, h1, h2 } = twoHosts(topo);
