@@ -25,6 +25,8 @@ export interface SwitchFactoryOptions {
   logger: DaemonLogger;
   /** Idle time before a datapath flow is removed (OVS other_config:max-idle). */
   maxIdleMs?: number;
+  /** PMD threads for system and tap ports. */
+  pmdThreads?: number;
 }
 
 export type SwitchFactory = (cfg: SwitchConfig, opts: SwitchFactoryOptions) => DaemonSwitch | Promise<DaemonSwitch>;
@@ -32,7 +34,7 @@ export type SwitchFactory = (cfg: SwitchConfig, opts: SwitchFactoryOptions) => D
 /** The real switch, loaded only when a daemon starts (swctl never pays for it). */
 export const defaultSwitchFactory: SwitchFactory = async (cfg, opts) => {
   const { Switch } = await import('../ofproto/switch.ts');
-  return Switch.fromConfig(cfg, { logger: opts.logger, maxIdleMs: opts.maxIdleMs });
+  return Switch.fromConfig(cfg, { logger: opts.logger, maxIdleMs: opts.maxIdleMs, pmdThreads: opts.pmdThreads });
 };
 
 export class DaemonStartError extends Error {
@@ -51,6 +53,8 @@ export interface DaemonOptions {
   defaultBridge?: boolean;
   logger: DaemonLogger;
   createSwitch?: SwitchFactory;
+  /** PMD threads for system and tap ports (default 1; 0 keeps them on the main thread). */
+  pmdThreads?: number;
   /** Period of sw.tick(); default 100 ms. */
   tickMs?: number;
   /** Extra methods (tests, later issues); they override the standard ones of the same name. */
@@ -100,7 +104,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const saved = loadDb(paths.db);
     const cfg = saved ?? defaultConfig(opts.defaultBridge !== false);
     try {
-      sw = await createSwitch(cfg, { logger: log, maxIdleMs: opts.maxIdleMs });
+      sw = await createSwitch(cfg, { logger: log, maxIdleMs: opts.maxIdleMs, pmdThreads: opts.pmdThreads });
     } catch (e) {
       if (saved) throw new DaemonStartError(`cannot restore the configuration in ${paths.db}: ${(e as Error).message}; fix or remove it`);
       throw e;

@@ -75,8 +75,14 @@ export interface ConntrackApi {
   ctGetTimeoutPolicy(zone: number): unknown;
 }
 
-/** What the daemon drives: the SwitchApi, maybe conntrack, and the periodic hooks. */
-export type DaemonSwitch = SwitchApi & Partial<ConntrackApi> & Partial<GroupApi> & { tick?(nowMs: number): void; close?(): void };
+/** PMD thread commands (dpif-netdev/pmd-*). */
+export interface PmdApi {
+  pmdStatsShow(): unknown;
+  pmdSetThreads(n: number): unknown;
+}
+
+/** What the daemon drives: the SwitchApi, maybe conntrack, groups and PMD threads, and the periodic hooks. */
+export type DaemonSwitch = SwitchApi & Partial<ConntrackApi> & Partial<GroupApi> & Partial<PmdApi> & { tick?(nowMs: number): void; close?(): void };
 
 export interface MethodSpec {
   /** Persist the configuration after success. */
@@ -101,6 +107,12 @@ function grp<K extends keyof GroupApi>(sw: DaemonSwitch, name: K): NonNullable<D
 
 /** A group id parameter: a number, or absent for every group. */
 const GROUP_ID = [0, 0xffffffff] as const;
+
+function pmd<K extends keyof PmdApi>(sw: DaemonSwitch, name: K): NonNullable<DaemonSwitch[K]> {
+  const fn = sw[name];
+  if (typeof fn !== 'function') throw new SwitchError('ENOTSUP', 'this switch has no PMD threads');
+  return (fn as (...a: unknown[]) => unknown).bind(sw) as NonNullable<DaemonSwitch[K]>;
+}
 
 /** Every method that calls the switch, by RPC name. */
 export const SWITCH_METHODS: Record<string, MethodSpec> = {
@@ -145,6 +157,10 @@ export const SWITCH_METHODS: Record<string, MethodSpec> = {
   'dump-dp-flows': { call: (sw, p) => sw.dumpDpFlows({ verbose: p.bool('verbose') }) },
   'del-dp-flows': { call: (sw) => sw.delDpFlows() },
   'fdb-show': { call: (sw, p) => sw.fdbShow(p.str('bridge')) },
+
+  // PMD threads
+  'pmd-stats-show': { call: (sw) => pmd(sw, 'pmdStatsShow')() },
+  'pmd-set-threads': { call: (sw, p) => pmd(sw, 'pmdSetThreads')(p.int('threads', 1, 64)) },
 
   // connection tracking (dpctl/* equivalents)
   'dump-conntrack': { call: (sw, p) => ct(sw, 'dumpConntrack')({ zone: p.optInt('zone', ...ZONE), verbose: p.bool('verbose') }) },

@@ -117,7 +117,7 @@ function buildProgram(run: (method: string, params: Result, print?: Printer) => 
   program.command('list-br').description('list bridges').action(() => run('list-br', {}, (r) => out(r.bridges as string[])));
   program
     .command('add-port <bridge> <port> [args...]')
-    .description('add a port: [type=dummy|pcap] [ofport=N] [options:rx_pcap=FILE,tx_pcap=FILE]')
+    .description('add a port: [type=dummy|pcap|system|tap] [ofport=N] [options:rx_pcap=FILE,tx_pcap=FILE]; system attaches to the Linux interface PORT, tap creates the TAP device PORT')
     .action((br, port, args: string[]) => run('add-port', { bridge: br, port, ...parsePortArgs(args) }, quiet));
   program.command('del-port <bridge> <port>').description('remove a port').action((br, port) => run('del-port', { bridge: br, port }, quiet));
   program
@@ -216,6 +216,14 @@ function buildProgram(run: (method: string, params: Result, print?: Printer) => 
   program.command('fdb-show <bridge>').description('MAC learning table, like fdb/show').action((br) => run('fdb-show', { bridge: br }));
 
   // connection tracking
+  program
+    .command('pmd-stats-show')
+    .description('per datapath thread: packets, batches, megaflow hits and misses, busy and idle time (like dpif-netdev/pmd-stats-show)')
+    .action(() => run('pmd-stats-show', {}));
+  program
+    .command('pmd-set-threads <n>')
+    .description('run the datapath of system and tap ports in N threads (1-64) from now on')
+    .action((n: string) => run('pmd-set-threads', { threads: Number(n) }, quiet));
   program
     .command('dump-conntrack [zone]')
     .description('print connections, like dpctl/dump-conntrack (zone=N to filter)')

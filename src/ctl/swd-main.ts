@@ -25,6 +25,7 @@ interface StartOptions {
   pidfile?: string;
   defaultBridge: boolean;
   maxIdle?: number;
+  pmdThreads: number;
 }
 
 export interface SwdMainDeps {
@@ -156,6 +157,12 @@ async function stop(o: { rundir?: string; pidfile?: string }): Promise<void> {
   fail(`swd${pid ? ` (pid ${pid})` : ''} did not stop within 10 s`);
 }
 
+function parsePmdThreads(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n > 64) throw new InvalidArgumentError('must be an integer from 0 to 64');
+  return n;
+}
+
 export async function main(argv = process.argv, deps: SwdMainDeps = {}): Promise<void> {
   const program = new Command('swd')
     .description('swd: a userspace software switch with OpenFlow tables and connection tracking')
@@ -172,6 +179,7 @@ export async function main(argv = process.argv, deps: SwdMainDeps = {}): Promise
     .option('--pidfile <file>', 'pidfile (default: <rundir>/swd.pid)')
     .option('--no-default-bridge', 'do not create br0 with p1 and p2 when there is no database yet')
     .option('--max-idle <ms>', 'idle time before a datapath flow is removed, as OVS other_config:max-idle (default 10000)', parseMaxIdle)
+    .option('--pmd-threads <n>', 'datapath threads polling system and tap ports (0: on the main thread)', parsePmdThreads, 1)
     .action((o: StartOptions) => start(o, deps));
   program
     .command('stop')

@@ -9,7 +9,7 @@
 // stats (OVS counts it against the OpenFlow rules during translation).
 // Single-threaded per Datapath instance.
 
-import { PacketBatch } from '../packet/batch.ts';
+import { BATCH_MAX, PacketBatch } from '../packet/batch.ts';
 import { csumUpdate16, csumUpdate32, rd16, rd32, wr16, wr32 } from '../packet/checksum.ts';
 import { extractBatch, extractHeaders, FK_HEADER_FIRST, ParseStats } from '../packet/extract.ts';
 import {
@@ -23,7 +23,7 @@ import {
   DPA_USERSPACE, type DpAction, type DpCtAction,
 } from './dp-actions.ts';
 import { MegaflowCache, type Megaflow } from './megaflow.ts';
-import type { DpPort } from './port.ts';
+import { isRxBackend, type DpPort } from './port.ts';
 
 /** OVS's limit on recirculations of one packet. */
 export const MAX_RECIRC_DEPTH = 6;
@@ -117,7 +117,30 @@ export class Datapath {
       keys[k + FK_IN_PORT] = inPort;
     }
     for (let i = 0; i < b.count; i++) this.processPacket(b, i, 0);
+    for (const p of this.ports.values()) if (p.txPending) p.flush();
   }
+
+  /**
+   * Read what a real-traffic port has received, batch by batch, up to
+   * `maxBatches`; never blocks. Returns the number of packets processed.
+   */
+  pollPort(port: DpPort, maxBatches: number, nowMs: number): number {
+    const be = port.backend;
+    if (!isRxBackend(be)) return 0;
+    const b = this.batch;
+    let n = 0;
+    for (let k = 0; k < maxBatches; k++) {
+      b.clear();
+      if (be.receive(b, BATCH_MAX, port.stats) === 0) break;
+      this.processBatch(b, port.number, nowMs);
+      n += b.count;
+      this.batches++;
+    }
+    return n;
+  }
+
+  /** Batches processed by pollPort (pmd-stats-show). */
+  batches = 0;
 
   private processPacket(b: PacketBatch, i: number, depth: number): void {
     const keys = b.keys;
@@ -164,7 +187,7 @@ export class Datapath {
       switch (act.t) {
         case DPA_OUTPUT: {
           const p = this.ports.get(act.port);
-          if (p !== undefined) p.transmit(b.data[i], b.start[i], b.len[i], this.now);
+          if (p !== undefined) p.transmit(b.data[i], b.start[i], b.len[i], this.now, b.gso[i]);
           break;
         }
         case DPA_SET:

@@ -38,7 +38,7 @@ interface Subtable {
 }
 
 let ufidCounter = 0;
-function newUfid(): string {
+export function newUfid(): string {
   const r = () => Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, '0');
   const a = r(), b = r(), c = r();
   ufidCounter++;

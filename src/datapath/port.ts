@@ -1,8 +1,16 @@
 // Datapath ports and their backends. A backend moves bytes (dummy: nowhere,
-// pcap: files; system/tap later); the port keeps the counters dump-ports
-// prints. transmit() consumes the bytes before returning (copying them if it
-// must keep them), so the caller may rewrite the packet right after.
+// pcap: files, system: an AF_PACKET socket on a Linux interface, tap: a TAP
+// device); the port keeps the counters dump-ports prints. transmit()
+// consumes the bytes before returning (copying them if it must keep them),
+// so the caller may rewrite the packet right after; a backend may queue what
+// it sends until flush() (one kernel call per batch).
+//
+// Backends that receive real traffic (RxBackend) fill a PacketBatch when
+// asked, never block, and offer a file descriptor to sleep on in poll(2).
+// They are created per thread: each PMD thread opens its own (see
+// src/datapath/pmd/), and one PortBackend is used by one thread only.
 
+import type { PacketBatch } from '../packet/batch.ts';
 import { PcapWriter } from '../packet/pcap.ts';
 
 export interface PortCounters {
@@ -18,9 +26,31 @@ export interface PortCounters {
 
 export interface PortBackend {
   readonly type: string;
-  /** Send one packet; returns false when it could not be sent (counted as tx drop). */
-  transmit(d: Uint8Array, start: number, len: number, nowMs: number): boolean;
+  /**
+   * Send one packet; returns false when it could not be sent (counted as tx
+   * drop). `gso` is PacketBatch.gso of the packet (0 for a normal one).
+   */
+  transmit(d: Uint8Array, start: number, len: number, nowMs: number, gso: number): boolean;
+  /** Push out what transmit() queued. */
+  flush?(): void;
   close(): void;
+}
+
+/** A backend with a receive side: real traffic (system, tap). */
+export interface RxBackend extends PortBackend {
+  /** The descriptor poll(2) reports readable when receive() has work. */
+  readonly rxFd: number;
+  /**
+   * Append up to `max` received packets to `b` (never blocking); counts
+   * rx packets/bytes/drops into `stats`. Returns how many were appended.
+   */
+  receive(b: PacketBatch, max: number, stats: PortCounters): number;
+  /** Drops the kernel reported since the last call (PACKET_STATISTICS). */
+  kernelDrops?(): number;
+}
+
+export function isRxBackend(b: PortBackend): b is RxBackend {
+  return typeof (b as RxBackend).receive === 'function';
 }
 
 export class PortError extends Error {
@@ -51,12 +81,28 @@ export class DpPort {
     }
   }
 
-  transmit(d: Uint8Array, start: number, len: number, nowMs: number): void {
-    if (this.backend.transmit(d, start, len, nowMs)) {
+  /** Set when transmit() was called since the last flush(). */
+  txPending = false;
+
+  transmit(d: Uint8Array, start: number, len: number, nowMs: number, gso = 0): void {
+    this.txPending = true;
+    if (this.backend.transmit(d, start, len, nowMs, gso)) {
       this.stats.txPackets++;
       this.stats.txBytes += len;
       if (this.txPcap) this.txPcap.write(d, start, len, nowMs);
     } else this.stats.txDropped++;
+  }
+
+  flush(): void {
+    this.txPending = false;
+    this.backend.flush?.();
+  }
+
+  /** Counters with the kernel's drop count folded in. */
+  refreshStats(): PortCounters {
+    const b = this.backend;
+    if (isRxBackend(b) && b.kernelDrops) this.stats.rxDropped += b.kernelDrops();
+    return this.stats;
   }
 
   close(): void {

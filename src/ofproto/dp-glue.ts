@@ -10,6 +10,10 @@ import type { Megaflow } from '../datapath/megaflow.ts';
 import { DpPort, PortError } from '../datapath/port.ts';
 import { DummyBackend, InternalBackend } from '../datapath/ports/dummy.ts';
 import { PcapBackend } from '../datapath/ports/pcap.ts';
+import { SystemBackend } from '../datapath/ports/system.ts';
+import { TapBackend } from '../datapath/ports/tap.ts';
+import { RxLoop } from '../datapath/rx/rx-loop.ts';
+import { MAX_PMD_THREADS, PmdSet, type PmdThreadStats } from '../datapath/pmd/pmd-set.ts';
 import type { PacketBatch } from '../packet/batch.ts';
 import { parsePacketArg } from '../packet/compose.ts';
 import { FK_IN_PORT, FK_WORDS } from '../packet/flow-key.ts';
@@ -65,22 +69,26 @@ export class DpGlue {
     upcall: (key: Uint32Array, learn: boolean) => XlateResult | null,
     private readonly log: Log,
     private readonly now: () => number,
+    private readonly afterRx: () => void = () => {},
+    /** PMD threads for real-traffic ports; 0 runs them on the main thread (rx-loop.ts). */
+    private pmdThreads = 1,
   ) {
     this.conntrack = Conntrack.create();
     const ct = this.conntrack;
+    this.translate = (key, len): UpcallResult | null => {
+      // len 0 = revalidation: translate without side effects.
+      const res = upcall(key, len > 0);
+      if (!res) return null;
+      // The upcalled packet is credited to the rules here; datapath hits later via pushStats.
+      if (len > 0) {
+        for (const r of res.rules) r.credit(1, len, this.now());
+        for (const g of res.groups) g.group.credit(g.bucket, 1, len, g.countGroup);
+      }
+      const owner: MegaflowOwner = { rules: res.rules, learned: res.learned, groups: res.groups };
+      return { actions: res.actions, mask: res.mask, owner, error: res.error };
+    };
     this.datapath = new Datapath(
-      (key, len): UpcallResult | null => {
-        // len 0 = revalidation: translate without side effects.
-        const res = upcall(key, len > 0);
-        if (!res) return null;
-        // The upcalled packet is credited to the rules here; datapath hits later via pushStats.
-        if (len > 0) {
-          for (const r of res.rules) r.credit(1, len, this.now());
-          for (const g of res.groups) g.group.credit(g.bucket, 1, len, g.countGroup);
-        }
-        const owner: MegaflowOwner = { rules: res.rules, learned: res.learned, groups: res.groups };
-        return { actions: res.actions, mask: res.mask, owner, error: res.error };
-      },
+      this.translate,
       {
         execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: DpCtAction, nowMs: number) {
           ct.execute(batch, idx, key, keyOfs, a.zone, a.commit, a.force, a.mark, a.labelWords, nowMs, a.natRange);
@@ -88,11 +96,84 @@ export class DpGlue {
       },
     );
     this.datapath.onRemove = (mf) => this.pushOne(mf);
+    this.rxLoop = new RxLoop(this.datapath, now, afterRx);
     this.sweepTimer = setInterval(() => this.sweepStep(this.now()), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
 
   private readonly sweepTimer: NodeJS.Timeout;
+  private readonly rxLoop: RxLoop;
+  private readonly translate: (key: Uint32Array, len: number) => UpcallResult | null;
+  /** The PMD threads, started with the first real-traffic port. */
+  private pmd: PmdSet | null = null;
+
+  private startPmds(): PmdSet {
+    const pmd = new PmdSet(
+      {
+        translate: this.translate,
+        afterUpcall: this.afterRx,
+        pushMegaflow: (mf) => this.pushOne(mf),
+        log: { warn: (...a) => this.log.warn(...a), error: (...a) => this.log.warn(...a) },
+        now: this.now,
+      },
+      this.conntrack,
+      this.pmdThreads,
+    );
+    for (const p of this.datapath.ports.values()) {
+      pmd.addPort(p.number, p.name, p.backend.type, p.backend instanceof TapBackend ? p.backend.rxFd : undefined);
+    }
+    return pmd;
+  }
+
+  /** The number of PMD threads (0: real-traffic ports are read on the main thread). */
+  get pmdThreadCount(): number {
+    return this.pmdThreads;
+  }
+
+  setPmdThreads(n: number): void {
+    if (this.pmdThreads === 0) throw new SwitchError('ENOTSUP', 'swd was started with --pmd-threads 0 (datapath on the main thread); restart it to use PMD threads');
+    if (!Number.isInteger(n) || n < 1 || n > MAX_PMD_THREADS) throw new SwitchError('EINVAL', `pmd threads must be 1 to ${MAX_PMD_THREADS}`);
+    this.pmdThreads = n;
+    this.pmd?.setThreads(n);
+  }
+
+  /** pmd-stats-show: per PMD thread, then the main thread (swctl inject, pcap replay). */
+  pmdStats(): { threads: (PmdThreadStats & { thread: string })[]; lines: string[] } {
+    const main: PmdThreadStats = {
+      index: -1, packets: this.mainPackets(), batches: 0, hits: this.datapath.stats.hit,
+      misses: this.datapath.stats.missed, lost: this.datapath.stats.lost, busyNs: 0, idleNs: 0,
+    };
+    const threads = [
+      ...(this.pmd?.threadStats() ?? []).map((t) => ({ ...t, thread: `pmd ${t.index}` })),
+      { ...main, thread: 'main' },
+    ];
+    const lines: string[] = [];
+    for (const t of threads) {
+      lines.push(t.index < 0 ? 'main thread:' : `pmd thread numa_id 0 core_id ${t.index}:`);
+      lines.push(`  packets received: ${t.packets}`);
+      lines.push(`  megaflow hits: ${t.hits}`);
+      lines.push(`  miss with success upcall: ${t.misses - t.lost}`);
+      lines.push(`  miss with failed upcall: ${t.lost}`);
+      if (t.index < 0) continue;
+      lines.push(`  batches: ${t.batches}`);
+      lines.push(`  avg. packets per batch: ${t.batches ? (t.packets / t.batches).toFixed(2) : '0.00'}`);
+      const total = t.busyNs + t.idleNs;
+      const pct = (v: number) => (total ? ((v * 100) / total).toFixed(2) : '0.00');
+      lines.push(`  idle cycles: ${Math.round(t.idleNs)} (${pct(t.idleNs)}%)`);
+      lines.push(`  processing cycles: ${Math.round(t.busyNs)} (${pct(t.busyNs)}%)`);
+      if (t.packets) {
+        lines.push(`  avg cycles per packet: ${(total / t.packets).toFixed(2)} (${Math.round(total)}/${t.packets})`);
+        lines.push(`  avg processing cycles per packet: ${(t.busyNs / t.packets).toFixed(2)} (${Math.round(t.busyNs)}/${t.packets})`);
+      }
+    }
+    return { threads, lines };
+  }
+
+  private mainPackets(): number {
+    let n = 0;
+    for (const p of this.datapath.ports.values()) n += p.stats.rxPackets;
+    return n;
+  }
 
   hasConntrack(): boolean {
     return true;
@@ -107,23 +188,54 @@ export class DpGlue {
     try {
       if (p.type === 'internal') backend = new InternalBackend();
       else if (p.type === 'pcap') backend = new PcapBackend(options.rx_pcap ?? null);
+      else if (p.type === 'system') backend = new SystemBackend(p.name, { rx: this.pmdThreads === 0 });
+      else if (p.type === 'tap') backend = TapBackend.create(p.name);
       else backend = new DummyBackend();
-      this.datapath.addPort(new DpPort(p.dpPort, p.name, backend, options));
+      try {
+        this.datapath.addPort(new DpPort(p.dpPort, p.name, backend, options));
+      } catch (e) {
+        backend.close();
+        throw e;
+      }
     } catch (e) {
       if (e instanceof PortError) throw new SwitchError(e.code, e.message);
       throw e;
     }
     this.portInfo.set(p.dpPort, p);
+    const real = p.type === 'system' || p.type === 'tap';
+    if (this.pmdThreads === 0) {
+      if (real) this.rxLoop.update();
+    } else if (this.pmd) {
+      const be = this.datapath.ports.get(p.dpPort)!.backend;
+      this.pmd.addPort(p.dpPort, p.name, p.type, be instanceof TapBackend ? be.rxFd : undefined);
+    } else if (real) this.pmd = this.startPmds();
   }
 
   removePort(n: number): void {
+    const port = this.datapath.ports.get(n);
+    if (this.pmd && port) {
+      // Workers may still read a tap descriptor this port owns: close it once they all let go.
+      this.datapath.ports.delete(n);
+      this.portInfo.delete(n);
+      void this.pmd.removePort(n).finally(() => port.close());
+      return;
+    }
+    const real = this.datapath.ports.get(n)?.backend.type;
+    if (real === 'system' || real === 'tap') {
+      // Out of the poll list before the descriptor closes.
+      const p = this.datapath.ports.get(n)!;
+      this.datapath.ports.delete(n);
+      this.rxLoop.update();
+      this.datapath.ports.set(n, p);
+    }
     this.datapath.removePort(n);
     this.portInfo.delete(n);
   }
 
   portStats(n: number) {
     const p = this.datapath.ports.get(n);
-    const s = p?.stats;
+    const s = p ? { ...p.refreshStats() } : undefined;
+    if (s && this.pmd) this.pmd.addCounters(n, s);
     return {
       rxPackets: s?.rxPackets ?? 0, rxBytes: s?.rxBytes ?? 0, rxDropped: s?.rxDropped ?? 0, rxErrors: s?.rxErrors ?? 0,
       txPackets: s?.txPackets ?? 0, txBytes: s?.txBytes ?? 0, txDropped: s?.txDropped ?? 0, txErrors: s?.txErrors ?? 0,
@@ -191,6 +303,13 @@ export class DpGlue {
 
   revalidate(): void {
     this.datapath.revalidate();
+    this.pmd?.bumpGeneration();
+  }
+
+  /** Every megaflow: the main thread's and those the PMD threads installed. */
+  private allMegaflows(): Megaflow[] {
+    const main = this.datapath.cache.entries();
+    return this.pmd ? [...main, ...this.pmd.megaflows()] : main;
   }
 
   private pushOne(mf: Megaflow): void {
@@ -210,7 +329,7 @@ export class DpGlue {
 
   /** Credit datapath hits to the OpenFlow rules (before dump-flows, and periodically). */
   pushStats(): void {
-    for (const mf of this.datapath.cache.entries()) this.pushOne(mf);
+    for (const mf of this.allMegaflows()) this.pushOne(mf);
   }
 
   tick(nowMs: number): void {
@@ -229,7 +348,7 @@ export class DpGlue {
   dumpFlows(verbose: boolean): DpFlowEntry[] {
     const now = this.now();
     const name = (n: number) => this.portInfo.get(n)?.name ?? String(n);
-    return this.datapath.cache.entries().map((mf) => {
+    return this.allMegaflows().map((mf) => {
       const match = formatOdpFlowKey(mf.origKey, 0, mf.mask, 0, verbose, name);
       const usedSec = mf.usedMs ? (now - mf.usedMs) / 1000 : null;
       const flags = tcpFlagLetters(mf.tcpFlags);
@@ -243,11 +362,15 @@ export class DpGlue {
   }
 
   delFlows(): number {
-    return this.datapath.flushFlows();
+    const n = this.pmd?.megaflows().length ?? 0;
+    this.pmd?.bumpGeneration();
+    return this.datapath.flushFlows() + n;
   }
 
   close(): void {
     clearInterval(this.sweepTimer);
+    this.rxLoop.stop();
+    this.pmd?.close();
     for (const n of [...this.datapath.ports.keys()]) this.datapath.removePort(n);
   }
 }

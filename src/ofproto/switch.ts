@@ -33,9 +33,13 @@ export interface SwitchOptions {
   now?: () => number;
   /** Idle time before a datapath flow is removed (default MEGAFLOW_IDLE_MS). */
   maxIdleMs?: number;
+  /** PMD threads for system and tap ports (default 1; 0: on the main thread). */
+  pmdThreads?: number;
 }
 
 const LOCAL_DP_BASE = 100;
+/** Port types add-port accepts (system: an existing interface; tap: a TAP device swd creates). */
+export const PORT_TYPES = ['dummy', 'pcap', 'system', 'tap'];
 export const LIMIT_LOG_INTERVAL_MS = 10_000;
 
 export class Switch implements SwitchApi {
@@ -52,7 +56,7 @@ export class Switch implements SwitchApi {
     this.now = opts.now ?? Date.now;
     const noop = () => {};
     this.log = opts.logger ?? { info: noop, warn: noop, error: noop };
-    this.dp = new DpGlue((key, learn) => this.upcall(key, learn), this.log, this.now);
+    this.dp = new DpGlue((key, learn) => this.upcall(key, learn), this.log, this.now, () => this.revalidate(), opts.pmdThreads ?? 1);
     if (opts.maxIdleMs !== undefined) this.dp.datapath.maxIdleMs = opts.maxIdleMs;
     this.ct = new CtCommands(this.dp.conntrack, this.now);
     this.groups = new GroupCommands({
@@ -189,7 +193,7 @@ export class Switch implements SwitchApi {
   addPort(bridge: string, req: { name: string; type?: string; ofport?: number; options?: Record<string, string> }): PortConfig {
     const br = this.bridge(bridge);
     const type = req.type ?? 'dummy';
-    if (!['dummy', 'pcap'].includes(type)) throw new SwitchError('EINVAL', `unsupported port type '${type}' (supported: dummy, pcap)`);
+    if (!PORT_TYPES.includes(type)) throw new SwitchError('EINVAL', `unsupported port type '${type}' (supported: ${PORT_TYPES.join(', ')})`);
     if (!/^[A-Za-z0-9_.:-]{1,15}$/.test(req.name)) throw new SwitchError('EINVAL', `invalid port name '${req.name}'`);
     for (const b of this.bridges.values()) {
       if (b.portByName(req.name) || b.name === req.name) throw new SwitchError('EEXIST', `port ${req.name} already exists on bridge ${b.name}`);
@@ -431,6 +435,17 @@ export class Switch implements SwitchApi {
     const now = this.now();
     const entries = br.macs.list().map((e) => ({ port: e.port, vlan: e.vlan, mac: e.mac, age: Math.floor((now - e.seenMs) / 1000) }));
     return { entries, lines: br.macs.formatShow(now) };
+  }
+
+  // ------------------------------------------------------------ PMD threads (dpif-netdev/pmd-*)
+
+  pmdStatsShow() {
+    return this.dp.pmdStats();
+  }
+
+  pmdSetThreads(n: number) {
+    this.dp.setPmdThreads(n);
+    return { threads: n, lines: [] as string[] };
   }
 
   // ------------------------------------------------------------ conntrack (dpctl/*)

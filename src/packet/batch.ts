@@ -27,6 +27,13 @@ export class PacketBatch {
   readonly keys = new Uint32Array(BATCH_MAX * FK_WORDS);
   /** Per-packet "drop me" marks set by actions (1 = dropped). */
   readonly dropped = new Uint8Array(BATCH_MAX);
+  /**
+   * Segmentation offload of a packet from a real interface, 0 for a normal
+   * packet: (gso type << 16) | segment size (virtio_net_hdr's gso_type and
+   * gso_size). Such a packet travels the datapath whole; a port that must
+   * put it on a wire cuts it into segments (src/datapath/ports/offload.ts).
+   */
+  readonly gso = new Int32Array(BATCH_MAX);
 
   constructor(slotSize = SLOT_SIZE) {
     this.data = [];
@@ -43,8 +50,30 @@ export class PacketBatch {
     this.l3[i] = -1;
     this.l4[i] = -1;
     this.dropped[i] = 0;
+    this.gso[i] = 0;
     this.count = i + 1;
     return i;
+  }
+
+  /**
+   * Append a packet its producer writes straight into slot `count` (at
+   * HEADROOM, at most slotRoom() bytes): call after writing `length` bytes.
+   */
+  commit(length: number): number {
+    const i = this.count;
+    this.start[i] = HEADROOM;
+    this.len[i] = length;
+    this.l3[i] = -1;
+    this.l4[i] = -1;
+    this.dropped[i] = 0;
+    this.gso[i] = 0;
+    this.count = i + 1;
+    return i;
+  }
+
+  /** Bytes a producer may write at HEADROOM into the next slot. */
+  slotRoom(): number {
+    return this.data[0].length - HEADROOM * 2;
   }
 
   /** The bytes of packet i as a view (slow path: allocates a view object). */

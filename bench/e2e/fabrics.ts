@@ -1,0 +1,257 @@
+// What joins ns1 to ns2 in the end-to-end benchmark: nothing (one veth pair),
+// a Linux bridge, Open vSwitch's userspace datapath (netdev) or swd. Each
+// fabric is built on a fresh Topology and registers its own stop with the
+// topology's teardown, so an interrupted run leaves no daemon behind.
+//
+// The switches get the same OpenFlow table: NORMAL, or seed 001's stateful
+// ACL (test/conformance/ct-acl.scen) plus rules for +rel traffic; port 1 is
+// ns1's veth host end, port 2 is ns2's.
+
+import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { runSync, type Topology } from '../../test/netns/topology.ts';
+
+export const NS1_IP = '10.77.0.1';
+export const NS2_IP = '10.77.0.2';
+const PREFIX = 24;
+/** Kernel checksum offload off on the namespace side, as OVS's system tests do. */
+const NS_OFFLOADS = { tx: false };
+
+export const FLOWS_NORMAL = ['table=0,priority=0,action=normal'];
+
+/** Seed 001's ACL (ct-acl.scen) with ARP allowed and ICMP errors of known connections (+rel) passed. */
+export const FLOWS_ACL = [
+  'table=0,priority=1,action=drop',
+  'table=0,priority=10,arp,action=normal',
+  'table=0,priority=100,ip,ct_state=-trk,action=ct(table=1)',
+  'table=1,in_port=1,ip,ct_state=+trk+new,action=ct(commit),2',
+  'table=1,in_port=1,ip,ct_state=+trk+est,action=2',
+  'table=1,in_port=2,ip,ct_state=+trk+new,action=drop',
+  'table=1,in_port=2,ip,ct_state=+trk+est,action=1',
+  'table=1,priority=40000,in_port=1,ip,ct_state=+trk+rel,action=2',
+  'table=1,priority=40000,in_port=2,ip,ct_state=+trk+rel,action=1',
+];
+
+export class NotAvailable extends Error {
+  readonly code = 'ENOTAVAILABLE';
+}
+
+export interface Path {
+  ns1: string;
+  ns2: string;
+  /** ns2's interface: its kernel rx counter is what the path delivered. */
+  ns2If: string;
+  /** After the traffic: connections in the switch's conntrack, if it has one. */
+  conns?: () => number | undefined;
+  /** The switch's process (its CPU time is read around the UDP run). */
+  pid?: () => number | undefined;
+  /** Something the table should say about this path. */
+  note?: string;
+  /** Stop the switch gracefully (teardown kills whatever is left). */
+  stop?: () => Promise<void>;
+}
+
+export interface Fabric {
+  label: string;
+  /** The switch runs FLOWS_ACL: a new connection from ns2 must be dropped. */
+  acl?: boolean;
+  build(topo: Topology): Promise<Path>;
+}
+
+/** ns1 and ns2 joined directly by one veth pair. */
+export const vethPair: Fabric = {
+  label: 'veth pair (no switch)',
+  async build(topo) {
+    const ns1 = topo.addNamespace('ns1');
+    const ns2 = topo.addNamespace('ns2');
+    const v = topo.addVethPair('1n', '2n');
+    for (const [ns, dev, ip] of [[ns1, v.a, NS1_IP], [ns2, v.b, NS2_IP]] as const) {
+      topo.moveToNamespace(dev, ns);
+      topo.addAddress(ns, dev, `${ip}/${PREFIX}`);
+      topo.setOffloads(ns, dev, NS_OFFLOADS);
+      topo.up(ns, dev);
+    }
+    return { ns1, ns2, ns2If: v.b };
+  },
+};
+
+/** ns1 and ns2 each plugged by a veth pair whose host ends are returned. */
+function twoHosts(topo: Topology): { ns1: string; ns2: string; ns2If: string; h1: string; h2: string } {
+  const ns1 = topo.addNamespace('ns1');
+  const ns2 = topo.addNamespace('ns2');
+  const p1 = topo.plug(ns1, '1', `${NS1_IP}/${PREFIX}`, NS_OFFLOADS);
+  const p2 = topo.plug(ns2, '2', `${NS2_IP}/${PREFIX}`, NS_OFFLOADS);
+  return { ns1, ns2, ns2If: p2.inner, h1: p1.host, h2: p2.host };
+}
+
+export const linuxBridge: Fabric = {
+  label: 'Linux bridge',
+  async build(topo) {
+    const { ns1, ns2, ns2If, h1, h2 } = twoHosts(topo);
+    const br = topo.addBridge('br');
+    topo.enslave(h1, br);
+    topo.enslave(h2, br);
+    return { ns1, ns2, ns2If };
+  },
+};
+
+const OVS_VSWITCHD = '/usr/lib/openvswitch-switch/ovs-vswitchd';
+const OVS_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
+
+/** The tap device OVS's netdev datapath creates for itself. */
+const OVS_DATAPATH_TAP = 'ovs-netdev';
+
+function linkExists(name: string): boolean {
+  return runSync(['ip', 'link', 'show', name], { timeoutMs: 10_000 }).code === 0;
+}
+
+export function ovsInstalled(): boolean {
+  return existsSync(OVS_VSWITCHD) && existsSync(OVS_SCHEMA);
+}
+
+/** A private OVS (own ovsdb-server and ovs-vswitchd in a temp dir), bridge with datapath_type=netdev. */
+export function ovsNetdev(flowsName: string, flows: string[]): Fabric {
+  return {
+    label: `OVS netdev, ${flowsName}`,
+    acl: flows === FLOWS_ACL,
+    async build(topo) {
+      if (!ovsInstalled()) throw new NotAvailable('openvswitch-switch is not installed');
+      const { ns1, ns2, ns2If, h1, h2 } = twoHosts(topo);
+      const dir = mkdtempSync(join(tmpdir(), 'swd-e2e-ovs-'));
+      const env = ['env', `OVS_RUNDIR=${dir}`, `OVS_LOGDIR=${dir}`, `OVS_DBDIR=${dir}`, `OVS_SYSCONFDIR=${dir}`];
+      const ovs = (...argv: string[]) => runSync([...env, ...argv], { check: true, timeoutMs: 20_000 });
+      const br = topo.ifname('ob'); // the netdev bridge's LOCAL port is a tap device of this name
+      // The netdev datapath's own port is a persistent tap that outlives
+      // ovs-vswitchd; remove it afterwards unless it was there before us.
+      const hadDatapathTap = linkExists(OVS_DATAPATH_TAP);
+      topo.onTeardown(() => {
+        for (const tap of [br, ...(hadDatapathTap ? [] : [OVS_DATAPATH_TAP])]) {
+          if (linkExists(tap)) runSync(['ip', 'link', 'del', tap], { timeoutMs: 10_000 });
+        }
+      });
+      topo.onTeardown(() => {
+        for (const d of ['ovs-vswitchd', 'ovsdb-server']) {
+          const pidfile = join(dir, `${d}.pid`);
+          if (!existsSync(pidfile)) continue;
+          try {
+            process.kill(Number(readFileSync(pidfile, 'utf8').trim()), 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+        rmSync(dir, { recursive: true, force: true });
+      });
+      ovs('ovsdb-tool', 'create', join(dir, 'conf.db'), OVS_SCHEMA);
+      ovs('ovsdb-server', '--detach', '--no-chdir', '--pidfile', '--log-file', `--remote=punix:${dir}/db.sock`, join(dir, 'conf.db'));
+      ovs('ovs-vsctl', '--no-wait', 'init');
+      // No --enable-dummy: ports of type system must be real AF_PACKET netdevs.
+      ovs(OVS_VSWITCHD, '--disable-system', '--disable-system-route', '--detach', '--no-chdir', '--pidfile', '--log-file', `unix:${dir}/db.sock`);
+      ovs('ovs-vsctl', 'add-br', br, '--', 'set', 'bridge', br, 'datapath_type=netdev', 'fail-mode=secure',
+        '--', 'add-port', br, h1, '--', 'set', 'interface', h1, 'ofport_request=1',
+        '--', 'add-port', br, h2, '--', 'set', 'interface', h2, 'ofport_request=2');
+      const file = join(dir, 'flows.txt');
+      writeFileSync(file, flows.join('\n') + '\n');
+      ovs('ovs-ofctl', 'add-flows', br, file);
+      const stopOvs = async () => {
+        runSync([...env, 'ovs-appctl', '-t', 'ovs-vswitchd', 'exit', '--cleanup'], { timeoutMs: 10_000 });
+        runSync([...env, 'ovs-appctl', '-t', 'ovsdb-server', 'exit'], { timeoutMs: 10_000 });
+      };
+      return {
+        ns1,
+        ns2,
+        ns2If,
+        conns: () => parseCount(runSync([...env, 'ovs-appctl', 'dpctl/ct-get-nconns'], { timeoutMs: 10_000 }).stdout),
+        stop: stopOvs,
+        pid: () => readPid(join(dir, 'ovs-vswitchd.pid')),
+      };
+    },
+  };
+}
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const SWD = join(ROOT, 'bin/swd.js');
+const SWCTL = join(ROOT, 'bin/swctl.js');
+
+/**
+ * swd with ports of type system on the host ends, polled by `pmdThreads`
+ * PMD threads (0: swd's main thread). Not available (with the reason swd
+ * gives) on a tree without system ports or `swd start --pmd-threads`.
+ */
+export function swd(flowsName: string, flows: string[], pmdThreads: number): Fabric {
+  return {
+    label: `swd (${pmdThreads === 0 ? 'main thread' : `${pmdThreads} PMD thread${pmdThreads > 1 ? 's' : ''}`}), ${flowsName}`,
+    acl: flows === FLOWS_ACL,
+    async build(topo) {
+      const { ns1, ns2, ns2If, h1, h2 } = twoHosts(topo);
+      const dir = mkdtempSync(join(tmpdir(), 'swd-e2e-swd-'));
+      topo.onTeardown(() => rmSync(dir, { recursive: true, force: true }));
+      const rundir = join(dir, 'run');
+      const socket = join(rundir, 'swd.sock');
+      const ctl = (...args: string[]) => runSync([process.execPath, SWCTL, '--socket', socket, ...args], { timeoutMs: 30_000 });
+      const base = [process.execPath, SWD, 'start', '--rundir', rundir, '--no-default-bridge', '--log-level', 'warn'];
+      let note: string | undefined;
+      let daemon = topo.spawn(null, [...base, '--pmd-threads', String(pmdThreads)]);
+      try {
+        await waitUp(daemon, () => ctl('list-br').code === 0);
+      } catch (e) {
+        // Without --pmd-threads swd forwards on its main thread: that is the 1-thread row.
+        if (pmdThreads !== 1 || !/unknown option/.test((e as Error).message)) throw e;
+        note = 'swd has no --pmd-threads yet: main thread';
+        daemon = topo.spawn(null, base);
+        await waitUp(daemon, () => ctl('list-br').code === 0);
+      }
+      const must = (...args: string[]) => {
+        const r = ctl(...args);
+        if (r.code !== 0) throw new NotAvailable(`swctl ${args.join(' ')}: ${firstLine(r.stderr || r.stdout)}`);
+      };
+      must('add-br', 'br0');
+      must('add-port', 'br0', h1, 'type=system', 'ofport=1');
+      must('add-port', 'br0', h2, 'type=system', 'ofport=2');
+      const file = join(dir, 'flows.txt');
+      writeFileSync(file, flows.join('\n') + '\n');
+      must('add-flows', 'br0', file);
+      return {
+        ns1,
+        ns2,
+        ns2If,
+        note,
+        conns: () => parseCount(ctl('ct-get-nconns').stdout),
+        pid: () => daemon.child.pid,
+        stop: async () => {
+          await daemon.stop('SIGTERM', 5_000);
+        },
+      };
+    },
+  };
+}
+
+async function waitUp(daemon: { running: boolean; stderr: string; exited: Promise<number> }, ready: () => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (!daemon.running) {
+      await daemon.exited;
+      throw new NotAvailable(`swd start: ${firstLine(daemon.stderr) || 'exited'}`);
+    }
+    if (ready()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new NotAvailable('swd did not answer on its socket within 20 s');
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    return Number(readFileSync(file, 'utf8').trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseCount(text: string): number | undefined {
+  const m = /(\d+)/.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+function firstLine(s: string): string {
+  return s.trim().split('\n')[0] ?? '';
+}

@@ -1,0 +1,271 @@
+// `npm run bench:e2e`: real traffic from ns1 to ns2 through each fabric —
+// a bare veth pair, a Linux bridge, OVS's userspace datapath and swd, with
+// NORMAL and with seed 001's ACL — measured side by side in one run, and the
+// ratios that say where swd stands. Needs root. Everything it builds lives in
+// Topology objects that are torn down after each measurement, on SIGINT/SIGTERM
+// and at exit.
+//
+//   npm run bench:e2e                   # every fabric
+//   npm run bench:e2e -- ovs swd        # only fabrics whose label contains a word
+//   E2E_SECONDS=5 E2E_REPEAT=3          # seconds per iperf3 run; rounds (median reported)
+
+import { cpus, loadavg } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Topology, teardownAll } from '../../test/netns/topology.ts';
+import { FLOWS_ACL, FLOWS_NORMAL, linuxBridge, NotAvailable, NS1_IP, NS2_IP, ovsNetdev, swd, vethPair, type Fabric } from './fabrics.ts';
+import { tcpConnectRate, type CpsResult } from './cps.ts';
+import { tcp, udp64, type TcpResult, type UdpResult } from './iperf.ts';
+
+const SECONDS = Number(process.env.E2E_SECONDS ?? 5);
+const REPEAT = Number(process.env.E2E_REPEAT ?? 1);
+const IPERF_PORT = 5201;
+const CPS_PORT = 5202;
+const RTT_PINGS = 20;
+/** USER_HZ: /proc reports CPU time in these ticks (100 on Linux x86 and arm64). */
+const CLOCK_TICKS = 100;
+
+interface Sample {
+  udp?: UdpResult;
+  /** Packets per second ns2's interface received during the UDP run (before any socket could drop them). */
+  deliveredPps?: number;
+  /** CPU the switch process used during the UDP run, in cores (1.0 = one core all the time). */
+  switchCores?: number;
+  tcp?: TcpResult;
+  cps?: CpsResult;
+  /** Median ICMP echo round trip ns1 -> ns2 on the idle path, ms. */
+  rttMs?: number;
+  conns?: number;
+  /** ACL fabrics: whether a new connection from ns2 (a ping to ns1) was dropped. */
+  aclHolds?: boolean;
+  note?: string;
+  error?: string;
+}
+
+const FABRICS: Fabric[] = [
+  vethPair,
+  linuxBridge,
+  ovsNetdev('NORMAL', FLOWS_NORMAL),
+  ovsNetdev('ACL+ct', FLOWS_ACL),
+  swd('NORMAL', FLOWS_NORMAL, 0),
+  swd('ACL+ct', FLOWS_ACL, 0),
+  swd('NORMAL', FLOWS_NORMAL, 1),
+  swd('ACL+ct', FLOWS_ACL, 1),
+  swd('NORMAL', FLOWS_NORMAL, 2),
+  swd('ACL+ct', FLOWS_ACL, 2),
+];
+
+function preflight(): void {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) {
+    console.error('bench:e2e needs root: it builds network namespaces, veth pairs, a Linux bridge and a private OVS.');
+    console.error('Run it as root (e.g. `sudo npm run bench:e2e`).');
+    process.exit(2);
+  }
+  for (const tool of ['ip', 'iperf3', 'ethtool', 'ss']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
+      console.error(`bench:e2e needs ${tool} on PATH (Debian: iproute2, iperf3, ethtool).`);
+      process.exit(2);
+    }
+  }
+}
+
+function onSignal(sig: NodeJS.Signals): void {
+  const problems = teardownAll();
+  console.error(`\n${sig}: torn down${problems.length ? ` (problems: ${problems.join('; ')})` : ''}`);
+  process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+}
+
+/** One round through one fabric: build, warm up (ping), UDP, TCP, count connections, tear down. */
+async function measure(fabric: Fabric): Promise<Sample> {
+  const topo = new Topology();
+  try {
+    const path = await fabric.build(topo);
+    // ARP, the first upcalls and the connectivity check in one go.
+    const replies = await topo.ping(path.ns1, NS2_IP, 3, 1_000);
+    if (replies === 0) return { error: 'no connectivity (ping ns1 -> ns2 got no reply)' };
+    const ep = { topo, clientNs: path.ns1, serverNs: path.ns2, serverIp: NS2_IP, port: IPERF_PORT };
+    const sample: Sample = { note: path.note };
+    const echo = await topo.pingStats(path.ns1, NS2_IP, RTT_PINGS, 1_000);
+    if (echo.rttMs.length > 0) sample.rttMs = median(echo.rttMs);
+    const before = rxPackets(topo, path.ns2, path.ns2If);
+    const pid = path.pid?.();
+    const cpu0 = cpuSeconds(pid);
+    const t0 = performance.now();
+    sample.udp = await udp64(ep, SECONDS);
+    const cpu1 = cpuSeconds(pid);
+    sample.deliveredPps = (rxPackets(topo, path.ns2, path.ns2If) - before) / SECONDS;
+    if (cpu0 !== undefined && cpu1 !== undefined) sample.switchCores = (cpu1 - cpu0) / ((performance.now() - t0) / 1000);
+    sample.tcp = await tcp(ep, SECONDS);
+    sample.conns = path.conns?.();
+    sample.cps = await tcpConnectRate({ ...ep, port: CPS_PORT }, SECONDS);
+    // The table must really be in force: new traffic from ns2 is dropped.
+    if (fabric.acl) sample.aclHolds = (await topo.ping(path.ns2, NS1_IP, 1, 1_000)) === 0;
+    await path.stop?.();
+    return sample;
+  } catch (e) {
+    if (e instanceof NotAvailable) return { error: `not available yet: ${e.message}` };
+    return { error: `failed: ${(e as Error).message.split('\n')[0]}` };
+  } finally {
+    await topo.stopProcesses();
+    const problems = topo.teardown();
+    if (problems.length > 0) console.error(`teardown of ${fabric.label}: ${problems.join('; ')}`);
+  }
+}
+
+/** User + system CPU seconds of process `pid` (all its threads), from /proc. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command name (which may hold spaces): utime is 14th, stime 15th of the whole line.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The kernel's rx packet counter of `ifname` in `ns`. */
+function rxPackets(topo: Topology, ns: string, ifname: string): number {
+  const r = topo.execSync(ns, ['ip', '-j', '-s', 'link', 'show', 'dev', ifname], { check: true });
+  const [link] = JSON.parse(r.stdout) as { stats64?: { rx?: { packets?: number } } }[];
+  return link?.stats64?.rx?.packets ?? 0;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+interface Summary {
+  label: string;
+  rxPps?: number;
+  deliveredPps?: number;
+  switchCores?: number;
+  offeredPps?: number;
+  lossPct?: number;
+  gbps?: number;
+  retransmits?: number;
+  cps?: number;
+  rttMs?: number;
+  spread?: string;
+  conns?: number;
+  acl?: string;
+  note?: string;
+  error?: string;
+}
+
+function summarise(label: string, samples: Sample[]): Summary {
+  const ok = samples.filter((s) => s.udp && s.tcp && s.cps);
+  if (ok.length === 0) return { label, error: samples.find((s) => s.error)?.error ?? 'no result' };
+  const rx = ok.map((s) => s.udp!.rxPps);
+  const gb = ok.map((s) => s.tcp!.bps / 1e9);
+  const spread = ok.length > 1 ? `${fmt(Math.min(...rx))}–${fmt(Math.max(...rx))} pps; ${Math.min(...gb).toFixed(2)}–${Math.max(...gb).toFixed(2)} Gbps` : '';
+  return {
+    label,
+    rxPps: median(rx),
+    deliveredPps: median(ok.map((s) => s.deliveredPps ?? NaN)),
+    switchCores: ok[0]!.switchCores === undefined ? undefined : median(ok.map((s) => s.switchCores ?? NaN)),
+    offeredPps: median(ok.map((s) => s.udp!.offeredPps)),
+    lossPct: median(ok.map((s) => s.udp!.lossPct)),
+    gbps: median(gb),
+    retransmits: median(ok.map((s) => s.tcp!.retransmits)),
+    cps: median(ok.map((s) => s.cps!.cps)),
+    rttMs: median(ok.map((s) => s.rttMs ?? NaN)),
+    spread,
+    conns: ok[ok.length - 1]!.conns,
+    acl: ok[0]!.aclHolds === undefined ? '' : ok.every((s) => s.aclHolds) ? 'dropped' : 'NOT DROPPED',
+    note: ok[0]!.note,
+    error: ok.length < samples.length ? `${samples.length - ok.length} of ${samples.length} rounds failed` : undefined,
+  };
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+function ratio(a: Summary | undefined, b: Summary | undefined, key: 'rxPps' | 'deliveredPps' | 'gbps' | 'cps'): string {
+  const x = a?.[key];
+  const y = b?.[key];
+  return x !== undefined && y !== undefined && y > 0 ? (x / y).toFixed(2) : 'n/a';
+}
+
+async function main(): Promise<void> {
+  preflight();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const only = process.argv.slice(2).map((w) => w.toLowerCase());
+  const fabrics = FABRICS.filter((f) => only.length === 0 || only.some((w) => f.label.toLowerCase().includes(w)));
+
+  const cpu = cpus()[0]?.model ?? 'cpu';
+  const kernel = spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.trim();
+  console.log(`# swd end-to-end (netns) — node ${process.version}, ${cpus().length} × ${cpu}, kernel ${kernel}`);
+  const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+  console.log(`# load average at start: ${load()}`);
+  console.log(`# ns1 -> ns2, ${SECONDS} s per run, ${REPEAT} round(s), median; iperf3 UDP: 18-byte payload = 64-byte frames, unlimited rate; iperf3 TCP; TCP connect/close loop`);
+
+  const samples = new Map<string, Sample[]>(fabrics.map((f) => [f.label, []]));
+  const unavailable = new Set<string>();
+  for (let round = 1; round <= REPEAT; round++) {
+    // Rounds interleave the fabrics, so that noise from the machine falls on all of them alike.
+    for (const f of fabrics) {
+      if (unavailable.has(f.label)) continue;
+      const s = await measure(f);
+      if (s.error?.startsWith('not available')) unavailable.add(f.label);
+      samples.get(f.label)!.push(s);
+      const what =
+        s.udp && s.tcp && s.cps
+          ? `${fmt(s.udp.rxPps)} pps rx (${fmt(s.deliveredPps ?? NaN)} delivered, ${fmt(s.udp.offeredPps)} sent${s.switchCores === undefined ? '' : `, switch ${s.switchCores.toFixed(2)} cores`}), ${(s.tcp.bps / 1e9).toFixed(2)} Gbps (${s.tcp.retransmits} retransmits), ${fmt(s.cps.cps)} conn/s (${s.cps.failed} failed), ping ${s.rttMs?.toFixed(3)} ms`
+          : s.error;
+      console.error(`round ${round}/${REPEAT}: ${f.label}: ${what}`);
+    }
+  }
+
+  console.log(`# load average at end: ${load()}`);
+  const rows = fabrics.map((f) => summarise(f.label, samples.get(f.label)!));
+  console.log('');
+  console.log(`| path ns1 → ns2 | UDP 64 B received | UDP at ns2's interface | switch CPU during UDP | UDP sent | UDP lost | TCP | TCP retransmits | TCP connections/s | ping RTT | conns in ct after | new from ns2 | note |`);
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
+  for (const r of rows) {
+    if (r.rxPps === undefined) {
+      console.log(`| ${r.label} | | | | | | | | | | | | ${r.error} |`);
+      continue;
+    }
+    const note = [r.note ?? '', r.spread ? `range ${r.spread}` : '', r.error ?? ''].filter(Boolean).join('; ');
+    console.log(
+      `| ${r.label} | ${fmt(r.rxPps)} pps | ${fmt(r.deliveredPps!)} pps | ${r.switchCores === undefined ? '' : `${r.switchCores.toFixed(2)} cores`} | ${fmt(r.offeredPps!)} pps | ${r.lossPct!.toFixed(1)} % | ${r.gbps!.toFixed(2)} Gbps | ${fmt(r.retransmits!)} | ${fmt(r.cps!)} | ${r.rttMs!.toFixed(3)} ms | ${r.conns ?? ''} | ${r.acl ?? ''} | ${note} |`,
+    );
+  }
+
+  const by = (label: string) => rows.find((r) => r.label === label && r.rxPps !== undefined);
+  const pairs: [string, string][] = [
+    ['swd (1 PMD thread), ACL+ct', 'OVS netdev, ACL+ct'],
+    ['swd (2 PMD threads), ACL+ct', 'OVS netdev, ACL+ct'],
+    ['swd (1 PMD thread), NORMAL', 'OVS netdev, NORMAL'],
+    ['swd (2 PMD threads), NORMAL', 'OVS netdev, NORMAL'],
+    ['swd (main thread), ACL+ct', 'OVS netdev, ACL+ct'],
+    ['swd (2 PMD threads), ACL+ct', 'swd (1 PMD thread), ACL+ct'],
+    ['swd (1 PMD thread), ACL+ct', 'swd (main thread), ACL+ct'],
+    ['swd (1 PMD thread), NORMAL', 'Linux bridge'],
+    ['OVS netdev, ACL+ct', 'Linux bridge'],
+    ['OVS netdev, NORMAL', 'Linux bridge'],
+    ['Linux bridge', 'veth pair (no switch)'],
+  ];
+  console.log('');
+  console.log('| ratio | UDP pps received | UDP pps delivered | TCP | TCP connections/s |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  for (const [a, b] of pairs) {
+    if (!fabrics.some((f) => f.label === a) || !fabrics.some((f) => f.label === b)) continue;
+    console.log(`| ${a} / ${b} | ${ratio(by(a), by(b), 'rxPps')} | ${ratio(by(a), by(b), 'deliveredPps')} | ${ratio(by(a), by(b), 'gbps')} | ${ratio(by(a), by(b), 'cps')} |`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    teardownAll();
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,104 @@
+// What the main thread and the PMD worker threads share and say to each
+// other (pmd-set.ts is the main side, pmd-worker.ts the worker side).
+//
+// Shared memory per worker (Float64Array, written by the worker only, read
+// by the main thread without locks: counters are monotonic doubles, a torn
+// read is impossible for an aligned 8-byte element):
+//   [0 .. PMD_STAT_WORDS)             the thread's counters (PS_*)
+//   [PORT_BASE + slot * PORT_WORDS ..] counters of each port slot (PC_*)
+// Shared by all (Int32Array): [GEN] the flow-table generation; a worker that
+// sees it change flushes its megaflow cache before its next batch, so a
+// flow-table change never leaves stale forwarding behind in any thread.
+//
+// Upcalls: on a megaflow miss the worker posts {seq, key, len} on its upcall
+// port and sleeps in Atomics.wait on its upcall word; the main thread
+// translates (xlate), posts the reply and notifies. The worker takes the
+// reply with receiveMessageOnPort (no event loop needed) and installs the
+// megaflow in its own cache under the flow id the main thread chose.
+
+import type { MessagePort } from 'node:worker_threads';
+import type { DpAction } from '../dp-actions.ts';
+import type { ConntrackDescriptor } from '../../conntrack/conntrack.ts';
+
+export const PS_PACKETS = 0;
+export const PS_BATCHES = 1;
+export const PS_HITS = 2;
+export const PS_MISSES = 3;
+export const PS_LOST = 4;
+export const PS_BUSY_NS = 5;
+export const PS_IDLE_NS = 6;
+export const PS_RECIRC = 7;
+export const PMD_STAT_WORDS = 16;
+
+export const PC_RX_PACKETS = 0;
+export const PC_RX_BYTES = 1;
+export const PC_RX_DROPPED = 2;
+export const PC_RX_ERRORS = 3;
+export const PC_TX_PACKETS = 4;
+export const PC_TX_BYTES = 5;
+export const PC_TX_DROPPED = 6;
+export const PC_TX_ERRORS = 7;
+export const PORT_WORDS = 8;
+export const PORT_BASE = PMD_STAT_WORDS;
+export const MAX_PORT_SLOTS = 1024;
+export const PMD_SAB_BYTES = (PORT_BASE + MAX_PORT_SLOTS * PORT_WORDS) * 8;
+
+export const GEN = 0;
+export const SHARED_WORDS = 4;
+
+/** How long a worker waits for the main thread to answer an upcall before dropping the packet. */
+export const UPCALL_TIMEOUT_MS = 2000;
+
+export interface PmdWorkerData {
+  index: number;
+  stats: SharedArrayBuffer;
+  shared: SharedArrayBuffer;
+  upcallWord: SharedArrayBuffer;
+  conntrack: ConntrackDescriptor;
+  wakeFd: number;
+  upcallPort: MessagePort;
+  ctlPort: MessagePort;
+}
+
+/** A port as a worker sees it. */
+export interface PmdPortInfo {
+  number: number;
+  name: string;
+  type: string;
+  slot: number;
+  /** This worker reads the port. */
+  rx: boolean;
+  /** PACKET_FANOUT group when several workers read it. */
+  fanoutGroup?: number;
+  /** Tap: the device's descriptor (owned by the main thread). */
+  fd?: number;
+}
+
+export type PmdControl =
+  | { t: 'add-port'; port: PmdPortInfo }
+  | { t: 'del-port'; number: number; ack: number }
+  | { t: 'stop' };
+
+export type PmdEvent =
+  /** Megaflow counters: flat [flowId, packets, bytes, usedMs, tcpFlags] records. */
+  | { t: 'flow-stats'; records: Float64Array }
+  /** Megaflows gone from the worker's cache (expired or flushed), with their last counters. */
+  | { t: 'flows-removed'; records: Float64Array }
+  | { t: 'ack'; ack: number }
+  | { t: 'error'; message: string };
+
+export const FLOW_REC = 5;
+
+export interface UpcallRequest {
+  seq: number;
+  key: Uint32Array;
+  len: number;
+}
+
+export interface UpcallReply {
+  seq: number;
+  flowId: number;
+  actions: DpAction[] | null;
+  mask: Uint32Array | null;
+  error: string | null;
+}

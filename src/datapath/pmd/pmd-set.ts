@@ -1,0 +1,316 @@
+// The main thread's side of the PMD threads: starts N workers
+// (pmd-worker.ts), tells them about ports, answers their upcalls with the
+// owner's translation, mirrors the megaflows they installed (so that
+// dump-dp-flows lists them and their counters reach the OpenFlow rules),
+// sums their port counters, and bumps the flow-table generation that makes
+// every worker flush its cache after a flow-table change.
+//
+// Port sharing: every worker reads every system port, each through its own
+// socket in one PACKET_FANOUT group per port (symmetric hash: both
+// directions of a connection go to the same thread); a tap port is read by
+// one worker (round robin). Every worker can send on every port.
+//
+// Lifetimes: a tap descriptor belongs to the main thread and is closed only
+// after every worker acknowledged the port's removal (removePort resolves
+// then). Counters of a stopped worker (set-threads) are kept as a base.
+
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
+import type { Conntrack } from '../../conntrack/conntrack.ts';
+import { FK_WORDS } from '../../packet/flow-key.ts';
+import type { UpcallResult } from '../datapath.ts';
+import { newUfid, type Megaflow } from '../megaflow.ts';
+import { closeFd, eventFd, eventFdSignal } from '../native/native.ts';
+import type { PortCounters } from '../port.ts';
+import { startTsWorker } from '../rx/worker-boot.ts';
+import {
+  FLOW_REC, GEN, MAX_PORT_SLOTS, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED,
+  PC_TX_ERRORS, PC_TX_PACKETS, PMD_SAB_BYTES, PORT_BASE, PORT_WORDS, PS_BATCHES, PS_BUSY_NS, PS_HITS, PS_IDLE_NS,
+  PS_LOST, PS_MISSES, PS_PACKETS, SHARED_WORDS, type PmdControl, type PmdEvent, type PmdPortInfo, type UpcallRequest,
+} from './pmd-protocol.ts';
+
+export const MAX_PMD_THREADS = 64;
+const ACK_TIMEOUT_MS = 3000;
+
+export interface PmdHost {
+  /** Translate a worker's miss (credits the packet to the rules); null when no bridge owns the port. */
+  translate(key: Uint32Array, len: number): UpcallResult | null;
+  /** After an upcall was answered (MAC learning may have changed the tables). */
+  afterUpcall(): void;
+  /** A mirrored megaflow's counters moved or it went away: credit its rules. */
+  pushMegaflow(mf: Megaflow): void;
+  log: { warn: (...a: unknown[]) => void; error: (...a: unknown[]) => void };
+  now(): number;
+}
+
+export interface PmdThreadStats {
+  index: number;
+  packets: number;
+  batches: number;
+  hits: number;
+  misses: number;
+  lost: number;
+  busyNs: number;
+  idleNs: number;
+}
+
+interface Thread {
+  index: number;
+  worker: Worker;
+  stats: Float64Array;
+  wakeFd: number;
+  upWord: Int32Array;
+  upPort: MessagePort;
+  ctlPort: MessagePort;
+  exited: boolean;
+}
+
+interface PortEntry {
+  number: number;
+  name: string;
+  type: string;
+  slot: number;
+  fd?: number;
+  fanoutGroup: number;
+  /** Which worker reads a tap port. */
+  tapReader: number;
+}
+
+export class PmdSet {
+  private readonly shared = new Int32Array(new SharedArrayBuffer(SHARED_WORDS * 4));
+  private threads: Thread[] = [];
+  private readonly ports = new Map<number, PortEntry>();
+  private readonly freeSlots: number[] = [];
+  private readonly mirrors = new Map<number, Megaflow>();
+  private nextFlowId = 1;
+  private nextAck = 1;
+  private readonly acks = new Map<number, () => void>();
+  private tapCount = 0;
+  /** Counters of workers that were stopped, per port slot. */
+  private readonly base = new Float64Array(MAX_PORT_SLOTS * PORT_WORDS);
+
+  constructor(
+    private readonly host: PmdHost,
+    private readonly conntrack: Conntrack,
+    threads: number,
+  ) {
+    for (let s = MAX_PORT_SLOTS - 1; s >= 0; s--) this.freeSlots.push(s);
+    this.setThreads(threads);
+  }
+
+  get threadCount(): number {
+    return this.threads.length;
+  }
+
+  /** Stop every worker and start n new ones (traffic pauses while they boot). */
+  setThreads(n: number): void {
+    if (!Number.isInteger(n) || n < 1 || n > MAX_PMD_THREADS) throw new RangeError(`pmd threads must be 1..${MAX_PMD_THREADS}`);
+    this.stopThreads();
+    for (let i = 0; i < n; i++) this.threads.push(this.startThread(i));
+    for (const p of this.ports.values()) this.announce(p);
+  }
+
+  private startThread(index: number): Thread {
+    const stats = new Float64Array(new SharedArrayBuffer(PMD_SAB_BYTES));
+    const upWord = new Int32Array(new SharedArrayBuffer(4));
+    const up = new MessageChannel();
+    const ctl = new MessageChannel();
+    const wakeFd = eventFd();
+    const worker = startTsWorker(new URL('./pmd-worker.ts', import.meta.url).href, {
+      workerData: {
+        index, stats: stats.buffer, shared: this.shared.buffer, upcallWord: upWord.buffer,
+        conntrack: this.conntrack.shared(), wakeFd, upcallPort: up.port2, ctlPort: ctl.port2,
+      },
+      transferList: [up.port2, ctl.port2],
+    });
+    const t: Thread = { index, worker, stats, wakeFd, upWord, upPort: up.port1, ctlPort: ctl.port1, exited: false };
+    up.port1.on('message', (m: UpcallRequest) => this.onUpcall(t, m));
+    ctl.port1.on('message', (m: PmdEvent) => this.onEvent(m));
+    worker.on('error', (err) => this.host.log.error({ err, pmd: index }, 'pmd thread failed'));
+    worker.on('exit', () => {
+      t.exited = true;
+      up.port1.close();
+      ctl.port1.close();
+      closeFd(wakeFd);
+    });
+    worker.unref();
+    up.port1.unref();
+    ctl.port1.unref();
+    return t;
+  }
+
+  private stopThreads(): void {
+    for (const t of this.threads) {
+      this.foldIntoBase(t);
+      this.post(t, { t: 'stop' });
+      // The worker leaves poll() on its eventfd and exits; its sockets close with it.
+    }
+    this.threads = [];
+    this.dropMirrors();
+  }
+
+  private foldIntoBase(t: Thread): void {
+    for (let i = 0; i < MAX_PORT_SLOTS * PORT_WORDS; i++) this.base[i] += t.stats[PORT_BASE + i];
+  }
+
+  private post(t: Thread, m: PmdControl): void {
+    if (t.exited) return;
+    t.ctlPort.postMessage(m);
+    eventFdSignal(t.wakeFd);
+  }
+
+  private onUpcall(t: Thread, m: UpcallRequest): void {
+    let res: UpcallResult | null = null;
+    try {
+      res = this.host.translate(m.key, m.len);
+    } catch (e) {
+      this.host.log.error({ err: e }, 'upcall translation failed');
+    }
+    let flowId = 0;
+    if (res && !res.error) {
+      flowId = this.nextFlowId++;
+      const key = new Uint32Array(FK_WORDS);
+      for (let w = 0; w < FK_WORDS; w++) key[w] = m.key[w] & res.mask[w];
+      this.mirrors.set(flowId, {
+        key, origKey: Uint32Array.from(m.key), mask: res.mask, actions: res.actions, packets: 0, bytes: 0, usedMs: 0,
+        tcpFlags: 0, createdMs: this.host.now(), owner: res.owner ?? null, pushedPackets: 0, pushedBytes: 0,
+        ufid: newUfid(), dead: false,
+      });
+    }
+    t.upPort.postMessage({
+      seq: m.seq, flowId, actions: res ? res.actions : null, mask: res ? res.mask : null,
+      error: res ? (res.error ?? null) : 'no bridge owns the input port',
+    });
+    Atomics.store(t.upWord, 0, 1);
+    Atomics.notify(t.upWord, 0);
+    this.host.afterUpcall();
+  }
+
+  private onEvent(m: PmdEvent): void {
+    switch (m.t) {
+      case 'flow-stats':
+      case 'flows-removed': {
+        const r = m.records;
+        for (let i = 0; i + FLOW_REC <= r.length; i += FLOW_REC) {
+          const mf = this.mirrors.get(r[i]);
+          if (!mf) continue;
+          mf.packets = r[i + 1];
+          mf.bytes = r[i + 2];
+          mf.usedMs = r[i + 3];
+          mf.tcpFlags |= r[i + 4];
+          this.host.pushMegaflow(mf);
+          if (m.t === 'flows-removed') this.mirrors.delete(r[i]);
+        }
+        break;
+      }
+      case 'ack':
+        this.acks.get(m.ack)?.();
+        this.acks.delete(m.ack);
+        break;
+      case 'error':
+        this.host.log.warn({ pmd: true }, m.message);
+        break;
+    }
+  }
+
+  // ------------------------------------------------------------ ports
+
+  /** A real-traffic port (system or tap) or any other port the workers may send to. */
+  addPort(number: number, name: string, type: string, fd?: number): void {
+    const slot = this.freeSlots.pop();
+    if (slot === undefined) throw new RangeError('too many ports');
+    for (let i = 0; i < PORT_WORDS; i++) this.base[slot * PORT_WORDS + i] = 0;
+    const p: PortEntry = {
+      number, name, type, slot, fd, fanoutGroup: (process.pid * 131 + number * 7919) & 0xffff,
+      tapReader: type === 'tap' ? this.tapCount++ : 0,
+    };
+    this.ports.set(number, p);
+    this.announce(p);
+  }
+
+  private announce(p: PortEntry): void {
+    const n = this.threads.length;
+    for (const t of this.threads) {
+      const rx = p.type === 'system' || (p.type === 'tap' && p.tapReader % n === t.index);
+      const info: PmdPortInfo = {
+        number: p.number, name: p.name, type: p.type, slot: p.slot, rx, fd: p.fd,
+        fanoutGroup: p.type === 'system' && n > 1 ? p.fanoutGroup : undefined,
+      };
+      this.post(t, { t: 'add-port', port: info });
+    }
+  }
+
+  /** Resolves once no worker uses the port any more (or after a bound, if a worker is stuck). */
+  removePort(number: number): Promise<void> {
+    const p = this.ports.get(number);
+    if (!p) return Promise.resolve();
+    this.ports.delete(number);
+    const waits = this.threads.filter((t) => !t.exited).map((t) => {
+      const ack = this.nextAck++;
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ACK_TIMEOUT_MS);
+        this.acks.set(ack, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        this.post(t, { t: 'del-port', number, ack });
+      });
+    });
+    return Promise.all(waits).then(() => {
+      this.freeSlots.push(p.slot);
+    });
+  }
+
+  /** The workers' counters for a port, summed. */
+  addCounters(number: number, into: PortCounters): void {
+    const p = this.ports.get(number);
+    if (!p) return;
+    const sum = (k: number) => {
+      let v = this.base[p.slot * PORT_WORDS + k];
+      for (const t of this.threads) v += t.stats[PORT_BASE + p.slot * PORT_WORDS + k];
+      return v;
+    };
+    into.rxPackets += sum(PC_RX_PACKETS);
+    into.rxBytes += sum(PC_RX_BYTES);
+    into.rxDropped += sum(PC_RX_DROPPED);
+    into.rxErrors += sum(PC_RX_ERRORS);
+    into.txPackets += sum(PC_TX_PACKETS);
+    into.txBytes += sum(PC_TX_BYTES);
+    into.txDropped += sum(PC_TX_DROPPED);
+    into.txErrors += sum(PC_TX_ERRORS);
+  }
+
+  // ------------------------------------------------------------ flows
+
+  /** Flow tables changed: every worker flushes its megaflows before its next batch. */
+  bumpGeneration(): void {
+    Atomics.add(this.shared, GEN, 1);
+    this.dropMirrors();
+  }
+
+  private dropMirrors(): void {
+    for (const mf of this.mirrors.values()) this.host.pushMegaflow(mf);
+    this.mirrors.clear();
+  }
+
+  megaflows(): Megaflow[] {
+    return [...this.mirrors.values()];
+  }
+
+  threadStats(): PmdThreadStats[] {
+    return this.threads.map(readThread);
+  }
+
+  close(): void {
+    this.stopThreads();
+    for (const t of this.acks.values()) t();
+    this.acks.clear();
+  }
+}
+
+function readThread(t: Thread): PmdThreadStats {
+  const s = t.stats;
+  return {
+    index: t.index, packets: s[PS_PACKETS], batches: s[PS_BATCHES], hits: s[PS_HITS], misses: s[PS_MISSES],
+    lost: s[PS_LOST], busyNs: s[PS_BUSY_NS], idleNs: s[PS_IDLE_NS],
+  };
+}

@@ -1,0 +1,301 @@
+// A system port: an existing Linux interface through AF_PACKET.
+//
+// Receive: one socket with a TPACKET_V3 memory-mapped ring (blocks of
+// packets the kernel fills; a block is ours while its status has
+// TP_STATUS_USER and goes back to the kernel when we set it to
+// TP_STATUS_KERNEL after copying its packets into the batch). The socket
+// puts the interface in promiscuous mode through PACKET_ADD_MEMBERSHIP,
+// which the kernel undoes when the socket closes, so the interface is left
+// as it was however swd ends. PACKET_IGNORE_OUTGOING (and the
+// PACKET_OUTGOING packet type, for older kernels) keeps the frames the
+// interface sends — ours included — out of the ring. PACKET_VNET_HDR gives
+// each packet a virtio_net_hdr: a partial checksum is completed here, a
+// GSO/GRO super-packet is marked for segmentation on output (offload.ts).
+// The kernel's drop count (PACKET_STATISTICS) becomes rx_dropped. Several
+// PMD threads reading one interface each open a socket in one PACKET_FANOUT
+// group (symmetric flow hash: both directions of a connection meet in the
+// same thread).
+//
+// Transmit: a second socket, bound with protocol 0 (it receives nothing),
+// with a TPACKET_V2 TX ring: transmit() writes frames into the ring and
+// flush() hands them all to the kernel with one send().
+//
+// One instance per thread; not thread-safe.
+
+import { HEADROOM, type PacketBatch } from '../../packet/batch.ts';
+import {
+  AF_PACKET, bindPacket, closeFd, ETH_P_ALL, getsockoptBytes, ifNameToIndex, mmapShared, munmap, NativeError,
+  PACKET_ADD_MEMBERSHIP, PACKET_FANOUT, PACKET_FANOUT_FLAG_DEFRAG, PACKET_FANOUT_HASH, PACKET_IGNORE_OUTGOING, PACKET_LOSS,
+  PACKET_MR_PROMISC, PACKET_OUTGOING, PACKET_RX_RING, PACKET_STATISTICS, PACKET_TX_RING, PACKET_VERSION,
+  PACKET_VNET_HDR, send, setsockoptBytes, setsockoptInt, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, socket, SOL_PACKET,
+  TP_STATUS_KERNEL, TP_STATUS_SEND_REQUEST, TP_STATUS_USER, TP_STATUS_WRONG_FORMAT, TPACKET_V2, TPACKET_V3,
+  MSG_DONTWAIT, type Mapping,
+} from '../native/native.ts';
+import { PortError, type PortCounters, type RxBackend } from '../port.ts';
+import { completeChecksum, gsoWord, segment, VIRTIO_NET_HDR_F_NEEDS_CSUM, VNET_HDR_LEN, type FrameSink } from './offload.ts';
+
+// RX ring geometry: 16 blocks of 256 KiB (a 64 KiB super-packet fits a block);
+// a block is handed over when full or after RETIRE_MS.
+const RX_BLOCK_SIZE = 1 << 18;
+const RX_BLOCK_NR = 16;
+const RX_FRAME_SIZE = 2048;
+const RETIRE_MS = 1;
+// TX ring: 256 frames of 16 KiB (header + a jumbo frame; larger frames are
+// GSO super-packets, cut before they reach the ring).
+const TX_FRAME_SIZE = 1 << 14;
+const TX_FRAME_NR = 256;
+const TX_BLOCK_SIZE = 1 << 16;
+const TX_DATA_OFS = 32; // TPACKET2_HDRLEN - sizeof(struct sockaddr_ll)
+const TX_MAX_DATA = TX_FRAME_SIZE - TX_DATA_OFS;
+
+// struct tpacket_block_desc / tpacket3_hdr offsets
+const BLK_STATUS = 8;
+const BLK_NUM_PKTS = 12;
+const BLK_FIRST = 16;
+const H3_NEXT = 0;
+const H3_SNAPLEN = 12;
+const H3_LEN = 16;
+const H3_STATUS = 20;
+const H3_MAC = 24;
+const H3_VLAN_TCI = 32;
+const H3_VLAN_TPID = 36;
+const H3_SLL = 48;
+const SLL_PKTTYPE = 10;
+const TP_STATUS_VLAN_VALID = 1 << 4;
+const TP_STATUS_VLAN_TPID_VALID = 1 << 6;
+// struct tpacket2_hdr offsets
+const H2_STATUS = 0;
+const H2_LEN = 4;
+
+export interface SystemPortOptions {
+  /** Open the receive side (false: transmit only). */
+  rx: boolean;
+  /** PACKET_FANOUT group id (16 bits) when several threads read this interface. */
+  fanoutGroup?: number;
+}
+
+export class SystemBackend implements RxBackend, FrameSink {
+  readonly type = 'system';
+  readonly ifindex: number;
+  readonly rxFd: number = -1;
+  private txFd = -1;
+  private rxRing: Mapping | null = null;
+  private txRing: Mapping | null = null;
+  private rxView: DataView | null = null;
+  private txView: DataView | null = null;
+  private block = 0;
+  private inBlock = false;
+  private blkLeft = 0;
+  private pktOfs = 0;
+  private txSlot = 0;
+  private txQueued = 0;
+  private readonly scratch = new Uint8Array(65536 + 256);
+  private readonly statsBuf = new Uint8Array(12);
+  /** Frames the TX ring refused (bad format) or had no room for. */
+  txErrors = 0;
+  /** Super-packets that could not be segmented. */
+  gsoDrops = 0;
+
+  constructor(readonly ifname: string, opts: SystemPortOptions) {
+    try {
+      this.ifindex = ifNameToIndex(ifname);
+    } catch (e) {
+      throw new PortError('ENODEV', `no network interface named '${ifname}' (${(e as Error).message})`);
+    }
+    try {
+      if (opts.rx) this.rxFd = this.openRx(opts.fanoutGroup);
+      this.txFd = this.openTx();
+    } catch (e) {
+      this.close();
+      if (e instanceof NativeError) throw new PortError(e.code, `cannot attach to '${ifname}': ${e.message}`);
+      throw e;
+    }
+  }
+
+  private openRx(fanoutGroup: number | undefined): number {
+    const fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    (this as { rxFd: number }).rxFd = fd;
+    setsockoptInt(fd, SOL_PACKET, PACKET_VERSION, TPACKET_V3, 'PACKET_VERSION');
+    setsockoptInt(fd, SOL_PACKET, PACKET_VNET_HDR, 1, 'PACKET_VNET_HDR');
+    try {
+      setsockoptInt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, 'PACKET_IGNORE_OUTGOING');
+    } catch {
+      // Linux < 4.20: outgoing frames are skipped by their packet type instead.
+    }
+    const req = new Uint32Array([RX_BLOCK_SIZE, RX_BLOCK_NR, RX_FRAME_SIZE, (RX_BLOCK_SIZE / RX_FRAME_SIZE) * RX_BLOCK_NR, RETIRE_MS, 0, 0]);
+    setsockoptBytes(fd, SOL_PACKET, PACKET_RX_RING, new Uint8Array(req.buffer), 'PACKET_RX_RING');
+    this.rxRing = mmapShared(fd, RX_BLOCK_SIZE * RX_BLOCK_NR);
+    this.rxView = new DataView(this.rxRing.bytes.buffer);
+    bindPacket(fd, ETH_P_ALL, this.ifindex);
+    const mreq = new Uint8Array(16);
+    const mv = new DataView(mreq.buffer);
+    mv.setInt32(0, this.ifindex, true);
+    mv.setUint16(4, PACKET_MR_PROMISC, true);
+    setsockoptBytes(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq, 'PACKET_ADD_MEMBERSHIP');
+    if (fanoutGroup !== undefined) {
+      const v = (fanoutGroup & 0xffff) | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+      setsockoptInt(fd, SOL_PACKET, PACKET_FANOUT, v, 'PACKET_FANOUT');
+    }
+    getsockoptBytes(fd, SOL_PACKET, PACKET_STATISTICS, this.statsBuf, 'PACKET_STATISTICS'); // reset the counters
+    return fd;
+  }
+
+  private openTx(): number {
+    const fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    this.txFd = fd;
+    setsockoptInt(fd, SOL_PACKET, PACKET_VERSION, TPACKET_V2, 'PACKET_VERSION');
+    // A frame the kernel refuses (longer than the MTU, say) is skipped, not
+    // left blocking the ring as TP_STATUS_WRONG_FORMAT.
+    setsockoptInt(fd, SOL_PACKET, PACKET_LOSS, 1, 'PACKET_LOSS');
+    const req = new Uint32Array([TX_BLOCK_SIZE, (TX_FRAME_NR * TX_FRAME_SIZE) / TX_BLOCK_SIZE, TX_FRAME_SIZE, TX_FRAME_NR]);
+    setsockoptBytes(fd, SOL_PACKET, PACKET_TX_RING, new Uint8Array(req.buffer), 'PACKET_TX_RING');
+    this.txRing = mmapShared(fd, TX_FRAME_NR * TX_FRAME_SIZE);
+    this.txView = new DataView(this.txRing.bytes.buffer);
+    bindPacket(fd, 0, this.ifindex);
+    return fd;
+  }
+
+  // ------------------------------------------------------------ receive
+
+  receive(b: PacketBatch, max: number, stats: PortCounters): number {
+    const v = this.rxView;
+    if (v === null) return 0;
+    const ring = this.rxRing!.bytes;
+    const first = b.count;
+    while (b.count < max) {
+      const blk = this.block * RX_BLOCK_SIZE;
+      if (!this.inBlock) {
+        if ((v.getUint32(blk + BLK_STATUS, true) & TP_STATUS_USER) === 0) break;
+        this.inBlock = true;
+        this.blkLeft = v.getUint32(blk + BLK_NUM_PKTS, true);
+        this.pktOfs = blk + v.getUint32(blk + BLK_FIRST, true);
+      }
+      // A block may hold more packets than a batch: the rest wait for the next call.
+      while (this.blkLeft > 0 && b.count < max) {
+        const p = this.pktOfs;
+        this.pktOfs = p + v.getUint32(p + H3_NEXT, true);
+        this.blkLeft--;
+        this.takePacket(v, ring, p, b, stats);
+      }
+      if (this.blkLeft === 0) {
+        v.setUint32(blk + BLK_STATUS, TP_STATUS_KERNEL, true);
+        this.block = (this.block + 1) % RX_BLOCK_NR;
+        this.inBlock = false;
+      }
+    }
+    return b.count - first;
+  }
+
+  /** Copy one ring packet into the batch (completing offloads); false when it was skipped or dropped. */
+  private takePacket(v: DataView, ring: Uint8Array, p: number, b: PacketBatch, stats: PortCounters): boolean {
+    if (ring[p + H3_SLL + SLL_PKTTYPE] === PACKET_OUTGOING) return false;
+    const snap = v.getUint32(p + H3_SNAPLEN, true);
+    const wire = v.getUint32(p + H3_LEN, true);
+    const status = v.getUint32(p + H3_STATUS, true);
+    const mac = p + v.getUint16(p + H3_MAC, true);
+    if (snap < wire || snap < 14 || snap + 4 > b.slotRoom()) {
+      stats.rxDropped++; // truncated by the ring or too large for a slot
+      return false;
+    }
+    const vh = mac - VNET_HDR_LEN;
+    const flags = ring[vh];
+    const gsoType = ring[vh + 1];
+    const gsoSize = v.getUint16(vh + 4, true);
+    let csumStart = v.getUint16(vh + 6, true);
+    const csumOffset = v.getUint16(vh + 8, true);
+    const slot = b.data[b.count];
+    let len = snap;
+    // The kernel hands a hardware-accelerated VLAN tag beside the frame; put it back in.
+    if (status & TP_STATUS_VLAN_VALID) {
+      const tpid = status & TP_STATUS_VLAN_TPID_VALID ? v.getUint16(p + H3_VLAN_TPID, true) : 0x8100;
+      slot.set(ring.subarray(mac, mac + 12), HEADROOM);
+      slot[HEADROOM + 12] = tpid >> 8;
+      slot[HEADROOM + 13] = tpid & 0xff;
+      const tci = v.getUint16(p + H3_VLAN_TCI, true);
+      slot[HEADROOM + 14] = tci >> 8;
+      slot[HEADROOM + 15] = tci & 0xff;
+      slot.set(ring.subarray(mac + 12, mac + snap), HEADROOM + 16);
+      len += 4;
+      csumStart += 4;
+    } else slot.set(ring.subarray(mac, mac + snap), HEADROOM);
+    if (flags & VIRTIO_NET_HDR_F_NEEDS_CSUM && !completeChecksum(slot, HEADROOM, len, csumStart, csumOffset)) {
+      stats.rxDropped++;
+      return false;
+    }
+    const i = b.commit(len);
+    if (gsoType !== 0) b.gso[i] = gsoWord(gsoType, gsoSize);
+    stats.rxPackets++;
+    stats.rxBytes += len;
+    return true;
+  }
+
+  kernelDrops(): number {
+    if (this.rxFd < 0) return 0;
+    try {
+      getsockoptBytes(this.rxFd, SOL_PACKET, PACKET_STATISTICS, this.statsBuf, 'PACKET_STATISTICS');
+    } catch {
+      return 0;
+    }
+    return new DataView(this.statsBuf.buffer).getUint32(4, true);
+  }
+
+  // ------------------------------------------------------------ transmit
+
+  transmit(d: Uint8Array, start: number, len: number, _nowMs: number, gso: number): boolean {
+    // A super-packet is cut whatever its size: even a short one exceeds the MTU.
+    if (gso !== 0) {
+      const n = segment(d, start, len, gso, this, this.scratch);
+      if (n < 0) this.gsoDrops++;
+      return n > 0;
+    }
+    return this.queue(d, start, len);
+  }
+
+  /** FrameSink: one segment built by segment(). */
+  sendFrame(f: Uint8Array, len: number): void {
+    this.queue(f, 0, len);
+  }
+
+  private queue(d: Uint8Array, start: number, len: number): boolean {
+    const v = this.txView;
+    if (v === null || len > TX_MAX_DATA) return false;
+    let frame = this.txSlot * TX_FRAME_SIZE;
+    let st = v.getUint32(frame + H2_STATUS, true);
+    if (st === TP_STATUS_WRONG_FORMAT) {
+      this.txErrors++;
+      v.setUint32(frame + H2_STATUS, 0, true);
+      st = 0;
+    }
+    if (st !== 0) {
+      // The kernel still owns this frame: push what is queued and look again.
+      this.flush();
+      st = v.getUint32(frame + H2_STATUS, true);
+      if (st !== 0 && st !== TP_STATUS_WRONG_FORMAT) return false;
+      frame = this.txSlot * TX_FRAME_SIZE;
+    }
+    this.txRing!.bytes.set(d.subarray(start, start + len), frame + TX_DATA_OFS);
+    v.setUint32(frame + H2_LEN, len, true);
+    v.setUint32(frame + H2_STATUS, TP_STATUS_SEND_REQUEST, true);
+    this.txSlot = (this.txSlot + 1) % TX_FRAME_NR;
+    if (++this.txQueued >= 64) this.flush();
+    return true;
+  }
+
+  flush(): void {
+    if (this.txQueued === 0 || this.txFd < 0) return;
+    this.txQueued = 0;
+    send(this.txFd, null, 0, MSG_DONTWAIT);
+  }
+
+  close(): void {
+    if (this.rxRing) munmap(this.rxRing);
+    if (this.txRing) munmap(this.txRing);
+    this.rxRing = this.txRing = null;
+    this.rxView = this.txView = null;
+    if (this.rxFd >= 0) closeFd(this.rxFd);
+    if (this.txFd >= 0) closeFd(this.txFd);
+    (this as { rxFd: number }).rxFd = -1;
+    this.txFd = -1;
+  }
+}
+
