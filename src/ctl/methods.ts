@@ -138,15 +138,40 @@ export const SWITCH_METHODS: Record<string, MethodSpec> = {
   'del-flows': { mutating: true, call: (sw, p) => sw.delFlows(p.str('bridge'), p.optStr('match') || null, p.bool('strict')) },
   'dump-flows': { call: (sw, p) => sw.dumpFlows(p.str('bridge'), p.optStr('match') || null, { noStats: p.bool('noStats') }) },
 
-  // groups
-  'add-groups': { mutating: true, call: (sw, p) => grp(sw, 'addGroups')(p.str('bridge'), p.optStr('text') ?? '', p.optStr('file') ?? '-') },
+  // groups (parameters are checked before asking whether the switch has groups)
+  'add-groups': {
+    mutating: true,
+    call: (sw, p) => {
+      const a = [p.str('bridge'), p.optStr('text') ?? '', p.optStr('file') ?? '-'] as const;
+      return grp(sw, 'addGroups')(...a);
+    },
+  },
   'mod-groups': {
     mutating: true,
-    call: (sw, p) => grp(sw, 'modGroups')(p.str('bridge'), p.optStr('text') ?? '', p.optStr('file') ?? '-', p.bool('mayCreate')),
+    call: (sw, p) => {
+      const a = [p.str('bridge'), p.optStr('text') ?? '', p.optStr('file') ?? '-', p.bool('mayCreate')] as const;
+      return grp(sw, 'modGroups')(...a);
+    },
   },
-  'del-groups': { mutating: true, call: (sw, p) => grp(sw, 'delGroups')(p.str('bridge'), p.optStr('match') || null) },
-  'dump-groups': { call: (sw, p) => grp(sw, 'dumpGroups')(p.str('bridge'), p.optInt('groupId', ...GROUP_ID) ?? null) },
-  'dump-group-stats': { call: (sw, p) => grp(sw, 'dumpGroupStats')(p.str('bridge'), p.optInt('groupId', ...GROUP_ID) ?? null) },
+  'del-groups': {
+    mutating: true,
+    call: (sw, p) => {
+      const a = [p.str('bridge'), p.optStr('match') || null] as const;
+      return grp(sw, 'delGroups')(...a);
+    },
+  },
+  'dump-groups': {
+    call: (sw, p) => {
+      const a = [p.str('bridge'), p.optInt('groupId', ...GROUP_ID) ?? null] as const;
+      return grp(sw, 'dumpGroups')(...a);
+    },
+  },
+  'dump-group-stats': {
+    call: (sw, p) => {
+      const a = [p.str('bridge'), p.optInt('groupId', ...GROUP_ID) ?? null] as const;
+      return grp(sw, 'dumpGroupStats')(...a);
+    },
+  },
 
   // packets
   inject: { call: (sw, p) => sw.inject(p.str('bridge'), p.str('port'), p.str('packet'), p.optInt('count', 1, 1_000_000) ?? 1) },

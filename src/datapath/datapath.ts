@@ -315,7 +315,7 @@ export class Datapath {
 
   // ---------------------------------------------------------------- management
 
-  /** Re-translate every megaflow; drop those whose outcome changed. Returns how many were removed. */
+  /** Re-translate every megaflow: drop those whose mask changed or whose translation fails, update the actions of those whose actions changed. Returns how many were removed or updated. */
   revalidate(): number {
     let removed = 0;
     for (const mf of this.cache.entries()) {
@@ -325,9 +325,17 @@ export class Datapath {
       } catch {
         res = null;
       }
-      if (res === null || res.error || !sameMask(res.mask, mf.mask) || !sameActions(res.actions, mf.actions)) {
+      if (res === null || res.error || !sameMask(res.mask, mf.mask)) {
         this.onRemove?.(mf);
         this.cache.remove(mf);
+        removed++;
+      } else if (!sameActions(res.actions, mf.actions)) {
+        // Same match, new actions: modified in place, keeping its counters
+        // (OVS's revalidator does the same, UKEY_MODIFY). What it carried so
+        // far is credited to its old owner first.
+        this.onRemove?.(mf);
+        mf.actions = res.actions;
+        mf.owner = res.owner ?? mf.owner;
         removed++;
       } else mf.owner = res.owner ?? mf.owner;
     }

@@ -581,11 +581,12 @@ function xlateGroup(ctx: Ctx, groupId: number): void {
         }
         ctx.tr(`     -> bucket ${buckets[i].bucketId}: not live due to ${deadReason(buckets[i])}`);
       }
-      ctx.groups.push({ group, bucket: chosen, countGroup: true });
       if (chosen < 0) {
+        // Without a live bucket the packet is dropped, uncounted by the group (as in OVS).
         ctx.tr('     -> no live bucket');
         return;
       }
+      ctx.groups.push({ group, bucket: chosen, countGroup: true });
       ctx.tr(`     -> using bucket ${buckets[chosen].bucketId}`);
       xlateBucket(ctx, buckets[chosen]);
       return;
@@ -600,11 +601,12 @@ function xlateGroup(ctx: Ctx, groupId: number): void {
       const scores: string[] | undefined = ctx.trace ? [] : undefined;
       const chosen = bestLiveBucket(buckets, basis, (b) => bucketIsLive(ctx, b, 0), scores);
       if (scores) for (const l of scores) ctx.tr(l);
-      ctx.groups.push({ group, bucket: chosen, countGroup: true });
       if (chosen < 0) {
+        // Without a live bucket the packet is dropped, uncounted by the group (as in OVS).
         ctx.tr('     -> no live bucket');
         return;
       }
+      ctx.groups.push({ group, bucket: chosen, countGroup: true });
       ctx.tr(`     -> using bucket ${buckets[chosen].bucketId}`);
       xlateBucket(ctx, buckets[chosen]);
       return;

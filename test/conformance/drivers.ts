@@ -110,6 +110,11 @@ export class SwdDriver implements Driver {
       files.set(p, f);
       await this.ok(['add-port', 'br0', p, 'type=dummy', `ofport=${portNumber(p)}`, `options:tx_pcap=${f}`]);
     }
+    if (s.groups.length) {
+      const groups = join(this.swd.dir, 'groups.txt');
+      writeFileSync(groups, s.groups.join('\n') + '\n');
+      await this.ok(['add-groups', 'br0', groups]);
+    }
     const flows = join(this.swd.dir, 'flows.txt');
     writeFileSync(flows, s.flows.join('\n') + '\n');
     await this.ok(['add-flows', 'br0', flows]);
@@ -121,6 +126,8 @@ export class SwdDriver implements Driver {
       case 'inject': return ['inject', 'br0', ...st.args];
       case 'dump-flows': return ['dump-flows', 'br0', ...st.args];
       case 'trace': return ['trace', 'br0', ...st.args];
+      case 'add-group': case 'mod-group': case 'del-groups': case 'dump-groups': case 'dump-group-stats':
+        return [st.cmd, 'br0', ...st.args];
       default: return [st.cmd, ...st.args];
     }
   }
@@ -177,6 +184,11 @@ export class OvsDriver implements Driver {
       vsctl.push('--', 'set', 'interface', p, `options:tx_pcap=${f}`);
     }
     await this.ok('ovs-vsctl', vsctl.slice(1));
+    if (s.groups.length) {
+      const groups = join(this.dir, 'groups.txt');
+      writeFileSync(groups, s.groups.join('\n') + '\n');
+      await this.ok('ovs-ofctl', ['add-groups', 'br0', groups]);
+    }
     const flows = join(this.dir, 'flows.txt');
     writeFileSync(flows, s.flows.join('\n') + '\n');
     await this.ok('ovs-ofctl', ['add-flows', 'br0', flows]);
@@ -192,6 +204,9 @@ export class OvsDriver implements Driver {
       case 'dump-dp-flows': return ['ovs-appctl', ['dpctl/dump-flows', ...a]];
       case 'del-dp-flows': return ['ovs-appctl', ['dpctl/del-flows', ...a]];
       case 'fdb-show': return ['ovs-appctl', ['fdb/show', 'br0', ...a]];
+      case 'add-group': case 'mod-group': case 'del-groups':
+        return ['ovs-ofctl', [st.cmd, 'br0', ...a]];
+      case 'dump-groups': case 'dump-group-stats': return ['ovs-ofctl', [st.cmd, 'br0', ...a]];
       case 'dump-conntrack': case 'flush-conntrack': case 'ct-stats-show':
       case 'ct-set-limits': case 'ct-get-limits': case 'ct-del-limits':
       case 'ct-get-nconns': case 'ct-set-maxconns': case 'ct-get-maxconns':
@@ -206,7 +221,7 @@ export class OvsDriver implements Driver {
     // OVS credits OpenFlow rules with the packets of cached megaflows only
     // when a revalidator round pushes the datapath's counters; wait for one
     // so that n_packets is current, as swd's always is.
-    if (st.cmd === 'dump-flows') await this.ok('ovs-appctl', ['revalidator/wait']);
+    if (st.cmd === 'dump-flows' || st.cmd === 'dump-group-stats') await this.ok('ovs-appctl', ['revalidator/wait']);
     const before = st.cmd === 'inject' ? await this.dpStats() : '';
     const r = await this.run(cmd, args);
     if (st.cmd === 'inject' && r.code === 0) await this.settle(before);

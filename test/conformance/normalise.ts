@@ -53,8 +53,16 @@ export function normFlows(lines: string[]): string[] {
   );
 }
 
+/** dump-groups / dump-group-stats: durations masked, groups sorted by id (OVS dumps in hash order). */
+export function normGroups(lines: string[]): string[] {
+  const [head, ...rows] = lines;
+  const id = (l: string) => Number(/group_id=(\d+)/.exec(l)?.[1] ?? 0);
+  return [head, ...rows.map((l) => l.replace(/\bduration=[0-9.]+s/, 'duration=X')).sort((a, b) => id(a) - id(b))].filter((l) => l !== undefined);
+}
+
 export function normalise(cmd: string, lines: string[]): string[] {
   switch (cmd) {
+    case 'dump-groups': case 'dump-group-stats': return normGroups(lines);
     case 'dump-conntrack': return normConntrack(lines);
     case 'dump-dp-flows': return normDpFlows(lines);
     case 'dump-flows': return normFlows(lines);

@@ -4,6 +4,9 @@
 //   # What the scenario shows (the first comment line is its title).
 //   # known-difference: why swd deliberately prints something else
 //   ports: p1 p2 p3                          dummy ports, ofport = N of pN
+//   groups:                                  (optional) ovs-ofctl add-group syntax,
+//   group_id=1,type=select,bucket=output:2   one per line, added before the flows
+//   (blank line ends the groups)
 //   flows:
 //   table=0,priority=1,actions=drop          ovs-ofctl syntax, one per line
 //   (blank line ends the flow table)
@@ -21,7 +24,9 @@
 // Commands: inject PORT PACKET, dump-conntrack [-m] [zone=N],
 // dump-dp-flows, del-dp-flows, dump-flows [MATCH], trace FLOW,
 // flush-conntrack [zone=N] [TUPLE], ct-stats-show, ct-set-limits ...,
-// ct-get-limits ..., ct-del-limits ..., ct-get-nconns, ct-set-maxconns N.
+// ct-get-limits ..., ct-del-limits ..., ct-get-nconns, ct-set-maxconns N,
+// add-group GROUP, mod-group GROUP, del-groups [group_id=N], dump-groups [N],
+// dump-group-stats [group_id=N].
 
 import { readFileSync } from 'node:fs';
 
@@ -37,6 +42,8 @@ export interface Step {
 export interface Scenario {
   comments: string[];
   ports: string[];
+  /** Groups (add-group syntax), added before the flows that may send to them. */
+  groups: string[];
   flows: string[];
   steps: Step[];
 }
@@ -59,8 +66,8 @@ export function splitArgs(line: string): string[] {
 }
 
 export function parseScenario(text: string, file = '(scenario)'): Scenario {
-  const s: Scenario = { comments: [], ports: [...DEFAULT_PORTS], flows: [], steps: [] };
-  let mode: 'top' | 'flows' | 'steps' = 'top';
+  const s: Scenario = { comments: [], ports: [...DEFAULT_PORTS], groups: [], flows: [], steps: [] };
+  let mode: 'top' | 'groups' | 'flows' | 'steps' = 'top';
   let notes: string[] = [];
   text.split('\n').forEach((line, i) => {
     if (line.startsWith('#')) {
@@ -71,6 +78,15 @@ export function parseScenario(text: string, file = '(scenario)'): Scenario {
     if (mode === 'top' && line.startsWith('ports:')) {
       s.ports = line.slice(6).trim().split(/\s+/).filter(Boolean);
       if (!s.ports.every((p) => /^p\d+$/.test(p))) throw new ScenarioError(file, i + 1, 'ports must be named pN');
+      return;
+    }
+    if (mode === 'top' && line === 'groups:') {
+      mode = 'groups';
+      return;
+    }
+    if (mode === 'groups') {
+      if (line.trim() === '') mode = 'top';
+      else s.groups.push(line);
       return;
     }
     if (mode === 'top' && line === 'flows:') {
@@ -110,6 +126,7 @@ export function formatStep(st: Step): string {
 export function formatScenario(s: Scenario): string {
   const lines = [...s.comments];
   if (s.ports.join(' ') !== DEFAULT_PORTS.join(' ')) lines.push(`ports: ${s.ports.join(' ')}`);
+  if (s.groups.length) lines.push('groups:', ...s.groups, '');
   lines.push('flows:', ...s.flows, '');
   for (const st of s.steps) lines.push(...st.notes, formatStep(st), ...st.out);
   return lines.join('\n') + '\n';

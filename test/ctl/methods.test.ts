@@ -72,6 +72,20 @@ describe('RPC methods', () => {
     });
   });
 
+  it('answers ENOTSUP for group commands when the switch has no groups, after checking parameters', async () => {
+    const { req, saves } = setup();
+    for (const m of ['add-groups', 'mod-groups', 'del-groups', 'dump-groups', 'dump-group-stats']) {
+      expect(await req(m, { bridge: 'br0' }), m).toEqual({
+        jsonrpc: '2.0',
+        id: 1,
+        error: { code: -32000, message: 'OpenFlow groups are not available in this switch', data: { code: 'ENOTSUP' } },
+      });
+    }
+    expect(await req('dump-groups', { bridge: 'br0', groupId: -1 })).toMatchObject({ error: { code: -32602, message: "parameter 'groupId' must be an integer from 0 to 4294967295" } });
+    expect(await req('mod-groups', { bridge: 'br0', mayCreate: 1 })).toMatchObject({ error: { code: -32602, message: "parameter 'mayCreate' must be true or false" } });
+    expect(saves()).toBe(0);
+  });
+
   it('reports its version', async () => {
     const { req } = setup();
     expect(await req('version', {})).toEqual({ jsonrpc: '2.0', id: 1, result: { version: '9.9.9', lines: ['swd 9.9.9'] } });
