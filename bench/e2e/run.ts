@@ -150,6 +150,7 @@ interface Summary {
   cps?: number;
   rttMs?: number;
   spread?: string;
+  stalls?: number;
   conns?: number;
   acl?: string;
   note?: string;
@@ -173,6 +174,7 @@ function summarise(label: string, samples: Sample[]): Summary {
     retransmits: median(ok.map((s) => s.tcp!.retransmits)),
     cps: median(ok.map((s) => s.cps!.cps)),
     rttMs: median(ok.map((s) => s.rttMs ?? NaN)),
+    stalls: ok.reduce((n, s) => n + s.udp!.emptyIntervals, 0),
     spread,
     conns: ok[ok.length - 1]!.conns,
     acl: ok[0]!.aclHolds === undefined ? '' : ok.every((s) => s.aclHolds) ? 'dropped' : 'NOT DROPPED',
@@ -216,7 +218,7 @@ async function main(): Promise<void> {
       samples.get(f.label)!.push(s);
       const what =
         s.udp && s.tcp && s.cps
-          ? `${fmt(s.udp.rxPps)} pps rx (${fmt(s.deliveredPps ?? NaN)} delivered, ${fmt(s.udp.offeredPps)} sent${s.switchCores === undefined ? '' : `, switch ${s.switchCores.toFixed(2)} cores`}), ${(s.tcp.bps / 1e9).toFixed(2)} Gbps (${s.tcp.retransmits} retransmits), ${fmt(s.cps.cps)} conn/s (${s.cps.failed} failed), ping ${s.rttMs?.toFixed(3)} ms`
+          ? `${fmt(s.udp.rxPps)} pps rx (${fmt(s.deliveredPps ?? NaN)} delivered, ${fmt(s.udp.offeredPps)} sent${s.switchCores === undefined ? '' : `, switch ${s.switchCores.toFixed(2)} cores`}), ${(s.tcp.bps / 1e9).toFixed(2)} Gbps (${s.tcp.retransmits} retransmits), ${fmt(s.cps.cps)} conn/s (${s.cps.failed} failed), ping ${s.rttMs?.toFixed(3)} ms${s.udp.emptyIntervals ? `; UDP: ${s.udp.emptyIntervals} s with nothing received` : ''}`
           : s.error;
       console.error(`round ${round}/${REPEAT}: ${f.label}: ${what}`);
     }
@@ -232,7 +234,8 @@ async function main(): Promise<void> {
       console.log(`| ${r.label} | | | | | | | | | | | | ${r.error} |`);
       continue;
     }
-    const note = [r.note ?? '', r.spread ? `range ${r.spread}` : '', r.error ?? ''].filter(Boolean).join('; ');
+    const stalls = r.stalls ? `UDP: ${r.stalls} s with nothing received` : '';
+    const note = [r.note ?? '', r.spread ? `range ${r.spread}` : '', stalls, r.error ?? ''].filter(Boolean).join('; ');
     console.log(
       `| ${r.label} | ${fmt(r.rxPps)} pps | ${fmt(r.deliveredPps!)} pps | ${r.switchCores === undefined ? '' : `${r.switchCores.toFixed(2)} cores`} | ${fmt(r.offeredPps!)} pps | ${r.lossPct!.toFixed(1)} % | ${r.gbps!.toFixed(2)} Gbps | ${fmt(r.retransmits!)} | ${fmt(r.cps!)} | ${r.rttMs!.toFixed(3)} ms | ${r.conns ?? ''} | ${r.acl ?? ''} | ${note} |`,
     );
