@@ -7,7 +7,7 @@
 //
 //   npm run bench:e2e                   # every fabric
 //   npm run bench:e2e -- ovs swd        # only fabrics whose label contains a word
-//   E2E_SECONDS=5 E2E_REPEAT=3          # seconds per iperf3 run; rounds (median reported)
+//   E2E_SECONDS=5 E2E_REPEAT=3          # seconds per measurement (default 5); rounds, median reported (default 1)
 
 import { cpus, loadavg } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -61,21 +61,27 @@ function preflight(): void {
     console.error('Run it as root (e.g. `sudo npm run bench:e2e`).');
     process.exit(2);
   }
-  for (const tool of ['ip', 'iperf3', 'ethtool', 'ss']) {
+  for (const tool of ['ip', 'iperf3', 'ethtool', 'ss', 'python3']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
-      console.error(`bench:e2e needs ${tool} on PATH (Debian: iproute2, iperf3, ethtool).`);
+      console.error(`bench:e2e needs ${tool} on PATH (Debian: iproute2, iperf3, ethtool, python3).`);
       process.exit(2);
     }
   }
 }
 
+// Runs once the event loop is free: a setup command in flight (spawnSync,
+// bounded at 30 s) finishes first, then everything goes.
 function onSignal(sig: NodeJS.Signals): void {
   const problems = teardownAll();
   console.error(`\n${sig}: torn down${problems.length ? ` (problems: ${problems.join('; ')})` : ''}`);
   process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
 }
 
-/** One round through one fabric: build, warm up (ping), UDP, TCP, count connections, tear down. */
+/**
+ * One round through one fabric: build, warm up (ping), idle round trip, UDP
+ * (with the path's delivered count and the switch's CPU), TCP, connections in
+ * conntrack, the ACL check, connect/close rate, stop, tear down.
+ */
 async function measure(fabric: Fabric): Promise<Sample> {
   const topo = new Topology();
   try {
