@@ -15,6 +15,8 @@ export interface UdpResult {
   rxPps: number;
   /** Share of the packets sent that never arrived. */
   lossPct: number;
+  /** Server intervals (1 s each) in which nothing arrived: the path stalled. */
+  emptyIntervals: number;
 }
 
 export interface TcpResult {
@@ -48,7 +50,8 @@ export async function udp64(ep: Endpoints, seconds: number): Promise<UdpResult> 
   // iperf3's own lost_percent counts only gaps in the sequence; packets lost
   // after the last one received (a path that stops forwarding) show only here.
   const lossPct = sent > 0 ? Math.max(0, (100 * (sent - received)) / sent) : 0;
-  return { offeredPps: sent / clientSecs, rxPps: received / secs, lossPct };
+  const emptyIntervals = (server.intervals ?? []).filter((iv) => (iv.sum?.packets ?? 0) === 0).length;
+  return { offeredPps: sent / clientSecs, rxPps: received / secs, lossPct, emptyIntervals };
 }
 
 export async function tcp(ep: Endpoints, seconds: number): Promise<TcpResult> {

@@ -7,7 +7,7 @@
 //
 //   npm run bench:e2e                   # every fabric
 //   npm run bench:e2e -- ovs swd        # only fabrics whose label contains a word
-//   E2E_SECONDS=5 E2E_REPEAT=3          # seconds per iperf3 run; rounds (median reported)
+//   E2E_SECONDS=5 E2E_REPEAT=3          # seconds per measurement (default 5); rounds, median reported (default 1)
 
 import { cpus, loadavg } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -61,21 +61,27 @@ function preflight(): void {
     console.error('Run it as root (e.g. `sudo npm run bench:e2e`).');
     process.exit(2);
   }
-  for (const tool of ['ip', 'iperf3', 'ethtool', 'ss']) {
+  for (const tool of ['ip', 'iperf3', 'ethtool', 'ss', 'python3']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
-      console.error(`bench:e2e needs ${tool} on PATH (Debian: iproute2, iperf3, ethtool).`);
+      console.error(`bench:e2e needs ${tool} on PATH (Debian: iproute2, iperf3, ethtool, python3).`);
       process.exit(2);
     }
   }
 }
 
+// Runs once the event loop is free: a setup command in flight (spawnSync,
+// bounded at 30 s) finishes first, then everything goes.
 function onSignal(sig: NodeJS.Signals): void {
   const problems = teardownAll();
   console.error(`\n${sig}: torn down${problems.length ? ` (problems: ${problems.join('; ')})` : ''}`);
   process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
 }
 
-/** One round through one fabric: build, warm up (ping), UDP, TCP, count connections, tear down. */
+/**
+ * One round through one fabric: build, warm up (ping), idle round trip, UDP
+ * (with the path's delivered count and the switch's CPU), TCP, connections in
+ * conntrack, the ACL check, connect/close rate, stop, tear down.
+ */
 async function measure(fabric: Fabric): Promise<Sample> {
   const topo = new Topology();
   try {
@@ -150,6 +156,7 @@ interface Summary {
   cps?: number;
   rttMs?: number;
   spread?: string;
+  stalls?: number;
   conns?: number;
   acl?: string;
   note?: string;
@@ -173,6 +180,7 @@ function summarise(label: string, samples: Sample[]): Summary {
     retransmits: median(ok.map((s) => s.tcp!.retransmits)),
     cps: median(ok.map((s) => s.cps!.cps)),
     rttMs: median(ok.map((s) => s.rttMs ?? NaN)),
+    stalls: ok.reduce((n, s) => n + s.udp!.emptyIntervals, 0),
     spread,
     conns: ok[ok.length - 1]!.conns,
     acl: ok[0]!.aclHolds === undefined ? '' : ok.every((s) => s.aclHolds) ? 'dropped' : 'NOT DROPPED',
@@ -216,7 +224,7 @@ async function main(): Promise<void> {
       samples.get(f.label)!.push(s);
       const what =
         s.udp && s.tcp && s.cps
-          ? `${fmt(s.udp.rxPps)} pps rx (${fmt(s.deliveredPps ?? NaN)} delivered, ${fmt(s.udp.offeredPps)} sent${s.switchCores === undefined ? '' : `, switch ${s.switchCores.toFixed(2)} cores`}), ${(s.tcp.bps / 1e9).toFixed(2)} Gbps (${s.tcp.retransmits} retransmits), ${fmt(s.cps.cps)} conn/s (${s.cps.failed} failed), ping ${s.rttMs?.toFixed(3)} ms`
+          ? `${fmt(s.udp.rxPps)} pps rx (${fmt(s.deliveredPps ?? NaN)} delivered, ${fmt(s.udp.offeredPps)} sent${s.switchCores === undefined ? '' : `, switch ${s.switchCores.toFixed(2)} cores`}), ${(s.tcp.bps / 1e9).toFixed(2)} Gbps (${s.tcp.retransmits} retransmits), ${fmt(s.cps.cps)} conn/s (${s.cps.failed} failed), ping ${s.rttMs?.toFixed(3)} ms${s.udp.emptyIntervals ? `; UDP: ${s.udp.emptyIntervals} s with nothing received` : ''}`
           : s.error;
       console.error(`round ${round}/${REPEAT}: ${f.label}: ${what}`);
     }
@@ -232,7 +240,8 @@ async function main(): Promise<void> {
       console.log(`| ${r.label} | | | | | | | | | | | | ${r.error} |`);
       continue;
     }
-    const note = [r.note ?? '', r.spread ? `range ${r.spread}` : '', r.error ?? ''].filter(Boolean).join('; ');
+    const stalls = r.stalls ? `UDP: ${r.stalls} s with nothing received` : '';
+    const note = [r.note ?? '', r.spread ? `range ${r.spread}` : '', stalls, r.error ?? ''].filter(Boolean).join('; ');
     console.log(
       `| ${r.label} | ${fmt(r.rxPps)} pps | ${fmt(r.deliveredPps!)} pps | ${r.switchCores === undefined ? '' : `${r.switchCores.toFixed(2)} cores`} | ${fmt(r.offeredPps!)} pps | ${r.lossPct!.toFixed(1)} % | ${r.gbps!.toFixed(2)} Gbps | ${fmt(r.retransmits!)} | ${fmt(r.cps!)} | ${r.rttMs!.toFixed(3)} ms | ${r.conns ?? ''} | ${r.acl ?? ''} | ${note} |`,
     );

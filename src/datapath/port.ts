@@ -47,6 +47,12 @@ export interface RxBackend extends PortBackend {
   receive(b: PacketBatch, max: number, stats: PortCounters): number;
   /** Drops the kernel reported since the last call (PACKET_STATISTICS). */
   kernelDrops?(): number;
+  /**
+   * Take a pending socket error (e.g. ENETDOWN when the interface went away),
+   * which would otherwise keep poll(2) reporting the descriptor ready.
+   * Returns the errno, 0 when there was none.
+   */
+  takeError?(): number;
 }
 
 export function isRxBackend(b: PortBackend): b is RxBackend {

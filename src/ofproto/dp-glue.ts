@@ -371,6 +371,7 @@ export class DpGlue {
     clearInterval(this.sweepTimer);
     this.rxLoop.stop();
     this.pmd?.close();
+    this.pmd = null; // the threads are stopping: close the ports here and now
     for (const n of [...this.datapath.ports.keys()]) this.datapath.removePort(n);
   }
 }

@@ -78,6 +78,12 @@ describe.skipIf(skip !== null)(`system and tap ports in network namespaces${skip
 
     swd.ok(['del-port', 'br0', h[0].port]);
     expect(promiscuity(h[0].port)).toBe(0);
+
+    // An interface that does not exist: refused with the reason, nothing added.
+    const bad = swd.ctl(['add-port', 'br0', `${topo.tag}zz`, 'type=system']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain(`no network interface named '${topo.tag}zz'`);
+    expect(swd.ok(['show', 'br0']).some((l) => l.includes(`${topo.tag}zz`))).toBe(false);
   });
 
   it("seed 001's ACL: TCP from ns1 carries data both ways, ns2 cannot connect back, ICMP port unreachable passes as related", async () => {

@@ -54,6 +54,7 @@ export const ETH_P_ALL = 0x0003;
 export const SOL_PACKET = 263;
 export const SOL_SOCKET = 1;
 export const SO_RCVBUF = 8;
+export const SO_ERROR = 4;
 export const PACKET_ADD_MEMBERSHIP = 1;
 export const PACKET_RX_RING = 5;
 export const PACKET_STATISTICS = 6;

@@ -85,6 +85,7 @@ export class PmdSet {
   private nextAck = 1;
   private readonly acks = new Map<number, () => void>();
   private tapCount = 0;
+  private closed = false;
   /** Counters of workers that were stopped, per port slot. */
   private readonly base = new Float64Array(MAX_PORT_SLOTS * PORT_WORDS);
 
@@ -126,11 +127,20 @@ export class PmdSet {
     up.port1.on('message', (m: UpcallRequest) => this.onUpcall(t, m));
     ctl.port1.on('message', (m: PmdEvent) => this.onEvent(m));
     worker.on('error', (err) => this.host.log.error({ err, pmd: index }, 'pmd thread failed'));
-    worker.on('exit', () => {
+    worker.on('exit', (code) => {
       t.exited = true;
       up.port1.close();
       ctl.port1.close();
       closeFd(wakeFd);
+      // A thread that died on its own (a bug) is replaced, so its ports keep being read.
+      const i = this.threads.indexOf(t);
+      if (i >= 0 && !this.closed) {
+        this.host.log.error({ pmd: index, code }, 'pmd thread exited; starting a new one');
+        this.foldIntoBase(t);
+        const fresh = this.startThread(index);
+        this.threads[i] = fresh;
+        for (const p of this.ports.values()) this.announce(p, fresh);
+      }
     });
     worker.unref();
     up.port1.unref();
@@ -227,9 +237,10 @@ export class PmdSet {
     this.announce(p);
   }
 
-  private announce(p: PortEntry): void {
+  private announce(p: PortEntry, only?: Thread): void {
     const n = this.threads.length;
     for (const t of this.threads) {
+      if (only && t !== only) continue;
       const rx = p.type === 'system' || (p.type === 'tap' && p.tapReader % n === t.index);
       const info: PmdPortInfo = {
         number: p.number, name: p.name, type: p.type, slot: p.slot, rx, fd: p.fd,
@@ -301,6 +312,7 @@ export class PmdSet {
   }
 
   close(): void {
+    this.closed = true;
     this.stopThreads();
     for (const t of this.acks.values()) t();
     this.acks.clear();

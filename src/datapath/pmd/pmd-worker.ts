@@ -18,7 +18,7 @@ import type { PacketBatch } from '../../packet/batch.ts';
 import { Datapath, type UpcallResult } from '../datapath.ts';
 import type { DpCtAction } from '../dp-actions.ts';
 import type { Megaflow } from '../megaflow.ts';
-import { eventFdDrain, poll, POLLIN } from '../native/native.ts';
+import { eventFdDrain, poll, POLLERR, POLLHUP, POLLIN, POLLNVAL } from '../native/native.ts';
 import { DpPort, isRxBackend, type PortBackend, type RxBackend } from '../port.ts';
 import { DummyBackend } from '../ports/dummy.ts';
 import { SystemBackend } from '../ports/system.ts';
@@ -42,6 +42,20 @@ const EXPIRE_INTERVAL_MS = 1000;
 const BATCHES_PER_PORT = 4;
 
 let upSeq = 0;
+let emptyWakes = 0;
+const pace = new Int32Array(new SharedArrayBuffer(4));
+
+/** Clear socket errors poll(2) reported (POLLERR), counting them as rx errors. */
+function takeErrors(): void {
+  const v = new DataView(pfd.buffer);
+  for (let i = 1; i < nfds; i++) {
+    const re = v.getInt16(i * 8 + 6, true);
+    if ((re & (POLLERR | POLLHUP | POLLNVAL)) === 0) continue;
+    const p = rxPorts[i - 1];
+    const be = p.backend as RxBackend;
+    if (be.takeError?.()) p.stats.rxErrors++;
+  }
+}
 
 function upcall(key: Uint32Array, len: number): UpcallResult | null {
   if (len === 0) return null; // workers never revalidate: a generation change flushes instead
@@ -188,10 +202,14 @@ function run(): void {
       stats[PS_PACKETS] = packets;
       stats[PS_BUSY_NS] += Number(t1 - t0);
     } else {
-      poll(pfd, nfds, IDLE_POLL_MS);
+      if (poll(pfd, nfds, IDLE_POLL_MS) > 0) takeErrors();
       eventFdDrain(wd.wakeFd);
+      // Ready but nothing to read, again and again (a descriptor stuck in an
+      // error state): pace the loop instead of spinning.
+      if (++emptyWakes > 3) Atomics.wait(pace, 0, 0, 10);
       stats[PS_IDLE_NS] += Number(process.hrtime.bigint() - t0);
     }
+    if (n > 0) emptyWakes = 0;
     const t = Date.now();
     if (t - lastPush >= PUSH_INTERVAL_MS || n === 0) {
       if (t - lastExpire >= EXPIRE_INTERVAL_MS) {

@@ -25,7 +25,7 @@
 import { HEADROOM, type PacketBatch } from '../../packet/batch.ts';
 import {
   AF_PACKET, bindPacket, closeFd, ETH_P_ALL, getsockoptBytes, ifNameToIndex, mmapShared, munmap, NativeError,
-  PACKET_ADD_MEMBERSHIP, PACKET_FANOUT, PACKET_FANOUT_FLAG_DEFRAG, PACKET_FANOUT_HASH, PACKET_IGNORE_OUTGOING, PACKET_LOSS,
+  PACKET_ADD_MEMBERSHIP, PACKET_FANOUT, PACKET_FANOUT_FLAG_DEFRAG, PACKET_FANOUT_HASH, PACKET_IGNORE_OUTGOING, PACKET_LOSS, SO_ERROR, SOL_SOCKET,
   PACKET_MR_PROMISC, PACKET_OUTGOING, PACKET_RX_RING, PACKET_STATISTICS, PACKET_TX_RING, PACKET_VERSION,
   PACKET_VNET_HDR, send, setsockoptBytes, setsockoptInt, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, socket, SOL_PACKET,
   TP_STATUS_KERNEL, TP_STATUS_SEND_REQUEST, TP_STATUS_USER, TP_STATUS_WRONG_FORMAT, TPACKET_V2, TPACKET_V3,
@@ -91,6 +91,7 @@ export class SystemBackend implements RxBackend, FrameSink {
   private txQueued = 0;
   private readonly scratch = new Uint8Array(65536 + 256);
   private readonly statsBuf = new Uint8Array(12);
+  private readonly errBuf = new Uint8Array(4);
   /** Frames the TX ring refused (bad format) or had no room for. */
   txErrors = 0;
   /** Super-packets that could not be segmented. */
@@ -227,6 +228,16 @@ export class SystemBackend implements RxBackend, FrameSink {
     stats.rxPackets++;
     stats.rxBytes += len;
     return true;
+  }
+
+  takeError(): number {
+    if (this.rxFd < 0) return 0;
+    try {
+      getsockoptBytes(this.rxFd, SOL_SOCKET, SO_ERROR, this.errBuf, 'SO_ERROR');
+    } catch {
+      return 0;
+    }
+    return new DataView(this.errBuf.buffer).getInt32(0, true);
   }
 
   kernelDrops(): number {

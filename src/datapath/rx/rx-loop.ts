@@ -33,6 +33,7 @@ export class RxLoop {
   private wakeFd = -1;
   private ports: DpPort[] = [];
   private waiting = false;
+  private emptyDrains = 0;
 
   constructor(
     private readonly dp: Datapath,
@@ -76,11 +77,20 @@ export class RxLoop {
     let n = 0;
     const now = this.now();
     for (const p of this.ports) n += this.dp.pollPort(p, BATCHES_PER_PORT, now);
-    if (n > 0) this.afterWork();
+    if (n > 0) {
+      this.emptyDrains = 0;
+      this.afterWork();
+    } else {
+      // Woken for nothing: a socket error (the interface went away) keeps poll(2) firing until taken.
+      for (const p of this.ports) if ((p.backend as RxBackend).takeError?.()) p.stats.rxErrors++;
+      this.emptyDrains++;
+    }
     Atomics.store(this.ctl, 0, RX_ARMED);
     Atomics.notify(this.ctl, 0);
-    // Let timers and the control socket run between drains under load.
-    setImmediate(() => this.wait());
+    // Let timers and the control socket run between drains under load; pace
+    // a waiter that keeps waking us for nothing instead of spinning.
+    if (this.emptyDrains > 3) setTimeout(() => this.wait(), 10);
+    else setImmediate(() => this.wait());
   }
 
   stop(): void {
