@@ -6,11 +6,12 @@
 
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyL4Checksum, ipv4HeaderChecksum, rd16 } from '../../src/packet/checksum.ts';
+import { verifyL4Checksum, ipv4HeaderChecksum, rd16, setIpv4HeaderChecksum, setL4Checksum } from '../../src/packet/checksum.ts';
 import { extractHeaders } from '../../src/packet/extract.ts';
 import { FK_NW_DST, FK_NW_SRC, FK_TP_DST, FK_TP_SRC, FK_WORDS, FK_IPV6_SRC, FK_IPV6_DST } from '../../src/packet/flow-key.ts';
 import { ipv4Str, ipv6Str } from '../../src/packet/odp-format.ts';
 import { readPcap } from '../../src/packet/pcap.ts';
+import { TIMEOUT_ATTRS } from '../../src/conntrack/timeouts.ts';
 import { path, SwdInstance } from './harness.ts';
 
 const E12 = 'eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02)';
@@ -46,22 +47,52 @@ function sent(file: string): Sent[] {
   });
 }
 
+/** An IPv4 packet (no options) around `l4`, checksums filled in. */
+function ipv4Packet(src: string, dst: string, proto: number, l4: Uint8Array): Uint8Array {
+  const d = new Uint8Array(20 + l4.length);
+  d.set([0x45, 0, (d.length >> 8) & 0xff, d.length & 0xff, 0, 0, 0, 0, 64, proto]);
+  d.set(src.split('.').map(Number), 12);
+  d.set(dst.split('.').map(Number), 16);
+  d.set(l4, 20);
+  setIpv4HeaderChecksum(d, 0);
+  if (proto !== 1) setL4Checksum(d, 0, 20, d.length, proto);
+  return d;
+}
+
+/** An Ethernet frame (hex for swctl inject) carrying an ICMP error that quotes `quoted`. */
+function icmpErrorHex(src: string, dst: string, type: number, code: number, quoted: Uint8Array): string {
+  const icmp = new Uint8Array(8 + quoted.length);
+  icmp.set([type, code]);
+  icmp.set(quoted, 8);
+  const ip = ipv4Packet(src, dst, 1, icmp);
+  setL4Checksum(ip, 0, 20, ip.length, 1);
+  return '505400000001505400000002' + '0800' + Buffer.from(ip).toString('hex');
+}
+
+const udpHeader = (sport: number, dport: number) => Uint8Array.of(sport >> 8, sport & 0xff, dport >> 8, dport & 0xff, 0, 8, 0, 0);
+
 const inRange = (a: string, lo: number, hi: number, prefix: string) => {
   if (!a.startsWith(prefix)) return false;
   const last = Number(a.slice(prefix.length));
   return last >= lo && last <= hi;
 };
 
-describe('NAT end to end', () => {
+// Generous bounds for a loaded machine; nothing here measures time.
+describe('NAT end to end', { timeout: 600_000 }, () => {
   const swd = new SwdInstance();
   const p1 = () => path(swd, 'p1.pcap');
   const p2 = () => path(swd, 'p2.pcap');
   beforeAll(async () => {
-    await swd.start(['--no-default-bridge']);
+    // A loaded machine can take minutes over these steps: megaflows and
+    // connections must not expire under them (nothing here is about expiry).
+    await swd.start(['--no-default-bridge', '--max-idle', '600000']);
+    for (const zone of [0, 1, 2, 3]) {
+      swd.ok(['ct-set-timeout-policy', `zone=${zone}`, ...TIMEOUT_ATTRS.map((a) => `${a}=3600`)]);
+    }
     swd.ok(['add-br', 'br0']);
     swd.ok(['add-port', 'br0', 'p1', 'ofport=1', `options:tx_pcap=${p1()}`]);
     swd.ok(['add-port', 'br0', 'p2', 'ofport=2', `options:tx_pcap=${p2()}`]);
-  });
+  }, 600_000);
   afterAll(() => swd.dispose());
 
   it("seed 000's SNAT table: UDP, TCP and ICMP echo out translated, replies back un-NATed", () => {
@@ -109,6 +140,42 @@ describe('NAT end to end', () => {
     expect(dp).toContain(
       'recirc_id(0),in_port(1),packet_type(ns=0,id=0),eth_type(0x0800),ipv4(frag=no), packets:2, bytes:160, used:X, flags:S, actions:ct(commit,zone=1,nat(src=10.1.1.240-10.1.1.255)),2',
     );
+  });
+
+  it('an ICMP port unreachable from behind SNAT reaches the client with its outer and quoted headers un-NATed, checksums valid', () => {
+    swd.ok(['del-flows', 'br0']);
+    swd.ok(['flush-conntrack']);
+    writeFileSync(
+      path(swd, 'snat-rel.txt'),
+      [
+        'in_port=1,ip,action=ct(commit,zone=1,nat(src=10.1.1.240-10.1.1.255)),2',
+        'in_port=2,ct_state=-trk,ip,action=ct(table=0,zone=1,nat)',
+        'in_port=2,ct_state=+rel+trk,ct_zone=1,ip,action=1',
+      ].join('\n'),
+    );
+    swd.ok(['add-flows', 'br0', path(swd, 'snat-rel.txt')]);
+    const before = sent(p2()).length;
+    swd.ok(['inject', 'br0', 'p1', `in_port(1),${E12},${v4('10.1.1.1', '10.1.1.2', 'udp(src=1000,dst=53)', 17)}`]);
+    const [out] = sent(p2()).slice(before);
+    expect(inRange(out.src, 240, 255, '10.1.1.')).toBe(true);
+    // The server answers the translated packet: ICMP 3/3 quoting nat-ip:1000 -> 10.1.1.2:53.
+    const quoted = ipv4Packet(out.src, '10.1.1.2', 17, udpHeader(1000, 53));
+    const backBefore = readPcap(p1()).length;
+    swd.ok(['inject', 'br0', 'p2', icmpErrorHex('10.1.1.2', out.src, 3, 3, quoted)]);
+    const frames = readPcap(p1()).slice(backBefore).map((p) => p.data);
+    expect(frames).toHaveLength(1);
+    const d = frames[0];
+    const l3 = 14, icmp = 34, inner = 42, innerL4 = 62;
+    const addr = (o: number) => Array.from(d.subarray(o, o + 4)).join('.');
+    // Outer header: from the server to the real client; IPv4 and ICMP checksums (the latter covers the quote).
+    expect([addr(l3 + 12), addr(l3 + 16), d[icmp], d[icmp + 1]]).toEqual(['10.1.1.2', '10.1.1.1', 3, 3]);
+    expect(ipv4HeaderChecksum(d, l3)).toBe(rd16(d, l3 + 10));
+    expect(verifyL4Checksum(d, l3, icmp, d.length, 1)).toBe(true);
+    // Quoted header: the client's own packet as it sent it, checksums valid.
+    expect([addr(inner + 12), addr(inner + 16), rd16(d, innerL4), rd16(d, innerL4 + 2)]).toEqual(['10.1.1.1', '10.1.1.2', 1000, 53]);
+    expect(ipv4HeaderChecksum(d, inner)).toBe(rd16(d, inner + 10));
+    expect(verifyL4Checksum(d, inner, innerL4, d.length, 17)).toBe(true);
+    expect(d.length).toBe(14 + 20 + 8 + 20 + 8);
   });
 
   it('DNAT over a range spreads connections over every address and un-NATs the replies', () => {
