@@ -48,7 +48,22 @@ async function setup(nHosts: number, swdArgs: string[] = []): Promise<{ topo: To
   await swd.start(['--no-default-bridge', ...swdArgs]);
   swd.ok(['add-br', 'br0']);
   h.forEach((x, i) => swd.ok(['add-port', 'br0', x.port, 'type=system', `ofport=${i + 1}`]));
+  await untilReading(topo, swd, h[0], '1');
   return { topo, swd, h };
+}
+
+/**
+ * Wait until swd reads port `ofport` (its PMD threads boot, compiling their
+ * code, after the first real port is added): a frame sent from `from` shows
+ * in the port's rx counter, whatever the flow table does with it.
+ */
+async function untilReading(topo: Topology, swd: SwdInstance, from: Host, ofport: string): Promise<void> {
+  const rx = () => Number(/rx pkts=(\d+)/.exec(swd.ok(['dump-ports', 'br0', ofport])[1])![1]);
+  const seen = await waitFor(() => {
+    topo.tryInNs(from, 'ping', ['-c', '1', '-W', '1', from.ip.replace(/\.\d+$/, '.250')], 5_000); // an ARP request at least
+    return rx() > 0;
+  }, 60_000, 200);
+  if (!seen) throw new Error(`swd never read port ${ofport}`);
 }
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -153,6 +168,7 @@ describe.skipIf(skip !== null)(`system and tap ports in network namespaces${skip
     swd.ok(['add-br', 'br0']);
     swd.ok(['add-port', 'br0', ns1.port, 'type=system', 'ofport=1']);
     swd.ok(['add-port', 'br0', tap, 'type=tap', 'ofport=2']);
+    await untilReading(topo, swd, ns1, '1');
     swd.ok(['add-flow', 'br0', 'actions=normal']);
     expect(sh('ip', ['link', 'show', tap]).stdout).toMatch(/state (UP|UNKNOWN)|,UP/);
     expect(sh('ip', ['addr', 'add', `${net}.1/24`, 'dev', tap]).code).toBe(0);
@@ -188,6 +204,9 @@ describe.skipIf(skip !== null)(`PMD threads${skip ? ` (skipped: ${skip})` : ''}`
     expect(ping(topo, h[0], h[1]).stdout).toContain('3 received');
     swd.ok(['pmd-set-threads', '3']);
     expect(swd.ok(['pmd-stats-show']).filter((l) => l.startsWith('pmd thread'))).toHaveLength(3);
+    // Traffic pauses while the new threads boot (they compile their code first): wait for it to resume.
+    const onePing = () => topo.tryInNs(h[0], 'ping', ['-c', '1', '-W', '1', h[1].ip], 5_000).code === 0;
+    expect(await waitFor(onePing, 60_000, 200)).toBe(true);
     expect(ping(topo, h[0], h[1]).stdout).toContain('3 received');
     expect(swd.ctl(['pmd-set-threads', '0']).code).not.toBe(0);
   });
