@@ -21,6 +21,7 @@
 // which owns the locks); this module owns no table and never allocates.
 
 import { addrAdd, NAT_DST, SEL_RANDOM, type NatRange } from './range.ts';
+import { hashFinish as fin, hashMix as mix } from '../packet/hash.ts';
 
 // Conntrack key layout (src/conntrack/layout.ts), restated here because
 // src/nat sits below src/conntrack.
@@ -58,23 +59,6 @@ export function natHasPorts(proto: number): boolean {
     proto === IPPROTO_DCCP || proto === IPPROTO_UDPLITE;
 }
 
-function mix(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
-function fin(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** Hash of a whole key (the connection's tuple and zone). */
 export function natTupleHash(k: Int32Array, ofs: number, seed: number): number {

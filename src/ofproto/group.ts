@@ -22,6 +22,7 @@ import { portLabel } from './format-flow.ts';
 import { parseActions } from './parse-actions.ts';
 import { parseFieldValue, parsePort } from './parse-flow.ts';
 import { ipv4Str, ipv6Str, macStr } from '../packet/odp-format.ts';
+import { hashFinish as fin, hashMix as mix } from '../packet/hash.ts';
 
 /** Group ids above OFPG_MAX are reserved (ALL, ANY). */
 export const OFPG_MAX = 0xffffff00;
@@ -422,23 +423,6 @@ export function formatGroupStats(g: Group, refCount: number, nowMs: number): str
 /** Where a word of the hash input lives and which bits count. */
 export type Unwild = (word: number, mask?: number) => void;
 
-function mix(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
-function fin(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /**
  * OVS's default selection hash (flow_hash_symmetric_l4 with basis 0): both
