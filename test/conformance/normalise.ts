@@ -1,8 +1,12 @@
 // Normalising command output before comparing swd with OVS. Only what
 // legitimately differs between two runs or two implementations with the same
 // behaviour is hidden: times (used:, duration=, idle_age=, hard_age=,
-// timeout=), connection ids, the order of hash-table dumps, and the values
-// of recirculation ids (renumbered 0x1, 0x2, ... in order of appearance).
+// timeout=), connection ids, the order of hash-table dumps, the values
+// of recirculation ids (renumbered 0x1, 0x2, ... in order of appearance),
+// and the order within a run of consecutive outputs to plain ports in
+// datapath actions (NORMAL floods in OVS's bundle hash order, which changes
+// from one OVS run to the next; the order of outputs to different ports is
+// not visible on any port).
 // NAT choices (the translated address/port that a hash seeded per process
 // picks) are masked by nat-norm.ts, each checked against the flow table's
 // range and the connection first. Nothing else is touched.
@@ -37,9 +41,53 @@ export function normConntrack(lines: string[]): string[] {
   return lines.map((l) => l.replace(/\),id=\d+/, '),id=X').replace(/\btimeout=\d+/, 'timeout=X')).sort();
 }
 
+/** Split datapath actions at top-level commas (not those inside parentheses). */
+function splitActions(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0, start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === ',' && depth === 0) {
+      out.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(text.slice(start));
+  return out;
+}
+
+/** Sort each run of consecutive plain port outputs ("3,100,4,2" -> "2,3,4,100"). */
+export function sortOutputRuns(actions: string): string {
+  const items = splitActions(actions);
+  const isPort = (a: string) => /^\d+$/.test(a);
+  for (let i = 0; i < items.length; ) {
+    if (!isPort(items[i])) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < items.length && isPort(items[j])) j++;
+    const run = items.slice(i, j).sort((a, b) => Number(a) - Number(b));
+    items.splice(i, run.length, ...run);
+    i = j;
+  }
+  return items.join(',');
+}
+
+function normTrace(lines: string[]): string[] {
+  return renumberRecirc(lines).map((l) => {
+    const m = /^(Datapath actions: )(.*)$/.exec(l);
+    return m ? m[1] + sortOutputRuns(m[2]) : l;
+  });
+}
+
 /** dump-dp-flows: used: masked, sorted with recirc ids hidden, then renumbered. */
 export function normDpFlows(lines: string[]): string[] {
-  const rows = lines.filter((l) => !l.startsWith('flow-dump from')).map((l) => l.replace(/used:[0-9.]+s/, 'used:X'));
+  const rows = lines
+    .filter((l) => !l.startsWith('flow-dump from'))
+    .map((l) => l.replace(/used:[0-9.]+s/, 'used:X').replace(/(, actions:)(.*)$/, (_m, a: string, acts: string) => a + sortOutputRuns(acts)));
   return renumberRecirc(sortBy(rows, (l) => l.replace(RECIRC_RE, '$1N')));
 }
 
@@ -66,7 +114,7 @@ export function normalise(cmd: string, lines: string[]): string[] {
     case 'dump-conntrack': return normConntrack(lines);
     case 'dump-dp-flows': return normDpFlows(lines);
     case 'dump-flows': return normFlows(lines);
-    case 'trace': return renumberRecirc(lines);
+    case 'trace': return normTrace(lines);
     default: return lines;
   }
 }
