@@ -1,26 +1,15 @@
 // A seeded murmur3-style hash over 32-bit words, for the conntrack index.
 // The seed is random per table and lives in the shared header, so every
 // thread hashes a tuple to the same bucket while outsiders can't aim
-// packets at one bucket. Conntrack keeps its own copy so it does not depend
-// on src/packet/hash.ts.
+// packets at one bucket. The mix and avalanche are src/packet/hash.ts's;
+// the length goes into the finish, as murmur3 does.
 
-export function mixWord(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
+import { hashFinish, hashMix } from '../packet/hash.ts';
+
+export const mixWord = hashMix;
 
 export function finishHash(h: number, nbytes: number): number {
-  h ^= nbytes;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return hashFinish(h ^ nbytes);
 }
 
 export function hashWords(w: Uint32Array | Int32Array, ofs: number, n: number, seed: number): number {

@@ -196,20 +196,26 @@ function finish(ctx: Ctx): XlateResult {
   };
 }
 
+/**
+ * Count one resubmit (or group) against OVS's limits on the number and
+ * depth of resubmits; past either, translation stops with an error.
+ */
+function overResubmitLimits(ctx: Ctx): boolean {
+  const error = ++ctx.resubmits > MAX_RESUBMITS
+    ? `over ${MAX_RESUBMITS} resubmit actions on bridge ${ctx.br.name}`
+    : ctx.depth >= MAX_RESUBMIT_DEPTH
+      ? `over max translation depth ${MAX_RESUBMIT_DEPTH} on bridge ${ctx.br.name}`
+      : null;
+  if (error === null) return false;
+  ctx.error = error;
+  ctx.exit = true;
+  ctx.tr(error);
+  return true;
+}
+
 function lookupAndExecute(ctx: Ctx, table: number): void {
   if (ctx.exit) return;
-  if (++ctx.resubmits > MAX_RESUBMITS) {
-    ctx.error = `over ${MAX_RESUBMITS} resubmit actions on bridge ${ctx.br.name}`;
-    ctx.exit = true;
-    ctx.tr(ctx.error);
-    return;
-  }
-  if (ctx.depth >= MAX_RESUBMIT_DEPTH) {
-    ctx.error = `over max translation depth ${MAX_RESUBMIT_DEPTH} on bridge ${ctx.br.name}`;
-    ctx.exit = true;
-    ctx.tr(ctx.error);
-    return;
-  }
+  if (overResubmitLimits(ctx)) return;
   const cls = ctx.br.tables[table];
   const rule = cls ? cls.lookup(ctx.flow, 0, ctx.wc) : null;
   const saveTable = ctx.table;
@@ -545,18 +551,7 @@ function xlateGroup(ctx: Ctx, groupId: number): void {
   }
   // Groups count against the same limits as resubmits (OVS's
   // xlate_resubmit_resource_check), so a loop of `all` groups ends.
-  if (++ctx.resubmits > MAX_RESUBMITS) {
-    ctx.error = `over ${MAX_RESUBMITS} resubmit actions on bridge ${ctx.br.name}`;
-    ctx.exit = true;
-    ctx.tr(ctx.error);
-    return;
-  }
-  if (ctx.depth >= MAX_RESUBMIT_DEPTH) {
-    ctx.error = `over max translation depth ${MAX_RESUBMIT_DEPTH} on bridge ${ctx.br.name}`;
-    ctx.exit = true;
-    ctx.tr(ctx.error);
-    return;
-  }
+  if (overResubmitLimits(ctx)) return;
   const g = group.spec;
   const buckets = g.buckets;
   switch (g.type) {

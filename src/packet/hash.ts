@@ -1,6 +1,6 @@
-// murmur3's 32-bit word mix and finaliser, for hashes over flow words on the
-// slow path (NAT tuple selection, select groups). Callers seed the first
-// mix; conntrack's index uses its own seeded variant (src/conntrack/hash.ts).
+// murmur3's 32-bit word mix and finaliser, for hashes over flow words: NAT
+// tuple selection, select groups and conntrack's index
+// (src/conntrack/hash.ts adds the length). Callers seed the first mix.
 
 /** Mix one 32-bit word into the running hash. */
 export function hashMix(h: number, k: number): number {
