@@ -7,44 +7,16 @@
 
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyL4Checksum, ipv4HeaderChecksum, rd16 } from '../../src/packet/checksum.ts';
 import { parsePacketArg } from '../../src/packet/compose.ts';
-import { extractHeaders } from '../../src/packet/extract.ts';
-import { FK_NW_DST, FK_NW_SRC, FK_TCP_FLAGS, FK_TP_DST, FK_TP_SRC, FK_WORDS } from '../../src/packet/flow-key.ts';
-import { ipv4Str } from '../../src/packet/odp-format.ts';
-import { PcapWriter, readPcap } from '../../src/packet/pcap.ts';
+import { PcapWriter } from '../../src/packet/pcap.ts';
 import { path, SwdInstance } from './harness.ts';
+import { sent } from './sent.ts';
 
 const E12 = 'eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02)';
 const E21 = 'eth(src=50:54:00:00:00:02,dst=50:54:00:00:00:01)';
 const tcp = (eth: string, src: string, dst: string, sport: number, dport: number, flags: string) =>
   `${eth},eth_type(0x0800),ipv4(src=${src},dst=${dst},proto=6,tos=0,ttl=64,frag=no),tcp(src=${sport},dst=${dport}),tcp_flags(${flags})`;
 
-interface Sent {
-  src: string;
-  dst: string;
-  sport: number;
-  dport: number;
-  flags: number;
-  checksumsOk: boolean;
-}
-
-function sent(file: string): Sent[] {
-  return readPcap(file).map(({ data }) => {
-    const key = new Uint32Array(FK_WORDS);
-    const l3 = new Int32Array(1), l4 = new Int32Array(1);
-    extractHeaders(data, 0, data.length, key, 0, l3, l4, 0);
-    const ok = ipv4HeaderChecksum(data, l3[0]) === rd16(data, l3[0] + 10) && verifyL4Checksum(data, l3[0], l4[0], data.length, 6);
-    return {
-      src: ipv4Str(key[FK_NW_SRC]),
-      dst: ipv4Str(key[FK_NW_DST]),
-      sport: key[FK_TP_SRC],
-      dport: key[FK_TP_DST],
-      flags: key[FK_TCP_FLAGS],
-      checksumsOk: ok,
-    };
-  });
-}
 
 /** Write packets (datapath-flow text) as a pcap file for a pcap port to replay. */
 function writePackets(file: string, packets: string[]): void {

@@ -7,45 +7,16 @@
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyL4Checksum, ipv4HeaderChecksum, rd16, setIpv4HeaderChecksum, setL4Checksum } from '../../src/packet/checksum.ts';
-import { extractHeaders } from '../../src/packet/extract.ts';
-import { FK_NW_DST, FK_NW_SRC, FK_TP_DST, FK_TP_SRC, FK_WORDS, FK_IPV6_SRC, FK_IPV6_DST } from '../../src/packet/flow-key.ts';
-import { ipv4Str, ipv6Str } from '../../src/packet/odp-format.ts';
 import { readPcap } from '../../src/packet/pcap.ts';
 import { TIMEOUT_ATTRS } from '../../src/conntrack/timeouts.ts';
 import { path, SwdInstance } from './harness.ts';
+import { sent } from './sent.ts';
 
 const E12 = 'eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02)';
 const E21 = 'eth(src=50:54:00:00:00:02,dst=50:54:00:00:00:01)';
 const v4 = (src: string, dst: string, l4: string, proto: number) =>
   `eth_type(0x0800),ipv4(src=${src},dst=${dst},proto=${proto},tos=0,ttl=64,frag=no),${l4}`;
 
-interface Sent {
-  src: string;
-  dst: string;
-  sport: number;
-  dport: number;
-  checksumsOk: boolean;
-}
-
-/** Decode what a port sent: addresses, ports and whether every checksum verifies. */
-function sent(file: string): Sent[] {
-  return readPcap(file).map(({ data }) => {
-    const key = new Uint32Array(FK_WORDS);
-    const l3 = new Int32Array(1), l4 = new Int32Array(1);
-    extractHeaders(data, 0, data.length, key, 0, l3, l4, 0);
-    const v6 = rd16(data, 12) === 0x86dd;
-    const proto = v6 ? data[l3[0] + 6] : data[l3[0] + 9];
-    let ok = v6 || ipv4HeaderChecksum(data, l3[0]) === rd16(data, l3[0] + 10);
-    if (l4[0] >= 0) ok &&= verifyL4Checksum(data, l3[0], l4[0], data.length, proto);
-    return {
-      src: v6 ? ipv6Str(key, FK_IPV6_SRC) : ipv4Str(key[FK_NW_SRC]),
-      dst: v6 ? ipv6Str(key, FK_IPV6_DST) : ipv4Str(key[FK_NW_DST]),
-      sport: key[FK_TP_SRC],
-      dport: key[FK_TP_DST],
-      checksumsOk: ok,
-    };
-  });
-}
 
 /** An IPv4 packet (no options) around `l4`, checksums filled in. */
 function ipv4Packet(src: string, dst: string, proto: number, l4: Uint8Array): Uint8Array {
