@@ -76,7 +76,7 @@ export class DpPort {
     readonly number: number,
     readonly name: string,
     readonly backend: PortBackend,
-    options: Record<string, string>,
+    readonly options: Record<string, string>,
   ) {
     if (options.tx_pcap) {
       try {

@@ -118,7 +118,7 @@ export interface SwitchApi {
   addPort(bridge: string, port: { name: string; type?: string; ofport?: number; options?: Record<string, string> }): PortConfig;
   delPort(bridge: string, port: string): void;
   /** ovs-ofctl show-like text lines plus the port list. */
-  show(bridge: string): { bridge: string; ports: PortConfig[]; lines: string[] };
+  show(bridge: string): { bridge: string; ports: (PortConfig & { state: string; error: string | null; linkResets: number })[]; lines: string[] };
   dumpPorts(bridge: string, port?: string): { ports: PortStats[]; lines: string[] };
 
   // flows; `text` is flow text (one flow per line, as in a flows file), `file` names it in errors

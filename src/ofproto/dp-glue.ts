@@ -10,8 +10,11 @@ import type { Megaflow } from '../datapath/megaflow.ts';
 import { DpPort, PortError } from '../datapath/port.ts';
 import { DummyBackend, InternalBackend } from '../datapath/ports/dummy.ts';
 import { PcapBackend } from '../datapath/ports/pcap.ts';
+import { DetachedBackend } from '../datapath/ports/detached.ts';
+import { LinkWatcher, type LinkMessage } from '../datapath/ports/link-watch.ts';
 import { SystemBackend } from '../datapath/ports/system.ts';
 import { TapBackend } from '../datapath/ports/tap.ts';
+import { errnoText, ifNameToIndex } from '../datapath/native/native.ts';
 import { RxLoop } from '../datapath/rx/rx-loop.ts';
 import { MAX_PMD_THREADS, PmdSet, type PmdThreadStats } from '../datapath/pmd/pmd-set.ts';
 import type { PacketBatch } from '../packet/batch.ts';
@@ -29,7 +32,7 @@ export interface PortBackendInfo {
   type: string;
 }
 
-type Log = { warn: (...a: unknown[]) => void };
+type Log = { info: (...a: unknown[]) => void; warn: (...a: unknown[]) => void };
 
 /** OVS's dump-flows "flags:" letters, in its order. */
 export function tcpFlagLetters(f: number): string {
@@ -183,37 +186,167 @@ export class DpGlue {
     return this.datapath.ports.has(n);
   }
 
-  addPort(p: BridgePort, options: Record<string, string>): void {
+  /**
+   * Open the port's device and add it to the datapath; throws (adding
+   * nothing) when it cannot be opened — unless `keepIfMissing`, used when
+   * restoring the configuration: then the port is added LINK_DOWN with the
+   * reason in `p.error`, and attached when its interface appears.
+   */
+  addPort(p: BridgePort, options: Record<string, string>, keepIfMissing = false): void {
     let backend;
     try {
-      if (p.type === 'internal') backend = new InternalBackend();
-      else if (p.type === 'pcap') backend = new PcapBackend(options.rx_pcap ?? null);
-      else if (p.type === 'system') backend = new SystemBackend(p.name, { rx: this.pmdThreads === 0 });
-      else if (p.type === 'tap') backend = TapBackend.create(p.name);
-      else backend = new DummyBackend();
-      try {
-        this.datapath.addPort(new DpPort(p.dpPort, p.name, backend, options));
-      } catch (e) {
-        backend.close();
-        throw e;
-      }
+      backend = this.openBackend(p, options);
     } catch (e) {
+      if (!keepIfMissing || !(e instanceof SwitchError) || !isDevicePort(p.type)) throw e;
+      this.addDetached(p, options, e);
+      return;
+    }
+    try {
+      this.datapath.addPort(new DpPort(p.dpPort, p.name, backend, options));
+    } catch (e) {
+      backend.close();
       if (e instanceof PortError) throw new SwitchError(e.code, e.message);
       throw e;
     }
     this.portInfo.set(p.dpPort, p);
-    const real = p.type === 'system' || p.type === 'tap';
-    if (this.pmdThreads === 0) {
-      if (real) this.rxLoop.update();
-    } else if (this.pmd) {
+    if (isDevicePort(p.type)) this.watchLinks();
+    this.startRx(p);
+  }
+
+  private openBackend(p: BridgePort, options: Record<string, string>) {
+    try {
+      if (p.type === 'internal') return new InternalBackend();
+      if (p.type === 'pcap') return new PcapBackend(options.rx_pcap ?? null);
+      if (p.type === 'system') return new SystemBackend(p.name, { rx: this.pmdThreads === 0 });
+      if (p.type === 'tap') return TapBackend.create(p.name);
+      return new DummyBackend();
+    } catch (e) {
+      if (e instanceof PortError) throw new SwitchError(e.code, e.message);
+      throw e;
+    }
+  }
+
+  /** Hand a newly opened real-traffic port to whoever reads it (PMD threads or the main rx loop). */
+  private startRx(p: BridgePort): void {
+    if (!isDevicePort(p.type)) return;
+    if (this.pmdThreads === 0) this.rxLoop.update();
+    else if (this.pmd) {
       const be = this.datapath.ports.get(p.dpPort)!.backend;
       this.pmd.addPort(p.dpPort, p.name, p.type, be instanceof TapBackend ? be.rxFd : undefined);
-    } else if (real) this.pmd = this.startPmds();
+    } else this.pmd = this.startPmds();
+  }
+
+  // ------------------------------------------------------------ devices that come and go
+
+  private links: LinkWatcher | null = null;
+  /** Called when a port's device was attached or detached (the bridge revalidates). */
+  onPortState: (p: BridgePort) => void = () => {};
+
+  private watchLinks(): void {
+    if (this.links) return;
+    this.links = new LinkWatcher((m) => this.onLink(m));
+    try {
+      this.links.start();
+    } catch (e) {
+      this.log.warn({ err: e }, 'cannot watch interfaces (rtnetlink): missing interfaces are not attached when they appear');
+    }
+  }
+
+  private addDetached(p: BridgePort, options: Record<string, string>, e: SwitchError): void {
+    this.datapath.addPort(new DpPort(p.dpPort, p.name, new DetachedBackend(p.type), {}));
+    this.portInfo.set(p.dpPort, p);
+    this.detachedOptions.set(p.dpPort, options);
+    p.up = false;
+    p.error = deviceError(p.name, e);
+    this.log.warn({ port: p.name, code: e.code }, `port ${p.name}: ${p.error}; kept, attached when the interface appears`);
+    this.watchLinks();
+  }
+
+  /** Options of detached ports (tx_pcap etc.), kept for when they attach. */
+  private readonly detachedOptions = new Map<number, Record<string, string>>();
+
+  private onLink(m: LinkMessage): void {
+    if (m.kind === 'error') {
+      this.log.warn(`interface watcher: ${m.message}`);
+      return;
+    }
+    if (m.kind === 'ready' || m.kind === 'resync') {
+      // Anything that changed before the watcher listened, or while events were lost.
+      for (const p of [...this.portInfo.values()]) {
+        if (!isDevicePort(p.type)) continue;
+        const be = this.datapath.ports.get(p.dpPort)?.backend;
+        if (be instanceof DetachedBackend) {
+          if (ifIndexOf(p.name) !== 0) this.attach(p);
+        } else if (be instanceof SystemBackend && ifIndexOf(p.name) !== be.ifindex) {
+          this.detach(p);
+          if (ifIndexOf(p.name) !== 0) this.attach(p);
+        } else if (be instanceof TapBackend && ifIndexOf(p.name) === 0) {
+          this.detach(p);
+          this.attach(p);
+        }
+      }
+      return;
+    }
+    let port: BridgePort | undefined;
+    for (const p of this.portInfo.values()) if (p.name === m.name && isDevicePort(p.type)) port = p;
+    if (!port) return;
+    const be = this.datapath.ports.get(port.dpPort)?.backend;
+    if (m.kind === 'new') {
+      if (be instanceof DetachedBackend) this.attach(port);
+      return;
+    }
+    if (be instanceof SystemBackend && be.ifindex === m.ifindex) this.detach(port);
+    else if (be instanceof TapBackend) {
+      // Deleted from outside: swd owns tap devices, so it makes the device again.
+      this.detach(port);
+      this.attach(port);
+    }
+  }
+
+  /** The device of a configured port went away: stop reading it, keep the port (LINK_DOWN). */
+  private detach(p: BridgePort): void {
+    const old = this.datapath.ports.get(p.dpPort);
+    if (!old || old.backend instanceof DetachedBackend) return;
+    const opts = old.options;
+    this.datapath.ports.set(p.dpPort, new DpPort(p.dpPort, p.name, new DetachedBackend(p.type), {}));
+    this.detachedOptions.set(p.dpPort, opts);
+    if (this.pmd) void this.pmd.removePort(p.dpPort).finally(() => old.close());
+    else {
+      this.rxLoop.update();
+      old.close();
+    }
+    p.up = false;
+    p.linkResets++;
+    p.error = `could not open network device ${p.name} (${errnoText('ENODEV')})`;
+    this.log.warn({ port: p.name }, `port ${p.name}: interface removed; the port stays configured and is attached again when it returns`);
+    this.onPortState(p);
+  }
+
+  /** Try to open a detached port's device; on success it carries traffic again. */
+  private attach(p: BridgePort): void {
+    const cur = this.datapath.ports.get(p.dpPort);
+    if (!cur || !(cur.backend instanceof DetachedBackend)) return;
+    const options = this.detachedOptions.get(p.dpPort) ?? {};
+    let port: DpPort;
+    try {
+      port = new DpPort(p.dpPort, p.name, this.openBackend(p, options), options);
+    } catch (e) {
+      p.error = deviceError(p.name, e as Error);
+      return;
+    }
+    this.datapath.ports.set(p.dpPort, port);
+    this.detachedOptions.delete(p.dpPort);
+    p.up = true;
+    p.error = null;
+    this.startRx(p);
+    this.log.info({ port: p.name }, `port ${p.name}: interface attached`);
+    this.onPortState(p);
   }
 
   removePort(n: number): void {
+    this.detachedOptions.delete(n);
     const port = this.datapath.ports.get(n);
-    if (this.pmd && port) {
+    if (this.pmd && port && !(port.backend instanceof DetachedBackend)) {
       // Workers may still read a tap descriptor this port owns: close it once they all let go.
       this.datapath.ports.delete(n);
       this.portInfo.delete(n);
@@ -368,6 +501,7 @@ export class DpGlue {
   }
 
   close(): void {
+    this.links?.stop();
     clearInterval(this.sweepTimer);
     this.rxLoop.stop();
     this.pmd?.close();
@@ -377,3 +511,19 @@ export class DpGlue {
 }
 
 export { FK_WORDS, tcpFlagsStr };
+
+const isDevicePort = (type: string) => type === 'system' || type === 'tap';
+
+function ifIndexOf(name: string): number {
+  try {
+    return ifNameToIndex(name);
+  } catch {
+    return 0;
+  }
+}
+
+/** `ovs-vsctl show`'s words for a device that could not be opened. */
+function deviceError(name: string, e: Error): string {
+  const code = (e as { code?: string }).code ?? '';
+  return `could not open network device ${name} (${code ? errnoText(code) : e.message})`;
+}

@@ -58,6 +58,10 @@ export class Switch implements SwitchApi {
     this.log = opts.logger ?? { info: noop, warn: noop, error: noop };
     this.dp = new DpGlue((key, learn) => this.upcall(key, learn), this.log, this.now, () => this.revalidate(), opts.pmdThreads ?? 1);
     if (opts.maxIdleMs !== undefined) this.dp.datapath.maxIdleMs = opts.maxIdleMs;
+    this.dp.onPortState = (p) => {
+      for (const br of this.bridges.values()) if (br.portsByDp.get(p.dpPort) === p) br.generation++;
+      this.revalidate(true);
+    };
     this.ct = new CtCommands(this.dp.conntrack, this.now);
     this.groups = new GroupCommands({
       bridge: (name) => this.bridge(name),
@@ -79,7 +83,8 @@ export class Switch implements SwitchApi {
     }
     for (const b of cfg.bridges) {
       sw.addBridge(b.name);
-      for (const p of b.ports) sw.addPort(b.name, { name: p.name, type: p.type, ofport: p.ofport, options: p.options });
+      // A port whose device is missing is kept (LINK_DOWN) rather than stopping the start.
+      for (const p of b.ports) sw.addPort(b.name, { name: p.name, type: p.type, ofport: p.ofport, options: p.options }, true);
       if (b.groups?.length) sw.addGroups(b.name, b.groups.join('\n'), `${b.name} (saved groups)`);
       if (b.flows.length) sw.addFlows(b.name, b.flows.join('\n'), `${b.name} (saved flows)`);
     }
@@ -173,7 +178,7 @@ export class Switch implements SwitchApi {
     this.bridges.set(name, br);
     // The bridge's own LOCAL port, like OVS's internal port named after the bridge.
     const dpPort = this.allocDpPort(null);
-    const port: BridgePort = { name, ofport: OFPP_LOCAL, dpPort, up: true, type: 'internal', options: {} };
+    const port: BridgePort = { name, ofport: OFPP_LOCAL, dpPort, up: true, type: 'internal', options: {}, error: null, linkResets: 0 };
     this.dp.addPort(port, {});
     br.addPort(port);
   }
@@ -190,7 +195,7 @@ export class Switch implements SwitchApi {
     return [...this.bridges.keys()].sort();
   }
 
-  addPort(bridge: string, req: { name: string; type?: string; ofport?: number; options?: Record<string, string> }): PortConfig {
+  addPort(bridge: string, req: { name: string; type?: string; ofport?: number; options?: Record<string, string> }, restoring = false): PortConfig {
     const br = this.bridge(bridge);
     const type = req.type ?? 'dummy';
     if (!PORT_TYPES.includes(type)) throw new SwitchError('EINVAL', `unsupported port type '${type}' (supported: ${PORT_TYPES.join(', ')})`);
@@ -203,8 +208,8 @@ export class Switch implements SwitchApi {
     if (br.portsByOf.has(ofport)) throw new SwitchError('EEXIST', `ofport ${ofport} is already used on bridge ${bridge}`);
     const options = { ...(req.options ?? {}) };
     const dpPort = this.allocDpPort(ofport);
-    const port: BridgePort = { name: req.name, ofport, dpPort, up: true, type, options };
-    this.dp.addPort(port, options); // throws (and adds nothing) when the backend cannot open
+    const port: BridgePort = { name: req.name, ofport, dpPort, up: true, type, options, error: null, linkResets: 0 };
+    this.dp.addPort(port, options, restoring); // throws (and adds nothing) when the backend cannot open, unless restoring
     br.addPort(port);
     this.revalidate(true);
     if (type === 'pcap' && options.rx_pcap) this.dp.replay(dpPort);
@@ -233,10 +238,16 @@ export class Switch implements SwitchApi {
       lines.push(` ${label}(${p.name}): addr:${portMac(p.dpPort)}`);
       lines.push('     config:     0');
       lines.push(`     state:      ${p.up ? '0' : 'LINK_DOWN'}`);
+      if (p.error) lines.push(`     error: ${JSON.stringify(p.error)}`);
       lines.push('     speed: 0 Mbps now, 0 Mbps max');
     }
     lines.push('OFPT_GET_CONFIG_REPLY (xid=0x4): frags=normal miss_send_len=0');
-    return { bridge, ports: this.portConfigs(br), lines };
+    const state = new Map(br.sortedPorts().map((p) => [p.ofport, p]));
+    const ports = this.portConfigs(br).map((c) => {
+      const p = state.get(c.ofport)!;
+      return { ...c, state: p.up ? 'up' : 'LINK_DOWN', error: p.error, linkResets: p.linkResets };
+    });
+    return { bridge, ports, lines };
   }
 
   private portConfigs(br: Bridge): PortConfig[] {

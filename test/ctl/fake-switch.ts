@@ -64,7 +64,7 @@ export class FakeSwitch implements SwitchApi {
   }
   show(bridge: string) {
     const b = this.br(bridge);
-    return { bridge, ports: b.ports, lines: [`${bridge}:`, ...b.ports.map((p) => ` ${p.ofport}(${p.name}): type ${p.type}`)] };
+    return { bridge, ports: b.ports.map((p) => ({ ...p, state: 'up', error: null, linkResets: 0 })), lines: [`${bridge}:`, ...b.ports.map((p) => ` ${p.ofport}(${p.name}): type ${p.type}`)] };
   }
   dumpPorts(bridge: string, port?: string) {
     const ps = this.br(bridge).ports.filter((p) => port === undefined || p.name === port || String(p.ofport) === port);

@@ -37,8 +37,8 @@ describe('swctl against a running swd', () => {
     expect(JSON.parse(r.stdout)).toEqual({
       bridge: 'br0',
       ports: [
-        { name: 'p1', type: 'dummy', ofport: 1, options: {} },
-        { name: 'p2', type: 'dummy', ofport: 2, options: {} },
+        { name: 'p1', type: 'dummy', ofport: 1, options: {}, state: 'up', error: null, linkResets: 0 },
+        { name: 'p2', type: 'dummy', ofport: 2, options: {}, state: 'up', error: null, linkResets: 0 },
       ],
       lines: ['br0:', ' 1(p1): type dummy', ' 2(p2): type dummy'],
     });
@@ -53,7 +53,7 @@ describe('swctl against a running swd', () => {
 
   it('adds ports with type, ofport and options', async () => {
     expect(await ctl('add-port', 'br0', 'p9', 'type=pcap', 'ofport=9', 'options:rx_pcap=a.pcap,tx_pcap=b.pcap', 'options:x=y')).toEqual({ code: 0, stdout: '', stderr: '' });
-    expect(d.sw.show('br0').ports.at(-1)).toEqual({ name: 'p9', type: 'pcap', ofport: 9, options: { rx_pcap: 'a.pcap', tx_pcap: 'b.pcap', x: 'y' } });
+    expect(d.sw.show('br0').ports.at(-1)).toEqual({ name: 'p9', type: 'pcap', ofport: 9, options: { rx_pcap: 'a.pcap', tx_pcap: 'b.pcap', x: 'y' }, state: 'up', error: null, linkResets: 0 });
     expect((await ctl('del-port', 'br0', 'p9')).code).toBe(0);
   });
 

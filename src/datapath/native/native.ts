@@ -40,12 +40,17 @@ interface Libc {
   write: Fn;
   ifNameToIndex: Fn;
   eventfd: Fn;
+  recv: Fn;
 }
 
 // ------------------------------------------------------------------ constants (linux/if_packet.h, if_ether.h, ...)
 
 export const AF_PACKET = 17;
 export const AF_INET = 2;
+export const AF_NETLINK = 16;
+export const NETLINK_ROUTE = 0;
+/** rtnetlink multicast group of link (interface) changes. */
+export const RTMGRP_LINK = 1;
 export const SOCK_RAW = 3;
 export const SOCK_DGRAM = 2;
 export const SOCK_NONBLOCK = 0o4000;
@@ -121,6 +126,20 @@ const ERRNO_NAMES: Record<number, string> = {
   97: 'EAFNOSUPPORT', 100: 'ENETDOWN', 105: 'ENOBUFS', 6: 'ENXIO',
 };
 
+/** strerror(3)'s words for the errors a port can meet, as OVS prints them in `ovs-vsctl show`. */
+const ERRNO_TEXT: Record<string, string> = {
+  EPERM: 'Operation not permitted', ENOENT: 'No such file or directory', EBADF: 'Bad file descriptor',
+  EAGAIN: 'Resource temporarily unavailable', ENOMEM: 'Cannot allocate memory', EACCES: 'Permission denied',
+  EBUSY: 'Device or resource busy', EEXIST: 'File exists', ENODEV: 'No such device', EINVAL: 'Invalid argument',
+  EMFILE: 'Too many open files', ENETDOWN: 'Network is down', ENOBUFS: 'No buffer space available',
+  ENXIO: 'No such device or address', EOPNOTSUPP: 'Operation not supported', EAFNOSUPPORT: 'Address family not supported by protocol',
+};
+
+/** The text of an errno name (`ENODEV` -> `No such device`); the name itself when unknown. */
+export function errnoText(code: string): string {
+  return ERRNO_TEXT[code] ?? code;
+}
+
 export class NativeError extends Error {
   readonly code: string;
   constructor(readonly call: string, readonly errno: number) {
@@ -161,6 +180,7 @@ function lib(): Libc {
       write: f('long write(int fd, void *buf, size_t len)'),
       ifNameToIndex: f('unsigned int if_nametoindex(const char *name)'),
       eventfd: f('int eventfd(unsigned int initval, int flags)'),
+      recv: f('long recv(int fd, void *buf, size_t len, int flags)'),
     };
     return libc;
   } catch (e) {
@@ -318,4 +338,21 @@ export function eventFdSignal(fd: number): void {
 
 export function eventFdDrain(fd: number): void {
   lib().read(fd, drainBuf, 8);
+}
+
+/** Bind a netlink socket to the multicast `groups` (struct sockaddr_nl; the kernel picks the port id). */
+export function bindNetlink(fd: number, groups: number): void {
+  const sa = new Uint8Array(12);
+  const v = new DataView(sa.buffer);
+  v.setUint16(0, AF_NETLINK, true);
+  v.setUint32(8, groups >>> 0, true);
+  check('bind', lib().bind(fd, sa, sa.length));
+}
+
+/** recv(); returns the length, 0 when nothing is there (EAGAIN), -errno on error. */
+export function recvFd(fd: number, buf: Uint8Array, flags: number): number {
+  const r = lib().recv(fd, buf, buf.length, flags);
+  if (r >= 0) return r;
+  const e = errno();
+  return e === EAGAIN ? 0 : -e;
 }
