@@ -9,11 +9,12 @@
 // stats (OVS counts it against the OpenFlow rules during translation).
 // Single-threaded per Datapath instance.
 
+import type { Conntrack } from '../conntrack/conntrack.ts';
 import { BATCH_MAX, PacketBatch } from '../packet/batch.ts';
 import { csumUpdate16, csumUpdate32, rd16, rd32, wr16, wr32 } from '../packet/checksum.ts';
 import { extractBatch, extractHeaders, FK_HEADER_FIRST, ParseStats } from '../packet/extract.ts';
 import {
-  ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_VLAN, ETH_TYPE_VLAN_8021AD, FK_CT_IPV6_DST, FK_CT_LABEL, FK_CT_STATE,
+  ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_VLAN, ETH_TYPE_VLAN_8021AD, FK_CT_IPV6_DST, FK_CT_STATE,
   FK_ETH_DST_HI, FK_ETH_DST_LO, FK_ETH_SRC_HI, FK_ETH_SRC_LO, FK_ETH_TYPE, FK_IN_PORT, FK_IPV6_DST,
   FK_IPV6_LABEL, FK_IPV6_SRC, FK_NW_DST, FK_NW_PROTO, FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_PKT_MARK, FK_RECIRC_ID,
   FK_TCP_FLAGS, FK_TP_DST, FK_TP_SRC, FK_VLAN_TCI, FK_WORDS, IPPROTO_TCP, IPPROTO_UDP, VLAN_CFI,
@@ -40,10 +41,21 @@ export interface UpcallResult {
 
 /** Translate a miss. `key` is a private copy; `len` the packet's length (for rule stats). */
 export type Upcall = (key: Uint32Array, len: number) => UpcallResult | null;
+/** Translate an installed megaflow's key again, without side effects (revalidation). */
+export type Revalidate = (key: Uint32Array) => UpcallResult | null;
 
 export interface ConntrackHook {
   /** Run packet idx of batch through conntrack; sets ct_* key words; may set batch.dropped[idx]. */
   execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, action: DpCtAction, nowMs: number): void;
+}
+
+/** The ct() hook onto a conntrack table: the one adapter for the main thread and every PMD thread. */
+export function conntrackHook(ct: Conntrack): ConntrackHook {
+  return {
+    execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: DpCtAction, nowMs: number) {
+      ct.execute(batch, idx, key, keyOfs, a.zone, a.commit, a.force, a.mark, a.labelWords, nowMs, a.natRange);
+    },
+  };
 }
 
 export interface DatapathStats {
@@ -69,6 +81,8 @@ export class Datapath {
   constructor(
     private readonly upcall: Upcall,
     public conntrack: ConntrackHook | null = null,
+    /** Without one, revalidate() drops every megaflow (PMD threads refill on demand). */
+    private readonly retranslate: Revalidate | null = null,
   ) {}
 
   addPort(port: DpPort): void {
@@ -208,8 +222,8 @@ export class Datapath {
           if (b.dropped[i]) return;
           break;
         case DPA_CT_CLEAR:
+          // ct_state through ct_ipv6_dst, ct_label included (flow-key.ts keeps the ct words together).
           for (let w = FK_CT_STATE; w <= FK_CT_IPV6_DST + 3; w++) keys[k + w] = 0;
-          void FK_CT_LABEL;
           break;
         case DPA_RECIRC:
           // As dpif-netdev: a packet may recirculate MAX_RECIRC_DEPTH times (depth 0..MAX-1 may recirculate).
@@ -321,7 +335,7 @@ export class Datapath {
     for (const mf of this.cache.entries()) {
       let res: UpcallResult | null;
       try {
-        res = this.upcall(Uint32Array.from(mf.origKey), 0);
+        res = this.retranslate ? this.retranslate(Uint32Array.from(mf.origKey)) : null;
       } catch {
         res = null;
       }

@@ -7,6 +7,7 @@
 // Errors are thrown as SwitchError with a code; the RPC layer turns them into
 // JSON-RPC errors carrying that code and message.
 
+import type { DpFlowEntry } from '../datapath/dp-format.ts';
 import type { PortCounters } from '../datapath/port.ts';
 
 export class SwitchError extends Error {
@@ -65,17 +66,7 @@ export interface FlowEntry {
   text: string;
 }
 
-export interface DpFlowEntry {
-  /** Match in dpctl text: "recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)". */
-  match: string;
-  packets: number;
-  bytes: number;
-  usedSec: number | null; // null = never
-  tcpFlags: string; // "S", "SP.", "" when none
-  actions: string; // "2", "ct(commit,zone=1),recirc(0x3)", "drop"
-  ufid?: string;
-  text: string;
-}
+export type { DpFlowEntry };
 
 /** A group as dump-groups reports it. */
 export interface GroupEntry {

@@ -21,10 +21,6 @@ export const N_TABLES = 255;
 export interface BridgePort extends XPort {
   type: string;
   options: Record<string, string>;
-  /** Why the port's device is not attached (as `ovs-vsctl show` words it), or null. */
-  error: string | null;
-  /** Times the device went away under the port (OVS's Interface link_resets). */
-  linkResets: number;
 }
 
 export class Bridge implements XBridge {

@@ -21,7 +21,7 @@ import { formatGroup } from './group.ts';
 import { parseFlow, parseFlowFile } from './parse-flow.ts';
 import { RecircIds } from './recirc.ts';
 import { formatTraceFlow, xlate } from './xlate.ts';
-import { DpGlue, type PortBackendInfo } from './dp-glue.ts';
+import { UpcallAdapter } from './upcall.ts';
 import { CtCommands } from './ct-commands.ts';
 import { GroupCommands } from './group-commands.ts';
 import type { OfAction } from './actions.ts';
@@ -45,7 +45,7 @@ export const LIMIT_LOG_INTERVAL_MS = 10_000;
 export class Switch implements SwitchApi {
   readonly bridges = new Map<string, Bridge>();
   readonly recirc = new RecircIds();
-  readonly dp: DpGlue;
+  readonly dp: UpcallAdapter;
   readonly ct: CtCommands;
   readonly groups: GroupCommands;
   private readonly now: () => number;
@@ -56,7 +56,7 @@ export class Switch implements SwitchApi {
     this.now = opts.now ?? Date.now;
     const noop = () => {};
     this.log = opts.logger ?? { info: noop, warn: noop, error: noop };
-    this.dp = new DpGlue((key, learn) => this.upcall(key, learn), this.log, this.now, () => this.revalidate(), opts.pmdThreads ?? 1);
+    this.dp = new UpcallAdapter((key, learn) => this.upcall(key, learn), this.log, this.now, () => this.revalidate(), opts.pmdThreads ?? 1);
     if (opts.maxIdleMs !== undefined) this.dp.datapath.maxIdleMs = opts.maxIdleMs;
     this.dp.onPortState = (p) => {
       for (const br of this.bridges.values()) if (br.portsByDp.get(p.dpPort) === p) br.generation++;
@@ -178,7 +178,7 @@ export class Switch implements SwitchApi {
     this.bridges.set(name, br);
     // The bridge's own LOCAL port, like OVS's internal port named after the bridge.
     const dpPort = this.allocDpPort(null);
-    const port: BridgePort = { name, ofport: OFPP_LOCAL, dpPort, up: true, type: 'internal', options: {}, error: null, linkResets: 0 };
+    const port: BridgePort = { name, ofport: OFPP_LOCAL, dpPort, up: true, type: 'internal', options: {} };
     this.dp.addPort(port, {});
     br.addPort(port);
   }
@@ -208,7 +208,7 @@ export class Switch implements SwitchApi {
     if (br.portsByOf.has(ofport)) throw new SwitchError('EEXIST', `ofport ${ofport} is already used on bridge ${bridge}`);
     const options = { ...(req.options ?? {}) };
     const dpPort = this.allocDpPort(ofport);
-    const port: BridgePort = { name: req.name, ofport, dpPort, up: true, type, options, error: null, linkResets: 0 };
+    const port: BridgePort = { name: req.name, ofport, dpPort, up: true, type, options };
     this.dp.addPort(port, options, restoring); // throws (and adds nothing) when the backend cannot open, unless restoring
     br.addPort(port);
     this.revalidate(true);
@@ -238,14 +238,16 @@ export class Switch implements SwitchApi {
       lines.push(` ${label}(${p.name}): addr:${portMac(p.dpPort)}`);
       lines.push('     config:     0');
       lines.push(`     state:      ${p.up ? '0' : 'LINK_DOWN'}`);
-      if (p.error) lines.push(`     error: ${JSON.stringify(p.error)}`);
+      const err = this.dp.portStatus(p.dpPort).error;
+      if (err) lines.push(`     error: ${JSON.stringify(err)}`);
       lines.push('     speed: 0 Mbps now, 0 Mbps max');
     }
     lines.push('OFPT_GET_CONFIG_REPLY (xid=0x4): frags=normal miss_send_len=0');
     const state = new Map(br.sortedPorts().map((p) => [p.ofport, p]));
     const ports = this.portConfigs(br).map((c) => {
       const p = state.get(c.ofport)!;
-      return { ...c, state: p.up ? 'up' : 'LINK_DOWN', error: p.error, linkResets: p.linkResets };
+      const st = this.dp.portStatus(p.dpPort);
+      return { ...c, state: p.up ? 'up' : 'LINK_DOWN', error: st.error, linkResets: st.linkResets };
     });
     return { bridge, ports, lines };
   }
@@ -305,9 +307,6 @@ export class Switch implements SwitchApi {
    */
   private checkActions(acts: OfAction[], br: Bridge | null, where: { file: string; line: number; text: string } | null = null): void {
     for (const a of acts) {
-      if (a.type === 'ct' && !this.dp.hasConntrack()) {
-        throw new SwitchError('ENOTSUP', 'conntrack not available yet: flows with ct() actions cannot be added');
-      }
       if (a.type === 'ct' && a.alg) throw new SwitchError('ENOTSUP', `ct(alg=${a.alg}) is not supported yet`);
       if (a.type === 'group' && br && !br.groups.has(a.groupId)) {
         let loc = '';
@@ -508,4 +507,3 @@ function portMac(dpPort: number): string {
   return `aa:55:aa:55:00:${(dpPort & 0xff).toString(16).padStart(2, '0')}`;
 }
 
-export type { PortBackendInfo };

@@ -56,10 +56,14 @@ interface Rig {
 /** Ports 1 and 2 (2 records what it sends); `translate` decides each miss. */
 function rig(translate: (key: Uint32Array) => UpcallResult | null, conntrack: ConntrackHook | null = null): Rig {
   const upcalls: Rig['upcalls'] = [];
-  const dp = new Datapath((key, len) => {
-    upcalls.push({ key, len });
-    return translate(key);
-  }, conntrack);
+  const dp = new Datapath(
+    (key, len) => {
+      upcalls.push({ key, len });
+      return translate(key);
+    },
+    conntrack,
+    (key) => translate(key),
+  );
   const p2 = new Recorder();
   dp.addPort(new DpPort(1, 'p1', new DummyBackend(), {}));
   dp.addPort(new DpPort(2, 'p2', p2, {}));
@@ -68,7 +72,7 @@ function rig(translate: (key: Uint32Array) => UpcallResult | null, conntrack: Co
 
 const fixed = (actions: DpAction[], mask = IP_FRAG_MASK) => () => ({ actions, mask });
 
-/** dump-dp-flows lines of the cache, without `used:` (as dp-glue prints them). */
+/** dump-dp-flows lines of the cache, without `used:` (as dpif prints them). */
 function dump(dp: Datapath): string[] {
   return dp.cache.entries().map((mf) =>
     `${formatOdpFlowKey(mf.key, 0, mf.mask, 0, false)}, packets:${mf.packets}, bytes:${mf.bytes}, actions:${formatDpActions(mf.actions)}`);

@@ -27,7 +27,6 @@ export const PS_MISSES = 3;
 export const PS_LOST = 4;
 export const PS_BUSY_NS = 5;
 export const PS_IDLE_NS = 6;
-export const PS_RECIRC = 7;
 export const PMD_STAT_WORDS = 16;
 
 export const PC_RX_PACKETS = 0;

@@ -14,9 +14,7 @@
 
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { Conntrack } from '../../conntrack/conntrack.ts';
-import type { PacketBatch } from '../../packet/batch.ts';
-import { Datapath, type UpcallResult } from '../datapath.ts';
-import type { DpCtAction } from '../dp-actions.ts';
+import { conntrackHook, Datapath, type UpcallResult } from '../datapath.ts';
 import type { Megaflow } from '../megaflow.ts';
 import { eventFdDrain, poll, POLLERR, POLLHUP, POLLIN, POLLNVAL } from '../native/native.ts';
 import { DpPort, isRxBackend, type PortBackend, type RxBackend } from '../port.ts';
@@ -24,7 +22,7 @@ import { DummyBackend } from '../ports/dummy.ts';
 import { SystemBackend } from '../ports/system.ts';
 import { TapBackend } from '../ports/tap.ts';
 import {
-  FLOW_REC, GEN, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED, PC_TX_ERRORS,
+  GEN, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED, PC_TX_ERRORS,
   PC_TX_PACKETS, PORT_BASE, PORT_WORDS, PS_BATCHES, PS_BUSY_NS, PS_HITS, PS_IDLE_NS, PS_LOST, PS_MISSES, PS_PACKETS,
   UPCALL_TIMEOUT_MS, type PmdControl, type PmdPortInfo, type PmdWorkerData, type UpcallReply,
 } from './pmd-protocol.ts';
@@ -58,7 +56,6 @@ function takeErrors(): void {
 }
 
 function upcall(key: Uint32Array, len: number): UpcallResult | null {
-  if (len === 0) return null; // workers never revalidate: a generation change flushes instead
   const seq = ++upSeq;
   Atomics.store(upWord, 0, 0);
   wd.upcallPort.postMessage({ seq, key, len });
@@ -78,11 +75,7 @@ function upcall(key: Uint32Array, len: number): UpcallResult | null {
   }
 }
 
-const dp = new Datapath(upcall, {
-  execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: DpCtAction, nowMs: number) {
-    ct.execute(batch, idx, key, keyOfs, a.zone, a.commit, a.force, a.mark, a.labelWords, nowMs, a.natRange);
-  },
-});
+const dp = new Datapath(upcall, conntrackHook(ct));
 
 const removed: number[] = [];
 dp.onRemove = (mf: Megaflow) => {
@@ -153,7 +146,6 @@ function pushFlows(): void {
     wd.ctlPort.postMessage({ t: 'flows-removed', records: Float64Array.from(removed) });
     removed.length = 0;
   }
-  void FLOW_REC;
 }
 
 function handle(m: PmdControl): boolean {
