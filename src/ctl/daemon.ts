@@ -15,6 +15,7 @@ import type { SwitchConfig } from '../ofproto/api.ts';
 import { loadDb, saveDb } from './db.ts';
 import { buildMethods, type DaemonSwitch, type MethodSpec, SWITCH_METHODS } from './methods.ts';
 import { acquirePidfile, releasePidfile } from './pidfile.ts';
+import { MetricsServer, type MetricsAddress } from './metrics.ts';
 import { RpcServer } from './rpc-server.ts';
 import { ensureRundir, type RunPaths, runPaths } from './rundir.ts';
 import { VERSION } from './version.ts';
@@ -62,6 +63,8 @@ export interface DaemonOptions {
   env?: NodeJS.ProcessEnv;
   /** Passed to the switch factory: datapath flow idle time. */
   maxIdleMs?: number;
+  /** Serve Prometheus metrics on this address (swd start --metrics). */
+  metrics?: MetricsAddress;
 }
 
 export interface Daemon {
@@ -71,6 +74,8 @@ export interface Daemon {
   readonly stopped: Promise<void>;
   /** Stop gracefully; idempotent. */
   stop(): Promise<void>;
+  /** Where /metrics is served, when it is. */
+  readonly metrics: MetricsAddress | null;
 }
 
 /** The configuration of a fresh switch. */
@@ -100,6 +105,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   let sw: DaemonSwitch | null = null;
   let server: RpcServer | null = null;
+  let metrics: MetricsServer | null = null;
   try {
     const saved = loadDb(paths.db);
     const cfg = saved ?? defaultConfig(opts.defaultBridge !== false);
@@ -123,6 +129,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         clearInterval(timer);
         log.info('shutting down');
         await server?.close(paths.socket);
+        await metrics?.close();
         try {
           save();
         } catch (e) {
@@ -154,6 +161,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       throw new DaemonStartError(`cannot listen on ${paths.socket}: ${(e as Error).message}`);
     }
 
+    if (opts.metrics) {
+      if (!theSwitch.stats) throw new DaemonStartError('this switch has no counters to serve as metrics');
+      const stats = theSwitch.stats.bind(theSwitch);
+      try {
+        metrics = await MetricsServer.start(opts.metrics, stats, (err) => log.error({ err }, 'metrics scrape failed'));
+      } catch (e) {
+        throw new DaemonStartError(`cannot serve metrics on ${opts.metrics.host}:${opts.metrics.port}: ${(e as Error).message}`);
+      }
+      log.info({ metrics: `http://${metrics.address.host}:${metrics.address.port}/metrics` }, 'serving metrics');
+    }
+
     const timer = setInterval(() => {
       try {
         theSwitch.tick?.(Date.now());
@@ -165,9 +183,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     }, opts.tickMs ?? 100);
 
     log.info({ rundir: paths.rundir, socket: paths.socket, db: paths.db, restored: !!saved }, 'swd started');
-    return { paths, sw: theSwitch, stopped, stop };
+    return { paths, sw: theSwitch, stopped, stop, metrics: metrics?.address ?? null };
   } catch (e) {
     await server?.close(paths.socket);
+    await (metrics as MetricsServer | null)?.close();
     try {
       sw?.close?.();
     } catch {

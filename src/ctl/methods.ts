@@ -5,6 +5,7 @@
 // here and a line there.
 
 import { SwitchError, type GroupApi, type SwitchApi } from '../ofproto/api.ts';
+import type { SwitchStats } from '../ofproto/switch-stats.ts';
 import { E_INVALID_PARAMS, RpcError, type Handler } from './rpc-server.ts';
 
 /** Reads and checks one request's params; every failure is a -32602. */
@@ -82,7 +83,7 @@ export interface PmdApi {
 }
 
 /** What the daemon drives: the SwitchApi, maybe conntrack, groups and PMD threads, and the periodic hooks. */
-export type DaemonSwitch = SwitchApi & Partial<ConntrackApi> & Partial<GroupApi> & Partial<PmdApi> & { tick?(nowMs: number): void; close?(): void };
+export type DaemonSwitch = SwitchApi & Partial<ConntrackApi> & Partial<GroupApi> & Partial<PmdApi> & { tick?(nowMs: number): void; close?(): void; stats?(): SwitchStats };
 
 export interface MethodSpec {
   /** Persist the configuration after success. */

@@ -9,6 +9,7 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DaemonStartError, startDaemon, type SwitchFactory } from './daemon.ts';
+import { parseMetricsAddress, type MetricsAddress } from './metrics.ts';
 import { DbError, loadDb } from './db.ts';
 import { AlreadyRunningError, checkNotRunning, pidAlive, readPid, socketAlive } from './pidfile.ts';
 import { call } from './rpc-client.ts';
@@ -26,6 +27,7 @@ interface StartOptions {
   defaultBridge: boolean;
   maxIdle?: number;
   pmdThreads: number;
+  metrics?: MetricsAddress;
 }
 
 export interface SwdMainDeps {
@@ -51,6 +53,14 @@ function isUserError(e: unknown): e is Error {
   return e instanceof AlreadyRunningError || e instanceof DbError || e instanceof DaemonStartError || e instanceof RundirError;
 }
 
+function parseMetrics(v: string): MetricsAddress {
+  try {
+    return parseMetricsAddress(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
 function parseMaxIdle(v: string): number {
   const n = Number(v);
   if (!/^\d+$/.test(v) || n < 500 || n > 86_400_000) throw new InvalidArgumentError('must be a whole number of milliseconds from 500 to 86400000');
@@ -71,6 +81,7 @@ async function start(o: StartOptions, deps: SwdMainDeps): Promise<void> {
     throw e;
   }
   process.stderr.write(`swd listening on ${daemon.paths.socket}\n`);
+  if (daemon.metrics) process.stderr.write(`swd metrics on http://${daemon.metrics.host.includes(':') ? `[${daemon.metrics.host}]` : daemon.metrics.host}:${daemon.metrics.port}/metrics\n`);
 
   let signals = 0;
   const onSignal = (sig: string) => {
@@ -180,6 +191,7 @@ export async function main(argv = process.argv, deps: SwdMainDeps = {}): Promise
     .option('--no-default-bridge', 'do not create br0 with p1 and p2 when there is no database yet')
     .option('--max-idle <ms>', 'idle time before a datapath flow is removed, as OVS other_config:max-idle (default 10000)', parseMaxIdle)
     .option('--pmd-threads <n>', 'datapath threads polling system and tap ports (0: on the main thread)', parsePmdThreads, 1)
+    .option('--metrics <[addr:]port>', 'serve Prometheus metrics on http://ADDR:PORT/metrics (ADDR default 127.0.0.1)', parseMetrics)
     .action((o: StartOptions) => start(o, deps));
   program
     .command('stop')

@@ -22,6 +22,7 @@ import { parseFlow, parseFlowFile } from './parse-flow.ts';
 import { RecircIds } from './recirc.ts';
 import { formatTraceFlow, xlate } from './xlate.ts';
 import { UpcallAdapter } from './upcall.ts';
+import { collectSwitchStats, type SwitchStats } from './switch-stats.ts';
 import { CtCommands } from './ct-commands.ts';
 import { GroupCommands } from './group-commands.ts';
 import type { OfAction } from './actions.ts';
@@ -159,6 +160,11 @@ export class Switch implements SwitchApi {
       { maxconnsRefused: global, zoneLimitRefused: zone },
       `conntrack: ${global} new connections not committed (table full, maxconns ${this.dp.conntrack.getMaxConns()}), ${zone} refused by zone limits`,
     );
+  }
+
+  /** Counters for monitoring (swd start --metrics). */
+  stats(): SwitchStats {
+    return collectSwitchStats(this.bridges.values(), this.dp, this.now());
   }
 
   close(): void {
