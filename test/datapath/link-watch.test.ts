@@ -1,11 +1,11 @@
-// Decoding rtnetlink link messages (src/datapath/ports/link-watch.ts): the
+// Decoding rtnetlink link messages (src/datapath/ports/link-msg.ts): the
 // interface name, index and flags of RTM_NEWLINK / RTM_DELLINK, several
 // messages per datagram, other types skipped, and truncated or lying
 // lengths never read outside the datagram.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseLinkMessages, RTM_DELLINK, RTM_NEWLINK } from '../../src/datapath/ports/link-watch.ts';
+import { parseLinkMessages, RTM_DELLINK, RTM_NEWLINK } from '../../src/datapath/ports/link-msg.ts';
 
 /** One netlink message: nlmsghdr, ifinfomsg, then IFLA_MTU and IFLA_IFNAME attributes. */
 function linkMsg(type: number, ifindex: number, flags: number, name: string): Uint8Array {

@@ -8,7 +8,7 @@ import {
   AF_NETLINK, bindNetlink, closeFd, ENOBUFS, MSG_DONTWAIT, NETLINK_ROUTE, poll, POLLIN, recvFd, RTMGRP_LINK,
   SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, socket,
 } from '../native/native.ts';
-import { parseLinkMessages, type LinkMessage } from './link-watch.ts';
+import { parseLinkMessages, type LinkMessage } from './link-msg.ts';
 
 const POLL_MS = 200;
 const ctl = workerData.ctl as Int32Array;
