@@ -148,8 +148,8 @@ export async function rows(): Promise<BenchRow[]> {
     return cases.map((c, j) => {
       const p50 = pct(times[j], 0.5);
       const p90 = pct(times[j], 0.9);
-      const ratio = j === 0 ? '' : `; ${(p50 / node50).toFixed(2)}× / ${(p90 / node90).toFixed(2)}× node -e 0 (p50 / p90)`;
-      return { bench: 'start-up', case: `${c.name} p50`, value: p50, unit: 'ms', note: `p90 ${p90.toFixed(1)} ms${ratio}; ${RUNS} runs${notes.length ? '; ' + notes.join('; ') : ''}` };
+      const more = j === 0 ? [`${RUNS} rounds`, ...notes] : [`${(p50 / node50).toFixed(2)}× / ${(p90 / node90).toFixed(2)}× node -e 0 (p50 / p90)`];
+      return { bench: 'start-up', case: `${c.name} p50`, value: p50, unit: 'ms', note: [`p90 ${p90.toFixed(1)} ms`, ...more].join('; ') };
     });
   } finally {
     await swd.stop();
