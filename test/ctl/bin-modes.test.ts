@@ -144,7 +144,7 @@ describe('the bins in a built copy of the package', () => {
     expect(versions(dir)).toEqual([`${VERSION}+edited+compiled\n`, `${VERSION}+edited+compiled\n`]);
     appendFileSync(join(dir, 'src/packet/hash.ts'), '// touched\n');
     expect(versions(dir)).toEqual([`${VERSION}+edited\n`, `${VERSION}+edited\n`]);
-  });
+  }, 180_000);
 
   it('run the sources when dist/ is missing or its build never finished', () => {
     build(dir);
@@ -155,7 +155,24 @@ describe('the bins in a built copy of the package', () => {
     rmSync(join(dir, 'dist'), { recursive: true });
     expect(versions(dir)).toEqual([`${VERSION}+edited\n`, `${VERSION}+edited\n`]);
     expect(existsSync(join(dir, 'dist'))).toBe(false);
-  });
+  }, 180_000);
+
+  it('a build that fails leaves no dist/ (an error for npm run build, a warning for prepare) and the bins run the sources', () => {
+    const file = join(dir, 'src/packet/hash.ts');
+    const good = readFileSync(file, 'utf8');
+    build(dir);
+    writeFileSync(file, good + "export const broken: number = 'not a number';\n");
+    const strict = spawnSync(process.execPath, ['scripts/build.js'], { cwd: dir, encoding: 'utf8', env: ENV });
+    expect(strict.status).toBe(1);
+    expect(strict.stderr).toContain('swd build: tsc failed');
+    expect(existsSync(join(dir, 'dist'))).toBe(false);
+    const lenient = spawnSync(process.execPath, ['scripts/build.js', '--if-possible'], { cwd: dir, encoding: 'utf8', env: ENV });
+    expect(lenient.status).toBe(0);
+    expect(lenient.stderr).toContain('swd and swctl will run from the TypeScript sources');
+    expect(existsSync(join(dir, 'dist'))).toBe(false);
+    expect(versions(dir)).toEqual([`${VERSION}+edited\n`, `${VERSION}+edited\n`]);
+    writeFileSync(file, good);
+  }, 180_000);
 });
 
 const skip = netnsUnavailable();
@@ -172,7 +189,7 @@ describe.skipIf(skip !== null)(`a compiled swd's worker threads on real ports${s
   });
 
   for (const threads of [2, 0]) {
-    it(`--pmd-threads ${threads}: ping through two system ports`, async () => {
+    it(`--pmd-threads ${threads}: ping through two system ports`, { timeout: 120_000 }, async () => {
       const d = daemon(dir);
       const topo = new Topology();
       topos.push(topo);
