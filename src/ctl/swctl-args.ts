@@ -63,13 +63,25 @@ interface Compiled {
   globals: Flag[];
 }
 
+/**
+ * One command's (or the globals') flags. As in commander, `--no-x` makes x
+ * default to true unless `--x` was defined before it.
+ */
+function flagsOf(options: readonly OptionSpec[]): Flag[] {
+  const flags = options.map(flagOf);
+  flags.forEach((f, i) => {
+    if (f.negate && flags.slice(0, i).some((g) => !g.negate && g.key === f.key)) f.default = undefined;
+  });
+  return flags;
+}
+
 function compile(commands: readonly CommandSpec[], globals: readonly OptionSpec[]): Compiled {
   const byName = new Map<string, { spec: CommandSpec; arity: Arity; flags: Flag[] }>();
   for (const spec of commands) {
     const arity = arityOf(spec.usage);
-    byName.set(arity.name, { spec, arity, flags: (spec.options ?? []).map(flagOf) });
+    byName.set(arity.name, { spec, arity, flags: flagsOf(spec.options ?? []) });
   }
-  return { byName, globals: globals.map(flagOf) };
+  return { byName, globals: flagsOf(globals) };
 }
 
 function defaults(flags: Flag[]): Opts {
@@ -125,5 +137,8 @@ export function parseFast(words: readonly string[], commands: readonly CommandSp
   const { required, optional, variadic } = cmd.arity;
   if (args.length < required) return null;
   if (!variadic && args.length > required + optional) return null;
+  // A missing optional argument is there as undefined, as commander passes it.
+  const padded: (string | undefined)[] = args;
+  while (padded.length < required + optional) padded.push(undefined);
   return { command: cmd.spec, args, opts: o, globals: g };
 }

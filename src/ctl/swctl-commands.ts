@@ -8,7 +8,8 @@
 // An action turns parsed arguments into one request (`run`); it may throw a
 // UsageError (exit 2) or an Error (exit 1) but never talks to the daemon
 // itself. Positional values arrive flattened: a trailing `[rest...]`
-// argument contributes its words at the end of `args`.
+// argument contributes its words at the end of `args`; a missing optional
+// argument is undefined.
 
 import { existsSync, readFileSync } from 'node:fs';
 

@@ -4,10 +4,11 @@
 // commander prints (help text, "swctl: unknown command ...", exit 2).
 
 import { Command, Option } from 'commander';
-import { COMMANDS, GLOBAL_OPTIONS, type Opts, type Run } from './swctl-commands.ts';
+import { COMMANDS, GLOBAL_OPTIONS, type CommandSpec, type Opts, type Run } from './swctl-commands.ts';
 import { VERSION } from './version.ts';
 
-export function buildProgram(run: Run): Command {
+/** `commands`: the table (another one in tests). */
+export function buildProgram(run: Run, commands: readonly CommandSpec[] = COMMANDS): Command {
   const program = new Command('swctl')
     .description('control a running swd (OVS-style text output; --json for JSON)')
     .usage('[options] COMMAND [ARGS...]')
@@ -18,7 +19,7 @@ export function buildProgram(run: Run): Command {
     .configureOutput({ outputError: (s, write) => write(s.replace(/^error: /, 'swctl: ')) })
     .showHelpAfterError('(run swctl --help for the list of commands)');
 
-  for (const spec of COMMANDS) {
+  for (const spec of commands) {
     const cmd = program.command(spec.usage).description(spec.description);
     for (const o of spec.options ?? []) cmd.addOption(option(o.flags, o.description, o.default));
     // commander passes (positional..., options, command); a variadic last

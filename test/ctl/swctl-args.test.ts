@@ -8,13 +8,13 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { arityOf, parseFast } from '../../src/ctl/swctl-args.ts';
-import { COMMANDS, GLOBAL_OPTIONS, type Printer, type Result } from '../../src/ctl/swctl-commands.ts';
+import { COMMANDS, GLOBAL_OPTIONS, type CommandSpec, type Printer, type Result } from '../../src/ctl/swctl-commands.ts';
 import { buildProgram } from '../../src/ctl/swctl-program.ts';
 
 type Outcome = { request: { method: string; params: Result } | null; opts?: Record<string, unknown>; globals: Record<string, unknown> } | { error: string };
 
-async function viaFast(words: string[]): Promise<Outcome | null> {
-  const p = parseFast(words, COMMANDS, GLOBAL_OPTIONS);
+async function viaFast(words: string[], table: readonly CommandSpec[] = COMMANDS): Promise<Outcome | null> {
+  const p = parseFast(words, table, GLOBAL_OPTIONS);
   if (!p) return null;
   let request: { method: string; params: Result } | null = null;
   try {
@@ -26,9 +26,9 @@ async function viaFast(words: string[]): Promise<Outcome | null> {
 }
 
 /** With `command`, also the options commander gave that command. */
-async function viaCommander(words: string[], command?: string): Promise<Outcome> {
+async function viaCommander(words: string[], command?: string, table: readonly CommandSpec[] = COMMANDS): Promise<Outcome> {
   let request: { method: string; params: Result } | null = null;
-  const program = buildProgram((method, params) => (request = { method, params }));
+  const program = buildProgram((method, params) => (request = { method, params }), table);
   const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
   const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
   try {
@@ -104,6 +104,39 @@ describe('swctl fast parser', () => {
       expect(fast, words.join(' ')).toEqual(want);
       expect(await viaCommander(words), words.join(' ')).toEqual(want);
     }
+  });
+
+  it('reads the option shapes a command may have as commander does (a table of its own)', async () => {
+    const echo: CommandSpec['action'] = (args, o, run) => run('echo', { args, o });
+    const table: CommandSpec[] = [
+      { usage: 'both <bridge>', description: '', action: echo, options: [{ flags: '--names', description: '' }, { flags: '--no-names', description: '' }] },
+      { usage: 'negfirst <bridge>', description: '', action: echo, options: [{ flags: '--no-names', description: '' }, { flags: '--names', description: '' }] },
+      { usage: 'neg [rest...]', description: '', action: echo, options: [{ flags: '--no-stats', description: '' }] },
+      {
+        usage: 'vals <a> [b]',
+        description: '',
+        action: echo,
+        options: [
+          { flags: '-c, --count <n>', description: '', default: '1' },
+          { flags: '--may-create', description: '' },
+          { flags: '-m, --more', description: '' },
+        ],
+      },
+    ];
+    const flags = ['--names', '--no-names', '--no-stats', '-c', '--count', '--count=4', '--may-create', '-m', '--more', '--json'];
+    let taken = 0;
+    for (const cmd of ['both br0', 'negfirst br0', 'neg', 'neg x y', 'vals a', 'vals a b']) {
+      for (const f1 of ['', ...flags]) {
+        for (const f2 of ['', ...flags]) {
+          const words = [...cmd.split(' '), ...(f1 ? [f1] : []), ...(f1 === '-c' || f1 === '--count' ? ['9'] : []), ...(f2 ? [f2] : [])];
+          const fast = await viaFast(words, table);
+          if (fast === null) continue;
+          taken++;
+          expect(fast, words.join(' ')).toEqual(await viaCommander(words, words[0], table));
+        }
+      }
+    }
+    expect(taken).toBeGreaterThan(100);
   });
 
   it('leaves help, --version and usage errors to commander', async () => {
