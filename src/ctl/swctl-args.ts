@@ -28,9 +28,10 @@ interface Flag {
   default?: string | boolean;
 }
 
-export function flagOf(o: OptionSpec): Flag {
-  const m = /^(?:(-[A-Za-z]), )?--([a-z][a-z0-9-]*)(?: <[a-z]+>)?$/.exec(o.flags);
-  if (!m) throw new Error(`unsupported option flags '${o.flags}'`);
+/** The flag, or null for a form this parser leaves to commander (e.g. an optional value `[x]`). */
+export function flagOf(o: OptionSpec): Flag | null {
+  const m = /^(?:(-[A-Za-z]), )?--([a-z][a-z0-9-]*)(?: <[A-Za-z_-]+>)?$/.exec(o.flags);
+  if (!m) return null;
   const negate = m[2].startsWith('no-');
   const key = (negate ? m[2].slice(3) : m[2]).replace(/-([a-z])/g, (_s, ch: string) => ch.toUpperCase());
   const takesValue = o.flags.endsWith('>');
@@ -59,24 +60,28 @@ export function arityOf(usage: string): Arity {
 }
 
 interface Compiled {
-  byName: Map<string, { spec: CommandSpec; arity: Arity; flags: Flag[] }>;
-  globals: Flag[];
+  /** flags null: a command whose options this parser does not read (commander does). */
+  byName: Map<string, { spec: CommandSpec; arity: Arity; flags: Flag[] | null }>;
+  globals: Flag[] | null;
 }
 
 /**
- * One command's (or the globals') flags. As in commander, `--no-x` makes x
- * default to true unless `--x` was defined before it.
+ * One command's (or the globals') flags, or null if one of them is of a form
+ * not read here. As in commander, `--no-x` makes x default to true unless
+ * `--x` was defined before it.
  */
-function flagsOf(options: readonly OptionSpec[]): Flag[] {
+function flagsOf(options: readonly OptionSpec[]): Flag[] | null {
   const flags = options.map(flagOf);
-  flags.forEach((f, i) => {
-    if (f.negate && flags.slice(0, i).some((g) => !g.negate && g.key === f.key)) f.default = undefined;
+  if (flags.some((f) => f === null)) return null;
+  const ok = flags as Flag[];
+  ok.forEach((f, i) => {
+    if (f.negate && ok.slice(0, i).some((g) => !g.negate && g.key === f.key)) f.default = undefined;
   });
-  return flags;
+  return ok;
 }
 
 function compile(commands: readonly CommandSpec[], globals: readonly OptionSpec[]): Compiled {
-  const byName = new Map<string, { spec: CommandSpec; arity: Arity; flags: Flag[] }>();
+  const byName = new Map<string, { spec: CommandSpec; arity: Arity; flags: Flag[] | null }>();
   for (const spec of commands) {
     const arity = arityOf(spec.usage);
     byName.set(arity.name, { spec, arity, flags: flagsOf(spec.options ?? []) });
@@ -95,6 +100,7 @@ const find = (flags: Flag[], w: string) => flags.find((f) => f.long === w || f.s
 /** `words`: the arguments after `node swctl`. */
 export function parseFast(words: readonly string[], commands: readonly CommandSpec[], globalOptions: readonly OptionSpec[]): Parsed | null {
   const { byName, globals } = compile(commands, globalOptions);
+  if (globals === null) return null;
   const g = defaults(globals);
   let cmd: { spec: CommandSpec; arity: Arity; flags: Flag[] } | undefined;
   let o: Opts = {};
@@ -126,8 +132,9 @@ export function parseFast(words: readonly string[], commands: readonly CommandSp
       continue;
     }
     if (!cmd) {
-      cmd = byName.get(w);
-      if (!cmd) return null;
+      const c = byName.get(w);
+      if (!c || c.flags === null) return null;
+      cmd = { spec: c.spec, arity: c.arity, flags: c.flags };
       o = defaults(cmd.flags);
       continue;
     }

@@ -137,6 +137,11 @@ describe('swctl fast parser', () => {
       }
     }
     expect(taken).toBeGreaterThan(100);
+    // An option form the fast parser does not read (an optional value) hands that command to commander.
+    const odd: CommandSpec[] = [...table, { usage: 'odd', description: '', action: echo, options: [{ flags: '--level [n]', description: '' }] }];
+    expect(parseFast(['odd'], odd, GLOBAL_OPTIONS)).toBeNull();
+    expect(await viaCommander(['odd', '--level'], 'odd', odd)).toEqual({ request: { method: 'echo', params: { args: [], o: { level: true } } }, opts: { level: true }, globals: { timeout: '30' } });
+    expect(parseFast(['both', 'br0'], odd, GLOBAL_OPTIONS)).not.toBeNull();
   });
 
   it('leaves help, --version and usage errors to commander', async () => {
