@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// Runs swctl straight from the TypeScript sources (no build step).
-import { register } from 'tsx/esm/api';
+// swctl: compiled (dist/) when fresh, else from the TypeScript sources; see launch.js.
+import { load } from './launch.js';
 
-register();
-const { main } = await import('../src/ctl/swctl-main.ts');
+const { main } = await load('swctl-main');
 await main();

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// Runs swd straight from the TypeScript sources (no build step).
-import { register } from 'tsx/esm/api';
+// swd: compiled (dist/) when fresh, else from the TypeScript sources; see launch.js.
+import { load } from './launch.js';
 
-register();
-const { main } = await import('../src/ctl/swd-main.ts');
+const { main } = await load('swd-main');
 await main();
