@@ -74,7 +74,8 @@ function formatCt(a: CtAction): string {
   if (a.zoneSrc) p.push(`zone=${formatFieldRef(a.zoneSrc)}`);
   else if (a.zone) p.push(`zone=${a.zone}`);
   // Nested actions print inside exec() when there are any besides nat.
-  if (a.exec.length) p.push(`exec(${formatActions(a.exec)}${a.nat ? ',' + formatNat(a.nat) : ''})`);
+  if (a.exec.length && a.nat && a.natFirst) p.push(formatNat(a.nat), `exec(${formatActions(a.exec)})`);
+  else if (a.exec.length) p.push(`exec(${formatActions(a.exec)}${a.nat ? ',' + formatNat(a.nat) : ''})`);
   else if (a.nat) p.push(formatNat(a.nat));
   if (a.alg) p.push(`alg=${a.alg}`);
   return `ct(${p.join(',')})`;

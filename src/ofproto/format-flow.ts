@@ -148,7 +148,7 @@ export function formatMatch(mt: Match, priority?: number, opts: { packetTypeEth?
     if (mh || ml) {
       const v = (BigInt(V[FK_METADATA_HI]) << 32n) | BigInt(V[FK_METADATA_LO()]);
       const m = (BigInt(mh) << 32n) | BigInt(ml);
-      out.push(m === (1n << 64n) - 1n ? `metadata=${hex(v)}` : `metadata=${hex(v)}/${hex(m)}`);
+      out.push(m === (1n << 64n) - 1n ? `metadata=${v === 0n ? '0' : hex(v)}` : `metadata=${v === 0n ? '0' : hex(v)}/${hex(m)}`);
     }
   }
   if (M[FK_IN_PORT] & 0xffff) out.push(`in_port=${portLabel(V[FK_IN_PORT])}`);

@@ -5,7 +5,7 @@ import type { CtAction, FieldRef, NatSpec, OfAction } from './actions.ts';
 import { OFPP_CONTROLLER, OFPP_IN_PORT } from './actions.ts';
 import { fail, splitTopLevel, type TextPos } from './errors.ts';
 import { lookupField, type FieldDef } from './fields.ts';
-import { parseFieldValue, parsePort, parseUint } from './parse-flow.ts';
+import { lookupPort, parseFieldValue, parsePort, parseUint } from './parse-flow.ts';
 import { parseIpv4, parseIpv6, parseMac } from '../packet/odp-parse.ts';
 
 /** Parse `FIELD[]`, `FIELD[a..b]`, `FIELD[n]` or bare `FIELD`. */
@@ -28,7 +28,10 @@ function actionArg(tok: string): { name: string; arg: string | null; sep: string
   const sep = m[2];
   if (sep === '') return { name, arg: tok.length > m[0].length ? tok.slice(m[0].length) : null, sep, argAt: m[0].length };
   if (sep === '(') {
-    if (!tok.endsWith(')')) return { name, arg: tok.slice(m[0].length), sep, argAt: m[0].length };
+    // The end of the text closes what is still open (ovs-ofctl): drop a ')' only if it closes this '('.
+    let depth = 0;
+    for (const c of tok) depth += c === '(' ? 1 : c === ')' ? -1 : 0;
+    if (!tok.endsWith(')') || depth > 0) return { name, arg: tok.slice(m[0].length), sep, argAt: m[0].length };
     return { name, arg: tok.slice(m[0].length, -1), sep, argAt: m[0].length };
   }
   return { name, arg: tok.slice(m[0].length), sep, argAt: m[0].length };
@@ -36,7 +39,7 @@ function actionArg(tok: string): { name: string; arg: string | null; sep: string
 
 export function parseActions(text: string, pos: TextPos): OfAction[] {
   const out: OfAction[] = [];
-  for (const tok of splitTopLevel(text, pos)) {
+  for (const tok of splitTopLevel(text, pos, 0, true)) {
     const a = parseOne(tok.text, tok.at, pos);
     if (a) out.push(a);
   }
@@ -69,7 +72,7 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
       if (/\[/.test(v) || lookupField(v.split('[')[0]) && !/^\d+$/.test(v) && !(v.toLowerCase() in { in_port: 1, local: 1, normal: 1, flood: 1, all: 1, controller: 1 })) {
         return { type: 'output_reg', src: parseFieldRef(v, pos, aat) };
       }
-      return { type: 'output', port: parsePort(v, pos, aat) };
+      return { type: 'output', port: parsePort(v, pos, aat, 'output') };
     }
     case 'in_port': case 'normal': case 'flood': case 'all': case 'local':
       if (arg !== null) fail(pos, aat, 'EACTION', `${name} takes no argument`);
@@ -94,7 +97,7 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
       if (tok.includes('(')) {
         const parts = v.split(',');
         if (parts.length < 2 || parts.length > 3) fail(pos, aat, 'EACTION', 'resubmit(PORT,TABLE[,ct]) takes two or three arguments');
-        const port = parts[0].trim() === '' ? null : parsePort(parts[0].trim(), pos, aat);
+        const port = parts[0].trim() === '' ? null : parsePort(parts[0].trim(), pos, aat, 'resubmit');
         const table = parts[1].trim() === '' ? null : Number(parseUint(parts[1].trim(), 254n, pos, aat, 'resubmit table'));
         if (port === null && table === null) fail(pos, aat, 'EACTION', 'resubmit needs a port or a table');
         return { type: 'resubmit', port: port === OFPP_IN_PORT ? null : port, table, ...(parts[2]?.trim() === 'ct' ? { ct: true } : {}) };
@@ -197,8 +200,12 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
       return { type: 'ct_clear' };
     case 'clear_actions':
       return { type: 'clear_actions' };
-    default:
+    default: {
+      // As ovs-ofctl: a word that is no action but names a port (of the bridge) outputs to it.
+      const port = lookupPort(tok);
+      if (port !== undefined) return { type: 'output', port };
       fail(pos, at, 'EACTION', `unknown action '${name}'`);
+    }
   }
 }
 
@@ -249,6 +256,7 @@ function parseCt(arg: string, pos: TextPos, at: number): CtAction {
       }
       case 'nat':
         ct.nat = parseNat(v, pos, vat);
+        if (ct.exec.length === 0) ct.natFirst = true;
         break;
       default:
         fail(pos, p.at, 'ECT', `unknown ct argument '${name}' (expected commit, force, table, zone, exec, alg or nat)`);
@@ -278,6 +286,11 @@ export function parseNat(v: string | null, pos: TextPos, at: number): NatSpec {
     if (m[2] !== undefined) parseNatRange(m[2], nat, pos, p.at + 4);
   }
   if (nat.hash && nat.random) fail(pos, at, 'ENAT', 'nat: hash and random are mutually exclusive');
+  // An all-zero IPv4 address is no address: OVS encodes it as none (nat(src=0.0.0.0) is nat(src)).
+  if (nat.addrMin === '0.0.0.0' && (nat.addrMax ?? '0.0.0.0') === '0.0.0.0' && nat.portMin === undefined) {
+    delete nat.addrMin;
+    delete nat.addrMax;
+  }
   if (nat.kind === null && (nat.hash || nat.random || nat.persistent)) fail(pos, at, 'ENAT', 'nat flags need src or dst');
   return nat;
 }
