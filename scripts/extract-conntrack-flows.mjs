@@ -41,6 +41,9 @@ for (let i = 0; i < src.length; i++) {
   }
   const add = /ovs-ofctl (?:-O \S+ )?add-flow br0 ["'](.*)["']\]\)/.exec(l);
   if (add) test.lines.push(unquote(add[1]));
+  // Groups the flows send to are added first (NN-name.groups).
+  const group = /ovs-ofctl (?:-O \S+ )?(?:-vwarn )?add-group br0 ["'](.*)["']\]\)/.exec(l);
+  if (group) (test.groups ??= []).push(unquote(group[1]));
 }
 let n = 0;
 for (const t of tests) {
@@ -53,9 +56,10 @@ for (const t of tests) {
   const names = [];
   const nameRe = /(in_port=|output:|resubmit\(|[=,]\s*)(ovs-[a-z0-9-]+|p[0-9])(?=[,\s)]|$)/gm;
   for (const l of t.lines) for (const m of l.matchAll(nameRe)) if (!names.includes(m[2])) names.push(m[2]);
-  const ports = names.length ? names.map((x, i) => `${x}=${i + 1}`).join(' ') : 'p1=1 p2=2 p3=3 p4=4';
-  const text = `# ${t.name}\n# ports: ${ports}\n${t.lines.join('\n')}\n`;
+  const ports = names.length ? `# ports: ${names.map((x, i) => `${x}=${i + 1}`).join(' ')}\n` : '';
+  const text = `# ${t.name}\n${ports}${t.lines.join('\n')}\n`;
   writeFileSync(`${base}.flows`, text);
+  if (t.groups) writeFileSync(`${base}.groups`, `${t.groups.join('\n')}\n`);
   // ovs-ofctl parse-flows refuses port names: give it the numbers.
   const numbered = text.replace(nameRe, (all, k, x) => (names.includes(x) ? `${k}${names.indexOf(x) + 1}` : all));
   writeFileSync('/tmp/ct-flows.txt', numbered);

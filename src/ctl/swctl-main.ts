@@ -129,15 +129,32 @@ function buildProgram(run: (method: string, params: Result, print?: Printer) => 
   program
     .command('add-flow <bridge> <flow>')
     .description('add one flow (ovs-ofctl syntax; - reads flows from stdin)')
+    .option('--bundle', 'all or nothing (swd always is)')
     .action((br, flow) => run('add-flows', { bridge: br, ...(flow === '-' ? readFlowsArg('-') : { text: flow, file: '(command line)' }) }, quiet));
   program
     .command('add-flows <bridge> <file>')
-    .description('add the flows in FILE (- for stdin); all or nothing')
+    .description('add the flows in FILE (- for stdin; lines may start with add, modify, modify_strict, delete, delete_strict); all or nothing')
+    .option('--bundle', 'all or nothing (swd always is)')
     .action((br, file) => run('add-flows', { bridge: br, ...readFlowsArg(file) }, quiet));
+  program
+    .command('replace-flows <bridge> <file>')
+    .description("make the bridge's flows those in FILE with the fewest changes (unchanged flows keep their counters)")
+    .option('--bundle', 'all or nothing (swd always is)')
+    .action((br, file) => run('replace-flows', { bridge: br, ...readFlowsArg(file) }, quiet));
+  program
+    .command('diff-flows <bridge> <file>')
+    .description("print how the bridge's flows differ from FILE (-: only/as in the bridge, +: only/as in FILE); exit 2 if they differ")
+    .option('--names', 'print ports by name')
+    .action((br, file, o) =>
+      run('diff-flows', { bridge: br, ...readFlowsArg(file), names: !!o.names }, (r) => {
+        out(r.lines as string[]);
+        if (r.differ) process.exitCode = 2;
+      }));
   program
     .command('mod-flows <bridge> <flow>')
     .description('change the actions of matching flows (FLOW, a file of flows, or - for stdin)')
     .option('--strict', 'match priority and fields exactly')
+    .option('--bundle', 'all or nothing (swd always is)')
     .action((br, flow, o) => run('mod-flows', { bridge: br, ...flowOrFile(flow), strict: !!o.strict }, quiet));
   program
     .command('del-flows <bridge> [match]')
@@ -148,7 +165,9 @@ function buildProgram(run: (method: string, params: Result, print?: Printer) => 
     .command('dump-flows <bridge> [match]')
     .description('print flows, like ovs-ofctl dump-flows')
     .option('--no-stats', 'leave out the statistics')
-    .action((br, match, o) => run('dump-flows', { bridge: br, match, noStats: o.stats === false }));
+    .option('--names', 'print ports by name (in_port=p1, output:p2)')
+    .option('--no-names', 'print ports by number (the default)')
+    .action((br, match, o) => run('dump-flows', { bridge: br, match, noStats: o.stats === false, names: o.names === true }));
   program
     .command('parse-flows <file>')
     .description('print the flows in FILE normalised as ovs-ofctl parse-flows does (offline, no daemon)')

@@ -4,7 +4,7 @@
 // set_fields as load:VALUE->NXM_FIELD[], pop_vlan as strip_vlan.
 
 import { formatNat } from '../datapath/dp-actions.ts';
-import type { CtAction, FieldRef, OfAction } from './actions.ts';
+import { OFPP_MAX, type CtAction, type FieldRef, type OfAction } from './actions.ts';
 import { lookupField } from './fields.ts';
 import { ipv4Str, macStr } from '../packet/odp-format.ts';
 import { portLabel } from './format-flow.ts';
@@ -83,10 +83,8 @@ function formatCt(a: CtAction): string {
 
 export function formatAction(a: OfAction): string {
   switch (a.type) {
-    case 'output': {
-      const l = portLabel(a.port);
-      return /^\d+$/.test(l) ? `output:${l}` : l;
-    }
+    case 'output':
+      return a.port < OFPP_MAX ? `output:${portLabel(a.port)}` : portLabel(a.port);
     case 'output_reg': return `output:${formatFieldRef(a.src)}`;
     case 'controller':
       if (a.reason === undefined && a.id === undefined && a.userdata === undefined && !a.pause) return `CONTROLLER:${a.maxLen}`;

@@ -6,7 +6,7 @@ import {
   CS_DST_NAT, CS_ESTABLISHED, CS_INVALID, CS_NEW, CS_RELATED, CS_REPLY_DIR, CS_SRC_NAT, CS_TRACKED,
   ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, FK_ETH_TYPE, FK_NW_FRAG, FK_NW_PROTO, FK_NW_TOS, FK_VLAN_TCI,
   FRAG_ANY, FRAG_LATER, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, VLAN_CFI,
-  FK_TP_SRC, FK_CT_STATE,
+  FK_TP_SRC, FK_CT_STATE, FK_CT_NW_PROTO, FK_CT_TP,
 } from '../packet/flow-key.ts';
 import { parseIpv4, parseIpv6, parseMac } from '../packet/odp-parse.ts';
 import { OFPP_ALL, OFPP_CONTROLLER, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL, OFPP_NONE, OFPP_NORMAL, OFPP_TABLE } from './actions.ts';
@@ -201,6 +201,13 @@ export function parseFlowText(text: string, mode: FlowMode, pos: TextPos): FlowS
   const used: { f: FieldDef; at: number }[] = [];
   for (const tok of splitTopLevel(matchText.replace(/\s+$/, ''), pos, 0, true)) parseMatchToken(spec, tok.text, tok.at, pos, used, mode);
   checkPrereqs(spec.match, used, pos);
+  // OVS carries ct_nw_proto, ct_tp_src and ct_tp_dst only when ct_nw_proto is non-zero (nx-match.c):
+  // without it a ct_tp_* match is dropped on the way into the switch, so it is dropped here too.
+  if (spec.match.value[FK_CT_NW_PROTO] === 0) {
+    spec.match.mask[FK_CT_NW_PROTO] = 0;
+    spec.match.mask[FK_CT_TP] = 0;
+    spec.match.value[FK_CT_TP] = 0;
+  }
   if (actionsAt >= 0) {
     const atext = text.slice(actionsAt);
     spec.actions = parseActions(atext.trim(), { ...pos, col: pos.col + actionsAt + (atext.length - atext.trimStart().length) });
