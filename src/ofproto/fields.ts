@@ -179,6 +179,15 @@ export function extraFieldRank(name: string): number {
   return EXTRA_ORDER.indexOf(name);
 }
 
+/**
+ * NXM/OXM names (NXM_NX_REG0, OXM_OF_ARP_TPA, ...) name fields only in field
+ * references (load, move, output:FIELD[], zone=FIELD[]); matches and
+ * set_field take the keyword names, as in ovs-ofctl.
+ */
+export function isNxmName(name: string): boolean {
+  return /^(nxm_|oxm_|nxoxm_|onfoxm_|ericoxm_)/i.test(name);
+}
+
 export function lookupField(name: string): FieldDef | undefined {
   return BY_NAME.get(name.toLowerCase());
 }

@@ -4,7 +4,7 @@
 import type { CtAction, FieldRef, NatSpec, OfAction } from './actions.ts';
 import { OFPP_CONTROLLER, OFPP_IN_PORT } from './actions.ts';
 import { fail, splitTopLevel, type TextPos } from './errors.ts';
-import { lookupField, type FieldDef } from './fields.ts';
+import { isNxmName, lookupField, type FieldDef } from './fields.ts';
 import { lookupPort, parseFieldValue, parsePort, parseUint } from './parse-flow.ts';
 import { parseIpv4, parseIpv6, parseMac } from '../packet/odp-parse.ts';
 
@@ -111,6 +111,7 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
       const arrow = v.indexOf('->');
       if (arrow < 0) fail(pos, aat, 'EACTION', "set_field needs VALUE->FIELD (missing '->')");
       const fname = v.slice(arrow + 2).trim();
+      if (isNxmName(fname)) fail(pos, aat + arrow + 2, 'EFIELD', `${fname} is not a valid OXM field name (set_field takes a field's keyword, e.g. reg0)`);
       const f = lookupField(fname);
       if (!f) fail(pos, aat + arrow + 2, 'EFIELD', `unknown field '${fname}'`);
       if (!f.writable) fail(pos, aat + arrow + 2, 'EFIELD', `field ${f.name} is read-only`);

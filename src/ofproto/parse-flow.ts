@@ -11,7 +11,7 @@ import {
 import { parseIpv4, parseIpv6, parseMac } from '../packet/odp-parse.ts';
 import { OFPP_ALL, OFPP_CONTROLLER, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL, OFPP_NONE, OFPP_NORMAL, OFPP_TABLE } from './actions.ts';
 import { fail, splitTopLevel, type TextPos } from './errors.ts';
-import { extraFieldRank, lookupExtraField, lookupField, writeField, type ExtraFieldDef, type FieldDef } from './fields.ts';
+import { extraFieldRank, isNxmName, lookupExtraField, lookupField, writeField, type ExtraFieldDef, type FieldDef } from './fields.ts';
 import { OFP_DEFAULT_PRIORITY, type FlowSpec } from './flow-spec.ts';
 import { emptyMatch, setMatchWord, type Match } from './match.ts';
 import { parseActions } from './parse-actions.ts';
@@ -159,7 +159,7 @@ export function parseFieldValue(f: FieldDef, s: string, pos: TextPos, at: number
         }
       }
       case 'port':
-        return BigInt(parsePort(x, pos, o));
+        return BigInt(parsePort(x, pos, o, f.name));
       default:
         return parseUint(x, full, pos, o, f.name);
     }
@@ -237,6 +237,7 @@ function parseMatchToken(spec: FlowSpec, tok: string, at: number, pos: TextPos, 
     fail(pos, at, 'EFIELD', `unknown field '${name}'`);
   }
   if (value === '') fail(pos, valAt, 'EVALUE', `${name}: missing value`);
+  if (isNxmName(name)) fail(pos, at, 'EFIELD', `unknown keyword ${tok.slice(0, eq).trim()} (NXM/OXM names are for field references such as load:1->${tok.slice(0, eq).trim()}[])`);
   switch (name) {
     case 'table': {
       const t = Number(parseUint(value, 255n, pos, valAt, 'table'));

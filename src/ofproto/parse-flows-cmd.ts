@@ -98,7 +98,8 @@ export function usableProtocols(spec: FlowSpec): number {
   if (!tagged && spec.actions.some((a) => a.type === 'pop_vlan' || a.type === 'strip_vlan')) p &= P_OF10_STD | P_OF10_STD_TID | P_OF10_NXM | P_OF10_NXM_TID;
   if (!of10Expressible(spec) || l3OfIpv6(spec) || needsNxmActions(spec)) p &= ~(P_OF10_STD | P_OF10_STD_TID);
   if (!of11Expressible(spec) || needsNxmActions(spec)) p &= ~P_OF11;
-  if (spec.tableGiven && spec.table !== 0) p &= ~(P_OF10_STD | P_OF10_NXM);
+  // Any table=N, even table=0, needs a protocol that carries a table id (OVS: OFPUTIL_P_TID).
+  if (spec.tableGiven) p &= ~(P_OF10_STD | P_OF10_NXM);
   return p;
 }
 
