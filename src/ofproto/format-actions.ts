@@ -4,7 +4,7 @@
 // set_fields as load:VALUE->NXM_FIELD[], pop_vlan as strip_vlan.
 
 import { formatNat } from '../datapath/dp-actions.ts';
-import { OFPP_MAX, type CtAction, type FieldRef, type OfAction } from './actions.ts';
+import { OFPP_CONTROLLER, OFPP_MAX, type CtAction, type FieldRef, type OfAction } from './actions.ts';
 import { lookupField } from './fields.ts';
 import { ipv4Str, macStr } from '../packet/odp-format.ts';
 import { portLabel } from './format-flow.ts';
@@ -84,6 +84,9 @@ function formatCt(a: CtAction): string {
 export function formatAction(a: OfAction): string {
   switch (a.type) {
     case 'output':
+      // Output to CONTROLLER is a packet-in of the whole packet (OVS prints its max_len).
+      if (a.port === OFPP_CONTROLLER) return `CONTROLLER:${a.maxLen ?? 65535}`;
+      if (a.maxLen !== undefined && a.maxLen !== 65535) return `output(port=${portLabel(a.port)},max_len=${a.maxLen})`;
       return a.port < OFPP_MAX ? `output:${portLabel(a.port)}` : portLabel(a.port);
     case 'output_reg': return `output:${formatFieldRef(a.src)}`;
     case 'controller':
@@ -95,7 +98,16 @@ export function formatAction(a: OfAction): string {
     // OpenFlow 1.0 has no goto_table: over 1.0/NXM it travels as resubmit(,N).
     case 'goto_table': return `resubmit(,${a.table})`;
     case 'set_field': return formatSetField(a);
-    case 'load': return `load:${hexOvs(a.value)}->${formatFieldRef(a.dst)}`;
+    case 'load': {
+      // An NXM register load carries at most 64 bits: a wider load travels as several.
+      if (a.dst.nbits <= 64) return `load:${hexOvs(a.value)}->${formatFieldRef(a.dst)}`;
+      const parts: string[] = [];
+      for (let ofs = 0; ofs < a.dst.nbits; ofs += 64) {
+        const n = Math.min(64, a.dst.nbits - ofs);
+        parts.push(`load:${hexOvs((a.value >> BigInt(ofs)) & ((1n << BigInt(n)) - 1n))}->${formatFieldRef({ field: a.dst.field, ofs: a.dst.ofs + ofs, nbits: n })}`);
+      }
+      return parts.join(',');
+    }
     case 'move': return `move:${formatFieldRef(a.src)}->${formatFieldRef(a.dst)}`;
     case 'mod_dl_src': case 'mod_dl_dst': return `${a.type}:${a.mac}`;
     case 'mod_nw_src': case 'mod_nw_dst': return `${a.type}:${a.addr}`;

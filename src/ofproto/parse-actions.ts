@@ -69,6 +69,23 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
       return DROP;
     case 'output': {
       const v = need(arg, pos, aat, 'output', 'a port');
+      // output(port=P[,max_len=N]): the port (or field) by keyword.
+      if (tok.includes('(') && /(^|,)\s*(port|max_len)\s*=/.test(v)) {
+        let port: string | null = null;
+        let maxLen: number | undefined;
+        for (const kv of splitTopLevel(v, pos, aat)) {
+          const eq = kv.text.indexOf('=');
+          const k = kv.text.slice(0, eq).trim(), val = kv.text.slice(eq + 1).trim();
+          if (eq > 0 && k === 'port') port = val;
+          else if (eq > 0 && k === 'max_len') maxLen = Number(parseUint(val, 65535n, pos, kv.at + eq + 1, 'max_len'));
+          else fail(pos, kv.at, 'EACTION', `unknown output argument '${kv.text}' (expected port=... or max_len=...)`);
+        }
+        if (port === null) fail(pos, aat, 'EACTION', 'output(...) needs port=...');
+        const src = /\[/.test(port) ? parseFieldRef(port, pos, aat) : null;
+        const out: OfAction = src ? { type: 'output_reg', src } : { type: 'output', port: parsePort(port, pos, aat, 'output') };
+        if (maxLen !== undefined) out.maxLen = maxLen;
+        return out;
+      }
       if (/\[/.test(v) || lookupField(v.split('[')[0]) && !/^\d+$/.test(v) && !(v.toLowerCase() in { in_port: 1, local: 1, normal: 1, flood: 1, all: 1, controller: 1 })) {
         return { type: 'output_reg', src: parseFieldRef(v, pos, aat) };
       }
@@ -96,7 +113,9 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
       const v = need(arg, pos, aat, 'resubmit', 'a port or (port,table)');
       if (tok.includes('(')) {
         const parts = v.split(',');
-        if (parts.length < 2 || parts.length > 3) fail(pos, aat, 'EACTION', 'resubmit(PORT,TABLE[,ct]) takes two or three arguments');
+        // resubmit(PORT) is resubmit:PORT, as in ovs-ofctl.
+        if (parts.length === 1) return { type: 'resubmit', port: parsePort(v, pos, aat, 'resubmit'), table: null };
+        if (parts.length > 3) fail(pos, aat, 'EACTION', 'resubmit(PORT,TABLE[,ct]) takes one to three arguments');
         const port = parts[0].trim() === '' ? null : parsePort(parts[0].trim(), pos, aat, 'resubmit');
         const table = parts[1].trim() === '' ? null : Number(parseUint(parts[1].trim(), 254n, pos, aat, 'resubmit table'));
         if (port === null && table === null) fail(pos, aat, 'EACTION', 'resubmit needs a port or a table');

@@ -458,7 +458,8 @@ export function parseFlowModFile(text: string, file: string): FlowModLine[] {
   const out: FlowModLine[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i].replace(/\r$/, '');
+    // As ovs-ofctl (ds_get_preprocessed_line): "#" starts a comment anywhere on a line.
+    const raw = lines[i].replace(/\r$/, '').replace(/#.*$/, '');
     const t = raw.trim();
     if (t === '' || t.startsWith('#')) continue;
     let lead = raw.length - raw.trimStart().length;
@@ -480,7 +481,8 @@ export function parseFlowFile(text: string, file: string, mode: FlowMode): FlowS
   const out: FlowSpec[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i].replace(/\r$/, '');
+    // As ovs-ofctl (ds_get_preprocessed_line): "#" starts a comment anywhere on a line.
+    const raw = lines[i].replace(/\r$/, '').replace(/#.*$/, '');
     const lead = raw.length - raw.trimStart().length;
     const t = raw.trim();
     if (t === '' || t.startsWith('#')) continue;
@@ -530,7 +532,8 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
         case 'mod_nw_src': case 'mod_nw_dst':
           if (type !== ETH_TYPE_IP) bad(`${a.type} needs ip`);
           break;
-        case 'mod_nw_tos': case 'mod_nw_ecn': case 'mod_nw_ttl': case 'dec_ttl':
+        // (dec_ttl has no prerequisite in OVS: on a packet that is not IP it does nothing.)
+        case 'mod_nw_tos': case 'mod_nw_ecn': case 'mod_nw_ttl':
           if (!ip) bad(`${a.type} needs ip or ipv6`);
           break;
         case 'mod_tp_src': case 'mod_tp_dst':

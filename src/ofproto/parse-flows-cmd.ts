@@ -96,8 +96,10 @@ export function usableProtocols(spec: FlowSpec): number {
   // (OpenFlow 1.1+ pops a tag only from a flow that matches one.)
   const tagged = (spec.match.mask[FK_VLAN_TCI] & spec.match.value[FK_VLAN_TCI] & 0x1000) !== 0;
   if (!tagged && spec.actions.some((a) => a.type === 'pop_vlan' || a.type === 'strip_vlan')) p &= P_OF10_STD | P_OF10_STD_TID | P_OF10_NXM | P_OF10_NXM_TID;
-  if (!of10Expressible(spec) || l3OfIpv6(spec) || needsNxmActions(spec)) p &= ~(P_OF10_STD | P_OF10_STD_TID);
-  if (!of11Expressible(spec) || needsNxmActions(spec)) p &= ~P_OF11;
+  // Fields outside the flow key (conj_id, tunnel, MPLS, NSH, packet_type, ...) need NXM or OXM.
+  const extra = (spec.match.extra?.length ?? 0) > 0;
+  if (extra || !of10Expressible(spec) || l3OfIpv6(spec) || needsNxmActions(spec)) p &= ~(P_OF10_STD | P_OF10_STD_TID);
+  if (extra || !of11Expressible(spec) || needsNxmActions(spec)) p &= ~P_OF11;
   // Any table=N, even table=0, needs a protocol that carries a table id (OVS: OFPUTIL_P_TID).
   if (spec.tableGiven) p &= ~(P_OF10_STD | P_OF10_NXM);
   return p;
