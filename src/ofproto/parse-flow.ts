@@ -6,7 +6,7 @@ import {
   CS_DST_NAT, CS_ESTABLISHED, CS_INVALID, CS_NEW, CS_RELATED, CS_REPLY_DIR, CS_SRC_NAT, CS_TRACKED,
   ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, FK_ETH_TYPE, FK_NW_FRAG, FK_NW_PROTO, FK_NW_TOS, FK_VLAN_TCI,
   FRAG_ANY, FRAG_LATER, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, VLAN_CFI,
-  FK_TP_SRC, FK_CT_STATE, FK_CT_NW_PROTO, FK_CT_TP,
+  FK_TP_SRC, FK_CT_STATE, FK_CT_NW_PROTO, FK_CT_TP, ETH_TYPE_RARP,
 } from '../packet/flow-key.ts';
 import { parseIpv4, parseIpv6, parseMac } from '../packet/odp-parse.ts';
 import { OFPP_ALL, OFPP_CONTROLLER, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL, OFPP_NONE, OFPP_NORMAL, OFPP_TABLE } from './actions.ts';
@@ -15,10 +15,11 @@ import { extraFieldRank, isNxmName, lookupExtraField, lookupField, writeField, t
 import { OFP_DEFAULT_PRIORITY, type FlowSpec } from './flow-spec.ts';
 import { emptyMatch, setMatchWord, type Match } from './match.ts';
 import { parseActions } from './parse-actions.ts';
+import { checkActionPrereqs } from './check-actions.ts';
 
 export type FlowMode = 'add' | 'mod' | 'del' | 'dump';
 
-export const ETH_TYPE_RARP = 0x8035;
+export { ETH_TYPE_RARP };
 export const ETH_TYPE_MPLS = 0x8847;
 export const ETH_TYPE_MPLS_MCAST = 0x8848;
 export const ETH_TYPE_NSH = 0x894f;
@@ -489,84 +490,4 @@ export function parseFlowFile(text: string, file: string, mode: FlowMode): FlowS
     out.push(parseFlowText(t, mode, { file, line: i + 1, col: lead }));
   }
   return out;
-}
-
-/**
- * OVS's check that actions fit the match (ofpacts_check): an action that
- * reads or rewrites a header needs that header to be matched.
- */
-export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): void {
-  const m = spec.match;
-  const type = m.mask[FK_ETH_TYPE] === 0xffff ? m.value[FK_ETH_TYPE] : -1;
-  const proto = (m.mask[FK_NW_PROTO] & 0xff) === 0xff ? m.value[FK_NW_PROTO] : -1;
-  const ip = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
-  const l4 = ip && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP);
-  const vlan = (m.mask[FK_VLAN_TCI] & VLAN_CFI) !== 0 && (m.value[FK_VLAN_TCI] & VLAN_CFI) !== 0;
-  const bad = (what: string) =>
-    fail(pos, at, 'EMATCHINCONSISTENT', `actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT): ${what}`);
-  const fieldOk = (name: string, write: boolean): boolean => {
-    const f = lookupField(name);
-    if (!f) return true;
-    if (write && f.name === 'dl_vlan' || write && f.name === 'dl_vlan_pcp') return vlan;
-    switch (f.prereq) {
-      case 'ip': return ip;
-      case 'ipv4': return type === ETH_TYPE_IP || (!write && (type === ETH_TYPE_ARP || type === ETH_TYPE_RARP));
-      case 'ipv6': return type === ETH_TYPE_IPV6;
-      case 'arp': return type === ETH_TYPE_ARP || type === ETH_TYPE_RARP;
-      case 'l4': return l4;
-      case 'tcp': return ip && proto === IPPROTO_TCP;
-      case 'udp': return ip && proto === IPPROTO_UDP;
-      case 'sctp': return ip && proto === IPPROTO_SCTP;
-      case 'icmp': return ip && (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6);
-      case 'icmpv6': case 'nd': return type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6;
-      default: return true;
-    }
-  };
-  // ct_mark and ct_label are written only by ct(commit,exec(...)), whose actions are checked apart.
-  const ctOutside = (field: string) => {
-    if (field === 'ct_mark' || field === 'ct_label') fail(pos, at, 'EACTION', 'cannot set CT fields outside of ct action');
-  };
-  const walk = (acts: FlowSpec['actions']) => {
-    for (const a of acts) {
-      switch (a.type) {
-        case 'mod_nw_src': case 'mod_nw_dst':
-          if (type !== ETH_TYPE_IP) bad(`${a.type} needs ip`);
-          break;
-        // (dec_ttl has no prerequisite in OVS: on a packet that is not IP it does nothing.)
-        case 'mod_nw_tos': case 'mod_nw_ecn': case 'mod_nw_ttl':
-          if (!ip) bad(`${a.type} needs ip or ipv6`);
-          break;
-        case 'mod_tp_src': case 'mod_tp_dst':
-          if (!l4) bad(`${a.type} needs tcp, udp or sctp`);
-          break;
-        case 'set_field':
-          if (!fieldOk(a.field, true)) bad(`set_field ${a.field} lacks its prerequisites`);
-          ctOutside(a.field);
-          break;
-        case 'load':
-          if (!fieldOk(a.dst.field, true)) bad(`load to ${a.dst.field} lacks its prerequisites`);
-          ctOutside(a.dst.field);
-          break;
-        case 'move':
-          if (!fieldOk(a.src.field, false) || !fieldOk(a.dst.field, true)) bad('move between fields that lack their prerequisites');
-          ctOutside(a.dst.field);
-          break;
-        case 'output_reg':
-          if (!fieldOk(a.src.field, false)) bad(`output from ${a.src.field} lacks its prerequisites`);
-          break;
-        case 'ct':
-          if (!ip) bad('ct needs ip or ipv6');
-          if (a.alg && proto !== (a.alg === 'ftp' ? IPPROTO_TCP : IPPROTO_UDP)) bad(`ct alg=${a.alg} needs ${a.alg === 'ftp' ? 'tcp' : 'udp'}`);
-          if (a.nat?.addrMin) {
-            const v6 = a.nat.addrMin.includes(':');
-            if (v6 !== (type === ETH_TYPE_IPV6)) bad(`nat with ${v6 ? 'IPv6' : 'IPv4'} addresses needs ${v6 ? 'ipv6' : 'ip'}`);
-          }
-          for (const e of a.exec) if (e.type === 'set_field' && !fieldOk(e.field, true)) bad(`set_field ${e.field} lacks its prerequisites`);
-          break;
-        default:
-          break;
-      }
-    }
-  };
-  walk(spec.actions);
 }
