@@ -6,7 +6,7 @@
 
 import {
   ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_RARP, FK_ETH_TYPE, FK_NW_PROTO, FK_VLAN_TCI, IPPROTO_SCTP, IPPROTO_TCP,
-  IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, VLAN_CFI,
+  IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, VLAN_CFI, FK_NW_FRAG, FRAG_LATER,
 } from '../packet/flow-key.ts';
 import { fail, type TextPos } from './errors.ts';
 import { lookupField } from './fields.ts';
@@ -23,6 +23,7 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
   const ip = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
   const l4 = ip && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP);
   const vlan = (m.mask[FK_VLAN_TCI] & VLAN_CFI) !== 0 && (m.value[FK_VLAN_TCI] & VLAN_CFI) !== 0;
+  const later = (m.value[FK_NW_FRAG] & FRAG_LATER) !== 0;
   const bad = (what: string) =>
     fail(pos, at, 'EMATCHINCONSISTENT', `actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT): ${what}`);
   const fieldOk = (name: string, write: boolean): boolean => {
@@ -34,10 +35,10 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
       case 'ipv4': return type === ETH_TYPE_IP || (!write && (type === ETH_TYPE_ARP || type === ETH_TYPE_RARP));
       case 'ipv6': return type === ETH_TYPE_IPV6;
       case 'arp': return type === ETH_TYPE_ARP || type === ETH_TYPE_RARP;
-      case 'l4': return l4;
-      case 'tcp': return ip && proto === IPPROTO_TCP;
-      case 'udp': return ip && proto === IPPROTO_UDP;
-      case 'sctp': return ip && proto === IPPROTO_SCTP;
+      case 'l4': return l4 && !later;
+      case 'tcp': return ip && proto === IPPROTO_TCP && !later;
+      case 'udp': return ip && proto === IPPROTO_UDP && !later;
+      case 'sctp': return ip && proto === IPPROTO_SCTP && !later;
       case 'icmp': return ip && (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6);
       case 'icmpv6': case 'nd': return type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6;
       default: return true;
@@ -50,16 +51,8 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
   const walk = (acts: FlowSpec['actions']) => {
     for (const a of acts) {
       switch (a.type) {
-        case 'mod_nw_src': case 'mod_nw_dst':
-          if (type !== ETH_TYPE_IP) bad(`${a.type} needs ip`);
-          break;
-        // (dec_ttl has no prerequisite in OVS: on a packet that is not IP it does nothing.)
-        case 'mod_nw_tos': case 'mod_nw_ecn': case 'mod_nw_ttl':
-          if (!ip) bad(`${a.type} needs ip or ipv6`);
-          break;
-        case 'mod_tp_src': case 'mod_tp_dst':
-          if (!l4) bad(`${a.type} needs tcp, udp or sctp`);
-          break;
+        // (mod_nw_*, mod_tp_* and dec_ttl on a match without their header are OpenFlow 1.0's:
+        // accepted, see of10OnlyActions; on a packet without the header they do nothing.)
         case 'set_field':
           if (!fieldOk(a.field, true)) bad(`set_field ${a.field} lacks its prerequisites`);
           ctOutside(a.field);
@@ -90,4 +83,26 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
     }
   };
   walk(spec.actions);
+}
+
+/**
+ * OVS's inconsistent_match(): OpenFlow 1.0 actions that rewrite a header the
+ * match does not pin (mod_nw_src without ip, mod_tp_dst without tcp/udp/sctp,
+ * mod_nw_tos/ecn/ttl or dec_ttl without ip) are valid only over OpenFlow 1.0
+ * (with or without NXM), whose switches skip them on packets without it.
+ */
+export function of10OnlyActions(spec: FlowSpec): boolean {
+  const m = spec.match;
+  const type = m.mask[FK_ETH_TYPE] === 0xffff ? m.value[FK_ETH_TYPE] : -1;
+  const proto = (m.mask[FK_NW_PROTO] & 0xff) === 0xff ? m.value[FK_NW_PROTO] : -1;
+  const ip = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
+  const l4 = ip && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP) && (m.value[FK_NW_FRAG] & FRAG_LATER) === 0;
+  return spec.actions.some((a) => {
+    switch (a.type) {
+      case 'mod_nw_src': case 'mod_nw_dst': return type !== ETH_TYPE_IP;
+      case 'mod_nw_tos': case 'mod_nw_ecn': case 'mod_nw_ttl': case 'dec_ttl': return !ip;
+      case 'mod_tp_src': case 'mod_tp_dst': return !l4;
+      default: return false;
+    }
+  });
 }

@@ -394,6 +394,7 @@ function checkPrereqs(m: Match, used: { f: FieldDef; at: number }[], pos: TextPo
   const type = m.mask[FK_ETH_TYPE] === 0xffff ? m.value[FK_ETH_TYPE] : -1;
   const proto = (m.mask[FK_NW_PROTO] & 0xff) === 0xff ? m.value[FK_NW_PROTO] : -1;
   const isIp = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
+  const later = (m.value[FK_NW_FRAG] & FRAG_LATER) !== 0;
   for (const { f, at } of used) {
     let ok = true;
     let need = '';
@@ -402,10 +403,11 @@ function checkPrereqs(m: Match, used: { f: FieldDef; at: number }[], pos: TextPo
       case 'ipv4': ok = type === ETH_TYPE_IP || type === ETH_TYPE_ARP || type === ETH_TYPE_RARP; need = 'ip (or arp)'; break;
       case 'ipv6': ok = type === ETH_TYPE_IPV6; need = 'ipv6'; break;
       case 'arp': ok = type === ETH_TYPE_ARP || type === ETH_TYPE_RARP; need = 'arp'; break;
-      case 'l4': ok = isIp && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP); need = 'tcp, udp or sctp'; break;
-      case 'tcp': ok = isIp && proto === IPPROTO_TCP; need = 'tcp or tcp6'; break;
-      case 'udp': ok = isIp && proto === IPPROTO_UDP; need = 'udp or udp6'; break;
-      case 'sctp': ok = isIp && proto === IPPROTO_SCTP; need = 'sctp'; break;
+      case 'l4': ok = isIp && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP) && !later; need = 'tcp, udp or sctp'; break;
+      // (A later fragment has no transport header: OVS's MFP_TCP/UDP/SCTP exclude ip_frag=later.)
+      case 'tcp': ok = isIp && proto === IPPROTO_TCP && !later; need = 'tcp or tcp6 (and not ip_frag=later)'; break;
+      case 'udp': ok = isIp && proto === IPPROTO_UDP && !later; need = 'udp or udp6 (and not ip_frag=later)'; break;
+      case 'sctp': ok = isIp && proto === IPPROTO_SCTP && !later; need = 'sctp (and not ip_frag=later)'; break;
       case 'icmp': ok = (type === ETH_TYPE_IP && proto === IPPROTO_ICMP) || (type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6); need = 'icmp or icmp6'; break;
       case 'icmpv6': ok = type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6; need = 'icmp6'; break;
       case 'nd': case 'nd_solicit': case 'nd_advert': {

@@ -12,6 +12,7 @@ import type { FlowSpec } from './flow-spec.ts';
 import { formatActions } from './format-actions.ts';
 import { formatMatch } from './format-flow.ts';
 import { parseFlowFile } from './parse-flow.ts';
+import { of10OnlyActions } from './check-actions.ts';
 
 // OpenFlow protocol variants, in ovs-ofctl's order of preference.
 const P_OF10_STD = 1 << 0; // OpenFlow10-table_id
@@ -96,6 +97,7 @@ export function usableProtocols(spec: FlowSpec): number {
   // (OpenFlow 1.1+ pops a tag only from a flow that matches one.)
   const tagged = (spec.match.mask[FK_VLAN_TCI] & spec.match.value[FK_VLAN_TCI] & 0x1000) !== 0;
   if (!tagged && spec.actions.some((a) => a.type === 'pop_vlan' || a.type === 'strip_vlan')) p &= P_OF10_STD | P_OF10_STD_TID | P_OF10_NXM | P_OF10_NXM_TID;
+  if (of10OnlyActions(spec)) p &= P_OF10_STD | P_OF10_STD_TID | P_OF10_NXM | P_OF10_NXM_TID;
   // Fields outside the flow key (conj_id, tunnel, MPLS, NSH, packet_type, ...) need NXM or OXM.
   const extra = (spec.match.extra?.length ?? 0) > 0;
   if (extra || !of10Expressible(spec) || l3OfIpv6(spec) || needsNxmActions(spec)) p &= ~(P_OF10_STD | P_OF10_STD_TID);

@@ -31,6 +31,11 @@ describe('flow syntax as ovs-ofctl parses it', () => {
     expect(r.ok ? r.text : r.error).toBe(readFileSync(join(FIX, 'syntax.expected'), 'utf8'));
   });
 
+  it('OpenFlow 1.0 actions on a match without their header: only OpenFlow 1.0 carries them; # comments, resubmit(PORT), output(port=,max_len=)', () => {
+    const r = parseFlowsCommand(join(FIX, 'syntax-of10.flows'));
+    expect(r.ok ? r.text : r.error).toBe(readFileSync(join(FIX, 'syntax-of10.expected'), 'utf8'));
+  });
+
   it('the end of the line closes open parentheses, as in ovs-ofctl', () => {
     const a = parseFlow('ip,actions=ct(commit,table=2,nat(dst=10.0.0.1)', 'add');
     const b = parseFlow('ip,actions=ct(commit,table=2,nat(dst=10.0.0.1))', 'add');
@@ -66,7 +71,8 @@ describe('prerequisites as OVS enforces them (OFPBMC_BAD_PREREQ)', () => {
     ['ct_nw_dst=10.0.0.5,actions=drop', '1:1: OFPBMC_BAD_PREREQ: field ct_nw_dst needs a valid tracked connection'],
     ['ct_state=+trk,ip,ct_nw_dst=10.0.0.5,actions=drop', '1:18: OFPBMC_BAD_PREREQ: field ct_nw_dst needs a valid tracked connection'],
     ['ct_state=+trk+inv,ip,ct_tp_dst=80,actions=drop', '1:22: OFPBMC_BAD_PREREQ: field ct_tp_dst needs a valid tracked connection'],
-    ['tcp_dst=80,actions=drop', '1:1: OFPBMC_BAD_PREREQ: field tcp_dst needs tcp or tcp6 to be matched too'],
+    ['tcp_dst=80,actions=drop', '1:1: OFPBMC_BAD_PREREQ: field tcp_dst needs tcp or tcp6 (and not ip_frag=later) to be matched too'],
+    ['tcp,ip_frag=later,tp_dst=80,actions=drop', '1:19: OFPBMC_BAD_PREREQ: field tp_dst needs tcp, udp or sctp to be matched too'],
     ['icmp6,icmp_type=135,nd_tll=00:00:00:00:00:01,actions=drop', '1:21: OFPBMC_BAD_PREREQ: field nd_tll needs icmp6 with icmp_type=136 to be matched too'],
     ['ip,mpls_label=5,actions=drop', '1:4: OFPBMC_BAD_PREREQ: field mpls_label needs mpls or mplsm to be matched too'],
     ['nsh_spi=5,actions=drop', '1:1: OFPBMC_BAD_PREREQ: field nsh_spi needs dl_type=0x894f (NSH) to be matched too'],
