@@ -40,6 +40,8 @@ export interface FieldDef {
   maskable: boolean;
   /** Writable by set_field/load (ovs-fields "Read/Write"). */
   writable: boolean;
+  /** false for a field swd parses and prints but does not carry (lookupRefField). */
+  carried?: false;
 }
 
 const FIELDS: FieldDef[] = [];
@@ -125,6 +127,8 @@ def('nd_tll', 'NXM_NX_ND_TLL', ['OXM_OF_IPV6_ND_TLL'], mac(FK_ARP_THA_HI), 'mac'
  */
 export interface ExtraFieldDef {
   name: string;
+  /** The name field references print (NXM_NX_TUN_ID[], OXM_OF_MPLS_LABEL[], ...). */
+  nxm: string;
   kind: 'hex' | 'dec' | 'ipv4' | 'ipv6' | 'tun_flags' | 'port';
   bits: number;
   maskable: boolean;
@@ -136,7 +140,7 @@ const EXTRA = new Map<string, ExtraFieldDef>();
 const EXTRA_ORDER: string[] = [];
 
 function extra(name: string, aliases: string[], kind: ExtraFieldDef['kind'], bits: number, maskable: boolean, slot: ExtraFieldDef['slot'], prereq: Prereq = 'none'): void {
-  const f: ExtraFieldDef = { name, kind, bits, maskable, slot, prereq };
+  const f: ExtraFieldDef = { name, nxm: aliases.find(isNxmName) ?? name, kind, bits, maskable, slot, prereq };
   EXTRA_ORDER.push(name);
   for (const n of [name, ...aliases]) EXTRA.set(n.toLowerCase(), f);
 }
@@ -148,11 +152,13 @@ extra('tun_src', ['NXM_NX_TUN_IPV4_SRC'], 'ipv4', 32, true, 'tunnel');
 extra('tun_dst', ['NXM_NX_TUN_IPV4_DST'], 'ipv4', 32, true, 'tunnel');
 extra('tun_ipv6_src', ['NXM_NX_TUN_IPV6_SRC'], 'ipv6', 128, true, 'tunnel');
 extra('tun_ipv6_dst', ['NXM_NX_TUN_IPV6_DST'], 'ipv6', 128, true, 'tunnel');
-extra('tun_gbp_id', ['NXM_NX_TUN_GBP_ID'], 'hex', 16, true, 'tunnel');
+extra('tun_gbp_id', ['NXM_NX_TUN_GBP_ID'], 'dec', 16, true, 'tunnel');
 extra('tun_gbp_flags', ['NXM_NX_TUN_GBP_FLAGS'], 'hex', 8, true, 'tunnel');
-extra('tun_erspan_ver', ['NXOXM_ET_ERSPAN_VER'], 'hex', 4, true, 'tunnel');
+extra('tun_tos', [], 'dec', 8, false, 'tunnel');
+extra('tun_ttl', [], 'dec', 8, false, 'tunnel');
+extra('tun_erspan_ver', ['NXOXM_ET_ERSPAN_VER'], 'dec', 4, true, 'tunnel');
 extra('tun_erspan_idx', ['NXOXM_ET_ERSPAN_IDX'], 'hex', 20, true, 'tunnel');
-extra('tun_erspan_dir', ['NXOXM_ET_ERSPAN_DIR'], 'hex', 1, true, 'tunnel');
+extra('tun_erspan_dir', ['NXOXM_ET_ERSPAN_DIR'], 'dec', 1, true, 'tunnel');
 extra('tun_erspan_hwid', ['NXOXM_ET_ERSPAN_HWID'], 'hex', 6, true, 'tunnel');
 extra('tun_gtpu_flags', ['NXOXM_ET_GTPU_FLAGS'], 'hex', 8, true, 'tunnel');
 extra('tun_gtpu_msgtype', ['NXOXM_ET_GTPU_MSGTYPE'], 'dec', 8, true, 'tunnel');
@@ -172,6 +178,27 @@ for (let i = 1; i <= 4; i++) extra(`nsh_c${i}`, [`nshc${i}`, `NXOXM_NSH_C${i}`],
 
 export function lookupExtraField(name: string): ExtraFieldDef | undefined {
   return EXTRA.get(name.toLowerCase());
+}
+
+const EXTRA_REFS = new Map<string, FieldDef>();
+
+/**
+ * A field as load/move/set_field/output/zone= may name it: a field of the
+ * flow key, or one swd does not carry (as a FieldDef without parts and with
+ * `carried: false`, for parsing and printing only; a switch refuses it).
+ */
+export function lookupRefField(name: string): FieldDef | undefined {
+  const f = lookupField(name);
+  if (f) return f;
+  const x = lookupExtraField(name);
+  if (!x) return undefined;
+  let d = EXTRA_REFS.get(x.name);
+  if (!d) {
+    const kind: FieldKind = x.kind === 'dec' ? 'int' : x.kind === 'tun_flags' ? 'hex' : x.kind;
+    d = { name: x.name, nxm: x.nxm, aliases: [], bits: x.bits, parts: [], kind, prereq: x.prereq, maskable: x.maskable, writable: true, carried: false };
+    EXTRA_REFS.set(x.name, d);
+  }
+  return d;
 }
 
 /** ovs-ofctl's print order of the extra fields (within their slot). */

@@ -5,7 +5,7 @@
 
 import { formatNat } from '../datapath/dp-actions.ts';
 import { OFPP_CONTROLLER, OFPP_MAX, type CtAction, type FieldRef, type OfAction } from './actions.ts';
-import { lookupField } from './fields.ts';
+import { lookupRefField } from './fields.ts';
 import { ipv4Str, macStr } from '../packet/odp-format.ts';
 import { portLabel } from './format-flow.ts';
 
@@ -14,16 +14,21 @@ const hex = (v: bigint | number) => `0x${v.toString(16)}`;
 const hexOvs = (v: bigint | number) => (v === 0 || v === 0n ? '0' : hex(v));
 
 export function formatFieldRef(r: FieldRef): string {
-  const f = lookupField(r.field)!;
+  const f = lookupRefField(r.field)!;
   if (r.ofs === 0 && r.nbits === f.bits) return `${f.nxm}[]`;
   if (r.nbits === 1) return `${f.nxm}[${r.ofs}]`;
   return `${f.nxm}[${r.ofs}..${r.ofs + r.nbits - 1}]`;
 }
 
 function formatSetField(a: Extract<OfAction, { type: 'set_field' }>): string {
-  const f = lookupField(a.field)!;
+  const f = lookupRefField(a.field)!;
   const full = (1n << BigInt(f.bits)) - 1n;
   const mask = a.mask ?? full;
+  // Fields without an NXM register code (OXM-only, variable-length tunnel metadata) stay set_field.
+  if (f.carried === false && (!f.nxm.startsWith('NXM_NX_') || f.name.startsWith('tun_metadata'))) {
+    const v = f.kind === 'int' ? String(a.value) : hexOvs(a.value);
+    return `set_field:${v}${mask === full ? '' : `/${hexOvs(mask)}`}->${f.name}`;
+  }
   if (mask === full) {
     switch (f.name) {
       case 'nw_src': return `mod_nw_src:${ipv4Str(Number(a.value))}`;

@@ -4,16 +4,17 @@
 import type { CtAction, FieldRef, NatSpec, OfAction } from './actions.ts';
 import { OFPP_CONTROLLER, OFPP_IN_PORT } from './actions.ts';
 import { fail, splitTopLevel, type TextPos } from './errors.ts';
-import { isNxmName, lookupField, type FieldDef } from './fields.ts';
-import { lookupPort, parseFieldValue, parsePort, parseUint } from './parse-flow.ts';
+import { isNxmName, lookupField, lookupRefField, type FieldDef } from './fields.ts';
+import { lookupPort, parseFieldValue, parsePort, parseUint, refusingExtraFields } from './parse-flow.ts';
 import { parseIpv4, parseIpv6, parseMac } from '../packet/odp-parse.ts';
 
 /** Parse `FIELD[]`, `FIELD[a..b]`, `FIELD[n]` or bare `FIELD`. */
 export function parseFieldRef(s: string, pos: TextPos, at: number): FieldRef {
   const m = /^([A-Za-z0-9_]+)(?:\[(?:(\d+)(?:\.\.(\d+))?)?\])?$/.exec(s.trim());
   if (!m) fail(pos, at, 'EFIELDREF', `'${s}' is not a field reference like NXM_NX_REG0[0..15]`);
-  const f = lookupField(m[1]);
+  const f = lookupRefField(m[1]);
   if (!f) fail(pos, at, 'EFIELD', `unknown field '${m[1]}'`);
+  if (f.carried === false && refusingExtraFields()) fail(pos, at, 'ENOTSUP', `field ${f.name} is not supported by swd`);
   if (m[2] === undefined) return { field: f.name, ofs: 0, nbits: f.bits };
   const a = Number(m[2]);
   const b = m[3] === undefined ? a : Number(m[3]);
@@ -131,8 +132,9 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
       if (arrow < 0) fail(pos, aat, 'EACTION', "set_field needs VALUE->FIELD (missing '->')");
       const fname = v.slice(arrow + 2).trim();
       if (isNxmName(fname)) fail(pos, aat + arrow + 2, 'EFIELD', `${fname} is not a valid OXM field name (set_field takes a field's keyword, e.g. reg0)`);
-      const f = lookupField(fname);
+      const f = lookupRefField(fname);
       if (!f) fail(pos, aat + arrow + 2, 'EFIELD', `unknown field '${fname}'`);
+      if (f.carried === false && refusingExtraFields()) fail(pos, aat + arrow + 2, 'ENOTSUP', `field ${f.name} is not supported by swd`);
       if (!f.writable) fail(pos, aat + arrow + 2, 'EFIELD', `field ${f.name} is read-only`);
       const [value, mask] = setFieldValue(f, v.slice(0, arrow).trim(), pos, aat);
       const full = (1n << BigInt(f.bits)) - 1n;

@@ -67,6 +67,10 @@ let portNames: ReadonlyMap<string, number> | null = null;
 /** Set while parsing flows for a switch: fields swd cannot carry are refused at their position. */
 let refuseExtra = false;
 
+export function refusingExtraFields(): boolean {
+  return refuseExtra;
+}
+
 /**
  * Run `fn` with port names resolved through `names` (null: offline, names
  * refused) and, for flows that go into a switch (`forSwitch`), with the
@@ -391,7 +395,9 @@ function formatExtraValue(x: ExtraFieldDef, value: string, pos: TextPos, at: num
 }
 
 function checkPrereqs(m: Match, used: { f: FieldDef; at: number }[], pos: TextPos): void {
-  const type = m.mask[FK_ETH_TYPE] === 0xffff ? m.value[FK_ETH_TYPE] : -1;
+  // packet_type=(1,TYPE) is a packet without Ethernet header whose ethertype is TYPE (OVS's get_dl_type).
+  const pt = /^packet_type=\(1,0x([0-9a-f]+)\)$/.exec(m.extra?.find((e) => e.name === 'packet_type')?.text ?? '');
+  const type = m.mask[FK_ETH_TYPE] === 0xffff ? m.value[FK_ETH_TYPE] : pt ? parseInt(pt[1], 16) : -1;
   const proto = (m.mask[FK_NW_PROTO] & 0xff) === 0xff ? m.value[FK_NW_PROTO] : -1;
   const isIp = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
   const later = (m.value[FK_NW_FRAG] & FRAG_LATER) !== 0;
