@@ -5,7 +5,7 @@ import type { CtAction, FieldRef, NatSpec, OfAction } from './actions.ts';
 import { OFPP_CONTROLLER, OFPP_IN_PORT } from './actions.ts';
 import { fail, splitTopLevel, type TextPos } from './errors.ts';
 import { isNxmName, lookupField, lookupRefField, type FieldDef } from './fields.ts';
-import { lookupPort, parseFieldValue, parsePort, parseUint, refusingExtraFields } from './parse-flow.ts';
+import { lookupPortName, parseFieldValue, parsePort, parseUint, refusingExtraFields } from './parse-flow.ts';
 import { parseIpv4, parseIpv6, parseMac } from '../packet/odp-parse.ts';
 
 /** Parse `FIELD[]`, `FIELD[a..b]`, `FIELD[n]` or bare `FIELD`. */
@@ -224,7 +224,7 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
       return { type: 'clear_actions' };
     default: {
       // As ovs-ofctl: a word that is no action but names a port (of the bridge) outputs to it.
-      const port = lookupPort(tok);
+      const port = lookupPortName(tok);
       if (port !== undefined) return { type: 'output', port };
       fail(pos, at, 'EACTION', `unknown action '${name}'`);
     }

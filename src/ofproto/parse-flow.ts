@@ -95,6 +95,11 @@ export function lookupPort(s: string): number | undefined {
     const v = Number(s);
     return v <= 0xffff ? v : undefined;
   }
+  return lookupPortName(s);
+}
+
+/** A port of the bridge by name (quoted or not), while parsing for a bridge. */
+export function lookupPortName(s: string): number | undefined {
   const bare = s.length > 1 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1) : s;
   return portNames?.get(bare);
 }
