@@ -82,8 +82,14 @@ export interface PmdApi {
   pmdSetThreads(n: number): unknown;
 }
 
+/** Whole-table flow commands (ovs-ofctl replace-flows, diff-flows). */
+export interface FlowFileApi {
+  replaceFlows(bridge: string, text: string, file: string): unknown;
+  diffFlows(bridge: string, text: string, file: string, opts: { names?: boolean }): unknown;
+}
+
 /** What the daemon drives: the SwitchApi, maybe conntrack, groups and PMD threads, and the periodic hooks. */
-export type DaemonSwitch = SwitchApi & Partial<ConntrackApi> & Partial<GroupApi> & Partial<PmdApi> & { tick?(nowMs: number): void; close?(): void; stats?(): SwitchStats };
+export type DaemonSwitch = SwitchApi & Partial<ConntrackApi> & Partial<GroupApi> & Partial<PmdApi> & Partial<FlowFileApi> & { tick?(nowMs: number): void; close?(): void; stats?(): SwitchStats };
 
 export interface MethodSpec {
   /** Persist the configuration after success. */
@@ -93,6 +99,12 @@ export interface MethodSpec {
 
 const MAX_PORT = 0xfeff; // OFPP_MAX
 const ZONE = [0, 0xffff] as const;
+
+function flowFile<K extends keyof FlowFileApi>(sw: DaemonSwitch, name: K): NonNullable<DaemonSwitch[K]> {
+  const fn = sw[name];
+  if (typeof fn !== 'function') throw new SwitchError('ENOTSUP', 'replace-flows and diff-flows are not available in this switch');
+  return (fn as (...a: unknown[]) => unknown).bind(sw) as NonNullable<DaemonSwitch[K]>;
+}
 
 function ct<K extends keyof ConntrackApi>(sw: DaemonSwitch, name: K): NonNullable<DaemonSwitch[K]> {
   const fn = sw[name];
@@ -137,7 +149,9 @@ export const SWITCH_METHODS: Record<string, MethodSpec> = {
     call: (sw, p) => sw.modFlows(p.str('bridge'), p.optStr('text') ?? '', p.optStr('file') ?? '-', p.bool('strict')),
   },
   'del-flows': { mutating: true, call: (sw, p) => sw.delFlows(p.str('bridge'), p.optStr('match') || null, p.bool('strict')) },
-  'dump-flows': { call: (sw, p) => sw.dumpFlows(p.str('bridge'), p.optStr('match') || null, { noStats: p.bool('noStats') }) },
+  'dump-flows': { call: (sw, p) => sw.dumpFlows(p.str('bridge'), p.optStr('match') || null, { noStats: p.bool('noStats'), names: p.bool('names') }) },
+  'replace-flows': { mutating: true, call: (sw, p) => flowFile(sw, 'replaceFlows')(p.str('bridge'), p.optStr('text') ?? '', p.optStr('file') ?? '-') },
+  'diff-flows': { call: (sw, p) => flowFile(sw, 'diffFlows')(p.str('bridge'), p.optStr('text') ?? '', p.optStr('file') ?? '-', { names: p.bool('names') }) },
 
   // groups (parameters are checked before asking whether the switch has groups)
   'add-groups': {

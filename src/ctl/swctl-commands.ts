@@ -114,6 +114,7 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
 const c = (usage: string, description: string, action: CommandSpec['action'], options?: OptionSpec[]): CommandSpec => ({ usage, description, action, options });
 const strict: OptionSpec = { flags: '--strict', description: 'match priority and fields exactly' };
 const more: OptionSpec = { flags: '-m, --more', description: 'verbose output' };
+const bundle: OptionSpec = { flags: '--bundle', description: 'all or nothing (swd always is)' };
 
 export const COMMANDS: readonly CommandSpec[] = [
   // bridges and ports
@@ -132,13 +133,34 @@ export const COMMANDS: readonly CommandSpec[] = [
   // flows
   c('add-flow <bridge> <flow>', 'add one flow (ovs-ofctl syntax; - reads flows from stdin)', ([br, flow], _o, run) =>
     run('add-flows', { bridge: br, ...(flow === '-' ? readFlowsArg('-') : { text: flow, file: '(command line)' }) }, quiet),
+  [bundle]),
+  c(
+    'add-flows <bridge> <file>',
+    'add the flows in FILE (- for stdin; lines may start with add, modify, modify_strict, delete, delete_strict); all or nothing',
+    ([br, file], _o, run) => run('add-flows', { bridge: br, ...readFlowsArg(file) }, quiet),
+    [bundle],
   ),
-  c('add-flows <bridge> <file>', 'add the flows in FILE (- for stdin); all or nothing', ([br, file], _o, run) => run('add-flows', { bridge: br, ...readFlowsArg(file) }, quiet)),
+  c(
+    'replace-flows <bridge> <file>',
+    "make the bridge's flows those in FILE with the fewest changes (unchanged flows keep their counters)",
+    ([br, file], _o, run) => run('replace-flows', { bridge: br, ...readFlowsArg(file) }, quiet),
+    [bundle],
+  ),
+  c(
+    'diff-flows <bridge> <file>',
+    "print how the bridge's flows differ from FILE (-: only/as in the bridge, +: only/as in FILE); exit 2 if they differ",
+    ([br, file], o, run) =>
+      run('diff-flows', { bridge: br, ...readFlowsArg(file), names: !!o.names }, (r) => {
+        out(r.lines as string[]);
+        if (r.differ) process.exitCode = 2;
+      }),
+    [{ flags: '--names', description: 'print ports by name' }],
+  ),
   c(
     'mod-flows <bridge> <flow>',
     'change the actions of matching flows (FLOW, a file of flows, or - for stdin)',
     ([br, flow], o, run) => run('mod-flows', { bridge: br, ...flowOrFile(flow), strict: !!o.strict }, quiet),
-    [strict],
+    [strict, bundle],
   ),
   c(
     'del-flows <bridge> [match]',
@@ -149,8 +171,12 @@ export const COMMANDS: readonly CommandSpec[] = [
   c(
     'dump-flows <bridge> [match]',
     'print flows, like ovs-ofctl dump-flows',
-    ([br, match], o, run) => run('dump-flows', { bridge: br, match, noStats: o.stats === false }),
-    [{ flags: '--no-stats', description: 'leave out the statistics' }],
+    ([br, match], o, run) => run('dump-flows', { bridge: br, match, noStats: o.stats === false, names: o.names === true }),
+    [
+      { flags: '--no-stats', description: 'leave out the statistics' },
+      { flags: '--names', description: 'print ports by name (in_port=p1, output:p2)' },
+      { flags: '--no-names', description: 'print ports by number (the default)' },
+    ],
   ),
   c('parse-flows <file>', 'print the flows in FILE normalised as ovs-ofctl parse-flows does (offline, no daemon)', async ([file]) => {
     let mod: { parseFlowsCommand(path: string): { ok: true; text: string } | { ok: false; error: string } };

@@ -52,6 +52,8 @@ export interface CtAction {
   exec: OfAction[];
   /** null when the ct() has no nat clause. */
   nat: NatSpec | null;
+  /** nat(...) was written before exec(...): OVS keeps the order, so it prints before exec then. */
+  natFirst?: boolean;
 }
 
 export type OfAction =

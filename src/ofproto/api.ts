@@ -116,7 +116,8 @@ export interface SwitchApi {
   addFlows(bridge: string, text: string, file: string): { added: number };
   modFlows(bridge: string, text: string, file: string, strict: boolean): { modified: number };
   delFlows(bridge: string, match: string | null, strict: boolean): { deleted: number };
-  dumpFlows(bridge: string, match: string | null, opts: { noStats?: boolean }): { flows: FlowEntry[]; lines: string[] };
+  /** `names`: print ports by name, as ovs-ofctl dump-flows --names. */
+  dumpFlows(bridge: string, match: string | null, opts: { noStats?: boolean; names?: boolean }): { flows: FlowEntry[]; lines: string[] };
 
   // packets
   inject(bridge: string, port: string, packet: string, count: number): InjectResult;

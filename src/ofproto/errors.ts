@@ -27,8 +27,13 @@ export function fail(pos: TextPos, at: number, code: string, detail: string): ne
   throw new ParseError(code, detail, pos.file, pos.line, pos.col + at + 1);
 }
 
-/** Split at top-level commas (not inside parentheses), keeping each piece's offset. */
-export function splitTopLevel(text: string, pos: TextPos, base = 0): { text: string; at: number }[] {
+/**
+ * Split at top-level commas (not inside parentheses), keeping each piece's
+ * offset. With `ws`, white space separates pieces too, as ovs-ofctl's
+ * key-value parser has it (fields and actions may be separated by commas
+ * and/or spaces and tabs).
+ */
+export function splitTopLevel(text: string, pos: TextPos, base = 0, ws = false): { text: string; at: number }[] {
   const out: { text: string; at: number }[] = [];
   let depth = 0;
   let start = 0;
@@ -38,13 +43,15 @@ export function splitTopLevel(text: string, pos: TextPos, base = 0): { text: str
     else if (c === ')') {
       depth--;
       if (depth < 0) fail(pos, base + i, 'EPAREN', "unbalanced parentheses: ')' without '('");
-    } else if ((c === ',' || i === text.length) && depth === 0) {
+    } else if (((c === ',' || (ws && (c === ' ' || c === '\t' || c === '\r'))) && depth === 0) || i === text.length) {
+      if (i === text.length && depth > 0 && !ws) break;
       const piece = text.slice(start, i);
       const lead = piece.length - piece.trimStart().length;
       if (piece.trim().length) out.push({ text: piece.trim(), at: base + start + lead });
       start = i + 1;
     }
   }
-  if (depth > 0) fail(pos, base + text.lastIndexOf('('), 'EPAREN', "unbalanced parentheses: '(' without ')'");
+  // ovs-ofctl's key-value parser lets the end of the text close open parentheses.
+  if (depth > 0 && !ws) fail(pos, base + text.lastIndexOf('('), 'EPAREN', "unbalanced parentheses: '(' without ')'");
   return out;
 }

@@ -4,8 +4,8 @@
 // set_fields as load:VALUE->NXM_FIELD[], pop_vlan as strip_vlan.
 
 import { formatNat } from '../datapath/dp-actions.ts';
-import type { CtAction, FieldRef, OfAction } from './actions.ts';
-import { lookupField } from './fields.ts';
+import { OFPP_CONTROLLER, OFPP_MAX, type CtAction, type FieldRef, type OfAction } from './actions.ts';
+import { lookupRefField } from './fields.ts';
 import { ipv4Str, macStr } from '../packet/odp-format.ts';
 import { portLabel } from './format-flow.ts';
 
@@ -14,16 +14,21 @@ const hex = (v: bigint | number) => `0x${v.toString(16)}`;
 const hexOvs = (v: bigint | number) => (v === 0 || v === 0n ? '0' : hex(v));
 
 export function formatFieldRef(r: FieldRef): string {
-  const f = lookupField(r.field)!;
+  const f = lookupRefField(r.field)!;
   if (r.ofs === 0 && r.nbits === f.bits) return `${f.nxm}[]`;
   if (r.nbits === 1) return `${f.nxm}[${r.ofs}]`;
   return `${f.nxm}[${r.ofs}..${r.ofs + r.nbits - 1}]`;
 }
 
 function formatSetField(a: Extract<OfAction, { type: 'set_field' }>): string {
-  const f = lookupField(a.field)!;
+  const f = lookupRefField(a.field)!;
   const full = (1n << BigInt(f.bits)) - 1n;
   const mask = a.mask ?? full;
+  // Fields without an NXM register code (OXM-only, variable-length tunnel metadata) stay set_field.
+  if (f.carried === false && (!f.nxm.startsWith('NXM_NX_') || f.name.startsWith('tun_metadata'))) {
+    const v = f.kind === 'int' ? String(a.value) : hexOvs(a.value);
+    return `set_field:${v}${mask === full ? '' : `/${hexOvs(mask)}`}->${f.name}`;
+  }
   if (mask === full) {
     switch (f.name) {
       case 'nw_src': return `mod_nw_src:${ipv4Str(Number(a.value))}`;
@@ -74,7 +79,8 @@ function formatCt(a: CtAction): string {
   if (a.zoneSrc) p.push(`zone=${formatFieldRef(a.zoneSrc)}`);
   else if (a.zone) p.push(`zone=${a.zone}`);
   // Nested actions print inside exec() when there are any besides nat.
-  if (a.exec.length) p.push(`exec(${formatActions(a.exec)}${a.nat ? ',' + formatNat(a.nat) : ''})`);
+  if (a.exec.length && a.nat && a.natFirst) p.push(formatNat(a.nat), `exec(${formatActions(a.exec)})`);
+  else if (a.exec.length) p.push(`exec(${formatActions(a.exec)}${a.nat ? ',' + formatNat(a.nat) : ''})`);
   else if (a.nat) p.push(formatNat(a.nat));
   if (a.alg) p.push(`alg=${a.alg}`);
   return `ct(${p.join(',')})`;
@@ -82,21 +88,31 @@ function formatCt(a: CtAction): string {
 
 export function formatAction(a: OfAction): string {
   switch (a.type) {
-    case 'output': {
-      const l = portLabel(a.port);
-      return /^\d+$/.test(l) ? `output:${l}` : l;
-    }
+    case 'output':
+      // Output to CONTROLLER is a packet-in of the whole packet (OVS prints its max_len).
+      if (a.port === OFPP_CONTROLLER) return `CONTROLLER:${a.maxLen ?? 65535}`;
+      if (a.maxLen !== undefined && a.maxLen !== 65535) return `output(port=${portLabel(a.port)},max_len=${a.maxLen})`;
+      return a.port < OFPP_MAX ? `output:${portLabel(a.port)}` : portLabel(a.port);
     case 'output_reg': return `output:${formatFieldRef(a.src)}`;
     case 'controller':
       if (a.reason === undefined && a.id === undefined && a.userdata === undefined && !a.pause) return `CONTROLLER:${a.maxLen}`;
-      return `controller(${[a.maxLen !== 65535 ? `max_len=${a.maxLen}` : null, a.reason ? `reason=${a.reason}` : null, a.id !== undefined ? `id=${a.id}` : null, a.userdata ? `userdata=${a.userdata}` : null, a.pause ? 'pause' : null].filter(Boolean).join(',')})`;
+      return `controller(${[a.reason ? `reason=${a.reason}` : null, a.maxLen !== 65535 ? `max_len=${a.maxLen}` : null, a.id !== undefined ? `id=${a.id}` : null, a.userdata ? `userdata=${a.userdata}` : null, a.pause ? 'pause' : null].filter(Boolean).join(',')})`;
     case 'resubmit':
       if (a.table === null && !a.ct) return `resubmit:${portLabel(a.port ?? 0xfff8)}`;
       return `resubmit(${a.port === null ? '' : portLabel(a.port)},${a.table === null ? '' : a.table}${a.ct ? ',ct' : ''})`;
     // OpenFlow 1.0 has no goto_table: over 1.0/NXM it travels as resubmit(,N).
     case 'goto_table': return `resubmit(,${a.table})`;
     case 'set_field': return formatSetField(a);
-    case 'load': return `load:${hexOvs(a.value)}->${formatFieldRef(a.dst)}`;
+    case 'load': {
+      // An NXM register load carries at most 64 bits: a wider load travels as several.
+      if (a.dst.nbits <= 64) return `load:${hexOvs(a.value)}->${formatFieldRef(a.dst)}`;
+      const parts: string[] = [];
+      for (let ofs = 0; ofs < a.dst.nbits; ofs += 64) {
+        const n = Math.min(64, a.dst.nbits - ofs);
+        parts.push(`load:${hexOvs((a.value >> BigInt(ofs)) & ((1n << BigInt(n)) - 1n))}->${formatFieldRef({ field: a.dst.field, ofs: a.dst.ofs + ofs, nbits: n })}`);
+      }
+      return parts.join(',');
+    }
     case 'move': return `move:${formatFieldRef(a.src)}->${formatFieldRef(a.dst)}`;
     case 'mod_dl_src': case 'mod_dl_dst': return `${a.type}:${a.mac}`;
     case 'mod_nw_src': case 'mod_nw_dst': return `${a.type}:${a.addr}`;

@@ -6,7 +6,7 @@ import {
   FK_CT_LABEL, FK_CT_MARK, FK_CT_NW_DST, FK_CT_NW_PROTO, FK_CT_NW_SRC, FK_CT_STATE, FK_CT_TP, FK_CT_ZONE,
   FK_ETH_DST_HI, FK_ETH_SRC_HI, FK_ETH_TYPE, FK_IN_PORT, FK_IPV6_DST, FK_IPV6_LABEL, FK_IPV6_SRC,
   FK_METADATA_HI, FK_ND_TARGET, FK_NW_DST, FK_NW_FRAG, FK_NW_PROTO, FK_NW_SRC, FK_NW_TOS, FK_NW_TTL,
-  FK_PKT_MARK, FK_RECIRC_ID, FK_REG0, FK_TCP_FLAGS, FK_TP_DST, FK_TP_SRC, FK_VLAN_TCI, FRAG_ANY, FRAG_LATER,
+  FK_PKT_MARK, FK_RECIRC_ID, FK_DP_HASH, FK_REG0, FK_TCP_FLAGS, FK_TP_DST, FK_TP_SRC, FK_VLAN_TCI, FRAG_ANY, FRAG_LATER,
   IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, VLAN_CFI,
 } from '../packet/flow-key.ts';
 import { ipv4Str, ipv6Str, macStr } from '../packet/odp-format.ts';
@@ -15,15 +15,36 @@ import type { FlowSpec } from './flow-spec.ts';
 import { OFP_DEFAULT_PRIORITY } from './flow-spec.ts';
 import { formatActions } from './format-actions.ts';
 import type { Match } from './match.ts';
-import { CT_STATE_FLAGS, ETH_TYPE_RARP, TCP_FLAGS } from './parse-flow.ts';
+import { CT_STATE_FLAGS, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST, ETH_TYPE_RARP, TCP_FLAGS } from './parse-flow.ts';
 
 export const PORT_LABELS: Record<number, string> = {
   0xfff8: 'IN_PORT', 0xfff9: 'TABLE', 0xfffa: 'NORMAL', 0xfffb: 'FLOOD', 0xfffc: 'ALL', 0xfffd: 'CONTROLLER',
   0xfffe: 'LOCAL', 0xffff: 'NONE',
 };
 
+/** Port names to print instead of numbers (dump-flows --names); null: numbers. */
+let portLabels: ReadonlyMap<number, string> | null = null;
+
+/** Run `fn` printing ports by name where `names` has one, as ovs-ofctl --names does. */
+export function withPortLabels<T>(names: ReadonlyMap<number, string> | null, fn: () => T): T {
+  const saved = portLabels;
+  portLabels = names;
+  try {
+    return fn();
+  } finally {
+    portLabels = saved;
+  }
+}
+
+/** ovs-ofctl quotes (JSON-style) a name that is not a letter followed by letters and digits. */
+export function quotePortName(name: string): string {
+  return /^[A-Za-z][A-Za-z0-9]*$/.test(name) ? name : JSON.stringify(name);
+}
+
 export function portLabel(p: number): string {
-  return p >= OFPP_MAX ? (PORT_LABELS[p] ?? String(p)) : String(p);
+  if (p >= OFPP_MAX) return PORT_LABELS[p] ?? String(p);
+  const name = portLabels?.get(p);
+  return name === undefined ? String(p) : quotePortName(name);
 }
 
 const hex = (v: number | bigint) => `0x${v.toString(16)}`;
@@ -93,6 +114,8 @@ export function formatMatch(mt: Match, priority?: number, opts: { packetTypeEth?
   if (priority !== undefined && priority !== OFP_DEFAULT_PRIORITY) out.push(`priority=${priority}`);
   out.push(u32('pkt_mark', V[FK_PKT_MARK], M[FK_PKT_MARK]));
   out.push(u32('recirc_id', V[FK_RECIRC_ID], M[FK_RECIRC_ID]));
+  out.push(u32('dp_hash', V[FK_DP_HASH], M[FK_DP_HASH]));
+  for (const x of mt.extra ?? []) if (x.slot === 'meta') out.push(x.text);
   if (M[FK_CT_STATE] & 0xff) {
     const full = M[FK_CT_STATE] & 0xff;
     out.push(`ct_state=${flagsText(V[FK_CT_STATE], full, CT_STATE_FLAGS)}`);
@@ -108,12 +131,15 @@ export function formatMatch(mt: Match, priority?: number, opts: { packetTypeEth?
     if (m) out.push(m === (1n << 128n) - 1n ? `ct_label=${hex(v)}` : `ct_label=${hex(v)}/${hex(m)}`);
   }
   out.push(ip4('ct_nw_src', V[FK_CT_NW_SRC], M[FK_CT_NW_SRC]));
-  out.push(ip4('ct_nw_dst', V[FK_CT_NW_DST], M[FK_CT_NW_DST]));
   out.push(ip6('ct_ipv6_src', mt, FK_CT_IPV6_SRC));
+  out.push(ip4('ct_nw_dst', V[FK_CT_NW_DST], M[FK_CT_NW_DST]));
   out.push(ip6('ct_ipv6_dst', mt, FK_CT_IPV6_DST));
-  out.push(dec('ct_nw_proto', V[FK_CT_NW_PROTO], M[FK_CT_NW_PROTO] & 0xff, 0xff));
-  out.push(dec('ct_tp_src', V[FK_CT_TP] >>> 16, M[FK_CT_TP] >>> 16, 0xffff));
-  out.push(dec('ct_tp_dst', V[FK_CT_TP] & 0xffff, M[FK_CT_TP] & 0xffff, 0xffff));
+  // As OVS's match_format: the original-direction ports print only with ct_nw_proto.
+  if (M[FK_CT_NW_PROTO] & 0xff) {
+    out.push(`ct_nw_proto=${V[FK_CT_NW_PROTO]}`);
+    out.push(dec('ct_tp_src', V[FK_CT_TP] >>> 16, M[FK_CT_TP] >>> 16, 0xffff));
+    out.push(dec('ct_tp_dst', V[FK_CT_TP] & 0xffff, M[FK_CT_TP] & 0xffff, 0xffff));
+  }
 
   const typeExact = (M[FK_ETH_TYPE] & 0xffff) === 0xffff;
   const type = typeExact ? V[FK_ETH_TYPE] : -1;
@@ -141,6 +167,9 @@ export function formatMatch(mt: Match, priority?: number, opts: { packetTypeEth?
   } else if (type === ETH_TYPE_RARP) {
     out.push('rarp');
     skipType = true;
+  } else if (type === ETH_TYPE_MPLS || type === ETH_TYPE_MPLS_MCAST) {
+    out.push(type === ETH_TYPE_MPLS ? 'mpls' : 'mplsm');
+    skipType = true;
   }
   for (let i = 0; i < 16; i++) out.push(u32(`reg${i}`, V[FK_REG0 + i], M[FK_REG0 + i]));
   {
@@ -148,9 +177,10 @@ export function formatMatch(mt: Match, priority?: number, opts: { packetTypeEth?
     if (mh || ml) {
       const v = (BigInt(V[FK_METADATA_HI]) << 32n) | BigInt(V[FK_METADATA_LO()]);
       const m = (BigInt(mh) << 32n) | BigInt(ml);
-      out.push(m === (1n << 64n) - 1n ? `metadata=${hex(v)}` : `metadata=${hex(v)}/${hex(m)}`);
+      out.push(m === (1n << 64n) - 1n ? `metadata=${v === 0n ? '0' : hex(v)}` : `metadata=${v === 0n ? '0' : hex(v)}/${hex(m)}`);
     }
   }
+  for (const x of mt.extra ?? []) if (x.slot === 'tunnel') out.push(x.text);
   if (M[FK_IN_PORT] & 0xffff) out.push(`in_port=${portLabel(V[FK_IN_PORT])}`);
   const tm = M[FK_VLAN_TCI] & 0xffff;
   // A megaflow's "untagged" (CFI matched as 0) is implied by its packet type.
@@ -177,6 +207,7 @@ export function formatMatch(mt: Match, priority?: number, opts: { packetTypeEth?
     }
   }
   const isArp = type === ETH_TYPE_ARP || type === ETH_TYPE_RARP;
+  for (const x of mt.extra ?? []) if (x.slot === 'nsh') out.push(x.text);
   out.push(ip4(isArp ? 'arp_spa' : 'nw_src', V[FK_NW_SRC], M[FK_NW_SRC]));
   out.push(ip4(isArp ? 'arp_tpa' : 'nw_dst', V[FK_NW_DST], M[FK_NW_DST]));
   if (!skipProto && M[FK_NW_PROTO] & 0xff) out.push(`${isArp ? 'arp_op' : 'nw_proto'}=${V[FK_NW_PROTO]}`);
@@ -187,6 +218,7 @@ export function formatMatch(mt: Match, priority?: number, opts: { packetTypeEth?
   if (M[FK_NW_TOS] & 0xfc) out.push(`nw_tos=${V[FK_NW_TOS] & 0xfc}`);
   if (M[FK_NW_TOS] & 0x03) out.push(`nw_ecn=${V[FK_NW_TOS] & 0x03}`);
   if (M[FK_NW_TTL] & 0xff) out.push(`nw_ttl=${V[FK_NW_TTL]}`);
+  for (const x of mt.extra ?? []) if (x.slot === 'mpls') out.push(x.text);
   const fm = M[FK_NW_FRAG] & (FRAG_ANY | FRAG_LATER);
   if (fm) {
     const fv = V[FK_NW_FRAG];

@@ -7,6 +7,12 @@ import { FK_WORDS } from '../packet/flow-key.ts';
 export interface Match {
   value: Uint32Array; // FK_WORDS
   mask: Uint32Array; // FK_WORDS
+  /**
+   * Fields outside the flow key (tunnel, MPLS, NSH, conj_id, ...), kept as
+   * ovs-ofctl prints them so that parse-flows shows them; a switch refuses
+   * flows that have any (fields.ts, ExtraFieldDef).
+   */
+  extra?: { name: string; slot: 'meta' | 'tunnel' | 'mpls' | 'nsh'; rank: number; text: string }[];
 }
 
 export function emptyMatch(): Match {

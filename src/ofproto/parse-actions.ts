@@ -4,16 +4,17 @@
 import type { CtAction, FieldRef, NatSpec, OfAction } from './actions.ts';
 import { OFPP_CONTROLLER, OFPP_IN_PORT } from './actions.ts';
 import { fail, splitTopLevel, type TextPos } from './errors.ts';
-import { lookupField, type FieldDef } from './fields.ts';
-import { parseFieldValue, parsePort, parseUint } from './parse-flow.ts';
+import { isNxmName, lookupField, lookupRefField, type FieldDef } from './fields.ts';
+import { lookupPortName, parseFieldValue, parsePort, parseUint, refusingExtraFields } from './parse-flow.ts';
 import { parseIpv4, parseIpv6, parseMac } from '../packet/odp-parse.ts';
 
 /** Parse `FIELD[]`, `FIELD[a..b]`, `FIELD[n]` or bare `FIELD`. */
 export function parseFieldRef(s: string, pos: TextPos, at: number): FieldRef {
   const m = /^([A-Za-z0-9_]+)(?:\[(?:(\d+)(?:\.\.(\d+))?)?\])?$/.exec(s.trim());
   if (!m) fail(pos, at, 'EFIELDREF', `'${s}' is not a field reference like NXM_NX_REG0[0..15]`);
-  const f = lookupField(m[1]);
+  const f = lookupRefField(m[1]);
   if (!f) fail(pos, at, 'EFIELD', `unknown field '${m[1]}'`);
+  if (f.carried === false && refusingExtraFields()) fail(pos, at, 'ENOTSUP', `field ${f.name} is not supported by swd`);
   if (m[2] === undefined) return { field: f.name, ofs: 0, nbits: f.bits };
   const a = Number(m[2]);
   const b = m[3] === undefined ? a : Number(m[3]);
@@ -28,7 +29,10 @@ function actionArg(tok: string): { name: string; arg: string | null; sep: string
   const sep = m[2];
   if (sep === '') return { name, arg: tok.length > m[0].length ? tok.slice(m[0].length) : null, sep, argAt: m[0].length };
   if (sep === '(') {
-    if (!tok.endsWith(')')) return { name, arg: tok.slice(m[0].length), sep, argAt: m[0].length };
+    // The end of the text closes what is still open (ovs-ofctl): drop a ')' only if it closes this '('.
+    let depth = 0;
+    for (const c of tok) depth += c === '(' ? 1 : c === ')' ? -1 : 0;
+    if (!tok.endsWith(')') || depth > 0) return { name, arg: tok.slice(m[0].length), sep, argAt: m[0].length };
     return { name, arg: tok.slice(m[0].length, -1), sep, argAt: m[0].length };
   }
   return { name, arg: tok.slice(m[0].length), sep, argAt: m[0].length };
@@ -36,7 +40,7 @@ function actionArg(tok: string): { name: string; arg: string | null; sep: string
 
 export function parseActions(text: string, pos: TextPos): OfAction[] {
   const out: OfAction[] = [];
-  for (const tok of splitTopLevel(text, pos)) {
+  for (const tok of splitTopLevel(text, pos, 0, true)) {
     const a = parseOne(tok.text, tok.at, pos);
     if (a) out.push(a);
   }
@@ -66,10 +70,27 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
       return DROP;
     case 'output': {
       const v = need(arg, pos, aat, 'output', 'a port');
+      // output(port=P[,max_len=N]): the port (or field) by keyword.
+      if (tok.includes('(') && /(^|,)\s*(port|max_len)\s*=/.test(v)) {
+        let port: string | null = null;
+        let maxLen: number | undefined;
+        for (const kv of splitTopLevel(v, pos, aat)) {
+          const eq = kv.text.indexOf('=');
+          const k = kv.text.slice(0, eq).trim(), val = kv.text.slice(eq + 1).trim();
+          if (eq > 0 && k === 'port') port = val;
+          else if (eq > 0 && k === 'max_len') maxLen = Number(parseUint(val, 65535n, pos, kv.at + eq + 1, 'max_len'));
+          else fail(pos, kv.at, 'EACTION', `unknown output argument '${kv.text}' (expected port=... or max_len=...)`);
+        }
+        if (port === null) fail(pos, aat, 'EACTION', 'output(...) needs port=...');
+        const src = /\[/.test(port) ? parseFieldRef(port, pos, aat) : null;
+        const out: OfAction = src ? { type: 'output_reg', src } : { type: 'output', port: parsePort(port, pos, aat, 'output') };
+        if (maxLen !== undefined) out.maxLen = maxLen;
+        return out;
+      }
       if (/\[/.test(v) || lookupField(v.split('[')[0]) && !/^\d+$/.test(v) && !(v.toLowerCase() in { in_port: 1, local: 1, normal: 1, flood: 1, all: 1, controller: 1 })) {
         return { type: 'output_reg', src: parseFieldRef(v, pos, aat) };
       }
-      return { type: 'output', port: parsePort(v, pos, aat) };
+      return { type: 'output', port: parsePort(v, pos, aat, 'output') };
     }
     case 'in_port': case 'normal': case 'flood': case 'all': case 'local':
       if (arg !== null) fail(pos, aat, 'EACTION', `${name} takes no argument`);
@@ -93,8 +114,10 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
       const v = need(arg, pos, aat, 'resubmit', 'a port or (port,table)');
       if (tok.includes('(')) {
         const parts = v.split(',');
-        if (parts.length < 2 || parts.length > 3) fail(pos, aat, 'EACTION', 'resubmit(PORT,TABLE[,ct]) takes two or three arguments');
-        const port = parts[0].trim() === '' ? null : parsePort(parts[0].trim(), pos, aat);
+        // resubmit(PORT) is resubmit:PORT, as in ovs-ofctl.
+        if (parts.length === 1) return { type: 'resubmit', port: parsePort(v, pos, aat, 'resubmit'), table: null };
+        if (parts.length > 3) fail(pos, aat, 'EACTION', 'resubmit(PORT,TABLE[,ct]) takes one to three arguments');
+        const port = parts[0].trim() === '' ? null : parsePort(parts[0].trim(), pos, aat, 'resubmit');
         const table = parts[1].trim() === '' ? null : Number(parseUint(parts[1].trim(), 254n, pos, aat, 'resubmit table'));
         if (port === null && table === null) fail(pos, aat, 'EACTION', 'resubmit needs a port or a table');
         return { type: 'resubmit', port: port === OFPP_IN_PORT ? null : port, table, ...(parts[2]?.trim() === 'ct' ? { ct: true } : {}) };
@@ -108,8 +131,10 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
       const arrow = v.indexOf('->');
       if (arrow < 0) fail(pos, aat, 'EACTION', "set_field needs VALUE->FIELD (missing '->')");
       const fname = v.slice(arrow + 2).trim();
-      const f = lookupField(fname);
+      if (isNxmName(fname)) fail(pos, aat + arrow + 2, 'EFIELD', `${fname} is not a valid OXM field name (set_field takes a field's keyword, e.g. reg0)`);
+      const f = lookupRefField(fname);
       if (!f) fail(pos, aat + arrow + 2, 'EFIELD', `unknown field '${fname}'`);
+      if (f.carried === false && refusingExtraFields()) fail(pos, aat + arrow + 2, 'ENOTSUP', `field ${f.name} is not supported by swd`);
       if (!f.writable) fail(pos, aat + arrow + 2, 'EFIELD', `field ${f.name} is read-only`);
       const [value, mask] = setFieldValue(f, v.slice(0, arrow).trim(), pos, aat);
       const full = (1n << BigInt(f.bits)) - 1n;
@@ -197,8 +222,12 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
       return { type: 'ct_clear' };
     case 'clear_actions':
       return { type: 'clear_actions' };
-    default:
+    default: {
+      // As ovs-ofctl: a word that is no action but names a port (of the bridge) outputs to it.
+      const port = lookupPortName(tok);
+      if (port !== undefined) return { type: 'output', port };
       fail(pos, at, 'EACTION', `unknown action '${name}'`);
+    }
   }
 }
 
@@ -249,6 +278,7 @@ function parseCt(arg: string, pos: TextPos, at: number): CtAction {
       }
       case 'nat':
         ct.nat = parseNat(v, pos, vat);
+        if (ct.exec.length === 0) ct.natFirst = true;
         break;
       default:
         fail(pos, p.at, 'ECT', `unknown ct argument '${name}' (expected commit, force, table, zone, exec, alg or nat)`);
@@ -278,6 +308,11 @@ export function parseNat(v: string | null, pos: TextPos, at: number): NatSpec {
     if (m[2] !== undefined) parseNatRange(m[2], nat, pos, p.at + 4);
   }
   if (nat.hash && nat.random) fail(pos, at, 'ENAT', 'nat: hash and random are mutually exclusive');
+  // An all-zero IPv4 address is no address: OVS encodes it as none (nat(src=0.0.0.0) is nat(src)).
+  if (nat.addrMin === '0.0.0.0' && (nat.addrMax ?? '0.0.0.0') === '0.0.0.0' && nat.portMin === undefined) {
+    delete nat.addrMin;
+    delete nat.addrMax;
+  }
   if (nat.kind === null && (nat.hash || nat.random || nat.persistent)) fail(pos, at, 'ENAT', 'nat flags need src or dst');
   return nat;
 }

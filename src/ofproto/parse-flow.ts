@@ -6,22 +6,27 @@ import {
   CS_DST_NAT, CS_ESTABLISHED, CS_INVALID, CS_NEW, CS_RELATED, CS_REPLY_DIR, CS_SRC_NAT, CS_TRACKED,
   ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, FK_ETH_TYPE, FK_NW_FRAG, FK_NW_PROTO, FK_NW_TOS, FK_VLAN_TCI,
   FRAG_ANY, FRAG_LATER, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, VLAN_CFI,
-  FK_TP_SRC,
+  FK_TP_SRC, FK_CT_STATE, FK_CT_NW_PROTO, FK_CT_TP, ETH_TYPE_RARP,
 } from '../packet/flow-key.ts';
 import { parseIpv4, parseIpv6, parseMac } from '../packet/odp-parse.ts';
 import { OFPP_ALL, OFPP_CONTROLLER, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL, OFPP_NONE, OFPP_NORMAL, OFPP_TABLE } from './actions.ts';
 import { fail, splitTopLevel, type TextPos } from './errors.ts';
-import { lookupField, writeField, type FieldDef } from './fields.ts';
+import { extraFieldRank, isNxmName, lookupExtraField, lookupField, writeField, type ExtraFieldDef, type FieldDef } from './fields.ts';
 import { OFP_DEFAULT_PRIORITY, type FlowSpec } from './flow-spec.ts';
 import { emptyMatch, setMatchWord, type Match } from './match.ts';
 import { parseActions } from './parse-actions.ts';
+import { checkActionPrereqs } from './check-actions.ts';
 
 export type FlowMode = 'add' | 'mod' | 'del' | 'dump';
 
-export const ETH_TYPE_RARP = 0x8035;
+export { ETH_TYPE_RARP };
+export const ETH_TYPE_MPLS = 0x8847;
+export const ETH_TYPE_MPLS_MCAST = 0x8848;
+export const ETH_TYPE_NSH = 0x894f;
 
 const SHORTHANDS: Record<string, [number, number | null]> = {
-  ip: [ETH_TYPE_IP, null], ipv4: [ETH_TYPE_IP, null], ipv6: [ETH_TYPE_IPV6, null], arp: [ETH_TYPE_ARP, null],
+  ip: [ETH_TYPE_IP, null], ipv4: [ETH_TYPE_IP, null], ip4: [ETH_TYPE_IP, null], ipv6: [ETH_TYPE_IPV6, null],
+  ip6: [ETH_TYPE_IPV6, null], arp: [ETH_TYPE_ARP, null], mpls: [ETH_TYPE_MPLS, null], mplsm: [ETH_TYPE_MPLS_MCAST, null],
   rarp: [ETH_TYPE_RARP, null], tcp: [ETH_TYPE_IP, IPPROTO_TCP], udp: [ETH_TYPE_IP, IPPROTO_UDP],
   sctp: [ETH_TYPE_IP, IPPROTO_SCTP], icmp: [ETH_TYPE_IP, IPPROTO_ICMP], tcp6: [ETH_TYPE_IPV6, IPPROTO_TCP],
   udp6: [ETH_TYPE_IPV6, IPPROTO_UDP], sctp6: [ETH_TYPE_IPV6, IPPROTO_SCTP], icmp6: [ETH_TYPE_IPV6, IPPROTO_ICMPV6],
@@ -53,11 +58,58 @@ export function parseUint(s: string, max: bigint, pos: TextPos, at: number, what
   return v;
 }
 
-export function parsePort(s: string, pos: TextPos, at: number): number {
+/**
+ * How port names are resolved while a flow is parsed: against a bridge's
+ * ports (name -> OpenFlow port number), or `null` offline, where ovs-ofctl
+ * refuses names (parse-flows has no switch to ask).
+ */
+let portNames: ReadonlyMap<string, number> | null = null;
+/** Set while parsing flows for a switch: fields swd cannot carry are refused at their position. */
+let refuseExtra = false;
+
+export function refusingExtraFields(): boolean {
+  return refuseExtra;
+}
+
+/**
+ * Run `fn` with port names resolved through `names` (null: offline, names
+ * refused) and, for flows that go into a switch (`forSwitch`), with the
+ * fields swd cannot carry refused where they stand.
+ */
+export function withPortNames<T>(names: ReadonlyMap<string, number> | null, fn: () => T, forSwitch = names !== null): T {
+  const saved = [portNames, refuseExtra] as const;
+  portNames = names;
+  refuseExtra = forSwitch;
+  try {
+    return fn();
+  } finally {
+    [portNames, refuseExtra] = saved;
+  }
+}
+
+/** A port as ovs-ofctl takes it: a number, a reserved name (LOCAL, NORMAL, ...) or the name of a bridge port. */
+export function lookupPort(s: string): number | undefined {
   const named = PORT_NAMES[s.toLowerCase()];
   if (named !== undefined) return named;
-  const v = Number(parseUint(s, 0xffffn, pos, at, 'port'));
-  return v;
+  if (/^(0x[0-9a-f]+|\d+)$/i.test(s)) {
+    const v = Number(s);
+    return v <= 0xffff ? v : undefined;
+  }
+  return lookupPortName(s);
+}
+
+/** A port of the bridge by name (quoted or not), while parsing for a bridge. */
+export function lookupPortName(s: string): number | undefined {
+  const bare = s.length > 1 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1) : s;
+  return portNames?.get(bare);
+}
+
+export function parsePort(s: string, pos: TextPos, at: number, what = 'port'): number {
+  const p = lookupPort(s);
+  if (p !== undefined) return p;
+  if (/^(0x[0-9a-f]+|\d+)$/i.test(s)) return Number(parseUint(s, 0xffffn, pos, at, what));
+  if (portNames === null) fail(pos, at, 'EPORT', `${s}: invalid or unknown port for ${what} (port names need a bridge; parse-flows works offline)`);
+  return fail(pos, at, 'EPORT', `${s}: invalid or unknown port for ${what} (not a port number or a port of the bridge)`);
 }
 
 function flagsValue(s: string, names: [string, number][], width: number, pos: TextPos, at: number, what: string): [bigint, bigint] {
@@ -117,7 +169,7 @@ export function parseFieldValue(f: FieldDef, s: string, pos: TextPos, at: number
         }
       }
       case 'port':
-        return BigInt(parsePort(x, pos, o));
+        return BigInt(parsePort(x, pos, o, f.name));
       default:
         return parseUint(x, full, pos, o, f.name);
     }
@@ -142,18 +194,30 @@ export function parseFlowText(text: string, mode: FlowMode, pos: TextPos): FlowS
     table: 0, priority: OFP_DEFAULT_PRIORITY, cookie: 0n, cookieMask: null, idleTimeout: 0, hardTimeout: 0,
     importance: 0, flags: [], match: emptyMatch(), actions: [], outPort: null, outGroup: null, tableGiven: false,
   };
+  // As ovs-ofctl: the actions start after the first '=' that follows the word "action" ("actions=" or "action=").
   let matchText = text;
   let actionsAt = -1;
-  const am = /(^|[\s,])(actions?|apply_actions)\s*[=:]/i.exec(text);
-  if (am) {
-    actionsAt = am.index + am[0].length;
-    matchText = text.slice(0, am.index + am[1].length);
+  const word = text.indexOf('action');
+  if (word >= 0) {
+    const eq = text.indexOf('=', word);
+    if (eq < 0) fail(pos, word, 'ENOACTIONS', "must specify an action ('actions=...' or 'action=...')");
+    const between = text.slice(word, eq).trim();
+    if (between !== 'action' && between !== 'actions') fail(pos, word, 'EACTIONS', `'${between}' is not 'actions=' (write actions=... or action=...)`);
+    actionsAt = eq + 1;
+    matchText = text.slice(0, text.slice(0, word).endsWith('apply_') ? word - 6 : word);
   }
   if ((mode === 'add' || mode === 'mod') && actionsAt < 0) fail(pos, text.length, 'ENOACTIONS', "must specify an action (add 'actions=...')");
-  if ((mode === 'del' || mode === 'dump') && actionsAt >= 0) fail(pos, am!.index + am![1].length, 'EACTIONS', 'actions are not allowed here');
+  if ((mode === 'del' || mode === 'dump') && actionsAt >= 0) fail(pos, word, 'EACTIONS', 'actions are not allowed here');
   const used: { f: FieldDef; at: number }[] = [];
-  for (const tok of splitTopLevel(matchText.replace(/\s+$/, ''), pos)) parseMatchToken(spec, tok.text, tok.at, pos, used, mode);
+  for (const tok of splitTopLevel(matchText.replace(/\s+$/, ''), pos, 0, true)) parseMatchToken(spec, tok.text, tok.at, pos, used, mode);
   checkPrereqs(spec.match, used, pos);
+  // OVS carries ct_nw_proto, ct_tp_src and ct_tp_dst only when ct_nw_proto is non-zero (nx-match.c):
+  // without it a ct_tp_* match is dropped on the way into the switch, so it is dropped here too.
+  if (spec.match.value[FK_CT_NW_PROTO] === 0) {
+    spec.match.mask[FK_CT_NW_PROTO] = 0;
+    spec.match.mask[FK_CT_TP] = 0;
+    spec.match.value[FK_CT_TP] = 0;
+  }
   if (actionsAt >= 0) {
     const atext = text.slice(actionsAt);
     spec.actions = parseActions(atext.trim(), { ...pos, col: pos.col + actionsAt + (atext.length - atext.trimStart().length) });
@@ -183,6 +247,7 @@ function parseMatchToken(spec: FlowSpec, tok: string, at: number, pos: TextPos, 
     fail(pos, at, 'EFIELD', `unknown field '${name}'`);
   }
   if (value === '') fail(pos, valAt, 'EVALUE', `${name}: missing value`);
+  if (isNxmName(name)) fail(pos, at, 'EFIELD', `unknown keyword ${tok.slice(0, eq).trim()} (NXM/OXM names are for field references such as load:1->${tok.slice(0, eq).trim()}[])`);
   switch (name) {
     case 'table': {
       const t = Number(parseUint(value, 255n, pos, valAt, 'table'));
@@ -257,6 +322,16 @@ function parseMatchToken(spec: FlowSpec, tok: string, at: number, pos: TextPos, 
       setMatchWord(m, FK_NW_FRAG, v[0], v[1]);
       return;
     }
+    case 'packet_type': {
+      // swd's packets are all Ethernet: (0,0) is every packet; other packet types cannot occur.
+      const pt = /^\(\s*(0x[0-9a-f]+|\d+)\s*,\s*(0x[0-9a-f]+|\d+)\s*\)$/i.exec(value);
+      if (!pt) fail(pos, valAt, 'EVALUE', `packet_type: '${value}' is not (NAMESPACE,TYPE), e.g. (0,0)`);
+      const ns = Number(pt[1]), type = Number(pt[2]);
+      if (ns === 0 && type === 0) return;
+      if (refuseExtra) fail(pos, at, 'ENOTSUP', 'field packet_type is not supported by swd (only Ethernet packets, packet_type=(0,0))');
+      addExtra(m, { name: 'packet_type', slot: 'meta' } as ExtraFieldDef, `packet_type=(${ns},0x${type.toString(16)})`);
+      return;
+    }
     case 'nw_proto':
     case 'ip_proto': {
       const v = Number(parseUint(value, 255n, pos, valAt, name));
@@ -266,7 +341,14 @@ function parseMatchToken(spec: FlowSpec, tok: string, at: number, pos: TextPos, 
     }
   }
   const f = lookupField(name);
-  if (!f) fail(pos, at, 'EFIELD', `unknown field '${name}'`);
+  if (!f) {
+    const x = lookupExtraField(name);
+    if (!x) fail(pos, at, 'EFIELD', `unknown field '${name}'`);
+    if (refuseExtra) fail(pos, at, 'ENOTSUP', `field ${x.name} is not supported by swd (${EXTRA_WHY[x.slot]})`);
+    used.push({ f: { name: x.name, prereq: x.prereq } as FieldDef, at });
+    addExtra(m, x, formatExtraValue(x, value, pos, valAt));
+    return;
+  }
   const [v, mk] = parseFieldValue(f, value, pos, valAt);
   used.push({ f, at });
   const scratchV = new Uint32Array(m.value.length);
@@ -276,10 +358,54 @@ function parseMatchToken(spec: FlowSpec, tok: string, at: number, pos: TextPos, 
   for (let i = 0; i < scratchM.length; i++) if (scratchM[i]) setMatchWord(m, i, scratchV[i], scratchM[i]);
 }
 
+const EXTRA_WHY: Record<ExtraFieldDef['slot'], string> = {
+  meta: 'yet', tunnel: 'swd has no tunnel ports', mpls: 'swd does not carry MPLS packets', nsh: 'swd does not carry NSH packets',
+};
+
+function addExtra(m: Match, x: ExtraFieldDef, text: string): void {
+  const list = (m.extra ??= []);
+  const i = list.findIndex((e) => e.name === x.name);
+  const e = { name: x.name, slot: x.slot, rank: extraFieldRank(x.name), text };
+  if (i >= 0) list[i] = e;
+  else list.push(e);
+  list.sort((a, b) => a.rank - b.rank);
+}
+
+/** A field swd does not carry, normalised as ovs-ofctl prints it. */
+function formatExtraValue(x: ExtraFieldDef, value: string, pos: TextPos, at: number): string {
+  const slash = value.indexOf('/');
+  if (slash >= 0 && !x.maskable) fail(pos, at + slash, 'EMASK', `field ${x.name} does not support a mask`);
+  const parts = slash < 0 ? [value] : [value.slice(0, slash), value.slice(slash + 1)];
+  const full = (1n << BigInt(x.bits)) - 1n;
+  switch (x.kind) {
+    case 'ipv4': case 'ipv6': {
+      const f = { name: x.name, kind: x.kind, bits: x.bits, maskable: true, parts: [] } as unknown as FieldDef;
+      parseFieldValue(f, value, pos, at);
+      return `${x.name}=${value}`;
+    }
+    case 'tun_flags': {
+      if (!/^([+-]oam)+$|^(0x[0-9a-f]+|\d+)(\/(0x[0-9a-f]+|\d+))?$/i.test(value)) fail(pos, at, 'EVALUE', `tun_flags: '${value}' is not a flag list like +oam`);
+      return `${x.name}=${value}`;
+    }
+    case 'port':
+      return `${x.name}=${parsePort(value, pos, at, x.name)}`;
+    default: {
+      const v = parts.map((p, i) => parseUint(p, full, pos, i ? at + slash + 1 : at, x.name));
+      const hexs = (n: bigint) => (n === 0n ? '0' : `0x${n.toString(16)}`);
+      if (x.kind === 'dec' && v.length === 1) return `${x.name}=${v[0]}`;
+      if (v.length === 1 || v[1] === full) return `${x.name}=${hexs(v[0])}`;
+      return `${x.name}=${hexs(v[0] & v[1])}/${hexs(v[1])}`;
+    }
+  }
+}
+
 function checkPrereqs(m: Match, used: { f: FieldDef; at: number }[], pos: TextPos): void {
-  const type = m.mask[FK_ETH_TYPE] === 0xffff ? m.value[FK_ETH_TYPE] : -1;
+  // packet_type=(1,TYPE) is a packet without Ethernet header whose ethertype is TYPE (OVS's get_dl_type).
+  const pt = /^packet_type=\(1,0x([0-9a-f]+)\)$/.exec(m.extra?.find((e) => e.name === 'packet_type')?.text ?? '');
+  const type = m.mask[FK_ETH_TYPE] === 0xffff ? m.value[FK_ETH_TYPE] : pt ? parseInt(pt[1], 16) : -1;
   const proto = (m.mask[FK_NW_PROTO] & 0xff) === 0xff ? m.value[FK_NW_PROTO] : -1;
   const isIp = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
+  const later = (m.value[FK_NW_FRAG] & FRAG_LATER) !== 0;
   for (const { f, at } of used) {
     let ok = true;
     let need = '';
@@ -288,21 +414,34 @@ function checkPrereqs(m: Match, used: { f: FieldDef; at: number }[], pos: TextPo
       case 'ipv4': ok = type === ETH_TYPE_IP || type === ETH_TYPE_ARP || type === ETH_TYPE_RARP; need = 'ip (or arp)'; break;
       case 'ipv6': ok = type === ETH_TYPE_IPV6; need = 'ipv6'; break;
       case 'arp': ok = type === ETH_TYPE_ARP || type === ETH_TYPE_RARP; need = 'arp'; break;
-      case 'l4': ok = isIp && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP); need = 'tcp, udp or sctp'; break;
-      case 'tcp': ok = isIp && proto === IPPROTO_TCP; need = 'tcp or tcp6'; break;
-      case 'udp': ok = isIp && proto === IPPROTO_UDP; need = 'udp or udp6'; break;
-      case 'sctp': ok = isIp && proto === IPPROTO_SCTP; need = 'sctp'; break;
+      case 'l4': ok = isIp && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP) && !later; need = 'tcp, udp or sctp'; break;
+      // (A later fragment has no transport header: OVS's MFP_TCP/UDP/SCTP exclude ip_frag=later.)
+      case 'tcp': ok = isIp && proto === IPPROTO_TCP && !later; need = 'tcp or tcp6 (and not ip_frag=later)'; break;
+      case 'udp': ok = isIp && proto === IPPROTO_UDP && !later; need = 'udp or udp6 (and not ip_frag=later)'; break;
+      case 'sctp': ok = isIp && proto === IPPROTO_SCTP && !later; need = 'sctp (and not ip_frag=later)'; break;
       case 'icmp': ok = (type === ETH_TYPE_IP && proto === IPPROTO_ICMP) || (type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6); need = 'icmp or icmp6'; break;
       case 'icmpv6': ok = type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6; need = 'icmp6'; break;
-      case 'nd': {
+      case 'nd': case 'nd_solicit': case 'nd_advert': {
         const t = m.mask[FK_TP_SRC] & 0xff ? m.value[FK_TP_SRC] : -1;
-        ok = type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6 && (t === 135 || t === 136);
-        need = 'icmp6 with icmp_type=135 or 136';
+        const want = f.prereq === 'nd_solicit' ? [135] : f.prereq === 'nd_advert' ? [136] : [135, 136];
+        ok = type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6 && want.includes(t);
+        need = `icmp6 with icmp_type=${want.join(' or ')}`;
         break;
       }
+      case 'ct': {
+        // OVS's is_ct_valid: a bit that implies a valid connection (+new, +est, +rel, +rpl, +snat,
+        // +dnat), or +trk together with an explicit -inv.
+        const v = m.value[FK_CT_STATE], k = m.mask[FK_CT_STATE];
+        ok = (v & (CS_NEW | CS_ESTABLISHED | CS_RELATED | CS_REPLY_DIR | CS_SRC_NAT | CS_DST_NAT)) !== 0 ||
+          ((v & CS_TRACKED) !== 0 && (k & CS_INVALID) !== 0 && (v & CS_INVALID) === 0);
+        need = 'a valid tracked connection (ct_state=+trk-inv, +new, +est, +rel, +rpl, +snat or +dnat)';
+        break;
+      }
+      case 'mpls': ok = type === ETH_TYPE_MPLS || type === ETH_TYPE_MPLS_MCAST; need = 'mpls or mplsm'; break;
+      case 'nsh': ok = type === ETH_TYPE_NSH; need = 'dl_type=0x894f (NSH)'; break;
       default: ok = true;
     }
-    if (!ok) fail(pos, at, 'EPREREQ', `field ${f.name} needs ${need} to be matched too (prerequisites not met)`);
+    if (!ok) fail(pos, at, 'OFPBMC_BAD_PREREQ', `OFPBMC_BAD_PREREQ: field ${f.name} needs ${need} to be matched too`);
   }
   void FK_NW_TOS;
 }
@@ -312,88 +451,56 @@ export function parseFlow(text: string, mode: FlowMode, file = '(command line)',
   return parseFlowText(text, mode, { file, line, col: 0 });
 }
 
+export type FlowModCommand = 'add' | 'modify' | 'modify_strict' | 'delete' | 'delete_strict';
+
+export interface FlowModLine {
+  command: FlowModCommand;
+  spec: FlowSpec;
+  /** 1-based line number in the file, and the line itself. */
+  line: number;
+  text: string;
+}
+
+const COMMANDS: FlowModCommand[] = ['add', 'delete', 'delete_strict', 'modify', 'modify_strict'];
+
+/**
+ * An add-flows file, as ovs-ofctl add-flows reads it: each line may start
+ * with a command (add, modify, modify_strict, delete, delete_strict, or an
+ * abbreviation, tried in ovs-ofctl's order); a line without one adds.
+ */
+export function parseFlowModFile(text: string, file: string): FlowModLine[] {
+  const out: FlowModLine[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    // As ovs-ofctl (ds_get_preprocessed_line): "#" starts a comment anywhere on a line.
+    const raw = lines[i].replace(/\r$/, '').replace(/#.*$/, '');
+    const t = raw.trim();
+    if (t === '' || t.startsWith('#')) continue;
+    let lead = raw.length - raw.trimStart().length;
+    const first = /^[^,\s]*/.exec(t)![0];
+    const command = first === '' ? undefined : COMMANDS.find((c) => c.startsWith(first));
+    let body = t;
+    if (command) {
+      body = t.slice(first.length);
+      lead += first.length;
+    }
+    const mode: FlowMode = command === undefined || command === 'add' ? 'add' : command.startsWith('modify') ? 'mod' : 'del';
+    out.push({ command: command ?? 'add', spec: parseFlowText(body, mode, { file, line: i + 1, col: lead }), line: i + 1, text: raw });
+  }
+  return out;
+}
+
 /** A flows file: one flow per line; blank lines and lines starting with # are skipped. */
 export function parseFlowFile(text: string, file: string, mode: FlowMode): FlowSpec[] {
   const out: FlowSpec[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i].replace(/\r$/, '');
+    // As ovs-ofctl (ds_get_preprocessed_line): "#" starts a comment anywhere on a line.
+    const raw = lines[i].replace(/\r$/, '').replace(/#.*$/, '');
     const lead = raw.length - raw.trimStart().length;
     const t = raw.trim();
     if (t === '' || t.startsWith('#')) continue;
     out.push(parseFlowText(t, mode, { file, line: i + 1, col: lead }));
   }
   return out;
-}
-
-/**
- * OVS's check that actions fit the match (ofpacts_check): an action that
- * reads or rewrites a header needs that header to be matched.
- */
-export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): void {
-  const m = spec.match;
-  const type = m.mask[FK_ETH_TYPE] === 0xffff ? m.value[FK_ETH_TYPE] : -1;
-  const proto = (m.mask[FK_NW_PROTO] & 0xff) === 0xff ? m.value[FK_NW_PROTO] : -1;
-  const ip = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
-  const l4 = ip && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP);
-  const vlan = (m.mask[FK_VLAN_TCI] & VLAN_CFI) !== 0 && (m.value[FK_VLAN_TCI] & VLAN_CFI) !== 0;
-  const bad = (what: string) =>
-    fail(pos, at, 'EMATCHINCONSISTENT', `actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT): ${what}`);
-  const fieldOk = (name: string, write: boolean): boolean => {
-    const f = lookupField(name);
-    if (!f) return true;
-    if (write && f.name === 'dl_vlan' || write && f.name === 'dl_vlan_pcp') return vlan;
-    switch (f.prereq) {
-      case 'ip': return ip;
-      case 'ipv4': return type === ETH_TYPE_IP || (!write && (type === ETH_TYPE_ARP || type === ETH_TYPE_RARP));
-      case 'ipv6': return type === ETH_TYPE_IPV6;
-      case 'arp': return type === ETH_TYPE_ARP || type === ETH_TYPE_RARP;
-      case 'l4': return l4;
-      case 'tcp': return ip && proto === IPPROTO_TCP;
-      case 'udp': return ip && proto === IPPROTO_UDP;
-      case 'sctp': return ip && proto === IPPROTO_SCTP;
-      case 'icmp': return ip && (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6);
-      case 'icmpv6': case 'nd': return type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6;
-      default: return true;
-    }
-  };
-  const walk = (acts: FlowSpec['actions']) => {
-    for (const a of acts) {
-      switch (a.type) {
-        case 'mod_nw_src': case 'mod_nw_dst':
-          if (type !== ETH_TYPE_IP) bad(`${a.type} needs ip`);
-          break;
-        case 'mod_nw_tos': case 'mod_nw_ecn': case 'mod_nw_ttl': case 'dec_ttl':
-          if (!ip) bad(`${a.type} needs ip or ipv6`);
-          break;
-        case 'mod_tp_src': case 'mod_tp_dst':
-          if (!l4) bad(`${a.type} needs tcp, udp or sctp`);
-          break;
-        case 'set_field':
-          if (!fieldOk(a.field, true)) bad(`set_field ${a.field} lacks its prerequisites`);
-          break;
-        case 'load':
-          if (!fieldOk(a.dst.field, true)) bad(`load to ${a.dst.field} lacks its prerequisites`);
-          break;
-        case 'move':
-          if (!fieldOk(a.src.field, false) || !fieldOk(a.dst.field, true)) bad('move between fields that lack their prerequisites');
-          break;
-        case 'output_reg':
-          if (!fieldOk(a.src.field, false)) bad(`output from ${a.src.field} lacks its prerequisites`);
-          break;
-        case 'ct':
-          if (!ip) bad('ct needs ip or ipv6');
-          if (a.alg && proto !== (a.alg === 'ftp' ? IPPROTO_TCP : IPPROTO_UDP)) bad(`ct alg=${a.alg} needs ${a.alg === 'ftp' ? 'tcp' : 'udp'}`);
-          if (a.nat?.addrMin) {
-            const v6 = a.nat.addrMin.includes(':');
-            if (v6 !== (type === ETH_TYPE_IPV6)) bad(`nat with ${v6 ? 'IPv6' : 'IPv4'} addresses needs ${v6 ? 'ipv6' : 'ip'}`);
-          }
-          walk(a.exec);
-          break;
-        default:
-          break;
-      }
-    }
-  };
-  walk(spec.actions);
 }

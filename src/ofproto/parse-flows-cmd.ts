@@ -12,6 +12,7 @@ import type { FlowSpec } from './flow-spec.ts';
 import { formatActions } from './format-actions.ts';
 import { formatMatch } from './format-flow.ts';
 import { parseFlowFile } from './parse-flow.ts';
+import { of10OnlyActions } from './check-actions.ts';
 
 // OpenFlow protocol variants, in ovs-ofctl's order of preference.
 const P_OF10_STD = 1 << 0; // OpenFlow10-table_id
@@ -65,6 +66,8 @@ function of10Expressible(spec: FlowSpec): boolean {
   }
   const t = M[FK_VLAN_TCI] & 0xffff;
   if (t && t !== 0x1fff && t !== 0xf000 && t !== 0xffff && t !== 0xf000 + 0x1fff - 0x1000) return false;
+  // (An untagged match with the VLAN id bits masked, vlan_tci=0/0x1fff, has no OpenFlow 1.0/1.1 form.)
+  if (t === 0x1fff && (spec.match.value[FK_VLAN_TCI] & 0x1000) === 0) return false;
   return true;
 }
 
@@ -75,6 +78,7 @@ function of11Expressible(spec: FlowSpec): boolean {
   for (let w = 0; w < FK_WORDS; w++) if (M[w] && !allowed.has(w)) return false;
   const t = M[FK_VLAN_TCI] & 0xffff;
   if (t && t !== 0x1fff && t !== 0xf000 && t !== 0xffff && t !== 0xf000 + 0x1fff - 0x1000) return false;
+  if (t === 0x1fff && (spec.match.value[FK_VLAN_TCI] & 0x1000) === 0) return false;
   return !l3OfIpv6(spec);
 }
 
@@ -89,16 +93,35 @@ function needsNxmActions(spec: FlowSpec): boolean {
   return spec.actions.some((a) => a.type === 'ct' && a.exec.length > 0);
 }
 
-export function usableProtocols(spec: FlowSpec): number {
+// Fields by the oldest protocol that matches them (OVS's usable_protocols_exact), which is
+// also what a set_field to them can travel over; the others need NXM or OXM.
+const OF10_FIELDS = new Set(['in_port', 'eth_src', 'eth_dst', 'eth_type', 'dl_vlan', 'dl_vlan_pcp', 'nw_src', 'nw_dst', 'nw_proto',
+  'nw_tos', 'ip_dscp', 'tp_src', 'tp_dst', 'tcp_src', 'tcp_dst', 'udp_src', 'udp_dst', 'icmp_type', 'icmp_code', 'arp_op', 'arp_spa', 'arp_tpa']);
+const OF11_FIELDS = new Set(['metadata', 'sctp_src', 'sctp_dst', 'nw_ecn', 'mpls_label', 'mpls_tc']);
+
+function setFieldProtocols(spec: FlowSpec): number {
   let p = P_ANY;
+  for (const a of spec.actions) {
+    if (a.type !== 'set_field' || OF10_FIELDS.has(a.field)) continue;
+    p &= OF11_FIELDS.has(a.field) ? P_OF11 | P_OF10_NXM | P_OF10_NXM_TID | P_OXM : P_OF10_NXM | P_OF10_NXM_TID | P_OXM;
+  }
+  return p;
+}
+
+export function usableProtocols(spec: FlowSpec): number {
+  let p = setFieldProtocols(spec);
   // VLAN tag actions: push_vlan exists from OpenFlow 1.1 on; OpenFlow 1.0's strip_vlan only over 1.0/NXM.
   if (spec.actions.some((a) => a.type === 'push_vlan')) p &= P_OF11 | P_OXM;
   // (OpenFlow 1.1+ pops a tag only from a flow that matches one.)
   const tagged = (spec.match.mask[FK_VLAN_TCI] & spec.match.value[FK_VLAN_TCI] & 0x1000) !== 0;
   if (!tagged && spec.actions.some((a) => a.type === 'pop_vlan' || a.type === 'strip_vlan')) p &= P_OF10_STD | P_OF10_STD_TID | P_OF10_NXM | P_OF10_NXM_TID;
-  if (!of10Expressible(spec) || l3OfIpv6(spec) || needsNxmActions(spec)) p &= ~(P_OF10_STD | P_OF10_STD_TID);
-  if (!of11Expressible(spec) || needsNxmActions(spec)) p &= ~P_OF11;
-  if (spec.tableGiven && spec.table !== 0) p &= ~(P_OF10_STD | P_OF10_NXM);
+  if (of10OnlyActions(spec)) p &= P_OF10_STD | P_OF10_STD_TID | P_OF10_NXM | P_OF10_NXM_TID;
+  // Fields outside the flow key (conj_id, tunnel, MPLS, NSH, packet_type, ...) need NXM or OXM.
+  const extra = (spec.match.extra?.length ?? 0) > 0;
+  if (extra || !of10Expressible(spec) || l3OfIpv6(spec) || needsNxmActions(spec)) p &= ~(P_OF10_STD | P_OF10_STD_TID);
+  if (extra || !of11Expressible(spec) || needsNxmActions(spec)) p &= ~P_OF11;
+  // Any table=N, even table=0, needs a protocol that carries a table id (OVS: OFPUTIL_P_TID).
+  if (spec.tableGiven) p &= ~(P_OF10_STD | P_OF10_NXM);
   return p;
 }
 

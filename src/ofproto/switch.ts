@@ -25,6 +25,8 @@ import { UpcallAdapter } from './upcall.ts';
 import { collectSwitchStats, type SwitchStats } from './switch-stats.ts';
 import { CtCommands } from './ct-commands.ts';
 import { GroupCommands } from './group-commands.ts';
+import { FlowCommands, parseForBridge, portNames, type FlowWhere } from './flow-commands.ts';
+import { withPortLabels } from './format-flow.ts';
 import type { OfAction } from './actions.ts';
 
 export interface SwitchOptions {
@@ -49,6 +51,7 @@ export class Switch implements SwitchApi {
   readonly dp: UpcallAdapter;
   readonly ct: CtCommands;
   readonly groups: GroupCommands;
+  readonly flows: FlowCommands;
   private readonly now: () => number;
   private readonly log: NonNullable<SwitchOptions['logger']>;
   private seenGenerations = new Map<string, number>();
@@ -67,6 +70,12 @@ export class Switch implements SwitchApi {
     this.groups = new GroupCommands({
       bridge: (name) => this.bridge(name),
       checkActions: (acts) => this.checkActions(acts, null),
+      revalidate: () => this.revalidate(),
+      now: () => this.now(),
+    });
+    this.flows = new FlowCommands({
+      bridge: (name) => this.bridge(name),
+      checkFlow: (br, spec, where) => this.checkFlow(br, spec, where),
       revalidate: () => this.revalidate(),
       now: () => this.now(),
     });
@@ -288,20 +297,24 @@ export class Switch implements SwitchApi {
   // ------------------------------------------------------------ flows
 
   private parseForBridge(br: Bridge, text: string, file: string, mode: 'add' | 'mod'): FlowSpec[] {
-    const specs = parseFlowFile(text, file, mode);
+    const specs = parseForBridge(br, () => parseFlowFile(text, file, mode));
     // Where each flow came from, for errors found after parsing (parseFlowFile skips blank and comment lines).
     const lines = text.split('\n');
     const flowLines = lines.map((l, i) => ({ l, i })).filter(({ l }) => l.trim() !== '' && !l.trim().startsWith('#'));
     specs.forEach((s, i) => {
       const at = flowLines[i];
-      this.checkActions(s.actions, br, at ? { file, line: at.i + 1, text: at.l } : null);
-      for (const a of s.actions) {
-        if (a.type === 'goto_table' && a.table <= s.table) {
-          throw new SwitchError('EINVAL', `goto_table:${a.table} must name a table after table ${s.table}`);
-        }
-      }
+      this.checkFlow(br, s, at ? { file, line: at.i + 1, text: at.l } : null);
     });
     return specs;
+  }
+
+  private checkFlow(br: Bridge, s: FlowSpec, where: FlowWhere | null): void {
+    this.checkActions(s.actions, br, where);
+    for (const a of s.actions) {
+      if (a.type === 'goto_table' && a.table <= s.table) {
+        throw new SwitchError('EINVAL', `goto_table:${a.table} must name a table after table ${s.table}`);
+      }
+    }
   }
 
   /**
@@ -313,7 +326,11 @@ export class Switch implements SwitchApi {
    */
   private checkActions(acts: OfAction[], br: Bridge | null, where: { file: string; line: number; text: string } | null = null): void {
     for (const a of acts) {
-      if (a.type === 'ct' && a.alg) throw new SwitchError('ENOTSUP', `ct(alg=${a.alg}) is not supported yet`);
+      if (a.type === 'ct' && a.alg) {
+        const col = where ? where.text.indexOf('alg=') : -1;
+        const loc = where ? `${where.file}:${where.line}:${col >= 0 ? `${col + 1}:` : ''} ` : '';
+        throw new SwitchError('ENOTSUP', `${loc}ct(alg=${a.alg}) is not supported yet`);
+      }
       if (a.type === 'group' && br && !br.groups.has(a.groupId)) {
         let loc = '';
         if (where) {
@@ -326,12 +343,16 @@ export class Switch implements SwitchApi {
   }
 
   addFlows(bridge: string, text: string, file: string) {
-    const br = this.bridge(bridge);
-    const specs = this.parseForBridge(br, text, file, 'add'); // throws before anything is applied
-    const now = this.now();
-    for (const s of specs) br.addFlow(s, now);
-    this.revalidate();
-    return { added: specs.length };
+    return this.flows.addFlows(bridge, text, file);
+  }
+
+  replaceFlows(bridge: string, text: string, file: string) {
+    this.dp.pushStats();
+    return this.flows.replaceFlows(bridge, text, file);
+  }
+
+  diffFlows(bridge: string, text: string, file: string, opts: { names?: boolean } = {}) {
+    return this.flows.diffFlows(bridge, text, file, opts);
   }
 
   modFlows(bridge: string, text: string, file: string, strict: boolean) {
@@ -346,16 +367,16 @@ export class Switch implements SwitchApi {
 
   delFlows(bridge: string, match: string | null, strict: boolean) {
     const br = this.bridge(bridge);
-    const filter = parseFlow(match ?? '', 'del');
+    const filter = parseForBridge(br, () => parseFlow(match ?? '', 'del'));
     const n = br.delFlows(filter, strict);
     this.revalidate();
     return { deleted: n };
   }
 
-  dumpFlows(bridge: string, match: string | null, opts: { noStats?: boolean }) {
+  dumpFlows(bridge: string, match: string | null, opts: { noStats?: boolean; names?: boolean }) {
     const br = this.bridge(bridge);
     this.dp.pushStats();
-    const filter = parseFlow(match ?? '', 'dump');
+    const filter = parseForBridge(br, () => parseFlow(match ?? '', 'dump'));
     const rules = br.select(filter, false);
     rules.sort((a, b) => a.table - b.table || b.priority - a.priority || a.id - b.id);
     const now = this.now();
@@ -368,7 +389,7 @@ export class Switch implements SwitchApi {
             nBytes: r.nBytes,
             idleAgeSec: Math.floor((now - r.usedMs) / 1000),
           };
-      const text = formatFlow(r.spec, stats);
+      const text = withPortLabels(opts.names ? portNames(br) : null, () => formatFlow(r.spec, stats));
       return {
         table: r.table,
         priority: r.priority,

@@ -94,6 +94,7 @@ export const TCP_NS = 0x100;
 export const ETH_TYPE_IP = 0x0800;
 export const ETH_TYPE_ARP = 0x0806;
 export const ETH_TYPE_IPV6 = 0x86dd;
+export const ETH_TYPE_RARP = 0x8035;
 export const ETH_TYPE_VLAN = 0x8100;
 export const ETH_TYPE_VLAN_8021AD = 0x88a8;
 /** eth_type given to 802.2/802.3 frames whose type field is a length. */

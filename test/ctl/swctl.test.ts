@@ -127,7 +127,7 @@ describe('swctl without a daemon', () => {
       .filter((l) => /^ {2}[a-z]/.test(l))
       .map((l) => l.trim().split(/\s/)[0]);
     expect(cmds).toEqual([
-      'show', 'add-br', 'del-br', 'list-br', 'add-port', 'del-port', 'dump-ports', 'add-flow', 'add-flows', 'mod-flows',
+      'show', 'add-br', 'del-br', 'list-br', 'add-port', 'del-port', 'dump-ports', 'add-flow', 'add-flows', 'replace-flows', 'diff-flows', 'mod-flows',
       'del-flows', 'dump-flows', 'parse-flows', 'add-group', 'add-groups', 'mod-group', 'del-groups', 'dump-groups',
       'dump-group-stats', 'inject', 'pcap-replay', 'trace', 'dump-dp-flows', 'del-dp-flows',
       'fdb-show', 'pmd-stats-show', 'pmd-set-threads', 'dump-conntrack', 'flush-conntrack', 'ct-stats-show', 'ct-set-maxconns', 'ct-get-maxconns',

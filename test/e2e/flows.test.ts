@@ -75,9 +75,9 @@ describe('flow mods: add, modify, delete (loose and strict), dump with a filter'
   it('rejects malformed flows with a located one-line error and applies nothing', () => {
     const cases: [string, string][] = [
       ['ip,nw_src=10.0.0.300,actions=drop', "(command line):1:11: nw_src: '10.0.0.300' is not an IPv4 address"],
-      ['ip,actions=ct(commit', "(command line):1:14: unbalanced parentheses: '(' without ')'"],
+      ['ip,actions=ct(commit)),2', "(command line):1:22: unbalanced parentheses: ')' without '('"],
       ['tcp,tp_dst=80,actions=frobnicate', "(command line):1:23: unknown action 'frobnicate'"],
-      ['tp_dst=80,actions=drop', '(command line):1:1: field tp_dst needs tcp, udp or sctp to be matched too (prerequisites not met)'],
+      ['tp_dst=80,actions=drop', '(command line):1:1: OFPBMC_BAD_PREREQ: field tp_dst needs tcp, udp or sctp to be matched too'],
     ];
     for (const [flow, msg] of cases) {
       const r = swd.ctl(['add-flow', 'br0', flow]);

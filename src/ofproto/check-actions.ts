@@ -1,0 +1,108 @@
+// OVS's check that a flow's actions fit its match (ofpacts_check), run by
+// the flow parser once match and actions are parsed: an action that reads or
+// rewrites a header needs that header to be matched
+// (OFPBAC_MATCH_INCONSISTENT), and ct_mark/ct_label are written only inside
+// ct(commit,exec(...)).
+
+import {
+  ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_RARP, FK_ETH_TYPE, FK_NW_PROTO, FK_VLAN_TCI, IPPROTO_SCTP, IPPROTO_TCP,
+  IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, VLAN_CFI, FK_NW_FRAG, FRAG_LATER,
+} from '../packet/flow-key.ts';
+import { fail, type TextPos } from './errors.ts';
+import { lookupField } from './fields.ts';
+import type { FlowSpec } from './flow-spec.ts';
+
+/**
+ * OVS's check that actions fit the match (ofpacts_check): an action that
+ * reads or rewrites a header needs that header to be matched.
+ */
+export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): void {
+  const m = spec.match;
+  const type = m.mask[FK_ETH_TYPE] === 0xffff ? m.value[FK_ETH_TYPE] : -1;
+  const proto = (m.mask[FK_NW_PROTO] & 0xff) === 0xff ? m.value[FK_NW_PROTO] : -1;
+  const ip = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
+  const l4 = ip && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP);
+  const vlan = (m.mask[FK_VLAN_TCI] & VLAN_CFI) !== 0 && (m.value[FK_VLAN_TCI] & VLAN_CFI) !== 0;
+  const later = (m.value[FK_NW_FRAG] & FRAG_LATER) !== 0;
+  const bad = (what: string) =>
+    fail(pos, at, 'EMATCHINCONSISTENT', `actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT): ${what}`);
+  const fieldOk = (name: string, write: boolean): boolean => {
+    const f = lookupField(name);
+    if (!f) return true;
+    if (write && f.name === 'dl_vlan' || write && f.name === 'dl_vlan_pcp') return vlan;
+    switch (f.prereq) {
+      case 'ip': return ip;
+      case 'ipv4': return type === ETH_TYPE_IP || (!write && (type === ETH_TYPE_ARP || type === ETH_TYPE_RARP));
+      case 'ipv6': return type === ETH_TYPE_IPV6;
+      case 'arp': return type === ETH_TYPE_ARP || type === ETH_TYPE_RARP;
+      case 'l4': return l4 && !later;
+      case 'tcp': return ip && proto === IPPROTO_TCP && !later;
+      case 'udp': return ip && proto === IPPROTO_UDP && !later;
+      case 'sctp': return ip && proto === IPPROTO_SCTP && !later;
+      case 'icmp': return ip && (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6);
+      case 'icmpv6': case 'nd': return type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6;
+      default: return true;
+    }
+  };
+  // ct_mark and ct_label are written only by ct(commit,exec(...)), whose actions are checked apart.
+  const ctOutside = (field: string) => {
+    if (field === 'ct_mark' || field === 'ct_label') fail(pos, at, 'EACTION', 'cannot set CT fields outside of ct action');
+  };
+  const walk = (acts: FlowSpec['actions']) => {
+    for (const a of acts) {
+      switch (a.type) {
+        // (mod_nw_*, mod_tp_* and dec_ttl on a match without their header are OpenFlow 1.0's:
+        // accepted, see of10OnlyActions; on a packet without the header they do nothing.)
+        case 'set_field':
+          if (!fieldOk(a.field, true)) bad(`set_field ${a.field} lacks its prerequisites`);
+          ctOutside(a.field);
+          break;
+        case 'load':
+          if (!fieldOk(a.dst.field, true)) bad(`load to ${a.dst.field} lacks its prerequisites`);
+          ctOutside(a.dst.field);
+          break;
+        case 'move':
+          if (!fieldOk(a.src.field, false) || !fieldOk(a.dst.field, true)) bad('move between fields that lack their prerequisites');
+          ctOutside(a.dst.field);
+          break;
+        case 'output_reg':
+          if (!fieldOk(a.src.field, false)) bad(`output from ${a.src.field} lacks its prerequisites`);
+          break;
+        case 'ct':
+          if (!ip) bad('ct needs ip or ipv6');
+          if (a.alg && proto !== (a.alg === 'ftp' ? IPPROTO_TCP : IPPROTO_UDP)) bad(`ct alg=${a.alg} needs ${a.alg === 'ftp' ? 'tcp' : 'udp'}`);
+          if (a.nat?.addrMin) {
+            const v6 = a.nat.addrMin.includes(':');
+            if (v6 !== (type === ETH_TYPE_IPV6)) bad(`nat with ${v6 ? 'IPv6' : 'IPv4'} addresses needs ${v6 ? 'ipv6' : 'ip'}`);
+          }
+          for (const e of a.exec) if (e.type === 'set_field' && !fieldOk(e.field, true)) bad(`set_field ${e.field} lacks its prerequisites`);
+          break;
+        default:
+          break;
+      }
+    }
+  };
+  walk(spec.actions);
+}
+
+/**
+ * OVS's inconsistent_match(): OpenFlow 1.0 actions that rewrite a header the
+ * match does not pin (mod_nw_src without ip, mod_tp_dst without tcp/udp/sctp,
+ * mod_nw_tos/ecn/ttl or dec_ttl without ip) are valid only over OpenFlow 1.0
+ * (with or without NXM), whose switches skip them on packets without it.
+ */
+export function of10OnlyActions(spec: FlowSpec): boolean {
+  const m = spec.match;
+  const type = m.mask[FK_ETH_TYPE] === 0xffff ? m.value[FK_ETH_TYPE] : -1;
+  const proto = (m.mask[FK_NW_PROTO] & 0xff) === 0xff ? m.value[FK_NW_PROTO] : -1;
+  const ip = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
+  const l4 = ip && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP) && (m.value[FK_NW_FRAG] & FRAG_LATER) === 0;
+  return spec.actions.some((a) => {
+    switch (a.type) {
+      case 'mod_nw_src': case 'mod_nw_dst': return type !== ETH_TYPE_IP;
+      case 'mod_nw_tos': case 'mod_nw_ecn': case 'mod_nw_ttl': case 'dec_ttl': return !ip;
+      case 'mod_tp_src': case 'mod_tp_dst': return !l4;
+      default: return false;
+    }
+  });
+}
