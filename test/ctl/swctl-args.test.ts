@@ -85,8 +85,10 @@ describe('swctl fast parser', () => {
     const cases: [string[], Outcome][] = [
       [['ct-get-nconns'], { request: { method: 'ct-get-nconns', params: {} }, globals: { timeout: '30' } }],
       [['--json', 'show', 'br0'], { request: { method: 'show', params: { bridge: 'br0' } }, globals: { json: true, timeout: '30' } }],
-      [['dump-flows', 'br0', '--no-stats'], { request: { method: 'dump-flows', params: { bridge: 'br0', match: undefined, noStats: true } }, globals: { timeout: '30' } }],
-      [['dump-flows', 'br0'], { request: { method: 'dump-flows', params: { bridge: 'br0', match: undefined, noStats: false } }, globals: { timeout: '30' } }],
+      [['dump-flows', 'br0', '--no-stats'], { request: { method: 'dump-flows', params: { bridge: 'br0', match: undefined, noStats: true, names: false } }, globals: { timeout: '30' } }],
+      [['dump-flows', 'br0'], { request: { method: 'dump-flows', params: { bridge: 'br0', match: undefined, noStats: false, names: false } }, globals: { timeout: '30' } }],
+      [['dump-flows', 'br0', '--names'], { request: { method: 'dump-flows', params: { bridge: 'br0', match: undefined, noStats: false, names: true } }, globals: { timeout: '30' } }],
+      [['dump-flows', 'br0', '--names', '--no-names'], { request: { method: 'dump-flows', params: { bridge: 'br0', match: undefined, noStats: false, names: false } }, globals: { timeout: '30' } }],
       [['inject', 'br0', 'p1', 'aabb', '--count', '3'], { request: { method: 'inject', params: { bridge: 'br0', port: 'p1', packet: 'aabb', count: 3 } }, globals: { timeout: '30' } }],
       [['inject', 'br0', 'p1', 'aabb'], { request: { method: 'inject', params: { bridge: 'br0', port: 'p1', packet: 'aabb', count: 1 } }, globals: { timeout: '30' } }],
       [['del-flows', 'br0', '-'], { request: { method: 'del-flows', params: { bridge: 'br0', match: '-', strict: false } }, globals: { timeout: '30' } }],

@@ -25,7 +25,8 @@ function sources(dir: string): string[] {
 
 /** Relative imports of a module (static, re-exports and dynamic import() with a literal). */
 function imports(file: string): string[] {
-  const text = readFileSync(file, 'utf8');
+  // Comments may show import forms as examples: leave them out.
+  const text = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
   const out: string[] = [];
   const re = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)|new URL\('(\.[^']+\.ts)'/g;
   for (const m of text.matchAll(re)) out.push(resolve(dirname(file), m[1] ?? m[2] ?? m[3]));
