@@ -40,6 +40,12 @@ const IDLE_POLL_MS = 100;
 const PUSH_INTERVAL_MS = 100;
 const EXPIRE_INTERVAL_MS = 1000;
 const BATCHES_PER_PORT = 4;
+/** Counters are published this long after the last packet (and every PUSH_INTERVAL_MS under load). */
+const PUBLISH_IDLE_MS = 2;
+/** Under load (no poll(2) that would see the eventfd) control messages are looked for this often. */
+const CTL_CHECK_MS = 1;
+/** Busy-poll before sleeping, right after traffic (see spinForRx). */
+const SPIN_MS = 0.03;
 
 let upSeq = 0;
 let emptyWakes = 0;
@@ -47,7 +53,7 @@ const pace = new Int32Array(new SharedArrayBuffer(4));
 
 /** Clear socket errors poll(2) reported (POLLERR), counting them as rx errors. */
 function takeErrors(): void {
-  const v = new DataView(pfd.buffer);
+  const v = pfdView;
   for (let i = 1; i < nfds; i++) {
     const re = v.getInt16(i * 8 + 6, true);
     if ((re & (POLLERR | POLLHUP | POLLNVAL)) === 0) continue;
@@ -91,14 +97,19 @@ dp.onRemove = (mf: Megaflow) => {
 
 const slots = new Map<number, number>();
 let rxPorts: DpPort[] = [];
+/** The rx ports whose rings can be looked at without a system call (all system ports). */
+let spinPorts: SystemBackend[] = [];
 let pfd = new Uint8Array(8);
+let pfdView = new DataView(pfd.buffer);
 let nfds = 1;
 
 function rebuildPollSet(): void {
   rxPorts = [...dp.ports.values()].filter((p) => isRxBackend(p.backend) && (p.backend as RxBackend).rxFd >= 0 && rxOf.get(p.number));
   nfds = 1 + rxPorts.length;
+  spinPorts = rxPorts.map((p) => p.backend).filter((b): b is SystemBackend => b instanceof SystemBackend);
   pfd = new Uint8Array(nfds * 8);
-  const v = new DataView(pfd.buffer);
+  pfdView = new DataView(pfd.buffer);
+  const v = pfdView;
   const fds = [wd.wakeFd, ...rxPorts.map((p) => (p.backend as RxBackend).rxFd)];
   fds.forEach((fd, i) => {
     v.setInt32(i * 8, fd, true);
@@ -182,46 +193,88 @@ function run(): void {
   let gen = Atomics.load(shared, GEN);
   let lastPush = Date.now();
   let lastExpire = lastPush;
+  let lastCtl = lastPush;
   let packets = 0;
+  // Counters moved since they were last published: published at once when
+  // the thread falls idle (PUBLISH_IDLE_MS without a packet), every
+  // PUSH_INTERVAL_MS under load — never per wake-up, which under light
+  // traffic is per packet.
+  let dirty = false;
+  let woken = true;
   for (;;) {
-    for (let m = receiveMessageOnPort(wd.ctlPort); m; m = receiveMessageOnPort(wd.ctlPort)) {
-      if (!handle(m.message as PmdControl)) return;
-    }
-    const g = Atomics.load(shared, GEN);
-    if (g !== gen) {
-      gen = g;
-      dp.flushFlows();
+    const now = Date.now();
+    if (woken || now - lastCtl >= CTL_CHECK_MS) {
+      lastCtl = now;
+      woken = false;
+      for (let m = receiveMessageOnPort(wd.ctlPort); m; m = receiveMessageOnPort(wd.ctlPort)) {
+        if (!handle(m.message as PmdControl)) return;
+      }
+      const g = Atomics.load(shared, GEN);
+      if (g !== gen) {
+        gen = g;
+        dp.flushFlows();
+      }
     }
     const t0 = process.hrtime.bigint();
-    const now = Date.now();
     let n = 0;
     for (let i = 0; i < rxPorts.length; i++) n += dp.pollPort(rxPorts[i], BATCHES_PER_PORT, now);
-    const t1 = process.hrtime.bigint();
     if (n > 0) {
       packets += n;
       stats[PS_PACKETS] = packets;
-      stats[PS_BUSY_NS] += Number(t1 - t0);
+      stats[PS_BUSY_NS] += Number(process.hrtime.bigint() - t0);
+      emptyWakes = 0;
+      dirty = true;
     } else {
-      if (poll(pfd, nfds, IDLE_POLL_MS) > 0) takeErrors();
-      eventFdDrain(wd.wakeFd);
-      // Ready but nothing to read, again and again (a descriptor stuck in an
-      // error state): pace the loop instead of spinning.
-      if (++emptyWakes > 3) Atomics.wait(pace, 0, 0, 10);
+      // Traffic a moment ago: look at the rings for a few microseconds
+      // before sleeping — a wake-up from poll(2) costs more than that, on
+      // both sides (the kernel wakes a sleeper per frame). Idle, nothing spins.
+      if (dirty && spinForRx()) continue;
+      const r = poll(pfd, nfds, dirty ? PUBLISH_IDLE_MS : IDLE_POLL_MS);
+      if (r > 0) {
+        if (pfdView.getInt16(6, true) !== 0) {
+          eventFdDrain(wd.wakeFd);
+          woken = true;
+        }
+        takeErrors();
+        // Ready but nothing to read, again and again (a descriptor stuck in an
+        // error state): pace the loop instead of spinning.
+        if (++emptyWakes > 3) Atomics.wait(pace, 0, 0, 10);
+      } else {
+        woken = true; // a quiet moment: look at the control port too
+      }
       stats[PS_IDLE_NS] += Number(process.hrtime.bigint() - t0);
+      if (r === 0 && dirty) {
+        dirty = false;
+        publish(Date.now());
+        lastPush = Date.now();
+      }
     }
-    if (n > 0) emptyWakes = 0;
     const t = Date.now();
-    if (t - lastPush >= PUSH_INTERVAL_MS || n === 0) {
+    if (t - lastPush >= PUSH_INTERVAL_MS) {
+      lastPush = t;
       if (t - lastExpire >= EXPIRE_INTERVAL_MS) {
         lastExpire = t;
         dp.expire(t);
         for (const p of rxPorts) p.refreshStats();
       }
-      lastPush = t;
-      publishCounters();
-      pushFlows();
+      publish(t);
     }
   }
+}
+
+/** Busy-poll the system ports' rings for up to SPIN_MS; true when one has a packet. */
+function spinForRx(): boolean {
+  if (spinPorts.length === 0 || spinPorts.length !== rxPorts.length) return false;
+  const end = performance.now() + SPIN_MS;
+  do {
+    for (let i = 0; i < spinPorts.length; i++) if (spinPorts[i].rxReady()) return true;
+  } while (performance.now() < end);
+  return false;
+}
+
+function publish(_t: number): void {
+  publishCounters();
+  pushFlows();
 }
 
 try {
