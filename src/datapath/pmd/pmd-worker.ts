@@ -14,8 +14,9 @@
 
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { Conntrack } from '../../conntrack/conntrack.ts';
-import type { PacketBatch } from '../../packet/batch.ts';
-import { Datapath, type UpcallResult } from '../datapath.ts';
+import { BATCH_MAX, PacketBatch } from '../../packet/batch.ts';
+import { FK_HEADER_FIRST } from '../../packet/extract.ts';
+import { Datapath, UPCALL_QUEUED, type UpcallResult } from '../datapath.ts';
 import type { DpCtAction } from '../dp-actions.ts';
 import type { Megaflow } from '../megaflow.ts';
 import { eventFdDrain, poll, POLLERR, POLLHUP, POLLIN, POLLNVAL } from '../native/native.ts';
@@ -23,16 +24,17 @@ import { DpPort, isRxBackend, type PortBackend, type RxBackend } from '../port.t
 import { DummyBackend } from '../ports/dummy.ts';
 import { SystemBackend } from '../ports/system.ts';
 import { TapBackend } from '../ports/tap.ts';
+import { UpcallQueue } from './upcall-queue.ts';
 import {
   FLOW_REC, GEN, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED, PC_TX_ERRORS,
   PC_TX_PACKETS, PORT_BASE, PORT_WORDS, PS_BATCHES, PS_BUSY_NS, PS_HITS, PS_IDLE_NS, PS_LOST, PS_MISSES, PS_PACKETS,
+  PS_UPCALL_INFLIGHT, PS_UPCALL_QUEUE_FULL, PS_UPCALL_QUEUED, PS_UPCALL_TIMEOUTS,
   UPCALL_TIMEOUT_MS, type PmdControl, type PmdPortInfo, type PmdWorkerData, type UpcallReply,
 } from './pmd-protocol.ts';
 
 const wd = workerData as PmdWorkerData;
 const stats = new Float64Array(wd.stats);
 const shared = new Int32Array(wd.shared);
-const upWord = new Int32Array(wd.upcallWord);
 const ct = Conntrack.attach(wd.conntrack);
 
 /** Idle sleep bound: control messages also kick the eventfd, so this only paces housekeeping. */
@@ -47,7 +49,6 @@ const CTL_CHECK_MS = 1;
 /** Busy-poll before sleeping, right after traffic (see spinForRx). */
 const SPIN_MS = 0.03;
 
-let upSeq = 0;
 let emptyWakes = 0;
 const pace = new Int32Array(new SharedArrayBuffer(4));
 
@@ -63,25 +64,93 @@ function takeErrors(): void {
   }
 }
 
-function upcall(key: Uint32Array, len: number): UpcallResult | null {
-  if (len === 0) return null; // workers never revalidate: a generation change flushes instead
-  const seq = ++upSeq;
-  Atomics.store(upWord, 0, 0);
-  wd.upcallPort.postMessage({ seq, key, len });
-  const deadline = Date.now() + UPCALL_TIMEOUT_MS;
-  for (;;) {
-    const m = receiveMessageOnPort(wd.upcallPort);
-    if (m) {
-      const r = m.message as UpcallReply;
-      if (r.seq !== seq) continue; // the answer to an upcall that timed out
-      if (r.actions === null || r.mask === null) return { actions: [], mask: new Uint32Array(0), error: r.error ?? 'upcall failed' };
-      return { actions: r.actions, mask: r.mask, owner: r.flowId, error: r.error };
-    }
-    const left = deadline - Date.now();
-    if (left <= 0) return null;
-    Atomics.wait(upWord, 0, 0, left);
-    Atomics.store(upWord, 0, 0);
+// ------------------------------------------------------------ upcalls
+//
+// A miss never waits: the packet is queued under its upcall (a new one is
+// posted, or it joins one in flight for the same key) and the thread goes
+// on. takeReplies() installs what the main thread answered and runs the
+// waiting packets; expireUpcalls() gives up on answers that never came.
+
+const upq = new UpcallQueue();
+const resumeBatch = new PacketBatch();
+const resumeMeta = new Uint32Array(BATCH_MAX * FK_HEADER_FIRST);
+const resumeDepth = new Uint8Array(BATCH_MAX);
+const resumeCredited = new Uint8Array(BATCH_MAX);
+/** The generation this thread's megaflow cache was last flushed for. */
+let cacheGen = Atomics.load(shared, GEN);
+
+function upcall(key: Uint32Array, len: number, b?: PacketBatch, idx?: number, depth?: number): UpcallResult | null {
+  if (len === 0 || b === undefined || idx === undefined) return null; // workers never revalidate: a generation change flushes instead
+  const o = upq.miss(key, 0, b, idx, depth ?? 0, Date.now());
+  publishUpcallStats();
+  if (o === 'full') return null;
+  if (o === 'new') {
+    const u = upq.last!;
+    wd.upcallPort.postMessage({ seq: u.seq, key: u.key, len });
   }
+  return UPCALL_QUEUED;
+}
+
+function publishUpcallStats(): void {
+  stats[PS_UPCALL_QUEUED] = upq.stats.queued;
+  stats[PS_UPCALL_QUEUE_FULL] = upq.stats.full;
+  stats[PS_UPCALL_TIMEOUTS] = upq.stats.timedOut;
+  stats[PS_UPCALL_INFLIGHT] = upq.inFlight;
+}
+
+/** Flush the megaflow cache if the flow tables changed (before anything is installed). */
+function syncGeneration(): void {
+  const g = Atomics.load(shared, GEN);
+  if (g !== cacheGen) {
+    cacheGen = g;
+    dp.flushFlows();
+  }
+}
+
+/** Install the answers that came, and run the packets that waited for them. */
+function takeReplies(nowMs: number): void {
+  syncGeneration();
+  for (let m = receiveMessageOnPort(wd.upcallPort); m; m = receiveMessageOnPort(wd.upcallPort)) {
+    const r = m.message as UpcallReply;
+    const u = upq.take(r.seq);
+    if (u === undefined) {
+      // Given up on (timed out): the main thread's mirror of it goes away.
+      if (r.flowId) removed.push(r.flowId, 0, 0, 0, 0);
+      continue;
+    }
+    if (r.actions === null || r.mask === null || r.error) {
+      dp.stats.lost += u.packets.length;
+      upq.discard(u);
+      continue;
+    }
+    if (r.gen === cacheGen && dp.cache.lookup(u.key, 0) === null) {
+      if (dp.cache.insert(u.key, 0, r.mask, r.actions, nowMs, r.flowId) === null) {
+        // The cache is full: the packets would only miss again.
+        dp.stats.lost += u.packets.length;
+        upq.discard(u);
+        removed.push(r.flowId, 0, 0, 0, 0);
+        continue;
+      }
+    } else if (r.flowId) {
+      // Translated under older tables, or an earlier answer already covers
+      // the key: nothing installed (the packets look up, or upcall, again).
+      removed.push(r.flowId, 0, 0, 0, 0);
+    }
+    let first = true;
+    while (u.packets.length > 0) {
+      resumeBatch.clear();
+      const n = upq.drainInto(u, resumeBatch, resumeMeta, resumeDepth);
+      for (let i = 0; i < n; i++) resumeCredited[i] = 0;
+      if (first) resumeCredited[0] = 1; // the packet translation credited to the rules
+      first = false;
+      dp.processResumed(resumeBatch, resumeMeta, resumeDepth, resumeCredited, nowMs);
+    }
+  }
+  publishUpcallStats();
+}
+
+function expireUpcalls(nowMs: number): void {
+  if (upq.inFlight > 0 && upq.expire(nowMs, UPCALL_TIMEOUT_MS) > 0) publishUpcallStats();
 }
 
 const dp = new Datapath(upcall, {
@@ -190,7 +259,6 @@ function handle(m: PmdControl): boolean {
 }
 
 function run(): void {
-  let gen = Atomics.load(shared, GEN);
   let lastPush = Date.now();
   let lastExpire = lastPush;
   let lastCtl = lastPush;
@@ -209,12 +277,9 @@ function run(): void {
       for (let m = receiveMessageOnPort(wd.ctlPort); m; m = receiveMessageOnPort(wd.ctlPort)) {
         if (!handle(m.message as PmdControl)) return;
       }
-      const g = Atomics.load(shared, GEN);
-      if (g !== gen) {
-        gen = g;
-        dp.flushFlows();
-      }
+      syncGeneration();
     }
+    if (upq.inFlight > 0) takeReplies(now);
     const t0 = process.hrtime.bigint();
     let n = 0;
     for (let i = 0; i < rxPorts.length; i++) n += dp.pollPort(rxPorts[i], BATCHES_PER_PORT, now);
@@ -255,6 +320,7 @@ function run(): void {
       if (t - lastExpire >= EXPIRE_INTERVAL_MS) {
         lastExpire = t;
         dp.expire(t);
+        expireUpcalls(t);
         for (const p of rxPorts) p.refreshStats();
       }
       publish(t);
