@@ -166,7 +166,7 @@ dp.onRemove = (mf: Megaflow) => {
 
 const slots = new Map<number, number>();
 let rxPorts: DpPort[] = [];
-/** The rx ports whose rings can be looked at without a system call (all system ports). */
+/** The rx ports whose rings can be looked at without a system call (the system ports). */
 let spinPorts: SystemBackend[] = [];
 let pfd = new Uint8Array(8);
 let pfdView = new DataView(pfd.buffer);
@@ -269,6 +269,7 @@ function run(): void {
   // traffic is per packet.
   let dirty = false;
   let woken = true;
+  let hadPackets = false;
   for (;;) {
     const now = Date.now();
     if (woken || now - lastCtl >= CTL_CHECK_MS) {
@@ -289,11 +290,16 @@ function run(): void {
       stats[PS_BUSY_NS] += Number(process.hrtime.bigint() - t0);
       emptyWakes = 0;
       dirty = true;
+      hadPackets = true;
     } else {
-      // Traffic a moment ago: look at the rings for a few microseconds
+      // Packets in the last round: look at the rings for a few microseconds
       // before sleeping — a wake-up from poll(2) costs more than that, on
-      // both sides (the kernel wakes a sleeper per frame). Idle, nothing spins.
-      if (dirty && spinForRx()) continue;
+      // both sides (the kernel wakes a sleeper per frame). Only right after
+      // a batch, so an idle thread never spins and a descriptor stuck in an
+      // error state reaches the paced poll below.
+      const spin = hadPackets;
+      hadPackets = false;
+      if (spin && spinForRx()) continue;
       const r = poll(pfd, nfds, dirty ? PUBLISH_IDLE_MS : IDLE_POLL_MS);
       if (r > 0) {
         if (pfdView.getInt16(6, true) !== 0) {
@@ -328,12 +334,27 @@ function run(): void {
   }
 }
 
-/** Busy-poll the system ports' rings for up to SPIN_MS; true when one has a packet. */
+/**
+ * Busy-poll the rx ports for up to SPIN_MS; true when one has a packet.
+ * System ports' rings are looked at directly; with a tap among the ports
+ * (its queue is only seen through a system call) poll(2) with timeout 0
+ * looks at all of them.
+ */
 function spinForRx(): boolean {
-  if (spinPorts.length === 0 || spinPorts.length !== rxPorts.length) return false;
+  if (rxPorts.length === 0) return false;
   const end = performance.now() + SPIN_MS;
+  if (spinPorts.length === rxPorts.length) {
+    do {
+      for (let i = 0; i < spinPorts.length; i++) if (spinPorts[i].rxReady()) return true;
+    } while (performance.now() < end);
+    return false;
+  }
   do {
-    for (let i = 0; i < spinPorts.length; i++) if (spinPorts[i].rxReady()) return true;
+    if (poll(pfd, nfds, 0) > 0) {
+      // A port, not just the eventfd (that one the sleeping poll below takes).
+      for (let i = 1; i < nfds; i++) if (pfdView.getInt16(i * 8 + 6, true) !== 0) return true;
+      return false;
+    }
   } while (performance.now() < end);
   return false;
 }
