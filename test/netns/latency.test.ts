@@ -1,6 +1,7 @@
 // Packets through swd's PMD threads do not wait: a single ping through seed
 // 001's ACL and two PMD threads gets its reply at the first try (its ARP and
-// its echo each make upcalls, queued while the main thread translates), and
+// its echo each make upcalls, queued while the main thread translates) — and
+// through the main thread's receive loop (--pmd-threads 0) as well —, and
 // a storm of upcalls — thousands of new UDP 5-tuples, each its own megaflow —
 // leaves an established TCP stream on the same thread flowing and intact.
 // Nothing here is timed: the assertions are on replies, bytes and counters.
@@ -174,6 +175,13 @@ describe.skipIf(skip !== undefined)(`latency through PMD threads${skip ? ` (skip
     expect(pmdSum(swd, 'packets dropped, upcall queue full')).toBe(0);
     expect(pmdSum(swd, 'packets dropped, upcall not answered')).toBe(0);
     expect(swd.ok(['dump-conntrack']).filter((l) => l.startsWith(`icmp,orig=(src=${IP1},dst=${IP2},`))).toHaveLength(1);
+  });
+
+  it("with --pmd-threads 0 (the main thread's receive loop) a single ping through the ACL gets its reply with no retries too", async () => {
+    const { topo, swd, ns1 } = await setup(0, ACL_FLOWS);
+    const r = await topo.exec(ns1, ['ping', '-c', '1', '-W', '1', IP2], { timeoutMs: 10_000 });
+    expect(r.stdout).toContain('1 packets transmitted, 1 received');
+    expect(swd.ok(['pmd-stats-show']).filter((l) => l.startsWith('pmd thread'))).toEqual([]);
   });
 
   it('an upcall storm of new UDP 5-tuples leaves an established TCP stream on the same PMD thread flowing', async () => {
