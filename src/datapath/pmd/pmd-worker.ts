@@ -3,9 +3,12 @@
 // tables), reads its share of the real-traffic ports' receive queues, runs
 // the packets through its cache and the shared conntrack table, and sends
 // them out on its own transmit sockets. Misses go to the main thread as
-// upcalls (pmd-protocol.ts). When no port has work it sleeps in poll(2) on
-// the ports and its eventfd (the main thread kicks that after posting a
-// control message), so an idle switch burns no CPU.
+// upcalls (pmd-protocol.ts) without waiting for the answer: the packet is
+// queued (upcall-queue.ts) and the thread goes on with its other traffic.
+// When no port has work it sleeps in poll(2) on the ports and its eventfd
+// (the main thread kicks that after posting a control message or an upcall
+// answer), so an idle switch burns no CPU. Transmit queues are flushed at
+// the end of every batch (Datapath.processBatch).
 //
 // This thread never returns to its event loop: control messages and upcall
 // replies are taken with receiveMessageOnPort. Everything here is
