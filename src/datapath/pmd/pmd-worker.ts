@@ -325,7 +325,7 @@ function run(): void {
       stats[PS_IDLE_NS] += Number(process.hrtime.bigint() - t0);
       if (r === 0 && dirty) {
         dirty = false;
-        publish(Date.now());
+        publish();
         lastPush = Date.now();
       }
     }
@@ -338,7 +338,7 @@ function run(): void {
         expireUpcalls(t);
         for (const p of rxPorts) p.refreshStats();
       }
-      publish(t);
+      publish();
     }
   }
 }
@@ -368,7 +368,7 @@ function spinForRx(): boolean {
   return false;
 }
 
-function publish(_t: number): void {
+function publish(): void {
   publishCounters();
   pushFlows();
 }
