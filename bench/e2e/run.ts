@@ -1,13 +1,16 @@
 // `npm run bench:e2e`: real traffic from ns1 to ns2 through each fabric —
 // a bare veth pair, a Linux bridge, OVS's userspace datapath and swd, with
 // NORMAL and with seed 001's ACL — measured side by side in one run, and the
-// ratios that say where swd stands. Needs root. Everything it builds lives in
+// ratios that say where swd stands: UDP and TCP throughput, TCP connections
+// per second with 1 and 8 clients, and ICMP round trips (p50 / p99) on the
+// idle path and beside an iperf3 TCP stream. Needs root. Everything it builds lives in
 // Topology objects that are torn down after each measurement, on SIGINT/SIGTERM
 // and at exit.
 //
 //   npm run bench:e2e                   # every fabric
 //   npm run bench:e2e -- ovs swd        # only fabrics whose label contains a word
 //   E2E_SECONDS=5 E2E_REPEAT=3          # seconds per measurement (default 5); rounds, median reported (default 1)
+//   E2E_IDLE_SECONDS=10                 # seconds the switch's CPU is watched with no traffic (default 5)
 
 import { cpus, loadavg } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -16,12 +19,19 @@ import { Topology, teardownAll } from '../../test/netns/topology.ts';
 import { FLOWS_ACL, FLOWS_NORMAL, linuxBridge, NotAvailable, NS1_IP, NS2_IP, ovsNetdev, swd, vethPair, type Fabric } from './fabrics.ts';
 import { tcpConnectRate, type CpsResult } from './cps.ts';
 import { tcp, udp64, type TcpResult, type UdpResult } from './iperf.ts';
+import { pingRtt, type RttResult } from './rtt.ts';
 
 const SECONDS = Number(process.env.E2E_SECONDS ?? 5);
 const REPEAT = Number(process.env.E2E_REPEAT ?? 1);
+/** Seconds the switch's CPU is watched with no traffic (it must not spin). */
+const IDLE_SECONDS = Number(process.env.E2E_IDLE_SECONDS ?? 5);
 const IPERF_PORT = 5201;
 const CPS_PORT = 5202;
-const RTT_PINGS = 20;
+/** Idle round trips: this many echo requests, RTT_GAP_MS apart (the path falls idle between two). */
+const RTT_PINGS = 200;
+const RTT_GAP_MS = 10;
+/** Parallel clients of the second connect/close run. */
+const CPS_CLIENTS = 8;
 /** USER_HZ: /proc reports CPU time in these ticks (100 on Linux x86 and arm64). */
 const CLOCK_TICKS = 100;
 
@@ -31,10 +41,16 @@ interface Sample {
   deliveredPps?: number;
   /** CPU the switch process used during the UDP run, in cores (1.0 = one core all the time). */
   switchCores?: number;
+  /** CPU the switch process used with no traffic at all, in cores. */
+  idleCores?: number;
   tcp?: TcpResult;
   cps?: CpsResult;
-  /** Median ICMP echo round trip ns1 -> ns2 on the idle path, ms. */
-  rttMs?: number;
+  /** Connect/close with CPS_CLIENTS clients at once. */
+  cps8?: CpsResult;
+  /** ICMP echo round trips ns1 -> ns2 on the idle path. */
+  rtt?: RttResult;
+  /** The same while the TCP stream runs. */
+  rttLoaded?: RttResult;
   conns?: number;
   /** ACL fabrics: whether a new connection from ns2 (a ping to ns1) was dropped. */
   aclHolds?: boolean;
@@ -78,9 +94,10 @@ function onSignal(sig: NodeJS.Signals): void {
 }
 
 /**
- * One round through one fabric: build, warm up (ping), idle round trip, UDP
- * (with the path's delivered count and the switch's CPU), TCP, connections in
- * conntrack, the ACL check, connect/close rate, stop, tear down.
+ * One round through one fabric: build, warm up (ping), idle round trips, UDP
+ * (with the path's delivered count and the switch's CPU), TCP with round
+ * trips alongside, connections in conntrack, connect/close rate with 1 and
+ * with 8 clients, the ACL check, stop, tear down.
  */
 async function measure(fabric: Fabric): Promise<Sample> {
   const topo = new Topology();
@@ -91,19 +108,25 @@ async function measure(fabric: Fabric): Promise<Sample> {
     if (replies === 0) return { error: 'no connectivity (ping ns1 -> ns2 got no reply)' };
     const ep = { topo, clientNs: path.ns1, serverNs: path.ns2, serverIp: NS2_IP, port: IPERF_PORT };
     const sample: Sample = { note: path.note };
-    const echo = await topo.pingStats(path.ns1, NS2_IP, RTT_PINGS, 1_000);
-    if (echo.rttMs.length > 0) sample.rttMs = median(echo.rttMs);
-    const before = rxPackets(topo, path.ns2, path.ns2If);
     const pid = path.pid?.();
+    const idle0 = cpuSeconds(pid);
+    await sleep(IDLE_SECONDS * 1000);
+    const idle1 = cpuSeconds(pid);
+    if (idle0 !== undefined && idle1 !== undefined) sample.idleCores = (idle1 - idle0) / IDLE_SECONDS;
+    sample.rtt = await pingRtt(topo, path.ns1, NS2_IP, RTT_PINGS, RTT_GAP_MS);
+    const before = rxPackets(topo, path.ns2, path.ns2If);
     const cpu0 = cpuSeconds(pid);
     const t0 = performance.now();
     sample.udp = await udp64(ep, SECONDS);
     const cpu1 = cpuSeconds(pid);
     sample.deliveredPps = (rxPackets(topo, path.ns2, path.ns2If) - before) / SECONDS;
     if (cpu0 !== undefined && cpu1 !== undefined) sample.switchCores = (cpu1 - cpu0) / ((performance.now() - t0) / 1000);
-    sample.tcp = await tcp(ep, SECONDS);
+    // TCP, with round trips measured alongside from its second second on (a ping every RTT_GAP_MS adds no load to speak of).
+    const loaded = sleep(1000).then(() => pingRtt(topo, path.ns1, NS2_IP, Math.max(10, Math.floor(((SECONDS - 2) * 1000) / (RTT_GAP_MS + 0.3))), RTT_GAP_MS));
+    [sample.tcp, sample.rttLoaded] = await Promise.all([tcp(ep, SECONDS), loaded]);
     sample.conns = path.conns?.();
-    sample.cps = await tcpConnectRate({ ...ep, port: CPS_PORT }, SECONDS);
+    sample.cps = await tcpConnectRate({ ...ep, port: CPS_PORT }, SECONDS, 1);
+    sample.cps8 = await tcpConnectRate({ ...ep, port: CPS_PORT + 1 }, SECONDS, CPS_CLIENTS);
     // The table must really be in force: new traffic from ns2 is dropped.
     if (fabric.acl) sample.aclHolds = (await topo.ping(path.ns2, NS1_IP, 1, 1_000)) === 0;
     await path.stop?.();
@@ -138,6 +161,10 @@ function rxPackets(topo: Topology, ns: string, ifname: string): number {
   return link?.stats64?.rx?.packets ?? 0;
 }
 
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -149,12 +176,17 @@ interface Summary {
   rxPps?: number;
   deliveredPps?: number;
   switchCores?: number;
+  idleCores?: number;
   offeredPps?: number;
   lossPct?: number;
   gbps?: number;
   retransmits?: number;
   cps?: number;
-  rttMs?: number;
+  cps8?: number;
+  rttP50?: number;
+  rttP99?: number;
+  rttLoadedP50?: number;
+  rttLoadedP99?: number;
   spread?: string;
   stalls?: number;
   conns?: number;
@@ -174,12 +206,17 @@ function summarise(label: string, samples: Sample[]): Summary {
     rxPps: median(rx),
     deliveredPps: median(ok.map((s) => s.deliveredPps ?? NaN)),
     switchCores: ok[0]!.switchCores === undefined ? undefined : median(ok.map((s) => s.switchCores ?? NaN)),
+    idleCores: ok[0]!.idleCores === undefined ? undefined : median(ok.map((s) => s.idleCores ?? NaN)),
     offeredPps: median(ok.map((s) => s.udp!.offeredPps)),
     lossPct: median(ok.map((s) => s.udp!.lossPct)),
     gbps: median(gb),
     retransmits: median(ok.map((s) => s.tcp!.retransmits)),
     cps: median(ok.map((s) => s.cps!.cps)),
-    rttMs: median(ok.map((s) => s.rttMs ?? NaN)),
+    cps8: median(ok.map((s) => s.cps8?.cps ?? NaN)),
+    rttP50: median(ok.map((s) => s.rtt?.p50Ms ?? NaN)),
+    rttP99: median(ok.map((s) => s.rtt?.p99Ms ?? NaN)),
+    rttLoadedP50: median(ok.map((s) => s.rttLoaded?.p50Ms ?? NaN)),
+    rttLoadedP99: median(ok.map((s) => s.rttLoaded?.p99Ms ?? NaN)),
     stalls: ok.reduce((n, s) => n + s.udp!.emptyIntervals, 0),
     spread,
     conns: ok[ok.length - 1]!.conns,
@@ -193,11 +230,24 @@ function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
-function ratio(a: Summary | undefined, b: Summary | undefined, key: 'rxPps' | 'deliveredPps' | 'gbps' | 'cps'): string {
+type RatioKey = 'rxPps' | 'deliveredPps' | 'gbps' | 'cps' | 'cps8';
+type TimeKey = 'rttP50' | 'rttP99' | 'rttLoadedP50' | 'rttLoadedP99';
+
+/** a / b for a rate: above 1 when a is faster. */
+function ratio(a: Summary | undefined, b: Summary | undefined, key: RatioKey): string {
   const x = a?.[key];
   const y = b?.[key];
-  return x !== undefined && y !== undefined && y > 0 ? (x / y).toFixed(2) : 'n/a';
+  return x !== undefined && y !== undefined && y > 0 && Number.isFinite(x) ? (x / y).toFixed(2) : 'n/a';
 }
+
+/** b / a for a time: above 1 when a is faster, like the rate ratios. */
+function speedup(a: Summary | undefined, b: Summary | undefined, key: TimeKey): string {
+  const x = a?.[key];
+  const y = b?.[key];
+  return x !== undefined && y !== undefined && x > 0 && Number.isFinite(y) ? (y / x).toFixed(2) : 'n/a';
+}
+
+const ms = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '' : `${v.toFixed(3)}`);
 
 async function main(): Promise<void> {
   preflight();
@@ -224,7 +274,7 @@ async function main(): Promise<void> {
       samples.get(f.label)!.push(s);
       const what =
         s.udp && s.tcp && s.cps
-          ? `${fmt(s.udp.rxPps)} pps rx (${fmt(s.deliveredPps ?? NaN)} delivered, ${fmt(s.udp.offeredPps)} sent${s.switchCores === undefined ? '' : `, switch ${s.switchCores.toFixed(2)} cores`}), ${(s.tcp.bps / 1e9).toFixed(2)} Gbps (${s.tcp.retransmits} retransmits), ${fmt(s.cps.cps)} conn/s (${s.cps.failed} failed), ping ${s.rttMs?.toFixed(3)} ms${s.udp.emptyIntervals ? `; UDP: ${s.udp.emptyIntervals} s with nothing received` : ''}`
+          ? `${fmt(s.udp.rxPps)} pps rx (${fmt(s.deliveredPps ?? NaN)} delivered, ${fmt(s.udp.offeredPps)} sent${s.switchCores === undefined ? '' : `, switch ${s.switchCores.toFixed(2)} cores (idle ${s.idleCores?.toFixed(3)})`}), ${(s.tcp.bps / 1e9).toFixed(2)} Gbps (${s.tcp.retransmits} retransmits), ${fmt(s.cps.cps)} conn/s (${s.cps.failed} failed), ${fmt(s.cps8?.cps ?? NaN)} conn/s with ${CPS_CLIENTS} clients, ping p50/p99 ${ms(s.rtt?.p50Ms)}/${ms(s.rtt?.p99Ms)} ms idle, ${ms(s.rttLoaded?.p50Ms)}/${ms(s.rttLoaded?.p99Ms)} ms beside TCP${s.udp.emptyIntervals ? `; UDP: ${s.udp.emptyIntervals} s with nothing received` : ''}`
           : s.error;
       console.error(`round ${round}/${REPEAT}: ${f.label}: ${what}`);
     }
@@ -233,17 +283,17 @@ async function main(): Promise<void> {
   console.log(`# load average at end: ${load()}`);
   const rows = fabrics.map((f) => summarise(f.label, samples.get(f.label)!));
   console.log('');
-  console.log(`| path ns1 → ns2 | UDP 64 B received | UDP at ns2's interface | switch CPU during UDP | UDP sent | UDP lost | TCP | TCP retransmits | TCP connections/s | ping RTT | conns in ct after | new from ns2 | note |`);
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
+  console.log(`| path ns1 → ns2 | UDP 64 B received | UDP at ns2's interface | switch CPU idle | switch CPU during UDP | UDP sent | UDP lost | TCP | TCP retransmits | TCP connections/s, 1 client | ${CPS_CLIENTS} clients | ping RTT p50 / p99 idle | p50 / p99 beside TCP | conns in ct after | new from ns2 | note |`);
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
   for (const r of rows) {
     if (r.rxPps === undefined) {
-      console.log(`| ${r.label} | | | | | | | | | | | | ${r.error} |`);
+      console.log(`| ${r.label} | | | | | | | | | | | | | | | ${r.error} |`);
       continue;
     }
     const stalls = r.stalls ? `UDP: ${r.stalls} s with nothing received` : '';
     const note = [r.note ?? '', r.spread ? `range ${r.spread}` : '', stalls, r.error ?? ''].filter(Boolean).join('; ');
     console.log(
-      `| ${r.label} | ${fmt(r.rxPps)} pps | ${fmt(r.deliveredPps!)} pps | ${r.switchCores === undefined ? '' : `${r.switchCores.toFixed(2)} cores`} | ${fmt(r.offeredPps!)} pps | ${r.lossPct!.toFixed(1)} % | ${r.gbps!.toFixed(2)} Gbps | ${fmt(r.retransmits!)} | ${fmt(r.cps!)} | ${r.rttMs!.toFixed(3)} ms | ${r.conns ?? ''} | ${r.acl ?? ''} | ${note} |`,
+      `| ${r.label} | ${fmt(r.rxPps)} pps | ${fmt(r.deliveredPps!)} pps | ${r.idleCores === undefined ? '' : `${r.idleCores.toFixed(3)} cores`} | ${r.switchCores === undefined ? '' : `${r.switchCores.toFixed(2)} cores`} | ${fmt(r.offeredPps!)} pps | ${r.lossPct!.toFixed(1)} % | ${r.gbps!.toFixed(2)} Gbps | ${fmt(r.retransmits!)} | ${fmt(r.cps!)} | ${fmt(r.cps8!)} | ${ms(r.rttP50)} / ${ms(r.rttP99)} ms | ${ms(r.rttLoadedP50)} / ${ms(r.rttLoadedP99)} ms | ${r.conns ?? ''} | ${r.acl ?? ''} | ${note} |`,
     );
   }
 
@@ -257,16 +307,23 @@ async function main(): Promise<void> {
     ['swd (2 PMD threads), ACL+ct', 'swd (1 PMD thread), ACL+ct'],
     ['swd (1 PMD thread), ACL+ct', 'swd (main thread), ACL+ct'],
     ['swd (1 PMD thread), NORMAL', 'Linux bridge'],
+    ['swd (1 PMD thread), ACL+ct', 'Linux bridge'],
+    ['swd (2 PMD threads), ACL+ct', 'Linux bridge'],
     ['OVS netdev, ACL+ct', 'Linux bridge'],
     ['OVS netdev, NORMAL', 'Linux bridge'],
     ['Linux bridge', 'veth pair (no switch)'],
   ];
   console.log('');
-  console.log('| ratio | UDP pps received | UDP pps delivered | TCP | TCP connections/s |');
-  console.log('| --- | ---: | ---: | ---: | ---: |');
+  console.log('Ratios a / b; for round trips b\'s time / a\'s, so that above 1 always means a does better.');
+  console.log('');
+  console.log(`| ratio | UDP pps received | UDP pps delivered | TCP | TCP connections/s, 1 client | ${CPS_CLIENTS} clients | ping RTT p50 idle | p99 idle | p50 beside TCP | p99 beside TCP |`);
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const [a, b] of pairs) {
     if (!fabrics.some((f) => f.label === a) || !fabrics.some((f) => f.label === b)) continue;
-    console.log(`| ${a} / ${b} | ${ratio(by(a), by(b), 'rxPps')} | ${ratio(by(a), by(b), 'deliveredPps')} | ${ratio(by(a), by(b), 'gbps')} | ${ratio(by(a), by(b), 'cps')} |`);
+    const [x, y] = [by(a), by(b)];
+    console.log(
+      `| ${a} / ${b} | ${ratio(x, y, 'rxPps')} | ${ratio(x, y, 'deliveredPps')} | ${ratio(x, y, 'gbps')} | ${ratio(x, y, 'cps')} | ${ratio(x, y, 'cps8')} | ${speedup(x, y, 'rttP50')} | ${speedup(x, y, 'rttP99')} | ${speedup(x, y, 'rttLoadedP50')} | ${speedup(x, y, 'rttLoadedP99')} |`,
+    );
   }
 }
 

@@ -39,8 +39,19 @@ export interface UpcallResult {
   error?: string | null;
 }
 
-/** Translate a miss. `key` is a private copy; `len` the packet's length (for rule stats). */
-export type Upcall = (key: Uint32Array, len: number) => UpcallResult | null;
+/**
+ * Translate a miss. `key` is a private copy; `len` the packet's length (for
+ * rule stats). A miss on the fast path also passes the packet (`batch`,
+ * `idx`) and its recirculation depth: an owner that translates elsewhere
+ * (a PMD thread) may copy the packet and return UPCALL_QUEUED, then give it
+ * back to processResumed once the megaflow is installed. Revalidation has
+ * its own function (Revalidate).
+ */
+export type Upcall = (key: Uint32Array, len: number, batch?: PacketBatch, idx?: number, depth?: number) => UpcallResult | null;
+
+/** What an Upcall returns when it took the packet to finish later (not a drop). */
+export const UPCALL_QUEUED: UpcallResult = Object.freeze({ actions: [], mask: new Uint32Array(0), error: null }) as UpcallResult;
+
 /** Translate an installed megaflow's key again, without side effects (revalidation). */
 export type Revalidate = (key: Uint32Array) => UpcallResult | null;
 
@@ -77,6 +88,8 @@ export class Datapath {
   private readonly batch = new PacketBatch();
   private readonly upcallKey = new Uint32Array(FK_WORDS);
   private now = 0;
+  /** The next lookup is a resumed packet's: 1 = not a hit in the stats, 2 = nor in the megaflow's counters. */
+  private resumeSkip = 0;
 
   constructor(
     private readonly upcall: Upcall,
@@ -153,6 +166,32 @@ export class Datapath {
     return n;
   }
 
+  /**
+   * Run packets that waited for an upcall (UPCALL_QUEUED) from where they
+   * missed: `meta` holds each packet's metadata words (FK_HEADER_FIRST per
+   * packet: recirc id, in_port, ct state...) as they were at the miss,
+   * `depth` its recirculation depth. Their headers are parsed again (the
+   * packet carries every rewrite made before the miss). A packet was
+   * counted as a miss already, so its lookup is not counted as a hit; one
+   * with `credited[i]` set (the packet translation credited to the rules)
+   * is not counted in the megaflow's counters either.
+   */
+  processResumed(b: PacketBatch, meta: Uint32Array, depth: Uint8Array, credited: Uint8Array, nowMs: number): void {
+    this.now = nowMs;
+    extractBatch(b, this.parseStats);
+    const keys = b.keys;
+    for (let i = 0; i < b.count; i++) {
+      const k = i * FK_WORDS;
+      for (let w = 0; w < FK_HEADER_FIRST; w++) keys[k + w] = meta[i * FK_HEADER_FIRST + w];
+    }
+    for (let i = 0; i < b.count; i++) {
+      this.resumeSkip = credited[i] ? 2 : 1;
+      this.processPacket(b, i, depth[i]);
+    }
+    this.resumeSkip = 0;
+    for (const p of this.ports.values()) if (p.txPending) p.flush();
+  }
+
   /** Batches processed by pollPort (pmd-stats-show). */
   batches = 0;
 
@@ -160,11 +199,15 @@ export class Datapath {
     const keys = b.keys;
     const k = i * FK_WORDS;
     const mf = this.cache.lookup(keys, k);
+    const skip = this.resumeSkip;
+    this.resumeSkip = 0;
     let actions: DpAction[];
     if (mf !== null) {
-      this.stats.hit++;
-      mf.packets++;
-      mf.bytes += b.len[i];
+      if (skip === 0) this.stats.hit++;
+      if (skip !== 2) {
+        mf.packets++;
+        mf.bytes += b.len[i];
+      }
       mf.usedMs = this.now;
       if (keys[k + FK_NW_PROTO] === IPPROTO_TCP) mf.tcpFlags |= keys[k + FK_TCP_FLAGS];
       actions = mf.actions;
@@ -174,10 +217,11 @@ export class Datapath {
       for (let w = 0; w < FK_WORDS; w++) uk[w] = keys[k + w];
       let res: UpcallResult | null;
       try {
-        res = this.upcall(Uint32Array.from(uk), b.len[i]);
+        res = this.upcall(Uint32Array.from(uk), b.len[i], b, i, depth);
       } catch {
         res = null;
       }
+      if (res === UPCALL_QUEUED) return;
       if (res === null || res.error) {
         this.stats.lost++;
         return;

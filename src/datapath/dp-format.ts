@@ -60,6 +60,10 @@ export function formatPmdStats(threads: PmdStatsRow[]): string[] {
     lines.push(`  miss with success upcall: ${t.misses - t.lost}`);
     lines.push(`  miss with failed upcall: ${t.lost}`);
     if (t.index < 0) continue;
+    lines.push(`  upcalls in flight: ${t.upcallsInFlight ?? 0}`);
+    lines.push(`  packets queued for an upcall: ${t.upcallQueued ?? 0}`);
+    lines.push(`  packets dropped, upcall queue full: ${t.upcallQueueFull ?? 0}`);
+    lines.push(`  packets dropped, upcall not answered: ${t.upcallTimeouts ?? 0}`);
     lines.push(`  batches: ${t.batches}`);
     lines.push(`  avg. packets per batch: ${t.batches ? (t.packets / t.batches).toFixed(2) : '0.00'}`);
     const total = t.busyNs + t.idleNs;

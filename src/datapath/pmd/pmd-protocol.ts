@@ -10,11 +10,14 @@
 // sees it change flushes its megaflow cache before its next batch, so a
 // flow-table change never leaves stale forwarding behind in any thread.
 //
-// Upcalls: on a megaflow miss the worker posts {seq, key, len} on its upcall
-// port and sleeps in Atomics.wait on its upcall word; the main thread
-// translates (xlate), posts the reply and notifies. The worker takes the
-// reply with receiveMessageOnPort (no event loop needed) and installs the
-// megaflow in its own cache under the flow id the main thread chose.
+// Upcalls: on a megaflow miss the worker queues the packet (upcall-queue.ts),
+// posts {seq, key, len} on its upcall port and goes on with its other
+// traffic; the main thread translates (xlate), posts the reply with the
+// flow-table generation it translated under, and kicks the worker's eventfd.
+// The worker takes the reply with receiveMessageOnPort (no event loop
+// needed), installs the megaflow in its own cache under the flow id the
+// main thread chose — unless the generation moved on meanwhile — and runs
+// the queued packets.
 
 import type { MessagePort } from 'node:worker_threads';
 import type { DpAction } from '../dp-actions.ts';
@@ -27,6 +30,12 @@ export const PS_MISSES = 3;
 export const PS_LOST = 4;
 export const PS_BUSY_NS = 5;
 export const PS_IDLE_NS = 6;
+/** Packets that waited for an upcall; dropped for want of queue room; dropped because the reply never came. */
+export const PS_UPCALL_QUEUED = 8;
+export const PS_UPCALL_QUEUE_FULL = 9;
+export const PS_UPCALL_TIMEOUTS = 10;
+/** Upcalls in flight now (a gauge). */
+export const PS_UPCALL_INFLIGHT = 11;
 export const PMD_STAT_WORDS = 16;
 
 export const PC_RX_PACKETS = 0;
@@ -45,14 +54,13 @@ export const PMD_SAB_BYTES = (PORT_BASE + MAX_PORT_SLOTS * PORT_WORDS) * 8;
 export const GEN = 0;
 export const SHARED_WORDS = 4;
 
-/** How long a worker waits for the main thread to answer an upcall before dropping the packet. */
+/** How long a worker keeps the packets of an upcall the main thread has not answered. */
 export const UPCALL_TIMEOUT_MS = 2000;
 
 export interface PmdWorkerData {
   index: number;
   stats: SharedArrayBuffer;
   shared: SharedArrayBuffer;
-  upcallWord: SharedArrayBuffer;
   conntrack: ConntrackDescriptor;
   wakeFd: number;
   upcallPort: MessagePort;
@@ -100,4 +108,6 @@ export interface UpcallReply {
   actions: DpAction[] | null;
   mask: Uint32Array | null;
   error: string | null;
+  /** The flow-table generation (shared[GEN]) the translation used. */
+  gen: number;
 }

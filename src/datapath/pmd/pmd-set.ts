@@ -25,7 +25,7 @@ import { startTsWorker } from '../rx/worker-boot.ts';
 import {
   FLOW_REC, GEN, MAX_PORT_SLOTS, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED,
   PC_TX_ERRORS, PC_TX_PACKETS, PMD_SAB_BYTES, PORT_BASE, PORT_WORDS, PS_BATCHES, PS_BUSY_NS, PS_HITS, PS_IDLE_NS,
-  PS_LOST, PS_MISSES, PS_PACKETS, SHARED_WORDS, type PmdControl, type PmdEvent, type PmdPortInfo, type UpcallRequest,
+  PS_LOST, PS_MISSES, PS_PACKETS, PS_UPCALL_INFLIGHT, PS_UPCALL_QUEUE_FULL, PS_UPCALL_QUEUED, PS_UPCALL_TIMEOUTS, SHARED_WORDS, type PmdControl, type PmdEvent, type PmdPortInfo, type UpcallRequest,
 } from './pmd-protocol.ts';
 
 export const MAX_PMD_THREADS = 64;
@@ -51,6 +51,11 @@ export interface PmdThreadStats {
   lost: number;
   busyNs: number;
   idleNs: number;
+  /** Packets that waited for an upcall, dropped for want of queue room, dropped when no reply came; upcalls in flight. */
+  upcallQueued?: number;
+  upcallQueueFull?: number;
+  upcallTimeouts?: number;
+  upcallsInFlight?: number;
 }
 
 interface Thread {
@@ -58,7 +63,6 @@ interface Thread {
   worker: Worker;
   stats: Float64Array;
   wakeFd: number;
-  upWord: Int32Array;
   upPort: MessagePort;
   ctlPort: MessagePort;
   exited: boolean;
@@ -112,18 +116,17 @@ export class PmdSet {
 
   private startThread(index: number): Thread {
     const stats = new Float64Array(new SharedArrayBuffer(PMD_SAB_BYTES));
-    const upWord = new Int32Array(new SharedArrayBuffer(4));
     const up = new MessageChannel();
     const ctl = new MessageChannel();
     const wakeFd = eventFd();
     const worker = startTsWorker(new URL('./pmd-worker.ts', import.meta.url).href, {
       workerData: {
-        index, stats: stats.buffer, shared: this.shared.buffer, upcallWord: upWord.buffer,
+        index, stats: stats.buffer, shared: this.shared.buffer,
         conntrack: this.conntrack.shared(), wakeFd, upcallPort: up.port2, ctlPort: ctl.port2,
       },
       transferList: [up.port2, ctl.port2],
     });
-    const t: Thread = { index, worker, stats, wakeFd, upWord, upPort: up.port1, ctlPort: ctl.port1, exited: false };
+    const t: Thread = { index, worker, stats, wakeFd, upPort: up.port1, ctlPort: ctl.port1, exited: false };
     up.port1.on('message', (m: UpcallRequest) => this.onUpcall(t, m));
     ctl.port1.on('message', (m: PmdEvent) => this.onEvent(m));
     worker.on('error', (err) => this.host.log.error({ err, pmd: index }, 'pmd thread failed'));
@@ -169,6 +172,8 @@ export class PmdSet {
   }
 
   private onUpcall(t: Thread, m: UpcallRequest): void {
+    if (t.exited) return;
+    const gen = Atomics.load(this.shared, GEN);
     let res: UpcallResult | null = null;
     try {
       res = this.host.translate(m.key, m.len);
@@ -188,10 +193,9 @@ export class PmdSet {
     }
     t.upPort.postMessage({
       seq: m.seq, flowId, actions: res ? res.actions : null, mask: res ? res.mask : null,
-      error: res ? (res.error ?? null) : 'no bridge owns the input port',
+      error: res ? (res.error ?? null) : 'no bridge owns the input port', gen,
     });
-    Atomics.store(t.upWord, 0, 1);
-    Atomics.notify(t.upWord, 0);
+    eventFdSignal(t.wakeFd);
     this.host.afterUpcall();
   }
 
@@ -323,6 +327,7 @@ function readThread(t: Thread): PmdThreadStats {
   const s = t.stats;
   return {
     index: t.index, packets: s[PS_PACKETS], batches: s[PS_BATCHES], hits: s[PS_HITS], misses: s[PS_MISSES],
-    lost: s[PS_LOST], busyNs: s[PS_BUSY_NS], idleNs: s[PS_IDLE_NS],
+    lost: s[PS_LOST], busyNs: s[PS_BUSY_NS], idleNs: s[PS_IDLE_NS], upcallQueued: s[PS_UPCALL_QUEUED],
+    upcallQueueFull: s[PS_UPCALL_QUEUE_FULL], upcallTimeouts: s[PS_UPCALL_TIMEOUTS], upcallsInFlight: s[PS_UPCALL_INFLIGHT],
   };
 }

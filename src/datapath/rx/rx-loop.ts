@@ -3,8 +3,9 @@
 // thread (poll-waiter.ts) sleeps in poll(2) on the ports' descriptors and an
 // eventfd; when one is readable it fires, the main thread reads every port's
 // ring or device without blocking (a bounded number of batches per port, so
-// the control socket keeps its turn), then re-arms the waiter. Nothing spins
-// while no traffic comes.
+// the control socket keeps its turn), and reads again on the next turn of
+// the event loop for as long as packets come; only when the ports are empty
+// does it re-arm the waiter. Nothing spins while no traffic comes.
 //
 // Port changes: update() rewrites the descriptor list and kicks the eventfd
 // so the waiter polls the new list at once. A port's descriptor is closed
@@ -80,17 +81,21 @@ export class RxLoop {
     if (n > 0) {
       this.emptyDrains = 0;
       this.afterWork();
-    } else {
-      // Woken for nothing: a socket error (the interface went away) keeps poll(2) firing until taken.
-      for (const p of this.ports) if ((p.backend as RxBackend).takeError?.()) p.stats.rxErrors++;
-      this.emptyDrains++;
+      // Traffic: look again on the next turn of the event loop, without the
+      // round trip through the waiter (its poll(2), the notify, the wake of
+      // this thread); the waiter is re-armed only once the ports are empty.
+      // Timers and the control socket still run between two drains.
+      setImmediate(() => this.drain());
+      return;
     }
+    // Woken for nothing: a socket error (the interface went away) keeps poll(2) firing until taken.
+    for (const p of this.ports) if ((p.backend as RxBackend).takeError?.()) p.stats.rxErrors++;
+    this.emptyDrains++;
     Atomics.store(this.ctl, 0, RX_ARMED);
     Atomics.notify(this.ctl, 0);
-    // Let timers and the control socket run between drains under load; pace
-    // a waiter that keeps waking us for nothing instead of spinning.
+    // Pace a waiter that keeps waking us for nothing instead of spinning.
     if (this.emptyDrains > 3) setTimeout(() => this.wait(), 10);
-    else setImmediate(() => this.wait());
+    else this.wait();
   }
 
   stop(): void {
