@@ -59,6 +59,16 @@ async function swd(args: string[], rundirOf?: SwdInstance): Promise<SwdInstance>
   return s;
 }
 
+/** A fresh swd whose br0 switches (NORMAL) between the two namespaces' system ports 1 and 2. */
+async function switchOn(n: Net, mode: string[]): Promise<SwdInstance> {
+  const s = await swd(mode);
+  s.ok(['add-br', 'br0']);
+  s.ok(['add-port', 'br0', n.ports[0], 'type=system', 'ofport=1']);
+  s.ok(['add-port', 'br0', n.ports[1], 'type=system', 'ofport=2']);
+  s.ok(['add-flow', 'br0', 'actions=normal']);
+  return s;
+}
+
 const showJson = (s: SwdInstance) =>
   JSON.parse(s.ok(['show', 'br0', '--json']).join('\n')) as { ports: { name: string; state: string; error: string | null; linkResets: number }[] };
 const portState = (s: SwdInstance, name: string) => showJson(s).ports.find((p) => p.name === name)!;
@@ -85,11 +95,7 @@ describe.skipIf(skip !== undefined)(`ports that come and go${skip ? ` (skipped: 
     const label = mode.length ? 'main thread' : 'PMD threads';
     it(`a system port whose interface is missing at start is kept LINK_DOWN and attached when it appears (${label})`, async () => {
       const n = net();
-      const s = await swd(mode);
-      s.ok(['add-br', 'br0']);
-      s.ok(['add-port', 'br0', n.ports[0], 'type=system', 'ofport=1']);
-      s.ok(['add-port', 'br0', n.ports[1], 'type=system', 'ofport=2']);
-      s.ok(['add-flow', 'br0', 'actions=normal']);
+      const s = await switchOn(n, mode);
       await s.stop();
       runSync(['ip', 'link', 'del', n.ports[0]], { check: true });
 
@@ -116,11 +122,7 @@ describe.skipIf(skip !== undefined)(`ports that come and go${skip ? ` (skipped: 
 
     it(`a system port whose interface is deleted under traffic is detached and reattached when it returns (${label})`, async () => {
       const n = net();
-      const s = await swd(mode);
-      s.ok(['add-br', 'br0']);
-      s.ok(['add-port', 'br0', n.ports[0], 'type=system', 'ofport=1']);
-      s.ok(['add-port', 'br0', n.ports[1], 'type=system', 'ofport=2']);
-      s.ok(['add-flow', 'br0', 'actions=normal']);
+      const s = await switchOn(n, mode);
       expect(await pings(n, 0, 1)).toBe(true);
       // Traffic keeps coming from the other side while the interface goes.
       const flood = n.topo.spawn(n.ns[1], ['ping', '-i', '0.01', '-w', '20', '10.78.0.1']);
