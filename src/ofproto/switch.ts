@@ -8,19 +8,21 @@
 // revalidation (`revalidate()`), so no megaflow keeps forwarding by a rule
 // that is gone or changed.
 
-import { FK_IN_PORT, FK_RECIRC_ID, FK_WORDS } from '../packet/flow-key.ts';
+import { FK_IN_PORT } from '../packet/flow-key.ts';
 import { OFPP_LOCAL } from './actions.ts';
 import {
-  SwitchError, type DpFlowEntry, type FlowEntry, type PortConfig, type PortStats, type SwitchApi, type SwitchConfig,
+  SwitchError, type DpFlowEntry, type FlowEntry, type PortConfig, type PortStats, type SwitchApi,
+  type SwitchConfig,
 } from './api.ts';
 import { Bridge, type BridgePort } from './bridge.ts';
 import type { FlowSpec } from './flow-spec.ts';
 import { formatActions } from './format-actions.ts';
 import { formatFlow, formatMatch } from './format-flow.ts';
-import { formatGroup } from './group.ts';
+import { formatGroup } from './group-format.ts';
 import { parseFlow, parseFlowFile } from './parse-flow.ts';
 import { RecircIds } from './recirc.ts';
-import { formatTraceFlow, xlate } from './xlate.ts';
+import { xlate } from './xlate.ts';
+import { traceXlate } from './xlate-trace.ts';
 import { DpGlue, type PortBackendInfo } from './dp-glue.ts';
 import { CtCommands } from './ct-commands.ts';
 import { GroupCommands } from './group-commands.ts';
@@ -398,25 +400,9 @@ export class Switch implements SwitchApi {
   trace(bridge: string, flowText: string) {
     const br = this.bridge(bridge);
     const key = this.dp.traceKey(br, flowText);
-    const lines: string[] = [];
-    const shown = Uint32Array.from(key);
-    const inPort = br.portsByDp.get(key[FK_IN_PORT]);
-    if (inPort) shown[FK_IN_PORT] = inPort.ofport;
-    lines.push(`Flow: ${formatTraceFlow(shown)}`, '');
-    const traceLines: string[] = [];
-    const res = xlate(br, key, this.now(), traceLines, false);
-    lines.push(...traceLines, '');
-    const final = formatTraceFlow(res.finalFlow);
-    lines.push(`Final flow: ${final === formatTraceFlow(shown) ? 'unchanged' : final}`);
-    const mf = new Uint32Array(FK_WORDS);
-    for (let i = 0; i < FK_WORDS; i++) mf[i] = key[i] & res.mask[i];
-    lines.push(`Megaflow: ${formatMatch({ value: mf, mask: res.mask }, undefined, { packetTypeEth: true })}`);
-    const datapathActions = this.dp.formatActions(res.actions);
-    lines.push(`Datapath actions: ${datapathActions}`);
-    if (res.error) lines.push(`Translation failed (${res.error}), packet is dropped.`);
+    const r = traceXlate(br, key, this.now(), (a) => this.dp.formatActions(a));
     this.revalidate();
-    void FK_RECIRC_ID;
-    return { lines, datapathActions };
+    return r;
   }
 
   // ------------------------------------------------------------ datapath
