@@ -91,7 +91,7 @@ export class DpGlue {
       this.translate,
       {
         execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: DpCtAction, nowMs: number) {
-          ct.execute(batch, idx, key, keyOfs, a.zone, a.commit, a.force, a.mark, a.labelWords, nowMs, a.natRange);
+          ct.execute(batch, idx, key, keyOfs, a.exec, nowMs);
         },
       },
     );

@@ -7,7 +7,8 @@ import {
   FK_CT_STATE, ETH_TYPE_IP, ETH_TYPE_IPV6,
 } from '../../src/packet/flow-key.ts';
 import { parseIpv4, parseIpv6 } from '../../src/conntrack/conn.ts';
-import { Conntrack, type MarkSet, type LabelSet } from '../../src/conntrack/conntrack.ts';
+import { Conntrack } from '../../src/conntrack/conntrack.ts';
+import type { CtExec, LabelSet, MarkSet } from '../../src/conntrack/execute.ts';
 import { formatConn } from '../../src/conntrack/format.ts';
 import type { NatRange } from '../../src/nat/range.ts';
 
@@ -124,8 +125,7 @@ export class Harness {
   /** Send one packet through ct(); returns ct_state as '+trk+new' text. */
   send(src: string, dst: string, s: L4Spec, o: { zone?: number; commit?: boolean; force?: boolean; mark?: MarkSet; label?: LabelSet; nat?: NatRange | null } = {}): string {
     loadPacket(this.batch, src, dst, s);
-    this.ct.execute(this.batch, 0, this.batch.keys, 0, o.zone ?? 0, o.commit ?? true, o.force ?? false,
-      o.mark ?? null, o.label ?? null, this.now, o.nat ?? null);
+    this.ct.execute(this.batch, 0, this.batch.keys, 0, ctExec(o), this.now);
     return ctStateText(this.batch.keys[FK_CT_STATE]);
   }
   key(): Uint32Array {
@@ -134,4 +134,9 @@ export class Harness {
   dump(verbose = false, zone?: number): string[] {
     return this.ct.dump(zone, this.now).map((c) => formatConn(c, verbose)).sort();
   }
+}
+
+/** A compiled ct() action: commit unless told otherwise, zone 0, nothing else. */
+export function ctExec(o: Partial<CtExec> = {}): CtExec {
+  return { zone: o.zone ?? 0, commit: o.commit ?? true, force: o.force ?? false, mark: o.mark ?? null, label: o.label ?? null, nat: o.nat ?? null };
 }

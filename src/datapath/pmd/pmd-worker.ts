@@ -80,7 +80,7 @@ function upcall(key: Uint32Array, len: number): UpcallResult | null {
 
 const dp = new Datapath(upcall, {
   execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: DpCtAction, nowMs: number) {
-    ct.execute(batch, idx, key, keyOfs, a.zone, a.commit, a.force, a.mark, a.labelWords, nowMs, a.natRange);
+    ct.execute(batch, idx, key, keyOfs, a.exec, nowMs);
   },
 });
 
