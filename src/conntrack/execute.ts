@@ -27,7 +27,8 @@ import {
   FK_IPV6_SRC, FK_IPV6_DST, FK_TP_SRC, FK_TP_DST,
 } from '../packet/flow-key.ts';
 import { NAT_DST, NAT_SRC, type NatRange } from '../nat/range.ts';
-import { selectTuple, natHasPorts, NAT_SEED, type TupleProbe } from '../nat/select.ts';
+import { selectTuple, NAT_SEED, type TupleProbe } from '../nat/select.ts';
+import { tupleHasPorts } from '../packet/tuple.ts';
 import { rewriteToTuple, rewriteIcmpError } from '../nat/rewrite.ts';
 import type { PacketBatch } from '../packet/batch.ts';
 import type { ConnTable } from './table.ts';
@@ -44,6 +45,7 @@ import { otherTracker } from './udp.ts';
 import { icmpTracker } from './icmp.ts';
 import { extractKey, reverseKey, EXTRACT_FAIL, EXTRACT_ICMP_ERROR } from './key.ts';
 import { timeoutSec } from './timeouts.ts';
+import { rd16, rd32 } from '../packet/bytes.ts';
 
 /** Set bits of ct_mark: new = (old & ~mask) | (value & mask). */
 export interface MarkSet { value: number; mask: number }
@@ -80,14 +82,6 @@ const NAT_EXHAUSTED = -2;
 const NO_SHARD = -1;
 /** try-lock attempts on a lower shard before calling a candidate taken. */
 const TRYLOCK_SPINS = 64;
-
-function u16(d: Uint8Array, o: number): number {
-  return (d[o] << 8) | d[o + 1];
-}
-
-function i32(d: Uint8Array, o: number): number {
-  return ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) | 0;
-}
 
 export class PacketPath implements TupleProbe {
   // Per-thread scratch: the packet's key, its reverse, and a temp.
@@ -351,7 +345,7 @@ export class PacketPath implements TupleProbe {
     const l3 = batch.l3[idx];
     const l4 = batch.l4[idx];
     const v6 = (this.k[K_META] >>> 24) & 0xff;
-    let end = v6 === 0 ? l3 + u16(d, l3 + 2) : l3 + 40 + u16(d, l3 + 4);
+    let end = v6 === 0 ? l3 + rd16(d, l3 + 2) : l3 + 40 + rd16(d, l3 + 4);
     const pend = batch.start[idx] + batch.len[idx];
     if (end > pend) end = pend;
     if (related) {
@@ -360,17 +354,17 @@ export class PacketPath implements TupleProbe {
       rewriteToTuple(d, l3, l4, end, v6, (this.k[K_META] >>> 16) & 0xff, tgt, 0);
     }
     if (v6 === 0) {
-      key[o + FK_NW_SRC] = i32(d, l3 + 12);
-      key[o + FK_NW_DST] = i32(d, l3 + 16);
+      key[o + FK_NW_SRC] = rd32(d, l3 + 12);
+      key[o + FK_NW_DST] = rd32(d, l3 + 16);
     } else {
       for (let i = 0; i < 4; i++) {
-        key[o + FK_IPV6_SRC + i] = i32(d, l3 + 8 + i * 4);
-        key[o + FK_IPV6_DST + i] = i32(d, l3 + 24 + i * 4);
+        key[o + FK_IPV6_SRC + i] = rd32(d, l3 + 8 + i * 4);
+        key[o + FK_IPV6_DST + i] = rd32(d, l3 + 24 + i * 4);
       }
     }
-    if (!related && l4 >= 0 && natHasPorts((this.k[K_META] >>> 16) & 0xff)) {
-      key[o + FK_TP_SRC] = u16(d, l4);
-      key[o + FK_TP_DST] = u16(d, l4 + 2);
+    if (!related && l4 >= 0 && tupleHasPorts((this.k[K_META] >>> 16) & 0xff)) {
+      key[o + FK_TP_SRC] = rd16(d, l4);
+      key[o + FK_TP_DST] = rd16(d, l4 + 2);
     }
     let cs = 0;
     if ((nf & NF_SRC) !== 0) cs |= reply ? CS_DST_NAT : CS_SRC_NAT;

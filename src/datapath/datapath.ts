@@ -10,7 +10,8 @@
 // Single-threaded per Datapath instance.
 
 import { BATCH_MAX, PacketBatch } from '../packet/batch.ts';
-import { csumUpdate16, csumUpdate32, rd16, rd32, wr16, wr32 } from '../packet/checksum.ts';
+import { csumUpdate16, csumUpdate32 } from '../packet/checksum.ts';
+import { rd16, rd32, wr16, wr32 } from '../packet/bytes.ts';
 import { extractBatch, extractHeaders, FK_HEADER_FIRST, ParseStats } from '../packet/extract.ts';
 import {
   ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_VLAN, ETH_TYPE_VLAN_8021AD, FK_CT_IPV6_DST, FK_CT_LABEL, FK_CT_STATE,

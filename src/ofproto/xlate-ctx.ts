@@ -144,7 +144,8 @@ export function isIp(ctx: Ctx, only?: number): boolean {
   return t === ETH_TYPE_IP || t === ETH_TYPE_IPV6;
 }
 
-export function hasPorts(ctx: Ctx): boolean {
+/** OpenFlow's L4 prerequisite (tcp, udp or sctp: the fields tp_src/tp_dst exist), unwildcarding what it read. */
+export function isL4(ctx: Ctx): boolean {
   if (!isIp(ctx)) return false;
   ctx.unwild(FK_NW_PROTO, 0xff);
   const p = ctx.flow[FK_NW_PROTO];

@@ -9,7 +9,7 @@ import {
 } from '../packet/flow-key.ts';
 import type { OfAction } from './actions.ts';
 import { readSlice, writeField, writeSlice } from './fields.ts';
-import { hasPorts, isIp, type Ctx } from './xlate-ctx.ts';
+import { isL4, isIp, type Ctx } from './xlate-ctx.ts';
 
 /** Apply a field action to the flow; false when `a` is not one (the pipeline handles it). */
 export function xlateFieldAction(ctx: Ctx, a: OfAction): boolean {
@@ -49,7 +49,7 @@ export function xlateFieldAction(ctx: Ctx, a: OfAction): boolean {
     }
     case 'mod_tp_src':
     case 'mod_tp_dst': {
-      if (!hasPorts(ctx)) return true;
+      if (!isL4(ctx)) return true;
       const w = a.type === 'mod_tp_src' ? FK_TP_SRC : FK_TP_DST;
       ctx.unwild(w, 0xffff);
       f[w] = a.port & 0xffff;

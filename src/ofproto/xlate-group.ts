@@ -9,7 +9,7 @@ import {
 import { bestLiveBucket, fieldsHash, symmetricL4Hash } from './group-select.ts';
 import type { Bucket } from './group.ts';
 import { formatActions } from './format-actions.ts';
-import { overResubmitLimits, type Ctx } from './xlate-ctx.ts';
+import { isL4, overResubmitLimits, type Ctx } from './xlate-ctx.ts';
 
 /** Nesting of groups within groups (OVS's limit on group chains is the translation depth). */
 const MAX_GROUP_DEPTH = 32;
@@ -114,7 +114,7 @@ function prereqOk(ctx: Ctx, prereq: string): boolean {
     case 'ipv6': return t === ETH_TYPE_IPV6;
     case 'arp': return t === ETH_TYPE_ARP;
     case 'ip_or_arp': return ip || t === ETH_TYPE_ARP;
-    case 'l4': { if (!ip) return false; const p = proto(); return p === IPPROTO_TCP || p === IPPROTO_UDP || p === IPPROTO_SCTP; }
+    case 'l4': return isL4(ctx);
     case 'tcp': return ip && proto() === IPPROTO_TCP;
     case 'udp': return ip && proto() === IPPROTO_UDP;
     case 'sctp': return ip && proto() === IPPROTO_SCTP;

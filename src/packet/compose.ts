@@ -5,7 +5,8 @@
 // counters and conntrack's TCP sequence tracking match a reference OVS run.
 // Also: `parsePacketArg` for `swctl inject` (hex bytes or flow text).
 
-import { setIpv4HeaderChecksum, setL4Checksum, wr16, wr32 } from './checksum.ts';
+import { setIpv4HeaderChecksum, setL4Checksum } from './checksum.ts';
+import { wr16, wr32 } from './bytes.ts';
 import {
   ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_VLAN, FK_ARP_SHA_HI, FK_ARP_SHA_LO, FK_ARP_THA_HI,
   FK_ARP_THA_LO, FK_ETH_DST_HI, FK_ETH_DST_LO, FK_ETH_SRC_HI, FK_ETH_SRC_LO, FK_ETH_TYPE, FK_IN_PORT,

@@ -102,8 +102,10 @@ export const ETH_TYPE_NONE = 0x05ff;
 export const IPPROTO_ICMP = 1;
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
+export const IPPROTO_DCCP = 33;
 export const IPPROTO_ICMPV6 = 58;
 export const IPPROTO_SCTP = 132;
+export const IPPROTO_UDPLITE = 136;
 
 export function newKey(): Uint32Array {
   return new Uint32Array(FK_WORDS);
