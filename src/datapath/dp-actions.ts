@@ -7,7 +7,7 @@ import {
   FK_ETH_DST_HI, FK_ETH_DST_LO, FK_ETH_SRC_HI, FK_ETH_SRC_LO, FK_IPV6_DST, FK_IPV6_LABEL, FK_IPV6_SRC, FK_NW_DST,
   FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_TP_DST, FK_TP_SRC,
 } from '../packet/flow-key.ts';
-import type { NatArgs as NatSpec } from '../nat/range.ts';
+import type { NatSpec } from '../nat/range.ts';
 import { compileNat } from '../nat/range.ts';
 import type { CtExec } from '../conntrack/execute.ts';
 

@@ -10,6 +10,7 @@ import {
 import type { OfAction } from './actions.ts';
 import { readSlice, writeField, writeSlice } from './fields.ts';
 import { isL4, isIp, type Ctx } from './xlate-ctx.ts';
+import { ipv4FromText } from '../packet/addr.ts';
 
 /** Apply a field action to the flow; false when `a` is not one (the pipeline handles it). */
 export function xlateFieldAction(ctx: Ctx, a: OfAction): boolean {
@@ -44,7 +45,7 @@ export function xlateFieldAction(ctx: Ctx, a: OfAction): boolean {
       if (!isIp(ctx, ETH_TYPE_IP)) return true;
       const w = a.type === 'mod_nw_src' ? FK_NW_SRC : FK_NW_DST;
       ctx.unwild(w);
-      f[w] = ipv4ToU32(a.addr);
+      f[w] = ipv4FromText(a.addr) ?? 0; // the parser accepted only an address
       return true;
     }
     case 'mod_tp_src':
@@ -118,9 +119,4 @@ function setMac(f: Uint32Array, hiWord: number, mac: string): void {
   const b = mac.split(':').map((x) => parseInt(x, 16));
   f[hiWord] = (b[0] << 8) | b[1];
   f[hiWord + 1] = ((b[2] << 24) | (b[3] << 16) | (b[4] << 8) | b[5]) >>> 0;
-}
-
-function ipv4ToU32(s: string): number {
-  const p = s.split('.').map(Number);
-  return ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
 }
