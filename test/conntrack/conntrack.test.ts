@@ -1,3 +1,8 @@
+// The conntrack engine through ct(): ct_state and the ct_* fields it writes
+// into the flow key, and the dump-conntrack lines it leaves behind (as OVS
+// 3.1 printed them) for UDP, ICMP, related errors, IPv6, zones, limits,
+// flushes, force and expiry.
+
 import { describe, it, expect } from 'vitest';
 import { ctExec, Harness, ipPacket } from './helpers.ts';
 import { formatConn, formatCtStats } from '../../src/conntrack/format.ts';

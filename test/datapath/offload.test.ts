@@ -1,3 +1,8 @@
+// What a system port does to packets the kernel handed over unfinished
+// (src/datapath/ports/offload.ts): a partial transport checksum is
+// completed, and a GSO super-packet is cut into wire-sized segments with
+// their own lengths, ids and checksums; hostile metadata is refused.
+
 import { describe, expect, it } from 'vitest';
 import {
   csumAdd, csumFold, ipv4HeaderChecksum, pseudoHeaderSum, setIpv4HeaderChecksum, setL4Checksum, verifyL4Checksum,
