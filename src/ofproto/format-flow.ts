@@ -10,21 +10,11 @@ import {
   IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, VLAN_CFI,
 } from '../packet/flow-key.ts';
 import { ipv4Str, ipv6Str, macStr } from '../packet/odp-format.ts';
-import { OFPP_MAX } from './actions.ts';
 import type { FlowSpec } from './flow-spec.ts';
 import { OFP_DEFAULT_PRIORITY } from './flow-spec.ts';
 import { formatActions } from './format-actions.ts';
 import type { Match } from './match.ts';
-import { CT_STATE_FLAGS, ETH_TYPE_RARP, TCP_FLAGS } from './parse-flow.ts';
-
-export const PORT_LABELS: Record<number, string> = {
-  0xfff8: 'IN_PORT', 0xfff9: 'TABLE', 0xfffa: 'NORMAL', 0xfffb: 'FLOOD', 0xfffc: 'ALL', 0xfffd: 'CONTROLLER',
-  0xfffe: 'LOCAL', 0xffff: 'NONE',
-};
-
-export function portLabel(p: number): string {
-  return p >= OFPP_MAX ? (PORT_LABELS[p] ?? String(p)) : String(p);
-}
+import { CT_STATE_FLAGS, ETH_TYPE_RARP, portLabel, TCP_FLAGS } from './field-text.ts';
 
 const hex = (v: number | bigint) => `0x${v.toString(16)}`;
 

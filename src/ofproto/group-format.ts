@@ -3,7 +3,7 @@
 
 import { lookupField, type FieldDef } from './fields.ts';
 import { formatActions } from './format-actions.ts';
-import { portLabel } from './format-flow.ts';
+import { portLabel } from './field-text.ts';
 import { DEFAULT_SELECT_WEIGHT, OVS_FIELD_NAME, type Group, type GroupSpec, type HashField } from './group.ts';
 import { ipv4Str, ipv6Str, macStr } from '../packet/odp-format.ts';
 

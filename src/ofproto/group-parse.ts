@@ -9,7 +9,7 @@ import {
   type Bucket, type GroupCommand, type GroupSpec, type GroupType, type HashField,
 } from './group.ts';
 import { parseActions } from './parse-actions.ts';
-import { parseFieldValue, parsePort } from './parse-flow.ts';
+import { parseFieldValue, parsePort } from './field-text.ts';
 
 interface Kv {
   key: string;

@@ -5,7 +5,7 @@ import type { CtAction, FieldRef, NatSpec, OfAction } from './actions.ts';
 import { OFPP_CONTROLLER, OFPP_IN_PORT } from './actions.ts';
 import { fail, splitTopLevel, type TextPos } from './errors.ts';
 import { lookupField, type FieldDef } from './fields.ts';
-import { parseFieldValue, parsePort, parseUint } from './parse-flow.ts';
+import { parseFieldValue, parsePort, parseUint } from './field-text.ts';
 import { parseIpv4, parseIpv6, parseMac } from '../packet/odp-parse.ts';
 
 /** Parse `FIELD[]`, `FIELD[a..b]`, `FIELD[n]` or bare `FIELD`. */
