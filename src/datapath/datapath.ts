@@ -14,7 +14,7 @@ import { csumUpdate16, csumUpdate32 } from '../packet/checksum.ts';
 import { rd16, rd32, wr16, wr32 } from '../packet/bytes.ts';
 import { extractBatch, extractHeaders, FK_HEADER_FIRST, ParseStats } from '../packet/extract.ts';
 import {
-  ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_VLAN, ETH_TYPE_VLAN_8021AD, FK_CT_IPV6_DST, FK_CT_LABEL, FK_CT_STATE,
+  ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_VLAN, ETH_TYPE_VLAN_8021AD, FK_CT_IPV6_DST, FK_CT_STATE,
   FK_ETH_DST_HI, FK_ETH_DST_LO, FK_ETH_SRC_HI, FK_ETH_SRC_LO, FK_ETH_TYPE, FK_IN_PORT, FK_IPV6_DST,
   FK_IPV6_LABEL, FK_IPV6_SRC, FK_NW_DST, FK_NW_PROTO, FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_PKT_MARK, FK_RECIRC_ID,
   FK_TCP_FLAGS, FK_TP_DST, FK_TP_SRC, FK_VLAN_TCI, FK_WORDS, IPPROTO_TCP, IPPROTO_UDP, VLAN_CFI,
@@ -210,7 +210,6 @@ export class Datapath {
           break;
         case DPA_CT_CLEAR:
           for (let w = FK_CT_STATE; w <= FK_CT_IPV6_DST + 3; w++) keys[k + w] = 0;
-          void FK_CT_LABEL;
           break;
         case DPA_RECIRC:
           // As dpif-netdev: a packet may recirculate MAX_RECIRC_DEPTH times (depth 0..MAX-1 may recirculate).

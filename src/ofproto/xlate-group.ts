@@ -7,7 +7,7 @@ import {
   FK_ETH_TYPE, FK_NW_PROTO, ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP,
 } from '../packet/flow-key.ts';
 import { bestLiveBucket, fieldsHash, symmetricL4Hash } from './group-select.ts';
-import type { Bucket } from './group.ts';
+import type { Bucket, Group } from './group.ts';
 import { formatActions } from './format-actions.ts';
 import { isL4, overResubmitLimits, type Ctx } from './xlate-ctx.ts';
 
@@ -47,14 +47,7 @@ export function xlateGroup(ctx: Ctx, groupId: number): void {
         }
         ctx.tr(`     -> bucket ${buckets[i].bucketId}: not live due to ${deadReason(buckets[i])}`);
       }
-      if (chosen < 0) {
-        // Without a live bucket the packet is dropped, uncounted by the group (as in OVS).
-        ctx.tr('     -> no live bucket');
-        return;
-      }
-      ctx.groups.push({ group, bucket: chosen, countGroup: true });
-      ctx.tr(`     -> using bucket ${buckets[chosen].bucketId}`);
-      xlateBucket(ctx, buckets[chosen]);
+      takeBucket(ctx, group, chosen);
       return;
     }
     case 'select': {
@@ -67,17 +60,22 @@ export function xlateGroup(ctx: Ctx, groupId: number): void {
       const scores: string[] | undefined = ctx.trace ? [] : undefined;
       const chosen = bestLiveBucket(buckets, basis, (b) => bucketIsLive(ctx, b, 0), scores);
       if (scores) for (const l of scores) ctx.tr(l);
-      if (chosen < 0) {
-        // Without a live bucket the packet is dropped, uncounted by the group (as in OVS).
-        ctx.tr('     -> no live bucket');
-        return;
-      }
-      ctx.groups.push({ group, bucket: chosen, countGroup: true });
-      ctx.tr(`     -> using bucket ${buckets[chosen].bucketId}`);
-      xlateBucket(ctx, buckets[chosen]);
+      takeBucket(ctx, group, chosen);
       return;
     }
   }
+}
+
+/** Run the chosen bucket of a select or fast_failover group (-1: none is live). */
+function takeBucket(ctx: Ctx, group: Group, chosen: number): void {
+  if (chosen < 0) {
+    // Without a live bucket the packet is dropped, uncounted by the group (as in OVS).
+    ctx.tr('     -> no live bucket');
+    return;
+  }
+  ctx.groups.push({ group, bucket: chosen, countGroup: true });
+  ctx.tr(`     -> using bucket ${group.spec.buckets[chosen].bucketId}`);
+  xlateBucket(ctx, group.spec.buckets[chosen]);
 }
 
 function deadReason(b: Bucket): string {

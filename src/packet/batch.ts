@@ -48,14 +48,7 @@ export class PacketBatch {
     const i = this.count;
     if (i >= BATCH_MAX || length > this.data[i].length - HEADROOM * 2) return -1;
     this.data[i].set(bytes.subarray(ofs, ofs + length), HEADROOM);
-    this.start[i] = HEADROOM;
-    this.len[i] = length;
-    this.l3[i] = -1;
-    this.l4[i] = -1;
-    this.dropped[i] = 0;
-    this.gso[i] = 0;
-    this.count = i + 1;
-    return i;
+    return this.commit(length);
   }
 
   /**

@@ -107,6 +107,10 @@ export const IPPROTO_ICMPV6 = 58;
 export const IPPROTO_SCTP = 132;
 export const IPPROTO_UDPLITE = 136;
 
+/** ICMPv6 neighbour discovery message types (RFC 4861). */
+export const ND_NEIGHBOR_SOLICIT = 135;
+export const ND_NEIGHBOR_ADVERT = 136;
+
 export function newKey(): Uint32Array {
   return new Uint32Array(FK_WORDS);
 }

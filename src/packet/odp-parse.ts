@@ -86,7 +86,6 @@ function masked(s: string, pos: number, parse: (x: string) => number, full: numb
   if (slash < 0) return [parse(s) >>> 0, full >>> 0];
   const m = parse(s.slice(slash + 1)) >>> 0;
   return [(parse(s.slice(0, slash)) & m) >>> 0, m];
-  void pos;
 }
 
 export function parseIpv4(s: string, pos = 0): number {
@@ -260,8 +259,6 @@ function parseInto(
         throw new OdpParseError(`unknown datapath field '${a.name}'`, p);
     }
   }
-  void key;
-  void mask;
 }
 
 type SetWord = (w: number, v: number, m: number) => void;

@@ -59,8 +59,8 @@ const ping = (topo: Topology, from: Host, to: Host) =>
 
 const promiscuity = (dev: string) => Number(/promiscuity (\d+)/.exec(sh(['ip', '-d', 'link', 'show', dev]).stdout)?.[1] ?? -1);
 
-/** Two or more namespaces on system ports 1..n of br0 in a fresh swd. */
-async function setup(nHosts: number, swdArgs: string[] = []): Promise<{ topo: Topology; swd: SwdInstance; h: Host[] }> {
+/** A topology and an swd, both torn down after the test whatever happens. */
+function fresh(): { topo: Topology; swd: SwdInstance } {
   const topo = new Topology();
   const swd = new SwdInstance();
   cleanups.push(async () => {
@@ -68,6 +68,12 @@ async function setup(nHosts: number, swdArgs: string[] = []): Promise<{ topo: To
     await topo.stopProcesses();
     topo.teardown();
   });
+  return { topo, swd };
+}
+
+/** Two or more namespaces on system ports 1..n of br0 in a fresh swd. */
+async function setup(nHosts: number, swdArgs: string[] = []): Promise<{ topo: Topology; swd: SwdInstance; h: Host[] }> {
+  const { topo, swd } = fresh();
   const h: Host[] = [];
   for (let i = 1; i <= nHosts; i++) h.push(addHost(topo, i, `10.77.0.${i}`));
   await swd.start(['--no-default-bridge', ...swdArgs]);
@@ -179,13 +185,7 @@ describe.skipIf(skip !== null)(`system and tap ports in network namespaces${skip
   });
 
   it('a tap port carries traffic between the host and a namespace', async () => {
-    const topo = new Topology();
-    const swd = new SwdInstance();
-    cleanups.push(async () => {
-      await swd.dispose();
-      await topo.stopProcesses();
-      topo.teardown();
-    });
+    const { topo, swd } = fresh();
     const net = `10.213.${process.pid % 250}`;
     const ns1 = addHost(topo, 1, `${net}.2`);
     // swd creates the tap device and removes it at del-port; teardown removes it if a failure left it.
