@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Conntrack } from '../src/conntrack/conntrack.ts';
+import type { CtExec } from '../src/conntrack/execute.ts';
 import { FK_WORDS } from '../src/packet/flow-key.ts';
 import { PacketBatch } from '../src/packet/batch.ts';
 import { batchOfOneConn, loadConn, TEMPLATE } from './ct-packets.ts';
@@ -57,6 +58,9 @@ async function swdCommitPps(threads: number, n: number): Promise<number> {
   return (threads * n) / wall;
 }
 
+const COMMIT: CtExec = { zone: 0, commit: true, force: false, mark: null, label: null, nat: null };
+const LOOKUP: CtExec = { ...COMMIT, commit: false };
+
 /** Commit `n` new connections; returns conns/s, bytes per connection and the time to expire them all. */
 function newConns(n: number): { perSec: number; bytesPerConn: number; rssPerConn: number; expireMs: number; ct: Conntrack } {
   global.gc?.();
@@ -68,7 +72,7 @@ function newConns(n: number): { perSec: number; bytesPerConn: number; rssPerConn
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
     loadConn(b, 0, i);
-    ct.execute(b, 0, b.keys, 0, 0, true, false, null, null, now);
+    ct.execute(b, 0, b.keys, 0, COMMIT, now);
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (ct.nconns() !== n) throw new Error(`expected ${n} connections, have ${ct.nconns()}`);
@@ -98,7 +102,7 @@ function lookupRate(ct: Conntrack, n: number, lookups: number): number {
       loadConn(b, i, x % n);
     }
     b.count = 32;
-    ct.executeBatch(b, 0, false, false, null, null, now, FK_WORDS);
+    ct.executeBatch(b, LOOKUP, now, FK_WORDS);
     done += 32;
   }
   return done / (Number(process.hrtime.bigint() - t0) / 1e9);

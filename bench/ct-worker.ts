@@ -3,10 +3,12 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { Conntrack, type ConntrackDescriptor } from '../src/conntrack/conntrack.ts';
+import type { CtExec } from '../src/conntrack/execute.ts';
 import { FK_WORDS } from '../src/packet/flow-key.ts';
 import { batchOfOneConn } from './ct-packets.ts';
 
 const { desc, conn, packets } = workerData as { desc: ConntrackDescriptor; conn: number; packets: number };
+const COMMIT: CtExec = { zone: 0, commit: true, force: false, mark: null, label: null, nat: null };
 const ct = Conntrack.attach(desc);
 const b = batchOfOneConn(conn);
 parentPort!.once('message', () => {
@@ -14,7 +16,7 @@ parentPort!.once('message', () => {
   const t0 = process.hrtime.bigint();
   for (let n = 0; n < packets; n += 32) {
     b.count = 32;
-    ct.executeBatch(b, 0, true, false, null, null, now, FK_WORDS);
+    ct.executeBatch(b, COMMIT, now, FK_WORDS);
   }
   parentPort!.postMessage(Number(process.hrtime.bigint() - t0) / 1e6);
 });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Conntrack } from '../src/conntrack/conntrack.ts';
+import type { CtExec } from '../src/conntrack/execute.ts';
 import { RpcServer } from '../src/ctl/rpc-server.ts';
 import { SWEEP_INTERVAL_MS, sweepBudget } from '../src/datapath/dpif.ts';
 import { PacketBatch } from '../src/packet/batch.ts';
@@ -44,9 +45,10 @@ export async function rows(): Promise<BenchRow[]> {
   const b = new PacketBatch(256);
   b.push(TEMPLATE);
   const t0 = Date.now();
+  const commit: CtExec = { zone: 0, commit: true, force: false, mark: null, label: null, nat: null };
   for (let i = 0; i < n; i++) {
     loadConn(b, 0, i);
-    ct.execute(b, 0, b.keys, 0, 0, true, false, null, null, t0);
+    ct.execute(b, 0, b.keys, 0, commit, t0);
   }
   const dir = mkdtempSync(join(tmpdir(), 'swd-lat-'));
   const sock = join(dir, 'swd.sock');

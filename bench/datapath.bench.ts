@@ -8,7 +8,8 @@ import { output } from '../src/datapath/dp-actions.ts';
 import { DpPort } from '../src/datapath/port.ts';
 import { DummyBackend } from '../src/datapath/ports/dummy.ts';
 import { PacketBatch } from '../src/packet/batch.ts';
-import { setIpv4HeaderChecksum, setL4Checksum, wr16, wr32 } from '../src/packet/checksum.ts';
+import { setIpv4HeaderChecksum, setL4Checksum } from '../src/packet/checksum.ts';
+import { wr16, wr32 } from '../src/packet/bytes.ts';
 import {
   FK_ETH_TYPE, FK_IN_PORT, FK_NW_DST, FK_NW_FRAG, FK_NW_PROTO, FK_NW_SRC, FK_RECIRC_ID, FK_TP_DST, FK_TP_SRC, FK_WORDS,
 } from '../src/packet/flow-key.ts';

@@ -4,6 +4,7 @@
 // (batches of 32 packets of one connection through ct(nat)).
 
 import { Conntrack } from '../src/conntrack/conntrack.ts';
+import type { CtExec } from '../src/conntrack/execute.ts';
 import { compileNat, type NatRange } from '../src/nat/range.ts';
 import { PacketBatch } from '../src/packet/batch.ts';
 import { FK_WORDS } from '../src/packet/flow-key.ts';
@@ -14,16 +15,22 @@ const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const SNAT = compileNat({ kind: 'src', addrMin: '10.200.0.1', addrMax: '10.200.0.254', portMin: 1, portMax: 65535 });
 const APPLY = compileNat({ kind: null });
 
+/** ct(commit?, nat) in zone 0. */
+function ctExec(commit: boolean, nat: NatRange | null): CtExec {
+  return { zone: 0, commit, force: false, mark: null, label: null, nat };
+}
+
 function newConns(n: number, nat: NatRange | null): number {
   const ct = Conntrack.create({ capacity: n + 1024 });
   const b = new PacketBatch(256);
   b.push(TEMPLATE);
   const now = Date.now();
+  const commit = ctExec(true, nat);
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
     loadConn(b, 0, i);
     b.dropped[0] = 0;
-    ct.execute(b, 0, b.keys, 0, 0, true, false, null, null, now, nat);
+    ct.execute(b, 0, b.keys, 0, commit, now);
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (ct.nconns() !== n) throw new Error(`expected ${n} connections, have ${ct.nconns()}`);
@@ -35,7 +42,8 @@ function established(batches: number, nat: NatRange | null, apply: NatRange | nu
   const b = batchOfOneConn(7);
   const now = Date.now();
   // Commit the connection once, then push batches through ct(nat) as the datapath would.
-  ct.execute(b, 0, b.keys, 0, 0, true, false, null, null, now, nat);
+  ct.execute(b, 0, b.keys, 0, ctExec(true, nat), now);
+  const pass = ctExec(false, apply);
   const copy = batchOfOneConn(7);
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < batches; i++) {
@@ -45,7 +53,7 @@ function established(batches: number, nat: NatRange | null, apply: NatRange | nu
       b.keys.set(copy.keys.subarray(j * FK_WORDS, j * FK_WORDS + FK_WORDS), j * FK_WORDS);
     }
     b.count = 32;
-    for (let j = 0; j < 32; j++) ct.execute(b, j, b.keys, j * FK_WORDS, 0, false, false, null, null, now, apply);
+    for (let j = 0; j < 32; j++) ct.execute(b, j, b.keys, j * FK_WORDS, pass, now);
   }
   return (batches * 32) / (Number(process.hrtime.bigint() - t0) / 1e9);
 }

@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runSync, type Topology } from '../../test/netns/topology.ts';
+import { FLOWS_ACL } from '../../test/netns/seed001-acl.ts';
 
 export const NS1_IP = '10.77.0.1';
 export const NS2_IP = '10.77.0.2';
@@ -20,18 +21,7 @@ const NS_OFFLOADS = { tx: false };
 
 export const FLOWS_NORMAL = ['table=0,priority=0,action=normal'];
 
-/** Seed 001's ACL (ct-acl.scen) with ARP allowed and ICMP errors of known connections (+rel) passed. */
-export const FLOWS_ACL = [
-  'table=0,priority=1,action=drop',
-  'table=0,priority=10,arp,action=normal',
-  'table=0,priority=100,ip,ct_state=-trk,action=ct(table=1)',
-  'table=1,in_port=1,ip,ct_state=+trk+new,action=ct(commit),2',
-  'table=1,in_port=1,ip,ct_state=+trk+est,action=2',
-  'table=1,in_port=2,ip,ct_state=+trk+new,action=drop',
-  'table=1,in_port=2,ip,ct_state=+trk+est,action=1',
-  'table=1,priority=40000,in_port=1,ip,ct_state=+trk+rel,action=2',
-  'table=1,priority=40000,in_port=2,ip,ct_state=+trk+rel,action=1',
-];
+export { FLOWS_ACL };
 
 export class NotAvailable extends Error {
   readonly code = 'ENOTAVAILABLE';

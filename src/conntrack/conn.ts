@@ -6,6 +6,7 @@ import {
   R_PKTS_ORIG, R_PKTS_REPLY, R_BYTES_ORIG, R_BYTES_REPLY, K_META, K_SRC, K_DST, K_PORTS, RF_CLASS_SHIFT,
   RF_L4_SHIFT, RF_NAT_SHIFT,
 } from './layout.ts';
+import { ipv6FromText } from '../packet/addr.ts';
 
 export interface ConnTuple {
   src: string;
@@ -67,28 +68,6 @@ export function ipv6ToString(w: ArrayLike<number>, ofs = 0): string {
   const hex = (a: number[]) => a.map((x) => x.toString(16)).join(':');
   if (best < 0) return hex(g);
   return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
-}
-
-export function parseIpv4(s: string): number | null {
-  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
-  if (!m) return null;
-  const b = m.slice(1).map(Number);
-  if (b.some((x) => x > 255)) return null;
-  return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) | 0;
-}
-
-export function parseIpv6(s: string): number[] | null {
-  const halves = s.split('::');
-  if (halves.length > 2) return null;
-  const part = (x: string) => (x === '' ? [] : x.split(':'));
-  const head = part(halves[0]);
-  const tail = halves.length === 2 ? part(halves[1]) : [];
-  const fill = 8 - head.length - tail.length;
-  if (fill < 0 || (halves.length === 1 && fill !== 0)) return null;
-  const groups = [...head, ...Array<string>(halves.length === 2 ? fill : 0).fill('0'), ...tail];
-  if (groups.length !== 8 || groups.some((x) => !/^[0-9a-fA-F]{1,4}$/.test(x))) return null;
-  const n = groups.map((x) => parseInt(x, 16));
-  return [0, 1, 2, 3].map((i) => ((n[i * 2] << 16) | n[i * 2 + 1]) | 0);
 }
 
 function tupleOf(rec: Int32Array, kb: number, proto: number, v6: boolean): ConnTuple {
@@ -164,7 +143,7 @@ export function tupleMatches(t: ConnTuple, proto: number, f: TupleFilter): boole
 
 function normAddr(s: string): string {
   if (s.includes(':')) {
-    const w = parseIpv6(s);
+    const w = ipv6FromText(s);
     return w ? ipv6ToString(w) : s;
   }
   return s;

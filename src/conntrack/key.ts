@@ -4,27 +4,16 @@
 
 import {
   FK_ETH_TYPE, FK_NW_SRC, FK_NW_DST, FK_IPV6_SRC, FK_IPV6_DST, FK_NW_PROTO, FK_NW_FRAG, FK_TP_SRC, FK_TP_DST,
-  ETH_TYPE_IP, ETH_TYPE_IPV6, FRAG_ANY, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP,
+  ETH_TYPE_IP, ETH_TYPE_IPV6, FRAG_ANY, IPPROTO_ICMP, IPPROTO_ICMPV6,
 } from '../packet/flow-key.ts';
-import { K_META, K_SRC, K_DST, K_PORTS, KEY_WORDS, AF_V6 } from './layout.ts';
+import { K_META, K_SRC, K_DST, K_PORTS, AF_V6, tupleHasPorts } from '../packet/tuple.ts';
 import type { L4Pkt } from './l4.ts';
 import { icmpIsError, icmpReverseType } from './icmp.ts';
-
-export const IPPROTO_DCCP = 33;
-export const IPPROTO_UDPLITE = 136;
+import { rd32 } from '../packet/bytes.ts';
 
 export const EXTRACT_FAIL = 0; // not trackable: +inv
 export const EXTRACT_OK = 1;
 export const EXTRACT_ICMP_ERROR = 2; // key holds the reversed inner tuple
-
-function hasPorts(proto: number): boolean {
-  return proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP ||
-    proto === IPPROTO_DCCP || proto === IPPROTO_UDPLITE;
-}
-
-function rd32(d: Uint8Array, o: number): number {
-  return ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) | 0;
-}
 
 /** Write the reverse of key `k` (at ofs) into `out` (at oofs). */
 export function reverseKey(out: Int32Array, oofs: number, k: Int32Array, ofs: number): void {
@@ -73,7 +62,7 @@ function innerKey(k: Int32Array, ofs: number, tmp: Int32Array, d: Uint8Array, i3
   }
   if (il4 + 8 > end) return EXTRACT_FAIL;
   tmp[K_META] = zone | (proto << 16) | (v6 << 24);
-  if (hasPorts(proto)) {
+  if (tupleHasPorts(proto)) {
     tmp[K_PORTS] = (d[il4] << 24) | (d[il4 + 1] << 16) | (d[il4 + 2] << 8) | d[il4 + 3];
   } else if (proto === (v6 !== 0 ? IPPROTO_ICMPV6 : IPPROTO_ICMP)) {
     const t = d[il4];
@@ -119,7 +108,7 @@ export function extractKey(k: Int32Array, ofs: number, tmp: Int32Array, p: L4Pkt
   p.l4 = l4;
   p.l4Len = l4 >= 0 ? end - l4 : 0;
   p.v6 = v6;
-  if (hasPorts(proto)) {
+  if (tupleHasPorts(proto)) {
     if (l4 < 0 || p.l4Len < 8) return EXTRACT_FAIL;
     k[ofs + K_PORTS] = ((fk[fo + FK_TP_SRC] & 0xffff) << 16) | (fk[fo + FK_TP_DST] & 0xffff);
     return EXTRACT_OK;
@@ -136,4 +125,3 @@ export function extractKey(k: Int32Array, ofs: number, tmp: Int32Array, p: L4Pkt
   return EXTRACT_OK;
 }
 
-export { KEY_WORDS };

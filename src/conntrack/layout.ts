@@ -4,17 +4,9 @@
 // pins them. Words are 32 bits; f64 fields sit at even word offsets so that
 // a Float64Array over the same buffer can address them.
 
-// --- connection key: 10 words, one per direction ---
-// K_META = zone (16) | proto << 16 (8) | af << 24 (AF_V4 / AF_V6)
-// K_SRC/K_DST: IPv4 address in the first word (others zero), IPv6 in all four.
-// K_PORTS: sport << 16 | dport; for ICMP id << 16 | type << 8 | code.
-export const K_META = 0;
-export const K_SRC = 1;
-export const K_DST = 5;
-export const K_PORTS = 9;
-export const KEY_WORDS = 10;
-export const AF_V4 = 0;
-export const AF_V6 = 1;
+// --- connection key: KEY_WORDS words, one per direction ---
+// The tuple layout that NAT shares (src/packet/tuple.ts), part of this contract.
+export { AF_V4, AF_V6, K_DST, K_META, K_PORTS, K_SRC, KEY_WORDS } from '../packet/tuple.ts';
 
 // --- connection record: REC_WORDS words in the slab ---
 export const R_FLAGS = 0; // RF_* bits | timeout class << 8 | l4 state << 16 | NAT flags << 24

@@ -22,6 +22,7 @@ import {
 import {
   TM_TCP_FIRST_PACKET, TM_TCP_OPENING, TM_TCP_ESTABLISHED, TM_TCP_CLOSING, TM_TCP_FIN_WAIT, TM_TCP_CLOSED,
 } from './timeouts.ts';
+import { rd32 } from '../packet/bytes.ts';
 
 // Peer states, numbered as OVS's CT_DPIF_TCPS_* (the order matters: the
 // one-word state shown without -m is the larger of the two).
@@ -57,10 +58,6 @@ const F_RST = 0x04;
 const F_PSH = 0x08;
 const F_ACK = 0x10;
 const F_URG = 0x20;
-
-function rd32(d: Uint8Array, o: number): number {
-  return ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) | 0;
-}
 
 /** a >= b in sequence space (mod 2^32). */
 function seqGeq(a: number, b: number): boolean {
@@ -142,7 +139,7 @@ export const tcpTracker: L4Tracker = {
     const l4 = p.l4;
     const hlen = (d[l4 + 12] >>> 4) * 4;
     const f = d[l4 + 13];
-    const seq = rd32(d, l4 + 4);
+    const seq = rd32(d, l4 + 4) | 0;
     const win = (d[l4 + 14] << 8) | d[l4 + 15];
     let ws: number;
     let wsPeer = 0;
@@ -211,9 +208,9 @@ export const tcpTracker: L4Tracker = {
     }
 
     const hlen = (d[l4 + 12] >>> 4) * 4;
-    const origSeq = rd32(d, l4 + 4);
+    const origSeq = rd32(d, l4 + 4) | 0;
     let seq = origSeq;
-    let ack = rd32(d, l4 + 8);
+    let ack = rd32(d, l4 + 8) | 0;
     let win = (d[l4 + 14] << 8) | d[l4 + 15];
     let end = seqEnd(seq, p.l4Len - hlen, f);
     let checkAckskew = true;

@@ -11,7 +11,8 @@
 
 import type { Conntrack } from '../conntrack/conntrack.ts';
 import { BATCH_MAX, PacketBatch } from '../packet/batch.ts';
-import { csumUpdate16, csumUpdate32, rd16, rd32, wr16, wr32 } from '../packet/checksum.ts';
+import { csumUpdate16, csumUpdate32 } from '../packet/checksum.ts';
+import { rd16, rd32, wr16, wr32 } from '../packet/bytes.ts';
 import { extractBatch, extractHeaders, FK_HEADER_FIRST, ParseStats } from '../packet/extract.ts';
 import {
   ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_VLAN, ETH_TYPE_VLAN_8021AD, FK_CT_IPV6_DST, FK_CT_STATE,
@@ -64,7 +65,7 @@ export interface ConntrackHook {
 export function conntrackHook(ct: Conntrack): ConntrackHook {
   return {
     execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: DpCtAction, nowMs: number) {
-      ct.execute(batch, idx, key, keyOfs, a.zone, a.commit, a.force, a.mark, a.labelWords, nowMs, a.natRange);
+      ct.execute(batch, idx, key, keyOfs, a.exec, nowMs);
     },
   };
 }

@@ -7,8 +7,9 @@ import {
   FK_ETH_DST_HI, FK_ETH_DST_LO, FK_ETH_SRC_HI, FK_ETH_SRC_LO, FK_IPV6_DST, FK_IPV6_LABEL, FK_IPV6_SRC, FK_NW_DST,
   FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_TP_DST, FK_TP_SRC,
 } from '../packet/flow-key.ts';
-import type { NatArgs as NatSpec } from '../nat/range.ts';
-import { compileNat, type NatRange } from '../nat/range.ts';
+import type { NatSpec } from '../nat/range.ts';
+import { compileNat } from '../nat/range.ts';
+import type { CtExec } from '../conntrack/execute.ts';
 
 export const DPA_OUTPUT = 1;
 export const DPA_RECIRC = 2;
@@ -29,12 +30,10 @@ export interface DpCtAction {
   force: boolean;
   mark: { value: number; mask: number } | null;
   label: { value: bigint; mask: bigint } | null;
-  /** Label as four words (most significant first), for the fast path. */
-  labelWords: { value: Uint32Array; mask: Uint32Array } | null;
   nat: NatSpec | null;
-  /** The nat clause compiled once, when the megaflow's actions are built. */
-  natRange: NatRange | null;
   alg: string | null;
+  /** The action compiled once, when the megaflow's actions are built, for conntrack's fast path. */
+  exec: CtExec;
 }
 
 export type DpAction =
@@ -58,8 +57,8 @@ export function recirc(id: number): DpAction {
   return { t: DPA_RECIRC, id };
 }
 
-export function ct(a: Omit<DpCtAction, 't' | 'labelWords' | 'natRange'>): DpAction {
-  let labelWords: DpCtAction['labelWords'] = null;
+export function ct(a: Omit<DpCtAction, 't' | 'exec'>): DpAction {
+  let labelWords: CtExec['label'] = null;
   if (a.label) {
     const value = new Uint32Array(4), mask = new Uint32Array(4);
     for (let i = 0; i < 4; i++) {
@@ -69,7 +68,10 @@ export function ct(a: Omit<DpCtAction, 't' | 'labelWords' | 'natRange'>): DpActi
     }
     labelWords = { value, mask };
   }
-  return { t: DPA_CT, ...a, labelWords, natRange: a.nat ? compileNat(a.nat) : null };
+  const exec: CtExec = {
+    zone: a.zone, commit: a.commit, force: a.force, mark: a.mark, label: labelWords, nat: a.nat ? compileNat(a.nat) : null,
+  };
+  return { t: DPA_CT, ...a, exec };
 }
 
 export function ctClear(): DpAction {

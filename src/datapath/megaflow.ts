@@ -1,13 +1,16 @@
 // The megaflow cache: masked flow entries, looked up by tuple-space search
 // (one subtable per distinct mask, each a hash table over the masked key),
 // like dpif-netdev's dpcls. Entries carry their datapath actions and the
-// counters dump-dp-flows prints. Subtables are kept in order of recent hits
-// so the common case finds its entry in the first subtable probed.
+// counters dump-dp-flows prints. Each subtable counts its hits; every 1024
+// hits the subtables are re-sorted, most hit first, and the counts halved
+// (so recent hits weigh most), as dpcls ranks its subtables. A new
+// subtable goes last until the next sort.
 //
 // Single-threaded: the PMD that owns a cache is the only one touching it.
 
 import { FK_WORDS } from '../packet/flow-key.ts';
 import type { DpAction } from './dp-actions.ts';
+import { hashFinish, hashMix } from '../packet/hash.ts';
 
 export interface Megaflow {
   readonly key: Uint32Array; // masked key
@@ -38,7 +41,7 @@ interface Subtable {
 }
 
 let ufidCounter = 0;
-export function newUfid(): string {
+function newUfid(): string {
   const r = () => Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, '0');
   const a = r(), b = r(), c = r();
   ufidCounter++;
@@ -49,16 +52,17 @@ function hashMasked(key: Uint32Array, ofs: number, mask: Uint32Array, words: Int
   let h = seed;
   for (let i = 0; i < words.length; i++) {
     const w = words[i];
-    let k = Math.imul((key[ofs + w] & mask[w]) >>> 0, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    h ^= Math.imul(k, 0x1b873593);
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    h = hashMix(h, key[ofs + w] & mask[w]);
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  return h >>> 0;
+  return hashFinish(h);
+}
+
+/** A new, not yet credited entry: `key` is already masked, `origKey` the packet's whole key. */
+export function newMegaflow(key: Uint32Array, origKey: Uint32Array, mask: Uint32Array, actions: DpAction[], nowMs: number, owner: unknown): Megaflow {
+  return {
+    key, origKey, mask, actions, packets: 0, bytes: 0, usedMs: 0, tcpFlags: 0, createdMs: nowMs,
+    owner, pushedPackets: 0, pushedBytes: 0, ufid: newUfid(), dead: false,
+  };
 }
 
 export const MEGAFLOW_DEFAULT_LIMIT = 200_000;
@@ -91,14 +95,13 @@ export class MegaflowCache {
       if (e === undefined) continue;
       if (!Array.isArray(e)) {
         if (matches(e, key, ofs, st.words)) {
-          st.hits++;
-          if ((++this.lookups & 1023) === 0) this.resort();
+          this.hit(st);
           return e;
         }
       } else {
         for (let i = 0; i < e.length; i++) {
           if (matches(e[i], key, ofs, st.words)) {
-            st.hits++;
+            this.hit(st);
             return e[i];
           }
         }
@@ -135,10 +138,7 @@ export class MegaflowCache {
         return e;
       }
     }
-    const mf: Megaflow = {
-      key: masked, origKey: Uint32Array.from(key.subarray(ofs, ofs + FK_WORDS)), mask: st.mask, actions, packets: 0, bytes: 0, usedMs: 0, tcpFlags: 0, createdMs: nowMs,
-      owner, pushedPackets: 0, pushedBytes: 0, ufid: newUfid(), dead: false,
-    };
+    const mf = newMegaflow(masked, Uint32Array.from(key.subarray(ofs, ofs + FK_WORDS)), st.mask, actions, nowMs, owner);
     list.push(mf);
     st.table.set(h, list.length === 1 ? mf : list);
     st.count++;
@@ -183,6 +183,11 @@ export class MegaflowCache {
     for (const e of this.all) if (nowMs - (e.usedMs || e.createdMs) > idleMs) dead.push(e);
     for (const e of dead) this.remove(e);
     return dead;
+  }
+
+  private hit(st: Subtable): void {
+    st.hits++;
+    if ((++this.lookups & 1023) === 0) this.resort();
   }
 
   /** Most-hit subtables first (dpcls subtable ranking). */

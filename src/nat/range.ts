@@ -4,10 +4,12 @@
 // immutable and shared by every packet of a megaflow and every thread.
 //
 // Addresses are kept as four 32-bit words (IPv4 in word 0, the others zero),
-// the layout of conntrack keys (src/conntrack/layout.ts K_SRC/K_DST).
+// the layout of conntrack keys (src/packet/tuple.ts K_SRC/K_DST).
 
-/** The nat clause as the flow parser hands it over (structurally ofproto's NatSpec). */
-export interface NatArgs {
+import { ipv4FromText, ipv6FromText } from '../packet/addr.ts';
+
+/** The nat clause of a ct() action as the flow parser writes it and ct() prints it. */
+export interface NatSpec {
   /** null for a bare `nat`: apply the connection's existing translation. */
   kind: 'src' | 'dst' | null;
   addrMin?: string;
@@ -51,25 +53,13 @@ export class NatRangeError extends Error {
 }
 
 function v4Words(s: string): Int32Array | null {
-  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
-  if (!m) return null;
-  const b = m.slice(1).map(Number);
-  if (b.some((x) => x > 255)) return null;
-  return Int32Array.of(((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) | 0, 0, 0, 0);
+  const v = ipv4FromText(s);
+  return v === null ? null : Int32Array.of(v | 0, 0, 0, 0);
 }
 
 function v6Words(s: string): Int32Array | null {
-  const halves = s.split('::');
-  if (halves.length > 2) return null;
-  const part = (x: string) => (x === '' ? [] : x.split(':'));
-  const head = part(halves[0]);
-  const tail = halves.length === 2 ? part(halves[1]) : [];
-  const fill = 8 - head.length - tail.length;
-  if (fill < 0 || (halves.length === 1 && fill !== 0)) return null;
-  const g = [...head, ...Array<string>(halves.length === 2 ? fill : 0).fill('0'), ...tail];
-  if (g.length !== 8 || g.some((x) => !/^[0-9a-fA-F]{1,4}$/.test(x))) return null;
-  const n = g.map((x) => parseInt(x, 16));
-  return Int32Array.of(...[0, 1, 2, 3].map((i) => ((n[i * 2] << 16) | n[i * 2 + 1]) | 0));
+  const w = ipv6FromText(s);
+  return w === null ? null : Int32Array.from(w);
 }
 
 function toBig(w: Int32Array): bigint {
@@ -80,7 +70,7 @@ function toBig(w: Int32Array): bigint {
 
 /** Compile a nat clause. Throws NatRangeError on an address it cannot read
  *  or an empty range (the flow parser has already rejected those). */
-export function compileNat(a: NatArgs): NatRange {
+export function compileNat(a: NatSpec): NatRange {
   const r: NatRange = {
     action: NAT_APPLY | (a.kind === 'src' ? NAT_SRC : a.kind === 'dst' ? NAT_DST : 0),
     hasAddr: false,

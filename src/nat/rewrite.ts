@@ -10,19 +10,10 @@
 // Called with the packet's connection locked or not at all: it touches only
 // the packet. Never allocates.
 
-import { csumUpdate16, rd16, wr16 } from '../packet/checksum.ts';
-
-const K_SRC = 1;
-const K_DST = 5;
-const K_PORTS = 9;
-
-const IPPROTO_ICMP = 1;
-const IPPROTO_TCP = 6;
-const IPPROTO_UDP = 17;
-const IPPROTO_DCCP = 33;
-const IPPROTO_ICMPV6 = 58;
-const IPPROTO_SCTP = 132;
-const IPPROTO_UDPLITE = 136;
+import { csumUpdate16 } from '../packet/checksum.ts';
+import { rd16, wr16 } from '../packet/bytes.ts';
+import { IPPROTO_DCCP, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE } from '../packet/flow-key.ts';
+import { K_DST, K_PORTS, K_SRC, tupleHasPorts } from '../packet/tuple.ts';
 
 const NONE = -1;
 
@@ -100,10 +91,6 @@ function setAddrs(d: Uint8Array, l3: number, v6: number, k: Int32Array, ko: numb
   }
 }
 
-function hasPorts(proto: number): boolean {
-  return proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_UDPLITE || proto === IPPROTO_DCCP ||
-    proto === IPPROTO_SCTP;
-}
 
 /** Rewrite the IP and L4 header at l3/l4 (ending at end) to the tuple
  *  src=k[srcAt], dst=k[dstAt], ports/id from `ports` (sport << 16 | dport,
@@ -114,7 +101,7 @@ function rewriteHeaders(d: Uint8Array, l3: number, l4: number, end: number, v6: 
   const udp = proto === IPPROTO_UDP;
   // ICMPv4's checksum has no pseudo-header.
   setAddrs(d, l3, v6, k, ko, srcAt, dstAt, ADDR_SRC | ADDR_DST, proto === IPPROTO_ICMP ? NONE : l4ck, udp, outer);
-  if (hasPorts(proto)) {
+  if (tupleHasPorts(proto)) {
     if (l4 + 4 > end) return;
     put16(d, l4, sport, NONE, l4ck, udp, outer);
     put16(d, l4 + 2, dport, NONE, l4ck, udp, outer);
@@ -191,7 +178,7 @@ export function rewriteIcmpError(d: Uint8Array, l3: number, l4: number, end: num
   }
   if (icmp) {
     if (i4 + 6 <= end) put16(d, i4 + 4, sport, NONE, l4ck, false, outerCk);
-  } else if (hasPorts(iproto) && i4 + 4 <= end) {
+  } else if (tupleHasPorts(iproto) && i4 + 4 <= end) {
     put16(d, i4, sport, NONE, l4ck, udp, outerCk);
     put16(d, i4 + 2, dport, NONE, l4ck, udp, outerCk);
   }

@@ -23,19 +23,7 @@
 import { addrAdd, NAT_DST, SEL_RANDOM, type NatRange } from './range.ts';
 import { hashFinish as fin, hashMix as mix } from '../packet/hash.ts';
 
-// Conntrack key layout (src/conntrack/layout.ts), restated here because
-// src/nat sits below src/conntrack.
-const K_META = 0;
-const K_SRC = 1;
-const K_DST = 5;
-const K_PORTS = 9;
-export const NAT_KEY_WORDS = 10;
-
-const IPPROTO_TCP = 6;
-const IPPROTO_UDP = 17;
-const IPPROTO_DCCP = 33;
-const IPPROTO_SCTP = 132;
-const IPPROTO_UDPLITE = 136;
+import { K_DST, K_META, K_PORTS, K_SRC, KEY_WORDS, tupleHasPorts } from '../packet/tuple.ts';
 
 /** Port attempts per address in the first sequential round (OVS's bound). */
 export const PORT_ATTEMPTS = 128;
@@ -54,16 +42,12 @@ export interface TupleProbe {
   taken(k: Int32Array, ofs: number): boolean;
 }
 
-export function natHasPorts(proto: number): boolean {
-  return proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP ||
-    proto === IPPROTO_DCCP || proto === IPPROTO_UDPLITE;
-}
 
 
 /** Hash of a whole key (the connection's tuple and zone). */
 export function natTupleHash(k: Int32Array, ofs: number, seed: number): number {
   let h = seed | 0;
-  for (let i = 0; i < NAT_KEY_WORDS; i++) h = mix(h, k[ofs + i]);
+  for (let i = 0; i < KEY_WORDS; i++) h = mix(h, k[ofs + i]);
   return fin(h);
 }
 
@@ -121,7 +105,7 @@ export function selectTuple(range: NatRange, orig: Int32Array, oofs: number, out
   seed: number, probe: TupleProbe): boolean {
   const dnat = (range.action & NAT_DST) !== 0;
   const proto = (orig[oofs + K_META] >>> 16) & 0xff;
-  const pat = natHasPorts(proto);
+  const pat = tupleHasPorts(proto);
   const h = range.select === SEL_RANDOM ? rand32() : natTupleHash(orig, oofs, seed);
   const ha = range.persistent ? natSourceHash(orig, oofs, seed ^ 0x2545f491) : h;
 

@@ -5,6 +5,8 @@
 // distinct where OVS keeps them distinct (mod_nw_src and set_field->nw_src
 // print differently), so that formatting round-trips.
 
+import type { NatSpec } from '../nat/range.ts';
+
 /** A field slice `FIELD[ofs..ofs+nbits-1]`; `field` is the canonical OVS name (e.g. 'reg0', 'ct_mark', 'nw_src'). */
 export interface FieldRef {
   field: string;
@@ -24,18 +26,7 @@ export const OFPP_CONTROLLER = 0xfffd;
 export const OFPP_LOCAL = 0xfffe;
 export const OFPP_NONE = 0xffff;
 
-export interface NatSpec {
-  /** null for a bare `nat` (apply the connection's existing translation). */
-  kind: 'src' | 'dst' | null;
-  /** Address range as text (IPv4 dotted or IPv6), max omitted for a single address. */
-  addrMin?: string;
-  addrMax?: string;
-  portMin?: number;
-  portMax?: number;
-  persistent?: boolean;
-  hash?: boolean;
-  random?: boolean;
-}
+export type { NatSpec };
 
 export interface CtAction {
   type: 'ct';

@@ -12,9 +12,12 @@ function int(s: string, what: string, max: number): number {
   return Number(s);
 }
 
-/** 'ct_nw_src=..,ct_nw_dst=..,ct_nw_proto=6,ct_tp_src=..,ct_tp_dst=..' (and reply side ct_*_reply? no: OVS uses a second tuple). */
+/**
+ * flush-conntrack's tuple argument as OVS takes it: the original tuple
+ * (`ct_nw_src=..,ct_nw_dst=..,ct_nw_proto=6,ct_tp_src=..,ct_tp_dst=..`) and,
+ * optionally after a space, the reply tuple in the same syntax.
+ */
 export function parseFlushTuple(text: string): { orig?: TupleFilter; reply?: TupleFilter } {
-  // OVS accepts one or two comma-separated tuples separated by a space: orig [reply].
   const parts = text.trim().split(/\s+/).filter(Boolean);
   if (parts.length > 2) throw new SwitchError('EINVAL', 'flush-conntrack takes at most an original and a reply tuple');
   const [orig, reply] = parts.map(parseOneTuple);

@@ -1,18 +1,21 @@
-// Flow-file commands of the control plane that go beyond one flow mod:
-// add-flows files whose lines carry their own command (add, modify,
-// modify_strict, delete, delete_strict), replace-flows (make a bridge's
-// tables equal a file with the fewest changes) and diff-flows (print the
-// difference as ovs-ofctl diff-flows does). Port names in the files resolve
-// against the bridge's ports. Every command parses and checks the whole file
-// before it changes anything (all or nothing, as `--bundle` asks).
+// The flow commands of the control plane (ovs-ofctl add-flow(s), mod-flows,
+// del-flows, dump-flows, replace-flows, diff-flows) on a bridge's tables,
+// and the checks every action list passes before it is installed (flows and
+// group buckets alike). Port names in flow text resolve against the
+// bridge's ports; an add-flows line may carry its own command (add, modify,
+// modify_strict, delete, delete_strict). A file is parsed and checked whole
+// before anything is applied (all or nothing, as `--bundle` asks); each
+// command ends with the switch's revalidation.
 
-import { SwitchError } from './api.ts';
+import type { OfAction } from './actions.ts';
+import { SwitchError, type FlowEntry } from './api.ts';
 import type { Bridge } from './bridge.ts';
+import { withPortLabels, withPortNames } from './field-text.ts';
+import { diffFlows, replaceFlows } from './flow-diff.ts';
 import type { FlowSpec } from './flow-spec.ts';
 import { formatActions } from './format-actions.ts';
-import { formatMatch, withPortLabels } from './format-flow.ts';
-import { parseFlowModFile, withPortNames, type FlowModLine } from './parse-flow.ts';
-import type { Rule } from './rule.ts';
+import { formatFlow, formatMatch } from './format-flow.ts';
+import { parseFlow, parseFlowFile, parseFlowModFile, type FlowModLine } from './parse-flow.ts';
 
 /** Where a flow came from, for errors found after parsing. */
 export interface FlowWhere {
@@ -24,10 +27,45 @@ export interface FlowWhere {
 /** What the flow commands need from the switch. */
 export interface FlowHost {
   bridge(name: string): Bridge;
-  /** Switch-side checks of one parsed flow (conntrack, groups, goto_table); throws SwitchError. */
-  checkFlow(br: Bridge, spec: FlowSpec, where: FlowWhere): void;
   revalidate(): void;
+  /** Bring rule counters up to date from the datapath (before a dump or a replace). */
+  pushStats(): void;
   now(): number;
+}
+
+/**
+ * Checks that need the bridge or the switch's capabilities (OVS's
+ * ofpacts_check): conntrack features, and for flows (`br` given) that
+ * every group they send to exists, refused as OVS refuses it with
+ * OFPBAC_BAD_OUT_GROUP. Group buckets may name groups that do not exist
+ * yet (OVS 3.1 accepts them; translation drops).
+ */
+export function checkActions(acts: OfAction[], br: Bridge | null, where: FlowWhere | null = null): void {
+  for (const a of acts) {
+    if (a.type === 'ct' && a.alg) {
+      const col = where ? where.text.indexOf('alg=') : -1;
+      const loc = where ? `${where.file}:${where.line}:${col >= 0 ? `${col + 1}:` : ''} ` : '';
+      throw new SwitchError('ENOTSUP', `${loc}ct(alg=${a.alg}) is not supported yet`);
+    }
+    if (a.type === 'group' && br && !br.groups.has(a.groupId)) {
+      let loc = '';
+      if (where) {
+        const m = new RegExp(`group[:=(]\\s*${a.groupId}\\b`).exec(where.text);
+        loc = `${where.file}:${where.line}:${m ? `${m.index + 1}:` : ''} `;
+      }
+      throw new SwitchError('OFPBAC_BAD_OUT_GROUP', `${loc}OFPBAC_BAD_OUT_GROUP: group ${a.groupId} does not exist`);
+    }
+  }
+}
+
+/** The switch-side checks of one parsed flow: its actions, and goto_table going forward. */
+export function checkFlow(br: Bridge, s: FlowSpec, where: FlowWhere | null): void {
+  checkActions(s.actions, br, where);
+  for (const a of s.actions) {
+    if (a.type === 'goto_table' && a.table <= s.table) {
+      throw new SwitchError('EINVAL', `goto_table:${a.table} must name a table after table ${s.table}`);
+    }
+  }
 }
 
 /** The bridge's port names -> OpenFlow port numbers, for resolving names in flow text. */
@@ -49,39 +87,20 @@ export function parseForBridge<T>(br: Bridge, fn: () => T): T {
   return withPortNames(portNumbers(br), fn, true);
 }
 
-/** The identity of a flow in a table (OVS's fte: table, priority, match). */
-function flowKey(table: number, spec: FlowSpec): string {
-  return `${table} ${formatMatch(spec.match, spec.priority)}`;
-}
-
-/** What diff-flows compares besides the key: cookie, timeouts, importance, actions. */
-function versionText(spec: FlowSpec): string {
-  let s = '';
-  if (spec.cookie !== 0n) s += ` cookie=0x${spec.cookie.toString(16)}`;
-  if (spec.idleTimeout) s += ` idle_timeout=${spec.idleTimeout}`;
-  if (spec.hardTimeout) s += ` hard_timeout=${spec.hardTimeout}`;
-  if (spec.importance) s += ` importance=${spec.importance}`;
-  return `${s} actions=${formatActions(spec.actions)}`;
-}
-
-/** One side of a diff-flows line, as ovs-ofctl's fte_version_format prints it. */
-function diffLine(table: number, spec: FlowSpec): string {
-  return `${table ? `table=${table} ` : ''}${formatMatch(spec.match, spec.priority)}${versionText(spec)}`;
+/** An add-flows file's lines, parsed for the bridge and checked (adds and modifies). */
+export function parseFlowModLines(br: Bridge, text: string, file: string): FlowModLine[] {
+  const lines = parseForBridge(br, () => parseFlowModFile(text, file));
+  for (const l of lines) if (l.command.startsWith('add') || l.command.startsWith('modify')) checkFlow(br, l.spec, { file, line: l.line, text: l.text });
+  return lines;
 }
 
 export class FlowCommands {
   constructor(private readonly host: FlowHost) {}
 
-  private parseFile(br: Bridge, text: string, file: string): FlowModLine[] {
-    const lines = parseForBridge(br, () => parseFlowModFile(text, file));
-    for (const l of lines) if (l.command.startsWith('add') || l.command.startsWith('modify')) this.host.checkFlow(br, l.spec, { file, line: l.line, text: l.text });
-    return lines;
-  }
-
   /** ovs-ofctl add-flows: each line adds, or does what its leading command says. */
   addFlows(bridge: string, text: string, file: string) {
     const br = this.host.bridge(bridge);
-    const lines = this.parseFile(br, text, file); // throws before anything is applied
+    const lines = parseFlowModLines(br, text, file); // throws before anything is applied
     const now = this.host.now();
     let added = 0, modified = 0, deleted = 0;
     for (const { command, spec } of lines) {
@@ -95,73 +114,76 @@ export class FlowCommands {
     return { added, modified, deleted };
   }
 
-  /** The file's flows (adds only, as ovs-ofctl reads them for replace/diff), last one per key winning. */
-  private fileFlows(br: Bridge, text: string, file: string): Map<string, FlowSpec> {
-    const out = new Map<string, FlowSpec>();
-    for (const l of this.parseFile(br, text, file)) {
-      if (l.command !== 'add') throw new SwitchError('EINVAL', `${file}:${l.line}: ${l.command} lines are not allowed here (the file lists the flows the tables should hold)`);
-      const spec = { ...l.spec, table: l.spec.tableGiven ? l.spec.table : 0 };
-      out.set(flowKey(spec.table, spec), spec);
-    }
-    return out;
+  modFlows(bridge: string, text: string, file: string, strict: boolean) {
+    const br = this.host.bridge(bridge);
+    const specs = parseForBridge(br, () => parseFlowFile(text, file, 'mod'));
+    // Where each flow came from, for errors found after parsing (parseFlowFile skips blank and comment lines).
+    const flowLines = text.split('\n').map((l, i) => ({ l, i })).filter(({ l }) => l.trim() !== '' && !l.trim().startsWith('#'));
+    specs.forEach((s, i) => {
+      const at = flowLines[i];
+      checkFlow(br, s, at ? { file, line: at.i + 1, text: at.l } : null);
+    });
+    const now = this.host.now();
+    let n = 0;
+    for (const s of specs) n += br.modFlows(s, strict, now);
+    this.host.revalidate();
+    return { modified: n };
   }
 
-  private bridgeFlows(br: Bridge): Map<string, Rule> {
-    const out = new Map<string, Rule>();
-    for (const r of br.rules()) out.set(flowKey(r.table, r.spec), r);
-    return out;
+  delFlows(bridge: string, match: string | null, strict: boolean) {
+    const br = this.host.bridge(bridge);
+    const filter = parseForBridge(br, () => parseFlow(match ?? '', 'del'));
+    const n = br.delFlows(filter, strict);
+    this.host.revalidate();
+    return { deleted: n };
   }
 
-  /**
-   * ovs-ofctl replace-flows: after it the tables hold exactly the file's
-   * flows. Flows that are the same in both stay untouched (their counters
-   * and age go on); changed ones are replaced, missing ones added, the rest
-   * deleted.
-   */
   replaceFlows(bridge: string, text: string, file: string) {
     const br = this.host.bridge(bridge);
-    const want = this.fileFlows(br, text, file);
-    const have = this.bridgeFlows(br);
-    const now = this.host.now();
-    let added = 0, modified = 0, deleted = 0;
-    for (const [key, r] of have) {
-      if (!want.has(key)) {
-        br.removeRule(r);
-        deleted++;
-      }
-    }
-    for (const [key, spec] of want) {
-      const r = have.get(key);
-      if (r && versionText(r.spec) === versionText(spec)) continue;
-      br.addFlow(spec, now);
-      if (r) modified++;
-      else added++;
-    }
-    if (deleted) br.generation++;
+    this.host.pushStats();
+    const r = replaceFlows(br, parseFlowModLines(br, text, file), file, this.host.now());
     this.host.revalidate();
-    return { added, modified, deleted };
+    return r;
   }
 
-  /** ovs-ofctl diff-flows BRIDGE FILE: `-` lines are the bridge's, `+` lines the file's. */
   diffFlows(bridge: string, text: string, file: string, opts: { names?: boolean } = {}) {
     const br = this.host.bridge(bridge);
-    const want = this.fileFlows(br, text, file);
-    const have = this.bridgeFlows(br);
-    const keys = [...new Set([...have.keys(), ...want.keys()])];
-    const specOf = (k: string) => have.get(k)?.spec ?? want.get(k)!;
-    keys.sort((a, b) => {
-      const x = specOf(a), y = specOf(b);
-      return x.table - y.table || y.priority - x.priority || (a < b ? -1 : a > b ? 1 : 0);
+    return diffFlows(br, parseFlowModLines(br, text, file), file, opts.names ? portNames(br) : null);
+  }
+
+  dumpFlows(bridge: string, match: string | null, opts: { noStats?: boolean; names?: boolean }) {
+    const br = this.host.bridge(bridge);
+    this.host.pushStats();
+    const filter = parseForBridge(br, () => parseFlow(match ?? '', 'dump'));
+    const rules = br.select(filter, false);
+    rules.sort((a, b) => a.table - b.table || b.priority - a.priority || a.id - b.id);
+    const now = this.host.now();
+    const names = opts.names ? portNames(br) : null;
+    const flows: FlowEntry[] = rules.map((r) => {
+      const stats = opts.noStats
+        ? undefined
+        : {
+            durationSec: (now - r.createdMs) / 1000,
+            nPackets: r.nPackets,
+            nBytes: r.nBytes,
+            idleAgeSec: Math.floor((now - r.usedMs) / 1000),
+          };
+      const text = withPortLabels(names, () => formatFlow(r.spec, stats));
+      return {
+        table: r.table,
+        priority: r.priority,
+        cookie: `0x${r.spec.cookie.toString(16)}`,
+        durationSec: Number(((now - r.createdMs) / 1000).toFixed(3)),
+        nPackets: r.nPackets,
+        nBytes: r.nBytes,
+        idleTimeout: r.spec.idleTimeout,
+        hardTimeout: r.spec.hardTimeout,
+        match: formatMatch(r.spec.match),
+        actions: formatActions(r.spec.actions),
+        text,
+      };
     });
-    const lines: string[] = [];
-    withPortLabels(opts.names ? portNames(br) : null, () => {
-      for (const k of keys) {
-        const a = have.get(k)?.spec, b = want.get(k);
-        if (a && b && versionText(a) === versionText(b)) continue;
-        if (a) lines.push(`-${diffLine(a.table, a)}`);
-        if (b) lines.push(`+${diffLine(b.table, b)}`);
-      }
-    });
-    return { differ: lines.length > 0, lines };
+    const lines = opts.noStats ? flows.map((f) => f.text) : ['NXST_FLOW reply (xid=0x4):', ...flows.map((f) => f.text)];
+    return { flows, lines };
   }
 }

@@ -7,7 +7,7 @@ import { formatNat } from '../datapath/dp-actions.ts';
 import { OFPP_CONTROLLER, OFPP_MAX, type CtAction, type FieldRef, type OfAction } from './actions.ts';
 import { lookupRefField } from './fields.ts';
 import { ipv4Str, macStr } from '../packet/odp-format.ts';
-import { portLabel } from './format-flow.ts';
+import { portLabel } from './field-text.ts';
 
 const hex = (v: bigint | number) => `0x${v.toString(16)}`;
 /** printf's %#x: 0 is "0". */

@@ -7,45 +7,14 @@ import {
   FK_ETH_DST_HI, FK_ETH_SRC_HI, FK_ETH_TYPE, FK_IN_PORT, FK_IPV6_DST, FK_IPV6_LABEL, FK_IPV6_SRC,
   FK_METADATA_HI, FK_ND_TARGET, FK_NW_DST, FK_NW_FRAG, FK_NW_PROTO, FK_NW_SRC, FK_NW_TOS, FK_NW_TTL,
   FK_PKT_MARK, FK_RECIRC_ID, FK_DP_HASH, FK_REG0, FK_TCP_FLAGS, FK_TP_DST, FK_TP_SRC, FK_VLAN_TCI, FRAG_ANY, FRAG_LATER,
-  IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, VLAN_CFI,
+  IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, VLAN_CFI, ETH_TYPE_RARP, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST,
 } from '../packet/flow-key.ts';
 import { ipv4Str, ipv6Str, macStr } from '../packet/odp-format.ts';
-import { OFPP_MAX } from './actions.ts';
 import type { FlowSpec } from './flow-spec.ts';
 import { OFP_DEFAULT_PRIORITY } from './flow-spec.ts';
 import { formatActions } from './format-actions.ts';
 import type { Match } from './match.ts';
-import { CT_STATE_FLAGS, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST, ETH_TYPE_RARP, TCP_FLAGS } from './parse-flow.ts';
-
-export const PORT_LABELS: Record<number, string> = {
-  0xfff8: 'IN_PORT', 0xfff9: 'TABLE', 0xfffa: 'NORMAL', 0xfffb: 'FLOOD', 0xfffc: 'ALL', 0xfffd: 'CONTROLLER',
-  0xfffe: 'LOCAL', 0xffff: 'NONE',
-};
-
-/** Port names to print instead of numbers (dump-flows --names); null: numbers. */
-let portLabels: ReadonlyMap<number, string> | null = null;
-
-/** Run `fn` printing ports by name where `names` has one, as ovs-ofctl --names does. */
-export function withPortLabels<T>(names: ReadonlyMap<number, string> | null, fn: () => T): T {
-  const saved = portLabels;
-  portLabels = names;
-  try {
-    return fn();
-  } finally {
-    portLabels = saved;
-  }
-}
-
-/** ovs-ofctl quotes (JSON-style) a name that is not a letter followed by letters and digits. */
-export function quotePortName(name: string): string {
-  return /^[A-Za-z][A-Za-z0-9]*$/.test(name) ? name : JSON.stringify(name);
-}
-
-export function portLabel(p: number): string {
-  if (p >= OFPP_MAX) return PORT_LABELS[p] ?? String(p);
-  const name = portLabels?.get(p);
-  return name === undefined ? String(p) : quotePortName(name);
-}
+import { CT_STATE_FLAGS, portLabel, TCP_FLAGS } from './field-text.ts';
 
 const hex = (v: number | bigint) => `0x${v.toString(16)}`;
 

@@ -8,9 +8,9 @@
 import { SwitchError, type GroupEntry, type GroupStatsEntry } from './api.ts';
 import type { Bridge } from './bridge.ts';
 import { ParseError } from './errors.ts';
-import {
-  formatGroup, formatGroupStats, Group, OFPG_ALL, OFPG_ANY, OFPG_MAX, parseGroupFile, parseGroupText, type GroupSpec,
-} from './group.ts';
+import { Group, OFPG_ALL, OFPG_ANY, OFPG_MAX, type GroupSpec } from './group.ts';
+import { formatGroup, formatGroupStats } from './group-format.ts';
+import { parseGroupFile, parseGroupText } from './group-parse.ts';
 import type { OfAction } from './actions.ts';
 
 /** What the group commands need from the switch. */

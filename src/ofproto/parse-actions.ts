@@ -2,10 +2,10 @@
 // ParseErrors located at the offending action.
 
 import type { CtAction, FieldRef, NatSpec, OfAction } from './actions.ts';
-import { OFPP_CONTROLLER, OFPP_IN_PORT } from './actions.ts';
+import { OFPP_IN_PORT } from './actions.ts';
 import { fail, splitTopLevel, type TextPos } from './errors.ts';
 import { isNxmName, lookupField, lookupRefField, type FieldDef } from './fields.ts';
-import { lookupPortName, parseFieldValue, parsePort, parseUint, refusingExtraFields } from './parse-flow.ts';
+import { lookupPortName, parseFieldValue, parsePort, parseUint, refusingExtraFields } from './field-text.ts';
 import { parseIpv4, parseIpv6, parseMac } from '../packet/odp-parse.ts';
 
 /** Parse `FIELD[]`, `FIELD[a..b]`, `FIELD[n]` or bare `FIELD`. */
@@ -354,5 +354,4 @@ function parseNatRange(s: string, nat: NatSpec, pos: TextPos, at: number): void 
     if (p2 !== undefined) nat.portMax = Number(parseUint(p2, 65535n, pos, at, 'nat port'));
     if (nat.portMax !== undefined && nat.portMax < nat.portMin) fail(pos, at, 'ENAT', `nat: port range ${ports} is empty`);
   }
-  void OFPP_CONTROLLER;
 }

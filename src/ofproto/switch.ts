@@ -8,26 +8,21 @@
 // revalidation (`revalidate()`), so no megaflow keeps forwarding by a rule
 // that is gone or changed.
 
-import { FK_IN_PORT, FK_RECIRC_ID, FK_WORDS } from '../packet/flow-key.ts';
+import { FK_IN_PORT } from '../packet/flow-key.ts';
 import { OFPP_LOCAL } from './actions.ts';
-import {
-  SwitchError, type DpFlowEntry, type FlowEntry, type PortConfig, type PortStats, type SwitchApi, type SwitchConfig,
-} from './api.ts';
+import { SwitchError, type DpFlowEntry, type PortConfig, type PortStats, type SwitchApi, type SwitchConfig } from './api.ts';
 import { Bridge, type BridgePort } from './bridge.ts';
-import type { FlowSpec } from './flow-spec.ts';
-import { formatActions } from './format-actions.ts';
-import { formatFlow, formatMatch } from './format-flow.ts';
-import { formatGroup } from './group.ts';
-import { parseFlow, parseFlowFile } from './parse-flow.ts';
+import { formatFlow } from './format-flow.ts';
+import { formatGroup } from './group-format.ts';
 import { RecircIds } from './recirc.ts';
-import { formatTraceFlow, xlate } from './xlate.ts';
+import { formatPortStats, formatShow } from './switch-format.ts';
+import { xlate } from './xlate.ts';
+import { traceXlate } from './xlate-trace.ts';
 import { UpcallAdapter } from './upcall.ts';
 import { collectSwitchStats, type SwitchStats } from './switch-stats.ts';
 import { CtCommands } from './ct-commands.ts';
 import { GroupCommands } from './group-commands.ts';
-import { FlowCommands, parseForBridge, portNames, type FlowWhere } from './flow-commands.ts';
-import { withPortLabels } from './format-flow.ts';
-import type { OfAction } from './actions.ts';
+import { checkActions, FlowCommands } from './flow-commands.ts';
 
 export interface SwitchOptions {
   logger?: { info: (...a: unknown[]) => void; warn: (...a: unknown[]) => void; error: (...a: unknown[]) => void };
@@ -69,14 +64,14 @@ export class Switch implements SwitchApi {
     this.ct = new CtCommands(this.dp.conntrack, this.now);
     this.groups = new GroupCommands({
       bridge: (name) => this.bridge(name),
-      checkActions: (acts) => this.checkActions(acts, null),
+      checkActions: (acts) => checkActions(acts, null),
       revalidate: () => this.revalidate(),
       now: () => this.now(),
     });
     this.flows = new FlowCommands({
       bridge: (name) => this.bridge(name),
-      checkFlow: (br, spec, where) => this.checkFlow(br, spec, where),
       revalidate: () => this.revalidate(),
+      pushStats: () => this.dp.pushStats(),
       now: () => this.now(),
     });
   }
@@ -242,22 +237,7 @@ export class Switch implements SwitchApi {
 
   show(bridge: string) {
     const br = this.bridge(bridge);
-    const lines = [
-      `OFPT_FEATURES_REPLY (xid=0x2): dpid:${br.datapathId.toString(16).padStart(16, '0')}`,
-      'n_tables:254, n_buffers:0',
-      'capabilities: FLOW_STATS TABLE_STATS PORT_STATS QUEUE_STATS ARP_MATCH_IP',
-      'actions: output enqueue set_vlan_vid set_vlan_pcp strip_vlan mod_dl_src mod_dl_dst mod_nw_src mod_nw_dst mod_nw_tos mod_tp_src mod_tp_dst',
-    ];
-    for (const p of br.sortedPorts()) {
-      const label = p.ofport === OFPP_LOCAL ? 'LOCAL' : String(p.ofport);
-      lines.push(` ${label}(${p.name}): addr:${portMac(p.dpPort)}`);
-      lines.push('     config:     0');
-      lines.push(`     state:      ${p.up ? '0' : 'LINK_DOWN'}`);
-      const err = this.dp.portStatus(p.dpPort).error;
-      if (err) lines.push(`     error: ${JSON.stringify(err)}`);
-      lines.push('     speed: 0 Mbps now, 0 Mbps max');
-    }
-    lines.push('OFPT_GET_CONFIG_REPLY (xid=0x4): frags=normal miss_send_len=0');
+    const lines = formatShow(br, (n) => this.dp.portStatus(n).error);
     const state = new Map(br.sortedPorts().map((p) => [p.ofport, p]));
     const ports = this.portConfigs(br).map((c) => {
       const p = state.get(c.ofport)!;
@@ -285,128 +265,17 @@ export class Switch implements SwitchApi {
     // OVS lists LOCAL first in port stats replies.
     ports.sort((a, b) => (a.ofport === OFPP_LOCAL ? -1 : b.ofport === OFPP_LOCAL ? 1 : a.ofport - b.ofport));
     const stats: PortStats[] = ports.map((p) => ({ ofport: p.ofport, name: p.name, ...this.dp.portStats(p.dpPort) }));
-    const lines = [`OFPST_PORT reply (xid=0x2): ${stats.length} ports`];
-    for (const s of stats) {
-      const label = s.ofport === OFPP_LOCAL ? 'LOCAL' : String(s.ofport).padStart(2);
-      lines.push(`  port ${label}: rx pkts=${s.rxPackets}, bytes=${s.rxBytes}, drop=${s.rxDropped}, errs=${s.rxErrors}, frame=0, over=0, crc=0`);
-      lines.push(`           tx pkts=${s.txPackets}, bytes=${s.txBytes}, drop=${s.txDropped}, errs=${s.txErrors}, coll=0`);
-    }
-    return { ports: stats, lines };
+    return { ports: stats, lines: formatPortStats(stats) };
   }
 
   // ------------------------------------------------------------ flows
 
-  private parseForBridge(br: Bridge, text: string, file: string, mode: 'add' | 'mod'): FlowSpec[] {
-    const specs = parseForBridge(br, () => parseFlowFile(text, file, mode));
-    // Where each flow came from, for errors found after parsing (parseFlowFile skips blank and comment lines).
-    const lines = text.split('\n');
-    const flowLines = lines.map((l, i) => ({ l, i })).filter(({ l }) => l.trim() !== '' && !l.trim().startsWith('#'));
-    specs.forEach((s, i) => {
-      const at = flowLines[i];
-      this.checkFlow(br, s, at ? { file, line: at.i + 1, text: at.l } : null);
-    });
-    return specs;
-  }
-
-  private checkFlow(br: Bridge, s: FlowSpec, where: FlowWhere | null): void {
-    this.checkActions(s.actions, br, where);
-    for (const a of s.actions) {
-      if (a.type === 'goto_table' && a.table <= s.table) {
-        throw new SwitchError('EINVAL', `goto_table:${a.table} must name a table after table ${s.table}`);
-      }
-    }
-  }
-
-  /**
-   * Checks that need the bridge or the switch's capabilities (OVS's
-   * ofpacts_check): conntrack features, and for flows (`br` given) that
-   * every group they send to exists, refused as OVS refuses it with
-   * OFPBAC_BAD_OUT_GROUP. Group buckets may name groups that do not exist
-   * yet (OVS 3.1 accepts them; translation drops).
-   */
-  private checkActions(acts: OfAction[], br: Bridge | null, where: { file: string; line: number; text: string } | null = null): void {
-    for (const a of acts) {
-      if (a.type === 'ct' && a.alg) {
-        const col = where ? where.text.indexOf('alg=') : -1;
-        const loc = where ? `${where.file}:${where.line}:${col >= 0 ? `${col + 1}:` : ''} ` : '';
-        throw new SwitchError('ENOTSUP', `${loc}ct(alg=${a.alg}) is not supported yet`);
-      }
-      if (a.type === 'group' && br && !br.groups.has(a.groupId)) {
-        let loc = '';
-        if (where) {
-          const m = new RegExp(`group[:=(]\\s*${a.groupId}\\b`).exec(where.text);
-          loc = `${where.file}:${where.line}:${m ? `${m.index + 1}:` : ''} `;
-        }
-        throw new SwitchError('OFPBAC_BAD_OUT_GROUP', `${loc}OFPBAC_BAD_OUT_GROUP: group ${a.groupId} does not exist`);
-      }
-    }
-  }
-
-  addFlows(bridge: string, text: string, file: string) {
-    return this.flows.addFlows(bridge, text, file);
-  }
-
-  replaceFlows(bridge: string, text: string, file: string) {
-    this.dp.pushStats();
-    return this.flows.replaceFlows(bridge, text, file);
-  }
-
-  diffFlows(bridge: string, text: string, file: string, opts: { names?: boolean } = {}) {
-    return this.flows.diffFlows(bridge, text, file, opts);
-  }
-
-  modFlows(bridge: string, text: string, file: string, strict: boolean) {
-    const br = this.bridge(bridge);
-    const specs = this.parseForBridge(br, text, file, 'mod');
-    const now = this.now();
-    let n = 0;
-    for (const s of specs) n += br.modFlows(s, strict, now);
-    this.revalidate();
-    return { modified: n };
-  }
-
-  delFlows(bridge: string, match: string | null, strict: boolean) {
-    const br = this.bridge(bridge);
-    const filter = parseForBridge(br, () => parseFlow(match ?? '', 'del'));
-    const n = br.delFlows(filter, strict);
-    this.revalidate();
-    return { deleted: n };
-  }
-
-  dumpFlows(bridge: string, match: string | null, opts: { noStats?: boolean; names?: boolean }) {
-    const br = this.bridge(bridge);
-    this.dp.pushStats();
-    const filter = parseForBridge(br, () => parseFlow(match ?? '', 'dump'));
-    const rules = br.select(filter, false);
-    rules.sort((a, b) => a.table - b.table || b.priority - a.priority || a.id - b.id);
-    const now = this.now();
-    const flows: FlowEntry[] = rules.map((r) => {
-      const stats = opts.noStats
-        ? undefined
-        : {
-            durationSec: (now - r.createdMs) / 1000,
-            nPackets: r.nPackets,
-            nBytes: r.nBytes,
-            idleAgeSec: Math.floor((now - r.usedMs) / 1000),
-          };
-      const text = withPortLabels(opts.names ? portNames(br) : null, () => formatFlow(r.spec, stats));
-      return {
-        table: r.table,
-        priority: r.priority,
-        cookie: `0x${r.spec.cookie.toString(16)}`,
-        durationSec: Number(((now - r.createdMs) / 1000).toFixed(3)),
-        nPackets: r.nPackets,
-        nBytes: r.nBytes,
-        idleTimeout: r.spec.idleTimeout,
-        hardTimeout: r.spec.hardTimeout,
-        match: formatMatch(r.spec.match),
-        actions: formatActions(r.spec.actions),
-        text,
-      };
-    });
-    const lines = opts.noStats ? flows.map((f) => f.text) : ['NXST_FLOW reply (xid=0x4):', ...flows.map((f) => f.text)];
-    return { flows, lines };
-  }
+  addFlows(bridge: string, text: string, file: string) { return this.flows.addFlows(bridge, text, file); }
+  replaceFlows(bridge: string, text: string, file: string) { return this.flows.replaceFlows(bridge, text, file); }
+  diffFlows(bridge: string, text: string, file: string, opts: { names?: boolean } = {}) { return this.flows.diffFlows(bridge, text, file, opts); }
+  modFlows(bridge: string, text: string, file: string, strict: boolean) { return this.flows.modFlows(bridge, text, file, strict); }
+  delFlows(bridge: string, match: string | null, strict: boolean) { return this.flows.delFlows(bridge, match, strict); }
+  dumpFlows(bridge: string, match: string | null, opts: { noStats?: boolean; names?: boolean }) { return this.flows.dumpFlows(bridge, match, opts); }
 
   // ------------------------------------------------------------ packets
 
@@ -435,25 +304,9 @@ export class Switch implements SwitchApi {
   trace(bridge: string, flowText: string) {
     const br = this.bridge(bridge);
     const key = this.dp.traceKey(br, flowText);
-    const lines: string[] = [];
-    const shown = Uint32Array.from(key);
-    const inPort = br.portsByDp.get(key[FK_IN_PORT]);
-    if (inPort) shown[FK_IN_PORT] = inPort.ofport;
-    lines.push(`Flow: ${formatTraceFlow(shown)}`, '');
-    const traceLines: string[] = [];
-    const res = xlate(br, key, this.now(), traceLines, false);
-    lines.push(...traceLines, '');
-    const final = formatTraceFlow(res.finalFlow);
-    lines.push(`Final flow: ${final === formatTraceFlow(shown) ? 'unchanged' : final}`);
-    const mf = new Uint32Array(FK_WORDS);
-    for (let i = 0; i < FK_WORDS; i++) mf[i] = key[i] & res.mask[i];
-    lines.push(`Megaflow: ${formatMatch({ value: mf, mask: res.mask }, undefined, { packetTypeEth: true })}`);
-    const datapathActions = this.dp.formatActions(res.actions);
-    lines.push(`Datapath actions: ${datapathActions}`);
-    if (res.error) lines.push(`Translation failed (${res.error}), packet is dropped.`);
+    const r = traceXlate(br, key, this.now(), (a) => this.dp.formatActions(a));
     this.revalidate();
-    void FK_RECIRC_ID;
-    return { lines, datapathActions };
+    return r;
   }
 
   // ------------------------------------------------------------ datapath
@@ -527,10 +380,5 @@ export class Switch implements SwitchApi {
       })),
     };
   }
-}
-
-/** A stable locally administered MAC per datapath port, as OVS's dummy ports have. */
-function portMac(dpPort: number): string {
-  return `aa:55:aa:55:00:${(dpPort & 0xff).toString(16).padStart(2, '0')}`;
 }
 

@@ -1,5 +1,8 @@
-// A batch of up to BATCH_MAX packets, the unit of work on the fast path (VPP
-// style: every stage runs over the whole batch before the next one starts).
+// A batch of up to BATCH_MAX packets, the unit of work on the fast path:
+// ports receive and transmit a batch at a time and flow-key extraction runs
+// over the whole batch; megaflow lookup and action execution then take the
+// packets one by one (a recirculated packet re-enters alone), with the
+// transmits gathered per port and flushed once per batch.
 // Each packet owns one preallocated slot buffer; its bytes live at
 // data[i][start[i] .. start[i] + len[i]). HEADROOM bytes before the start let
 // push_vlan and friends grow the packet in place. Nothing here allocates per
@@ -45,14 +48,7 @@ export class PacketBatch {
     const i = this.count;
     if (i >= BATCH_MAX || length > this.data[i].length - HEADROOM * 2) return -1;
     this.data[i].set(bytes.subarray(ofs, ofs + length), HEADROOM);
-    this.start[i] = HEADROOM;
-    this.len[i] = length;
-    this.l3[i] = -1;
-    this.l4[i] = -1;
-    this.dropped[i] = 0;
-    this.gso[i] = 0;
-    this.count = i + 1;
-    return i;
+    return this.commit(length);
   }
 
   /**

@@ -91,23 +91,3 @@ export function csumUpdate32(c: number, old: number, now: number): number {
   const sum = (~c & 0xffff) + (~(old >>> 16) & 0xffff) + (~old & 0xffff) + ((now >>> 16) & 0xffff) + (now & 0xffff);
   return ~csumFold(sum) & 0xffff;
 }
-
-export function rd16(d: Uint8Array, o: number): number {
-  return (d[o] << 8) | d[o + 1];
-}
-
-export function wr16(d: Uint8Array, o: number, v: number): void {
-  d[o] = (v >> 8) & 0xff;
-  d[o + 1] = v & 0xff;
-}
-
-export function rd32(d: Uint8Array, o: number): number {
-  return ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) >>> 0;
-}
-
-export function wr32(d: Uint8Array, o: number, v: number): void {
-  d[o] = v >>> 24;
-  d[o + 1] = (v >>> 16) & 0xff;
-  d[o + 2] = (v >>> 8) & 0xff;
-  d[o + 3] = v & 0xff;
-}

@@ -5,13 +5,15 @@
 // counters and conntrack's TCP sequence tracking match a reference OVS run.
 // Also: `parsePacketArg` for `swctl inject` (hex bytes or flow text).
 
-import { setIpv4HeaderChecksum, setL4Checksum, wr16, wr32 } from './checksum.ts';
+import { setIpv4HeaderChecksum, setL4Checksum } from './checksum.ts';
+import { wr16, wr32 } from './bytes.ts';
 import {
   ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_VLAN, FK_ARP_SHA_HI, FK_ARP_SHA_LO, FK_ARP_THA_HI,
   FK_ARP_THA_LO, FK_ETH_DST_HI, FK_ETH_DST_LO, FK_ETH_SRC_HI, FK_ETH_SRC_LO, FK_ETH_TYPE, FK_IN_PORT,
   FK_IPV6_DST, FK_IPV6_LABEL, FK_IPV6_SRC, FK_ND_TARGET, FK_NW_DST, FK_NW_FRAG, FK_NW_PROTO, FK_NW_SRC,
   FK_NW_TOS, FK_NW_TTL, FK_TCP_FLAGS, FK_TP_DST, FK_TP_SRC, FK_VLAN_TCI, FRAG_ANY, FRAG_LATER, IPPROTO_ICMP,
   IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, VLAN_CFI,
+  ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT,
 } from './flow-key.ts';
 import { parseOdpFlow } from './odp-parse.ts';
 
@@ -21,8 +23,6 @@ const PAYLOAD_LEN = 64;
 const TCP_NO_PAYLOAD = 0x01 | 0x02 | 0x04; // FIN | SYN | RST
 
 const IP_MORE_FRAGMENTS = 0x2000;
-const ND_NEIGHBOR_SOLICIT = 135;
-const ND_NEIGHBOR_ADVERT = 136;
 const ND_OPT_SOURCE_LINKADDR = 1;
 const ND_OPT_TARGET_LINKADDR = 2;
 

@@ -10,7 +10,9 @@ import {
   FK_ETH_SRC_LO, FK_ETH_TYPE, FK_IPV6_DST, FK_IPV6_LABEL, FK_IPV6_SRC, FK_ND_TARGET, FK_NW_DST, FK_NW_FRAG,
   FK_NW_PROTO, FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_TCP_FLAGS, FK_TP_DST, FK_TP_SRC, FK_VLAN_TCI, FK_WORDS,
   FRAG_ANY, FRAG_LATER, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, VLAN_CFI,
+  ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT,
 } from './flow-key.ts';
+import { rd16, rd32 } from './bytes.ts';
 
 /** First key word that extraction owns; words below are pipeline metadata. */
 export const FK_HEADER_FIRST = FK_ETH_SRC_HI;
@@ -50,16 +52,6 @@ const IPV6_HOPOPTS = 0;
 const IPV6_ROUTING = 43;
 const IPV6_FRAGMENT = 44;
 const IPV6_DSTOPTS = 60;
-const ND_NEIGHBOR_SOLICIT = 135;
-const ND_NEIGHBOR_ADVERT = 136;
-
-function rd16(d: Uint8Array, o: number): number {
-  return (d[o] << 8) | d[o + 1];
-}
-
-function rd32(d: Uint8Array, o: number): number {
-  return ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) >>> 0;
-}
 
 /**
  * Parse data[start..start+len) into key[keyOfs + FK_HEADER_FIRST ..]; metadata

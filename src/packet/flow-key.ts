@@ -95,6 +95,9 @@ export const ETH_TYPE_IP = 0x0800;
 export const ETH_TYPE_ARP = 0x0806;
 export const ETH_TYPE_IPV6 = 0x86dd;
 export const ETH_TYPE_RARP = 0x8035;
+export const ETH_TYPE_MPLS = 0x8847;
+export const ETH_TYPE_MPLS_MCAST = 0x8848;
+export const ETH_TYPE_NSH = 0x894f;
 export const ETH_TYPE_VLAN = 0x8100;
 export const ETH_TYPE_VLAN_8021AD = 0x88a8;
 /** eth_type given to 802.2/802.3 frames whose type field is a length. */
@@ -103,8 +106,14 @@ export const ETH_TYPE_NONE = 0x05ff;
 export const IPPROTO_ICMP = 1;
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
+export const IPPROTO_DCCP = 33;
 export const IPPROTO_ICMPV6 = 58;
 export const IPPROTO_SCTP = 132;
+export const IPPROTO_UDPLITE = 136;
+
+/** ICMPv6 neighbour discovery message types (RFC 4861). */
+export const ND_NEIGHBOR_SOLICIT = 135;
+export const ND_NEIGHBOR_ADVERT = 136;
 
 export function newKey(): Uint32Array {
   return new Uint32Array(FK_WORDS);

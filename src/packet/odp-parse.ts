@@ -11,6 +11,7 @@ import {
   FK_NW_DST, FK_NW_FRAG, FK_NW_PROTO, FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_PKT_MARK, FK_RECIRC_ID, FK_TCP_FLAGS,
   FK_TP_DST, FK_TP_SRC, FK_VLAN_TCI, FK_WORDS, FRAG_ANY, FRAG_LATER, VLAN_CFI,
 } from './flow-key.ts';
+import { ipv4FromText, ipv6FromText } from './addr.ts';
 
 export class OdpParseError extends Error {
   readonly code = 'EODPPARSE';
@@ -85,37 +86,18 @@ function masked(s: string, pos: number, parse: (x: string) => number, full: numb
   if (slash < 0) return [parse(s) >>> 0, full >>> 0];
   const m = parse(s.slice(slash + 1)) >>> 0;
   return [(parse(s.slice(0, slash)) & m) >>> 0, m];
-  void pos;
 }
 
 export function parseIpv4(s: string, pos = 0): number {
-  const p = s.split('.');
-  if (p.length !== 4 || p.some((x) => !/^\d{1,3}$/.test(x) || Number(x) > 255)) throw new OdpParseError(`bad IPv4 address '${s}'`, pos);
-  return ((Number(p[0]) << 24) | (Number(p[1]) << 16) | (Number(p[2]) << 8) | Number(p[3])) >>> 0;
+  const v = ipv4FromText(s);
+  if (v === null) throw new OdpParseError(`bad IPv4 address '${s}'`, pos);
+  return v;
 }
 
 export function parseIpv6(s: string, pos = 0): Uint32Array {
-  const out = new Uint32Array(4);
-  let text = s;
-  // Embedded IPv4 tail (::ffff:1.2.3.4).
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    const n = parseIpv4(v4[1], pos);
-    text = text.slice(0, -v4[1].length) + ((n >>> 16) & 0xffff).toString(16) + ':' + (n & 0xffff).toString(16);
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) throw new OdpParseError(`bad IPv6 address '${s}'`, pos);
-  const head = halves[0] ? halves[0].split(':') : [];
-  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
-  const fill = 8 - head.length - tail.length;
-  if ((halves.length === 1 && fill !== 0) || fill < 0) throw new OdpParseError(`bad IPv6 address '${s}'`, pos);
-  const groups = [...head, ...Array(halves.length === 2 ? fill : 0).fill('0'), ...tail];
-  for (let i = 0; i < 8; i++) {
-    if (!/^[0-9a-f]{1,4}$/i.test(groups[i])) throw new OdpParseError(`bad IPv6 address '${s}'`, pos);
-    const g = parseInt(groups[i], 16);
-    out[i >> 1] = i & 1 ? (out[i >> 1] | g) >>> 0 : (g << 16) >>> 0;
-  }
-  return out;
+  const w = ipv6FromText(s);
+  if (w === null) throw new OdpParseError(`bad IPv6 address '${s}'`, pos);
+  return w;
 }
 
 export function parseMac(s: string, pos = 0): [number, number] {
@@ -277,8 +259,6 @@ function parseInto(
         throw new OdpParseError(`unknown datapath field '${a.name}'`, p);
     }
   }
-  void key;
-  void mask;
 }
 
 type SetWord = (w: number, v: number, m: number) => void;

@@ -34,7 +34,8 @@
 // otherwise).
 
 import { createHash } from 'node:crypto';
-import { ipv4HeaderChecksum, rd16, verifyL4Checksum } from '../../src/packet/checksum.ts';
+import { ipv4HeaderChecksum, verifyL4Checksum } from '../../src/packet/checksum.ts';
+import { rd16 } from '../../src/packet/bytes.ts';
 import { parsePacketArg } from '../../src/packet/compose.ts';
 import { extractHeaders } from '../../src/packet/extract.ts';
 import { FK_IPV6_DST, FK_IPV6_SRC, FK_NW_DST, FK_NW_SRC, FK_TP_DST, FK_TP_SRC, FK_WORDS } from '../../src/packet/flow-key.ts';

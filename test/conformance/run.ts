@@ -1,4 +1,4 @@
-// npm run conformance [-- [--ovs] [--record] [SCENARIO...]]
+// npm run conformance [-- [--ovs] [--record] [--record-swd] [SCENARIO...]]
 //
 // Runs every scenario under test/conformance/ (or the named ones) through
 // swd and compares each step with the expectations checked into the file.
@@ -7,13 +7,19 @@
 //          printed side by side.
 // --record rewrites the expectations from OVS's run (implies --ovs), then
 //          compares swd with them.
-// A scenario marked `# known-difference: ...` is reported as such, never as
-// a pass; the run fails on any other difference.
+// --record-swd rewrites, in scenarios marked `# known-difference: ...`,
+//          swd's own expected lines (`= swd` blocks) for the steps where
+//          swd's run differs from OVS's lines; review the diff before
+//          committing it.
+// swd is compared with its own lines where a step has them (scenario.ts),
+// else with OVS's; a scenario marked known-difference is reported as such
+// when swd prints exactly its own lines. The run fails on any other
+// difference.
 
 import { readdirSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { OvsDriver, runScenario, SwdDriver } from './drivers.ts';
-import { formatScenario, formatStep, knownDifference, readScenario, type Scenario } from './scenario.ts';
+import { formatScenario, formatStep, knownDifference, readScenario, swdExpected, type Scenario, type Step } from './scenario.ts';
 
 const DIR = import.meta.dirname;
 
@@ -22,12 +28,16 @@ interface Diff {
   text: string[];
 }
 
-/** The steps where `got` differs from the expectations, side by side. */
-export function compare(s: Scenario, got: string[][], who: string): Diff[] {
+function sameLines(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((l, j) => l === b[j]);
+}
+
+/** The steps where `got` differs from the expectations (`expected` picks a step's lines), side by side. */
+export function compare(s: Scenario, got: string[][], who: string, expected: (st: Step) => string[] = (st) => st.out): Diff[] {
   const diffs: Diff[] = [];
   s.steps.forEach((st, i) => {
-    const want = st.out, have = got[i] ?? [];
-    if (want.length === have.length && want.every((l, j) => l === have[j])) return;
+    const want = expected(st), have = got[i] ?? [];
+    if (sameLines(want, have)) return;
     const text = [`  step ${i + 1}: ${formatStep(st)}`];
     const n = Math.max(want.length, have.length);
     for (let j = 0; j < n; j++) {
@@ -51,6 +61,7 @@ function scenarioFiles(args: string[]): string[] {
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   const record = argv.includes('--record');
+  const recordSwd = argv.includes('--record-swd');
   const ovs = record || argv.includes('--ovs');
   const files = scenarioFiles(argv.filter((a) => !a.startsWith('--')));
   const tally = { pass: 0, fail: 0, known: 0, ovsPass: 0, ovsFail: 0 };
@@ -84,18 +95,27 @@ async function main(): Promise<number> {
         report.push(`  OVS differs from the expectations:`, ...d.flatMap((x) => x.text));
       } else tally.ovsPass++;
     }
-    const diffs = compare(s, await runScenario(new SwdDriver(), s), 'swd');
+    const swdGot = await runScenario(new SwdDriver(), s);
     const known = knownDifference(s);
+    if (recordSwd && known) {
+      s.steps.forEach((st, i) => (st.swdOut = sameLines(st.out, swdGot[i] ?? []) ? null : swdGot[i] ?? []));
+      writeFileSync(file, formatScenario(s));
+    }
+    const diffs = compare(s, swdGot, 'swd', swdExpected);
+    const own = s.steps.some((st) => st.swdOut !== null);
     let verdict: string;
-    if (diffs.length === 0) {
-      tally.pass++;
-      verdict = known ? 'ok (marked known-difference, but none seen: remove the mark)' : 'ok';
-    } else if (known) {
-      tally.known++;
-      verdict = `KNOWN DIFFERENCE (${known})`;
-    } else {
+    if (diffs.length) {
       tally.fail++;
       verdict = 'FAIL';
+    } else if (known && own) {
+      tally.known++;
+      verdict = `ok, KNOWN DIFFERENCE (${known})`;
+    } else if (known || own) {
+      tally.fail++;
+      verdict = known ? 'FAIL (marked known-difference, but no step records swd\'s own lines)' : 'FAIL (swd\'s own lines without a known-difference mark)';
+    } else {
+      tally.pass++;
+      verdict = 'ok';
     }
     if (diffs.length) report.push(...diffs.flatMap((x) => x.text));
     console.log(`${name}: swd ${verdict}${ovs ? `, OVS ${report[0]?.startsWith('  OVS') ? 'DIFFERS' : 'ok'}` : ''}`);

@@ -21,6 +21,13 @@
 // sent during the step (tx.ts decodes them). The expected lines are what a
 // real OVS printed (`npm run conformance -- --record`).
 //
+// A scenario marked `# known-difference:` records, for each step where swd
+// prints something else on purpose, swd's own lines after OVS's, below a
+// line `= swd` (an empty block: swd prints nothing there). swd must print
+// exactly those; OVS is still compared with its own lines
+// (`npm run conformance -- --record-swd` rewrites the swd blocks of the
+// scenarios marked known-difference from swd's run).
+//
 // Commands: inject PORT PACKET, dump-conntrack [-m] [zone=N],
 // dump-dp-flows, del-dp-flows, dump-flows [MATCH], trace FLOW,
 // flush-conntrack [zone=N] [TUPLE], ct-stats-show, ct-set-limits ...,
@@ -37,7 +44,12 @@ export interface Step {
   out: string[];
   /** Comment lines written just before the step. */
   notes: string[];
+  /** swd's own expected lines where it differs from OVS on purpose (after `= swd`); null: swd prints `out`. */
+  swdOut: string[] | null;
 }
+
+/** The line that starts a step's block of swd's own expected lines. */
+export const SWD_MARK = '= swd';
 
 export interface Scenario {
   comments: string[];
@@ -100,12 +112,17 @@ export function parseScenario(text: string, file = '(scenario)'): Scenario {
     }
     if (line.startsWith('> ')) {
       const [cmd, ...args] = splitArgs(line.slice(2));
-      s.steps.push({ cmd, args, out: [], notes });
+      s.steps.push({ cmd, args, out: [], notes, swdOut: null });
       notes = [];
       mode = 'steps';
+    } else if (line === SWD_MARK) {
+      const st = s.steps[s.steps.length - 1];
+      if (!st || st.swdOut !== null) throw new ScenarioError(file, i + 1, `'${SWD_MARK}' must follow a step's expected lines, once`);
+      st.swdOut = [];
     } else if (line.trim() !== '') {
       if (s.steps.length === 0) throw new ScenarioError(file, i + 1, `expected 'flows:' or a '> ' step, got '${line}'`);
-      s.steps[s.steps.length - 1].out.push(line);
+      const st = s.steps[s.steps.length - 1];
+      (st.swdOut ?? st.out).push(line);
     }
   });
   return s;
@@ -128,7 +145,10 @@ export function formatScenario(s: Scenario): string {
   if (s.ports.join(' ') !== DEFAULT_PORTS.join(' ')) lines.push(`ports: ${s.ports.join(' ')}`);
   if (s.groups.length) lines.push('groups:', ...s.groups, '');
   lines.push('flows:', ...s.flows, '');
-  for (const st of s.steps) lines.push(...st.notes, formatStep(st), ...st.out);
+  for (const st of s.steps) {
+    lines.push(...st.notes, formatStep(st), ...st.out);
+    if (st.swdOut !== null) lines.push(SWD_MARK, ...st.swdOut);
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -144,4 +164,9 @@ export function knownDifference(s: Scenario): string | null {
     if (m) return m[1];
   }
   return null;
+}
+
+/** What swd must print for a step: its own recorded lines where it differs on purpose, else OVS's. */
+export function swdExpected(st: Step): string[] {
+  return st.swdOut ?? st.out;
 }

@@ -1,3 +1,8 @@
+// Conntrack under concurrent use: worker threads attached to one shared
+// table commit, look up and remove overlapping connections at once; after
+// they stop no connection is lost, duplicated or torn (both keys linked to
+// one whole record), and the survivors answer from both directions.
+
 import { describe, it, expect } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { Conntrack } from '../../src/conntrack/conntrack.ts';

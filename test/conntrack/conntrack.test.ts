@@ -1,5 +1,10 @@
+// The conntrack engine through ct(): ct_state and the ct_* fields it writes
+// into the flow key, and the dump-conntrack lines it leaves behind (as OVS
+// 3.1 printed them) for UDP, ICMP, related errors, IPv6, zones, limits,
+// flushes, force and expiry.
+
 import { describe, it, expect } from 'vitest';
-import { Harness, ipPacket } from './helpers.ts';
+import { ctExec, Harness, ipPacket } from './helpers.ts';
 import { formatConn, formatCtStats } from '../../src/conntrack/format.ts';
 import { FK_CT_ZONE, FK_CT_MARK, FK_CT_LABEL, FK_CT_NW_SRC, FK_CT_NW_DST, FK_CT_NW_PROTO, FK_CT_TP, FK_CT_IPV6_SRC } from '../../src/packet/flow-key.ts';
 
@@ -99,7 +104,7 @@ describe('UDP, ICMP and related (lines captured from OVS 3.1)', () => {
     h.batch.push(new Uint8Array(60));
     h.batch.keys.fill(0);
     h.batch.keys[46] = 0x0806; // ARP
-    h.ct.execute(h.batch, 0, h.batch.keys, 0, 0, true, false, null, null, h.now);
+    h.ct.execute(h.batch, 0, h.batch.keys, 0, ctExec(), h.now);
     expect(h.batch.keys[2]).toBe(0x30);
   });
 });

@@ -6,8 +6,9 @@ import {
   FK_WORDS, FK_ETH_TYPE, FK_NW_SRC, FK_NW_DST, FK_IPV6_SRC, FK_IPV6_DST, FK_NW_PROTO, FK_TP_SRC, FK_TP_DST,
   FK_CT_STATE, ETH_TYPE_IP, ETH_TYPE_IPV6,
 } from '../../src/packet/flow-key.ts';
-import { parseIpv4, parseIpv6 } from '../../src/conntrack/conn.ts';
-import { Conntrack, type MarkSet, type LabelSet } from '../../src/conntrack/conntrack.ts';
+import { ipv4FromText, ipv6FromText } from '../../src/packet/addr.ts';
+import { Conntrack } from '../../src/conntrack/conntrack.ts';
+import type { CtExec, LabelSet, MarkSet } from '../../src/conntrack/execute.ts';
 import { formatConn } from '../../src/conntrack/format.ts';
 import type { NatRange } from '../../src/nat/range.ts';
 
@@ -71,11 +72,11 @@ export function ipPacket(src: string, dst: string, s: L4Spec): Uint8Array {
   const dv = new DataView(b.buffer);
   if (v6) {
     b[0] = 0x60; dv.setUint16(4, l4.length); b[6] = s.proto; b[7] = 64;
-    parseIpv6(src)!.forEach((w, i) => dv.setUint32(8 + i * 4, w >>> 0));
-    parseIpv6(dst)!.forEach((w, i) => dv.setUint32(24 + i * 4, w >>> 0));
+    ipv6FromText(src)!.forEach((w, i) => dv.setUint32(8 + i * 4, w >>> 0));
+    ipv6FromText(dst)!.forEach((w, i) => dv.setUint32(24 + i * 4, w >>> 0));
   } else {
     b[0] = 0x45; dv.setUint16(2, b.length); b[8] = 64; b[9] = s.proto;
-    dv.setUint32(12, parseIpv4(src)! >>> 0); dv.setUint32(16, parseIpv4(dst)! >>> 0);
+    dv.setUint32(12, ipv4FromText(src)! >>> 0); dv.setUint32(16, ipv4FromText(dst)! >>> 0);
   }
   b.set(l4, hl);
   return b;
@@ -96,11 +97,11 @@ export function loadPacket(batch: PacketBatch, src: string, dst: string, s: L4Sp
   k.fill(0, 0, FK_WORDS);
   k[FK_ETH_TYPE] = v6 ? ETH_TYPE_IPV6 : ETH_TYPE_IP;
   if (v6) {
-    parseIpv6(src)!.forEach((w, j) => (k[FK_IPV6_SRC + j] = w));
-    parseIpv6(dst)!.forEach((w, j) => (k[FK_IPV6_DST + j] = w));
+    ipv6FromText(src)!.forEach((w, j) => (k[FK_IPV6_SRC + j] = w));
+    ipv6FromText(dst)!.forEach((w, j) => (k[FK_IPV6_DST + j] = w));
   } else {
-    k[FK_NW_SRC] = parseIpv4(src)!;
-    k[FK_NW_DST] = parseIpv4(dst)!;
+    k[FK_NW_SRC] = ipv4FromText(src)!;
+    k[FK_NW_DST] = ipv4FromText(dst)!;
   }
   k[FK_NW_PROTO] = s.proto;
   if (s.proto === 1 || s.proto === 58) { k[FK_TP_SRC] = s.type ?? 8; k[FK_TP_DST] = s.code ?? 0; }
@@ -124,8 +125,7 @@ export class Harness {
   /** Send one packet through ct(); returns ct_state as '+trk+new' text. */
   send(src: string, dst: string, s: L4Spec, o: { zone?: number; commit?: boolean; force?: boolean; mark?: MarkSet; label?: LabelSet; nat?: NatRange | null } = {}): string {
     loadPacket(this.batch, src, dst, s);
-    this.ct.execute(this.batch, 0, this.batch.keys, 0, o.zone ?? 0, o.commit ?? true, o.force ?? false,
-      o.mark ?? null, o.label ?? null, this.now, o.nat ?? null);
+    this.ct.execute(this.batch, 0, this.batch.keys, 0, ctExec(o), this.now);
     return ctStateText(this.batch.keys[FK_CT_STATE]);
   }
   key(): Uint32Array {
@@ -134,4 +134,9 @@ export class Harness {
   dump(verbose = false, zone?: number): string[] {
     return this.ct.dump(zone, this.now).map((c) => formatConn(c, verbose)).sort();
   }
+}
+
+/** A compiled ct() action: commit unless told otherwise, zone 0, nothing else. */
+export function ctExec(o: Partial<CtExec> = {}): CtExec {
+  return { zone: o.zone ?? 0, commit: o.commit ?? true, force: o.force ?? false, mark: o.mark ?? null, label: o.label ?? null, nat: o.nat ?? null };
 }

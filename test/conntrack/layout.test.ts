@@ -1,3 +1,8 @@
+// The shared-memory contract between threads: the word offsets of the
+// connection record and key (src/conntrack/layout.ts, src/packet/tuple.ts)
+// are pinned, and a connection (record plus its index entries) fits in 256
+// bytes.
+
 import { describe, it, expect } from 'vitest';
 import * as L from '../../src/conntrack/layout.ts';
 import { ConnTable } from '../../src/conntrack/table.ts';

@@ -1,3 +1,7 @@
+// The connection table against a simple model (fast-check): random
+// commits, replies, flushes, sweeps and clock ticks leave the same
+// connections, with the same expiry, as a Map would.
+
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Harness } from './helpers.ts';

@@ -1,3 +1,8 @@
+// The TCP tracker as OVS's userspace conntrack behaves: state changes and
+// the dump lines along a handshake, data and teardown, window checks
+// (+inv for out-of-window segments), RST and TIME_WAIT reuse, invalid flag
+// combinations, mid-stream pickup and per-state timeouts.
+
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { Harness } from './helpers.ts';

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isFresh } from '../../bin/launch.js';
-import { netnsUnavailable, Topology, waitFor } from '../netns/netns-helpers.ts';
+import { requireRoot, Topology } from '../netns/topology.ts';
 import { ROOT } from './helpers.ts';
 
 const { SWD_FROM_SOURCES: _ignored, SWD_RUNDIR: _ignored2, SWD_SOCKET: _ignored3, ...ENV } = process.env;
@@ -175,9 +175,19 @@ describe('the bins in a built copy of the package', () => {
   }, 180_000);
 });
 
-const skip = netnsUnavailable();
+const skip = requireRoot();
 
-describe.skipIf(skip !== null)(`a compiled swd's worker threads on real ports${skip ? ` (skipped: ${skip})` : ''}`, () => {
+/** Poll `cond` until it holds or `ms` pass (bounded). */
+async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, stepMs: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return true;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  return false;
+}
+
+describe.skipIf(skip !== undefined)(`a compiled swd's worker threads on real ports${skip ? ` (skipped: ${skip})` : ''}`, () => {
   const topos: Topology[] = [];
   beforeAll(() => {
     cpSync(join(ROOT, 'src/ctl/version.ts'), join(dir, 'src/ctl/version.ts'));
@@ -185,7 +195,7 @@ describe.skipIf(skip !== null)(`a compiled swd's worker threads on real ports${s
     markVersion(join(dir, 'dist/ctl/version.js'), '+compiled');
   }, 180_000);
   afterEach(() => {
-    for (const t of topos.splice(0)) t.cleanup();
+    for (const t of topos.splice(0)) t.teardown();
   });
 
   for (const threads of [2, 0]) {
@@ -193,13 +203,14 @@ describe.skipIf(skip !== null)(`a compiled swd's worker threads on real ports${s
       const d = daemon(dir);
       const topo = new Topology();
       topos.push(topo);
-      const h = [topo.addHost('10.78.0.1'), topo.addHost('10.78.0.2')];
+      const ns = [topo.addNamespace('a'), topo.addNamespace('b')];
+      const h = ns.map((n, i) => ({ ns: n, ip: `10.78.0.${i + 1}`, port: topo.plug(n, `p${i}`, `10.78.0.${i + 1}/24`).host }));
       await d.start(['--no-default-bridge', '--pmd-threads', String(threads)]);
       expect(d.ok(['version'])).toEqual([`swd ${VERSION}+compiled`]);
       d.ok(['add-br', 'br0']);
       h.forEach((x, i) => d.ok(['add-port', 'br0', x.port, 'type=system', `ofport=${i + 1}`]));
       d.ok(['add-flow', 'br0', 'actions=normal']);
-      const ping = () => topo.tryInNs(h[0], 'ping', ['-c', '1', '-W', '1', h[1].ip], 5_000).code === 0;
+      const ping = async () => (await topo.ping(h[0].ns, h[1].ip, 1, 1_000)) === 1;
       expect(await waitFor(ping, 30_000, 200), d.stderr).toBe(true);
       const stats = d.ok(['pmd-stats-show']);
       const pmds = stats.filter((l) => l.startsWith('pmd thread numa_id 0 core_id '));

@@ -13,7 +13,8 @@ import {
 } from '../../src/datapath/dp-actions.ts';
 import { DpPort, type PortBackend } from '../../src/datapath/port.ts';
 import { DummyBackend } from '../../src/datapath/ports/dummy.ts';
-import { ipv4HeaderChecksum, rd16, verifyL4Checksum } from '../../src/packet/checksum.ts';
+import { ipv4HeaderChecksum, verifyL4Checksum } from '../../src/packet/checksum.ts';
+import { rd16 } from '../../src/packet/bytes.ts';
 import { composePacket } from '../../src/packet/compose.ts';
 import {
   CS_NEW, CS_TRACKED, FK_CT_STATE, FK_ETH_DST_HI, FK_ETH_DST_LO, FK_ETH_SRC_HI, FK_ETH_SRC_LO, FK_IN_PORT, FK_IPV6_LABEL, FK_IPV6_SRC, FK_NW_DST, FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_PKT_MARK,

@@ -1,8 +1,13 @@
+// What a system port does to packets the kernel handed over unfinished
+// (src/datapath/ports/offload.ts): a partial transport checksum is
+// completed, and a GSO super-packet is cut into wire-sized segments with
+// their own lengths, ids and checksums; hostile metadata is refused.
+
 import { describe, expect, it } from 'vitest';
 import {
-  csumAdd, csumFold, ipv4HeaderChecksum, pseudoHeaderSum, rd16, rd32, setIpv4HeaderChecksum, setL4Checksum,
-  verifyL4Checksum, wr16, wr32,
+  csumAdd, csumFold, ipv4HeaderChecksum, pseudoHeaderSum, setIpv4HeaderChecksum, setL4Checksum, verifyL4Checksum,
 } from '../../src/packet/checksum.ts';
+import { rd16, rd32, wr16, wr32 } from '../../src/packet/bytes.ts';
 import {
   completeChecksum, gsoWord, segment, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_UDP_L4, type FrameSink,
 } from '../../src/datapath/ports/offload.ts';

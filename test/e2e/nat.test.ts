@@ -6,7 +6,8 @@
 
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyL4Checksum, ipv4HeaderChecksum, rd16, setIpv4HeaderChecksum, setL4Checksum } from '../../src/packet/checksum.ts';
+import { verifyL4Checksum, ipv4HeaderChecksum, setIpv4HeaderChecksum, setL4Checksum } from '../../src/packet/checksum.ts';
+import { rd16 } from '../../src/packet/bytes.ts';
 import { readPcap } from '../../src/packet/pcap.ts';
 import { TIMEOUT_ATTRS } from '../../src/conntrack/timeouts.ts';
 import { path, SwdInstance } from './harness.ts';

@@ -1,7 +1,8 @@
 // Decoding what a port wrote to its tx_pcap, for the end-to-end tests:
 // addresses, ports, TCP flags and whether every checksum verifies.
 
-import { ipv4HeaderChecksum, rd16, verifyL4Checksum } from '../../src/packet/checksum.ts';
+import { ipv4HeaderChecksum, verifyL4Checksum } from '../../src/packet/checksum.ts';
+import { rd16 } from '../../src/packet/bytes.ts';
 import { extractHeaders } from '../../src/packet/extract.ts';
 import { FK_IPV6_DST, FK_IPV6_SRC, FK_NW_DST, FK_NW_SRC, FK_TCP_FLAGS, FK_TP_DST, FK_TP_SRC, FK_WORDS } from '../../src/packet/flow-key.ts';
 import { ipv4Str, ipv6Str } from '../../src/packet/odp-format.ts';

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { rewriteToTuple, rewriteIcmpError } from '../../src/nat/rewrite.ts';
-import { ipv4HeaderChecksum, setIpv4HeaderChecksum, setL4Checksum, verifyL4Checksum, rd16 } from '../../src/packet/checksum.ts';
+import { ipv4HeaderChecksum, setIpv4HeaderChecksum, setL4Checksum, verifyL4Checksum } from '../../src/packet/checksum.ts';
+import { rd16 } from '../../src/packet/bytes.ts';
 
 const K_META = 0, K_SRC = 1, K_DST = 5, K_PORTS = 9;
 

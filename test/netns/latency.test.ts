@@ -8,21 +8,11 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { SwdInstance } from '../e2e/harness.ts';
+import { FLOWS_ACL as ACL_FLOWS } from './seed001-acl.ts';
 import { requireRoot, Topology } from './topology.ts';
 
 const skip = requireRoot();
 
-/** Seed 001's ACL: port 1 may open connections to port 2, not the other way. */
-const ACL_FLOWS = [
-  'table=0,priority=1,action=drop',
-  'table=0,priority=10,arp,action=normal',
-  'table=0,priority=100,ip,ct_state=-trk,action=ct(table=1)',
-  'table=1,in_port=1,ip,ct_state=+trk+new,action=ct(commit),2',
-  'table=1,in_port=1,ip,ct_state=+trk+est,action=2',
-  'table=1,in_port=2,ip,ct_state=+trk+new,action=drop',
-  'table=1,in_port=2,ip,ct_state=+trk+est,action=1',
-  'table=1,in_port=2,ip,ct_state=+trk+rel,action=1',
-];
 /** Makes every UDP packet's megaflow exact on the destination port: each new port is an upcall. */
 const UDP_PORT_RULE = 'table=0,priority=200,udp,tp_dst=7,action=drop';
 

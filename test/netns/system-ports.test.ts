@@ -12,39 +12,70 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { SwdInstance } from '../e2e/harness.ts';
-import {
-  netnsUnavailable, PYTHON, sh, startTcpServer, TCP_CLIENT, tcpRequest, Topology, UDP_PROBE, waitFor, type Host,
-} from './netns-helpers.ts';
+import { FLOWS_ACL } from './seed001-acl.ts';
+import { requireRoot, runSync, Topology, type CmdResult } from './topology.ts';
 
-const skip = netnsUnavailable();
+const skip = requireRoot() ?? missingTools();
 
-/** The ACL of seed 001, plus +rel from port 2 so ICMP errors about port 1's connections come back. */
-export const ACL_FLOWS = [
-  'table=0,priority=1,action=drop',
-  'table=0,priority=10,arp,action=normal',
-  'table=0,priority=100,ip,ct_state=-trk,action=ct(table=1)',
-  'table=1,in_port=1,ip,ct_state=+trk+new,action=ct(commit),2',
-  'table=1,in_port=1,ip,ct_state=+trk+est,action=2',
-  'table=1,in_port=2,ip,ct_state=+trk+new,action=drop',
-  'table=1,in_port=2,ip,ct_state=+trk+est,action=1',
-  'table=1,in_port=2,ip,ct_state=+trk+rel,action=1',
-].join('\n');
+/** Why the peers cannot run (no ping or python3), or null; under CI=true nothing may skip. */
+function missingTools(): string | null {
+  if (runSync(['sh', '-c', 'command -v ping && command -v python3']).code === 0) return null;
+  if (process.env.CI === 'true') throw new Error('needs ping and python3: CI must not skip real-traffic tests');
+  return 'needs ping and python3';
+}
+const ACL_FLOWS = FLOWS_ACL.join('\n');
+
+/** A namespace joined to the host by a veth pair: `port` is the host end (a system port), `dev` the namespace end. */
+interface Host {
+  ns: string;
+  port: string;
+  dev: string;
+  ip: string;
+  mac: string;
+}
+
+/** Namespace `h<n>` with its end of a veth pair addressed ip/24 and up; the host end up, no address. */
+function addHost(topo: Topology, n: number, ip: string): Host {
+  const ns = topo.addNamespace(`h${n}`);
+  const { host, inner } = topo.plug(ns, `p${n}`, `${ip}/24`);
+  const mac = topo.execSync(ns, ['cat', `/sys/class/net/${inner}/address`], { check: true }).stdout.trim();
+  return { ns, port: host, dev: inner, ip, mac };
+}
+
+/** Run a command in h's namespace; throws unless it exits 0. */
+function inNs(topo: Topology, h: Host, argv: string[]): string {
+  return topo.execSync(h.ns, argv, { check: true }).stdout;
+}
+
+/** Run a command in h's namespace, whatever its result. */
+function tryInNs(topo: Topology, h: Host, argv: string[], timeoutMs = 10_000): CmdResult {
+  return topo.execSync(h.ns, argv, { timeoutMs });
+}
+
+const sh = (argv: string[], timeoutMs = 10_000) => runSync(argv, { timeoutMs });
 
 const ping = (topo: Topology, from: Host, to: Host) =>
-  topo.tryInNs(from, 'ping', ['-c', '3', '-i', '0.2', '-w', '10', to.ip], 15_000);
+  tryInNs(topo, from, ['ping', '-c', '3', '-i', '0.2', '-w', '10', to.ip], 15_000);
 
-const promiscuity = (dev: string) => Number(/promiscuity (\d+)/.exec(sh('ip', ['-d', 'link', 'show', dev]).stdout)?.[1] ?? -1);
+const promiscuity = (dev: string) => Number(/promiscuity (\d+)/.exec(sh(['ip', '-d', 'link', 'show', dev]).stdout)?.[1] ?? -1);
 
-/** Two or more namespaces on system ports 1..n of br0 in a fresh swd. */
-async function setup(nHosts: number, swdArgs: string[] = []): Promise<{ topo: Topology; swd: SwdInstance; h: Host[] }> {
+/** A topology and an swd, both torn down after the test whatever happens. */
+function fresh(): { topo: Topology; swd: SwdInstance } {
   const topo = new Topology();
   const swd = new SwdInstance();
   cleanups.push(async () => {
     await swd.dispose();
-    topo.cleanup();
+    await topo.stopProcesses();
+    topo.teardown();
   });
+  return { topo, swd };
+}
+
+/** Two or more namespaces on system ports 1..n of br0 in a fresh swd. */
+async function setup(nHosts: number, swdArgs: string[] = []): Promise<{ topo: Topology; swd: SwdInstance; h: Host[] }> {
+  const { topo, swd } = fresh();
   const h: Host[] = [];
-  for (let i = 1; i <= nHosts; i++) h.push(topo.addHost(`10.77.0.${i}`));
+  for (let i = 1; i <= nHosts; i++) h.push(addHost(topo, i, `10.77.0.${i}`));
   await swd.start(['--no-default-bridge', ...swdArgs]);
   swd.ok(['add-br', 'br0']);
   h.forEach((x, i) => swd.ok(['add-port', 'br0', x.port, 'type=system', `ofport=${i + 1}`]));
@@ -60,7 +91,7 @@ async function setup(nHosts: number, swdArgs: string[] = []): Promise<{ topo: To
 async function untilReading(topo: Topology, swd: SwdInstance, from: Host, ofport: string): Promise<void> {
   const rx = () => Number(/rx pkts=(\d+)/.exec(swd.ok(['dump-ports', 'br0', ofport])[1])![1]);
   const seen = await waitFor(() => {
-    topo.tryInNs(from, 'ping', ['-c', '1', '-W', '1', from.ip.replace(/\.\d+$/, '.250')], 5_000); // an ARP request at least
+    tryInNs(topo, from, ['ping', '-c', '1', '-W', '1', from.ip.replace(/\.\d+$/, '.250')], 5_000); // an ARP request at least
     return rx() > 0;
   }, 60_000, 200);
   if (!seen) throw new Error(`swd never read port ${ofport}`);
@@ -87,7 +118,7 @@ describe.skipIf(skip !== null)(`system and tap ports in network namespaces${skip
     const rx2 = () => Number(/tx pkts=(\d+)/.exec(swd.ok(['dump-ports', 'br0', '2'])[2])![1]);
     const before = rx2();
     const runt = `s.send(bytes.fromhex('ffffffffffff${h[0].mac.replace(/:/g, '')}0800450005dc0000'))`;
-    topo.inNs(h[0], PYTHON, ['-c', `import socket; s=socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(('eth0', 0)); ${runt}`]);
+    inNs(topo, h[0], [PYTHON, '-c', `import socket; s=socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(('${h[0].dev}', 0)); ${runt}`]);
     expect(await waitFor(() => rx2() > before)).toBe(true);
     expect(ping(topo, h[0], h[1]).stdout).toContain('3 received');
 
@@ -116,7 +147,7 @@ describe.skipIf(skip !== null)(`system and tap ports in network namespaces${skip
       'in_port=2,ct_state=+est,ct_zone=1,ip,action=1',
     ].join('\n'));
     // The NATed addresses are nobody's: ns2 reaches them through a static neighbour entry, as a real setup would.
-    for (let a = 240; a <= 255; a++) topo.inNs(h[1], 'ip', ['neigh', 'replace', `10.77.0.${a}`, 'lladdr', h[0].mac, 'dev', 'eth0', 'nud', 'permanent']);
+    for (let a = 240; a <= 255; a++) inNs(topo, h[1], ['ip', 'neigh', 'replace', `10.77.0.${a}`, 'lladdr', h[0].mac, 'dev', h[1].dev, 'nud', 'permanent']);
     const server = await startTcpServer(topo, h[1], 8080);
     const answer = tcpRequest(topo, h[0], h[1].ip, 8080, 'hello through snat');
     const m = /^10\.77\.0\.(\d+) HELLO THROUGH SNAT$/.exec(answer);
@@ -141,7 +172,7 @@ describe.skipIf(skip !== null)(`system and tap ports in network namespaces${skip
       'priority=100,in_port=3,ip,action=ct(zone=2,nat,table=2)',
       'table=2,ip,ct_state=+trk+est,action=1',
     ].join('\n'));
-    topo.inNs(h[0], 'ip', ['neigh', 'replace', vip, 'lladdr', '02:00:00:00:00:64', 'dev', 'eth0', 'nud', 'permanent']);
+    inNs(topo, h[0], ['ip', 'neigh', 'replace', vip, 'lladdr', '02:00:00:00:00:64', 'dev', h[0].dev, 'nud', 'permanent']);
     const s2 = await startTcpServer(topo, h[1], 8080);
     const s3 = await startTcpServer(topo, h[2], 8080);
     for (let i = 0; i < 16; i++) {
@@ -154,32 +185,28 @@ describe.skipIf(skip !== null)(`system and tap ports in network namespaces${skip
   });
 
   it('a tap port carries traffic between the host and a namespace', async () => {
-    const topo = new Topology();
-    const swd = new SwdInstance();
-    cleanups.push(async () => {
-      await swd.dispose();
-      topo.cleanup();
-    });
+    const { topo, swd } = fresh();
     const net = `10.213.${process.pid % 250}`;
-    const ns1 = topo.addHost(`${net}.2`);
-    const tap = `${topo.tag}t`;
-    topo.ownLink(tap);
+    const ns1 = addHost(topo, 1, `${net}.2`);
+    // swd creates the tap device and removes it at del-port; teardown removes it if a failure left it.
+    const tap = topo.ifname('t');
+    topo.onTeardown(() => void runSync(['ip', 'link', 'del', tap]));
     await swd.start(['--no-default-bridge']);
     swd.ok(['add-br', 'br0']);
     swd.ok(['add-port', 'br0', ns1.port, 'type=system', 'ofport=1']);
     swd.ok(['add-port', 'br0', tap, 'type=tap', 'ofport=2']);
     await untilReading(topo, swd, ns1, '1');
     swd.ok(['add-flow', 'br0', 'actions=normal']);
-    expect(sh('ip', ['link', 'show', tap]).stdout).toMatch(/state (UP|UNKNOWN)|,UP/);
-    expect(sh('ip', ['addr', 'add', `${net}.1/24`, 'dev', tap]).code).toBe(0);
-    const p = sh('ping', ['-c', '3', '-i', '0.2', '-w', '10', '-I', tap, `${net}.2`], 15_000);
+    expect(sh(['ip', 'link', 'show', tap]).stdout).toMatch(/state (UP|UNKNOWN)|,UP/);
+    expect(sh(['ip', 'addr', 'add', `${net}.1/24`, 'dev', tap]).code).toBe(0);
+    const p = sh(['ping', '-c', '3', '-i', '0.2', '-w', '10', '-I', tap, `${net}.2`], 15_000);
     expect(p.stdout).toContain('3 packets transmitted, 3 received');
     await startTcpServer(topo, ns1, 8081);
-    const r = sh(PYTHON, ['-c', TCP_CLIENT, `${net}.2`, '8081', 'from the host', '3'], 10_000);
+    const r = sh([PYTHON, '-c', TCP_CLIENT, `${net}.2`, '8081', 'from the host', '3'], 10_000);
     expect(r.stdout.trim()).toBe(`${net}.1 FROM THE HOST`);
     swd.ok(['del-port', 'br0', tap]);
     // The device goes once the PMD threads have let go of its descriptor.
-    expect(await waitFor(() => sh('ip', ['link', 'show', tap]).code !== 0)).toBe(true);
+    expect(await waitFor(() => sh(['ip', 'link', 'show', tap]).code !== 0)).toBe(true);
   });
 });
 
@@ -205,7 +232,7 @@ describe.skipIf(skip !== null)(`PMD threads${skip ? ` (skipped: ${skip})` : ''}`
     swd.ok(['pmd-set-threads', '3']);
     expect(swd.ok(['pmd-stats-show']).filter((l) => l.startsWith('pmd thread'))).toHaveLength(3);
     // Traffic pauses while the new threads boot (they compile their code first): wait for it to resume.
-    const onePing = () => topo.tryInNs(h[0], 'ping', ['-c', '1', '-W', '1', h[1].ip], 5_000).code === 0;
+    const onePing = () => tryInNs(topo, h[0], ['ping', '-c', '1', '-W', '1', h[1].ip], 5_000).code === 0;
     expect(await waitFor(onePing, 60_000, 200)).toBe(true);
     expect(ping(topo, h[0], h[1]).stdout).toContain('3 received');
     expect(swd.ctl(['pmd-set-threads', '0']).code).not.toBe(0);
@@ -213,7 +240,7 @@ describe.skipIf(skip !== null)(`PMD threads${skip ? ` (skipped: ${skip})` : ''}`
 });
 
 /** The ACL checks, shared with the PMD test. */
-export async function aclScenario(topo: Topology, swd: SwdInstance, h: Host[]): Promise<void> {
+async function aclScenario(topo: Topology, swd: SwdInstance, h: Host[]): Promise<void> {
   const s2 = await startTcpServer(topo, h[1], 8080);
   await startTcpServer(topo, h[0], 8080);
   // Data both ways: a payload out, the server's upper-cased answer back; more than one segment each way.
@@ -225,10 +252,108 @@ export async function aclScenario(topo: Topology, swd: SwdInstance, h: Host[]): 
   // ns2 -> ns1: the SYN is +new from port 2 and dropped.
   expect(tcpRequest(topo, h[1], h[0].ip, 8080, 'sneaky', 2)).toMatch(/^failed (TimeoutError|timeout)/);
   // A UDP probe to a closed port in ns2: the ICMP port unreachable comes back as +rel.
-  const probe = topo.tryInNs(h[0], PYTHON, ['-c', UDP_PROBE, h[1].ip, '9']);
+  const probe = tryInNs(topo, h[0], [PYTHON, '-c', UDP_PROBE, h[1].ip, '9']);
   expect(probe.stdout.trim()).toBe('refused');
   const ct = swd.ok(['dump-conntrack']);
   expect(ct.some((l) => l.startsWith('udp,orig=(src=10.77.0.1,dst=10.77.0.2,') && l.includes('dport=9)'))).toBe(true);
   expect(ct.filter((l) => l.startsWith('tcp,orig=(src=10.77.0.1,dst=10.77.0.2,')).length).toBe(2);
   expect(ct.some((l) => l.startsWith('tcp,orig=(src=10.77.0.2,'))).toBe(false);
+}
+
+// ---------------------------------------------------------------- peers
+
+/** The python3 interpreter itself (not a version-manager shim, which is slow to start). */
+const PYTHON = (() => {
+  const r = sh(['python3', '-c', 'import sys; print(sys.executable)']);
+  return r.code === 0 && r.stdout.trim() ? r.stdout.trim() : 'python3';
+})();
+
+/** Wait (bounded) until `check` returns true; returns its last answer. */
+async function waitFor(check: () => boolean, timeoutMs = 10_000, stepMs = 100): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+/**
+ * A TCP server in python3: for each connection it reads one line, answers
+ * "<peer address> <line upper-cased>\n" and prints "accepted <peer>" on stdout.
+ */
+const TCP_SERVER = `
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', int(sys.argv[1])))
+s.listen(64)
+print('listening', flush=True)
+while True:
+    c, a = s.accept()
+    c.settimeout(5)
+    try:
+        data = b''
+        while not data.endswith(b'\\n'):
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        c.sendall(a[0].encode() + b' ' + data.upper())
+        print('accepted', a[0], len(data), flush=True)
+    except Exception as e:
+        print('error', e, flush=True)
+    finally:
+        c.close()
+`;
+
+/** Client: connect, send `payload` + newline, print the answer line (exit 1 on any failure). */
+const TCP_CLIENT = `
+import socket, sys
+try:
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[4]))
+    s.sendall(sys.argv[3].encode() + b'\\n')
+    data = b''
+    while not data.endswith(b'\\n'):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    print(data.decode().strip())
+except Exception as e:
+    print('failed', type(e).__name__, e)
+    sys.exit(1)
+`;
+
+/** UDP probe: send one datagram to a closed port, print what comes back (refused = ICMP port unreachable). */
+const UDP_PROBE = `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.send(b'probe')
+try:
+    s.recv(100)
+    print('answered')
+except ConnectionRefusedError:
+    print('refused')
+except socket.timeout:
+    print('timeout')
+`;
+
+/** Start TCP_SERVER in h's namespace (stopped at teardown) and wait until it listens. */
+async function startTcpServer(topo: Topology, h: Host, port: number): Promise<{ accepted: () => string[] }> {
+  const p = topo.spawn(h.ns, [PYTHON, '-u', '-c', TCP_SERVER, String(port)]);
+  const up = await waitFor(() => p.stdout.includes('listening') || !p.running, 10_000, 50);
+  if (!up || !p.running) throw new Error(`TCP server in ${h.ns} did not start: ${p.stdout}${p.stderr}`);
+  return {
+    /** The peers of the connections answered so far (printed after the answer: wait with waitFor). */
+    accepted: () => p.stdout.split('\n').filter((l) => l.startsWith('accepted ')).map((l) => l.split(' ')[1]),
+  };
+}
+
+/** Run TCP_CLIENT in h's namespace; returns the answer line or "failed ...". */
+function tcpRequest(topo: Topology, h: Host, ip: string, port: number, payload: string, timeoutSec = 3): string {
+  const r = tryInNs(topo, h, [PYTHON, '-c', TCP_CLIENT, ip, String(port), payload, String(timeoutSec)], (timeoutSec + 5) * 1000);
+  return r.stdout.trim() || `failed ${r.stderr.trim()}`;
 }

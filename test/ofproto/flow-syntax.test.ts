@@ -10,8 +10,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ParseError } from '../../src/ofproto/errors.ts';
 import { parseFlowsCommand } from '../../src/ofproto/parse-flows-cmd.ts';
-import { parseFlow, parseFlowFile, parseFlowModFile, withPortNames } from '../../src/ofproto/parse-flow.ts';
-import { formatFlow, withPortLabels } from '../../src/ofproto/format-flow.ts';
+import { parseFlow, parseFlowFile, parseFlowModFile } from '../../src/ofproto/parse-flow.ts';
+import { formatFlow } from '../../src/ofproto/format-flow.ts';
+import { withPortLabels, withPortNames } from '../../src/ofproto/field-text.ts';
 
 const FIX = join(import.meta.dirname, 'fixtures');
 

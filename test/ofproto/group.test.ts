@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ParseError } from '../../src/ofproto/errors.ts';
-import { bestLiveBucket, formatGroup, parseGroupFile, parseGroupText, symmetricL4Hash, type Bucket } from '../../src/ofproto/group.ts';
+import type { Bucket } from '../../src/ofproto/group.ts';
+import { formatGroup } from '../../src/ofproto/group-format.ts';
+import { parseGroupFile, parseGroupText } from '../../src/ofproto/group-parse.ts';
+import { bestLiveBucket, symmetricL4Hash } from '../../src/ofproto/group-select.ts';
 import { parseOdpFlow } from '../../src/packet/odp-parse.ts';
 import { FK_ETH_DST_HI, FK_NW_DST, FK_NW_SRC, FK_TP_DST, FK_TP_SRC, FK_WORDS } from '../../src/packet/flow-key.ts';
 

@@ -3,9 +3,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  csumUpdate16, csumUpdate32, ipv4HeaderChecksum, rd16, rd32, setIpv4HeaderChecksum, setL4Checksum,
-  verifyL4Checksum, wr16, wr32,
+  csumUpdate16, csumUpdate32, ipv4HeaderChecksum, setIpv4HeaderChecksum, setL4Checksum, verifyL4Checksum,
 } from '../../src/packet/checksum.ts';
+import { rd16, rd32, wr16, wr32 } from '../../src/packet/bytes.ts';
 import { composePacket } from '../../src/packet/compose.ts';
 import { parseOdpFlow } from '../../src/packet/odp-parse.ts';
 

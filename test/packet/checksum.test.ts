@@ -4,9 +4,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  csumAdd, csumFinish, csumFold, csumUpdate16, csumUpdate32, ipv4HeaderChecksum, l4Checksum, rd16, rd32,
-  setIpv4HeaderChecksum, setL4Checksum, verifyL4Checksum, wr16, wr32,
+  csumAdd, csumFinish, csumFold, csumUpdate16, csumUpdate32, ipv4HeaderChecksum, l4Checksum, setIpv4HeaderChecksum, setL4Checksum, verifyL4Checksum,
 } from '../../src/packet/checksum.ts';
+import { rd16, rd32, wr16, wr32 } from '../../src/packet/bytes.ts';
 
 const u16 = fc.integer({ min: 0, max: 0xffff });
 const u32 = fc.integer({ min: 0, max: 0xffffffff });

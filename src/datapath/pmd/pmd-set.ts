@@ -18,7 +18,7 @@ import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threa
 import type { Conntrack } from '../../conntrack/conntrack.ts';
 import { FK_WORDS } from '../../packet/flow-key.ts';
 import type { UpcallResult } from '../datapath.ts';
-import { newUfid, type Megaflow } from '../megaflow.ts';
+import { newMegaflow, type Megaflow } from '../megaflow.ts';
 import { closeFd, eventFd, eventFdSignal } from '../native/native.ts';
 import type { PortCounters } from '../port.ts';
 import { startTsWorker } from '../rx/worker-boot.ts';
@@ -185,11 +185,7 @@ export class PmdSet {
       flowId = this.nextFlowId++;
       const key = new Uint32Array(FK_WORDS);
       for (let w = 0; w < FK_WORDS; w++) key[w] = m.key[w] & res.mask[w];
-      this.mirrors.set(flowId, {
-        key, origKey: Uint32Array.from(m.key), mask: res.mask, actions: res.actions, packets: 0, bytes: 0, usedMs: 0,
-        tcpFlags: 0, createdMs: this.host.now(), owner: res.owner ?? null, pushedPackets: 0, pushedBytes: 0,
-        ufid: newUfid(), dead: false,
-      });
+      this.mirrors.set(flowId, newMegaflow(key, Uint32Array.from(m.key), res.mask, res.actions, this.host.now(), res.owner ?? null));
     }
     t.upPort.postMessage({
       seq: m.seq, flowId, actions: res ? res.actions : null, mask: res ? res.mask : null,

@@ -14,7 +14,8 @@
 //
 // Pure functions over bytes; no allocation per packet (callers pass scratch).
 
-import { csumAdd, csumFinish, rd16, rd32, setIpv4HeaderChecksum, setL4Checksum, wr16, wr32 } from '../../packet/checksum.ts';
+import { csumAdd, csumFinish, setIpv4HeaderChecksum, setL4Checksum } from '../../packet/checksum.ts';
+import { rd16, rd32, wr16, wr32 } from '../../packet/bytes.ts';
 
 // virtio_net_hdr (include/uapi/linux/virtio_net.h)
 export const VNET_HDR_LEN = 10;

@@ -1,0 +1,456 @@
+// The conntrack packet path: the ct() action's engine. Looks a packet's tuple up in its
+// zone, runs the L4 tracker, commits new connections when asked (within the
+// global and per-zone limits), and writes ct_state / ct_zone / ct_mark /
+// ct_label / the original-direction tuple into the packet's flow key, with
+// the semantics of OVS's userspace datapath (ovs-actions(7) "ct",
+// ovs-fields(7) ct_state).
+//
+// Threads: every PMD worker attaches its own Conntrack (and so its own
+// PacketPath) to the same shared table. A PacketPath holds only per-thread
+// scratch, so it must not be shared between threads. Locking is
+// table.ts's: execute() holds the shard lock of the packet's key while it
+// looks up and updates; when a key and its record's home shard differ (NAT)
+// it drops the first lock before taking the home one and re-validates.
+//
+// NAT (src/nat): a commit whose ct() has nat(src=..)/nat(dst=..) picks the
+// translated tuple (select.ts, probing this table for uniqueness under the
+// lock rules of table.ts), stores it as the record's reply key and its NF_*
+// flags, and links both keys. Any ct() with a nat clause then rewrites the
+// packets of a NATed connection in both directions (and ICMP errors about
+// it), sets +snat/+dnat and updates the flow key's header words. A commit
+// that finds no free tuple drops the packet and creates nothing.
+
+import {
+  FK_CT_STATE, FK_CT_ZONE, FK_CT_MARK, FK_CT_LABEL, FK_CT_NW_SRC, FK_CT_NW_DST, FK_CT_IPV6_SRC,
+  FK_CT_IPV6_DST, FK_CT_NW_PROTO, FK_CT_TP, CS_NEW, CS_ESTABLISHED, CS_RELATED, CS_REPLY_DIR, CS_INVALID,
+  CS_TRACKED, IPPROTO_TCP, IPPROTO_ICMP, IPPROTO_ICMPV6, CS_SRC_NAT, CS_DST_NAT, FK_NW_SRC, FK_NW_DST,
+  FK_IPV6_SRC, FK_IPV6_DST, FK_TP_SRC, FK_TP_DST,
+} from '../packet/flow-key.ts';
+import { NAT_DST, NAT_SRC, type NatRange } from '../nat/range.ts';
+import { selectTuple, NAT_SEED, type TupleProbe } from '../nat/select.ts';
+import { tupleHasPorts } from '../packet/tuple.ts';
+import { rewriteToTuple, rewriteIcmpError } from '../nat/rewrite.ts';
+import type { PacketBatch } from '../packet/batch.ts';
+import type { ConnTable } from './table.ts';
+import { removeLocked } from './expiry.ts';
+import {
+  KEY_WORDS, K_META, K_SRC, K_DST, K_PORTS, REC_WORDS, R_FLAGS, R_ID, R_EXPIRY, R_MARK, R_LABEL, R_KEY_ORIG,
+  R_KEY_REPLY, R_PKTS_ORIG, R_PKTS_REPLY, R_BYTES_ORIG, R_BYTES_REPLY, RF_IN_USE, H_CNT_INVALID, H_CNT_FULL,
+  H_CNT_ZONE_FULL, H_CNT_EXPIRED, H_CNT_COMMITS, H_CNT_RELATED, H_CNT_NAT_EXHAUSTED, H_CNT_NAT_CONNS,
+  RF_NAT_SHIFT, NF_SRC, NF_DST,
+} from './layout.ts';
+import { type L4Pkt, type L4Tracker, getClass, UPDATE_INVALID, UPDATE_NEW, UPDATE_VALID_NEW } from './l4.ts';
+import { tcpTracker } from './tcp.ts';
+import { otherTracker } from './udp.ts';
+import { icmpTracker } from './icmp.ts';
+import { extractKey, reverseKey, EXTRACT_FAIL, EXTRACT_ICMP_ERROR } from './key.ts';
+import { timeoutSec } from './timeouts.ts';
+import { rd16, rd32 } from '../packet/bytes.ts';
+
+/** Set bits of ct_mark: new = (old & ~mask) | (value & mask). */
+export interface MarkSet { value: number; mask: number }
+/** Set bits of ct_label, four words, most significant first. */
+export interface LabelSet { value: Uint32Array; mask: Uint32Array }
+
+/**
+ * A ct() action compiled for the fast path, once per megaflow (the
+ * datapath's ct action carries it): `zone`; `commit` creates the
+ * connection when new; `force` ends a connection found in the reply
+ * direction and starts a new one; `mark`/`label` (from exec()) apply only
+ * with commit; `nat` (src/nat/range.ts) sets up NAT on commit and rewrites
+ * the packets of NATed connections, and when no tuple is free the packet
+ * is marked dropped.
+ */
+export interface CtExec {
+  zone: number;
+  commit: boolean;
+  force: boolean;
+  mark: MarkSet | null;
+  label: LabelSet | null;
+  nat: NatRange | null;
+}
+
+function trackerFor(proto: number): L4Tracker {
+  if (proto === IPPROTO_TCP) return tcpTracker;
+  if (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) return icmpTracker;
+  return otherTracker;
+}
+
+const NO_REC = -1;
+/** commitLocked(): no free NAT tuple (the packet is dropped). */
+const NAT_EXHAUSTED = -2;
+const NO_SHARD = -1;
+/** try-lock attempts on a lower shard before calling a candidate taken. */
+const TRYLOCK_SPINS = 64;
+
+export class PacketPath implements TupleProbe {
+  // Per-thread scratch: the packet's key, its reverse, and a temp.
+  private readonly k = new Int32Array(KEY_WORDS);
+  private readonly rk = new Int32Array(KEY_WORDS);
+  private readonly tmp = new Int32Array(KEY_WORDS);
+  private readonly pkt: L4Pkt = { data: new Uint8Array(0), l4: 0, l4Len: 0, v6: 0 };
+  // NAT tuple probing (taken()): the shard the commit holds, and the other
+  // shard left locked for the chosen reply key (NO_SHARD when none).
+  private probeShard = NO_SHARD;
+  private probeHeld = NO_SHARD;
+
+  constructor(readonly table: ConnTable) {}
+
+  /**
+   * Run packet `idx` of `batch` through conntrack in `zone` and write the
+   * ct_* fields into key[keyOfs..], as the compiled ct() action `a` says
+   * (see CtExec). Never throws, never allocates.
+   */
+  execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: CtExec, nowMs: number): void {
+    const { commit, force, mark: setMark, label: setLabel, nat } = a;
+    let zone = a.zone;
+    const t = this.table;
+    const k = this.k;
+    const p = this.pkt;
+    zone &= 0xffff;
+    const ex = extractKey(k, 0, this.tmp, p, batch.data[idx], batch.l3[idx], batch.l4[idx], key, keyOfs, zone);
+    if (ex === EXTRACT_FAIL) {
+      Atomics.add(t.hdr, H_CNT_INVALID, 1);
+      this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID, zone, NO_REC, false);
+      return;
+    }
+    const related = ex === EXTRACT_ICMP_ERROR;
+    const hash = t.hashKey(k, 0);
+    let shard = t.shardOfKey(k, 0);
+    let bucket = t.bucketOf(shard, hash);
+    const rec = t.rec;
+    const proto = (k[K_META] >>> 16) & 0xff;
+    const tracker = trackerFor(proto);
+    const pktLen = batch.len[idx];
+
+    t.lockShard(shard);
+    let node = t.lookupLocked(k, 0, bucket);
+    let r = NO_REC;
+    let reply = false;
+    if (node >= 0) {
+      r = node >>> 1;
+      reply = (node & 1) === 1;
+      const home = t.homeShard(r);
+      if (home !== shard) {
+        // Reply key of a NATed connection: move to the record's home lock.
+        const id = rec[r * REC_WORDS + R_ID];
+        t.unlockShard(shard);
+        t.lockShard(home);
+        shard = home;
+        if (!t.isInUse(r) || rec[r * REC_WORDS + R_ID] !== id) r = NO_REC;
+      }
+    }
+    if (r !== NO_REC && t.f64[(r * REC_WORDS + R_EXPIRY) >>> 1] <= nowMs) {
+      // Expired but not swept yet: gone for this packet.
+      this.removeIfSingleShardLocked(r, shard);
+      Atomics.add(t.hdr, H_CNT_EXPIRED, 1);
+      r = NO_REC;
+    }
+
+    if (related) {
+      let state = CS_TRACKED | CS_INVALID;
+      if (r !== NO_REC) {
+        state = CS_TRACKED | CS_RELATED | (reply ? CS_REPLY_DIR : 0);
+        Atomics.add(t.hdr, H_CNT_RELATED, 1);
+        if (commit) this.applyMarkLabelLocked(r, setMark, setLabel);
+        if (nat !== null) state |= this.natPacketLocked(r, reply, true, batch, idx, key, keyOfs);
+      } else Atomics.add(t.hdr, H_CNT_INVALID, 1);
+      this.writeMd(key, keyOfs, state, zone, r, false);
+      t.unlockShard(shard);
+      return;
+    }
+
+    if (r !== NO_REC && force && reply) {
+      this.removeIfSingleShardLocked(r, shard);
+      r = NO_REC;
+    }
+
+    let state = 0;
+    if (r !== NO_REC) {
+      const base = r * REC_WORDS;
+      const res = tracker.update(rec, base, p, reply, t.seqCheck());
+      if (res === UPDATE_INVALID) {
+        Atomics.add(t.hdr, H_CNT_INVALID, 1);
+        this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID, zone, r, false);
+        t.unlockShard(shard);
+        return;
+      }
+      if (res === UPDATE_NEW) {
+        this.removeIfSingleShardLocked(r, shard);
+        r = NO_REC;
+      } else {
+        state = res === UPDATE_VALID_NEW ? CS_NEW : CS_ESTABLISHED | (reply ? CS_REPLY_DIR : 0);
+        t.f64[(base + R_EXPIRY) >>> 1] = nowMs + timeoutSec(t, zone, getClass(rec, base)) * 1000;
+        const pi = (base + (reply ? R_PKTS_REPLY : R_PKTS_ORIG)) >>> 1;
+        const bi = (base + (reply ? R_BYTES_REPLY : R_BYTES_ORIG)) >>> 1;
+        t.f64[pi] += 1;
+        t.f64[bi] += pktLen;
+        if (commit) this.applyMarkLabelLocked(r, setMark, setLabel);
+        if (nat !== null) state |= this.natPacketLocked(r, reply, false, batch, idx, key, keyOfs);
+      }
+    }
+
+    if (r === NO_REC) {
+      if (!tracker.validNew(p)) {
+        Atomics.add(t.hdr, H_CNT_INVALID, 1);
+        this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID, zone, NO_REC, true);
+        t.unlockShard(shard);
+        return;
+      }
+      state = CS_NEW;
+      if (commit) {
+        // The packet's key shard is the orig key's shard; without NAT the
+        // reply key hashes to the same shard (symmetric shard hash).
+        if (shard !== t.shardOfKey(k, 0)) {
+          t.unlockShard(shard);
+          shard = t.shardOfKey(k, 0);
+          t.lockShard(shard);
+          bucket = t.bucketOf(shard, hash);
+          node = t.lookupLocked(k, 0, bucket);
+          if (node >= 0) {
+            // Someone committed it meanwhile: treat as tracked-new of theirs.
+            r = node >>> 1;
+          }
+        }
+        if (r === NO_REC) {
+          r = this.commitLocked(k, hash, bucket, shard, zone, nowMs, pktLen, setMark, setLabel, nat);
+          if (r === NAT_EXHAUSTED) {
+            Atomics.add(t.hdr, H_CNT_NAT_EXHAUSTED, 1);
+            Atomics.add(t.hdr, t.layout.natExhausted + zone, 1);
+            batch.dropped[idx] = 1;
+            r = NO_REC;
+          } else if (r !== NO_REC && nat !== null) {
+            state |= this.natPacketLocked(r, false, false, batch, idx, key, keyOfs);
+          }
+        }
+      }
+    }
+    this.writeMd(key, keyOfs, CS_TRACKED | state, zone, r, r === NO_REC);
+    t.unlockShard(shard);
+  }
+
+  /** Create and link a record for key k. Caller holds `shard`, the shard of
+   *  k (and, without NAT, of its reverse). With NAT the reply key is chosen
+   *  by src/nat/select.ts and may live in another shard, locked here while
+   *  it is probed and linked. Returns the record, -1 (limits) or
+   *  NAT_EXHAUSTED; on failure nothing is left behind. */
+  private commitLocked(k: Int32Array, hash: number, bucket: number, shard: number, zone: number, nowMs: number,
+    pktLen: number, setMark: MarkSet | null, setLabel: LabelSet | null, nat: NatRange | null): number {
+    const t = this.table;
+    const why = t.reserve(zone);
+    if (why !== 0) {
+      Atomics.add(t.hdr, why === 1 ? H_CNT_FULL : H_CNT_ZONE_FULL, 1);
+      return NO_REC;
+    }
+    const r = t.allocRecord();
+    if (r < 0) {
+      t.unreserve(zone);
+      Atomics.add(t.hdr, H_CNT_FULL, 1);
+      return NO_REC;
+    }
+    const rec = t.rec;
+    const base = r * REC_WORDS;
+    for (let i = 0; i < KEY_WORDS; i++) rec[base + R_KEY_ORIG + i] = k[i];
+    const rk = this.rk;
+    reverseKey(rk, 0, k, 0);
+    let natFlags = 0;
+    if (nat !== null && (nat.action & (NAT_SRC | NAT_DST)) !== 0) {
+      this.probeShard = shard;
+      this.probeHeld = NO_SHARD;
+      if (!selectTuple(nat, k, 0, rk, 0, t.seed ^ NAT_SEED, this)) {
+        this.probeShard = NO_SHARD;
+        t.freeRecord(r);
+        t.unreserve(zone);
+        return NAT_EXHAUSTED;
+      }
+      this.probeShard = NO_SHARD;
+      natFlags = this.natFlagsOf(nat.action);
+      Atomics.add(t.hdr, H_CNT_NAT_CONNS, 1);
+    }
+    for (let i = 0; i < KEY_WORDS; i++) rec[base + R_KEY_REPLY + i] = rk[i];
+    const rshard = t.shardOfKey(rk, 0);
+    const rbucket = t.bucketOf(rshard, t.hashKey(rk, 0));
+    rec[base + R_ID] = t.nextId();
+    rec[base + R_MARK] = 0;
+    for (let i = 0; i < 4; i++) rec[base + R_LABEL + i] = 0;
+    const tracker = trackerFor((k[K_META] >>> 16) & 0xff);
+    tracker.newConn(rec, base, this.pkt);
+    t.f64[(base + R_EXPIRY) >>> 1] = nowMs + timeoutSec(t, zone, getClass(rec, base)) * 1000;
+    t.f64[(base + R_PKTS_ORIG) >>> 1] = 1;
+    t.f64[(base + R_BYTES_ORIG) >>> 1] = pktLen;
+    t.f64[(base + R_PKTS_REPLY) >>> 1] = 0;
+    t.f64[(base + R_BYTES_REPLY) >>> 1] = 0;
+    this.applyMarkLabelLocked(r, setMark, setLabel);
+    rec[base + R_FLAGS] |= natFlags << RF_NAT_SHIFT;
+    t.insertLocked(r, bucket, rbucket);
+    Atomics.or(rec, base + R_FLAGS, RF_IN_USE);
+    Atomics.add(t.hdr, H_CNT_COMMITS, 1);
+    if (this.probeHeld !== NO_SHARD) {
+      t.unlockShard(this.probeHeld);
+      this.probeHeld = NO_SHARD;
+    }
+    return r;
+  }
+
+  /** NF_* of a translation: the configured side only. When DNAT also has
+   *  to move the client's source port (its reply tuple would collide), OVS
+   *  still marks the connection +dnat alone; the packets are rewritten to
+   *  the stored reply tuple either way, so the port moves in both
+   *  directions regardless of these flags. */
+  private natFlagsOf(action: number): number {
+    return (action & NAT_SRC) !== 0 ? NF_SRC : NF_DST;
+  }
+
+  /**
+   * TupleProbe for src/nat/select.ts, called from commitLocked() with
+   * probeShard held: is candidate reply key k taken? A free candidate in
+   * another shard leaves that shard locked (probeHeld) until it is linked,
+   * so nobody can take it meanwhile. Lower shards only by try-lock.
+   */
+  taken(k: Int32Array, ofs: number): boolean {
+    const t = this.table;
+    const c = t.shardOfKey(k, ofs);
+    const b = t.bucketOf(c, t.hashKey(k, ofs));
+    if (c === this.probeShard) return t.lookupLocked(k, ofs, b) >= 0;
+    if (c > this.probeShard) {
+      t.lockShard(c);
+    } else {
+      let got = false;
+      for (let i = 0; i < TRYLOCK_SPINS && !got; i++) got = t.tryLockShard(c);
+      if (!got) return true; // busy: skip this candidate rather than wait out of order
+    }
+    if (t.lookupLocked(k, ofs, b) >= 0) {
+      t.unlockShard(c);
+      return true;
+    }
+    this.probeHeld = c;
+    return false;
+  }
+
+  /**
+   * Rewrite packet idx of a NATed connection r for its direction (`reply`),
+   * or, when `related`, the ICMP error about it, and refresh the flow key's
+   * header words. Returns the ct_state NAT bits (0 when r has no NAT).
+   * Caller holds r's home shard; this.k is the packet's key.
+   */
+  private natPacketLocked(r: number, reply: boolean, related: boolean, batch: PacketBatch, idx: number,
+    key: Uint32Array, o: number): number {
+    const rec = this.table.rec;
+    const base = r * REC_WORDS;
+    const nf = (rec[base + R_FLAGS] >>> RF_NAT_SHIFT) & 0xff;
+    if (nf === 0) return 0;
+    const tgt = this.rk;
+    reverseKey(tgt, 0, rec, base + (reply ? R_KEY_ORIG : R_KEY_REPLY));
+    const d = batch.data[idx];
+    const l3 = batch.l3[idx];
+    const l4 = batch.l4[idx];
+    const v6 = (this.k[K_META] >>> 24) & 0xff;
+    let end = v6 === 0 ? l3 + rd16(d, l3 + 2) : l3 + 40 + rd16(d, l3 + 4);
+    const pend = batch.start[idx] + batch.len[idx];
+    if (end > pend) end = pend;
+    if (related) {
+      rewriteIcmpError(d, l3, l4, end, v6, this.k, 0, tgt, 0);
+    } else {
+      rewriteToTuple(d, l3, l4, end, v6, (this.k[K_META] >>> 16) & 0xff, tgt, 0);
+    }
+    if (v6 === 0) {
+      key[o + FK_NW_SRC] = rd32(d, l3 + 12);
+      key[o + FK_NW_DST] = rd32(d, l3 + 16);
+    } else {
+      for (let i = 0; i < 4; i++) {
+        key[o + FK_IPV6_SRC + i] = rd32(d, l3 + 8 + i * 4);
+        key[o + FK_IPV6_DST + i] = rd32(d, l3 + 24 + i * 4);
+      }
+    }
+    if (!related && l4 >= 0 && tupleHasPorts((this.k[K_META] >>> 16) & 0xff)) {
+      key[o + FK_TP_SRC] = rd16(d, l4);
+      key[o + FK_TP_DST] = rd16(d, l4 + 2);
+    }
+    let cs = 0;
+    if ((nf & NF_SRC) !== 0) cs |= reply ? CS_DST_NAT : CS_SRC_NAT;
+    if ((nf & NF_DST) !== 0) cs |= reply ? CS_SRC_NAT : CS_DST_NAT;
+    return cs;
+  }
+
+  private applyMarkLabelLocked(r: number, setMark: MarkSet | null, setLabel: LabelSet | null): void {
+    const rec = this.table.rec;
+    const base = r * REC_WORDS;
+    if (setMark !== null) {
+      rec[base + R_MARK] = (rec[base + R_MARK] & ~setMark.mask) | (setMark.value & setMark.mask);
+    }
+    if (setLabel !== null) {
+      for (let i = 0; i < 4; i++) {
+        const m = setLabel.mask[i];
+        rec[base + R_LABEL + i] = (rec[base + R_LABEL + i] & ~m) | (setLabel.value[i] & m);
+      }
+    }
+  }
+
+  /** Remove r, whose home shard `shard` is held. A NATed record's reply
+   *  key may sit in another shard: taken in order when higher, by try-lock
+   *  when lower; when busy, r is marked expired and left to the sweep,
+   *  which takes both locks in order. */
+  private removeIfSingleShardLocked(r: number, shard: number): void {
+    const t = this.table;
+    const other = t.replyShard(r) === shard ? t.homeShard(r) : t.replyShard(r);
+    if (other === shard) {
+      removeLocked(this.table, r);
+      return;
+    }
+    if (other > shard ? (t.lockShard(other), true) : t.tryLockShard(other)) {
+      removeLocked(this.table, r);
+      t.unlockShard(other);
+      return;
+    }
+    t.f64[(r * REC_WORDS + R_EXPIRY) >>> 1] = -Infinity;
+  }
+
+  private writeMd(key: Uint32Array, o: number, state: number, zone: number, r: number, usePktKey: boolean): void {
+    key[o + FK_CT_STATE] = state;
+    key[o + FK_CT_ZONE] = zone;
+    const rec = this.table.rec;
+    if (r !== NO_REC) {
+      const base = r * REC_WORDS;
+      key[o + FK_CT_MARK] = rec[base + R_MARK];
+      for (let i = 0; i < 4; i++) key[o + FK_CT_LABEL + i] = rec[base + R_LABEL + i];
+      this.writeTuple(key, o, rec, base + R_KEY_ORIG);
+    } else {
+      key[o + FK_CT_MARK] = 0;
+      for (let i = 0; i < 4; i++) key[o + FK_CT_LABEL + i] = 0;
+      if (usePktKey) this.writeTuple(key, o, this.k, 0);
+      else this.clearTuple(key, o);
+    }
+  }
+
+  private writeTuple(key: Uint32Array, o: number, kw: Int32Array, kb: number): void {
+    const meta = kw[kb + K_META];
+    const proto = (meta >>> 16) & 0xff;
+    const v6 = (meta >>> 24) !== 0;
+    if (v6) {
+      key[o + FK_CT_NW_SRC] = 0;
+      key[o + FK_CT_NW_DST] = 0;
+      for (let i = 0; i < 4; i++) {
+        key[o + FK_CT_IPV6_SRC + i] = kw[kb + K_SRC + i];
+        key[o + FK_CT_IPV6_DST + i] = kw[kb + K_DST + i];
+      }
+    } else {
+      key[o + FK_CT_NW_SRC] = kw[kb + K_SRC];
+      key[o + FK_CT_NW_DST] = kw[kb + K_DST];
+      for (let i = 0; i < 4; i++) { key[o + FK_CT_IPV6_SRC + i] = 0; key[o + FK_CT_IPV6_DST + i] = 0; }
+    }
+    key[o + FK_CT_NW_PROTO] = proto;
+    const ports = kw[kb + K_PORTS];
+    // ICMP: ct_tp_src is the type, ct_tp_dst the code (ovs-fields(7)).
+    key[o + FK_CT_TP] = proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6
+      ? (((ports >>> 8) & 0xff) << 16) | (ports & 0xff)
+      : ports >>> 0;
+  }
+
+  private clearTuple(key: Uint32Array, o: number): void {
+    key[o + FK_CT_NW_SRC] = 0;
+    key[o + FK_CT_NW_DST] = 0;
+    for (let i = 0; i < 4; i++) { key[o + FK_CT_IPV6_SRC + i] = 0; key[o + FK_CT_IPV6_DST + i] = 0; }
+    key[o + FK_CT_NW_PROTO] = 0;
+    key[o + FK_CT_TP] = 0;
+  }
+}

@@ -1,0 +1,153 @@
+// Translation's shared state (the context every action module works on) and
+// the shapes of what translation reads (XBridge, XPort) and returns
+// (XlateResult). The rules translation keeps for megaflows to be correct are
+// in xlate.ts. Slow path: one context per upcall or trace.
+
+import {
+  FK_ETH_TYPE, FK_METADATA_HI, FK_NW_PROTO, FK_REG0, FK_WORDS, ETH_TYPE_IP, ETH_TYPE_IPV6, IPPROTO_TCP,
+  IPPROTO_UDP, IPPROTO_SCTP,
+} from '../packet/flow-key.ts';
+import type { OfAction } from './actions.ts';
+import type { Classifier } from './classifier.ts';
+import type { Group } from './group.ts';
+import { fieldKeyMask } from './fields.ts';
+import type { MacTable } from './mac-learning.ts';
+import type { RecircIds } from './recirc.ts';
+import type { Rule } from './rule.ts';
+import type * as dp from '../datapath/dp-actions.ts';
+
+/** Maximum nesting of resubmit/goto, and total table lookups per translation (OVS's limits). */
+export const MAX_RESUBMIT_DEPTH = 64;
+export const MAX_RESUBMITS = 4096;
+/** First and last flow-key words that exist only in OpenFlow (metadata, regs). */
+export const OF_ONLY_FIRST = FK_METADATA_HI;
+export const OF_ONLY_LAST = FK_REG0 + 15;
+
+export interface XPort {
+  name: string;
+  ofport: number;
+  dpPort: number;
+  up: boolean;
+}
+
+/** What translation needs from a bridge. */
+export interface XBridge {
+  name: string;
+  tables: Classifier<Rule>[];
+  portsByOf: Map<number, XPort>;
+  portsByDp: Map<number, XPort>;
+  macs: MacTable;
+  recirc: RecircIds;
+  /** OpenFlow groups by id. */
+  groups: Map<number, Group>;
+  /** Counted when a translation sends to the (absent) controller. */
+  onControllerPacket?: () => void;
+}
+
+export interface XlateResult {
+  actions: dp.DpAction[];
+  mask: Uint32Array;
+  rules: Rule[];
+  /** Lines of ofproto/trace output when tracing. */
+  trace: string[] | null;
+  /** Problems that aborted translation (loop, too many resubmits): the packet is dropped. */
+  error: string | null;
+  /** The flow as OpenFlow last saw it (in_port as an OpenFlow port), for trace's "Final flow". */
+  finalFlow: Uint32Array;
+  /** MAC addresses NORMAL learned (or would learn) from this flow: refreshed while the megaflow sees packets. */
+  learned: { macs: MacTable; vlan: number; mac: string; port: number }[];
+  /** Groups (and the bucket index taken, -1 for none) the flow went through, credited like rules. */
+  groups: GroupHit[];
+}
+
+export interface GroupHit {
+  group: Group;
+  /** Index of the bucket taken, -1 for none. */
+  bucket: number;
+  /** False for the second and later buckets of an `all` group (the group counts a packet once). */
+  countGroup: boolean;
+}
+
+/**
+ * The table pipeline (xlate.ts), reached through the context so that the
+ * action modules (output, groups) that re-enter it need not import it.
+ */
+export interface Pipeline {
+  lookupAndExecute(ctx: Ctx, table: number): void;
+  executeAction(ctx: Ctx, a: OfAction): void;
+}
+
+export class Ctx {
+  readonly flow: Uint32Array;
+  readonly base: Uint32Array;
+  readonly wc = new Uint32Array(FK_WORDS);
+  readonly out: dp.DpAction[] = [];
+  readonly rules: Rule[] = [];
+  readonly groups: GroupHit[] = [];
+  depth = 0;
+  resubmits = 0;
+  table = 0;
+  error: string | null = null;
+  /** Whether NORMAL may update the MAC table (not when revalidating or tracing). */
+  learn = true;
+  readonly learned: XlateResult['learned'] = [];
+  /** The OpenFlow port the packet really arrived on. */
+  packetInPort = 0;
+  /** Set when translation must stop (dec_ttl hit 0, freeze). */
+  exit = false;
+
+  constructor(
+    readonly pipeline: Pipeline,
+    readonly br: XBridge,
+    key: Uint32Array,
+    readonly nowMs: number,
+    readonly trace: string[] | null,
+  ) {
+    this.base = Uint32Array.from(key);
+    this.flow = Uint32Array.from(key);
+  }
+
+  tr(line: string): void {
+    // OVS 3.1's ofproto/trace prints resubmitted tables at the same level.
+    if (this.trace) this.trace.push(line);
+  }
+
+  unwild(word: number, mask = 0xffffffff): void {
+    this.wc[word] = (this.wc[word] | mask) >>> 0;
+  }
+
+  unwildField(field: string, ofs?: number, nbits?: number): void {
+    for (const { word, mask } of fieldKeyMask(field, ofs, nbits)) this.unwild(word, mask);
+  }
+}
+
+/**
+ * Count one resubmit (or group) against OVS's limits on the number and
+ * depth of resubmits; past either, translation stops with an error.
+ */
+export function overResubmitLimits(ctx: Ctx): boolean {
+  const error = ++ctx.resubmits > MAX_RESUBMITS
+    ? `over ${MAX_RESUBMITS} resubmit actions on bridge ${ctx.br.name}`
+    : ctx.depth >= MAX_RESUBMIT_DEPTH
+      ? `over max translation depth ${MAX_RESUBMIT_DEPTH} on bridge ${ctx.br.name}`
+      : null;
+  if (error === null) return false;
+  ctx.error = error;
+  ctx.exit = true;
+  ctx.tr(error);
+  return true;
+}
+
+export function isIp(ctx: Ctx, only?: number): boolean {
+  const t = ctx.flow[FK_ETH_TYPE];
+  if (only !== undefined) return t === only;
+  return t === ETH_TYPE_IP || t === ETH_TYPE_IPV6;
+}
+
+/** OpenFlow's L4 prerequisite (tcp, udp or sctp: the fields tp_src/tp_dst exist), unwildcarding what it read. */
+export function isL4(ctx: Ctx): boolean {
+  if (!isIp(ctx)) return false;
+  ctx.unwild(FK_NW_PROTO, 0xff);
+  const p = ctx.flow[FK_NW_PROTO];
+  return p === IPPROTO_TCP || p === IPPROTO_UDP || p === IPPROTO_SCTP;
+}
