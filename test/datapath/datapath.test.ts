@@ -11,7 +11,7 @@ import { Datapath, MAX_RECIRC_DEPTH, type ConntrackHook, type UpcallResult } fro
 import {
   ct, ctClear, formatDpActions, output, popVlan, pushVlan, recirc, set, setPktMark, userspace, type DpAction,
 } from '../../src/datapath/dp-actions.ts';
-import { DpPort, type PortBackend } from '../../src/datapath/port.ts';
+import { DpPort } from '../../src/datapath/port.ts';
 import { DummyBackend } from '../../src/datapath/ports/dummy.ts';
 import { ipv4HeaderChecksum, verifyL4Checksum } from '../../src/packet/checksum.ts';
 import { rd16 } from '../../src/packet/bytes.ts';
@@ -23,6 +23,7 @@ import {
 import { formatOdpFlowKey } from '../../src/packet/odp-format.ts';
 import { parseOdpFlow } from '../../src/packet/odp-parse.ts';
 import { readPcap } from '../../src/packet/pcap.ts';
+import { hex, Recorder } from './recorder.ts';
 
 const ETH = 'eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02)';
 const ip4 = (proto: number, l4: string, ip = 'src=10.1.1.1,dst=10.1.1.2', tos = 0, ttl = 64) =>
@@ -33,20 +34,8 @@ const UDP6 = `${ETH},eth_type(0x86dd),ipv6(src=fc00::1,dst=fc00::2,label=0,proto
 const VLAN_UDP = `${ETH},eth_type(0x8100),vlan(vid=10,pcp=3),encap(eth_type(0x0800),ipv4(src=10.1.1.1,dst=10.1.1.2,proto=17,tos=0,ttl=64,frag=no),udp(src=1000,dst=53))`;
 
 const pkt = (text: string) => composePacket(parseOdpFlow(text).key);
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const maskOf = (text: string) => parseOdpFlow(text).mask;
 const IP_FRAG_MASK = maskOf('recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)');
-
-/** A port backend that keeps a copy of everything sent. */
-class Recorder implements PortBackend {
-  readonly type = 'dummy';
-  readonly sent: string[] = [];
-  transmit(d: Uint8Array, start: number, len: number): boolean {
-    this.sent.push(hex(d.subarray(start, start + len)));
-    return true;
-  }
-  close(): void {}
-}
 
 interface Rig {
   dp: Datapath;

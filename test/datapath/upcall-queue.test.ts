@@ -7,13 +7,14 @@
 import { describe, expect, it } from 'vitest';
 import { Datapath, UPCALL_QUEUED, type UpcallResult } from '../../src/datapath/datapath.ts';
 import { output, recirc } from '../../src/datapath/dp-actions.ts';
-import { DpPort, type PortBackend } from '../../src/datapath/port.ts';
+import { DpPort } from '../../src/datapath/port.ts';
 import { UpcallQueue, type PendingUpcall } from '../../src/datapath/pmd/upcall-queue.ts';
 import { BATCH_MAX, PacketBatch } from '../../src/packet/batch.ts';
 import { composePacket } from '../../src/packet/compose.ts';
 import { FK_HEADER_FIRST } from '../../src/packet/extract.ts';
 import { FK_IN_PORT, FK_RECIRC_ID, FK_TP_SRC, FK_WORDS } from '../../src/packet/flow-key.ts';
 import { parseOdpFlow } from '../../src/packet/odp-parse.ts';
+import { hex, Recorder } from './recorder.ts';
 
 const udp = (sport: number) =>
   composePacket(
@@ -21,7 +22,6 @@ const udp = (sport: number) =>
       `eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.1.1.1,dst=10.1.1.2,proto=17,tos=0,ttl=64,frag=no),udp(src=${sport},dst=53)`,
     ).key,
   );
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /** A batch holding `packets`, with keys whose in_port, recirc id and source port are set. */
 function batchOf(packets: Uint8Array[], recircId = 0): PacketBatch {
@@ -127,17 +127,6 @@ describe('UpcallQueue', () => {
     expect(q.miss(b.keys, FK_WORDS, b, 1, 0, 3000)).toBe('new');
   });
 });
-
-/** A port backend that keeps a copy of everything sent. */
-class Recorder implements PortBackend {
-  readonly type = 'dummy';
-  readonly sent: string[] = [];
-  transmit(d: Uint8Array, start: number, len: number): boolean {
-    this.sent.push(hex(d.subarray(start, start + len)));
-    return true;
-  }
-  close(): void {}
-}
 
 describe('Datapath.processResumed', () => {
   it('runs queued packets from where they missed (after a recirculation), in order, each counted once', () => {

@@ -6,8 +6,9 @@
 // leaves an established TCP stream on the same thread flowing and intact.
 // Nothing here is timed: the assertions are on replies, bytes and counters.
 
-import { afterEach, describe, expect, it } from 'vitest';
-import { SwdInstance } from '../e2e/harness.ts';
+import { describe, expect, it } from 'vitest';
+import type { SwdInstance } from '../e2e/harness.ts';
+import { fresh } from './fresh.ts';
 import { FLOWS_ACL as ACL_FLOWS } from './seed001-acl.ts';
 import { requireRoot, Topology } from './topology.ts';
 
@@ -26,20 +27,10 @@ interface Rig {
   ns2: string;
 }
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
 
 /** ns1 and ns2 on system ports 1 and 2 of br0 in a fresh swd with `flows`; returns once swd reads both ports. */
 async function setup(pmdThreads: number, flows: string[]): Promise<Rig> {
-  const topo = new Topology();
-  const swd = new SwdInstance();
-  cleanups.push(async () => {
-    await swd.dispose();
-    await topo.stopProcesses();
-    topo.teardown();
-  });
+  const { topo, swd } = fresh();
   const ns1 = topo.addNamespace('ns1');
   const ns2 = topo.addNamespace('ns2');
   const p1 = topo.plug(ns1, '1', `${IP1}/24`);

@@ -10,8 +10,9 @@
 // table; DNAT spreading connections over two servers; a tap port between
 // the host and a namespace.
 
-import { afterEach, describe, expect, it } from 'vitest';
-import { SwdInstance } from '../e2e/harness.ts';
+import { describe, expect, it } from 'vitest';
+import type { SwdInstance } from '../e2e/harness.ts';
+import { fresh } from './fresh.ts';
 import { FLOWS_ACL } from './seed001-acl.ts';
 import { requireRoot, runSync, Topology, type CmdResult } from './topology.ts';
 
@@ -59,18 +60,6 @@ const ping = (topo: Topology, from: Host, to: Host) =>
 
 const promiscuity = (dev: string) => Number(/promiscuity (\d+)/.exec(sh(['ip', '-d', 'link', 'show', dev]).stdout)?.[1] ?? -1);
 
-/** A topology and an swd, both torn down after the test whatever happens. */
-function fresh(): { topo: Topology; swd: SwdInstance } {
-  const topo = new Topology();
-  const swd = new SwdInstance();
-  cleanups.push(async () => {
-    await swd.dispose();
-    await topo.stopProcesses();
-    topo.teardown();
-  });
-  return { topo, swd };
-}
-
 /** Two or more namespaces on system ports 1..n of br0 in a fresh swd. */
 async function setup(nHosts: number, swdArgs: string[] = []): Promise<{ topo: Topology; swd: SwdInstance; h: Host[] }> {
   const { topo, swd } = fresh();
@@ -97,10 +86,6 @@ async function untilReading(topo: Topology, swd: SwdInstance, from: Host, ofport
   if (!seen) throw new Error(`swd never read port ${ofport}`);
 }
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
 
 describe.skipIf(skip !== null)(`system and tap ports in network namespaces${skip ? ` (skipped: ${skip})` : ''}`, () => {
   it('NORMAL switches ping both ways; the interface is promiscuous only while attached; a truncated frame does no harm', async () => {

@@ -334,10 +334,14 @@ export class Topology {
     return (await this.pingStats(ns, dst, count, waitMs)).received;
   }
 
-  /** Same as ping, with the round-trip time of each reply in milliseconds. */
-  async pingStats(ns: string, dst: string, count = 3, waitMs = 2_000): Promise<{ received: number; rttMs: number[] }> {
-    const r = await this.exec(ns, ['python3', '-c', PING_PY, dst, String(count), String(waitMs / 1000)], {
-      timeoutMs: count * waitMs + 10_000,
+  /**
+   * Same as ping, with the round-trip time of each reply in milliseconds;
+   * `gapMs` pauses after each reply (or timeout) so that every request finds
+   * the path idle.
+   */
+  async pingStats(ns: string, dst: string, count = 3, waitMs = 2_000, gapMs = 0): Promise<{ received: number; rttMs: number[] }> {
+    const r = await this.exec(ns, ['python3', '-c', PING_PY, dst, String(count), String(waitMs / 1000), String(gapMs / 1000)], {
+      timeoutMs: count * (waitMs + gapMs) + 10_000,
     });
     if (r.code !== 0) throw failure(['ping', dst], r);
     const [received, ...rtt] = r.stdout.trim().split(/\s+/).map(Number);
@@ -429,11 +433,12 @@ function execIn(ns: string | null): string[] {
   return ns === null ? [] : ['ip', 'netns', 'exec', ns];
 }
 
-// ICMP echo over a raw socket: argv dst count wait_seconds; prints replies
-// received, then each reply's round-trip time in milliseconds.
+// ICMP echo over a raw socket: argv dst count wait_seconds gap_seconds;
+// prints replies received, then each reply's round-trip time in
+// milliseconds (to 0.1 us).
 const PING_PY = `
 import os, socket, struct, sys, time
-dst, count, wait = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+dst, count, wait, gap = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
 ident = os.getpid() & 0xffff
 def csum(b):
@@ -446,11 +451,11 @@ rtts = []
 for seq in range(1, count + 1):
     body = b'swd-topology-ping'
     hdr = struct.pack('!BBHHH', 8, 0, 0, ident, seq)
-    sent = time.monotonic()
+    sent = time.perf_counter()
     s.sendto(struct.pack('!BBHHH', 8, 0, csum(hdr + body), ident, seq) + body, (dst, 0))
     deadline = sent + wait
     while True:
-        left = deadline - time.monotonic()
+        left = deadline - time.perf_counter()
         if left <= 0: break
         s.settimeout(left)
         try: data, _ = s.recvfrom(2048)
@@ -459,7 +464,8 @@ for seq in range(1, count + 1):
         t, _c, _s, i, q = struct.unpack('!BBHHH', data[ihl:ihl + 8])
         if t == 0 and i == ident and q == seq:
             got += 1
-            rtts.append('%.3f' % ((time.monotonic() - sent) * 1000))
+            rtts.append('%.4f' % ((time.perf_counter() - sent) * 1000))
             break
+    if gap: time.sleep(gap)
 print(got, *rtts)
 `;
