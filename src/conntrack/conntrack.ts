@@ -16,6 +16,7 @@ import {
   H_CNT_RELATED, H_CNT_NAT_EXHAUSTED, H_CNT_NAT_CONNS,
 } from './layout.ts';
 import { PacketPath, type CtExec } from './execute.ts';
+import { createEventRings, EventRings, type EventRingsDescriptor } from './event-ring.ts';
 import { removeIf, sweep } from './expiry.ts';
 import { initDefaultPolicy, setZonePolicy, delZonePolicy, getZonePolicy, type TimeoutAttr } from './timeouts.ts';
 import { snapshotLocked, tupleMatches, type ConnInfo, type TupleFilter } from './conn.ts';
@@ -24,6 +25,8 @@ export interface ConntrackOptions extends TableOptions {}
 
 export interface ConntrackDescriptor {
   table: TableDescriptor;
+  /** The event rings (ct-events); every attached thread posts into them. */
+  events: EventRingsDescriptor;
 }
 
 export interface FlushFilter {
@@ -49,24 +52,29 @@ export class Conntrack {
   readonly table: ConnTable;
   private readonly path: PacketPath;
 
-  private constructor(table: ConnTable) {
+  /** This thread's handle on the event rings (event-ring.ts). */
+  readonly events: EventRings;
+
+  private constructor(table: ConnTable, events: EventRingsDescriptor) {
     this.table = table;
+    this.events = new EventRings(events, table.hdr);
+    table.events = this.events;
     this.path = new PacketPath(table);
   }
 
   static create(opts: ConntrackOptions = {}): Conntrack {
     const t = ConnTable.create(opts);
     initDefaultPolicy(t);
-    return new Conntrack(t);
+    return new Conntrack(t, createEventRings());
   }
 
   /** What a worker needs to attach (structured-cloneable, buffers shared). */
   shared(): ConntrackDescriptor {
-    return { table: this.table.descriptor };
+    return { table: this.table.descriptor, events: this.events.descriptor };
   }
 
   static attach(d: ConntrackDescriptor): Conntrack {
-    return new Conntrack(ConnTable.attach(d.table));
+    return new Conntrack(ConnTable.attach(d.table), d.events);
   }
 
   /** Run packet `idx` of `batch` through the compiled ct() action `a` (execute.ts). */

@@ -33,11 +33,12 @@ import { rewriteToTuple, rewriteIcmpError } from '../nat/rewrite.ts';
 import type { PacketBatch } from '../packet/batch.ts';
 import type { ConnTable } from './table.ts';
 import { removeLocked } from './expiry.ts';
+import { EV_NEW, EV_UPDATE } from './event-ring.ts';
 import {
   KEY_WORDS, K_META, K_SRC, K_DST, K_PORTS, REC_WORDS, R_FLAGS, R_ID, R_EXPIRY, R_MARK, R_LABEL, R_KEY_ORIG,
   R_KEY_REPLY, R_PKTS_ORIG, R_PKTS_REPLY, R_BYTES_ORIG, R_BYTES_REPLY, RF_IN_USE, H_CNT_INVALID, H_CNT_FULL,
   H_CNT_ZONE_FULL, H_CNT_EXPIRED, H_CNT_COMMITS, H_CNT_RELATED, H_CNT_NAT_EXHAUSTED, H_CNT_NAT_CONNS,
-  RF_NAT_SHIFT, NF_SRC, NF_DST,
+  RF_NAT_SHIFT, NF_SRC, NF_DST, R_TCP_STATES,
 } from './layout.ts';
 import { type L4Pkt, type L4Tracker, getClass, UPDATE_INVALID, UPDATE_NEW, UPDATE_VALID_NEW } from './l4.ts';
 import { tcpTracker } from './tcp.ts';
@@ -168,6 +169,10 @@ export class PacketPath implements TupleProbe {
     let state = 0;
     if (r !== NO_REC) {
       const base = r * REC_WORDS;
+      // What an UPDATE event reports as changed: state, timeout class, mark.
+      const flags0 = rec[base + R_FLAGS];
+      const tcp0 = rec[base + R_TCP_STATES];
+      const mark0 = rec[base + R_MARK];
       const res = tracker.update(rec, base, p, reply, t.seqCheck());
       if (res === UPDATE_INVALID) {
         Atomics.add(t.hdr, H_CNT_INVALID, 1);
@@ -187,6 +192,9 @@ export class PacketPath implements TupleProbe {
         t.f64[bi] += pktLen;
         if (commit) this.applyMarkLabelLocked(r, setMark, setLabel);
         if (nat !== null) state |= this.natPacketLocked(r, reply, false, batch, idx, key, keyOfs);
+        if (t.events !== null && (rec[base + R_FLAGS] !== flags0 || rec[base + R_TCP_STATES] !== tcp0 || rec[base + R_MARK] !== mark0)) {
+          t.events.postConn(EV_UPDATE, rec, r, nowMs);
+        }
       }
     }
 
@@ -285,6 +293,7 @@ export class PacketPath implements TupleProbe {
     t.insertLocked(r, bucket, rbucket);
     Atomics.or(rec, base + R_FLAGS, RF_IN_USE);
     Atomics.add(t.hdr, H_CNT_COMMITS, 1);
+    if (t.events !== null) t.events.postConn(EV_NEW, rec, r, nowMs);
     if (this.probeHeld !== NO_SHARD) {
       t.unlockShard(this.probeHeld);
       this.probeHeld = NO_SHARD;

@@ -5,11 +5,13 @@
 // removal.
 
 import type { ConnTable } from './table.ts';
+import { EV_DESTROY } from './event-ring.ts';
 import { H_CNT_EXPIRED, H_SWEEP_CURSOR, K_META, R_EXPIRY, R_KEY_ORIG, REC_WORDS } from './layout.ts';
 
 /** Unlink, uncount and free r. Caller holds the shards of both its keys. */
 export function removeLocked(t: ConnTable, r: number): void {
   const zone = t.rec[r * REC_WORDS + R_KEY_ORIG + K_META] & 0xffff;
+  if (t.events !== null) t.events.postConn(EV_DESTROY, t.rec, r, 0);
   t.unlinkLocked(r);
   t.unreserve(zone);
   t.freeRecord(r);

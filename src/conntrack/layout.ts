@@ -71,6 +71,10 @@ export const H_CNT_RELATED = 19;
 export const H_NPOLICIES = 20;
 export const H_CNT_NAT_EXHAUSTED = 21; // packets dropped: no free NAT tuple
 export const H_CNT_NAT_CONNS = 22; // NATed connections committed (ever)
+// events (ct-events, event-ring.ts): 29..31
+export const H_EV_LISTENERS = 29; // event subscribers; 0 = producers post nothing (one load per event point)
+export const H_EV_POSTED = 30; // events written into a ring (all threads)
+export const H_EV_LOST = 31; // events dropped because their thread's ring was full
 export const H_WORDS_FIXED = 32;
 export const MAGIC = 0x73776463; // 'swdc'
 

@@ -43,6 +43,7 @@ import {
   H_NEXT_ID, H_SEQ_CHK, H_ALLOC_LOCK, H_FREE_HEAD, H_HIGH_WATER, H_DEFAULT_ZONE_LIMIT,
   LOCK_STRIDE, NZONES, headerLayout, type HeaderLayout,
 } from './layout.ts';
+import type { EventRings } from './event-ring.ts';
 
 export const DEFAULT_MAXCONNS = 3_000_000;
 export const DEFAULT_NSHARDS = 256;
@@ -84,6 +85,8 @@ export class ConnTable {
   readonly bucketsPerShard: number;
   readonly bucketShift: number; // log2(bucketsPerShard)
   readonly descriptor: TableDescriptor;
+  /** This thread's event rings (event-ring.ts); null: no events. */
+  events: EventRings | null = null;
 
   private constructor(d: TableDescriptor) {
     this.descriptor = d;

@@ -17,6 +17,7 @@ import { buildMethods, type DaemonSwitch, type MethodSpec, SWITCH_METHODS } from
 import { acquirePidfile, releasePidfile } from './pidfile.ts';
 import { MetricsServer, type MetricsAddress } from './metrics.ts';
 import { RpcServer } from './rpc-server.ts';
+import { EventStreamer } from './events.ts';
 import { ensureRundir, type RunPaths, runPaths } from './rundir.ts';
 import { VERSION } from './version.ts';
 
@@ -128,6 +129,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       stopping ??= (async () => {
         clearInterval(timer);
         log.info('shutting down');
+        events?.close();
         await server?.close(paths.socket);
         await metrics?.close();
         try {
@@ -151,6 +153,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       { sw: theSwitch, save, shutdown: () => void stop(), version: VERSION },
       { ...SWITCH_METHODS, ...opts.methods },
     );
+    const src = theSwitch.eventSource?.();
+    const events = src ? new EventStreamer(src.conntrack, { now: src.now }) : null;
+    if (events) methods.set('ct-events', events.handler());
     server = new RpcServer(methods, {
       onError: (err, method) => log.error({ err, method }, 'method failed'),
       onDrop: (reason) => log.warn({ reason }, 'dropped a control connection'),

@@ -6,6 +6,7 @@
 
 import { SwitchError, type GroupApi, type SwitchApi } from '../ofproto/api.ts';
 import type { SwitchStats } from '../ofproto/switch-stats.ts';
+import type { Conntrack } from '../conntrack/conntrack.ts';
 import { E_INVALID_PARAMS, RpcError, type Handler } from './rpc-server.ts';
 
 /** Reads and checks one request's params; every failure is a -32602. */
@@ -89,7 +90,12 @@ export interface FlowFileApi {
 }
 
 /** What the daemon drives: the SwitchApi, maybe conntrack, groups and PMD threads, and the periodic hooks. */
-export type DaemonSwitch = SwitchApi & Partial<ConntrackApi> & Partial<GroupApi> & Partial<PmdApi> & Partial<FlowFileApi> & { tick?(nowMs: number): void; close?(): void; stats?(): SwitchStats };
+/** ct-events (src/ctl/events.ts): where the daemon reads connection events. */
+export interface EventSourceApi {
+  eventSource(): { conntrack: Conntrack; now: () => number };
+}
+
+export type DaemonSwitch = SwitchApi & Partial<ConntrackApi> & Partial<GroupApi> & Partial<PmdApi> & Partial<FlowFileApi> & Partial<EventSourceApi> & { tick?(nowMs: number): void; close?(): void; stats?(): SwitchStats };
 
 export interface MethodSpec {
   /** Persist the configuration after success. */

@@ -42,7 +42,24 @@ export class RpcError extends Error {
   }
 }
 
-export type Handler = (params: Record<string, unknown>) => unknown | Promise<unknown>;
+/**
+ * The connection a request came on, for methods that stream (ct-events):
+ * after answering, such a method may keep sending JSON-RPC notifications
+ * (`{"jsonrpc":"2.0","method":...,"params":...}`, no id) on the same
+ * connection until it closes. Request/response clients never see them:
+ * only a connection that asked for a stream gets notifications.
+ */
+export interface RpcConn {
+  /** Send one notification line; false when the connection is gone. */
+  notify(method: string, params: unknown): boolean;
+  /** Bytes written but not yet taken by the peer (a stalled reader grows it). */
+  readonly pending: number;
+  readonly closed: boolean;
+  /** Called once when the connection closes. */
+  onClose(cb: () => void): void;
+}
+
+export type Handler = (params: Record<string, unknown>, conn?: RpcConn) => unknown | Promise<unknown>;
 
 export interface RpcResponse {
   jsonrpc: '2.0';
@@ -135,12 +152,22 @@ export class RpcServer {
     let pendingLen = 0;
     let queue: Promise<void> = Promise.resolve();
     let dropped = false;
+    const rc: RpcConn = {
+      notify: (method, params) => {
+        if (!sock.writable) return false;
+        this.write(sock, { jsonrpc: '2.0', method, params });
+        return true;
+      },
+      get pending() { return sock.writableLength; },
+      get closed() { return sock.destroyed || !sock.writable; },
+      onClose: (cb) => { sock.once('close', cb); },
+    };
 
     const enqueue = (lineBuf: Buffer) => {
       const line = lineBuf.toString('utf8').trim();
       if (!line) return;
       queue = queue
-        .then(() => this.handleLine(line))
+        .then(() => this.handleLine(line, rc))
         .then((out) => {
           if (out !== null) this.write(sock, out);
         });
@@ -209,7 +236,7 @@ export class RpcServer {
   }
 
   /** Handle one request line (a request or a batch); null = nothing to answer. */
-  async handleLine(line: string): Promise<RpcResponse | RpcResponse[] | null> {
+  async handleLine(line: string, conn?: RpcConn): Promise<RpcResponse | RpcResponse[] | null> {
     let msg: unknown;
     try {
       msg = JSON.parse(line);
@@ -220,15 +247,15 @@ export class RpcServer {
       if (msg.length === 0) return errorResponse(null, E_INVALID_REQUEST, 'empty batch');
       const out: RpcResponse[] = [];
       for (const m of msg) {
-        const r = await this.handleOne(m);
+        const r = await this.handleOne(m, conn);
         if (r) out.push(r);
       }
       return out.length ? out : null;
     }
-    return this.handleOne(msg);
+    return this.handleOne(msg, conn);
   }
 
-  private async handleOne(msg: unknown): Promise<RpcResponse | null> {
+  private async handleOne(msg: unknown, conn?: RpcConn): Promise<RpcResponse | null> {
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
       return errorResponse(null, E_INVALID_REQUEST, 'invalid request: expected an object');
     }
@@ -249,7 +276,7 @@ export class RpcServer {
       return isNotification ? null : errorResponse(id, E_INVALID_PARAMS, 'params must be an object');
     }
     try {
-      const result = await handler(params as Record<string, unknown>);
+      const result = await handler(params as Record<string, unknown>, conn);
       return isNotification ? null : { jsonrpc: '2.0', id, result: result ?? null };
     } catch (e) {
       if (isNotification) {

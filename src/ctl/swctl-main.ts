@@ -48,6 +48,12 @@ export async function main(argv = process.argv): Promise<void> {
     const sock = resolveSocket(g.socket as string | undefined, g.rundir as string | undefined);
     const ask = async (method: string, params: Result) => ((await call(sock, method, params, timeoutSec * 1000)) ?? {}) as Result;
 
+    if (req.method === 'ct-events') {
+      // A stream, not one answer: no --timeout (runs until interrupted).
+      const { streamEvents } = await import('./events-client.ts');
+      await streamEvents(sock, req.params, !!g.json);
+      return;
+    }
     if (req.method === 'show' && !req.params.bridge) {
       // `show` without a bridge: every bridge, one after the other.
       const { bridges } = (await ask('list-br', {})) as { bridges: string[] };

@@ -357,6 +357,8 @@ export class Switch implements SwitchApi {
   ctGetTcpSeqChk() { return this.ct.getTcpSeqChk(); }
   ctSetTimeoutPolicy(args: string) { return this.ct.setTimeoutPolicy(args); }
   ctGetTimeoutPolicy(zone: number) { return this.ct.getTimeoutPolicy(zone); }
+  /** ct-events: the conntrack whose event rings the daemon reads, and the clock events carry. */
+  eventSource() { return { conntrack: this.dp.conntrack, now: this.now }; }
 
   // ------------------------------------------------------------ groups (ovs-ofctl *-group*)
 
