@@ -12,7 +12,7 @@ import { ipv4ToString, ipv6ToString, snapshotLocked, type ConnInfo, type ConnTup
 import { protoName, tcpCoalescedState } from './format.ts';
 import { TCP_STATE_NAMES, TCPS_ESTABLISHED, TCPS_SYN_RECV } from './tcp.ts';
 import { OTHER_BIDIR } from './udp.ts';
-import { EV_DESTROY, EV_EXP_DESTROY, EV_EXP_NEW, EV_NEW, EV_UPDATE, EXP_MASTER_KEY, EXP_TUPLE_KEY } from './event-ring.ts';
+import { EV_DESTROY, EV_EXP_DESTROY, EV_EXP_NEW, EV_NEW, EV_RING_SLOTS, EV_UPDATE, EXP_MASTER_KEY, EXP_TUPLE_KEY } from './event-ring.ts';
 import { K_DST, K_META, K_PORTS, K_SRC, R_EXPIRY, REC_WORDS } from './layout.ts';
 
 export const EVENT_NAMES: Record<number, string> = {
@@ -31,6 +31,8 @@ export interface CtEvent {
   conn: ConnInfo;
   /** The conntrack -E line. */
   line: string;
+  /** The ring it came through: the thread that posted it (0 = the creating thread, PMD threads after). */
+  ring: number;
 }
 
 function tupleText(t: ConnTuple, proto: number): string {
@@ -111,8 +113,9 @@ export function formatExpectEvent(type: number, rec: Int32Array, f64: Float64Arr
 export function decodeEvent(type: number, rec: Int32Array, f64: Float64Array, r: number, timeMs: number, nowMs: number): CtEvent {
   const c = snapshotLocked(rec, f64, r);
   const t = timeMs === 0 ? nowMs : timeMs;
+  const ring = Math.floor(r / EV_RING_SLOTS);
   if (type === EV_EXP_NEW || type === EV_EXP_DESTROY) {
-    return { type: EVENT_NAMES[type] as CtEvent['type'], kind: 'expect', zone: c.zone, timeMs, conn: c, line: formatExpectEvent(type, rec, f64, r, t) };
+    return { type: EVENT_NAMES[type] as CtEvent['type'], kind: 'expect', zone: c.zone, timeMs, conn: c, line: formatExpectEvent(type, rec, f64, r, t), ring };
   }
-  return { type: EVENT_NAMES[type] as CtEvent['type'], kind: 'conn', zone: c.zone, timeMs, conn: c, line: formatConnEvent(type, c, t) };
+  return { type: EVENT_NAMES[type] as CtEvent['type'], kind: 'conn', zone: c.zone, timeMs, conn: c, line: formatConnEvent(type, c, t), ring };
 }

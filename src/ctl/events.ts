@@ -129,7 +129,7 @@ export class EventStreamer {
       this.send(s, { type: 'LOST', count: s.missed, where: 'client' });
       s.missed = 0;
     }
-    if (this.send(s, { type: ev.type, kind: ev.kind, zone: ev.zone, line: ev.line, conn: ev.conn })) this.stats.sent++;
+    if (this.send(s, { type: ev.type, kind: ev.kind, zone: ev.zone, line: ev.line, ring: ev.ring, conn: ev.conn })) this.stats.sent++;
   }
 
   private send(s: Subscriber, params: unknown): boolean {

@@ -250,9 +250,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   c('ct-disable-tcp-seq-chk', 'do not check TCP sequence numbers', (_a, _o, run) => run('ct-set-tcp-seq-chk', { enabled: false })),
   c('ct-get-tcp-seq-chk', 'print whether TCP sequence numbers are checked', (_a, _o, run) => run('ct-get-tcp-seq-chk', {})),
   c('ct-set-timeout-policy <args...>', 'per-zone timeouts: zone=N tcp_established=S udp_single=S ...', (a, _o, run) => run('ct-set-timeout-policy', { args: a.join(' ') })),
+  c('ct-get-timeout-policy [zone]', 'print the timeouts of a zone', ([zone], _o, run) => run('ct-get-timeout-policy', { zone: zoneArg(zone) ?? 0 })),
   // ct-events (src/ctl/events.ts): streams until interrupted; swctl-main.ts reads the stream
   c('ct-events [zone]', 'stream connection events until interrupted, like conntrack -E (zone=N to filter; --json: one object per line)', ([zone], _o, run) => run('ct-events', { zone: zoneArg(zone) })),
-  c('ct-get-timeout-policy [zone]', 'print the timeouts of a zone', ([zone], _o, run) => run('ct-get-timeout-policy', { zone: zoneArg(zone) ?? 0 })),
 
   c('version', 'print the version of the running swd', (_a, _o, run) => run('version', {}, (r) => out([`swd ${r.version}`]))),
 ];
