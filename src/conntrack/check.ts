@@ -1,0 +1,89 @@
+// A consistency walker for the connection table (test/soak use, and a
+// debugging aid): checks every invariant table.ts states, and returns the
+// violations as text (none = consistent):
+// - every hash chain ends (no loop), each node on it is a live record's key
+//   filed under this very bucket (stored R_BKT_*, the key's shard and hash),
+//   and no node is on two chains or twice on one;
+// - every live record has both keys in the index, and a lookup of each key
+//   finds that record (no duplicate key shadowing it);
+// - the counters agree: live records = H_NCONNS, per-zone live records =
+//   the zone's count, live + free-list + never-used = capacity bookkeeping.
+// It reads without locks: call it while no thread changes the table (a
+// quiet datapath), or expect spurious reports.
+
+import type { ConnTable } from './table.ts';
+import {
+  H_FREE_HEAD, H_NCONNS, K_META, R_BKT_ORIG, R_BKT_REPLY, R_FLAGS, R_KEY_ORIG, R_KEY_REPLY, R_NEXT_ORIG, R_NEXT_REPLY,
+  RF_IN_USE, REC_WORDS, NZONES,
+} from './layout.ts';
+
+export interface TableCheck {
+  live: number;
+  free: number;
+  problems: string[];
+}
+
+const MAX_PROBLEMS = 20;
+
+export function checkTable(t: ConnTable): TableCheck {
+  const problems: string[] = [];
+  const bad = (s: string) => { if (problems.length < MAX_PROBLEMS) problems.push(s); };
+  const rec = t.rec;
+  const hw = t.highWater();
+  const nbuckets = t.bkt.length;
+  const seen = new Int32Array(hw * 2); // per node: the bucket + 1 of the chain it is on
+  for (let b = 0; b < nbuckets; b++) {
+    let n = t.bkt[b];
+    let steps = 0;
+    while (n !== 0) {
+      const node = n - 1;
+      const r = node >>> 1;
+      const dir = node & 1;
+      if (r >= hw) { bad(`bucket ${b}: node ${node} beyond the high water ${hw}`); break; }
+      if (++steps > hw * 2 || seen[node] === b + 1) { bad(`bucket ${b}: chain does not end (a loop)`); break; }
+      const base = r * REC_WORDS;
+      if ((rec[base + R_FLAGS] & RF_IN_USE) === 0) bad(`bucket ${b}: record ${r} is on a chain but not in use`);
+      if (seen[node] !== 0) bad(`bucket ${b}: node ${node} linked twice`);
+      seen[node] = b + 1;
+      const kb = base + (dir === 0 ? R_KEY_ORIG : R_KEY_REPLY);
+      if (rec[base + (dir === 0 ? R_BKT_ORIG : R_BKT_REPLY)] !== b) bad(`record ${r} key ${dir}: stored bucket differs from the chain it is on (${b})`);
+      const want = t.bucketOf(t.shardOfKey(rec, kb), t.hashKey(rec, kb));
+      if (want !== b) bad(`record ${r} key ${dir}: hashes to bucket ${want}, filed under ${b}`);
+      n = rec[base + (dir === 0 ? R_NEXT_ORIG : R_NEXT_REPLY)];
+    }
+  }
+  let live = 0;
+  const zoneLive = new Map<number, number>();
+  for (let r = 0; r < hw; r++) {
+    const base = r * REC_WORDS;
+    if ((rec[base + R_FLAGS] & RF_IN_USE) === 0) continue;
+    live++;
+    const zone = rec[base + R_KEY_ORIG + K_META] & 0xffff;
+    zoneLive.set(zone, (zoneLive.get(zone) ?? 0) + 1);
+    for (let dir = 0; dir < 2; dir++) {
+      if (seen[r * 2 + dir] === 0) { bad(`record ${r}: its ${dir === 0 ? 'orig' : 'reply'} key is not in the index`); continue; }
+      const kb = base + (dir === 0 ? R_KEY_ORIG : R_KEY_REPLY);
+      const found = t.lookupLocked(rec, kb, rec[base + (dir === 0 ? R_BKT_ORIG : R_BKT_REPLY)]);
+      if (found !== r * 2 + dir) bad(`record ${r}: a lookup of its ${dir === 0 ? 'orig' : 'reply'} key finds node ${found}`);
+    }
+  }
+  const nconns = Atomics.load(t.hdr, H_NCONNS);
+  if (nconns !== live) bad(`nconns is ${nconns}, ${live} records are live`);
+  for (let z = 0; z < NZONES; z++) {
+    const c = t.zoneCount(z);
+    const l = zoneLive.get(z) ?? 0;
+    if (c !== l) bad(`zone ${z}: count ${c}, ${l} records live`);
+  }
+  // The free list: ends, holds only unused records, and with the live ones
+  // accounts for every record handed out.
+  let free = 0;
+  let f = Atomics.load(t.hdr, H_FREE_HEAD);
+  while (f !== 0) {
+    const r = f - 1;
+    if (r >= hw || ++free > hw) { bad('free list does not end or leaves the slab'); break; }
+    if ((rec[r * REC_WORDS + R_FLAGS] & RF_IN_USE) !== 0) bad(`record ${r} is free and in use`);
+    f = rec[r * REC_WORDS + R_NEXT_ORIG];
+  }
+  if (live + free !== hw) bad(`${live} live + ${free} free records, ${hw} handed out (a leak)`);
+  return { live, free, problems };
+}
