@@ -29,5 +29,5 @@ describe('packet fuzzer', () => {
     expect(r.table.live).toBe(r.connections);
     expect(r.connections).toBeGreaterThan(0);
     expect(r.aliveAfter).toBe(true);
-  }, 120_000);
+  }, Math.max(120_000, COUNT / 5)); // the soak's 10^7 take minutes
 });
