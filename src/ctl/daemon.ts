@@ -28,6 +28,8 @@ export interface SwitchFactoryOptions {
   maxIdleMs?: number;
   /** PMD threads for system and tap ports. */
   pmdThreads?: number;
+  /** The conntrack save file (restored at start, written at stop). */
+  ctSaveFile?: string;
 }
 
 export type SwitchFactory = (cfg: SwitchConfig, opts: SwitchFactoryOptions) => DaemonSwitch | Promise<DaemonSwitch>;
@@ -35,7 +37,7 @@ export type SwitchFactory = (cfg: SwitchConfig, opts: SwitchFactoryOptions) => D
 /** The real switch, loaded only when a daemon starts (swctl never pays for it). */
 export const defaultSwitchFactory: SwitchFactory = async (cfg, opts) => {
   const { Switch } = await import('../ofproto/switch.ts');
-  return Switch.fromConfig(cfg, { logger: opts.logger, maxIdleMs: opts.maxIdleMs, pmdThreads: opts.pmdThreads });
+  return Switch.fromConfig(cfg, { logger: opts.logger, maxIdleMs: opts.maxIdleMs, pmdThreads: opts.pmdThreads, ctSaveFile: opts.ctSaveFile });
 };
 
 export class DaemonStartError extends Error {
@@ -78,6 +80,11 @@ export interface Daemon {
   readonly metrics: MetricsAddress | null;
 }
 
+/** The conntrack save file beside the database: swd.db.json -> swd.db.conntrack. */
+export function ctSavePath(db: string): string {
+  return `${db.replace(/\.json$/, '')}.conntrack`;
+}
+
 /** The configuration of a fresh switch. */
 export function defaultConfig(withBridge: boolean): SwitchConfig {
   if (!withBridge) return { version: 1, bridges: [] };
@@ -110,7 +117,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const saved = loadDb(paths.db);
     const cfg = saved ?? defaultConfig(opts.defaultBridge !== false);
     try {
-      sw = await createSwitch(cfg, { logger: log, maxIdleMs: opts.maxIdleMs, pmdThreads: opts.pmdThreads });
+      sw = await createSwitch(cfg, { logger: log, maxIdleMs: opts.maxIdleMs, pmdThreads: opts.pmdThreads, ctSaveFile: ctSavePath(paths.db) });
     } catch (e) {
       if (saved) throw new DaemonStartError(`cannot restore the configuration in ${paths.db}: ${(e as Error).message}; fix or remove it`);
       throw e;
@@ -139,6 +146,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           theSwitch.close?.();
         } catch (e) {
           log.error({ err: e }, 'closing the switch failed');
+        }
+        // After close: the PMD threads are stopping, the table is (nearly) quiet.
+        // A failed save (a full disk) is logged by the switch; the stop goes on.
+        try {
+          theSwitch.saveConntrack?.();
+        } catch (e) {
+          log.error({ err: e }, 'saving the connection table failed');
         }
         releasePidfile(paths.pidfile);
         log.info('stopped');

@@ -251,6 +251,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   c('ct-get-tcp-seq-chk', 'print whether TCP sequence numbers are checked', (_a, _o, run) => run('ct-get-tcp-seq-chk', {})),
   c('ct-set-timeout-policy <args...>', 'per-zone timeouts: zone=N tcp_established=S udp_single=S ...', (a, _o, run) => run('ct-set-timeout-policy', { args: a.join(' ') })),
   c('ct-get-timeout-policy [zone]', 'print the timeouts of a zone', ([zone], _o, run) => run('ct-get-timeout-policy', { zone: zoneArg(zone) ?? 0 })),
+  c('ct-save', 'save the connection table now (as swd stop does) to the file beside the database', (_a, _o, run) => run('ct-save', {})),
+  c('ct-save-show', 'how the connection table was restored at start and last saved', (_a, _o, run) => run('ct-save-show', {})),
 
   c('version', 'print the version of the running swd', (_a, _o, run) => run('version', {}, (r) => out([`swd ${r.version}`]))),
 ];

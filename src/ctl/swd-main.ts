@@ -140,7 +140,8 @@ async function detach(o: StartOptions, paths: ReturnType<typeof runPaths>): Prom
   fail(`the detached daemon (pid ${child.pid}) did not come up within 20 s; see ${logPath}`);
 }
 
-async function stop(o: { rundir?: string; pidfile?: string }): Promise<void> {
+/** Stop the daemon of the run directory; with `quietIfNone`, a daemon that is not running is not an error (restart). */
+async function stop(o: { rundir?: string; pidfile?: string }, quietIfNone = false): Promise<void> {
   const paths = runPaths(o);
   const pid = readPid(paths.pidfile);
   if (existsSync(paths.socket) && (await socketAlive(paths.socket))) {
@@ -151,6 +152,8 @@ async function stop(o: { rundir?: string; pidfile?: string }): Promise<void> {
     }
   } else if (pid && pidAlive(pid)) {
     process.kill(pid, 'SIGTERM');
+  } else if (quietIfNone) {
+    return;
   } else {
     fail(`swd is not running on ${paths.rundir} (no answer on ${paths.socket})`);
   }
@@ -180,19 +183,26 @@ export async function main(argv = process.argv, deps: SwdMainDeps = {}): Promise
     .version(VERSION)
     .exitOverride()
     .configureOutput({ outputError: (s, write) => write(s.replace(/^error: /, 'swd: ')) });
-  program
-    .command('start')
-    .description('run the switch daemon')
-    .option('--rundir <dir>', 'run directory (socket, pidfile, default database)')
-    .option('--db <file>', 'configuration database file (default: <rundir>/swd.db.json)')
-    .addOption(new Option('--log-level <level>', 'log level').choices(LEVELS).default('info'))
-    .option('--detach', 'run in the background (logs to <rundir>/swd.log); return once the socket is up')
-    .option('--pidfile <file>', 'pidfile (default: <rundir>/swd.pid)')
-    .option('--no-default-bridge', 'do not create br0 with p1 and p2 when there is no database yet')
-    .option('--max-idle <ms>', 'idle time before a datapath flow is removed, as OVS other_config:max-idle (default 10000)', parseMaxIdle)
-    .option('--pmd-threads <n>', 'datapath threads polling system and tap ports (0: on the main thread)', parsePmdThreads, 1)
-    .option('--metrics <[addr:]port>', 'serve Prometheus metrics on http://ADDR:PORT/metrics (ADDR default 127.0.0.1)', parseMetrics)
-    .action((o: StartOptions) => start(o, deps));
+  const startOptions = (cmd: Command) =>
+    cmd
+      .option('--rundir <dir>', 'run directory (socket, pidfile, default database)')
+      .option('--db <file>', 'configuration database file (default: <rundir>/swd.db.json)')
+      .addOption(new Option('--log-level <level>', 'log level').choices(LEVELS).default('info'))
+      .option('--detach', 'run in the background (logs to <rundir>/swd.log); return once the socket is up')
+      .option('--pidfile <file>', 'pidfile (default: <rundir>/swd.pid)')
+      .option('--no-default-bridge', 'do not create br0 with p1 and p2 when there is no database yet')
+      .option('--max-idle <ms>', 'idle time before a datapath flow is removed, as OVS other_config:max-idle (default 10000)', parseMaxIdle)
+      .option('--pmd-threads <n>', 'datapath threads polling system and tap ports (0: on the main thread)', parsePmdThreads, 1)
+      .option('--metrics <[addr:]port>', 'serve Prometheus metrics on http://ADDR:PORT/metrics (ADDR default 127.0.0.1)', parseMetrics);
+  startOptions(program.command('start').description('run the switch daemon')).action((o: StartOptions) => start(o, deps));
+  startOptions(
+    program
+      .command('restart')
+      .description('stop the daemon of the run directory (saving its connection table) and start it again with these options'),
+  ).action(async (o: StartOptions) => {
+    await stop(o, true);
+    await start(o, deps);
+  });
   program
     .command('stop')
     .description('stop a running daemon')

@@ -23,6 +23,7 @@ import { collectSwitchStats, type SwitchStats } from './switch-stats.ts';
 import { CtCommands } from './ct-commands.ts';
 import { GroupCommands } from './group-commands.ts';
 import { checkActions, FlowCommands } from './flow-commands.ts';
+import { CtSave } from './ct-save.ts';
 
 export interface SwitchOptions {
   logger?: { info: (...a: unknown[]) => void; warn: (...a: unknown[]) => void; error: (...a: unknown[]) => void };
@@ -33,6 +34,8 @@ export interface SwitchOptions {
   maxIdleMs?: number;
   /** PMD threads for system and tap ports (default 1; 0: on the main thread). */
   pmdThreads?: number;
+  /** The conntrack save file: restored before the first port opens, written by saveConntrack(). */
+  ctSaveFile?: string;
 }
 
 const LOCAL_DP_BASE = 100;
@@ -50,6 +53,8 @@ export class Switch implements SwitchApi {
   private readonly now: () => number;
   private readonly log: NonNullable<SwitchOptions['logger']>;
   private seenGenerations = new Map<string, number>();
+  /** Conntrack across a restart (null without a save file). */
+  readonly ctSave: CtSave | null;
 
   constructor(opts: SwitchOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -62,6 +67,7 @@ export class Switch implements SwitchApi {
       this.revalidate(true);
     };
     this.ct = new CtCommands(this.dp.conntrack, this.now);
+    this.ctSave = opts.ctSaveFile ? new CtSave(opts.ctSaveFile, this.dp.conntrack, this.now, this.log) : null;
     this.groups = new GroupCommands({
       bridge: (name) => this.bridge(name),
       checkActions: (acts) => checkActions(acts, null),
@@ -78,6 +84,8 @@ export class Switch implements SwitchApi {
 
   static fromConfig(cfg: SwitchConfig | null, opts: SwitchOptions = {}): Switch {
     const sw = new Switch(opts);
+    // Before any port opens: no packet sees the table before it is whole.
+    sw.ctSave?.restoreNow();
     if (!cfg) {
       if (opts.defaultBridge !== false) {
         sw.addBridge('br0');
@@ -173,6 +181,19 @@ export class Switch implements SwitchApi {
 
   close(): void {
     this.dp.close();
+  }
+
+  /** Save the connection table (after close(): the threads are stopping); reports, never throws. */
+  saveConntrack() {
+    return this.ctSave?.saveNow() ?? null;
+  }
+
+  ctSaveNow() { return this.ctSaveOrThrow().saveCommand(); }
+  ctSaveShow() { return this.ctSaveOrThrow().show(); }
+
+  private ctSaveOrThrow(): CtSave {
+    if (!this.ctSave) throw new SwitchError('ENOTSUP', 'this switch has no conntrack save file');
+    return this.ctSave;
   }
 
   // ------------------------------------------------------------ bridges and ports
