@@ -19,6 +19,8 @@ import { MetricsServer, type MetricsAddress } from './metrics.ts';
 import { RpcServer } from './rpc-server.ts';
 import { ensureRundir, type RunPaths, runPaths } from './rundir.ts';
 import { VERSION } from './version.ts';
+import { vlogMethods, type Vlog } from './vlog.ts';
+import { flushAllSuppressed } from '../packet/log.ts';
 
 export type DaemonLogger = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
 
@@ -30,6 +32,8 @@ export interface SwitchFactoryOptions {
   pmdThreads?: number;
   /** The conntrack save file (restored at start, written at stop). */
   ctSaveFile?: string;
+  /** The logger of a named module (vlog), when the daemon has them. */
+  logFor?: (module: string) => DaemonLogger;
 }
 
 export type SwitchFactory = (cfg: SwitchConfig, opts: SwitchFactoryOptions) => DaemonSwitch | Promise<DaemonSwitch>;
@@ -37,7 +41,7 @@ export type SwitchFactory = (cfg: SwitchConfig, opts: SwitchFactoryOptions) => D
 /** The real switch, loaded only when a daemon starts (swctl never pays for it). */
 export const defaultSwitchFactory: SwitchFactory = async (cfg, opts) => {
   const { Switch } = await import('../ofproto/switch.ts');
-  return Switch.fromConfig(cfg, { logger: opts.logger, maxIdleMs: opts.maxIdleMs, pmdThreads: opts.pmdThreads, ctSaveFile: opts.ctSaveFile });
+  return Switch.fromConfig(cfg, { logger: opts.logger, maxIdleMs: opts.maxIdleMs, pmdThreads: opts.pmdThreads, ctSaveFile: opts.ctSaveFile, logFor: opts.logFor });
 };
 
 export class DaemonStartError extends Error {
@@ -67,6 +71,8 @@ export interface DaemonOptions {
   maxIdleMs?: number;
   /** Serve Prometheus metrics on this address (swd start --metrics). */
   metrics?: MetricsAddress;
+  /** Log modules with run-time levels (swctl vlog-set / vlog-list); `logger` is then its daemon module. */
+  vlog?: Vlog;
 }
 
 export interface Daemon {
@@ -117,7 +123,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const saved = loadDb(paths.db);
     const cfg = saved ?? defaultConfig(opts.defaultBridge !== false);
     try {
-      sw = await createSwitch(cfg, { logger: log, maxIdleMs: opts.maxIdleMs, pmdThreads: opts.pmdThreads, ctSaveFile: ctSavePath(paths.db) });
+      sw = await createSwitch(cfg, { logger: log, maxIdleMs: opts.maxIdleMs, pmdThreads: opts.pmdThreads, ctSaveFile: ctSavePath(paths.db), logFor: opts.vlog ? (m) => opts.vlog!.module(m) : undefined });
     } catch (e) {
       if (saved) throw new DaemonStartError(`cannot restore the configuration in ${paths.db}: ${(e as Error).message}; fix or remove it`);
       throw e;
@@ -163,7 +169,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
     const methods = buildMethods(
       { sw: theSwitch, save, shutdown: () => void stop(), version: VERSION },
-      { ...SWITCH_METHODS, ...opts.methods },
+      { ...SWITCH_METHODS, ...(opts.vlog ? vlogMethods(opts.vlog) : {}), ...opts.methods },
     );
     server = new RpcServer(methods, {
       onError: (err, method) => log.error({ err, method }, 'method failed'),
@@ -188,7 +194,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
     const timer = setInterval(() => {
       try {
-        theSwitch.tick?.(Date.now());
+        const now = Date.now();
+        theSwitch.tick?.(now);
+        flushAllSuppressed(now);
         tickFailures = 0;
       } catch (e) {
         // Log the first failure of a run and then every 100th, not 10 a second.

@@ -15,6 +15,7 @@ import { AlreadyRunningError, checkNotRunning, pidAlive, readPid, socketAlive } 
 import { call } from './rpc-client.ts';
 import { ensureRundir, LOG_NAME, RundirError, runPaths } from './rundir.ts';
 import { VERSION } from './version.ts';
+import { Vlog } from './vlog.ts';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -28,6 +29,7 @@ interface StartOptions {
   maxIdle?: number;
   pmdThreads: number;
   metrics?: MetricsAddress;
+  logFile?: string;
 }
 
 export interface SwdMainDeps {
@@ -72,10 +74,19 @@ async function start(o: StartOptions, deps: SwdMainDeps): Promise<void> {
   if (o.detach) return detach(o, paths);
 
   const { default: pino } = await import('pino');
-  const logger = pino({ level: o.logLevel, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
+  let dest;
+  try {
+    dest = o.logFile ? pino.destination({ dest: o.logFile, sync: true, append: true, mkdir: true }) : pino.destination({ fd: 2, sync: true });
+  } catch (e) {
+    fail(`cannot open the log file ${o.logFile}: ${(e as Error).message}`);
+  }
+  const root = pino({ level: o.logLevel, base: { pid: process.pid } }, dest);
+  const vlog = new Vlog(root, o.logFile ? 'file' : 'console');
+  vlog.installSink();
+  const logger = vlog.module('daemon');
   let daemon;
   try {
-    daemon = await startDaemon({ ...o, maxIdleMs: o.maxIdle, logger, createSwitch: deps.createSwitch });
+    daemon = await startDaemon({ ...o, maxIdleMs: o.maxIdle, logger, vlog, createSwitch: deps.createSwitch });
   } catch (e) {
     if (isUserError(e)) fail(e.message);
     throw e;
@@ -193,7 +204,8 @@ export async function main(argv = process.argv, deps: SwdMainDeps = {}): Promise
       .option('--no-default-bridge', 'do not create br0 with p1 and p2 when there is no database yet')
       .option('--max-idle <ms>', 'idle time before a datapath flow is removed, as OVS other_config:max-idle (default 10000)', parseMaxIdle)
       .option('--pmd-threads <n>', 'datapath threads polling system and tap ports (0: on the main thread)', parsePmdThreads, 1)
-      .option('--metrics <[addr:]port>', 'serve Prometheus metrics on http://ADDR:PORT/metrics (ADDR default 127.0.0.1)', parseMetrics);
+      .option('--metrics <[addr:]port>', 'serve Prometheus metrics on http://ADDR:PORT/metrics (ADDR default 127.0.0.1)', parseMetrics)
+      .option('--log-file <path>', 'write the JSON log lines to PATH (appended) instead of stderr');
   startOptions(program.command('start').description('run the switch daemon')).action((o: StartOptions) => start(o, deps));
   startOptions(
     program

@@ -36,6 +36,8 @@ export interface SwitchOptions {
   pmdThreads?: number;
   /** The conntrack save file: restored before the first port opens, written by saveConntrack(). */
   ctSaveFile?: string;
+  /** The logger of a named module (swd's vlog modules); default: `logger` for all. */
+  logFor?: (module: string) => NonNullable<SwitchOptions['logger']>;
 }
 
 const LOCAL_DP_BASE = 100;
@@ -60,14 +62,15 @@ export class Switch implements SwitchApi {
     this.now = opts.now ?? Date.now;
     const noop = () => {};
     this.log = opts.logger ?? { info: noop, warn: noop, error: noop };
-    this.dp = new UpcallAdapter((key, learn) => this.upcall(key, learn), this.log, this.now, () => this.revalidate(), opts.pmdThreads ?? 1);
+    const logFor = (m: string) => opts.logFor?.(m) ?? this.log;
+    this.dp = new UpcallAdapter((key, learn) => this.upcall(key, learn), logFor('dpif'), this.now, () => this.revalidate(), opts.pmdThreads ?? 1);
     if (opts.maxIdleMs !== undefined) this.dp.datapath.maxIdleMs = opts.maxIdleMs;
     this.dp.onPortState = (p) => {
       for (const br of this.bridges.values()) if (br.portsByDp.get(p.dpPort) === p) br.generation++;
       this.revalidate(true);
     };
     this.ct = new CtCommands(this.dp.conntrack, this.now);
-    this.ctSave = opts.ctSaveFile ? new CtSave(opts.ctSaveFile, this.dp.conntrack, this.now, this.log) : null;
+    this.ctSave = opts.ctSaveFile ? new CtSave(opts.ctSaveFile, this.dp.conntrack, this.now, logFor('conntrack')) : null;
     this.groups = new GroupCommands({
       bridge: (name) => this.bridge(name),
       checkActions: (acts) => checkActions(acts, null),
