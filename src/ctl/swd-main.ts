@@ -168,7 +168,8 @@ async function stop(o: { rundir?: string; pidfile?: string }, quietIfNone = fals
   } else {
     fail(`swd is not running on ${paths.rundir} (no answer on ${paths.socket})`);
   }
-  const deadline = Date.now() + 10_000;
+  // Saving a large connection table takes a few seconds (1M: see bench/ct-save.bench.ts).
+  const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     // The daemon removes its pidfile last. (Not pid liveness: a daemon that
     // is our caller's child stays a zombie until reaped.)
@@ -179,7 +180,7 @@ async function stop(o: { rundir?: string; pidfile?: string }, quietIfNone = fals
     }
     await sleep(50);
   }
-  fail(`swd${pid ? ` (pid ${pid})` : ''} did not stop within 10 s`);
+  fail(`swd${pid ? ` (pid ${pid})` : ''} did not stop within 60 s`);
 }
 
 function parsePmdThreads(v: string): number {
