@@ -19,6 +19,7 @@ import { PacketPath, type CtExec } from './execute.ts';
 import { removeIf, sweep } from './expiry.ts';
 import { initDefaultPolicy, setZonePolicy, delZonePolicy, getZonePolicy, type TimeoutAttr } from './timeouts.ts';
 import { snapshotLocked, tupleMatches, type ConnInfo, type TupleFilter } from './conn.ts';
+import type { SaveSection } from './save.ts';
 
 export interface ConntrackOptions extends TableOptions {}
 
@@ -47,6 +48,10 @@ export interface ConntrackCounters {
 
 export class Conntrack {
   readonly table: ConnTable;
+  /** Save-file sections of state kept beside the table (e.g. the ALG
+   *  expectation table registers one when it is created); the core
+   *  sections (records, limits, policies) are always written. */
+  readonly saveSections: SaveSection[] = [];
   private readonly path: PacketPath;
 
   private constructor(table: ConnTable) {

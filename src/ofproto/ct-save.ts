@@ -6,7 +6,6 @@
 
 import type { Conntrack } from '../conntrack/conntrack.ts';
 import { restoreConntrackFile, saveConntrackFile, type RestoreOutcome, type SaveFileResult } from '../conntrack/save-file.ts';
-import type { SaveSection } from '../conntrack/save.ts';
 import { SwitchError } from './api.ts';
 
 type Log = { info: (...a: unknown[]) => void; warn: (...a: unknown[]) => void; error: (...a: unknown[]) => void };
@@ -16,8 +15,6 @@ export type LastSave = ({ status: 'saved' } & SaveFileResult) | { status: 'faile
 export class CtSave {
   restore: RestoreOutcome | null = null;
   last: LastSave | null = null;
-  /** Sections of other modules (e.g. the ALG expectation table). */
-  readonly extra: SaveSection[] = [];
 
   constructor(
     readonly file: string,
@@ -30,7 +27,7 @@ export class CtSave {
   restoreNow(): RestoreOutcome {
     let out: RestoreOutcome;
     try {
-      out = restoreConntrackFile(this.ct, this.file, this.now(), { extra: this.extra });
+      out = restoreConntrackFile(this.ct, this.file, this.now(), { extra: this.ct.saveSections });
     } catch (e) {
       out = { file: this.file, status: 'ignored', code: 'EINVAL', error: (e as Error).message };
     }
@@ -47,7 +44,7 @@ export class CtSave {
   /** Save the table now; a failure (a full disk) is reported and changes nothing in the running switch. */
   saveNow(): LastSave {
     try {
-      const r = saveConntrackFile(this.ct, this.file, this.now(), { extra: this.extra });
+      const r = saveConntrackFile(this.ct, this.file, this.now(), { extra: this.ct.saveSections });
       this.last = { status: 'saved', ...r };
       this.log.info({ file: r.file, conns: r.conns, bytes: r.bytes, ms: Math.round(r.ms) }, `conntrack: saved ${r.conns} connections to ${r.file}`);
     } catch (e) {
