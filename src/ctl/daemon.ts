@@ -167,13 +167,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       return stopping;
     };
 
+    const rpcLog = opts.vlog?.module('rpc') ?? log;
     const methods = buildMethods(
       { sw: theSwitch, save, shutdown: () => void stop(), version: VERSION },
       { ...SWITCH_METHODS, ...(opts.vlog ? vlogMethods(opts.vlog) : {}), ...opts.methods },
     );
     server = new RpcServer(methods, {
-      onError: (err, method) => log.error({ err, method }, 'method failed'),
-      onDrop: (reason) => log.warn({ reason }, 'dropped a control connection'),
+      onError: (err, method) => rpcLog.error({ err, method }, 'method failed'),
+      onDrop: (reason) => rpcLog.warn({ reason }, 'dropped a control connection'),
     });
     try {
       await server.listen(paths.socket);
@@ -185,7 +186,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       if (!theSwitch.stats) throw new DaemonStartError('this switch has no counters to serve as metrics');
       const stats = theSwitch.stats.bind(theSwitch);
       try {
-        metrics = await MetricsServer.start(opts.metrics, stats, (err) => log.error({ err }, 'metrics scrape failed'));
+        metrics = await MetricsServer.start(opts.metrics, stats, (err) => (opts.vlog?.module('metrics') ?? log).error({ err }, 'metrics scrape failed'));
       } catch (e) {
         throw new DaemonStartError(`cannot serve metrics on ${opts.metrics.host}:${opts.metrics.port}: ${(e as Error).message}`);
       }

@@ -37,7 +37,6 @@ describe('vlog', () => {
       'dpif              INFO        OFF        OFF',
       'metrics           INFO        OFF        OFF',
       'ofproto           INFO        OFF        OFF',
-      'pmd               INFO        OFF        OFF',
       'rpc               WARN        OFF        OFF',
     ]);
     const f = vlogWithSink('file').vlog;
@@ -47,14 +46,14 @@ describe('vlog', () => {
 
   it('vlog-set: LEVEL for all, MODULE:LEVEL, MODULE:DEST:LEVEL, ANY, pino names; errors name the problem', () => {
     const { vlog } = vlogWithSink();
-    expect(vlog.set('warn')).toEqual(['conntrack', 'daemon', 'dpif', 'metrics', 'ofproto', 'pmd', 'rpc']);
+    expect(vlog.set('warn')).toEqual(['conntrack', 'daemon', 'dpif', 'metrics', 'ofproto', 'rpc']);
     expect(vlog.list().modules.dpif).toBe('WARN');
     expect(vlog.set('dpif:console:dbg')).toEqual(['dpif']);
-    expect(vlog.set('ANY:any:err')).toHaveLength(7);
+    expect(vlog.set('ANY:any:err')).toHaveLength(6);
     expect(vlog.set('ofproto:debug')).toEqual(['ofproto']);
-    expect(vlog.set('pmd:off')).toEqual(['pmd']);
-    expect(vlog.list().modules).toMatchObject({ dpif: 'ERR', ofproto: 'DBG', pmd: 'OFF' });
-    expect(() => vlog.set('nosuch:info')).toThrow("unknown module, destination or level 'nosuch' (modules: conntrack, daemon, dpif, metrics, ofproto, pmd, rpc)");
+    expect(vlog.set('rpc:off')).toEqual(['rpc']);
+    expect(vlog.list().modules).toMatchObject({ dpif: 'ERR', ofproto: 'DBG', rpc: 'OFF' });
+    expect(() => vlog.set('nosuch:info')).toThrow("unknown module, destination or level 'nosuch' (modules: conntrack, daemon, dpif, metrics, ofproto, rpc)");
     expect(() => vlog.set('dpif')).toThrow("no level in 'dpif' (levels: emer, err, warn, info, dbg, off)");
     expect(() => vlog.set('dpif:file:info')).toThrow('swd logs to the console (stderr), not to file');
     expect(() => vlog.set('syslog:info')).toThrow('swd does not log to syslog (destinations: console, file)');
