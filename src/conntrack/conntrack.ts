@@ -20,6 +20,7 @@ import { createEventRings, EventRings, type EventRingsDescriptor } from './event
 import { removeIf, sweep } from './expiry.ts';
 import { initDefaultPolicy, setZonePolicy, delZonePolicy, getZonePolicy, type TimeoutAttr } from './timeouts.ts';
 import { snapshotLocked, tupleMatches, type ConnInfo, type TupleFilter } from './conn.ts';
+import type { SaveSection } from './save.ts';
 
 export interface ConntrackOptions extends TableOptions {}
 
@@ -50,6 +51,10 @@ export interface ConntrackCounters {
 
 export class Conntrack {
   readonly table: ConnTable;
+  /** Save-file sections of state kept beside the table (e.g. the ALG
+   *  expectation table registers one when it is created); the core
+   *  sections (records, limits, policies) are always written. */
+  readonly saveSections: SaveSection[] = [];
   private readonly path: PacketPath;
 
   /** This thread's handle on the event rings (event-ring.ts). */

@@ -46,6 +46,7 @@ import { otherTracker } from './udp.ts';
 import { icmpTracker } from './icmp.ts';
 import { extractKey, reverseKey, EXTRACT_FAIL, EXTRACT_ICMP_ERROR } from './key.ts';
 import { timeoutSec } from './timeouts.ts';
+import { natExhaustedLog, tableFullLog } from './warnings.ts';
 import { rd16, rd32 } from '../packet/bytes.ts';
 
 /** Set bits of ct_mark: new = (old & ~mask) | (value & mask). */
@@ -225,6 +226,7 @@ export class PacketPath implements TupleProbe {
           if (r === NAT_EXHAUSTED) {
             Atomics.add(t.hdr, H_CNT_NAT_EXHAUSTED, 1);
             Atomics.add(t.hdr, t.layout.natExhausted + zone, 1);
+            if (natExhaustedLog.enter(nowMs)) natExhaustedLog.emit({ zone }, `zone ${zone}: packet dropped: unable to NAT due to tuple space exhaustion`, nowMs);
             batch.dropped[idx] = 1;
             r = NO_REC;
           } else if (r !== NO_REC && nat !== null) {
@@ -248,6 +250,11 @@ export class PacketPath implements TupleProbe {
     const why = t.reserve(zone);
     if (why !== 0) {
       Atomics.add(t.hdr, why === 1 ? H_CNT_FULL : H_CNT_ZONE_FULL, 1);
+      if (tableFullLog.enter(nowMs)) {
+        tableFullLog.emit({ zone, limit: why === 1 ? t.maxConns() : t.zoneLimit(zone) }, why === 1
+          ? `connection not committed: the table is full (maxconns ${t.maxConns()})`
+          : `connection not committed: zone ${zone} is at its limit of ${t.zoneLimit(zone)}`, nowMs);
+      }
       return NO_REC;
     }
     const r = t.allocRecord();

@@ -20,6 +20,8 @@ import { RpcServer } from './rpc-server.ts';
 import { EventStreamer } from './events.ts';
 import { ensureRundir, type RunPaths, runPaths } from './rundir.ts';
 import { VERSION } from './version.ts';
+import { vlogMethods, type Vlog } from './vlog.ts';
+import { flushAllSuppressed } from '../packet/log.ts';
 
 export type DaemonLogger = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
 
@@ -29,6 +31,10 @@ export interface SwitchFactoryOptions {
   maxIdleMs?: number;
   /** PMD threads for system and tap ports. */
   pmdThreads?: number;
+  /** The conntrack save file (restored at start, written at stop). */
+  ctSaveFile?: string;
+  /** The logger of a named module (vlog), when the daemon has them. */
+  logFor?: (module: string) => DaemonLogger;
 }
 
 export type SwitchFactory = (cfg: SwitchConfig, opts: SwitchFactoryOptions) => DaemonSwitch | Promise<DaemonSwitch>;
@@ -36,7 +42,7 @@ export type SwitchFactory = (cfg: SwitchConfig, opts: SwitchFactoryOptions) => D
 /** The real switch, loaded only when a daemon starts (swctl never pays for it). */
 export const defaultSwitchFactory: SwitchFactory = async (cfg, opts) => {
   const { Switch } = await import('../ofproto/switch.ts');
-  return Switch.fromConfig(cfg, { logger: opts.logger, maxIdleMs: opts.maxIdleMs, pmdThreads: opts.pmdThreads });
+  return Switch.fromConfig(cfg, { logger: opts.logger, maxIdleMs: opts.maxIdleMs, pmdThreads: opts.pmdThreads, ctSaveFile: opts.ctSaveFile, logFor: opts.logFor });
 };
 
 export class DaemonStartError extends Error {
@@ -66,6 +72,8 @@ export interface DaemonOptions {
   maxIdleMs?: number;
   /** Serve Prometheus metrics on this address (swd start --metrics). */
   metrics?: MetricsAddress;
+  /** Log modules with run-time levels (swctl vlog-set / vlog-list); `logger` is then its daemon module. */
+  vlog?: Vlog;
 }
 
 export interface Daemon {
@@ -77,6 +85,11 @@ export interface Daemon {
   stop(): Promise<void>;
   /** Where /metrics is served, when it is. */
   readonly metrics: MetricsAddress | null;
+}
+
+/** The conntrack save file beside the database: swd.db.json -> swd.db.conntrack. */
+export function ctSavePath(db: string): string {
+  return `${db.replace(/\.json$/, '')}.conntrack`;
 }
 
 /** The configuration of a fresh switch. */
@@ -111,7 +124,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const saved = loadDb(paths.db);
     const cfg = saved ?? defaultConfig(opts.defaultBridge !== false);
     try {
-      sw = await createSwitch(cfg, { logger: log, maxIdleMs: opts.maxIdleMs, pmdThreads: opts.pmdThreads });
+      sw = await createSwitch(cfg, { logger: log, maxIdleMs: opts.maxIdleMs, pmdThreads: opts.pmdThreads, ctSaveFile: ctSavePath(paths.db), logFor: opts.vlog ? (m) => opts.vlog!.module(m) : undefined });
     } catch (e) {
       if (saved) throw new DaemonStartError(`cannot restore the configuration in ${paths.db}: ${(e as Error).message}; fix or remove it`);
       throw e;
@@ -142,6 +155,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         } catch (e) {
           log.error({ err: e }, 'closing the switch failed');
         }
+        // After close: the PMD threads are stopping, the table is (nearly) quiet.
+        // A failed save (a full disk) is logged by the switch; the stop goes on.
+        try {
+          theSwitch.saveConntrack?.();
+        } catch (e) {
+          log.error({ err: e }, 'saving the connection table failed');
+        }
         releasePidfile(paths.pidfile);
         log.info('stopped');
         resolveStopped();
@@ -149,16 +169,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       return stopping;
     };
 
+    const rpcLog = opts.vlog?.module('rpc') ?? log;
     const methods = buildMethods(
       { sw: theSwitch, save, shutdown: () => void stop(), version: VERSION },
-      { ...SWITCH_METHODS, ...opts.methods },
+      { ...SWITCH_METHODS, ...(opts.vlog ? vlogMethods(opts.vlog) : {}), ...opts.methods },
     );
     const src = theSwitch.eventSource?.();
     const events = src ? new EventStreamer(src.conntrack, { now: src.now }) : null;
     if (events) methods.set('ct-events', events.handler());
     server = new RpcServer(methods, {
-      onError: (err, method) => log.error({ err, method }, 'method failed'),
-      onDrop: (reason) => log.warn({ reason }, 'dropped a control connection'),
+      onError: (err, method) => rpcLog.error({ err, method }, 'method failed'),
+      onDrop: (reason) => rpcLog.warn({ reason }, 'dropped a control connection'),
     });
     try {
       await server.listen(paths.socket);
@@ -170,7 +191,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       if (!theSwitch.stats) throw new DaemonStartError('this switch has no counters to serve as metrics');
       const stats = theSwitch.stats.bind(theSwitch);
       try {
-        metrics = await MetricsServer.start(opts.metrics, stats, (err) => log.error({ err }, 'metrics scrape failed'));
+        metrics = await MetricsServer.start(opts.metrics, stats, (err) => (opts.vlog?.module('metrics') ?? log).error({ err }, 'metrics scrape failed'));
       } catch (e) {
         throw new DaemonStartError(`cannot serve metrics on ${opts.metrics.host}:${opts.metrics.port}: ${(e as Error).message}`);
       }
@@ -179,7 +200,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
     const timer = setInterval(() => {
       try {
-        theSwitch.tick?.(Date.now());
+        const now = Date.now();
+        theSwitch.tick?.(now);
+        flushAllSuppressed(now);
         tickFailures = 0;
       } catch (e) {
         // Log the first failure of a run and then every 100th, not 10 a second.

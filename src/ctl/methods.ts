@@ -77,6 +77,13 @@ export interface ConntrackApi {
   ctGetTimeoutPolicy(zone: number): unknown;
 }
 
+/** Conntrack across a restart: save now, and how the last restore and save went. */
+export interface CtSaveApi {
+  saveConntrack(): unknown;
+  ctSaveNow(): unknown;
+  ctSaveShow(): unknown;
+}
+
 /** PMD thread commands (dpif-netdev/pmd-*). */
 export interface PmdApi {
   pmdStatsShow(): unknown;
@@ -95,7 +102,7 @@ export interface EventSourceApi {
   eventSource(): { conntrack: Conntrack; now: () => number };
 }
 
-export type DaemonSwitch = SwitchApi & Partial<ConntrackApi> & Partial<GroupApi> & Partial<PmdApi> & Partial<FlowFileApi> & Partial<EventSourceApi> & { tick?(nowMs: number): void; close?(): void; stats?(): SwitchStats };
+export type DaemonSwitch = SwitchApi & Partial<ConntrackApi> & Partial<GroupApi> & Partial<PmdApi> & Partial<FlowFileApi> & Partial<EventSourceApi> & Partial<CtSaveApi> & { tick?(nowMs: number): void; close?(): void; stats?(): SwitchStats };
 
 export interface MethodSpec {
   /** Persist the configuration after success. */
@@ -222,7 +229,17 @@ export const SWITCH_METHODS: Record<string, MethodSpec> = {
   'ct-get-tcp-seq-chk': { call: (sw) => ct(sw, 'ctGetTcpSeqChk')() },
   'ct-set-timeout-policy': { call: (sw, p) => ct(sw, 'ctSetTimeoutPolicy')(p.optStr('args') ?? '') },
   'ct-get-timeout-policy': { call: (sw, p) => ct(sw, 'ctGetTimeoutPolicy')(p.optInt('zone', ...ZONE) ?? 0) },
+
+  // conntrack across a restart (issue 18 part 2)
+  'ct-save': { call: (sw) => ctSave(sw, 'ctSaveNow')() },
+  'ct-save-show': { call: (sw) => ctSave(sw, 'ctSaveShow')() },
 };
+
+function ctSave<K extends keyof CtSaveApi>(sw: DaemonSwitch, name: K): NonNullable<DaemonSwitch[K]> {
+  const fn = sw[name];
+  if (typeof fn !== 'function') throw new SwitchError('ENOTSUP', 'saving the connection table is not available in this switch');
+  return (fn as (...a: unknown[]) => unknown).bind(sw) as NonNullable<DaemonSwitch[K]>;
+}
 
 export interface MethodContext {
   sw: DaemonSwitch;

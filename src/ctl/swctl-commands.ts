@@ -253,6 +253,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   c('ct-get-timeout-policy [zone]', 'print the timeouts of a zone', ([zone], _o, run) => run('ct-get-timeout-policy', { zone: zoneArg(zone) ?? 0 })),
   // ct-events (src/ctl/events.ts): streams until interrupted; swctl-main.ts reads the stream
   c('ct-events [zone]', 'stream connection events until interrupted, like conntrack -E (zone=N to filter; --json: one object per line)', ([zone], _o, run) => run('ct-events', { zone: zoneArg(zone) })),
+  c('ct-save', 'save the connection table now (as swd stop does) to the file beside the database', (_a, _o, run) => run('ct-save', {})),
+  c('ct-save-show', 'how the connection table was restored at start and last saved', (_a, _o, run) => run('ct-save-show', {})),
+  c('vlog-set <spec...>', 'set log levels at run time, like ovs-appctl vlog/set: [MODULE:]LEVEL (LEVEL: emer err warn info dbg off; MODULE: a vlog-list name or ANY)',
+    (a, _o, run) => run('vlog-set', { spec: a.join(' ') })),
+  c('vlog-list', 'the log modules and their levels, like ovs-appctl vlog/list', (_a, _o, run) => run('vlog-list', {})),
 
   c('version', 'print the version of the running swd', (_a, _o, run) => run('version', {}, (r) => out([`swd ${r.version}`]))),
 ];

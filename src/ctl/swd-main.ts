@@ -15,6 +15,7 @@ import { AlreadyRunningError, checkNotRunning, pidAlive, readPid, socketAlive } 
 import { call } from './rpc-client.ts';
 import { ensureRundir, LOG_NAME, RundirError, runPaths } from './rundir.ts';
 import { VERSION } from './version.ts';
+import { Vlog } from './vlog.ts';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -28,6 +29,7 @@ interface StartOptions {
   maxIdle?: number;
   pmdThreads: number;
   metrics?: MetricsAddress;
+  logFile?: string;
 }
 
 export interface SwdMainDeps {
@@ -72,10 +74,19 @@ async function start(o: StartOptions, deps: SwdMainDeps): Promise<void> {
   if (o.detach) return detach(o, paths);
 
   const { default: pino } = await import('pino');
-  const logger = pino({ level: o.logLevel, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
+  let dest;
+  try {
+    dest = o.logFile ? pino.destination({ dest: o.logFile, sync: true, append: true, mkdir: true }) : pino.destination({ fd: 2, sync: true });
+  } catch (e) {
+    fail(`cannot open the log file ${o.logFile}: ${(e as Error).message}`);
+  }
+  const root = pino({ level: o.logLevel, base: { pid: process.pid } }, dest);
+  const vlog = new Vlog(root, o.logFile ? 'file' : 'console');
+  vlog.installSink();
+  const logger = vlog.module('daemon');
   let daemon;
   try {
-    daemon = await startDaemon({ ...o, maxIdleMs: o.maxIdle, logger, createSwitch: deps.createSwitch });
+    daemon = await startDaemon({ ...o, maxIdleMs: o.maxIdle, logger, vlog, createSwitch: deps.createSwitch });
   } catch (e) {
     if (isUserError(e)) fail(e.message);
     throw e;
@@ -140,7 +151,8 @@ async function detach(o: StartOptions, paths: ReturnType<typeof runPaths>): Prom
   fail(`the detached daemon (pid ${child.pid}) did not come up within 20 s; see ${logPath}`);
 }
 
-async function stop(o: { rundir?: string; pidfile?: string }): Promise<void> {
+/** Stop the daemon of the run directory; with `quietIfNone`, a daemon that is not running is not an error (restart). */
+async function stop(o: { rundir?: string; pidfile?: string }, quietIfNone = false): Promise<void> {
   const paths = runPaths(o);
   const pid = readPid(paths.pidfile);
   if (existsSync(paths.socket) && (await socketAlive(paths.socket))) {
@@ -151,10 +163,13 @@ async function stop(o: { rundir?: string; pidfile?: string }): Promise<void> {
     }
   } else if (pid && pidAlive(pid)) {
     process.kill(pid, 'SIGTERM');
+  } else if (quietIfNone) {
+    return;
   } else {
     fail(`swd is not running on ${paths.rundir} (no answer on ${paths.socket})`);
   }
-  const deadline = Date.now() + 10_000;
+  // Saving a large connection table takes a few seconds (1M: see bench/ct-save.bench.ts).
+  const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     // The daemon removes its pidfile last. (Not pid liveness: a daemon that
     // is our caller's child stays a zombie until reaped.)
@@ -165,7 +180,7 @@ async function stop(o: { rundir?: string; pidfile?: string }): Promise<void> {
     }
     await sleep(50);
   }
-  fail(`swd${pid ? ` (pid ${pid})` : ''} did not stop within 10 s`);
+  fail(`swd${pid ? ` (pid ${pid})` : ''} did not stop within 60 s`);
 }
 
 function parsePmdThreads(v: string): number {
@@ -180,19 +195,27 @@ export async function main(argv = process.argv, deps: SwdMainDeps = {}): Promise
     .version(VERSION)
     .exitOverride()
     .configureOutput({ outputError: (s, write) => write(s.replace(/^error: /, 'swd: ')) });
-  program
-    .command('start')
-    .description('run the switch daemon')
-    .option('--rundir <dir>', 'run directory (socket, pidfile, default database)')
-    .option('--db <file>', 'configuration database file (default: <rundir>/swd.db.json)')
-    .addOption(new Option('--log-level <level>', 'log level').choices(LEVELS).default('info'))
-    .option('--detach', 'run in the background (logs to <rundir>/swd.log); return once the socket is up')
-    .option('--pidfile <file>', 'pidfile (default: <rundir>/swd.pid)')
-    .option('--no-default-bridge', 'do not create br0 with p1 and p2 when there is no database yet')
-    .option('--max-idle <ms>', 'idle time before a datapath flow is removed, as OVS other_config:max-idle (default 10000)', parseMaxIdle)
-    .option('--pmd-threads <n>', 'datapath threads polling system and tap ports (0: on the main thread)', parsePmdThreads, 1)
-    .option('--metrics <[addr:]port>', 'serve Prometheus metrics on http://ADDR:PORT/metrics (ADDR default 127.0.0.1)', parseMetrics)
-    .action((o: StartOptions) => start(o, deps));
+  const startOptions = (cmd: Command) =>
+    cmd
+      .option('--rundir <dir>', 'run directory (socket, pidfile, default database)')
+      .option('--db <file>', 'configuration database file (default: <rundir>/swd.db.json)')
+      .addOption(new Option('--log-level <level>', 'log level').choices(LEVELS).default('info'))
+      .option('--detach', 'run in the background (logs to <rundir>/swd.log); return once the socket is up')
+      .option('--pidfile <file>', 'pidfile (default: <rundir>/swd.pid)')
+      .option('--no-default-bridge', 'do not create br0 with p1 and p2 when there is no database yet')
+      .option('--max-idle <ms>', 'idle time before a datapath flow is removed, as OVS other_config:max-idle (default 10000)', parseMaxIdle)
+      .option('--pmd-threads <n>', 'datapath threads polling system and tap ports (0: on the main thread)', parsePmdThreads, 1)
+      .option('--metrics <[addr:]port>', 'serve Prometheus metrics on http://ADDR:PORT/metrics (ADDR default 127.0.0.1)', parseMetrics)
+      .option('--log-file <path>', 'write the JSON log lines to PATH (appended) instead of stderr');
+  startOptions(program.command('start').description('run the switch daemon')).action((o: StartOptions) => start(o, deps));
+  startOptions(
+    program
+      .command('restart')
+      .description('stop the daemon of the run directory (saving its connection table) and start it again with these options'),
+  ).action(async (o: StartOptions) => {
+    await stop(o, true);
+    await start(o, deps);
+  });
   program
     .command('stop')
     .description('stop a running daemon')

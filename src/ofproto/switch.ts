@@ -23,6 +23,7 @@ import { collectSwitchStats, type SwitchStats } from './switch-stats.ts';
 import { CtCommands } from './ct-commands.ts';
 import { GroupCommands } from './group-commands.ts';
 import { checkActions, FlowCommands } from './flow-commands.ts';
+import { CtSave } from './ct-save.ts';
 
 export interface SwitchOptions {
   logger?: { info: (...a: unknown[]) => void; warn: (...a: unknown[]) => void; error: (...a: unknown[]) => void };
@@ -33,6 +34,10 @@ export interface SwitchOptions {
   maxIdleMs?: number;
   /** PMD threads for system and tap ports (default 1; 0: on the main thread). */
   pmdThreads?: number;
+  /** The conntrack save file: restored before the first port opens, written by saveConntrack(). */
+  ctSaveFile?: string;
+  /** The logger of a named module (swd's vlog modules); default: `logger` for all. */
+  logFor?: (module: string) => NonNullable<SwitchOptions['logger']>;
 }
 
 const LOCAL_DP_BASE = 100;
@@ -50,18 +55,22 @@ export class Switch implements SwitchApi {
   private readonly now: () => number;
   private readonly log: NonNullable<SwitchOptions['logger']>;
   private seenGenerations = new Map<string, number>();
+  /** Conntrack across a restart (null without a save file). */
+  readonly ctSave: CtSave | null;
 
   constructor(opts: SwitchOptions = {}) {
     this.now = opts.now ?? Date.now;
     const noop = () => {};
     this.log = opts.logger ?? { info: noop, warn: noop, error: noop };
-    this.dp = new UpcallAdapter((key, learn) => this.upcall(key, learn), this.log, this.now, () => this.revalidate(), opts.pmdThreads ?? 1);
+    const logFor = (m: string) => opts.logFor?.(m) ?? this.log;
+    this.dp = new UpcallAdapter((key, learn) => this.upcall(key, learn), logFor('dpif'), this.now, () => this.revalidate(), opts.pmdThreads ?? 1);
     if (opts.maxIdleMs !== undefined) this.dp.datapath.maxIdleMs = opts.maxIdleMs;
     this.dp.onPortState = (p) => {
       for (const br of this.bridges.values()) if (br.portsByDp.get(p.dpPort) === p) br.generation++;
       this.revalidate(true);
     };
     this.ct = new CtCommands(this.dp.conntrack, this.now);
+    this.ctSave = opts.ctSaveFile ? new CtSave(opts.ctSaveFile, this.dp.conntrack, this.now, logFor('conntrack')) : null;
     this.groups = new GroupCommands({
       bridge: (name) => this.bridge(name),
       checkActions: (acts) => checkActions(acts, null),
@@ -78,6 +87,8 @@ export class Switch implements SwitchApi {
 
   static fromConfig(cfg: SwitchConfig | null, opts: SwitchOptions = {}): Switch {
     const sw = new Switch(opts);
+    // Before any port opens: no packet sees the table before it is whole.
+    sw.ctSave?.restoreNow();
     if (!cfg) {
       if (opts.defaultBridge !== false) {
         sw.addBridge('br0');
@@ -173,6 +184,19 @@ export class Switch implements SwitchApi {
 
   close(): void {
     this.dp.close();
+  }
+
+  /** Save the connection table (after close(): the threads are stopping); reports, never throws. */
+  saveConntrack() {
+    return this.ctSave?.saveNow() ?? null;
+  }
+
+  ctSaveNow() { return this.ctSaveOrThrow().saveCommand(); }
+  ctSaveShow() { return this.ctSaveOrThrow().show(); }
+
+  private ctSaveOrThrow(): CtSave {
+    if (!this.ctSave) throw new SwitchError('ENOTSUP', 'this switch has no conntrack save file');
+    return this.ctSave;
   }
 
   // ------------------------------------------------------------ bridges and ports

@@ -19,6 +19,8 @@
 // main thread chose — unless the generation moved on meanwhile — and runs
 // the queued packets.
 
+import type { LogLevel } from '../../packet/log.ts';
+
 import type { MessagePort } from 'node:worker_threads';
 import type { DpAction } from '../dp-actions.ts';
 import type { ConntrackDescriptor } from '../../conntrack/conntrack.ts';
@@ -92,7 +94,9 @@ export type PmdEvent =
   /** Megaflows gone from the worker's cache (expired or flushed), with their last counters. */
   | { t: 'flows-removed'; records: Float64Array }
   | { t: 'ack'; ack: number }
-  | { t: 'error'; message: string };
+  | { t: 'error'; message: string }
+  /** A log line of this thread (src/packet/log.ts), already rate-limited here; the main thread logs it. */
+  | { t: 'log'; module: string; level: LogLevel; fields: Record<string, unknown>; msg: string };
 
 export const FLOW_REC = 5;
 

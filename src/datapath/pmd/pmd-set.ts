@@ -22,6 +22,7 @@ import { newMegaflow, type Megaflow } from '../megaflow.ts';
 import { closeFd, eventFd, eventFdSignal } from '../native/native.ts';
 import type { PortCounters } from '../port.ts';
 import { startTsWorker } from '../rx/worker-boot.ts';
+import { log } from '../../packet/log.ts';
 import {
   FLOW_REC, GEN, MAX_PORT_SLOTS, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED,
   PC_TX_ERRORS, PC_TX_PACKETS, PMD_SAB_BYTES, PORT_BASE, PORT_WORDS, PS_BATCHES, PS_BUSY_NS, PS_HITS, PS_IDLE_NS,
@@ -218,6 +219,9 @@ export class PmdSet {
         break;
       case 'error':
         this.host.log.warn({ pmd: true }, m.message);
+        break;
+      case 'log':
+        log(m.module, m.level, { ...m.fields, pmd: true }, m.msg);
         break;
     }
   }

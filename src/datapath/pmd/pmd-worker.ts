@@ -27,6 +27,7 @@ import { DummyBackend } from '../ports/dummy.ts';
 import { SystemBackend } from '../ports/system.ts';
 import { TapBackend } from '../ports/tap.ts';
 import { UpcallQueue } from './upcall-queue.ts';
+import { flushAllSuppressed, setLogSink } from '../../packet/log.ts';
 import {
   GEN, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED, PC_TX_ERRORS,
   PC_TX_PACKETS, PORT_BASE, PORT_WORDS, PS_BATCHES, PS_BUSY_NS, PS_HITS, PS_IDLE_NS, PS_LOST, PS_MISSES, PS_PACKETS,
@@ -35,6 +36,8 @@ import {
 } from './pmd-protocol.ts';
 
 const wd = workerData as PmdWorkerData;
+// This thread's log calls (rate-limited at the source, src/packet/log.ts) go to the main thread, which logs them.
+setLogSink((module, level, fields, msg) => wd.ctlPort.postMessage({ t: 'log', module, level, fields, msg }));
 const stats = new Float64Array(wd.stats);
 const shared = new Int32Array(wd.shared);
 const ct = Conntrack.attach(wd.conntrack);
@@ -329,6 +332,7 @@ function run(): void {
       if (t - lastExpire >= EXPIRE_INTERVAL_MS) {
         lastExpire = t;
         dp.expire(t);
+        flushAllSuppressed(t);
         expireUpcalls(t);
         for (const p of rxPorts) p.refreshStats();
       }
