@@ -73,4 +73,9 @@ export type OfAction =
   | { type: 'clear_actions' }
   | { type: 'group'; groupId: number }
   | CtAction
-  | { type: 'ct_clear' };
+  | { type: 'ct_clear' }
+  /**
+   * conjunction(id,k/n): this flow is clause k (1-based) of n of conjunctive
+   * match `id`; a flow's actions are then only conjunctions (and notes).
+   */
+  | { type: 'conjunction'; id: number; clause: number; nClauses: number };

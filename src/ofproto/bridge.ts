@@ -7,7 +7,7 @@
 
 import { FK_WORDS } from '../packet/flow-key.ts';
 import { OFPP_LOCAL, OFPP_NONE, type OfAction } from './actions.ts';
-import { Classifier } from './classifier.ts';
+import { Classifier, type ConjClause } from './classifier.ts';
 import type { Group } from './group.ts';
 import type { FlowSpec } from './flow-spec.ts';
 import { MacTable } from './mac-learning.ts';
@@ -103,7 +103,7 @@ export class Bridge implements XBridge {
         rule.nBytes = old.data.nBytes;
       }
     }
-    cls.insert(spec.match, spec.priority, rule);
+    cls.insert(spec.match, spec.priority, rule, conjClauses(spec.actions));
     this.generation++;
     return rule;
   }
@@ -138,6 +138,13 @@ export class Bridge implements XBridge {
     }
     for (const r of rules) {
       r.spec = { ...r.spec, actions: spec.actions };
+      // A rule becomes soft (conjunction-only) or hard with its actions: re-insert it as such.
+      const cls = this.tables[r.table];
+      const entry = cls.find(r.spec.match, r.priority);
+      if (entry && entry.data === r) {
+        cls.remove(entry);
+        cls.insert(r.spec.match, r.priority, r, conjClauses(spec.actions));
+      }
       if (spec.flags.includes('reset_counts')) {
         r.nPackets = 0;
         r.nBytes = 0;
@@ -203,13 +210,22 @@ export class Bridge implements XBridge {
   }
 }
 
+/** The clauses of a conjunction-only rule, for the classifier; null for any other rule. */
+function conjClauses(actions: OfAction[]): ConjClause[] | null {
+  const out: ConjClause[] = [];
+  for (const a of actions) if (a.type === 'conjunction') out.push({ id: a.id, clause: a.clause - 1, nClauses: a.nClauses });
+  return out.length ? out : null;
+}
+
 function sameMatch(a: Match, b: Match): boolean {
+  if (a.conjId !== b.conjId) return false;
   for (let i = 0; i < FK_WORDS; i++) if (a.mask[i] !== b.mask[i] || a.value[i] !== b.value[i]) return false;
   return true;
 }
 
 /** True when every packet matching `rule` also matches `filter` (rule is at least as specific). */
 function isSubsetOf(rule: Match, filter: Match): boolean {
+  if (filter.conjId !== undefined && rule.conjId !== filter.conjId) return false;
   for (let i = 0; i < FK_WORDS; i++) {
     const fm = filter.mask[i];
     if ((rule.mask[i] & fm) >>> 0 !== fm) return false;

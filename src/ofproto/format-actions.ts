@@ -138,6 +138,7 @@ export function formatAction(a: OfAction): string {
     case 'group': return `group:${a.groupId}`;
     case 'ct': return formatCt(a);
     case 'ct_clear': return 'ct_clear';
+    case 'conjunction': return `conjunction(${a.id},${a.clause}/${a.nClauses})`;
   }
 }
 

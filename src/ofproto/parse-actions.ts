@@ -49,6 +49,10 @@ export function parseActions(text: string, pos: TextPos): OfAction[] {
     if (out.length > 1) fail(pos, 0, 'EDROP', "'drop' must be the only action");
     return [];
   }
+  const other = out.find((a) => a.type !== 'conjunction' && a.type !== 'note');
+  if (other && out.some((a) => a.type === 'conjunction')) {
+    fail(pos, 0, 'ECONJ', `"conjunction" actions may be used along with "note" but not any other kind of action (such as the "${other.type}" action used here)`);
+  }
   const gt = out.findIndex((a) => a.type === 'goto_table');
   if (gt >= 0 && gt !== out.length - 1) fail(pos, 0, 'EGOTO', 'goto_table must be the last action');
   return out;
@@ -222,6 +226,8 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
       return { type: 'ct_clear' };
     case 'clear_actions':
       return { type: 'clear_actions' };
+    case 'conjunction':
+      return parseConjunction(need(arg, pos, aat, name, '(ID,K/N)'), pos, aat);
     default: {
       // As ovs-ofctl: a word that is no action but names a port (of the bridge) outputs to it.
       const port = lookupPortName(tok);
@@ -229,6 +235,19 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
       fail(pos, at, 'EACTION', `unknown action '${name}'`);
     }
   }
+}
+
+function parseConjunction(v: string, pos: TextPos, at: number): OfAction {
+  const m = /^\s*(\S+?)\s*,\s*(\S+?)\s*\/\s*(\S+?)\s*$/.exec(v);
+  if (!m) fail(pos, at, 'ECONJ', `conjunction: '${v}' is not ID,K/N`);
+  const id = Number(parseUint(m[1], 0xffffffffn, pos, at, 'conjunction id'));
+  const clause = Number(parseUint(m[2], 255n, pos, at, 'conjunction clause'));
+  const nClauses = Number(parseUint(m[3], 255n, pos, at, 'conjunction clauses'));
+  if (nClauses < 2) fail(pos, at, 'ECONJ', 'conjunction must have at least 2 clauses');
+  if (nClauses > 64) fail(pos, at, 'ECONJ', 'conjunction must have at most 64 clauses');
+  if (clause < 1) fail(pos, at, 'ECONJ', 'clause index must be positive');
+  if (clause > nClauses) fail(pos, at, 'ECONJ', 'clause index must be less than or equal to number of clauses');
+  return { type: 'conjunction', id, clause, nClauses };
 }
 
 function setFieldValue(f: FieldDef, s: string, pos: TextPos, at: number): [bigint, bigint] {
