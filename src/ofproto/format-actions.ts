@@ -8,6 +8,7 @@ import { OFPP_CONTROLLER, OFPP_MAX, type CtAction, type FieldRef, type OfAction 
 import { lookupRefField } from './fields.ts';
 import { ipv4Str, macStr } from '../packet/odp-format.ts';
 import { portLabel } from './field-text.ts';
+import { formatMoreAction } from './format-actions-more.ts';
 
 const hex = (v: bigint | number) => `0x${v.toString(16)}`;
 /** printf's %#x: 0 is "0". */
@@ -139,6 +140,7 @@ export function formatAction(a: OfAction): string {
     case 'ct': return formatCt(a);
     case 'ct_clear': return 'ct_clear';
     case 'conjunction': return `conjunction(${a.id},${a.clause}/${a.nClauses})`;
+    default: return formatMoreAction(a, { ref: formatFieldRef, list: formatActions }) ?? a.type;
   }
 }
 

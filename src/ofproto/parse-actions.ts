@@ -7,6 +7,7 @@ import { fail, splitTopLevel, type TextPos } from './errors.ts';
 import { isNxmName, lookupField, lookupRefField, type FieldDef } from './fields.ts';
 import { lookupPortName, parseFieldValue, parsePort, parseUint, refusingExtraFields } from './field-text.ts';
 import { parseIpv4, parseIpv6, parseMac } from '../packet/odp-parse.ts';
+import { parseMoreAction } from './parse-actions-more.ts';
 
 /** Parse `FIELD[]`, `FIELD[a..b]`, `FIELD[n]` or bare `FIELD`. */
 export function parseFieldRef(s: string, pos: TextPos, at: number): FieldRef {
@@ -229,6 +230,8 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
     case 'conjunction':
       return parseConjunction(need(arg, pos, aat, name, '(ID,K/N)'), pos, aat);
     default: {
+      const more = parseMoreAction(name, arg, tok, pos, at, aat, parseFieldRef, (text, p, a) => parseActions(text, { ...p, col: p.col + a }));
+      if (more) return more;
       // As ovs-ofctl: a word that is no action but names a port (of the bridge) outputs to it.
       const port = lookupPortName(tok);
       if (port !== undefined) return { type: 'output', port };

@@ -102,7 +102,9 @@ describe('fields swd cannot carry: parsed and printed, refused by a switch', () 
     expect(forSwitch('ip,tun_id=5,actions=drop')).toBe('f:1:4: field tun_id is not supported by swd (swd has no tunnel ports)');
     expect(forSwitch('mpls,mpls_label=4,actions=drop')).toBe('f:1:6: field mpls_label is not supported by swd (swd does not carry MPLS packets)');
     expect(forSwitch('dl_type=0x894f,nsh_si=3,actions=drop')).toBe('f:1:16: field nsh_si is not supported by swd (swd does not carry NSH packets)');
-    expect(forSwitch('conj_id=3,actions=drop')).toBe('f:1:1: field conj_id is not supported by swd (yet)');
+    expect(forSwitch('actset_output=3,actions=drop')).toBe('f:1:1: field actset_output is not supported by swd (yet)');
+    // conj_id is carried (conjunctive matches, test/ofproto/conjunction.test.ts).
+    expect(withPortNames(new Map(), () => parseFlowFile('conj_id=3,actions=drop', 'f', 'add'))[0].match.conjId).toBe(3);
     expect(forSwitch('packet_type=(1,0x800),actions=drop')).toBe('f:1:1: field packet_type is not supported by swd (only Ethernet packets, packet_type=(0,0))');
   });
   it('load, move, output and set_field name them too (printed as ovs-ofctl prints them); a switch refuses them', () => {
