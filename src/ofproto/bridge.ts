@@ -6,7 +6,8 @@
 // Every change bumps `generation` so the switch revalidates the datapath.
 
 import { FK_WORDS } from '../packet/flow-key.ts';
-import { OFPP_LOCAL, OFPP_NONE, type OfAction } from './actions.ts';
+import { OFPP_LOCAL, OFPP_NONE, type LearnAction, type OfAction } from './actions.ts';
+import { formatActions } from './format-actions.ts';
 import { Classifier, type ConjClause } from './classifier.ts';
 import type { Group } from './group.ts';
 import type { FlowSpec } from './flow-spec.ts';
@@ -166,7 +167,39 @@ export class Bridge implements XBridge {
     const entry = cls.find(r.spec.match, r.priority);
     if (entry && entry.data === r) cls.remove(entry);
     r.removed = true;
+    // learn(delete_learned,...): the flows a deleted rule learned go with it.
+    for (const a of r.spec.actions) {
+      if (a.type !== 'learn') continue;
+      const learned = this.learnedBy.get(a);
+      this.learnedBy.delete(a);
+      if (a.deleteLearned && learned) for (const l of learned) if (!l.removed) this.removeRule(l);
+    }
   }
+
+  /** Flows installed by each learn action (by action object), for limit= and delete_learned. */
+  private readonly learnedBy = new Map<LearnAction, Set<Rule>>();
+
+  /**
+   * A learn action's flow (XBridge.learnFlow): added, or, when the same flow
+   * with the same actions is there, refreshed in place (its timeouts start
+   * again) without a table change. limit= counts the flows this action
+   * learned that still exist.
+   */
+  readonly learnFlow = (spec: FlowSpec, learn: LearnAction, _owner: Rule | undefined, nowMs: number): boolean => {
+    let set = this.learnedBy.get(learn);
+    if (!set) this.learnedBy.set(learn, (set = new Set()));
+    for (const r of set) if (r.removed) set.delete(r);
+    const existing = this.tables[spec.table].find(spec.match, spec.priority)?.data;
+    if (existing && set.has(existing) && formatActions(existing.spec.actions) === formatActions(spec.actions) &&
+      existing.spec.idleTimeout === spec.idleTimeout && existing.spec.hardTimeout === spec.hardTimeout) {
+      existing.createdMs = nowMs;
+      existing.usedMs = nowMs;
+      return true;
+    }
+    if (learn.limit && !(existing && set.has(existing)) && set.size >= learn.limit) return false;
+    set.add(this.addFlow(spec, nowMs));
+    return true;
+  };
 
   // ------------------------------------------------------------ groups
 

@@ -44,6 +44,8 @@ export function parseActions(text: string, pos: TextPos): OfAction[] {
   for (const tok of splitTopLevel(text, pos, 0, true)) {
     const a = parseOne(tok.text, tok.at, pos);
     if (a) out.push(a);
+    const why = a && refusingExtraFields() ? UNSUPPORTED[a.type] : undefined;
+    if (why) fail(pos, tok.at, 'ENOTSUP', `action ${tok.text.split(/[:(]/)[0]} is not supported by swd (${why})`);
   }
   const drop = out.findIndex((a) => a === DROP);
   if (drop >= 0) {
@@ -58,6 +60,12 @@ export function parseActions(text: string, pos: TextPos): OfAction[] {
   if (gt >= 0 && gt !== out.length - 1) fail(pos, 0, 'EGOTO', 'goto_table must be the last action');
   return out;
 }
+
+/** Actions a switch refuses (parse-flows prints them): accepting them would mean ignoring them. */
+const UNSUPPORTED: Partial<Record<OfAction['type'], string>> = {
+  push_mpls: 'swd does not carry MPLS packets', pop_mpls: 'swd does not carry MPLS packets', set_tunnel: 'swd has no tunnel ports',
+  meter: 'swd has no meters yet', check_pkt_larger: "swd's datapath has no packet-length check yet",
+};
 
 const DROP = { type: 'note', bytes: new Uint8Array() } as OfAction;
 
