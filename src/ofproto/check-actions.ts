@@ -77,6 +77,24 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
           }
           for (const e of a.exec) if (e.type === 'set_field' && !fieldOk(e.field, true)) bad(`set_field ${e.field} lacks its prerequisites`);
           break;
+        case 'clone':
+          walk(a.actions);
+          break;
+        case 'stack_push':
+          if (!fieldOk(a.src.field, false)) bad(`push from ${a.src.field} lacks its prerequisites`);
+          break;
+        case 'stack_pop':
+          if (!fieldOk(a.dst.field, true)) bad(`pop to ${a.dst.field} lacks its prerequisites`);
+          ctOutside(a.dst.field);
+          break;
+        case 'multipath': case 'bundle': case 'check_pkt_larger': {
+          const dst = a.type === 'bundle' ? a.dst : a.dst;
+          if (dst && !fieldOk(dst.field, true)) bad(`${a.type} to ${dst.field} lacks its prerequisites`);
+          break;
+        }
+        case 'learn':
+          checkLearn(a, (f) => fieldOk(f, false), bad);
+          break;
         default:
           break;
       }
@@ -105,4 +123,46 @@ export function of10OnlyActions(spec: FlowSpec): boolean {
       default: return false;
     }
   });
+}
+
+/**
+ * learn's checks (OVS learn_check): the fields it reads must exist in the
+ * learning flow's packets, and the learned flow's own match must meet the
+ * prerequisites of the fields it matches, from the values its earlier specs
+ * give (a field copied from the packet counts as an unknown value).
+ */
+function checkLearn(l: Extract<FlowSpec['actions'][number], { type: 'learn' }>, readable: (f: string) => boolean, bad: (what: string) => never): void {
+  let type = -1, proto = -1;
+  for (const s of l.specs) {
+    const src = s.kind === 'output' ? s.src : s.src;
+    if (src && !readable(src.field)) bad(`learn reads ${src.field}, which lacks its prerequisites`);
+    if (s.kind !== 'match') {
+      if (s.kind === 'load' && !learnedOk(s.dst.field, type, proto)) bad(`learn loads ${s.dst.field}, which the learned flow's match lacks the prerequisites for`);
+      continue;
+    }
+    const f = lookupField(s.dst.field);
+    if (!learnedOk(s.dst.field, type, proto)) bad(`learn matches ${s.dst.field} without its prerequisites in the learned flow`);
+    const full = f !== undefined && s.dst.ofs === 0 && s.dst.nbits === f.bits;
+    if (f?.name === 'eth_type' || f?.name === 'dl_type') type = full && s.value !== null ? Number(s.value) : -2;
+    if (f?.name === 'nw_proto') proto = full && s.value !== null ? Number(s.value) : -2;
+  }
+}
+
+function learnedOk(field: string, type: number, proto: number): boolean {
+  const f = lookupField(field);
+  if (!f) return true;
+  const ip = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
+  switch (f.prereq) {
+    case 'ip': return ip;
+    case 'ipv4': return type === ETH_TYPE_IP || type === ETH_TYPE_ARP || type === ETH_TYPE_RARP;
+    case 'ipv6': return type === ETH_TYPE_IPV6;
+    case 'arp': return type === ETH_TYPE_ARP || type === ETH_TYPE_RARP;
+    case 'l4': return ip && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP);
+    case 'tcp': return ip && proto === IPPROTO_TCP;
+    case 'udp': return ip && proto === IPPROTO_UDP;
+    case 'sctp': return ip && proto === IPPROTO_SCTP;
+    case 'icmp': return ip && (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6);
+    case 'icmpv6': case 'nd': case 'nd_solicit': case 'nd_advert': return type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6;
+    default: return true;
+  }
 }
