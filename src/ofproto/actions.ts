@@ -106,6 +106,8 @@ export type OfAction =
   /** MPLS and tunnel actions: parsed and printed; a switch refuses them (swd carries no MPLS packets, has no tunnels). */
   | { type: 'push_mpls' | 'pop_mpls'; ethertype: number }
   | { type: 'set_tunnel'; tunId: bigint; wide: boolean }
+  | { type: 'dec_mpls_ttl' }
+  | { type: 'set_mpls_label' | 'set_mpls_tc' | 'set_mpls_ttl'; value: number }
   /** meter:N — the packet passes meter N's bands (meters.ts). */
   | { type: 'meter'; meterId: number }
   | LearnAction;

@@ -6,7 +6,7 @@
 
 import {
   ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_RARP, FK_ETH_TYPE, FK_NW_PROTO, FK_VLAN_TCI, IPPROTO_SCTP, IPPROTO_TCP,
-  IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, VLAN_CFI, FK_NW_FRAG, FRAG_LATER,
+  IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, VLAN_CFI, FK_NW_FRAG, FRAG_LATER, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST,
 } from '../packet/flow-key.ts';
 import { fail, type TextPos } from './errors.ts';
 import { lookupField } from './fields.ts';
@@ -18,10 +18,17 @@ import type { FlowSpec } from './flow-spec.ts';
  */
 export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): void {
   const m = spec.match;
-  const type = m.mask[FK_ETH_TYPE] === 0xffff ? m.value[FK_ETH_TYPE] : -1;
-  const proto = (m.mask[FK_NW_PROTO] & 0xff) === 0xff ? m.value[FK_NW_PROTO] : -1;
-  const ip = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
-  const l4 = ip && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP);
+  let type = m.mask[FK_ETH_TYPE] === 0xffff ? m.value[FK_ETH_TYPE] : -1;
+  let proto = (m.mask[FK_NW_PROTO] & 0xff) === 0xff ? m.value[FK_NW_PROTO] : -1;
+  let ip = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
+  let l4 = ip && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP);
+  // push_mpls/pop_mpls change the packet's type for the actions after them.
+  const retype = (t: number) => {
+    type = t;
+    proto = -1;
+    ip = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
+    l4 = false;
+  };
   const vlan = (m.mask[FK_VLAN_TCI] & VLAN_CFI) !== 0 && (m.value[FK_VLAN_TCI] & VLAN_CFI) !== 0;
   const later = (m.value[FK_NW_FRAG] & FRAG_LATER) !== 0;
   const bad = (what: string) =>
@@ -80,6 +87,12 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
         case 'clone':
           walk(a.actions);
           break;
+        case 'push_mpls':
+          retype(a.ethertype);
+          break;
+        case 'pop_mpls':
+          retype(a.ethertype);
+          break;
         case 'stack_push':
           if (!fieldOk(a.src.field, false)) bad(`push from ${a.src.field} lacks its prerequisites`);
           break;
@@ -115,8 +128,19 @@ export function of10OnlyActions(spec: FlowSpec): boolean {
   const proto = (m.mask[FK_NW_PROTO] & 0xff) === 0xff ? m.value[FK_NW_PROTO] : -1;
   const ip = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
   const l4 = ip && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP) && (m.value[FK_NW_FRAG] & FRAG_LATER) === 0;
+  // The packet's type as the actions go: push_mpls makes it MPLS, pop_mpls the popped ethertype.
+  let cur = type;
+  let curProto = proto;
   return spec.actions.some((a) => {
     switch (a.type) {
+      case 'push_mpls': cur = ETH_TYPE_MPLS; return false;
+      case 'pop_mpls': {
+        const was = cur;
+        cur = a.ethertype;
+        curProto = -1;
+        return was !== ETH_TYPE_MPLS && was !== ETH_TYPE_MPLS_MCAST;
+      }
+      case 'fin_timeout': return !((cur === ETH_TYPE_IP || cur === ETH_TYPE_IPV6) && curProto === IPPROTO_TCP);
       case 'mod_nw_src': case 'mod_nw_dst': return type !== ETH_TYPE_IP;
       case 'mod_nw_tos': case 'mod_nw_ecn': case 'mod_nw_ttl': case 'dec_ttl': return !ip;
       case 'mod_tp_src': case 'mod_tp_dst': return !l4;

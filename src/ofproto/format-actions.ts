@@ -26,7 +26,8 @@ function formatSetField(a: Extract<OfAction, { type: 'set_field' }>): string {
   const full = (1n << BigInt(f.bits)) - 1n;
   const mask = a.mask ?? full;
   // Fields without an NXM register code (OXM-only, variable-length tunnel metadata) stay set_field.
-  if (f.carried === false && (!f.nxm.startsWith('NXM_NX_') || f.name.startsWith('tun_metadata'))) {
+  // (OXM_OF_* fields such as mpls_label still travel as NXM register loads.)
+  if (f.carried === false && (!(f.nxm.startsWith('NXM_NX_') || f.nxm.startsWith('OXM_OF_')) || f.name.startsWith('tun_metadata'))) {
     const v = f.kind === 'int' ? String(a.value) : hexOvs(a.value);
     return `set_field:${v}${mask === full ? '' : `/${hexOvs(mask)}`}->${f.name}`;
   }

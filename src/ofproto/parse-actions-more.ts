@@ -108,6 +108,12 @@ export function parseMoreAction(name: string, arg: string | null, tok: string, p
       if (name === 'push_mpls' && t !== 0x8847 && t !== 0x8848) fail(pos, aat, 'EACTION', `${name}: ethertype must be 0x8847 or 0x8848`);
       return { type: name, ethertype: t };
     }
+    case 'dec_mpls_ttl':
+      return { type: 'dec_mpls_ttl' };
+    case 'set_mpls_label': case 'set_mpls_tc': case 'set_mpls_ttl': {
+      const max = name === 'set_mpls_label' ? 0xfffffn : name === 'set_mpls_tc' ? 7n : 255n;
+      return { type: name, value: Number(parseUint(need(arg, pos, aat, name, 'a value'), max, pos, aat, name)) };
+    }
     case 'set_tunnel': case 'set_tunnel64': {
       const tunId = parseUint(need(arg, pos, aat, name, 'a tunnel id'), (1n << 64n) - 1n, pos, aat, name);
       return { type: 'set_tunnel', tunId, wide: name === 'set_tunnel64' || tunId > 0xffffffffn };

@@ -63,7 +63,8 @@ export function parseActions(text: string, pos: TextPos): OfAction[] {
 
 /** Actions a switch refuses (parse-flows prints them): accepting them would mean ignoring them. */
 const UNSUPPORTED: Partial<Record<OfAction['type'], string>> = {
-  push_mpls: 'swd does not carry MPLS packets', pop_mpls: 'swd does not carry MPLS packets', set_tunnel: 'swd has no tunnel ports',
+  push_mpls: 'swd does not carry MPLS packets', pop_mpls: 'swd does not carry MPLS packets', dec_mpls_ttl: 'swd does not carry MPLS packets',
+  set_mpls_label: 'swd does not carry MPLS packets', set_mpls_tc: 'swd does not carry MPLS packets', set_mpls_ttl: 'swd does not carry MPLS packets', set_tunnel: 'swd has no tunnel ports',
   meter: 'swd has no meters yet', check_pkt_larger: "swd's datapath has no packet-length check yet",
 };
 
