@@ -50,7 +50,7 @@ export interface CtAction {
 export type OfAction =
   | { type: 'output'; port: number; maxLen?: number }
   | { type: 'output_reg'; src: FieldRef; maxLen?: number }
-  | { type: 'controller'; maxLen: number; reason?: string; id?: number; userdata?: string; pause?: boolean }
+  | { type: 'controller'; maxLen: number; reason?: string; id?: number; userdata?: string; pause?: boolean; meterId?: number }
   | { type: 'resubmit'; port: number | null; table: number | null; ct?: boolean }
   | { type: 'goto_table'; table: number }
   | { type: 'set_field'; field: string; value: bigint; mask: bigint | null }

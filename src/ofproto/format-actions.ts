@@ -97,8 +97,8 @@ export function formatAction(a: OfAction): string {
       return a.port < OFPP_MAX ? `output:${portLabel(a.port)}` : portLabel(a.port);
     case 'output_reg': return `output:${formatFieldRef(a.src)}`;
     case 'controller':
-      if (a.reason === undefined && a.id === undefined && a.userdata === undefined && !a.pause) return `CONTROLLER:${a.maxLen}`;
-      return `controller(${[a.reason ? `reason=${a.reason}` : null, a.maxLen !== 65535 ? `max_len=${a.maxLen}` : null, a.id !== undefined ? `id=${a.id}` : null, a.userdata ? `userdata=${a.userdata}` : null, a.pause ? 'pause' : null].filter(Boolean).join(',')})`;
+      if (a.reason === undefined && a.id === undefined && a.userdata === undefined && !a.pause && a.meterId === undefined) return `CONTROLLER:${a.maxLen}`;
+      return `controller(${[a.reason ? `reason=${a.reason}` : null, a.maxLen !== 65535 ? `max_len=${a.maxLen}` : null, a.id !== undefined ? `id=${a.id}` : null, a.userdata ? `userdata=${a.userdata}` : null, a.pause ? 'pause' : null, a.meterId !== undefined ? `meter_id=${a.meterId}` : null].filter(Boolean).join(',')})`;
     case 'resubmit':
       if (a.table === null && !a.ct) return `resubmit:${portLabel(a.port ?? 0xfff8)}`;
       return `resubmit(${a.port === null ? '' : portLabel(a.port)},${a.table === null ? '' : a.table}${a.ct ? ',ct' : ''})`;

@@ -120,6 +120,7 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
         else if (k === 'id') c.id = Number(parseUint(v ?? '', 65535n, pos, kv.at, 'id'));
         else if (k === 'userdata') c.userdata = v;
         else if (k === 'pause') c.pause = true;
+        else if (k === 'meter_id') c.meterId = Number(parseUint(v ?? '', 0xffffffffn, pos, kv.at, 'meter_id'));
         else fail(pos, kv.at, 'EACTION', `unknown controller argument '${k}'`);
       }
       return c;
