@@ -45,6 +45,16 @@ describe('multipath and bundle', () => {
     expect([...seen].sort()).toEqual([2, 3]);
   });
 
+  it('fin_timeout shortens the flow\'s idle timeout on a TCP FIN, not on other segments', () => {
+    sw.addFlows('br0', 'tcp,idle_timeout=60,actions=fin_timeout(idle_timeout=2),output:2', 't');
+    const tcp = (flags: string) =>
+      `in_port(1),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.0.2,proto=6,tos=0,ttl=64,frag=no),tcp(src=1000,dst=80),tcp_flags(${flags})`;
+    sw.inject('br0', 'p1', tcp('ack'), 1);
+    expect(sw.dumpFlows('br0', null, { noStats: true }).lines).toEqual([' idle_timeout=60, tcp actions=fin_timeout(idle_timeout=2),output:2']);
+    sw.inject('br0', 'p1', tcp('fin|ack'), 1);
+    expect(sw.dumpFlows('br0', null, { noStats: true }).lines).toEqual([' idle_timeout=2, tcp actions=fin_timeout(idle_timeout=2),output:2']);
+  });
+
   it('a switch refuses actions it cannot execute', () => {
     const err = (f: string) => {
       try {
