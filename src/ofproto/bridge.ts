@@ -183,20 +183,23 @@ export class Bridge implements XBridge {
    * A learn action's flow (XBridge.learnFlow): added, or, when the same flow
    * with the same actions is there, refreshed in place (its timeouts start
    * again) without a table change. limit= counts the flows this action
-   * learned that still exist.
+   * learned that still exist. `dryRun` (tracing, revalidation) only says
+   * whether the flow would be learned, so result_dst comes out the same.
    */
-  readonly learnFlow = (spec: FlowSpec, learn: LearnAction, _owner: Rule | undefined, nowMs: number): boolean => {
+  readonly learnFlow = (spec: FlowSpec, learn: LearnAction, _owner: Rule | undefined, nowMs: number, dryRun = false): boolean => {
     let set = this.learnedBy.get(learn);
     if (!set) this.learnedBy.set(learn, (set = new Set()));
     for (const r of set) if (r.removed) set.delete(r);
     const existing = this.tables[spec.table].find(spec.match, spec.priority)?.data;
     if (existing && set.has(existing) && formatActions(existing.spec.actions) === formatActions(spec.actions) &&
       existing.spec.idleTimeout === spec.idleTimeout && existing.spec.hardTimeout === spec.hardTimeout) {
+      if (dryRun) return true;
       existing.createdMs = nowMs;
       existing.usedMs = nowMs;
       return true;
     }
     if (learn.limit && !(existing && set.has(existing)) && set.size >= learn.limit) return false;
+    if (dryRun) return true;
     set.add(this.addFlow(spec, nowMs));
     return true;
   };

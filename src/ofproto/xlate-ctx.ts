@@ -45,9 +45,10 @@ export interface XBridge {
   onControllerPacket?: () => void;
   /**
    * Install (or refresh) a flow built by a learn action of rule `owner`; false when the
-   * action's limit= refuses it. Absent: learn builds the flow but installs nothing.
+   * action's limit= refuses it; with `dryRun` only whether it would be learned.
+   * Absent: learn builds the flow but installs nothing.
    */
-  learnFlow?: (spec: FlowSpec, learn: LearnAction, owner: Rule | undefined, nowMs: number) => boolean;
+  learnFlow?: (spec: FlowSpec, learn: LearnAction, owner: Rule | undefined, nowMs: number, dryRun?: boolean) => boolean;
 }
 
 export interface XlateResult {

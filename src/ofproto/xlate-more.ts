@@ -208,7 +208,8 @@ function xlateLearn(ctx: Ctx, l: LearnAction): void {
     importance: 0, flags: l.sendFlowRem ? ['send_flow_rem'] : [], match, actions, outPort: null, outGroup: null, tableGiven: true,
   };
   const owner = ctx.rules[ctx.rules.length - 1];
-  const ok = ctx.learn && ctx.br.learnFlow ? ctx.br.learnFlow(spec, l, owner, ctx.nowMs) : true;
+  // Tracing and revalidation install nothing but must decide as the upcall did (result_dst).
+  const ok = ctx.br.learnFlow ? ctx.br.learnFlow(spec, l, owner, ctx.nowMs, !ctx.learn) : true;
   if (ctx.trace) ctx.tr(`     -> ${ok ? 'learned' : 'limit reached, not learned:'} table=${l.table} priority=${l.priority}`);
   if (l.resultDst) load(ctx, l.resultDst, ok ? 1n : 0n);
 }

@@ -39,6 +39,12 @@ describe('learn', () => {
     ]);
     const tx = sw.dumpPorts('br0').ports.filter((p) => p.ofport === 2 || p.ofport === 3).map((p) => p.txPackets);
     expect(tx).toEqual([3, 1]);
+    // Revalidation decides as the upcall did: the refused source still goes to p3.
+    sw.addFlows('br0', 'table=5,actions=drop', 't');
+    sw.revalidate(true);
+    send(1, '50:54:00:00:00:03');
+    expect(sw.dumpPorts('br0').ports.filter((p) => p.ofport === 2 || p.ofport === 3).map((p) => p.txPackets)).toEqual([3, 2]);
+    expect(flows(1)).toHaveLength(2);
   });
 
   it('hard_timeout expires a learned flow; re-learning restarts it', () => {
