@@ -131,7 +131,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   c('dump-ports <bridge> [port]', 'port counters, like ovs-ofctl dump-ports', ([br, port], _o, run) => run('dump-ports', { bridge: br, port })),
 
   // flows
-  c('add-flow <bridge> <flow>', 'add one flow (ovs-ofctl syntax; - reads flows from stdin)', ([br, flow], _o, run) =>
+  c('add-flow <bridge> <flow>', 'add one flow (ovs-ofctl syntax, incl. conjunction/conj_id, learn, clone, exit, multipath, bundle, push/pop, fin_timeout, queues; - reads flows from stdin)', ([br, flow], _o, run) =>
     run('add-flows', { bridge: br, ...(flow === '-' ? readFlowsArg('-') : { text: flow, file: '(command line)' }) }, quiet),
   [bundle]),
   c(

@@ -50,7 +50,7 @@ export interface CtAction {
 export type OfAction =
   | { type: 'output'; port: number; maxLen?: number }
   | { type: 'output_reg'; src: FieldRef; maxLen?: number }
-  | { type: 'controller'; maxLen: number; reason?: string; id?: number; userdata?: string; pause?: boolean }
+  | { type: 'controller'; maxLen: number; reason?: string; id?: number; userdata?: string; pause?: boolean; meterId?: number }
   | { type: 'resubmit'; port: number | null; table: number | null; ct?: boolean }
   | { type: 'goto_table'; table: number }
   | { type: 'set_field'; field: string; value: bigint; mask: bigint | null }
@@ -73,4 +73,69 @@ export type OfAction =
   | { type: 'clear_actions' }
   | { type: 'group'; groupId: number }
   | CtAction
-  | { type: 'ct_clear' };
+  | { type: 'ct_clear' }
+  /**
+   * conjunction(id,k/n): this flow is clause k (1-based) of n of conjunctive
+   * match `id`; a flow's actions are then only conjunctions (and notes).
+   */
+  | { type: 'conjunction'; id: number; clause: number; nClauses: number }
+  /** clone(ACTIONS): run ACTIONS on a copy of the packet; the packet and its metadata are restored after. */
+  | { type: 'clone'; actions: OfAction[] }
+  /** exit: stop executing actions (and the resubmits that led here). */
+  | { type: 'exit' }
+  /** multipath(fields,basis,algorithm,n_links,arg,dst): a hash of `fields` picks a link 0..n_links-1 into dst. */
+  | { type: 'multipath'; fields: string; basis: number; algorithm: string; nLinks: number; arg: number; dst: FieldRef }
+  /**
+   * bundle(fields,basis,algorithm,ofport,members:P...): output to one live member chosen by
+   * `algorithm` (hrw or active_backup); bundle_load writes the chosen port into `dst` instead.
+   */
+  | { type: 'bundle'; fields: string; basis: number; algorithm: string; members: number[]; dst: FieldRef | null }
+  /** check_pkt_larger(N)->dst: dst (1 bit) = packet length > N. */
+  | { type: 'check_pkt_larger'; pktLen: number; dst: FieldRef }
+  /** fin_timeout(idle_timeout=I,hard_timeout=H): a TCP FIN or RST shortens the rule's timeouts. */
+  | { type: 'fin_timeout'; idle: number; hard: number }
+  /** set_queue:Q / pop_queue / enqueue:PORT:Q — the queue id travels in metadata (skb_priority); no shaping. */
+  | { type: 'set_queue'; queue: number }
+  | { type: 'pop_queue' }
+  | { type: 'enqueue'; port: number; queue: number }
+  /** sample(...): counted; swd has no IPFIX/sFlow collector. */
+  | { type: 'sample'; probability: number; collectorSetId: number; obsDomainId: number; obsPointId: number; samplingPort?: number; direction?: string }
+  /** push:SRC / pop:DST: the field-slice stack of ovs-actions(7). */
+  | { type: 'stack_push'; src: FieldRef }
+  | { type: 'stack_pop'; dst: FieldRef }
+  /** MPLS and tunnel actions: parsed and printed; a switch refuses them (swd carries no MPLS packets, has no tunnels). */
+  | { type: 'push_mpls' | 'pop_mpls'; ethertype: number }
+  | { type: 'set_tunnel'; tunId: bigint; wide: boolean }
+  | { type: 'dec_mpls_ttl' }
+  | { type: 'set_mpls_label' | 'set_mpls_tc' | 'set_mpls_ttl'; value: number }
+  /** meter:N — the packet passes meter N's bands (meters.ts). */
+  | { type: 'meter'; meterId: number }
+  | LearnAction;
+
+/** One spec of learn(): what the learned flow matches on, loads, or outputs to. */
+export type LearnSpec =
+  /** Match: dst == src (a field of this packet) or dst == value; `dst` is a field of the learned flow. */
+  | { kind: 'match'; dst: FieldRef; src: FieldRef | null; value: bigint | null }
+  /** Action load: dst (of the learned flow's packet) := src of this packet, or := value. */
+  | { kind: 'load'; dst: FieldRef; src: FieldRef | null; value: bigint | null }
+  /** Action output to the port held in src. */
+  | { kind: 'output'; src: FieldRef };
+
+/** learn(...): install or modify a flow from the packet being translated (ovs-actions(7) "The learn action"). */
+export interface LearnAction {
+  type: 'learn';
+  table: number;
+  idleTimeout: number;
+  hardTimeout: number;
+  finIdleTimeout: number;
+  finHardTimeout: number;
+  priority: number;
+  cookie: bigint;
+  sendFlowRem: boolean;
+  deleteLearned: boolean;
+  /** Maximum number of flows this action may have learned; 0 = no limit. */
+  limit: number;
+  /** 1-bit field set to 1 when the flow was learned, 0 when the limit refused it. */
+  resultDst: FieldRef | null;
+  specs: LearnSpec[];
+}

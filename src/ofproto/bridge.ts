@@ -6,8 +6,9 @@
 // Every change bumps `generation` so the switch revalidates the datapath.
 
 import { FK_WORDS } from '../packet/flow-key.ts';
-import { OFPP_LOCAL, OFPP_NONE, type OfAction } from './actions.ts';
-import { Classifier } from './classifier.ts';
+import { OFPP_LOCAL, OFPP_NONE, type LearnAction, type OfAction } from './actions.ts';
+import { formatActions } from './format-actions.ts';
+import { Classifier, type ConjClause } from './classifier.ts';
 import type { Group } from './group.ts';
 import type { FlowSpec } from './flow-spec.ts';
 import { MacTable } from './mac-learning.ts';
@@ -103,7 +104,7 @@ export class Bridge implements XBridge {
         rule.nBytes = old.data.nBytes;
       }
     }
-    cls.insert(spec.match, spec.priority, rule);
+    cls.insert(spec.match, spec.priority, rule, conjClauses(spec.actions));
     this.generation++;
     return rule;
   }
@@ -138,6 +139,13 @@ export class Bridge implements XBridge {
     }
     for (const r of rules) {
       r.spec = { ...r.spec, actions: spec.actions };
+      // A rule becomes soft (conjunction-only) or hard with its actions: re-insert it as such.
+      const cls = this.tables[r.table];
+      const entry = cls.find(r.spec.match, r.priority);
+      if (entry && entry.data === r) {
+        cls.remove(entry);
+        cls.insert(r.spec.match, r.priority, r, conjClauses(spec.actions));
+      }
       if (spec.flags.includes('reset_counts')) {
         r.nPackets = 0;
         r.nBytes = 0;
@@ -159,7 +167,42 @@ export class Bridge implements XBridge {
     const entry = cls.find(r.spec.match, r.priority);
     if (entry && entry.data === r) cls.remove(entry);
     r.removed = true;
+    // learn(delete_learned,...): the flows a deleted rule learned go with it.
+    for (const a of r.spec.actions) {
+      if (a.type !== 'learn') continue;
+      const learned = this.learnedBy.get(a);
+      this.learnedBy.delete(a);
+      if (a.deleteLearned && learned) for (const l of learned) if (!l.removed) this.removeRule(l);
+    }
   }
+
+  /** Flows installed by each learn action (by action object), for limit= and delete_learned. */
+  private readonly learnedBy = new Map<LearnAction, Set<Rule>>();
+
+  /**
+   * A learn action's flow (XBridge.learnFlow): added, or, when the same flow
+   * with the same actions is there, refreshed in place (its timeouts start
+   * again) without a table change. limit= counts the flows this action
+   * learned that still exist. `dryRun` (tracing, revalidation) only says
+   * whether the flow would be learned, so result_dst comes out the same.
+   */
+  readonly learnFlow = (spec: FlowSpec, learn: LearnAction, _owner: Rule | undefined, nowMs: number, dryRun = false): boolean => {
+    let set = this.learnedBy.get(learn);
+    if (!set) this.learnedBy.set(learn, (set = new Set()));
+    for (const r of set) if (r.removed) set.delete(r);
+    const existing = this.tables[spec.table].find(spec.match, spec.priority)?.data;
+    if (existing && set.has(existing) && formatActions(existing.spec.actions) === formatActions(spec.actions) &&
+      existing.spec.idleTimeout === spec.idleTimeout && existing.spec.hardTimeout === spec.hardTimeout) {
+      if (dryRun) return true;
+      existing.createdMs = nowMs;
+      existing.usedMs = nowMs;
+      return true;
+    }
+    if (learn.limit && !(existing && set.has(existing)) && set.size >= learn.limit) return false;
+    if (dryRun) return true;
+    set.add(this.addFlow(spec, nowMs));
+    return true;
+  };
 
   // ------------------------------------------------------------ groups
 
@@ -203,13 +246,22 @@ export class Bridge implements XBridge {
   }
 }
 
+/** The clauses of a conjunction-only rule, for the classifier; null for any other rule. */
+function conjClauses(actions: OfAction[]): ConjClause[] | null {
+  const out: ConjClause[] = [];
+  for (const a of actions) if (a.type === 'conjunction') out.push({ id: a.id, clause: a.clause - 1, nClauses: a.nClauses });
+  return out.length ? out : null;
+}
+
 function sameMatch(a: Match, b: Match): boolean {
+  if (a.conjId !== b.conjId) return false;
   for (let i = 0; i < FK_WORDS; i++) if (a.mask[i] !== b.mask[i] || a.value[i] !== b.value[i]) return false;
   return true;
 }
 
 /** True when every packet matching `rule` also matches `filter` (rule is at least as specific). */
 function isSubsetOf(rule: Match, filter: Match): boolean {
+  if (filter.conjId !== undefined && rule.conjId !== filter.conjId) return false;
   for (let i = 0; i < FK_WORDS; i++) {
     const fm = filter.mask[i];
     if ((rule.mask[i] & fm) >>> 0 !== fm) return false;

@@ -6,7 +6,7 @@
 
 import {
   ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_RARP, FK_ETH_TYPE, FK_NW_PROTO, FK_VLAN_TCI, IPPROTO_SCTP, IPPROTO_TCP,
-  IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, VLAN_CFI, FK_NW_FRAG, FRAG_LATER,
+  IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, VLAN_CFI, FK_NW_FRAG, FRAG_LATER, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST,
 } from '../packet/flow-key.ts';
 import { fail, type TextPos } from './errors.ts';
 import { lookupField } from './fields.ts';
@@ -18,10 +18,17 @@ import type { FlowSpec } from './flow-spec.ts';
  */
 export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): void {
   const m = spec.match;
-  const type = m.mask[FK_ETH_TYPE] === 0xffff ? m.value[FK_ETH_TYPE] : -1;
-  const proto = (m.mask[FK_NW_PROTO] & 0xff) === 0xff ? m.value[FK_NW_PROTO] : -1;
-  const ip = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
-  const l4 = ip && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP);
+  let type = m.mask[FK_ETH_TYPE] === 0xffff ? m.value[FK_ETH_TYPE] : -1;
+  let proto = (m.mask[FK_NW_PROTO] & 0xff) === 0xff ? m.value[FK_NW_PROTO] : -1;
+  let ip = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
+  let l4 = ip && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP);
+  // push_mpls/pop_mpls change the packet's type for the actions after them.
+  const retype = (t: number) => {
+    type = t;
+    proto = -1;
+    ip = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
+    l4 = false;
+  };
   const vlan = (m.mask[FK_VLAN_TCI] & VLAN_CFI) !== 0 && (m.value[FK_VLAN_TCI] & VLAN_CFI) !== 0;
   const later = (m.value[FK_NW_FRAG] & FRAG_LATER) !== 0;
   const bad = (what: string) =>
@@ -77,6 +84,30 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
           }
           for (const e of a.exec) if (e.type === 'set_field' && !fieldOk(e.field, true)) bad(`set_field ${e.field} lacks its prerequisites`);
           break;
+        case 'clone':
+          walk(a.actions);
+          break;
+        case 'push_mpls':
+          retype(a.ethertype);
+          break;
+        case 'pop_mpls':
+          retype(a.ethertype);
+          break;
+        case 'stack_push':
+          if (!fieldOk(a.src.field, false)) bad(`push from ${a.src.field} lacks its prerequisites`);
+          break;
+        case 'stack_pop':
+          if (!fieldOk(a.dst.field, true)) bad(`pop to ${a.dst.field} lacks its prerequisites`);
+          ctOutside(a.dst.field);
+          break;
+        case 'multipath': case 'bundle': case 'check_pkt_larger': {
+          const dst = a.type === 'bundle' ? a.dst : a.dst;
+          if (dst && !fieldOk(dst.field, true)) bad(`${a.type} to ${dst.field} lacks its prerequisites`);
+          break;
+        }
+        case 'learn':
+          checkLearn(a, (f) => fieldOk(f, false), bad);
+          break;
         default:
           break;
       }
@@ -97,12 +128,65 @@ export function of10OnlyActions(spec: FlowSpec): boolean {
   const proto = (m.mask[FK_NW_PROTO] & 0xff) === 0xff ? m.value[FK_NW_PROTO] : -1;
   const ip = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
   const l4 = ip && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP) && (m.value[FK_NW_FRAG] & FRAG_LATER) === 0;
+  // The packet's type as the actions go: push_mpls makes it MPLS, pop_mpls the popped ethertype.
+  let cur = type;
+  let curProto = proto;
   return spec.actions.some((a) => {
     switch (a.type) {
+      case 'push_mpls': cur = ETH_TYPE_MPLS; return false;
+      case 'pop_mpls': {
+        const was = cur;
+        cur = a.ethertype;
+        curProto = -1;
+        return was !== ETH_TYPE_MPLS && was !== ETH_TYPE_MPLS_MCAST;
+      }
+      case 'fin_timeout': return !((cur === ETH_TYPE_IP || cur === ETH_TYPE_IPV6) && curProto === IPPROTO_TCP);
       case 'mod_nw_src': case 'mod_nw_dst': return type !== ETH_TYPE_IP;
       case 'mod_nw_tos': case 'mod_nw_ecn': case 'mod_nw_ttl': case 'dec_ttl': return !ip;
       case 'mod_tp_src': case 'mod_tp_dst': return !l4;
       default: return false;
     }
   });
+}
+
+/**
+ * learn's checks (OVS learn_check): the fields it reads must exist in the
+ * learning flow's packets, and the learned flow's own match must meet the
+ * prerequisites of the fields it matches, from the values its earlier specs
+ * give (a field copied from the packet counts as an unknown value).
+ */
+function checkLearn(l: Extract<FlowSpec['actions'][number], { type: 'learn' }>, readable: (f: string) => boolean, bad: (what: string) => never): void {
+  let type = -1, proto = -1;
+  for (const s of l.specs) {
+    const src = s.kind === 'output' ? s.src : s.src;
+    if (src && !readable(src.field)) bad(`learn reads ${src.field}, which lacks its prerequisites`);
+    if (s.kind !== 'match') {
+      if (s.kind === 'load' && !learnedOk(s.dst.field, type, proto)) bad(`learn loads ${s.dst.field}, which the learned flow's match lacks the prerequisites for`);
+      continue;
+    }
+    const f = lookupField(s.dst.field);
+    if (!learnedOk(s.dst.field, type, proto)) bad(`learn matches ${s.dst.field} without its prerequisites in the learned flow`);
+    const full = f !== undefined && s.dst.ofs === 0 && s.dst.nbits === f.bits;
+    if (f?.name === 'eth_type' || f?.name === 'dl_type') type = full && s.value !== null ? Number(s.value) : -2;
+    if (f?.name === 'nw_proto') proto = full && s.value !== null ? Number(s.value) : -2;
+  }
+}
+
+function learnedOk(field: string, type: number, proto: number): boolean {
+  const f = lookupField(field);
+  if (!f) return true;
+  const ip = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
+  switch (f.prereq) {
+    case 'ip': return ip;
+    case 'ipv4': return type === ETH_TYPE_IP || type === ETH_TYPE_ARP || type === ETH_TYPE_RARP;
+    case 'ipv6': return type === ETH_TYPE_IPV6;
+    case 'arp': return type === ETH_TYPE_ARP || type === ETH_TYPE_RARP;
+    case 'l4': return ip && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP);
+    case 'tcp': return ip && proto === IPPROTO_TCP;
+    case 'udp': return ip && proto === IPPROTO_UDP;
+    case 'sctp': return ip && proto === IPPROTO_SCTP;
+    case 'icmp': return ip && (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6);
+    case 'icmpv6': case 'nd': case 'nd_solicit': case 'nd_advert': return type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6;
+    default: return true;
+  }
 }

@@ -9,6 +9,16 @@
 // visited. Any key that agrees with the looked-up key on those bits visits
 // the same subtables with the same outcome, so the result holds for the whole
 // megaflow.
+//
+// Conjunctive matches (OVS's conjunction(id,k/n) and conj_id, ovs-fields(7)):
+// a rule whose actions are only conjunction() is a "soft" rule, inserted with
+// its clauses. A lookup that meets soft rules above its best ordinary ("hard")
+// match checks whether, at the highest soft priority, every clause 1..n of
+// some conjunction id matched; if so it looks up again with conj_id=id (soft
+// rules off) and returns that result, else it drops to the next lower soft
+// priority — OVS's classifier_lookup__ loop. Rules matching conj_id live in a
+// nested classifier per conj_id value, consulted only for that id (packets
+// carry conj_id=0). Tables without soft or conj_id rules take the plain path.
 
 import { FK_ETH_SRC_HI, FK_NW_SRC, FK_TP_SRC, FK_WORDS } from '../packet/flow-key.ts';
 import type { Match } from './match.ts';
@@ -17,6 +27,22 @@ export interface ClsRule<T> {
   readonly match: Match;
   readonly priority: number;
   readonly data: T;
+  /** Clauses of a soft (conjunction-only) rule; null for an ordinary rule. */
+  readonly conj: ConjClause[] | null;
+}
+
+/** One conjunction(id,k/n) action of a soft rule; `clause` is k-1 (0-based). */
+export interface ConjClause {
+  id: number;
+  clause: number;
+  nClauses: number;
+}
+
+/** A soft match found during lookup: the rule, its bucket list and index (to step to lower-priority twins). */
+interface SoftMatch<T> {
+  rule: ClsRule<T>;
+  list: ClsRule<T>[];
+  idx: number;
 }
 
 interface Subtable<T> {
@@ -83,14 +109,33 @@ function equalMasked(key: Uint32Array, ofs: number, value: Uint32Array, st: Subt
   return true;
 }
 
+function sameValue(a: Uint32Array, b: Uint32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export class Classifier<T> {
   private readonly subtables = new Map<string, Subtable<T>>();
   /** Subtables sorted by maxPriority, descending; rebuilt lazily after changes. */
   private order: Subtable<T>[] = [];
   private dirty = false;
   count = 0;
+  /** Soft (conjunction) rules in this classifier; 0 keeps lookup on the plain path. */
+  private nSoft = 0;
+  /** Rules that match conj_id, by conj_id value (nested classifiers hold no further level). */
+  private readonly conjLevel = new Map<number, Classifier<T>>();
 
-  insert(match: Match, priority: number, data: T): ClsRule<T> {
+  constructor(private readonly isConjLevel = false) {}
+
+  insert(match: Match, priority: number, data: T, conj: ConjClause[] | null = null): ClsRule<T> {
+    if (!this.isConjLevel && match.conjId !== undefined) {
+      let sub = this.conjLevel.get(match.conjId);
+      if (!sub) this.conjLevel.set(match.conjId, (sub = new Classifier<T>(true)));
+      const had = sub.count;
+      const r = sub.insert(match, priority, data, conj);
+      this.count += sub.count - had;
+      return r;
+    }
     const existing = this.find(match, priority);
     if (existing) this.remove(existing);
     const k = maskKey(match.mask);
@@ -103,7 +148,8 @@ export class Classifier<T> {
       st = { mask: Uint32Array.from(match.mask), words: w, stageEnds, stageCounts: stageEnds.map(() => new Map()), maxPriority: -1, buckets: new Map(), count: 0 };
       this.subtables.set(k, st);
     }
-    const rule: ClsRule<T> = { match, priority, data };
+    const rule: ClsRule<T> = { match, priority, data, conj };
+    if (conj !== null) this.nSoft++;
     const h = hashMasked(match.value, 0, st);
     let list = st.buckets.get(h);
     if (!list) st.buckets.set(h, (list = []));
@@ -124,6 +170,7 @@ export class Classifier<T> {
 
   /** The rule with exactly this match and priority, if any. */
   find(match: Match, priority: number): ClsRule<T> | null {
+    if (!this.isConjLevel && match.conjId !== undefined) return this.conjLevel.get(match.conjId)?.find(match, priority) ?? null;
     const st = this.subtables.get(maskKey(match.mask));
     if (!st) return null;
     const list = st.buckets.get(hashMasked(match.value, 0, st));
@@ -133,6 +180,13 @@ export class Classifier<T> {
   }
 
   remove(rule: ClsRule<T>): boolean {
+    if (!this.isConjLevel && rule.match.conjId !== undefined) {
+      const sub = this.conjLevel.get(rule.match.conjId);
+      if (!sub || !sub.remove(rule)) return false;
+      this.count--;
+      if (sub.count === 0) this.conjLevel.delete(rule.match.conjId);
+      return true;
+    }
     const k = maskKey(rule.match.mask);
     const st = this.subtables.get(k);
     if (!st) return false;
@@ -142,6 +196,7 @@ export class Classifier<T> {
     const i = list.indexOf(rule);
     if (i < 0) return false;
     list.splice(i, 1);
+    if (rule.conj !== null) this.nSoft--;
     if (list.length === 0) st.buckets.delete(h);
     st.count--;
     for (let j = 0; j < st.stageEnds.length; j++) {
@@ -174,6 +229,11 @@ export class Classifier<T> {
    * given, the masks of all subtables visited are ORed into it.
    */
   lookup(key: Uint32Array, ofs: number, wc: Uint32Array | null): ClsRule<T> | null {
+    if (this.nSoft === 0 && this.conjLevel.size === 0) return this.lookupPlain(key, ofs, wc);
+    return this.lookupConjunctive(key, ofs, wc);
+  }
+
+  private lookupPlain(key: Uint32Array, ofs: number, wc: Uint32Array | null): ClsRule<T> | null {
     let best: ClsRule<T> | null = null;
     const order = this.sorted();
     for (let s = 0; s < order.length; s++) {
@@ -209,8 +269,92 @@ export class Classifier<T> {
     return best;
   }
 
+  /**
+   * The main loop of OVS's lookup with soft rules: the best hard match and,
+   * when `soft` is given, each subtable's best match that is soft. With
+   * `soft` null (the conj_id lookup) soft matches are skipped.
+   */
+  private lookupHardSoft(key: Uint32Array, ofs: number, wc: Uint32Array | null, soft: SoftMatch<T>[] | null): ClsRule<T> | null {
+    let hard: ClsRule<T> | null = null;
+    for (const st of this.sorted()) {
+      if (hard !== null && st.maxPriority <= hard.priority) break;
+      const words = st.words;
+      let reached = words.length;
+      for (let g = 0; g < st.stageEnds.length; g++) {
+        if (!st.stageCounts[g].has(prefixHash(key, ofs, st.mask, words, st.stageEnds[g]))) {
+          reached = st.stageEnds[g];
+          break;
+        }
+      }
+      if (wc !== null) for (let i = 0; i < reached; i++) wc[words[i]] = (wc[words[i]] | st.mask[words[i]]) >>> 0;
+      if (reached < words.length) continue;
+      const list = st.buckets.get(hashMasked(key, ofs, st));
+      if (list === undefined) continue;
+      const idx = list.findIndex((r) => equalMasked(key, ofs, r.match.value, st));
+      if (idx < 0 || (hard !== null && list[idx].priority <= hard.priority)) continue;
+      if (list[idx].conj === null) hard = list[idx];
+      else if (soft !== null) soft.push({ rule: list[idx], list, idx });
+    }
+    return hard;
+  }
+
+  /** Best of this level's hard match and the rules matching conj_id=`conjId`. */
+  private lookupWithConjId(key: Uint32Array, ofs: number, wc: Uint32Array | null, conjId: number, soft: SoftMatch<T>[] | null): ClsRule<T> | null {
+    const hard = this.lookupHardSoft(key, ofs, wc, soft);
+    const c = this.conjLevel.get(conjId)?.lookupHardSoft(key, ofs, wc, null) ?? null;
+    return c !== null && (hard === null || c.priority > hard.priority) ? c : hard;
+  }
+
+  private lookupConjunctive(key: Uint32Array, ofs: number, wc: Uint32Array | null): ClsRule<T> | null {
+    const soft: SoftMatch<T>[] = [];
+    let hard = this.lookupWithConjId(key, ofs, wc, 0, soft);
+    for (;;) {
+      const hardPri = hard === null ? -1 : hard.priority;
+      for (let i = soft.length - 1; i >= 0; i--) if (soft[i].rule.priority <= hardPri) soft.splice(i, 1);
+      if (soft.length === 0) return hard;
+      let softPri = -1, nSoftPri = 0;
+      for (const s of soft) {
+        if (s.rule.priority > softPri) {
+          softPri = s.rule.priority;
+          nSoftPri = 1;
+        } else if (s.rule.priority === softPri) nSoftPri++;
+      }
+      // Clauses seen per conjunction id at softPri; complete when every one of 1..n matched.
+      const seen = new Map<number, bigint>();
+      for (const s of soft) {
+        if (s.rule.priority !== softPri) continue;
+        for (const c of s.rule.conj!) {
+          if (c.nClauses > nSoftPri) continue;
+          const all = (1n << BigInt(c.nClauses)) - 1n;
+          const got = (seen.get(c.id) ?? 0n) | (1n << BigInt(c.clause));
+          seen.set(c.id, got);
+          if ((got & all) !== all) continue;
+          const rule = this.lookupWithConjId(key, ofs, wc, c.id, null);
+          if (rule !== null) return rule;
+        }
+      }
+      // No conjunction at softPri: a lower-priority rule with the same match may still match.
+      for (let i = soft.length - 1; i >= 0; i--) {
+        const s = soft[i];
+        if (s.rule.priority !== softPri) continue;
+        let j = s.idx + 1;
+        while (j < s.list.length && !sameValue(s.list[j].match.value, s.rule.match.value)) j++;
+        if (j >= s.list.length) {
+          soft.splice(i, 1);
+          continue;
+        }
+        const next = s.list[j];
+        if (next.conj === null) {
+          soft.splice(i, 1);
+          if (next.priority > hardPri) hard = next;
+        } else soft[i] = { rule: next, list: s.list, idx: j };
+      }
+    }
+  }
+
   *rules(): IterableIterator<ClsRule<T>> {
     for (const st of this.subtables.values()) for (const list of st.buckets.values()) yield* list;
+    for (const sub of this.conjLevel.values()) yield* sub.rules();
   }
 
   get subtableCount(): number {

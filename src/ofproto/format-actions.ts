@@ -8,6 +8,7 @@ import { OFPP_CONTROLLER, OFPP_MAX, type CtAction, type FieldRef, type OfAction 
 import { lookupRefField } from './fields.ts';
 import { ipv4Str, macStr } from '../packet/odp-format.ts';
 import { portLabel } from './field-text.ts';
+import { formatMoreAction } from './format-actions-more.ts';
 
 const hex = (v: bigint | number) => `0x${v.toString(16)}`;
 /** printf's %#x: 0 is "0". */
@@ -25,7 +26,8 @@ function formatSetField(a: Extract<OfAction, { type: 'set_field' }>): string {
   const full = (1n << BigInt(f.bits)) - 1n;
   const mask = a.mask ?? full;
   // Fields without an NXM register code (OXM-only, variable-length tunnel metadata) stay set_field.
-  if (f.carried === false && (!f.nxm.startsWith('NXM_NX_') || f.name.startsWith('tun_metadata'))) {
+  // (OXM_OF_* fields such as mpls_label still travel as NXM register loads.)
+  if (f.carried === false && (!(f.nxm.startsWith('NXM_NX_') || f.nxm.startsWith('OXM_OF_')) || f.name.startsWith('tun_metadata'))) {
     const v = f.kind === 'int' ? String(a.value) : hexOvs(a.value);
     return `set_field:${v}${mask === full ? '' : `/${hexOvs(mask)}`}->${f.name}`;
   }
@@ -95,8 +97,8 @@ export function formatAction(a: OfAction): string {
       return a.port < OFPP_MAX ? `output:${portLabel(a.port)}` : portLabel(a.port);
     case 'output_reg': return `output:${formatFieldRef(a.src)}`;
     case 'controller':
-      if (a.reason === undefined && a.id === undefined && a.userdata === undefined && !a.pause) return `CONTROLLER:${a.maxLen}`;
-      return `controller(${[a.reason ? `reason=${a.reason}` : null, a.maxLen !== 65535 ? `max_len=${a.maxLen}` : null, a.id !== undefined ? `id=${a.id}` : null, a.userdata ? `userdata=${a.userdata}` : null, a.pause ? 'pause' : null].filter(Boolean).join(',')})`;
+      if (a.reason === undefined && a.id === undefined && a.userdata === undefined && !a.pause && a.meterId === undefined) return `CONTROLLER:${a.maxLen}`;
+      return `controller(${[a.reason ? `reason=${a.reason}` : null, a.maxLen !== 65535 ? `max_len=${a.maxLen}` : null, a.id !== undefined ? `id=${a.id}` : null, a.userdata ? `userdata=${a.userdata}` : null, a.pause ? 'pause' : null, a.meterId !== undefined ? `meter_id=${a.meterId}` : null].filter(Boolean).join(',')})`;
     case 'resubmit':
       if (a.table === null && !a.ct) return `resubmit:${portLabel(a.port ?? 0xfff8)}`;
       return `resubmit(${a.port === null ? '' : portLabel(a.port)},${a.table === null ? '' : a.table}${a.ct ? ',ct' : ''})`;
@@ -138,6 +140,8 @@ export function formatAction(a: OfAction): string {
     case 'group': return `group:${a.groupId}`;
     case 'ct': return formatCt(a);
     case 'ct_clear': return 'ct_clear';
+    case 'conjunction': return `conjunction(${a.id},${a.clause}/${a.nClauses})`;
+    default: return formatMoreAction(a, { ref: formatFieldRef, list: formatActions }) ?? a.type;
   }
 }
 

@@ -12,6 +12,8 @@ export interface Match {
    * ovs-ofctl prints them so that parse-flows shows them; a switch refuses
    * flows that have any (fields.ts, ExtraFieldDef).
    */
+  /** conj_id=N: the rule matches only in the second lookup of a conjunctive match with that id (classifier.ts). */
+  conjId?: number;
   extra?: { name: string; slot: 'meta' | 'tunnel' | 'mpls' | 'nsh'; rank: number; text: string }[];
 }
 

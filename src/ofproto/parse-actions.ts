@@ -7,6 +7,7 @@ import { fail, splitTopLevel, type TextPos } from './errors.ts';
 import { isNxmName, lookupField, lookupRefField, type FieldDef } from './fields.ts';
 import { lookupPortName, parseFieldValue, parsePort, parseUint, refusingExtraFields } from './field-text.ts';
 import { parseIpv4, parseIpv6, parseMac } from '../packet/odp-parse.ts';
+import { parseMoreAction } from './parse-actions-more.ts';
 
 /** Parse `FIELD[]`, `FIELD[a..b]`, `FIELD[n]` or bare `FIELD`. */
 export function parseFieldRef(s: string, pos: TextPos, at: number): FieldRef {
@@ -43,16 +44,29 @@ export function parseActions(text: string, pos: TextPos): OfAction[] {
   for (const tok of splitTopLevel(text, pos, 0, true)) {
     const a = parseOne(tok.text, tok.at, pos);
     if (a) out.push(a);
+    const why = a && refusingExtraFields() ? UNSUPPORTED[a.type] : undefined;
+    if (why) fail(pos, tok.at, 'ENOTSUP', `action ${tok.text.split(/[:(]/)[0]} is not supported by swd (${why})`);
   }
   const drop = out.findIndex((a) => a === DROP);
   if (drop >= 0) {
     if (out.length > 1) fail(pos, 0, 'EDROP', "'drop' must be the only action");
     return [];
   }
+  const other = out.find((a) => a.type !== 'conjunction' && a.type !== 'note');
+  if (other && out.some((a) => a.type === 'conjunction')) {
+    fail(pos, 0, 'ECONJ', `"conjunction" actions may be used along with "note" but not any other kind of action (such as the "${other.type}" action used here)`);
+  }
   const gt = out.findIndex((a) => a.type === 'goto_table');
   if (gt >= 0 && gt !== out.length - 1) fail(pos, 0, 'EGOTO', 'goto_table must be the last action');
   return out;
 }
+
+/** Actions a switch refuses (parse-flows prints them): accepting them would mean ignoring them. */
+const UNSUPPORTED: Partial<Record<OfAction['type'], string>> = {
+  push_mpls: 'swd does not carry MPLS packets', pop_mpls: 'swd does not carry MPLS packets', dec_mpls_ttl: 'swd does not carry MPLS packets',
+  set_mpls_label: 'swd does not carry MPLS packets', set_mpls_tc: 'swd does not carry MPLS packets', set_mpls_ttl: 'swd does not carry MPLS packets', set_tunnel: 'swd has no tunnel ports',
+  meter: 'swd has no meters yet', check_pkt_larger: "swd's datapath has no packet-length check yet",
+};
 
 const DROP = { type: 'note', bytes: new Uint8Array() } as OfAction;
 
@@ -106,6 +120,7 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
         else if (k === 'id') c.id = Number(parseUint(v ?? '', 65535n, pos, kv.at, 'id'));
         else if (k === 'userdata') c.userdata = v;
         else if (k === 'pause') c.pause = true;
+        else if (k === 'meter_id') c.meterId = Number(parseUint(v ?? '', 0xffffffffn, pos, kv.at, 'meter_id'));
         else fail(pos, kv.at, 'EACTION', `unknown controller argument '${k}'`);
       }
       return c;
@@ -222,13 +237,30 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
       return { type: 'ct_clear' };
     case 'clear_actions':
       return { type: 'clear_actions' };
+    case 'conjunction':
+      return parseConjunction(need(arg, pos, aat, name, '(ID,K/N)'), pos, aat);
     default: {
+      const more = parseMoreAction(name, arg, tok, pos, at, aat, parseFieldRef, (text, p, a) => parseActions(text, { ...p, col: p.col + a }));
+      if (more) return more;
       // As ovs-ofctl: a word that is no action but names a port (of the bridge) outputs to it.
       const port = lookupPortName(tok);
       if (port !== undefined) return { type: 'output', port };
       fail(pos, at, 'EACTION', `unknown action '${name}'`);
     }
   }
+}
+
+function parseConjunction(v: string, pos: TextPos, at: number): OfAction {
+  const m = /^\s*(\S+?)\s*,\s*(\S+?)\s*\/\s*(\S+?)\s*$/.exec(v);
+  if (!m) fail(pos, at, 'ECONJ', `conjunction: '${v}' is not ID,K/N`);
+  const id = Number(parseUint(m[1], 0xffffffffn, pos, at, 'conjunction id'));
+  const clause = Number(parseUint(m[2], 255n, pos, at, 'conjunction clause'));
+  const nClauses = Number(parseUint(m[3], 255n, pos, at, 'conjunction clauses'));
+  if (nClauses < 2) fail(pos, at, 'ECONJ', 'conjunction must have at least 2 clauses');
+  if (nClauses > 64) fail(pos, at, 'ECONJ', 'conjunction must have at most 64 clauses');
+  if (clause < 1) fail(pos, at, 'ECONJ', 'clause index must be positive');
+  if (clause > nClauses) fail(pos, at, 'ECONJ', 'clause index must be less than or equal to number of clauses');
+  return { type: 'conjunction', id, clause, nClauses };
 }
 
 function setFieldValue(f: FieldDef, s: string, pos: TextPos, at: number): [bigint, bigint] {

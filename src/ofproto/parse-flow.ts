@@ -184,9 +184,10 @@ function parseMatchToken(spec: FlowSpec, tok: string, at: number, pos: TextPos, 
   if (!f) {
     const x = lookupExtraField(name);
     if (!x) fail(pos, at, 'EFIELD', `unknown field '${name}'`);
-    if (refusingExtraFields()) fail(pos, at, 'ENOTSUP', `field ${x.name} is not supported by swd (${EXTRA_WHY[x.slot]})`);
+    if (refusingExtraFields() && x.name !== 'conj_id') fail(pos, at, 'ENOTSUP', `field ${x.name} is not supported by swd (${EXTRA_WHY[x.slot]})`);
     used.push({ f: { name: x.name, prereq: x.prereq } as FieldDef, at });
     addExtra(m, x, formatExtraValue(x, value, pos, valAt));
+    if (x.name === 'conj_id') m.conjId = Number(parseUint(value, 0xffffffffn, pos, valAt, 'conj_id'));
     return;
   }
   const [v, mk] = parseFieldValue(f, value, pos, valAt);

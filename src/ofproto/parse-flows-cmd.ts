@@ -112,6 +112,8 @@ export function usableProtocols(spec: FlowSpec): number {
   let p = setFieldProtocols(spec);
   // VLAN tag actions: push_vlan exists from OpenFlow 1.1 on; OpenFlow 1.0's strip_vlan only over 1.0/NXM.
   if (spec.actions.some((a) => a.type === 'push_vlan')) p &= P_OF11 | P_OXM;
+  // meter is an OpenFlow 1.3 instruction; set_queue+pop_queue... travel as OpenFlow 1.0/NXM actions.
+  if (spec.actions.some((a) => a.type === 'meter')) p &= P_OF13 | P_OF14 | P_OF15;
   // (OpenFlow 1.1+ pops a tag only from a flow that matches one.)
   const tagged = (spec.match.mask[FK_VLAN_TCI] & spec.match.value[FK_VLAN_TCI] & 0x1000) !== 0;
   if (!tagged && spec.actions.some((a) => a.type === 'pop_vlan' || a.type === 'strip_vlan')) p &= P_OF10_STD | P_OF10_STD_TID | P_OF10_NXM | P_OF10_NXM_TID;
@@ -128,11 +130,12 @@ export function usableProtocols(spec: FlowSpec): number {
 export function formatParseFlows(specs: FlowSpec[]): string {
   let usable = P_ANY;
   for (const s of specs) usable &= usableProtocols(s);
-  const lines = [`usable protocols: ${protocolsToString(usable)}`];
-  if (usable === 0) {
-    lines.push('no usable protocol');
-    return lines.join('\n') + '\n';
+  // Like ovs-ofctl without -O, parse-flows speaks OpenFlow 1.0 (with or without NXM and table ids):
+  // flows that need OpenFlow 1.1 or later (meter, push_vlan, ...) have no usable protocol.
+  if ((usable & (P_OF10_STD | P_OF10_STD_TID | P_OF10_NXM | P_OF10_NXM_TID)) === 0) {
+    throw new ParseError('ENOPROTO', `no usable protocol (usable: ${protocolsToString(usable)}; parse-flows speaks OpenFlow 1.0 + NXM)`, 'flows', 1, 1);
   }
+  const lines = [`usable protocols: ${protocolsToString(usable)}`];
   const chosen = NAMES.find(([bit]) => usable & bit)!;
   lines.push(`chosen protocol: ${chosen[1]}`);
   const nxm = chosen[0] === P_OF10_NXM || chosen[0] === P_OF10_NXM_TID;

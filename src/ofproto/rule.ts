@@ -19,6 +19,7 @@ export class Rule {
 
   constructor(
     public spec: FlowSpec,
+    /** When the rule was added (or, for a learned flow, last re-learned): hard_timeout counts from here. */
     public createdMs: number,
   ) {
     this.usedMs = createdMs;

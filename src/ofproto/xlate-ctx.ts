@@ -7,7 +7,8 @@ import {
   FK_ETH_TYPE, FK_METADATA_HI, FK_NW_PROTO, FK_REG0, FK_WORDS, ETH_TYPE_IP, ETH_TYPE_IPV6, IPPROTO_TCP,
   IPPROTO_UDP, IPPROTO_SCTP,
 } from '../packet/flow-key.ts';
-import type { OfAction } from './actions.ts';
+import type { LearnAction, OfAction } from './actions.ts';
+import type { FlowSpec } from './flow-spec.ts';
 import type { Classifier } from './classifier.ts';
 import type { Group } from './group.ts';
 import { fieldKeyMask } from './fields.ts';
@@ -42,6 +43,12 @@ export interface XBridge {
   groups: Map<number, Group>;
   /** Counted when a translation sends to the (absent) controller. */
   onControllerPacket?: () => void;
+  /**
+   * Install (or refresh) a flow built by a learn action of rule `owner`; false when the
+   * action's limit= refuses it; with `dryRun` only whether it would be learned.
+   * Absent: learn builds the flow but installs nothing.
+   */
+  learnFlow?: (spec: FlowSpec, learn: LearnAction, owner: Rule | undefined, nowMs: number, dryRun?: boolean) => boolean;
 }
 
 export interface XlateResult {
@@ -93,8 +100,12 @@ export class Ctx {
   readonly learned: XlateResult['learned'] = [];
   /** The OpenFlow port the packet really arrived on. */
   packetInPort = 0;
-  /** Set when translation must stop (dec_ttl hit 0, freeze). */
+  /** Set when translation must stop (dec_ttl hit 0, freeze, exit). */
   exit = false;
+  /** The field stack of push/pop. */
+  readonly stack: bigint[] = [];
+  /** The queue of set_queue/enqueue (0 = none); swd does no shaping. */
+  queue = 0;
 
   constructor(
     readonly pipeline: Pipeline,

@@ -30,6 +30,7 @@ import { commitChanges } from './xlate-commit.ts';
 import { Ctx, OF_ONLY_FIRST, OF_ONLY_LAST, overResubmitLimits, type Pipeline, type XBridge, type XlateResult } from './xlate-ctx.ts';
 import { xlateFieldAction } from './xlate-fields.ts';
 import { xlateGroup } from './xlate-group.ts';
+import { xlateMoreAction } from './xlate-more.ts';
 import { outputPort } from './xlate-output.ts';
 import type { Rule } from './rule.ts';
 import * as dp from '../datapath/dp-actions.ts';
@@ -177,6 +178,6 @@ function executeAction(ctx: Ctx, a: OfAction): void {
       xlateCtClear(ctx);
       return;
     default:
-      xlateFieldAction(ctx, a);
+      if (!xlateMoreAction(ctx, a, (acts) => executeActions(ctx, acts))) xlateFieldAction(ctx, a);
   }
 }
