@@ -16,6 +16,8 @@ import {
   H_CNT_RELATED, H_CNT_NAT_EXHAUSTED, H_CNT_NAT_CONNS,
 } from './layout.ts';
 import { PacketPath, type CtExec } from './execute.ts';
+import { Ipf } from './ipf.ts';
+import { IpfShared } from './ipf-shared.ts';
 import { removeIf, sweep } from './expiry.ts';
 import { initDefaultPolicy, setZonePolicy, delZonePolicy, getZonePolicy, type TimeoutAttr } from './timeouts.ts';
 import { snapshotLocked, tupleMatches, type ConnInfo, type TupleFilter } from './conn.ts';
@@ -24,6 +26,8 @@ export interface ConntrackOptions extends TableOptions {}
 
 export interface ConntrackDescriptor {
   table: TableDescriptor;
+  /** The fragment module's shared configuration and counters (ipf-shared.ts). */
+  ipf: SharedArrayBuffer;
 }
 
 export interface FlushFilter {
@@ -48,25 +52,28 @@ export interface ConntrackCounters {
 export class Conntrack {
   readonly table: ConnTable;
   private readonly path: PacketPath;
+  /** This thread's fragment reassembly (ipf.ts), before the ct() lookup. */
+  readonly ipf: Ipf;
 
-  private constructor(table: ConnTable) {
+  private constructor(table: ConnTable, ipf: IpfShared) {
     this.table = table;
     this.path = new PacketPath(table);
+    this.ipf = new Ipf(ipf);
   }
 
   static create(opts: ConntrackOptions = {}): Conntrack {
     const t = ConnTable.create(opts);
     initDefaultPolicy(t);
-    return new Conntrack(t);
+    return new Conntrack(t, IpfShared.create());
   }
 
   /** What a worker needs to attach (structured-cloneable, buffers shared). */
   shared(): ConntrackDescriptor {
-    return { table: this.table.descriptor };
+    return { table: this.table.descriptor, ipf: this.ipf.shared.sab };
   }
 
   static attach(d: ConntrackDescriptor): Conntrack {
-    return new Conntrack(ConnTable.attach(d.table));
+    return new Conntrack(ConnTable.attach(d.table), IpfShared.attach(d.ipf));
   }
 
   /** Run packet `idx` of `batch` through the compiled ct() action `a` (execute.ts). */

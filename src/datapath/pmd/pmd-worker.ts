@@ -162,6 +162,8 @@ function expireUpcalls(nowMs: number): void {
 }
 
 const dp = new Datapath(upcall, conntrackHook(ct));
+// A reassembled packet that waited for an upcall and is dropped frees its fragments (counted purged).
+upq.onDropFragments = (list) => ct.ipf.release(list, false);
 
 const removed: number[] = [];
 dp.onRemove = (mf: Megaflow) => {
