@@ -26,7 +26,7 @@
 // Threads: one Ipf per thread (its lists and buffers are its own); the
 // configuration and counters are shared (IpfShared). Fragments of one
 // datagram must reach one Ipf: the system ports' PACKET_FANOUT hash puts
-// them on one thread (the kernel hashes a fragment on its addresses only),
+// them on one thread (the kernel hashes a fragment on addresses and protocol),
 // the main thread has its own. Allocation happens only when a buffer class
 // grows for the first time; steady state reuses.
 

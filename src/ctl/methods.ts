@@ -74,6 +74,10 @@ export interface ConntrackApi {
   ctGetTcpSeqChk(): unknown;
   ctSetTimeoutPolicy(args: string): unknown;
   ctGetTimeoutPolicy(zone: number): unknown;
+  ipfSetEnabled(family: string, on: boolean): unknown;
+  ipfSetMinFrag(family: string, size: string): unknown;
+  ipfSetMaxNfrags(n: string): unknown;
+  ipfGetStatus(verbose: boolean): unknown;
 }
 
 /** PMD thread commands (dpif-netdev/pmd-*). */
@@ -216,6 +220,11 @@ export const SWITCH_METHODS: Record<string, MethodSpec> = {
   'ct-get-tcp-seq-chk': { call: (sw) => ct(sw, 'ctGetTcpSeqChk')() },
   'ct-set-timeout-policy': { call: (sw, p) => ct(sw, 'ctSetTimeoutPolicy')(p.optStr('args') ?? '') },
   'ct-get-timeout-policy': { call: (sw, p) => ct(sw, 'ctGetTimeoutPolicy')(p.optInt('zone', ...ZONE) ?? 0) },
+  // fragment reassembly (dpctl/ipf-* equivalents)
+  'ipf-set-enabled': { call: (sw, p) => ct(sw, 'ipfSetEnabled')(p.str('family'), p.bool('enabled')) },
+  'ipf-set-min-frag': { call: (sw, p) => ct(sw, 'ipfSetMinFrag')(p.str('family'), p.str('size')) },
+  'ipf-set-max-nfrags': { call: (sw, p) => ct(sw, 'ipfSetMaxNfrags')(p.str('nfrags')) },
+  'ipf-get-status': { call: (sw, p) => ct(sw, 'ipfGetStatus')(p.bool('verbose')) },
 };
 
 export interface MethodContext {

@@ -332,6 +332,7 @@ function run(): void {
         lastExpire = t;
         dp.expire(t);
         expireUpcalls(t);
+        ct.ipf.expire(t);
         for (const p of rxPorts) p.refreshStats();
       }
       publish();
