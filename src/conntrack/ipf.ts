@@ -136,6 +136,15 @@ export class Ipf {
    * `zone`: IPF_PASS, IPF_HELD or IPF_REASSEMBLED (see above).
    */
   preprocess(b: PacketBatch, idx: number, key: Uint32Array, k: number, zone: number, nowMs: number): number {
+    if (b.ipf[idx] >= 0) {
+      // Whole already. OVS's ipf holds and reassembles the fragments again
+      // at every further ct() (a new list: another recirc id), and counts
+      // them again; so do the counters here.
+      const l = b.ipf[idx];
+      this.shared.count(this.lsV6[l], IPF_ACCEPTED, this.lsN[l]);
+      this.shared.count(this.lsV6[l], IPF_COMPLETED, this.lsN[l]);
+      return IPF_PASS;
+    }
     const d = b.data[idx];
     const s = b.start[idx];
     const l3 = b.l3[idx];

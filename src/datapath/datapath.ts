@@ -281,7 +281,7 @@ export class Datapath {
             return;
           }
           // A fragment is held until its datagram is whole (ipf.ts), then tracked whole.
-          if ((keys[k + FK_NW_FRAG] & FRAG_ANY) !== 0 && b.ipf[i] < 0 && this.conntrack.ipf
+          if (((keys[k + FK_NW_FRAG] & FRAG_ANY) !== 0 || b.ipf[i] >= 0) && this.conntrack.ipf
             && this.conntrack.ipf.preprocess(b, i, keys, k, act.exec.zone, this.now) === IPF_HELD) return;
           this.conntrack.execute(b, i, keys, k, act, this.now);
           if (b.dropped[i]) return;
