@@ -5,7 +5,13 @@
 // held-fragment count (S_NFRAG) is global, so ipf-set-max-nfrags bounds
 // what all threads together hold. Counters are 64-bit as lo/hi word pairs,
 // incremented by one at a time (the carry is exact for increments of 1).
-// The fragment lists themselves are per thread (ipf.ts).
+// The fragment lists themselves are per thread (ipf.ts); each thread also
+// publishes a summary of its lists (key, fragment count, state) in the
+// list directory here, a slot per list claimed with compareExchange, so
+// that ipf-get-status -m lists every thread's lists. A dump may read a
+// slot while its owner updates it (a diagnostic, as OVS's copy of a list).
+
+import { ipv4ToString, ipv6ToString } from './conn.ts';
 
 export const IPF_V4_MIN_FRAG_DEFAULT = 1200;
 export const IPF_V6_MIN_FRAG_DEFAULT = 1280;
@@ -33,7 +39,16 @@ export const IPF_TOO_SMALL = 3;
 export const IPF_OVERLAP = 4;
 export const IPF_PURGED = 5;
 const N_CNT = 6;
-const S_WORDS = S_CNT + 2 * N_CNT * 2;
+const S_DIR = S_CNT + 2 * N_CNT * 2;
+/** Directory slot words: in use, 12 key words (ipf.ts's list key), fragments, state. */
+export const DIR_WORDS = 15;
+export const DIR_KEY = 1;
+export const DIR_NFRAGS = 13;
+export const DIR_STATE = 14;
+/** Directory slots: lists never outnumber held fragments (at most IPF_NFRAG_UBOUND). */
+const DIR_SLOTS = 5000;
+const S_WORDS = S_DIR + DIR_SLOTS * DIR_WORDS;
+const STATE_NAME = ['unused', 'other frag', 'first frag', 'last frag', 'first/last frag', 'complete', 'reassemble fail'];
 
 export interface IpfFamilyStatus {
   enabled: boolean;
@@ -100,6 +115,40 @@ export class IpfShared {
   count(v6: number, cnt: number, n = 1): void {
     const o = S_CNT + (v6 ? N_CNT * 2 : 0) + cnt * 2;
     for (let i = 0; i < n; i++) if (Atomics.add(this.w, o, 1) === -1) Atomics.add(this.w, o + 1, 1);
+  }
+
+  /** Claim a directory slot (its first word index), or -1 when none is free. */
+  claimDir(hint: number): number {
+    for (let n = 0; n < DIR_SLOTS; n++) {
+      const at = S_DIR + ((hint + n) % DIR_SLOTS) * DIR_WORDS;
+      if (Atomics.compareExchange(this.w, at, 0, 1) === 0) return at;
+    }
+    return -1;
+  }
+
+  releaseDir(at: number): void {
+    if (at >= 0) Atomics.store(this.w, at, 0);
+  }
+
+  /** The -m lines: every thread's fragment lists, in OVS's format. */
+  dumpLists(): string[] {
+    const out: string[] = [];
+    const w = this.w;
+    for (let s = 0; s < DIR_SLOTS; s++) {
+      const at = S_DIR + s * DIR_WORDS;
+      if (Atomics.load(w, at) === 0) continue;
+      const kb = at + DIR_KEY;
+      const tz = w[kb + 10];
+      const v6 = tz >>> 16 === 0x86dd;
+      const src = v6 ? ipv6ToString(w, kb) : ipv4ToString(w[kb]);
+      const dst = v6 ? ipv6ToString(w, kb + 4) : ipv4ToString(w[kb + 4]);
+      out.push(
+        `(src=${src},dst=${dst},recirc_id=${w[kb + 9] >>> 0},ip_id=${w[kb + 8] >>> 0},` +
+          `dl_type=0x${(tz >>> 16).toString(16)},zone=${tz & 0xffff},nw_proto=${w[kb + 11]},` +
+          `num_fragments=${w[at + DIR_NFRAGS]},state=${STATE_NAME[w[at + DIR_STATE]] ?? 'unused'})`,
+      );
+    }
+    return out;
   }
 
   // --- control plane

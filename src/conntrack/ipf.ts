@@ -38,11 +38,10 @@ import {
   ETH_TYPE_IP, ETH_TYPE_IPV6, FK_ETH_TYPE, FK_NW_PROTO, FK_RECIRC_ID, FK_WORDS,
 } from '../packet/flow-key.ts';
 import { hashFinish, hashMix } from '../packet/hash.ts';
-import { ipv4ToString, ipv6ToString } from './conn.ts';
 import { FragmentPool, l4HeaderLen, maxV4ListSize, prevNextHeader } from './ipf-frag.ts';
 import {
   IPF_ACCEPTED, IPF_COMPLETED, IPF_EXPIRED, IPF_NFRAG_UBOUND, IPF_OVERLAP, IPF_PURGED, IPF_TOO_SMALL,
-  IPF_LIST_TIMEOUT_MS, type IpfShared,
+  IPF_LIST_TIMEOUT_MS, DIR_KEY, DIR_NFRAGS, DIR_STATE, type IpfShared,
 } from './ipf-shared.ts';
 
 /** preprocess(): not taken, the packet goes on to conntrack as it is. */
@@ -65,7 +64,6 @@ const LS_LAST = 3;
 const LS_FIRST_LAST = 4;
 const LS_COMPLETE = 5;
 const LS_FAIL = 6;
-const STATE_NAME = ['unused', 'other frag', 'first frag', 'last frag', 'first/last frag', 'complete', 'reassemble fail'];
 
 // List key words: src[4], dst[4], id, recirc, dl_type << 16 | zone, proto.
 const KW = 12;
@@ -109,6 +107,8 @@ export class Ipf {
   private readonly lsPrev = new Int32Array(IPF_NFRAG_UBOUND);
   private readonly lsNextExp = new Int32Array(IPF_NFRAG_UBOUND);
   private readonly lsFree = new Int32Array(IPF_NFRAG_UBOUND);
+  /** Each list's slot in the shared list directory (word index), -1 for none. */
+  private readonly lsDir = new Int32Array(IPF_NFRAG_UBOUND);
   private lsFreeN = IPF_NFRAG_UBOUND;
   private readonly buckets = new Int32Array(BUCKETS).fill(NONE);
   private expHead = NONE;
@@ -268,14 +268,17 @@ export class Ipf {
       st = st === LS_FIRST || st === LS_FIRST_LAST ? LS_FIRST_LAST : LS_LAST;
     }
     this.lsState[l] = st;
+    this.publish(l);
     if (st !== LS_FIRST_LAST || this.lsHave[l] !== this.lsTotal[l]) return IPF_HELD;
     this.unlinkExpiry(l);
     if (!this.reassembleInto(b, idx, key, k, l)) {
       this.lsState[l] = LS_FAIL;
+      this.publish(l);
       this.linkExpiry(l);
       return IPF_HELD;
     }
     this.lsState[l] = LS_COMPLETE;
+    this.publish(l);
     b.ipf[idx] = l;
     return IPF_REASSEMBLED;
   }
@@ -385,27 +388,20 @@ export class Ipf {
     return IPF_NFRAG_UBOUND - this.frFreeN;
   }
 
-  /** The -m lines of ipf-get-status (slow path). */
+  /** The -m lines of ipf-get-status: every thread's lists (slow path). */
   dumpLists(): string[] {
-    const out: string[] = [];
-    for (let l = 0; l < IPF_NFRAG_UBOUND; l++) {
-      if (this.lsState[l] === LS_FREE) continue;
-      const kb = l * KW;
-      const key = this.lsKey;
-      const v6 = this.lsV6[l];
-      const src = v6 ? ipv6ToString(key, kb) : ipv4ToString(key[kb]);
-      const dst = v6 ? ipv6ToString(key, kb + 4) : ipv4ToString(key[kb + 4]);
-      const tz = key[kb + K_TYPE_ZONE];
-      out.push(
-        `(src=${src},dst=${dst},recirc_id=${key[kb + K_RECIRC] >>> 0},ip_id=${key[kb + K_ID] >>> 0},` +
-          `dl_type=0x${(tz >>> 16).toString(16)},zone=${tz & 0xffff},nw_proto=${key[kb + K_PROTO]},` +
-          `num_fragments=${this.lsN[l]},state=${STATE_NAME[this.lsState[l]]})`,
-      );
-    }
-    return out;
+    return this.shared.dumpLists();
   }
 
   // ------------------------------------------------------------- internals
+
+  /** Copy list l's fragment count and state to its directory slot. */
+  private publish(l: number): void {
+    const at = this.lsDir[l];
+    if (at < 0) return;
+    Atomics.store(this.shared.w, at + DIR_NFRAGS, this.lsN[l]);
+    Atomics.store(this.shared.w, at + DIR_STATE, this.lsState[l]);
+  }
 
   private lookup(h: number): number {
     const kk = this.k;
@@ -426,6 +422,9 @@ export class Ipf {
   private newList(h: number, v6: number, nowMs: number): number {
     const l = this.lsFree[--this.lsFreeN];
     this.lsKey.set(this.k, l * KW);
+    const at = this.shared.claimDir(l);
+    this.lsDir[l] = at;
+    if (at >= 0) this.shared.w.set(this.k, at + DIR_KEY);
     this.lsHash[l] = h | 0;
     this.lsV6[l] = v6;
     this.lsState[l] = LS_OTHER;
@@ -463,6 +462,8 @@ export class Ipf {
       if (p !== NONE) this.lsChain[p] = this.lsChain[l];
     }
     this.lsState[l] = LS_FREE;
+    this.shared.releaseDir(this.lsDir[l]);
+    this.lsDir[l] = -1;
     this.lsFree[this.lsFreeN++] = l;
     this.nLists--;
   }

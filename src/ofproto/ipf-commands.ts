@@ -1,8 +1,7 @@
 // The dpctl/ipf-* commands (ovs-vswitchd(8)) as the switch serves them:
 // OVS's argument checks and message texts, over the fragment module's
-// shared configuration (src/conntrack/ipf-shared.ts). The -m fragment
-// lists are the main thread's (dummy and pcap ports); lists held by PMD
-// threads count in "num frag" but are not listed.
+// shared configuration (src/conntrack/ipf-shared.ts); -m lists every
+// thread's fragment lists (the shared list directory).
 
 import type { Conntrack } from '../conntrack/conntrack.ts';
 import { formatIpfStatus } from '../conntrack/ipf-shared.ts';
