@@ -17,6 +17,8 @@ import {
 } from './layout.ts';
 import { PacketPath, type CtExec } from './execute.ts';
 import { createEventRings, EventRings, type EventRingsDescriptor } from './event-ring.ts';
+import { Ipf } from './ipf.ts';
+import { IpfShared } from './ipf-shared.ts';
 import { removeIf, sweep } from './expiry.ts';
 import { initDefaultPolicy, setZonePolicy, delZonePolicy, getZonePolicy, type TimeoutAttr } from './timeouts.ts';
 import { snapshotLocked, tupleMatches, type ConnInfo, type TupleFilter } from './conn.ts';
@@ -28,6 +30,8 @@ export interface ConntrackDescriptor {
   table: TableDescriptor;
   /** The event rings (ct-events); every attached thread posts into them. */
   events: EventRingsDescriptor;
+  /** The fragment module's shared configuration and counters (ipf-shared.ts). */
+  ipf: SharedArrayBuffer;
 }
 
 export interface FlushFilter {
@@ -56,30 +60,33 @@ export class Conntrack {
    *  sections (records, limits, policies) are always written. */
   readonly saveSections: SaveSection[] = [];
   private readonly path: PacketPath;
+  /** This thread's fragment reassembly (ipf.ts), before the ct() lookup. */
+  readonly ipf: Ipf;
 
   /** This thread's handle on the event rings (event-ring.ts). */
   readonly events: EventRings;
 
-  private constructor(table: ConnTable, events: EventRingsDescriptor) {
+  private constructor(table: ConnTable, events: EventRingsDescriptor, ipf: IpfShared) {
     this.table = table;
     this.events = new EventRings(events, table.hdr);
     table.events = this.events;
     this.path = new PacketPath(table);
+    this.ipf = new Ipf(ipf);
   }
 
   static create(opts: ConntrackOptions = {}): Conntrack {
     const t = ConnTable.create(opts);
     initDefaultPolicy(t);
-    return new Conntrack(t, createEventRings());
+    return new Conntrack(t, createEventRings(), IpfShared.create());
   }
 
   /** What a worker needs to attach (structured-cloneable, buffers shared). */
   shared(): ConntrackDescriptor {
-    return { table: this.table.descriptor, events: this.events.descriptor };
+    return { table: this.table.descriptor, events: this.events.descriptor, ipf: this.ipf.shared.sab };
   }
 
   static attach(d: ConntrackDescriptor): Conntrack {
-    return new Conntrack(ConnTable.attach(d.table), d.events);
+    return new Conntrack(ConnTable.attach(d.table), d.events, IpfShared.attach(d.ipf));
   }
 
   /** Run packet `idx` of `batch` through the compiled ct() action `a` (execute.ts). */

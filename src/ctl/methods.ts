@@ -75,6 +75,10 @@ export interface ConntrackApi {
   ctGetTcpSeqChk(): unknown;
   ctSetTimeoutPolicy(args: string): unknown;
   ctGetTimeoutPolicy(zone: number): unknown;
+  ipfSetEnabled(family: string, on: boolean): unknown;
+  ipfSetMinFrag(family: string, size: string): unknown;
+  ipfSetMaxNfrags(n: string): unknown;
+  ipfGetStatus(verbose: boolean): unknown;
 }
 
 /** Conntrack across a restart: save now, and how the last restore and save went. */
@@ -233,6 +237,11 @@ export const SWITCH_METHODS: Record<string, MethodSpec> = {
   // conntrack across a restart (issue 18 part 2)
   'ct-save': { call: (sw) => ctSave(sw, 'ctSaveNow')() },
   'ct-save-show': { call: (sw) => ctSave(sw, 'ctSaveShow')() },
+  // fragment reassembly (dpctl/ipf-* equivalents)
+  'ipf-set-enabled': { call: (sw, p) => ct(sw, 'ipfSetEnabled')(p.str('family'), p.bool('enabled')) },
+  'ipf-set-min-frag': { call: (sw, p) => ct(sw, 'ipfSetMinFrag')(p.str('family'), p.str('size')) },
+  'ipf-set-max-nfrags': { call: (sw, p) => ct(sw, 'ipfSetMaxNfrags')(p.str('nfrags')) },
+  'ipf-get-status': { call: (sw, p) => ct(sw, 'ipfGetStatus')(p.bool('verbose')) },
 };
 
 function ctSave<K extends keyof CtSaveApi>(sw: DaemonSwitch, name: K): NonNullable<DaemonSwitch[K]> {

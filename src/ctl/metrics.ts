@@ -35,6 +35,15 @@ const PORT_COUNTERS: [string, keyof SwitchStats['ports'][number], string][] = [
   ['tx_errors', 'txErrors', 'Transmit errors'],
 ];
 
+const IPF_COUNTERS: [string, keyof SwitchStats['ipf']['v4'], string][] = [
+  ['accepted', 'accepted', 'Fragments taken for reassembly'],
+  ['completed', 'completed', 'Fragments of completed datagrams, sent on'],
+  ['expired', 'expired', 'Fragments of datagrams that did not complete in time'],
+  ['too_small', 'tooSmall', 'Non-last fragments below the minimum fragment size (tracked +inv)'],
+  ['overlapped', 'overlapped', 'Fragments overlapping one already held (tracked +inv)'],
+  ['purged', 'purged', 'Fragments of completed datagrams dropped before they were sent'],
+];
+
 const port = (p: SwitchStats['ports'][number]) => ({ bridge: p.bridge, port: p.port });
 const thread = (t: SwitchStats['threads'][number]) => ({ thread: t.thread });
 const one = (v: number): [Labels, number][] => [[{}, v]];
@@ -66,6 +75,13 @@ const SERIES: Series[] = [
   { name: 'swd_conntrack_nat_exhausted_drops_total', help: 'New NAT connections dropped: no free address or port in the range', kind: 'counter', labels: [], values: (s) => one(s.conntrack.natExhausted) },
   { name: 'swd_conntrack_sweep_seconds_total', help: 'Time spent in conntrack expiry steps', kind: 'counter', labels: [], values: (s) => one(s.conntrack.sweepNs / 1e9) },
   { name: 'swd_conntrack_sweep_steps_total', help: 'Conntrack expiry steps run', kind: 'counter', labels: [], values: (s) => one(s.conntrack.sweepSteps) },
+  // fragment reassembly (ipf-get-status)
+  ...IPF_COUNTERS.map(([n, k, help]): Series => ({
+    name: `swd_ipf_fragments_${n}_total`, help, kind: 'counter', labels: ['family'],
+    values: (s) => [[{ family: 'v4' }, s.ipf.v4[k] as number], [{ family: 'v6' }, s.ipf.v6[k] as number]],
+  })),
+  { name: 'swd_ipf_fragments_held', help: 'Fragments held for reassembly, all threads', kind: 'gauge', labels: [], values: (s) => one(s.ipf.nfrag) },
+  { name: 'swd_ipf_max_fragments', help: 'Most fragments held at once (ipf-set-max-nfrags)', kind: 'gauge', labels: [], values: (s) => one(s.ipf.nfragMax) },
 ];
 
 export interface MetricsAddress {

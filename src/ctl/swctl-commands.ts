@@ -259,5 +259,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     (a, _o, run) => run('vlog-set', { spec: a.join(' ') })),
   c('vlog-list', 'the log modules and their levels, like ovs-appctl vlog/list', (_a, _o, run) => run('vlog-list', {})),
 
+  // fragment reassembly before conntrack (dpctl/ipf-*)
+  c('ipf-set-enabled <family>', 'reassemble v4 or v6 fragments before conntrack', ([f], _o, run) => run('ipf-set-enabled', { family: f, enabled: true })),
+  c('ipf-set-disabled <family>', 'pass v4 or v6 fragments to conntrack unreassembled (tracked +inv)', ([f], _o, run) => run('ipf-set-enabled', { family: f, enabled: false })),
+  c('ipf-set-min-frag <family> <size>', 'smallest non-last fragment accepted, v4 or v6 (default 1200 / 1280, at least 400)', ([f, n], _o, run) => run('ipf-set-min-frag', { family: f, size: n })),
+  c('ipf-set-max-nfrags <n>', 'most fragments held at once (default 1000, at most 5000)', ([n], _o, run) => run('ipf-set-max-nfrags', { nfrags: n })),
+  c('ipf-get-status', 'fragment module status and counters, like dpctl/ipf-get-status (-m: the fragment lists)', (_a, o, run) => run('ipf-get-status', { verbose: !!o.more }), [more]),
+
   c('version', 'print the version of the running swd', (_a, _o, run) => run('version', {}, (r) => out([`swd ${r.version}`]))),
 ];

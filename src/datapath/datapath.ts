@@ -10,6 +10,7 @@
 // Single-threaded per Datapath instance.
 
 import type { Conntrack } from '../conntrack/conntrack.ts';
+import { IPF_HELD, type Ipf } from '../conntrack/ipf.ts';
 import { BATCH_MAX, PacketBatch } from '../packet/batch.ts';
 import { csumUpdate16, csumUpdate32 } from '../packet/checksum.ts';
 import { rd16, rd32, wr16, wr32 } from '../packet/bytes.ts';
@@ -17,8 +18,8 @@ import { extractBatch, extractHeaders, FK_HEADER_FIRST, ParseStats } from '../pa
 import {
   ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_VLAN, ETH_TYPE_VLAN_8021AD, FK_CT_IPV6_DST, FK_CT_STATE,
   FK_ETH_DST_HI, FK_ETH_DST_LO, FK_ETH_SRC_HI, FK_ETH_SRC_LO, FK_ETH_TYPE, FK_IN_PORT, FK_IPV6_DST,
-  FK_IPV6_LABEL, FK_IPV6_SRC, FK_NW_DST, FK_NW_PROTO, FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_PKT_MARK, FK_RECIRC_ID,
-  FK_TCP_FLAGS, FK_TP_DST, FK_TP_SRC, FK_VLAN_TCI, FK_WORDS, IPPROTO_TCP, IPPROTO_UDP, VLAN_CFI,
+  FK_IPV6_LABEL, FK_IPV6_SRC, FK_NW_DST, FK_NW_FRAG, FK_NW_PROTO, FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_PKT_MARK, FK_RECIRC_ID,
+  FK_TCP_FLAGS, FK_TP_DST, FK_TP_SRC, FK_VLAN_TCI, FK_WORDS, FRAG_ANY, IPPROTO_TCP, IPPROTO_UDP, VLAN_CFI,
 } from '../packet/flow-key.ts';
 import {
   DPA_CT, DPA_CT_CLEAR, DPA_OUTPUT, DPA_POP_VLAN, DPA_PUSH_VLAN, DPA_RECIRC, DPA_SET, DPA_SET_PKT_MARK,
@@ -59,6 +60,8 @@ export type Revalidate = (key: Uint32Array) => UpcallResult | null;
 export interface ConntrackHook {
   /** Run packet idx of batch through conntrack; sets ct_* key words; may set batch.dropped[idx]. */
   execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, action: DpCtAction, nowMs: number): void;
+  /** This thread's fragment reassembly, which ct() runs first for a fragment. */
+  readonly ipf?: Ipf;
 }
 
 /** The ct() hook onto a conntrack table: the one adapter for the main thread and every PMD thread. */
@@ -67,6 +70,7 @@ export function conntrackHook(ct: Conntrack): ConntrackHook {
     execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: DpCtAction, nowMs: number) {
       ct.execute(batch, idx, key, keyOfs, a.exec, nowMs);
     },
+    ipf: ct.ipf,
   };
 }
 
@@ -144,7 +148,11 @@ export class Datapath {
       keys.fill(0, k, k + FK_HEADER_FIRST);
       keys[k + FK_IN_PORT] = inPort;
     }
-    for (let i = 0; i < b.count; i++) this.processPacket(b, i, 0);
+    this.conntrack?.ipf?.expire(nowMs);
+    for (let i = 0; i < b.count; i++) {
+      this.processPacket(b, i, 0);
+      if (b.ipf[i] >= 0) this.releaseFragments(b, i);
+    }
     for (const p of this.ports.values()) if (p.txPending) p.flush();
   }
 
@@ -188,6 +196,7 @@ export class Datapath {
     for (let i = 0; i < b.count; i++) {
       this.resumeSkip = credited[i] ? 2 : 1;
       this.processPacket(b, i, depth[i]);
+      if (b.ipf[i] >= 0) this.releaseFragments(b, i);
     }
     this.resumeSkip = 0;
     for (const p of this.ports.values()) if (p.txPending) p.flush();
@@ -195,6 +204,12 @@ export class Datapath {
 
   /** Batches processed by pollPort (pmd-stats-show). */
   batches = 0;
+
+  /** A reassembled packet's processing has ended: its fragments are freed (ipf.ts). */
+  private releaseFragments(b: PacketBatch, i: number): void {
+    this.conntrack?.ipf?.release(b.ipf[i], true);
+    b.ipf[i] = -1;
+  }
 
   private processPacket(b: PacketBatch, i: number, depth: number): void {
     const keys = b.keys;
@@ -246,7 +261,9 @@ export class Datapath {
       switch (act.t) {
         case DPA_OUTPUT: {
           const p = this.ports.get(act.port);
-          if (p !== undefined) p.transmit(b.data[i], b.start[i], b.len[i], this.now, b.gso[i]);
+          if (p === undefined) break;
+          if (b.ipf[i] >= 0 && this.conntrack?.ipf) this.conntrack.ipf.transmitFragments(b.ipf[i], b, i, p, this.now);
+          else p.transmit(b.data[i], b.start[i], b.len[i], this.now, b.gso[i]);
           break;
         }
         case DPA_SET:
@@ -263,6 +280,9 @@ export class Datapath {
             this.stats.ctUnavailable++;
             return;
           }
+          // A fragment is held until its datagram is whole (ipf.ts), then tracked whole.
+          if (((keys[k + FK_NW_FRAG] & FRAG_ANY) !== 0 || b.ipf[i] >= 0) && this.conntrack.ipf
+            && this.conntrack.ipf.preprocess(b, i, keys, k, act.exec.zone, this.now) === IPF_HELD) return;
           this.conntrack.execute(b, i, keys, k, act, this.now);
           if (b.dropped[i]) return;
           break;

@@ -392,6 +392,7 @@ export class Dpif {
   sweepStep(nowMs: number): number {
     const t0 = process.hrtime.bigint();
     const n = this.conntrack.sweep(nowMs, sweepBudget(this.conntrack.table.highWater()));
+    this.conntrack.ipf.expire(nowMs); // fragment lists of the main thread's ports
     this.sweepStats.ns += Number(process.hrtime.bigint() - t0);
     this.sweepStats.steps++;
     return n;

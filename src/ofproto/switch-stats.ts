@@ -7,6 +7,7 @@
 // dump-conntrack does). Plain JSON, so it can also be returned over RPC.
 
 import { protoName, tcpCoalescedState } from '../conntrack/format.ts';
+import type { IpfStatus } from '../conntrack/ipf-shared.ts';
 import { TCP_STATE_NAMES } from '../conntrack/tcp.ts';
 import type { PortCounters } from '../datapath/port.ts';
 import { OFPP_LOCAL } from './actions.ts';
@@ -30,6 +31,8 @@ export interface SwitchStats {
     sweepNs: number;
     sweepSteps: number;
   };
+  /** The fragment module (ipf-get-status). */
+  ipf: IpfStatus;
 }
 
 export function collectSwitchStats(bridges: Iterable<Bridge>, dp: UpcallAdapter, nowMs: number): SwitchStats {
@@ -74,5 +77,6 @@ export function collectSwitchStats(bridges: Iterable<Bridge>, dp: UpcallAdapter,
       sweepNs: dp.dpif.sweepStats.ns,
       sweepSteps: dp.dpif.sweepStats.steps,
     },
+    ipf: ct.ipf.shared.status(),
   };
 }

@@ -21,6 +21,7 @@ import { traceXlate } from './xlate-trace.ts';
 import { UpcallAdapter } from './upcall.ts';
 import { collectSwitchStats, type SwitchStats } from './switch-stats.ts';
 import { CtCommands } from './ct-commands.ts';
+import { IpfCommands } from './ipf-commands.ts';
 import { GroupCommands } from './group-commands.ts';
 import { checkActions, FlowCommands } from './flow-commands.ts';
 import { CtSave } from './ct-save.ts';
@@ -50,6 +51,7 @@ export class Switch implements SwitchApi {
   readonly recirc = new RecircIds();
   readonly dp: UpcallAdapter;
   readonly ct: CtCommands;
+  readonly ipf: IpfCommands;
   readonly groups: GroupCommands;
   readonly flows: FlowCommands;
   private readonly now: () => number;
@@ -71,6 +73,7 @@ export class Switch implements SwitchApi {
     };
     this.ct = new CtCommands(this.dp.conntrack, this.now);
     this.ctSave = opts.ctSaveFile ? new CtSave(opts.ctSaveFile, this.dp.conntrack, this.now, logFor('conntrack')) : null;
+    this.ipf = new IpfCommands(this.dp.conntrack);
     this.groups = new GroupCommands({
       bridge: (name) => this.bridge(name),
       checkActions: (acts) => checkActions(acts, null),
@@ -383,6 +386,11 @@ export class Switch implements SwitchApi {
   ctGetTimeoutPolicy(zone: number) { return this.ct.getTimeoutPolicy(zone); }
   /** ct-events: the conntrack whose event rings the daemon reads, and the clock events carry. */
   eventSource() { return { conntrack: this.dp.conntrack, now: this.now }; }
+  // fragment reassembly (dpctl/ipf-*)
+  ipfSetEnabled(family: string, on: boolean) { return this.ipf.setEnabled(family, on); }
+  ipfSetMinFrag(family: string, size: string) { return this.ipf.setMinFrag(family, size); }
+  ipfSetMaxNfrags(n: string) { return this.ipf.setMaxNfrags(n); }
+  ipfGetStatus(verbose: boolean) { return this.ipf.getStatus(verbose); }
 
   // ------------------------------------------------------------ groups (ovs-ofctl *-group*)
 

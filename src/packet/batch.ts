@@ -37,6 +37,11 @@ export class PacketBatch {
    * put it on a wire cuts it into segments (src/datapath/ports/offload.ts).
    */
   readonly gso = new Int32Array(BATCH_MAX);
+  /**
+   * -1, or the fragment list (src/conntrack/ipf.ts) whose datagram this slot
+   * holds reassembled: outputs send that list's fragments instead.
+   */
+  readonly ipf = new Int32Array(BATCH_MAX).fill(-1);
 
   constructor(slotSize = SLOT_SIZE) {
     this.data = [];
@@ -63,6 +68,7 @@ export class PacketBatch {
     this.l4[i] = -1;
     this.dropped[i] = 0;
     this.gso[i] = 0;
+    this.ipf[i] = -1;
     this.count = i + 1;
     return i;
   }

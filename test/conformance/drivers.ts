@@ -210,6 +210,8 @@ export class OvsDriver implements Driver {
       case 'dump-conntrack': case 'flush-conntrack': case 'ct-stats-show':
       case 'ct-set-limits': case 'ct-get-limits': case 'ct-del-limits':
       case 'ct-get-nconns': case 'ct-set-maxconns': case 'ct-get-maxconns':
+      case 'ipf-get-status': case 'ipf-set-enabled': case 'ipf-set-disabled':
+      case 'ipf-set-min-frag': case 'ipf-set-max-nfrags':
         return ['ovs-appctl', [`dpctl/${st.cmd}`, ...a]];
       default: throw new Error(`unknown step command '${st.cmd}'`);
     }

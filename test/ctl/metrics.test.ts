@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DaemonStartError, defaultSwitchFactory, startDaemon, type Daemon } from '../../src/ctl/daemon.ts';
 import { parseMetricsAddress } from '../../src/ctl/metrics.ts';
 import { silent } from './helpers.ts';
+import { fragments } from '../conntrack/frag-packets.ts';
 
 const UDP = (sport: number) =>
   `in_port(1),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.1.1.1,dst=10.1.1.2,proto=17,tos=0,ttl=64,frag=no),udp(src=${sport},dst=53)`;
@@ -103,6 +104,25 @@ describe('metrics (swd start --metrics)', () => {
     const w = (name: string) => after.filter((s) => s.name === name).map((s) => s.value);
     expect(w('swd_conntrack_maxconns_drops_total')).toEqual([1]);
     expect(w('swd_conntrack_max_connections')).toEqual([2]);
+  });
+
+  it('counts fragments per family: completed, too small and held', async () => {
+    const d = await start();
+    const sw = d.sw;
+    sw.addFlows('br0', 'table=0,priority=10,ip,action=ct(commit,zone=5),2\ntable=0,priority=10,ipv6,action=ct(commit,zone=5),2', 'f');
+    const hx = (b: Uint8Array) => Buffer.from(b).toString('hex');
+    for (const f of fragments({ src: '10.1.1.1', dst: '10.1.1.2', proto: 17, size: 3000 }, [1400, 2800])) sw.inject('br0', 'p1', hx(f), 1);
+    sw.inject('br0', 'p1', hx(fragments({ src: 'fc00::1', dst: 'fc00::2', proto: 17, size: 3000 }, [800])[0]), 1);
+    sw.inject('br0', 'p1', hx(fragments({ src: 'fc00::1', dst: 'fc00::2', proto: 17, size: 3000, id: 9 }, [1400])[0]), 1);
+    const { samples, types } = parseExposition((await scrape(d)).body);
+    const v = (name: string, family?: string) => samples.filter((s) => s.name === name && (family === undefined || s.labels.family === family)).map((s) => s.value);
+    expect(v('swd_ipf_fragments_completed_total', 'v4')).toEqual([3]);
+    expect(v('swd_ipf_fragments_accepted_total', 'v6')).toEqual([1]);
+    expect(v('swd_ipf_fragments_too_small_total', 'v6')).toEqual([1]);
+    expect(v('swd_ipf_fragments_expired_total', 'v4')).toEqual([0]);
+    expect(v('swd_ipf_fragments_held')).toEqual([1]);
+    expect(v('swd_ipf_max_fragments')).toEqual([1000]);
+    expect(types.get('swd_ipf_fragments_completed_total')).toBe('counter');
   });
 
   it('answers only GET /metrics', async () => {

@@ -76,7 +76,6 @@ export const PACKET_IGNORE_OUTGOING = 23;
 export const PACKET_MR_PROMISC = 1;
 export const PACKET_OUTGOING = 4;
 export const PACKET_FANOUT_HASH = 0;
-export const PACKET_FANOUT_FLAG_DEFRAG = 0x8000;
 export const TPACKET_V2 = 1;
 export const TPACKET_V3 = 2;
 

@@ -165,6 +165,8 @@ function expireUpcalls(nowMs: number): void {
 }
 
 const dp = new Datapath(upcall, conntrackHook(ct));
+// A reassembled packet that waited for an upcall and is dropped frees its fragments (counted purged).
+upq.onDropFragments = (list) => ct.ipf.release(list, false);
 
 const removed: number[] = [];
 dp.onRemove = (mf: Megaflow) => {
@@ -334,6 +336,7 @@ function run(): void {
         dp.expire(t);
         flushAllSuppressed(t);
         expireUpcalls(t);
+        ct.ipf.expire(t);
         for (const p of rxPorts) p.refreshStats();
       }
       publish();

@@ -74,6 +74,10 @@ export class UpcallQueue {
   private readonly recGso: Int32Array;
   private readonly recDepth: Uint8Array;
   private readonly recMeta: Uint32Array;
+  /** The fragment list a reassembled packet owns (PacketBatch.ipf), -1 for none: it waits with the packet. */
+  private readonly recIpf: Int32Array;
+  /** Called with a waiting packet's fragment list when that packet is freed without running. */
+  onDropFragments: ((list: number) => void) | null = null;
 
   constructor(readonly limits: UpcallQueueLimits = DEFAULT_LIMITS) {
     for (let i = limits.smallSlots - 1; i >= 0; i--) {
@@ -91,6 +95,7 @@ export class UpcallQueue {
     this.recGso = new Int32Array(records);
     this.recDepth = new Uint8Array(records);
     this.recMeta = new Uint32Array(records * FK_HEADER_FIRST);
+    this.recIpf = new Int32Array(records).fill(-1);
   }
 
   /** Upcalls in flight. */
@@ -162,6 +167,8 @@ export class UpcallQueue {
     this.recLen[rec] = len;
     this.recGso[rec] = b.gso[i];
     this.recDepth[rec] = depth;
+    this.recIpf[rec] = b.ipf[i];
+    b.ipf[i] = -1; // the waiting packet owns the list now
     const m = rec * FK_HEADER_FIRST;
     for (let w = 0; w < FK_HEADER_FIRST; w++) this.recMeta[m + w] = key[keyOfs + w];
     u.packets.push(rec);
@@ -201,7 +208,10 @@ export class UpcallQueue {
 
   /** Free the packets of a taken upcall without running them. */
   discard(u: PendingUpcall): void {
-    for (const r of u.packets) this.free(r);
+    for (const r of u.packets) {
+      if (this.recIpf[r] >= 0) this.onDropFragments?.(this.recIpf[r]);
+      this.free(r);
+    }
     u.packets.length = 0;
   }
 
@@ -222,6 +232,7 @@ export class UpcallQueue {
       slot.set(buf.subarray(0, len), HEADROOM);
       b.commit(len);
       b.gso[i] = this.recGso[r];
+      b.ipf[i] = this.recIpf[r];
       depth[i] = this.recDepth[r];
       const m = r * FK_HEADER_FIRST;
       for (let w = 0; w < FK_HEADER_FIRST; w++) meta[i * FK_HEADER_FIRST + w] = this.recMeta[m + w];
@@ -235,6 +246,7 @@ export class UpcallQueue {
     const s = this.recBuf[r];
     if (s >= 0) this.freeSmall.push(s);
     else this.freeLarge.push(-s - 1);
+    this.recIpf[r] = -1;
     this.freeRecords.push(r);
   }
 }

@@ -24,7 +24,13 @@
 // The kernel's drop count (PACKET_STATISTICS) becomes rx_dropped. Several
 // PMD threads reading one interface each open a socket in one PACKET_FANOUT
 // group (symmetric flow hash: both directions of a connection meet in the
-// same thread).
+// same thread). The group does not ask the kernel to defragment
+// (PACKET_FANOUT_FLAG_DEFRAG): swd reassembles before conntrack itself and
+// sends the original fragments (src/conntrack/ipf.ts). The kernel's
+// symmetric fanout hash of a fragment covers its addresses and IP protocol
+// only (the flow dissector stops at a fragment header, first fragment
+// included), so all fragments of one datagram reach one thread's
+// reassembly state.
 //
 // Transmit: a second socket, bound with protocol 0 (it receives nothing),
 // with a TPACKET_V2 TX ring: transmit() writes frames into the ring and
@@ -35,7 +41,7 @@
 import { HEADROOM, type PacketBatch } from '../../packet/batch.ts';
 import {
   AF_PACKET, bindPacket, closeFd, ETH_P_ALL, getsockoptBytes, ifNameToIndex, mmapShared, munmap, NativeError,
-  PACKET_ADD_MEMBERSHIP, PACKET_COPY_THRESH, PACKET_FANOUT, PACKET_FANOUT_FLAG_DEFRAG, PACKET_FANOUT_HASH,
+  PACKET_ADD_MEMBERSHIP, PACKET_COPY_THRESH, PACKET_FANOUT, PACKET_FANOUT_HASH,
   PACKET_IGNORE_OUTGOING, PACKET_LOSS, PACKET_MR_PROMISC, PACKET_OUTGOING, PACKET_RX_RING, PACKET_STATISTICS,
   PACKET_TX_RING, PACKET_VERSION, PACKET_VNET_HDR, readFd, send, setsockoptBytes, setsockoptInt, SO_ERROR, SO_RCVBUF,
   SO_RCVBUFFORCE, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, socket, SOL_PACKET, SOL_SOCKET, TP_STATUS_COPY,
@@ -156,7 +162,7 @@ export class SystemBackend implements RxBackend, FrameSink {
     mv.setUint16(4, PACKET_MR_PROMISC, true);
     setsockoptBytes(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq, 'PACKET_ADD_MEMBERSHIP');
     if (fanoutGroup !== undefined) {
-      const v = (fanoutGroup & 0xffff) | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+      const v = (fanoutGroup & 0xffff) | (PACKET_FANOUT_HASH << 16);
       setsockoptInt(fd, SOL_PACKET, PACKET_FANOUT, v, 'PACKET_FANOUT');
     }
     getsockoptBytes(fd, SOL_PACKET, PACKET_STATISTICS, this.statsBuf, 'PACKET_STATISTICS'); // reset the counters
