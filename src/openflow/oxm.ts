@@ -202,6 +202,8 @@ export function pullHeader(r: Reader): WireHeader {
 // -------------------------------------------------------------- value access
 
 const ones = (bytes: number) => (1n << BigInt(bytes * 8)) - 1n;
+/** The mask meaning "exactly": all wire bits, but VID and OFPVID_PRESENT only for vlan_vid. */
+const fullMask = (wf: WireField) => (wf.conv === 'vid' ? 0x1fffn : ones(wf.bytes));
 
 /** The wire value and mask of a field in a match (after conversion). */
 function getWire(m: Match, wf: WireField): [bigint, bigint] {
@@ -268,7 +270,7 @@ function setWire(m: Match, wf: WireField, v: bigint, k: bigint): void {
 function put(w: Writer, m: Match, wf: WireField, exact = false): void {
   const [v, k] = getWire(m, wf);
   if (k === 0n && !exact) return;
-  const full = exact || k === ones(wf.bytes);
+  const full = exact || k === fullMask(wf);
   putHeader(w, wf, !full);
   w.uint(full ? v : v & k, wf.bytes);
   if (!full) w.uint(k, wf.bytes);
@@ -393,7 +395,7 @@ export function decodeMatchFields(r: Reader, allowNxmCookie = false): { match: M
     if (h.len !== wf.bytes * (h.hasMask ? 2 : 1)) throw badMatch(OFPBMC_BAD_LEN, `${wf.name}: bad length ${h.len}`);
     if (h.hasMask && !wf.maskable) throw badMatch(OFPBMC_BAD_MASK, `${wf.name} may not be masked`);
     const v = r.uint(wf.bytes);
-    const k = h.hasMask ? r.uint(wf.bytes) : ones(wf.bytes);
+    const k = h.hasMask ? r.uint(wf.bytes) : fullMask(wf);
     if (v & ~k) throw badMatch(OFPBMC_BAD_WILDCARDS, `${wf.name}: value has bits outside the mask`);
     if (seen.has(wf) || (names.has(wf.name) && !wf.name.startsWith('xreg'))) throw badMatch(OFPBMC_DUP_FIELD, `${wf.name} appears twice`);
     seen.add(wf);
