@@ -188,6 +188,30 @@ export function encodeTableStats(t: TableStats): Buffer {
   return new Writer().u8(t.tableId).zeros(3).u32(t.activeCount).u64(t.lookupCount).u64(t.matchedCount).done();
 }
 
+/**
+ * A TABLE_FEATURES entry without properties: the table's id, name and size
+ * (what ovs-ofctl asks for before a flow mod, to learn table names).
+ */
+export function encodeTableFeatures(tableId: number, name: string, maxEntries: number, nTables: number): Buffer {
+  const w = new Writer();
+  w.u16(0).u8(tableId).zeros(5);
+  fixedStr(w, name, 32);
+  w.u64(0xffffffffffffffffn).u64(0xffffffffffffffffn).u32(0).u32(maxEntries);
+  const prop = (type: number, body: (w: Writer) => void) => {
+    const at = w.len;
+    w.u16(type).u16(0);
+    body(w);
+    w.put16(at + 2, w.len - at);
+    w.pad(8, at);
+  };
+  // The properties ovs-ofctl requires (instructions, next tables, actions, match, wildcards, set-fields).
+  prop(0, (x) => { for (const t of [1, 2, 4, 5]) x.u16(t).u16(4); });
+  prop(2, (x) => { for (let t = tableId + 1; t < nTables; t++) x.u8(t); });
+  for (const t of [4, 6, 8, 10, 12, 14]) prop(t, () => {});
+  w.put16(0, w.len);
+  return w.done();
+}
+
 // ------------------------------------------------------------ PORT_STATS / PORT_DESC
 
 export function decodePortStatsRequest(r: Reader): number | null {

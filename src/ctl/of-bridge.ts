@@ -1,0 +1,187 @@
+// What an OpenFlow connection does to one bridge: apply flow mods and
+// answer the statistics requests, on the same Bridge objects `swctl
+// add-flow` and `swctl dump-flows` use (so a flow added over the wire is the
+// flow swctl shows, and the other way round). Everything a request changes
+// is checked first; a refused flow mod leaves the tables as they were.
+// Errors leave as OfError, the OpenFlow error the connection sends.
+
+import { checkActionPrereqs } from '../ofproto/check-actions.ts';
+import { checkFlow } from '../ofproto/flow-commands.ts';
+import { OFPP_LOCAL } from '../ofproto/actions.ts';
+import { SwitchError } from '../ofproto/api.ts';
+import type { Bridge } from '../ofproto/bridge.ts';
+import type { FlowSpec } from '../ofproto/flow-spec.ts';
+import type { Rule } from '../ofproto/rule.ts';
+import type { Switch } from '../ofproto/switch.ts';
+import {
+  OFPBAC_BAD_ARGUMENT, OFPBAC_BAD_OUT_GROUP, OFPBIC_BAD_TABLE_ID, OFPET_BAD_ACTION, OFPET_BAD_INSTRUCTION, OFPET_FLOW_MOD_FAILED,
+  OFPFMFC_OVERLAP, OFPFMFC_UNKNOWN, OfError,
+} from '../openflow/errors.ts';
+import type { FlowMod } from '../openflow/flow-mod.ts';
+import type { FlowStatsEntry, PortStatsEntry, TableStats } from '../openflow/multipart.ts';
+import { OFPPC_PORT_DOWN, OFPPF_10GB_FD, OFPPF_COPPER, OFPPS_LINK_DOWN, OFPPS_LIVE, type PortDesc } from '../openflow/switch-msgs.ts';
+
+const OFPBAC_MATCH_INCONSISTENT = 10;
+/** Tables an OpenFlow controller sees (OVS hides its last table, 254). */
+export const OF_TABLES = 254;
+
+/** A SwitchError from the bridge as the OpenFlow error OVS sends for it. */
+function asOfError(e: unknown): never {
+  if (e instanceof OfError) throw e;
+  if (e instanceof SwitchError) {
+    if (e.code === 'OFPBAC_BAD_OUT_GROUP') throw new OfError(OFPET_BAD_ACTION, OFPBAC_BAD_OUT_GROUP, e.message);
+    if (e.code === 'EINVAL') throw new OfError(OFPET_BAD_INSTRUCTION, OFPBIC_BAD_TABLE_ID, e.message);
+    if (e.code === 'ENOTSUP') throw new OfError(OFPET_BAD_ACTION, OFPBAC_BAD_ARGUMENT, e.message);
+  }
+  const code = (e as { code?: string }).code;
+  if (code === 'EMATCHINCONSISTENT') throw new OfError(OFPET_BAD_ACTION, OFPBAC_MATCH_INCONSISTENT, (e as Error).message);
+  throw new OfError(OFPET_FLOW_MOD_FAILED, OFPFMFC_UNKNOWN, (e as Error).message);
+}
+
+export class OfBridge {
+  constructor(
+    private readonly sw: Switch,
+    readonly name: string,
+    /** Called after a change that must be saved (the daemon writes its database). */
+    private readonly onChange: () => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get bridge(): Bridge {
+    const br = this.sw.bridges.get(this.name);
+    if (!br) throw new OfError(OFPET_FLOW_MOD_FAILED, OFPFMFC_UNKNOWN, `bridge ${this.name} is gone`);
+    return br;
+  }
+
+  get datapathId(): bigint {
+    return this.bridge.datapathId;
+  }
+
+  /** Apply one flow mod (OpenFlow 1.1+ semantics: a modify that selects nothing adds nothing). */
+  flowMod(fm: FlowMod): void {
+    const br = this.bridge;
+    const s = fm.spec;
+    const isDel = fm.command === 'delete' || fm.command === 'delete_strict';
+    try {
+      if (!isDel) {
+        checkActionPrereqs(s, { file: 'openflow', line: 1, col: 0 }, 0);
+        checkFlow(br, s, null);
+      }
+    } catch (e) {
+      asOfError(e);
+    }
+    const now = this.now();
+    const strict = fm.command.endsWith('_strict');
+    let changed = 0;
+    switch (fm.command) {
+      case 'add':
+        if (s.flags.includes('check_overlap') && overlaps(br, s)) throw new OfError(OFPET_FLOW_MOD_FAILED, OFPFMFC_OVERLAP, 'flow overlaps an existing flow');
+        br.addFlow(s, now);
+        changed = 1;
+        break;
+      case 'modify': case 'modify_strict':
+        if (br.select(s, strict).length) changed = br.modFlows(s, strict, now);
+        break;
+      default:
+        changed = br.delFlows(s, strict);
+    }
+    if (changed) {
+      this.sw.revalidate();
+      this.onChange();
+    }
+  }
+
+  private selected(filter: FlowSpec): Rule[] {
+    this.sw.dp.pushStats();
+    const rules = this.bridge.select(filter, false).filter((r) => r.table < OF_TABLES);
+    rules.sort((a, b) => a.table - b.table || b.priority - a.priority || a.id - b.id);
+    return rules;
+  }
+
+  flowStats(filter: FlowSpec): FlowStatsEntry[] {
+    const now = this.now();
+    return this.selected(filter).map((r) => {
+      const ms = Math.max(0, now - r.createdMs);
+      return { spec: r.spec, durationSec: Math.floor(ms / 1000), durationNsec: (ms % 1000) * 1_000_000, packetCount: BigInt(r.nPackets), byteCount: BigInt(r.nBytes) };
+    });
+  }
+
+  aggregate(filter: FlowSpec): { packets: bigint; bytes: bigint; flows: number } {
+    const rules = this.selected(filter);
+    let packets = 0n, bytes = 0n;
+    for (const r of rules) {
+      packets += BigInt(r.nPackets);
+      bytes += BigInt(r.nBytes);
+    }
+    return { packets, bytes, flows: rules.length };
+  }
+
+  tableStats(): TableStats[] {
+    const br = this.bridge;
+    const out: TableStats[] = [];
+    for (let t = 0; t < OF_TABLES; t++) out.push({ tableId: t, activeCount: br.tables[t].count, lookupCount: 0n, matchedCount: 0n });
+    return out;
+  }
+
+  private ports() {
+    const ports = this.bridge.sortedPorts();
+    // OVS lists LOCAL first.
+    return ports.sort((a, b) => (a.ofport === OFPP_LOCAL ? -1 : b.ofport === OFPP_LOCAL ? 1 : a.ofport - b.ofport));
+  }
+
+  portStats(port: number | null): PortStatsEntry[] {
+    const now = this.now();
+    void now;
+    return this.ports()
+      .filter((p) => port === null || p.ofport === port)
+      .map((p) => {
+        const c = this.sw.dp.portStats(p.dpPort);
+        const b = (n: number) => BigInt(n);
+        return {
+          portNo: p.ofport, rxPackets: b(c.rxPackets), txPackets: b(c.txPackets), rxBytes: b(c.rxBytes), txBytes: b(c.txBytes),
+          rxDropped: b(c.rxDropped), txDropped: b(c.txDropped), rxErrors: b(c.rxErrors), txErrors: b(c.txErrors), durationSec: 0, durationNsec: 0,
+        };
+      });
+  }
+
+  portDescs(): PortDesc[] {
+    return this.ports().map((p) => ({
+      portNo: p.ofport,
+      hwAddr: portMac(this.bridge.datapathId, p.ofport),
+      name: p.name,
+      config: p.up ? 0 : OFPPC_PORT_DOWN,
+      state: p.up ? OFPPS_LIVE : OFPPS_LINK_DOWN,
+      curr: OFPPF_10GB_FD | OFPPF_COPPER,
+      advertised: 0,
+      supported: 0,
+      peer: 0,
+      currSpeed: 10_000_000,
+      maxSpeed: 0,
+    }));
+  }
+}
+
+/** A stable locally administered MAC for a port (swd's dummy ports have none of their own). */
+function portMac(dpid: bigint, ofport: number): Buffer {
+  const b = Buffer.alloc(6);
+  b[0] = 0xaa;
+  b[1] = Number((dpid >> 8n) & 0xffn);
+  b[2] = Number(dpid & 0xffn);
+  b.writeUInt16BE(0, 3);
+  b.writeUInt16BE(ofport & 0xffff, 4);
+  return b;
+}
+
+function overlaps(br: Bridge, s: FlowSpec): boolean {
+  for (const e of br.tables[s.table].rules()) {
+    if (e.data.priority !== s.priority) continue;
+    // Two matches overlap when no bit both care about differs.
+    let disjoint = false;
+    const a = e.data.spec.match, m = s.match;
+    for (let i = 0; i < a.value.length && !disjoint; i++) if ((a.value[i] ^ m.value[i]) & a.mask[i] & m.mask[i]) disjoint = true;
+    if (!disjoint) return true;
+  }
+  return false;
+}
+
+export { asOfError };
