@@ -13,6 +13,8 @@ import type { Bridge } from '../ofproto/bridge.ts';
 import type { FlowSpec } from '../ofproto/flow-spec.ts';
 import type { Rule } from '../ofproto/rule.ts';
 import type { Switch } from '../ofproto/switch.ts';
+import { packetOut } from '../ofproto/packet-out.ts';
+import type { PacketOut } from '../openflow/packet.ts';
 import {
   OFPBAC_BAD_ARGUMENT, OFPBAC_BAD_OUT_GROUP, OFPBIC_BAD_TABLE_ID, OFPET_BAD_ACTION, OFPET_BAD_INSTRUCTION, OFPET_FLOW_MOD_FAILED,
   OFPFMFC_OVERLAP, OFPFMFC_UNKNOWN, OfError,
@@ -89,6 +91,17 @@ export class OfBridge {
       this.sw.revalidate();
       this.onChange();
     }
+  }
+
+  /** Execute a packet-out as if the packet arrived on its in_port. */
+  packetOut(po: PacketOut): void {
+    if (po.bufferId !== 0xffffffff) throw new OfError(1, 8, 'swd keeps no packet buffers (OFPBRC_BUFFER_UNKNOWN)');
+    try {
+      packetOut(this.sw.dp, this.bridge, po.inPort, po.actions, po.packet, this.now());
+    } catch (e) {
+      asOfError(e);
+    }
+    this.sw.revalidate();
   }
 
   private selected(filter: FlowSpec): Rule[] {

@@ -36,9 +36,6 @@ export interface OfConnLog {
   debug(obj: object, msg: string): void;
 }
 
-/** Executes a packet-out on the bridge; absent when the switch cannot. */
-export type PacketOutFn = (bridge: string, inPort: number, actions: import('../ofproto/actions.ts').OfAction[], packet: Buffer) => void;
-
 export class OfConnection {
   private buf: Buffer = Buffer.alloc(0);
   private version = 0;
@@ -51,7 +48,6 @@ export class OfConnection {
     private readonly sock: Socket,
     private readonly br: OfBridge,
     private readonly log: OfConnLog,
-    private readonly packetOut: PacketOutFn | null = null,
   ) {
     sock.on('data', (d: Buffer) => this.onData(d));
     sock.on('error', () => this.close());
@@ -152,12 +148,9 @@ export class OfConnection {
       case OFPT_FLOW_MOD:
         this.br.flowMod(decodeFlowMod(msg));
         return;
-      case OFPT_PACKET_OUT: {
-        const po = decodePacketOut(msg);
-        if (!this.packetOut) throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_TYPE, 'packet-out is not supported by this switch');
-        this.packetOut(this.br.name, po.inPort, po.actions, po.packet);
+      case OFPT_PACKET_OUT:
+        this.br.packetOut(decodePacketOut(msg));
         return;
-      }
       case OFPT_MULTIPART_REQUEST:
         return this.multipart(msg, xid);
       default:

@@ -9,7 +9,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Switch } from '../ofproto/switch.ts';
 import { OfBridge } from './of-bridge.ts';
-import { OfConnection, type OfConnLog, type PacketOutFn } from './of-conn.ts';
+import { OfConnection, type OfConnLog } from './of-conn.ts';
 
 export const MGMT_SUFFIX = '.mgmt';
 
@@ -32,7 +32,6 @@ export class OpenFlowListeners {
     private readonly rundir: string,
     private readonly log: OfConnLog & { info(obj: object, msg: string): void },
     private readonly onChange: () => void,
-    private readonly packetOut: PacketOutFn | null = null,
   ) {}
 
   /** Listen for every bridge that has no listener; stop listening for removed bridges. */
@@ -52,7 +51,7 @@ export class OpenFlowListeners {
     const l: Listener = { server: createServer(), path, conns: new Set(), sockets: new Set() };
     l.server.on('connection', (sock) => {
       l.sockets.add(sock);
-      const conn = new OfConnection(sock, new OfBridge(this.sw, name, this.onChange), this.log, this.packetOut);
+      const conn = new OfConnection(sock, new OfBridge(this.sw, name, this.onChange), this.log);
       l.conns.add(conn);
       sock.on('close', () => {
         l.conns.delete(conn);

@@ -134,6 +134,25 @@ export class Datapath {
     return n;
   }
 
+  /**
+   * Run one packet (an OpenFlow packet-out) through actions that `translate`
+   * computes from its flow key, as if it had arrived on `inPort`; the
+   * datapath executes them (output, ct, recirculation, ...) like a
+   * megaflow's. Slow path: the caller builds the actions per packet.
+   */
+  executePacket(inPort: number, packet: Uint8Array, nowMs: number, translate: (key: Uint32Array) => DpAction[]): void {
+    const b = this.batch;
+    this.now = nowMs;
+    b.clear();
+    if (b.push(packet) < 0) return;
+    extractBatch(b, this.parseStats);
+    b.keys.fill(0, 0, FK_HEADER_FIRST);
+    b.keys[FK_IN_PORT] = inPort;
+    const actions = translate(Uint32Array.from(b.keys.subarray(0, FK_WORDS)));
+    this.execute(b, 0, actions, 0);
+    for (const p of this.ports.values()) if (p.txPending) p.flush();
+  }
+
   /** Process a filled batch that arrived on `inPort`. */
   processBatch(b: PacketBatch, inPort: number, nowMs: number): void {
     this.now = nowMs;

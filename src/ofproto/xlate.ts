@@ -84,6 +84,20 @@ export function xlate(br: XBridge, key: Uint32Array, nowMs: number, traceLines: 
   return finish(ctx);
 }
 
+/**
+ * Translate an action list (an OpenFlow packet-out's) for a packet whose
+ * key the datapath extracted; `ofInPort` is the packet-out's in_port (a
+ * bridge port, or CONTROLLER/LOCAL/NONE).
+ */
+export function xlateActions(br: XBridge, key: Uint32Array, ofInPort: number, actions: OfAction[], nowMs: number): XlateResult {
+  const ctx = new Ctx(pipeline, br, key, nowMs, null);
+  ctx.learn = false;
+  ctx.flow[FK_IN_PORT] = ofInPort;
+  ctx.packetInPort = ofInPort;
+  executeActions(ctx, actions);
+  return finish(ctx);
+}
+
 function finish(ctx: Ctx): XlateResult {
   for (let w = OF_ONLY_FIRST; w <= OF_ONLY_LAST; w++) ctx.wc[w] = 0;
   // The megaflow matches the key as the datapath saw it, never more than it has.

@@ -146,6 +146,17 @@ describe.skipIf(skip !== undefined)(`ovs-ofctl against swd's br0.mgmt${skip ? ` 
     expect(ofOk(['dump-flows', 'table=7', '--no-stats'])).toHaveLength(1);
   });
 
+  it('packet-out runs its actions on the packet: ct(commit) tracks it, output sends it', () => {
+    const icmp = 'ffffffffffff00000000000108004500001c000100004001f97cc0a80001c0a800020800f7ff00000000';
+    ofOk(['packet-out', `in_port=1 packet=${icmp} actions=ct(commit,zone=3),2`]);
+    expect(swd.ok(['dump-conntrack', 'zone=3'])).toEqual([
+      'icmp,orig=(src=192.168.0.1,dst=192.168.0.2,id=0,type=8,code=0),reply=(src=192.168.0.2,dst=192.168.0.1,id=0,type=0,code=0),zone=3',
+    ]);
+    expect(ofOk(['dump-ports', '2'])[2]).toBe('           tx pkts=1, bytes=42, drop=0, errs=0, coll=0');
+    const bad = ofctl(['packet-out', `in_port=1 packet=${icmp} actions=group:99`]);
+    expect(bad.stderr.split('\n')[0]).toBe('OFPT_ERROR (OF1.3) (xid=0x6): OFPBAC_BAD_OUT_GROUP');
+  });
+
   it('flows added over the wire are saved and come back after a restart', async () => {
     ofOk(['add-flow', 'table=11,priority=3,ct_mark=0x5/0xff,actions=drop']);
     await swd.stop();
