@@ -21,7 +21,7 @@ import {
 } from '../openflow/errors.ts';
 import type { FlowMod } from '../openflow/flow-mod.ts';
 import type { FlowStatsEntry, PortStatsEntry, TableStats } from '../openflow/multipart.ts';
-import { OFPPC_PORT_DOWN, OFPPF_10GB_FD, OFPPF_COPPER, OFPPS_LINK_DOWN, OFPPS_LIVE, type PortDesc } from '../openflow/switch-msgs.ts';
+import { OFPPC_PORT_DOWN, OFPPS_LINK_DOWN, OFPPS_LIVE, type PortDesc } from '../openflow/switch-msgs.ts';
 
 const OFPBAC_MATCH_INCONSISTENT = 10;
 /** Tables an OpenFlow controller sees (OVS hides its last table, 254). */
@@ -164,11 +164,12 @@ export class OfBridge {
       name: p.name,
       config: p.up ? 0 : OFPPC_PORT_DOWN,
       state: p.up ? OFPPS_LIVE : OFPPS_LINK_DOWN,
-      curr: OFPPF_10GB_FD | OFPPF_COPPER,
+      // swd does not know a link's speed or medium: none, as OVS reports for its dummy ports.
+      curr: 0,
       advertised: 0,
       supported: 0,
       peer: 0,
-      currSpeed: 10_000_000,
+      currSpeed: 0,
       maxSpeed: 0,
     }));
   }

@@ -9,12 +9,12 @@ import {
 } from './header.ts';
 import { portFromOf11, portToOf11 } from './ports.ts';
 
-/** OFPT_ERROR carrying (up to 64 bytes of) the message that caused it, as OVS does. */
+/** OFPT_ERROR carrying the message that caused it (whole, as OVS sends it, within the 64 kB limit). */
 export function encodeError(version: number, xid: number, type: number, code: number, offending: Buffer, experimenter?: number): Buffer {
   const w = startMsg(version, OFPT_ERROR, xid);
   w.u16(type).u16(code);
   if (type === 0xffff) w.u32(experimenter ?? 0);
-  w.bytes(offending.subarray(0, 64));
+  w.bytes(offending.subarray(0, 0xffff - w.len));
   return finishMsg(w);
 }
 

@@ -1,7 +1,10 @@
 // The real ovs-ofctl (Debian's openvswitch-common) programs a running swd
 // over OpenFlow 1.3 on the bridge's management socket, and what it installs
 // is what swctl shows (and the other way round): the same tables, through
-// the wire codec and through the flow-text parser.
+// the wire codec and through the flow-text parser. The ovs-ofctl lines
+// expected here are what the same commands printed against a real OVS 3.1
+// (the ORACLE.md sandbox), apart from what swd knows better: its dummy
+// ports count drops and errors where OVS's print "?".
 
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
@@ -93,7 +96,7 @@ describe.skipIf(skip !== undefined)(`ovs-ofctl against swd's br0.mgmt${skip ? ` 
     const before = swctlFlows();
     const r = ofctl(['add-flow', 'priority=1,actions=group:77']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr.split('\n')[0]).toBe('OFPT_ERROR (OF1.3) (xid=0x6): OFPBAC_BAD_OUT_GROUP');
+    expect(r.stderr.split('\n').slice(0, 2)).toEqual(['OFPT_ERROR (OF1.3) (xid=0x6): OFPBAC_BAD_OUT_GROUP', 'OFPT_FLOW_MOD (OF1.3) (xid=0x6): ADD priority=1 actions=group:77']);
     const g = ofctl(['add-flow', 'table=9,actions=goto_table:2']);
     expect(g.code).not.toBe(0);
     expect(swctlFlows()).toEqual(before);
@@ -111,8 +114,8 @@ describe.skipIf(skip !== undefined)(`ovs-ofctl against swd's br0.mgmt${skip ? ` 
       ' 1(p1): addr:aa:00:01:00:00:01',
       '     config:     0',
       '     state:      LIVE',
-      '     current:    10GB-FD COPPER',
-      '     speed: 10000 Mbps now, 0 Mbps max',
+      '     speed: 0 Mbps now, 0 Mbps max',
+      ' 2(p2): addr:aa:00:01:00:00:02',
     ]);
     expect(ofOk(['dump-ports-desc']).filter((l) => /^ \S+\(/.test(l)).map((l) => l.split(':')[0])).toEqual([' 1(p1)', ' 2(p2)', ' LOCAL(br0)']);
     expect(ofOk(['dump-tables'])).toEqual([
