@@ -6,7 +6,9 @@
 // Errors leave as OfError, the OpenFlow error the connection sends.
 
 import { checkActionPrereqs } from '../ofproto/check-actions.ts';
-import { checkFlow } from '../ofproto/flow-commands.ts';
+import { checkActions, checkFlow } from '../ofproto/flow-commands.ts';
+import { Group, OFPG_ALL, OFPG_MAX, type GroupSpec } from '../ofproto/group.ts';
+import { groupError, OFPGMFC_GROUP_EXISTS, OFPGMFC_INVALID_GROUP, OFPGMFC_UNKNOWN_GROUP, OFPGMFC_WATCH_UNSUPPORTED, type GroupMod, type GroupStats } from '../openflow/group-mod.ts';
 import { OFPP_LOCAL } from '../ofproto/actions.ts';
 import { SwitchError } from '../ofproto/api.ts';
 import type { Bridge } from '../ofproto/bridge.ts';
@@ -91,6 +93,60 @@ export class OfBridge {
       this.sw.revalidate();
       this.onChange();
     }
+  }
+
+  /** Apply a group mod, checked as swctl's group commands check one. */
+  groupMod(gm: GroupMod): void {
+    const br = this.bridge;
+    const g = gm.spec;
+    if (gm.command === 'delete') {
+      let n = 0;
+      if (g.groupId === OFPG_ALL) for (const id of [...br.groups.keys()]) n += br.deleteGroup(id) ? 1 : 0;
+      else n = br.deleteGroup(g.groupId) ? 1 : 0;
+      if (n) {
+        this.sw.revalidate();
+        this.onChange();
+      }
+      return;
+    }
+    if (g.groupId > OFPG_MAX) throw groupError(OFPGMFC_INVALID_GROUP, `group_id ${g.groupId} is reserved`);
+    if (gm.command === 'add' && br.groups.has(g.groupId)) throw groupError(OFPGMFC_GROUP_EXISTS, `group ${g.groupId} already exists`);
+    if (gm.command === 'modify' && !br.groups.has(g.groupId)) throw groupError(OFPGMFC_UNKNOWN_GROUP, `group ${g.groupId} does not exist`);
+    if (g.type === 'indirect' && g.buckets.length !== 1) throw groupError(OFPGMFC_INVALID_GROUP, 'an indirect group needs exactly one bucket');
+    for (const b of g.buckets) {
+      if ((g.type === 'all' || g.type === 'indirect') && (b.watchPort !== null || b.watchGroup !== null)) {
+        throw groupError(OFPGMFC_WATCH_UNSUPPORTED, `${g.type} groups do not watch ports or groups`);
+      }
+      try {
+        checkActions(b.actions, null);
+      } catch (e) {
+        asOfError(e);
+      }
+    }
+    br.putGroup(new Group(g, this.now()));
+    this.sw.revalidate();
+    this.onChange();
+  }
+
+  groupDescs(): GroupSpec[] {
+    return [...this.bridge.groups.values()].sort((a, b) => a.id - b.id).map((g) => g.spec);
+  }
+
+  groupStats(groupId: number): GroupStats[] {
+    this.sw.dp.pushStats();
+    const br = this.bridge;
+    const now = this.now();
+    return [...br.groups.values()]
+      .filter((g) => groupId === OFPG_ALL || g.id === groupId)
+      .sort((a, b) => a.id - b.id)
+      .map((g) => {
+        const ms = Math.max(0, now - g.createdMs);
+        return {
+          groupId: g.id, refCount: br.groupRefCount(g.id), packetCount: BigInt(g.nPackets), byteCount: BigInt(g.nBytes),
+          durationSec: Math.floor(ms / 1000), durationNsec: (ms % 1000) * 1_000_000,
+          buckets: g.bucketPackets.map((p, i) => ({ packetCount: BigInt(p), byteCount: BigInt(g.bucketBytes[i]) })),
+        };
+      });
   }
 
   /** Execute a packet-out as if the packet arrived on its in_port. */

@@ -10,15 +10,16 @@
 import type { Socket } from 'node:net';
 import { errorName, OFPBRC_BAD_LEN, OFPBRC_BAD_MULTIPART, OFPBRC_BAD_TYPE, OFPBRC_BAD_VERSION, OFPBRC_EPERM, OFPET_BAD_REQUEST, OFPET_HELLO_FAILED, OFPHFC_INCOMPATIBLE, OfError } from '../openflow/errors.ts';
 import { decodeFlowMod } from '../openflow/flow-mod.ts';
+import { decodeGroupMod, decodeGroupStatsRequest, encodeGroupDesc, encodeGroupFeatures, encodeGroupStats } from '../openflow/group-mod.ts';
 import {
   encodeHello, negotiateVersion, OFP_HEADER_LEN, OFPT_BARRIER_REQUEST, OFPT_ECHO_REPLY, OFPT_ECHO_REQUEST, OFPT_ERROR,
   OFPT_FEATURES_REQUEST, OFPT_FLOW_MOD, OFPT_GET_CONFIG_REQUEST, OFPT_HELLO, OFPT_MULTIPART_REQUEST, OFPT_ROLE_REQUEST,
-  OFPT_SET_CONFIG, OFPT_PACKET_OUT, readHeader, SUPPORTED_VERSIONS,
+  OFPT_SET_CONFIG, OFPT_PACKET_OUT, OFPT_GROUP_MOD, readHeader, SUPPORTED_VERSIONS,
 } from '../openflow/header.ts';
 import {
   decodeFlowStatsRequest, decodeMultipartRequest, decodePortStatsRequest, encodeAggregate, encodeDesc, encodeFlowStats, encodePortDesc,
   encodePortStats, encodeTableStats, multipartReplies, OFPMP_AGGREGATE, OFPMP_DESC, OFPMP_FLOW, OFPMP_PORT_DESC, OFPMP_PORT_STATS,
-  OFPMP_TABLE, OFPMP_TABLE_FEATURES, encodeTableFeatures,
+  OFPMP_TABLE, OFPMP_TABLE_FEATURES, encodeTableFeatures, OFPMP_GROUP, OFPMP_GROUP_DESC, OFPMP_GROUP_FEATURES,
 } from '../openflow/multipart.ts';
 import { decodePacketOut } from '../openflow/packet.ts';
 import {
@@ -148,6 +149,9 @@ export class OfConnection {
       case OFPT_FLOW_MOD:
         this.br.flowMod(decodeFlowMod(msg));
         return;
+      case OFPT_GROUP_MOD:
+        this.br.groupMod(decodeGroupMod(msg));
+        return;
       case OFPT_PACKET_OUT:
         this.br.packetOut(decodePacketOut(msg));
         return;
@@ -182,6 +186,15 @@ export class OfConnection {
         break;
       case OFPMP_PORT_DESC:
         entries = this.br.portDescs().map(encodePortDesc);
+        break;
+      case OFPMP_GROUP:
+        entries = this.br.groupStats(decodeGroupStatsRequest(req.body)).map(encodeGroupStats);
+        break;
+      case OFPMP_GROUP_DESC:
+        entries = this.br.groupDescs().map((g) => encodeGroupDesc(v, g));
+        break;
+      case OFPMP_GROUP_FEATURES:
+        entries = [encodeGroupFeatures()];
         break;
       case OFPMP_TABLE_FEATURES:
         // A request with a body would set the tables' features: swd's tables are fixed.

@@ -160,6 +160,34 @@ describe.skipIf(skip !== undefined)(`ovs-ofctl against swd's br0.mgmt${skip ? ` 
     expect(bad.stderr.split('\n')[0]).toBe('OFPT_ERROR (OF1.3) (xid=0x6): OFPBAC_BAD_OUT_GROUP');
   });
 
+  it('add-group, dump-groups, dump-group-stats, mod-group and del-groups act on the groups swctl shows', () => {
+    ofOk(['add-group', 'group_id=1,type=all,bucket=output:1,bucket=output:2']);
+    ofOk(['add-group', 'group_id=2,type=select,bucket=weight:5,actions=ct(commit),output:1,bucket=weight:7,output:2']);
+    const dup = ofctl(['add-group', 'group_id=1,type=all,bucket=output:1']);
+    expect(dup.stderr.split('\n')[0]).toBe('OFPT_ERROR (OF1.3) (xid=0x6): OFPGMFC_GROUP_EXISTS');
+    ofOk(['add-flow', 'table=20,priority=3,actions=group:2']);
+    expect(ofOk(['dump-groups'])).toEqual([
+      'OFPST_GROUP_DESC reply (OF1.3) (xid=0x2):',
+      ' group_id=1,type=all,bucket=actions=output:1,bucket=actions=output:2',
+      ' group_id=2,type=select,bucket=weight:5,actions=ct(commit),output:1,bucket=weight:7,actions=output:2',
+    ]);
+    expect(swd.ok(['dump-groups', 'br0'])).toEqual([
+      'NXST_GROUP_DESC reply (xid=0x2):',
+      ' group_id=1,type=all,bucket=bucket_id:0,actions=output:1,bucket=bucket_id:1,actions=output:2',
+      ' group_id=2,type=select,bucket=bucket_id:0,weight:5,actions=ct(commit),output:1,bucket=bucket_id:1,weight:7,actions=output:2',
+    ]);
+    expect(ofOk(['dump-group-stats']).map((l) => l.replace(/duration=[\d.]+s/, 'duration=?'))).toEqual([
+      'OFPST_GROUP reply (OF1.3) (xid=0x6):',
+      ' group_id=1,duration=?,ref_count=0,packet_count=0,byte_count=0,bucket0:packet_count=0,byte_count=0,bucket1:packet_count=0,byte_count=0',
+      ' group_id=2,duration=?,ref_count=1,packet_count=0,byte_count=0,bucket0:packet_count=0,byte_count=0,bucket1:packet_count=0,byte_count=0',
+    ]);
+    ofOk(['mod-group', 'group_id=1,type=all,bucket=output:2']);
+    // Deleting a group deletes the flows that send to it (OpenFlow).
+    ofOk(['del-groups', 'group_id=2']);
+    expect(swd.ok(['dump-groups', 'br0'])).toEqual(['NXST_GROUP_DESC reply (xid=0x2):', ' group_id=1,type=all,bucket=bucket_id:0,actions=output:2']);
+    expect(ofOk(['dump-flows', 'table=20', '--no-stats'])).toEqual([]);
+  });
+
   it('flows added over the wire are saved and come back after a restart', async () => {
     ofOk(['add-flow', 'table=11,priority=3,ct_mark=0x5/0xff,actions=drop']);
     await swd.stop();
