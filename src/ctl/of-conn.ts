@@ -12,7 +12,7 @@ import { errorName, OFPBRC_BAD_LEN, OFPBRC_BAD_MULTIPART, OFPBRC_BAD_TYPE, OFPBR
 import { decodeFlowMod } from '../openflow/flow-mod.ts';
 import { decodeGroupMod, decodeGroupStatsRequest, encodeGroupDesc, encodeGroupFeatures, encodeGroupStats } from '../openflow/group-mod.ts';
 import {
-  encodeHello, negotiateVersion, OFP_HEADER_LEN, OFPT_BARRIER_REQUEST, OFPT_ECHO_REPLY, OFPT_ECHO_REQUEST, OFPT_ERROR,
+  encodeHello, negotiateVersion, OFP_HEADER_LEN, OFP10_VERSION, OFPT_BARRIER_REQUEST, OFPT_ECHO_REPLY, OFPT_ECHO_REQUEST, OFPT_ERROR,
   OFPT_FEATURES_REQUEST, OFPT_FLOW_MOD, OFPT_GET_CONFIG_REQUEST, OFPT_HELLO, OFPT_MULTIPART_REQUEST, OFPT_ROLE_REQUEST,
   OFPT_SET_CONFIG, OFPT_PACKET_OUT, OFPT_GROUP_MOD, readHeader, SUPPORTED_VERSIONS,
 } from '../openflow/header.ts';
@@ -28,6 +28,7 @@ import {
 } from '../openflow/switch-msgs.ts';
 import { OF_TABLES, type OfBridge } from './of-bridge.ts';
 import { VERSION } from './version.ts';
+import { dispatch10, errorFor10, type Of10State } from './of10-dispatch.ts';
 
 /** Input a peer may have outstanding before it is cut off (a few maximal messages). */
 export const MAX_PENDING = 4 * 0x10000;
@@ -41,6 +42,7 @@ export class OfConnection {
   private buf: Buffer = Buffer.alloc(0);
   private version = 0;
   private config = { flags: 0, missSendLen: 128 };
+  private readonly of10: Of10State = { flowFormat: 0, tableIdExt: false, config: { flags: 0, missSendLen: 128 } };
   private closed = false;
   /** Counters for tests and logs. */
   readonly stats = { received: 0, errors: 0 };
@@ -103,7 +105,7 @@ export class OfConnection {
       }
       const v = negotiateVersion(msg);
       if (v === null) {
-        const text = Buffer.from(`We support version 0x04, you support version 0x${h.version.toString(16).padStart(2, '0')}.`);
+        const text = Buffer.from(`We support versions 0x01, 0x04, you support version 0x${h.version.toString(16).padStart(2, '0')}.`);
         this.send(encodeError(h.version, h.xid, OFPET_HELLO_FAILED, OFPHFC_INCOMPATIBLE, text));
         this.log.warn({ bridge: this.br.name, theirs: h.version }, 'OpenFlow version negotiation failed');
         this.close();
@@ -114,12 +116,16 @@ export class OfConnection {
     }
     try {
       if (h.version !== this.version) throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_VERSION, `version 0x${h.version.toString(16)} after negotiating 0x${this.version.toString(16)}`);
-      this.dispatch(msg, h.type, h.xid);
+      if (this.version === OFP10_VERSION) dispatch10(this.br, this.of10, msg, (b) => this.send(b));
+      else this.dispatch(msg, h.type, h.xid);
     } catch (e) {
       if (!(e instanceof OfError)) throw e;
       this.stats.errors++;
       this.log.debug({ bridge: this.br.name, error: e.label, reason: e.message }, 'OpenFlow request refused');
-      this.send(encodeError(this.version, h.xid, e.ofType, e.ofCode, msg, e.experimenter));
+      if (this.version === OFP10_VERSION) {
+        const [t, c] = errorFor10(e);
+        this.send(encodeError(this.version, h.xid, t, c, msg));
+      } else this.send(encodeError(this.version, h.xid, e.ofType, e.ofCode, msg, e.experimenter));
     }
   }
 

@@ -145,7 +145,7 @@ describe.skipIf(skip !== undefined)(`ovs-ofctl against swd's br0.mgmt${skip ? ` 
     });
     expect(closed).toBe(true);
     // swd's HELLO (OpenFlow 1.3, version bitmap), then OFPT_ERROR OFPBRC_BAD_LEN with the offending header.
-    expect(got.toString('hex')).toBe('04000010000000000001000800000010' + '04010014deadbeef' + '00010006' + '04000004deadbeef');
+    expect(got.toString('hex')).toBe('04000010000000000001000800000012' + '04010014deadbeef' + '00010006' + '04000004deadbeef');
     expect(ofOk(['dump-flows', 'table=7', '--no-stats'])).toHaveLength(1);
   });
 
@@ -186,6 +186,24 @@ describe.skipIf(skip !== undefined)(`ovs-ofctl against swd's br0.mgmt${skip ? ` 
     ofOk(['del-groups', 'group_id=2']);
     expect(swd.ok(['dump-groups', 'br0'])).toEqual(['NXST_GROUP_DESC reply (xid=0x2):', ' group_id=1,type=all,bucket=bucket_id:0,actions=output:2']);
     expect(ofOk(['dump-flows', 'table=20', '--no-stats'])).toEqual([]);
+  });
+
+  it('plain ovs-ofctl (OpenFlow 1.0 + NXM) works too, and dumps exactly what swctl dumps', () => {
+    const of10 = (args: string[]) => {
+      const r = spawnSync('ovs-ofctl', [args[0], `unix:${mgmt()}`, ...args.slice(1)], { encoding: 'utf8', timeout: 20_000 });
+      if (r.status !== 0) throw new Error(`ovs-ofctl ${args.join(' ')} failed: ${r.stderr}`);
+      return r.stdout.split('\n').filter((l) => l.length > 0);
+    };
+    of10(['add-flow', 'table=30,priority=9,ct_state=+trk,tcp,actions=mod_dl_src:00:11:22:33:44:55,set_field:0x5->reg0,ct(commit,exec(set_field:0x1->ct_mark)),goto_table:31']);
+    of10(['add-flow', 'table=30,priority=8,ip,nw_src=10.0.0.0/8,actions=mod_nw_dst:10.1.1.1,output:2']);
+    const viaSwctl = swd.ok(['dump-flows', 'br0', 'table=30', '--no-stats']);
+    expect(viaSwctl).toEqual([
+      ' table=30, priority=9,ct_state=+trk,tcp actions=mod_dl_src:00:11:22:33:44:55,load:0x5->NXM_NX_REG0[],ct(commit,exec(load:0x1->NXM_NX_CT_MARK[])),resubmit(,31)',
+      ' table=30, priority=8,ip,nw_src=10.0.0.0/8 actions=mod_nw_dst:10.1.1.1,output:2',
+    ]);
+    expect(of10(['dump-flows', 'table=30', '--no-stats'])).toEqual(viaSwctl);
+    of10(['del-flows', 'table=30,tcp']);
+    expect(of10(['dump-aggregate', 'table=30'])).toEqual(['NXST_AGGREGATE reply (xid=0x8): packet_count=0 byte_count=0 flow_count=1']);
   });
 
   it('flows added over the wire are saved and come back after a restart', async () => {
