@@ -32,6 +32,8 @@ import { dispatch10, errorFor10, type Of10State } from './of10-dispatch.ts';
 
 /** Input a peer may have outstanding before it is cut off (a few maximal messages). */
 export const MAX_PENDING = 4 * 0x10000;
+/** Replies a peer may leave unread before it is cut off (it asks and never reads). */
+export const MAX_UNREAD = 16 * 1024 * 1024;
 
 export interface OfConnLog {
   warn(obj: object, msg: string): void;
@@ -69,7 +71,13 @@ export class OfConnection {
   }
 
   private send(b: Buffer): void {
-    if (!this.closed) this.sock.write(b);
+    if (this.closed) return;
+    if (this.sock.writableLength > MAX_UNREAD) {
+      this.log.warn({ bridge: this.br.name, unread: this.sock.writableLength }, 'OpenFlow peer does not read its replies: disconnecting');
+      this.close();
+      return;
+    }
+    this.sock.write(b);
   }
 
   private onData(d: Buffer): void {
@@ -118,8 +126,14 @@ export class OfConnection {
       if (h.version !== this.version) throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_VERSION, `version 0x${h.version.toString(16)} after negotiating 0x${this.version.toString(16)}`);
       if (this.version === OFP10_VERSION) dispatch10(this.br, this.of10, msg, (b) => this.send(b));
       else this.dispatch(msg, h.type, h.xid);
-    } catch (e) {
-      if (!(e instanceof OfError)) throw e;
+    } catch (err) {
+      // Nothing a peer sends may take the daemon down: an unexpected failure is logged and refused.
+      let e: OfError;
+      if (err instanceof OfError) e = err;
+      else {
+        this.log.warn({ bridge: this.br.name, err }, 'OpenFlow request failed unexpectedly');
+        e = new OfError(OFPET_BAD_REQUEST, OFPBRC_EPERM, (err as Error).message);
+      }
       this.stats.errors++;
       this.log.debug({ bridge: this.br.name, error: e.label, reason: e.message }, 'OpenFlow request refused');
       if (this.version === OFP10_VERSION) {

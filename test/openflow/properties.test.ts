@@ -11,6 +11,8 @@ import { OfError } from '../../src/openflow/errors.ts';
 import { decodeFlowMod, encodeFlowMod } from '../../src/openflow/flow-mod.ts';
 import { decodeMultipartRequest, decodeFlowStatsRequest } from '../../src/openflow/multipart.ts';
 import { decodePacketOut } from '../../src/openflow/packet.ts';
+import { decodeFlowMod10, decodeNxFlowStatsRequest } from '../../src/openflow/of10.ts';
+import { Reader } from '../../src/openflow/buffer.ts';
 
 const matchPart = fc.oneof(
   fc.constantFrom('ip', 'tcp', 'udp', 'arp', 'ipv6', 'icmp', 'tcp6', 'udp6'),
@@ -93,6 +95,13 @@ describe('codec properties', () => {
     ['flow_mod', decodeFlowMod],
     ['packet_out', decodePacketOut],
     ['flow stats request', (b) => decodeFlowStatsRequest(decodeMultipartRequest(b).body)],
+    ['OpenFlow 1.0 flow_mod', (b) => decodeFlowMod10(b, true)],
+    ['NXT_FLOW_MOD', (b) => {
+      const m = Buffer.concat([Buffer.from('0104000000000000000023200000000d', 'hex'), b]);
+      m.writeUInt16BE(Math.min(m.length, 0xffff), 2);
+      return decodeFlowMod10(m, false);
+    }],
+    ['NXST_FLOW request', (b) => decodeNxFlowStatsRequest(new Reader(b, 0, b.length, () => new OfError(1, 6, 'short')))],
   ];
 
   const onlyOfErrors = (fn: (b: Buffer) => unknown, b: Buffer) => {
