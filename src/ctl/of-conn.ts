@@ -19,7 +19,7 @@ import {
 import {
   decodeFlowStatsRequest, decodeMultipartRequest, decodePortStatsRequest, encodeAggregate, encodeDesc, encodeFlowStats, encodePortDesc,
   encodePortStats, encodeTableStats, multipartReplies, OFPMP_AGGREGATE, OFPMP_DESC, OFPMP_FLOW, OFPMP_PORT_DESC, OFPMP_PORT_STATS,
-  OFPMP_TABLE, OFPMP_TABLE_FEATURES, encodeTableFeatures, OFPMP_GROUP, OFPMP_GROUP_DESC, OFPMP_GROUP_FEATURES,
+  OFPMP_TABLE, OFPMP_TABLE_FEATURES, encodeTableFeatures, encodeFlowStats15, encodeAggregate15, OFPMP_GROUP, OFPMP_GROUP_DESC, OFPMP_GROUP_FEATURES,
 } from '../openflow/multipart.ts';
 import { decodePacketOut } from '../openflow/packet.ts';
 import {
@@ -113,7 +113,7 @@ export class OfConnection {
       }
       const v = negotiateVersion(msg);
       if (v === null) {
-        const text = Buffer.from(`We support versions 0x01, 0x04, you support version 0x${h.version.toString(16).padStart(2, '0')}.`);
+        const text = Buffer.from(`We support versions 0x01, 0x04-0x06, you support version 0x${h.version.toString(16).padStart(2, '0')}.`);
         this.send(encodeError(h.version, h.xid, OFPET_HELLO_FAILED, OFPHFC_INCOMPATIBLE, text));
         this.log.warn({ bridge: this.br.name, theirs: h.version }, 'OpenFlow version negotiation failed');
         this.close();
@@ -170,6 +170,8 @@ export class OfConnection {
         this.br.flowMod(decodeFlowMod(msg));
         return;
       case OFPT_GROUP_MOD:
+        // OpenFlow 1.5 buckets carry ids and properties: not yet.
+        if (v >= 6) throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_TYPE, 'OpenFlow 1.5 group mods are not supported');
         this.br.groupMod(decodeGroupMod(msg));
         return;
       case OFPT_PACKET_OUT:
@@ -185,27 +187,29 @@ export class OfConnection {
   private multipart(msg: Buffer, xid: number): void {
     const v = this.version;
     const req = decodeMultipartRequest(msg);
+    if (v >= 6 && (req.type === OFPMP_GROUP || req.type === OFPMP_GROUP_DESC)) throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_MULTIPART, 'OpenFlow 1.5 group statistics are not supported');
     let entries: Buffer[];
     switch (req.type) {
       case OFPMP_DESC:
         entries = [encodeDesc({ mfr: 'swd', hw: 'swd userspace switch', sw: VERSION, serial: 'None', dp: `bridge ${this.br.name}` })];
         break;
       case OFPMP_FLOW:
-        entries = this.br.flowStats(decodeFlowStatsRequest(req.body)).map((e) => encodeFlowStats(v, e));
+        entries = this.br.flowStats(decodeFlowStatsRequest(req.body)).map((e) => (v >= 6 ? encodeFlowStats15(e, 0) : encodeFlowStats(v, e)));
         break;
       case OFPMP_AGGREGATE: {
         const a = this.br.aggregate(decodeFlowStatsRequest(req.body));
-        entries = [encodeAggregate(a.packets, a.bytes, a.flows)];
+        entries = [v >= 6 ? encodeAggregate15(a.packets, a.bytes, a.flows) : encodeAggregate(a.packets, a.bytes, a.flows)];
         break;
       }
       case OFPMP_TABLE:
         entries = this.br.tableStats().map(encodeTableStats);
         break;
       case OFPMP_PORT_STATS:
-        entries = this.br.portStats(decodePortStatsRequest(req.body)).map(encodePortStats);
+        entries = this.br.portStats(decodePortStatsRequest(req.body)).map((p) => encodePortStats(p, v));
         break;
       case OFPMP_PORT_DESC:
-        entries = this.br.portDescs().map(encodePortDesc);
+        if (v >= 6) decodePortStatsRequest(req.body); // OpenFlow 1.5 names a port (or ANY)
+        entries = this.br.portDescs().map((p) => encodePortDesc(p, v));
         break;
       case OFPMP_GROUP:
         entries = this.br.groupStats(decodeGroupStatsRequest(req.body)).map(encodeGroupStats);

@@ -9,7 +9,7 @@ export const OFP13_VERSION = 0x04;
 export const OFP14_VERSION = 0x05;
 export const OFP15_VERSION = 0x06;
 /** The versions swd negotiates. */
-export const SUPPORTED_VERSIONS = [OFP10_VERSION, OFP13_VERSION];
+export const SUPPORTED_VERSIONS = [OFP10_VERSION, OFP13_VERSION, OFP14_VERSION, OFP15_VERSION];
 
 export const OFPT_HELLO = 0;
 export const OFPT_ERROR = 1;

@@ -9,6 +9,7 @@ import { OFPBRC_BAD_MULTIPART, OFPBRC_BAD_TABLE_ID, OFPET_BAD_REQUEST, OfError }
 import { blankSpec, encodeMatchAndInstructions, flagsToWire, outPortFromWire, OFPTT_ALL, decodeMatchAndInstructions, flagsFromWire } from './flow-mod.ts';
 import { bodyReader, finishMsg, OFPT_MULTIPART_REPLY, OFPT_MULTIPART_REQUEST, startMsg } from './header.ts';
 import { decodeOxmMatch, encodeOxmMatch } from './oxm.ts';
+import { encodeInstructions } from './instructions.ts';
 import { OFPG_ANY, OFPP_ANY32, portFromOf11, portToOf11 } from './ports.ts';
 import { decodePort, encodePort, OFP_PORT_LEN, type PortDesc } from './switch-msgs.ts';
 
@@ -239,18 +240,71 @@ export interface PortStatsEntry {
 /** Counters a port does not keep are all-ones (OpenFlow's "unavailable"). */
 const NA = 0xffffffffffffffffn;
 
-export function encodePortStats(p: PortStatsEntry): Buffer {
+export function encodePortStats(p: PortStatsEntry, version = 4): Buffer {
   const w = new Writer();
+  const counters = [p.rxPackets, p.txPackets, p.rxBytes, p.txBytes, p.rxDropped, p.txDropped, p.rxErrors, p.txErrors];
+  if (version >= 5) {
+    // OpenFlow 1.4+: length, port, duration, counters, then the Ethernet property (frame/over/crc errors, collisions).
+    w.u16(0).zeros(2).u32(portToOf11(p.portNo)).u32(p.durationSec).u32(p.durationNsec);
+    for (const v of counters) w.u64(v);
+    w.u16(0).u16(40).zeros(4).u64(0n).u64(0n).u64(0n).u64(0n);
+    w.put16(0, w.len);
+    return w.done();
+  }
   w.u32(portToOf11(p.portNo)).zeros(4);
-  for (const v of [p.rxPackets, p.txPackets, p.rxBytes, p.txBytes, p.rxDropped, p.txDropped, p.rxErrors, p.txErrors]) w.u64(v);
+  for (const v of counters) w.u64(v);
   w.u64(0n).u64(0n).u64(0n).u64(0n); // rx_frame_err, rx_over_err, rx_crc_err, collisions
   w.u32(p.durationSec).u32(p.durationNsec);
   return w.done();
 }
 
-export function encodePortDesc(p: PortDesc): Buffer {
+export function encodePortDesc(p: PortDesc, version = 4): Buffer {
   const w = new Writer();
+  if (version >= 5) {
+    // OpenFlow 1.4+ ofp_port: the link features moved into an Ethernet property.
+    w.u32(portToOf11(p.portNo)).u16(0).zeros(2);
+    const mac = Buffer.alloc(6);
+    p.hwAddr.copy(mac, 0, 0, 6);
+    w.bytes(mac).zeros(2);
+    const name = Buffer.alloc(16);
+    name.write(p.name.slice(0, 15), 'utf8');
+    w.bytes(name).u32(p.config).u32(p.state);
+    w.u16(0).u16(32).zeros(4).u32(p.curr).u32(p.advertised).u32(p.supported).u32(p.peer).u32(p.currSpeed).u32(p.maxSpeed);
+    w.put16(4, w.len);
+    return w.done();
+  }
   encodePort(w, p);
+  return w.done();
+}
+
+// OpenFlow 1.5 statistics fields (OXS, class 0x8002).
+const OXS_DURATION = 0, OXS_IDLE_TIME = 1, OXS_FLOW_COUNT = 3, OXS_PACKET_COUNT = 4, OXS_BYTE_COUNT = 5;
+
+/** struct ofp_stats: reserved, length, OXS fields, padding to 8. */
+function putOxsStats(w: Writer, fields: [number, number, bigint][]): void {
+  const at = w.len;
+  w.u16(0).u16(0);
+  for (const [field, bytes, v] of fields) w.u32(((0x8002 << 16) | (field << 9) | bytes) >>> 0).uint(v, bytes);
+  w.put16(at + 2, w.len - at);
+  w.pad(8, at);
+}
+
+/** OpenFlow 1.5 aggregate reply: flow, packet and byte counts as OXS. */
+export function encodeAggregate15(packets: bigint, bytes: bigint, flows: number): Buffer {
+  const w = new Writer();
+  putOxsStats(w, [[OXS_FLOW_COUNT, 4, BigInt(flows)], [OXS_PACKET_COUNT, 8, packets], [OXS_BYTE_COUNT, 8, bytes]]);
+  return w.done();
+}
+
+/** OpenFlow 1.5 flow stats: the match, then the statistics as OXS fields, then the instructions. */
+export function encodeFlowStats15(e: FlowStatsEntry, idleSec: number): Buffer {
+  const w = new Writer();
+  const s = e.spec;
+  w.u16(0).zeros(2).u8(s.table).u8(0).u16(s.priority).u16(s.idleTimeout).u16(s.hardTimeout).u16(flagsToWire(s.flags)).u16(s.importance).u64(s.cookie);
+  encodeOxmMatch(w, s.match, 6);
+  putOxsStats(w, [[OXS_DURATION, 8, (BigInt(e.durationSec) << 32n) | BigInt(e.durationNsec)], [OXS_IDLE_TIME, 8, BigInt(idleSec) << 32n], [OXS_PACKET_COUNT, 8, e.packetCount], [OXS_BYTE_COUNT, 8, e.byteCount]]);
+  encodeInstructions(w, s.actions, { version: 6, match: s.match });
+  w.put16(0, w.len);
   return w.done();
 }
 

@@ -25,12 +25,22 @@ export function decodePacketOut(msg: Buffer): PacketOut {
   const r = bodyReader(msg);
   const version = msg[0];
   const bufferId = r.u32();
-  const inPort = portFromOf11(r.u32());
+  let inPort: number | null;
+  let actionsLen: number;
+  let match = emptyMatch();
+  if (version >= 6) {
+    // OpenFlow 1.5: the packet's metadata (in_port) is a match.
+    actionsLen = r.u16();
+    r.skip(2);
+    match = decodeOxmMatch(r);
+    inPort = match.mask[1] ? match.value[1] : 0xfffd; // FK_IN_PORT; OFPP_CONTROLLER when absent
+  } else {
+    inPort = portFromOf11(r.u32());
+    actionsLen = r.u16();
+    r.skip(6);
+  }
   if (inPort === null) throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_PORT, 'packet_out in_port');
-  const actionsLen = r.u16();
-  r.skip(6);
   if (actionsLen % 8) throw badLen('packet_out actions');
-  const match = emptyMatch();
   writeField(match.value, 0, 'in_port', BigInt(inPort), 0xffffn);
   writeField(match.mask, 0, 'in_port', 0xffffn, 0xffffn);
   const actions = decodeActions(r.sub(actionsLen), { version, match });

@@ -144,8 +144,8 @@ describe.skipIf(skip !== undefined)(`ovs-ofctl against swd's br0.mgmt${skip ? ` 
       setTimeout(() => resolve(false), 10_000).unref();
     });
     expect(closed).toBe(true);
-    // swd's HELLO (OpenFlow 1.3, version bitmap), then OFPT_ERROR OFPBRC_BAD_LEN with the offending header.
-    expect(got.toString('hex')).toBe('04000010000000000001000800000012' + '04010014deadbeef' + '00010006' + '04000004deadbeef');
+    // swd's HELLO (version 1.5, bitmap of 1.0, 1.3, 1.4, 1.5), then OFPT_ERROR OFPBRC_BAD_LEN with the offending header.
+    expect(got.toString('hex')).toBe('06000010000000000001000800000072' + '04010014deadbeef' + '00010006' + '04000004deadbeef');
     expect(ofOk(['dump-flows', 'table=7', '--no-stats'])).toHaveLength(1);
   });
 
@@ -204,6 +204,18 @@ describe.skipIf(skip !== undefined)(`ovs-ofctl against swd's br0.mgmt${skip ? ` 
     expect(of10(['dump-flows', 'table=30', '--no-stats'])).toEqual(viaSwctl);
     of10(['del-flows', 'table=30,tcp']);
     expect(of10(['dump-aggregate', 'table=30'])).toEqual(['NXST_AGGREGATE reply (xid=0x8): packet_count=0 byte_count=0 flow_count=1']);
+  });
+
+  it('OpenFlow 1.4 and 1.5 clients see the same flows (1.5 registers as xreg, statistics as OXS)', () => {
+    ofOk(['add-flow', 'table=40,priority=4,ip,reg3=0x7,actions=ct(commit,zone=5),goto_table:41']);
+    for (const v of ['OpenFlow14', 'OpenFlow15']) {
+      const r = spawnSync('ovs-ofctl', ['-O', v, 'dump-flows', `unix:${mgmt()}`, 'table=40', '--no-stats'], { encoding: 'utf8', timeout: 20_000 });
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe(' table=40, priority=4,ip,reg3=0x7 actions=ct(commit,zone=5),goto_table:41\n');
+    }
+    const agg = spawnSync('ovs-ofctl', ['-O', 'OpenFlow15', 'dump-aggregate', `unix:${mgmt()}`, 'table=40'], { encoding: 'utf8', timeout: 20_000 });
+    expect(agg.stdout.trim().replace(/xid=0x[0-9a-f]+/, 'xid')).toBe('OFPST_AGGREGATE reply (OF1.5) (xid): packet_count=0 byte_count=0 flow_count=1');
+    ofOk(['del-flows', 'table=40']);
   });
 
   it('flows added over the wire are saved and come back after a restart', async () => {

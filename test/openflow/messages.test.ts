@@ -62,12 +62,14 @@ describe('OpenFlow 1.3 messages from ofp-print.at', () => {
 
   it('negotiates the highest common version from a HELLO bitmap, or none', () => {
     // ovs-ofctl -O OpenFlow13,OpenFlow14: version 5 with a bitmap of 1.3 and 1.4.
-    expect(negotiateVersion(hex('05 00 00 10 00 00 00 01 00 01 00 08 00 00 00 30'))).toBe(4);
+    expect(negotiateVersion(hex('05 00 00 10 00 00 00 01 00 01 00 08 00 00 00 30'))).toBe(5);
+    // -O OpenFlow11,OpenFlow13: 1.3.
+    expect(negotiateVersion(hex('04 00 00 10 00 00 00 01 00 01 00 08 00 00 00 14'))).toBe(4);
     // OpenFlow 1.0's HELLO has no bitmap: its version is the highest it speaks.
     expect(negotiateVersion(hex('01 00 00 08 00 00 00 01'))).toBe(1);
-    // Only 1.4 and 1.5 (bitmap 0x60): nothing in common.
-    expect(negotiateVersion(hex('06 00 00 10 00 00 00 01 00 01 00 08 00 00 00 60'))).toBe(null);
-    expect(negotiateVersion(encodeHello(4, 7))).toBe(4);
+    // Only 1.1 and 1.2 (bitmap 0x0c): nothing in common.
+    expect(negotiateVersion(hex('03 00 00 10 00 00 00 01 00 01 00 08 00 00 00 0c'))).toBe(null);
+    expect(negotiateVersion(encodeHello(6, 7))).toBe(6);
   });
 
   it('refuses a FLOW_MOD adding to table 255 with OFPFMFC_BAD_TABLE_ID and a bad command with OFPFMFC_BAD_COMMAND', () => {
