@@ -12,7 +12,7 @@ import { errorName, OFPBRC_BAD_LEN, OFPBRC_BAD_MULTIPART, OFPBRC_BAD_TYPE, OFPBR
 import { decodeFlowMod } from '../openflow/flow-mod.ts';
 import { decodeGroupMod, decodeGroupStatsRequest, encodeGroupDesc, encodeGroupFeatures, encodeGroupStats } from '../openflow/group-mod.ts';
 import {
-  encodeHello, negotiateVersion, OFP_HEADER_LEN, OFP10_VERSION, OFPT_BARRIER_REQUEST, OFPT_ECHO_REPLY, OFPT_ECHO_REQUEST, OFPT_ERROR,
+  encodeHello, negotiateVersion, OFP_HEADER_LEN, OFP10_VERSION, OFPT_PACKET_IN, OFPT_EXPERIMENTER, startMsg, finishMsg, OFPT_BARRIER_REQUEST, OFPT_ECHO_REPLY, OFPT_ECHO_REQUEST, OFPT_ERROR,
   OFPT_FEATURES_REQUEST, OFPT_FLOW_MOD, OFPT_GET_CONFIG_REQUEST, OFPT_HELLO, OFPT_MULTIPART_REQUEST, OFPT_ROLE_REQUEST,
   OFPT_SET_CONFIG, OFPT_PACKET_OUT, OFPT_GROUP_MOD, readHeader, SUPPORTED_VERSIONS,
 } from '../openflow/header.ts';
@@ -21,7 +21,10 @@ import {
   encodePortStats, encodeTableStats, multipartReplies, OFPMP_AGGREGATE, OFPMP_DESC, OFPMP_FLOW, OFPMP_PORT_DESC, OFPMP_PORT_STATS,
   OFPMP_TABLE, OFPMP_TABLE_FEATURES, encodeTableFeatures, encodeFlowStats15, encodeAggregate15, OFPMP_GROUP, OFPMP_GROUP_DESC, OFPMP_GROUP_FEATURES,
 } from '../openflow/multipart.ts';
-import { decodePacketOut } from '../openflow/packet.ts';
+import { decodePacketOut, encodePacketIn, OFPR_ACTION } from '../openflow/packet.ts';
+import { OFP_NO_BUFFER } from '../openflow/flow-mod.ts';
+import { emptyMatch, setMatchWord } from '../ofproto/match.ts';
+import { FK_IN_PORT } from '../packet/flow-key.ts';
 import {
   decodeRole, decodeSetConfig, encodeBarrierReply, encodeEchoReply, encodeError, encodeFeaturesReply, encodeGetConfigReply,
   encodeRoleReply, OFPC_FLOW_STATS, OFPC_GROUP_STATS, OFPC_PORT_STATS, OFPC_QUEUE_STATS, OFPC_TABLE_STATS,
@@ -143,11 +146,32 @@ export class OfConnection {
     }
   }
 
+  /** Send a packet-in (the controller action) to this peer, in its version. */
+  packetIn(ofInPort: number, packet: Uint8Array): void {
+    if (this.version === 0 || this.closed) return;
+    const data = Buffer.from(packet);
+    if (this.version === OFP10_VERSION) {
+      const w = startMsg(1, OFPT_PACKET_IN, 0).u32(OFP_NO_BUFFER).u16(data.length).u16(ofInPort).u8(OFPR_ACTION).u8(0).bytes(data);
+      this.send(finishMsg(w));
+      return;
+    }
+    const match = emptyMatch();
+    setMatchWord(match, FK_IN_PORT, ofInPort, 0xffff);
+    // The rule's table and cookie are not known here: table 0, cookie "none" (all ones), as OVS does for unknown.
+    this.send(encodePacketIn(this.version, 0, { bufferId: OFP_NO_BUFFER, totalLen: data.length, reason: OFPR_ACTION, tableId: 0, cookie: 0xffffffffffffffffn, match, packet: data }));
+  }
+
   private dispatch(msg: Buffer, type: number, xid: number): void {
     const v = this.version;
     switch (type) {
       case OFPT_HELLO: case OFPT_ECHO_REPLY: case OFPT_ERROR:
         return;
+      case OFPT_EXPERIMENTER: {
+        // NXT_SET_PACKET_IN_FORMAT (16): standard packet-ins (0) are what swd sends.
+        const vendor = msg.length >= 16 ? msg.readUInt32BE(8) : -1, subtype = msg.length >= 16 ? msg.readUInt32BE(12) : -1;
+        if (vendor === 0x2320 && subtype === 16 && msg.length >= 20 && msg.readUInt32BE(16) === 0) return;
+        throw new OfError(OFPET_BAD_REQUEST, vendor === 0x2320 ? 4 : 3, `experimenter message 0x${vendor.toString(16)}/${subtype} is not supported`);
+      }
       case OFPT_ECHO_REQUEST:
         return this.send(encodeEchoReply(msg));
       case OFPT_FEATURES_REQUEST:

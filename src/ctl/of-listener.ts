@@ -32,7 +32,17 @@ export class OpenFlowListeners {
     private readonly rundir: string,
     private readonly log: OfConnLog & { info(obj: object, msg: string): void },
     private readonly onChange: () => void,
-  ) {}
+  ) {
+    // Packet-ins: the switch's datapath hands controller-bound packets up; each goes to the bridge's connections.
+    sw.dp.datapath.onUserspace = (dpInPort, packet) => {
+      for (const br of sw.bridges.values()) {
+        const port = br.portsByDp.get(dpInPort);
+        if (!port) continue;
+        for (const c of this.listeners.get(br.name)?.conns ?? []) c.packetIn(port.ofport, packet);
+        return;
+      }
+    };
+  }
 
   /** Listen for every bridge that has no listener; stop listening for removed bridges. */
   sync(): void {
@@ -88,6 +98,7 @@ export class OpenFlowListeners {
   }
 
   async close(): Promise<void> {
+    this.sw.dp.datapath.onUserspace = null;
     const all = [...this.listeners];
     for (const [name, l] of all) this.stop(name, l);
     await Promise.all(all.map(([, l]) => new Promise<void>((r) => (l.server.listening ? l.server.once('close', () => r()) : r()))));

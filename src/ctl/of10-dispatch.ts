@@ -113,6 +113,8 @@ export function dispatch10(br: OfBridge, st: Of10State, msg: Buffer, send: (b: B
         return;
       }
       if (subtype === NXT_FLOW_MOD) return br.flowMod(decodeFlowMod10(msg, st.tableIdExt));
+      // NXT_SET_PACKET_IN_FORMAT: standard packet-ins (0) are what swd sends.
+      if (subtype === 16 && r.u32() === 0) return;
       throw new OfError(OFPET_BAD_REQUEST, OFPBRC10_BAD_SUBTYPE, `Nicira message ${subtype}`);
     }
     case OFPT10_STATS_REQUEST:

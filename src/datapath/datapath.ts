@@ -300,6 +300,8 @@ export class Datapath {
           break;
         case DPA_USERSPACE:
           this.stats.controller++;
+          // Slow path by nature (OVS's upcall): a copy of the packet for the controller connections.
+          if (this.onUserspace !== null) this.onUserspace(keys[k + FK_IN_PORT], b.bytes(i).slice());
           break;
         case DPA_SET_PKT_MARK:
           keys[k + FK_PKT_MARK] = act.mark;
@@ -422,6 +424,12 @@ export class Datapath {
 
   /** Called for each megaflow before it leaves the cache (to push its last stats). */
   onRemove: ((mf: Megaflow) => void) | null = null;
+  /**
+   * Where packets sent to the controller go (the userspace action): the
+   * datapath in_port and a copy of the packet. null: counted only (a PMD
+   * thread's datapath has no controller connections).
+   */
+  onUserspace: ((dpInPort: number, packet: Uint8Array) => void) | null = null;
 
   /** Idle time after which a megaflow is removed (OVS other_config:max-idle). */
   maxIdleMs = MEGAFLOW_IDLE_MS;
