@@ -147,18 +147,18 @@ export class OfConnection {
   }
 
   /** Send a packet-in (the controller action) to this peer, in its version. */
-  packetIn(ofInPort: number, packet: Uint8Array): void {
+  packetIn(ofInPort: number, packet: Uint8Array, reason = OFPR_ACTION, tableId = 0): void {
     if (this.version === 0 || this.closed) return;
     const data = Buffer.from(packet);
     if (this.version === OFP10_VERSION) {
-      const w = startMsg(1, OFPT_PACKET_IN, 0).u32(OFP_NO_BUFFER).u16(data.length).u16(ofInPort).u8(OFPR_ACTION).u8(0).bytes(data);
+      const w = startMsg(1, OFPT_PACKET_IN, 0).u32(OFP_NO_BUFFER).u16(data.length).u16(ofInPort).u8(reason).u8(0).bytes(data);
       this.send(finishMsg(w));
       return;
     }
     const match = emptyMatch();
     setMatchWord(match, FK_IN_PORT, ofInPort, 0xffff);
-    // The rule's table and cookie are not known here: table 0, cookie "none" (all ones), as OVS does for unknown.
-    this.send(encodePacketIn(this.version, 0, { bufferId: OFP_NO_BUFFER, totalLen: data.length, reason: OFPR_ACTION, tableId: 0, cookie: 0xffffffffffffffffn, match, packet: data }));
+    // The rule's cookie is not carried up: "none" (all ones), as OpenFlow allows.
+    this.send(encodePacketIn(this.version, 0, { bufferId: OFP_NO_BUFFER, totalLen: data.length, reason, tableId, cookie: 0xffffffffffffffffn, match, packet: data }));
   }
 
   private dispatch(msg: Buffer, type: number, xid: number): void {

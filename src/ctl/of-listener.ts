@@ -34,11 +34,11 @@ export class OpenFlowListeners {
     private readonly onChange: () => void,
   ) {
     // Packet-ins: the switch's datapath hands controller-bound packets up; each goes to the bridge's connections.
-    sw.dp.datapath.onUserspace = (dpInPort, packet) => {
+    sw.dp.datapath.onUserspace = (dpInPort, packet, userdata) => {
       for (const br of sw.bridges.values()) {
         const port = br.portsByDp.get(dpInPort);
         if (!port) continue;
-        for (const c of this.listeners.get(br.name)?.conns ?? []) c.packetIn(port.ofport, packet);
+        for (const c of this.listeners.get(br.name)?.conns ?? []) c.packetIn(port.ofport, packet, userdata >> 8, userdata & 0xff);
         return;
       }
     };

@@ -135,10 +135,8 @@ export class Datapath {
   }
 
   /**
-   * Run one packet (an OpenFlow packet-out) through actions that `translate`
-   * computes from its flow key, as if it had arrived on `inPort`; the
-   * datapath executes them (output, ct, recirculation, ...) like a
-   * megaflow's. Slow path: the caller builds the actions per packet.
+   * Run one packet (an OpenFlow packet-out) through actions `translate`
+   * computes from its key, as if it arrived on `inPort` (slow path).
    */
   executePacket(inPort: number, packet: Uint8Array, nowMs: number, translate: (key: Uint32Array) => DpAction[]): void {
     const b = this.batch;
@@ -301,7 +299,7 @@ export class Datapath {
         case DPA_USERSPACE:
           this.stats.controller++;
           // Slow path by nature (OVS's upcall): a copy of the packet for the controller connections.
-          if (this.onUserspace !== null) this.onUserspace(keys[k + FK_IN_PORT], b.bytes(i).slice());
+          if (this.onUserspace !== null) this.onUserspace(keys[k + FK_IN_PORT], b.bytes(i).slice(), act.userdata ?? 0);
           break;
         case DPA_SET_PKT_MARK:
           keys[k + FK_PKT_MARK] = act.mark;
@@ -424,12 +422,8 @@ export class Datapath {
 
   /** Called for each megaflow before it leaves the cache (to push its last stats). */
   onRemove: ((mf: Megaflow) => void) | null = null;
-  /**
-   * Where packets sent to the controller go (the userspace action): the
-   * datapath in_port and a copy of the packet. null: counted only (a PMD
-   * thread's datapath has no controller connections).
-   */
-  onUserspace: ((dpInPort: number, packet: Uint8Array) => void) | null = null;
+  /** Where controller-bound packets (userspace action) go; null (a PMD thread's datapath): counted only. */
+  onUserspace: ((dpInPort: number, packet: Uint8Array, userdata: number) => void) | null = null;
 
   /** Idle time after which a megaflow is removed (OVS other_config:max-idle). */
   maxIdleMs = MEGAFLOW_IDLE_MS;

@@ -27,7 +27,10 @@ import { formatActions } from './format-actions.ts';
 import { formatMatch } from './format-flow.ts';
 import { composeCt, xlateCtClear } from './xlate-ct.ts';
 import { commitChanges } from './xlate-commit.ts';
-import { Ctx, OF_ONLY_FIRST, OF_ONLY_LAST, overResubmitLimits, type Pipeline, type XBridge, type XlateResult } from './xlate-ctx.ts';
+import { Ctx, OF_ONLY_FIRST, OF_ONLY_LAST, overResubmitLimits, packetInUserdata, type Pipeline, type XBridge, type XlateResult } from './xlate-ctx.ts';
+
+/** controller(reason=...) names, by OpenFlow reason code. */
+const CONTROLLER_REASONS = ['no_match', 'action', 'invalid_ttl', 'action_set', 'group', 'packet_out'];
 import { xlateFieldAction } from './xlate-fields.ts';
 import { xlateGroup } from './xlate-group.ts';
 import { outputPort } from './xlate-output.ts';
@@ -162,7 +165,7 @@ function executeAction(ctx: Ctx, a: OfAction): void {
     }
     case 'controller':
       commitChanges(ctx);
-      ctx.out.push(dp.userspace('controller'));
+      ctx.out.push(dp.userspace('controller', packetInUserdata(ctx, a.reason === undefined ? undefined : CONTROLLER_REASONS.indexOf(a.reason))));
       ctx.br.onControllerPacket?.();
       return;
     case 'resubmit': {
