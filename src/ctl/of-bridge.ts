@@ -160,6 +160,24 @@ export class OfBridge {
     this.sw.revalidate();
   }
 
+  /**
+   * Apply several flow mods (a committed bundle) all or nothing: every one
+   * is checked before any is applied.
+   */
+  flowMods(mods: FlowMod[]): void {
+    const br = this.bridge;
+    for (const fm of mods) {
+      if (fm.command.startsWith('delete')) continue;
+      try {
+        checkActionPrereqs(fm.spec, { file: 'openflow', line: 1, col: 0 }, 0);
+        checkFlow(br, fm.spec, null);
+      } catch (e) {
+        asOfError(e);
+      }
+    }
+    for (const fm of mods) this.flowMod(fm);
+  }
+
   private selected(filter: FlowSpec): Rule[] {
     this.sw.dp.pushStats();
     const rules = this.bridge.select(filter, false).filter((r) => r.table < OF_TABLES);

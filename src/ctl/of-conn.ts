@@ -32,6 +32,7 @@ import {
 import { OF_TABLES, type OfBridge } from './of-bridge.ts';
 import { VERSION } from './version.ts';
 import { dispatch10, errorFor10, type Of10State } from './of10-dispatch.ts';
+import { bundleKind, Bundles } from './of-bundle.ts';
 
 /** Input a peer may have outstanding before it is cut off (a few maximal messages). */
 export const MAX_PENDING = 4 * 0x10000;
@@ -161,8 +162,17 @@ export class OfConnection {
     this.send(encodePacketIn(this.version, 0, { bufferId: OFP_NO_BUFFER, totalLen: data.length, reason, tableId, cookie: 0xffffffffffffffffn, match, packet: data }));
   }
 
+  private bundles: Bundles | null = null;
+
   private dispatch(msg: Buffer, type: number, xid: number): void {
     const v = this.version;
+    const bk = bundleKind(msg);
+    if (bk) {
+      this.bundles ??= new Bundles(this.br);
+      const reply = this.bundles.handle(msg, bk);
+      if (reply) this.send(reply);
+      return;
+    }
     switch (type) {
       case OFPT_HELLO: case OFPT_ECHO_REPLY: case OFPT_ERROR:
         return;

@@ -218,6 +218,21 @@ describe.skipIf(skip !== undefined)(`ovs-ofctl against swd's br0.mgmt${skip ? ` 
     ofOk(['del-flows', 'table=40']);
   });
 
+  it('add-flows --bundle applies a file all or nothing (OpenFlow 1.3 ONF bundles and 1.4 bundles)', () => {
+    ofOk(['add-flows', '--bundle', '-'], 'table=50,priority=1,actions=drop\ntable=50,ip,actions=output:2\n');
+    const bad = ofctl(['add-flows', '--bundle', '-'], 'table=50,priority=3,actions=drop\ntable=50,priority=4,actions=group:99\n');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.split('\n')[0]).toMatch(/^Error OFPBAC_BAD_OUT_GROUP for: ONFT_BUNDLE_CONTROL \(OF1\.3\)/);
+    const r14 = spawnSync('ovs-ofctl', ['-O', 'OpenFlow14', '--bundle', 'add-flows', `unix:${mgmt()}`, '-'], { input: 'table=50,priority=5,actions=drop\n', encoding: 'utf8', timeout: 20_000 });
+    expect(r14.status).toBe(0);
+    expect(swd.ok(['dump-flows', 'br0', 'table=50', '--no-stats'])).toEqual([
+      ' table=50, ip actions=output:2',
+      ' table=50, priority=5 actions=drop',
+      ' table=50, priority=1 actions=drop',
+    ]);
+    ofOk(['del-flows', 'table=50']);
+  });
+
   it('flows added over the wire are saved and come back after a restart', async () => {
     ofOk(['add-flow', 'table=11,priority=3,ct_mark=0x5/0xff,actions=drop']);
     await swd.stop();
