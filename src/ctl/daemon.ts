@@ -16,6 +16,8 @@ import { loadDb, saveDb } from './db.ts';
 import { buildMethods, type DaemonSwitch, type MethodSpec, SWITCH_METHODS } from './methods.ts';
 import { acquirePidfile, releasePidfile } from './pidfile.ts';
 import { MetricsServer, type MetricsAddress } from './metrics.ts';
+import type { OpenFlowListeners } from './of-listener.ts';
+import type { Switch } from '../ofproto/switch.ts';
 import { RpcServer } from './rpc-server.ts';
 import { EventStreamer } from './events.ts';
 import { ensureRundir, type RunPaths, runPaths } from './rundir.ts';
@@ -120,6 +122,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let sw: DaemonSwitch | null = null;
   let server: RpcServer | null = null;
   let metrics: MetricsServer | null = null;
+  let openflow: OpenFlowListeners | null = null;
   try {
     const saved = loadDb(paths.db);
     const cfg = saved ?? defaultConfig(opts.defaultBridge !== false);
@@ -145,6 +148,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         events?.close();
         await server?.close(paths.socket);
         await metrics?.close();
+        await openflow?.close();
         try {
           save();
         } catch (e) {
@@ -187,6 +191,19 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       throw new DaemonStartError(`cannot listen on ${paths.socket}: ${(e as Error).message}`);
     }
 
+    // OpenFlow management sockets (<rundir>/<bridge>.mgmt), for a switch with bridges to program.
+    if ('bridges' in theSwitch && 'dp' in theSwitch) {
+      const { OpenFlowListeners } = await import('./of-listener.ts');
+      openflow = new OpenFlowListeners(theSwitch as unknown as Switch, paths.rundir, log, () => {
+        try {
+          save();
+        } catch (e) {
+          log.error({ err: e }, 'database save after an OpenFlow change failed');
+        }
+      });
+      openflow.sync();
+    }
+
     if (opts.metrics) {
       if (!theSwitch.stats) throw new DaemonStartError('this switch has no counters to serve as metrics');
       const stats = theSwitch.stats.bind(theSwitch);
@@ -203,6 +220,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         const now = Date.now();
         theSwitch.tick?.(now);
         flushAllSuppressed(now);
+        openflow?.sync();
         tickFailures = 0;
       } catch (e) {
         // Log the first failure of a run and then every 100th, not 10 a second.
@@ -215,6 +233,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   } catch (e) {
     await server?.close(paths.socket);
     await (metrics as MetricsServer | null)?.close();
+    await (openflow as OpenFlowListeners | null)?.close();
     try {
       sw?.close?.();
     } catch {

@@ -138,6 +138,23 @@ export class Datapath {
     return n;
   }
 
+  /**
+   * Run one packet (an OpenFlow packet-out) through actions `translate`
+   * computes from its key, as if it arrived on `inPort` (slow path).
+   */
+  executePacket(inPort: number, packet: Uint8Array, nowMs: number, translate: (key: Uint32Array) => DpAction[]): void {
+    const b = this.batch;
+    this.now = nowMs;
+    b.clear();
+    if (b.push(packet) < 0) return;
+    extractBatch(b, this.parseStats);
+    b.keys.fill(0, 0, FK_HEADER_FIRST);
+    b.keys[FK_IN_PORT] = inPort;
+    const actions = translate(Uint32Array.from(b.keys.subarray(0, FK_WORDS)));
+    this.execute(b, 0, actions, 0);
+    for (const p of this.ports.values()) if (p.txPending) p.flush();
+  }
+
   /** Process a filled batch that arrived on `inPort`. */
   processBatch(b: PacketBatch, inPort: number, nowMs: number): void {
     this.now = nowMs;
@@ -301,6 +318,8 @@ export class Datapath {
           break;
         case DPA_USERSPACE:
           this.stats.controller++;
+          // Slow path by nature (OVS's upcall): a copy of the packet for the controller connections.
+          if (this.onUserspace !== null) this.onUserspace(keys[k + FK_IN_PORT], b.bytes(i).slice(), act.userdata ?? 0);
           break;
         case DPA_SET_PKT_MARK:
           keys[k + FK_PKT_MARK] = act.mark;
@@ -423,6 +442,8 @@ export class Datapath {
 
   /** Called for each megaflow before it leaves the cache (to push its last stats). */
   onRemove: ((mf: Megaflow) => void) | null = null;
+  /** Where controller-bound packets (userspace action) go; null (a PMD thread's datapath): counted only. */
+  onUserspace: ((dpInPort: number, packet: Uint8Array, userdata: number) => void) | null = null;
 
   /** Idle time after which a megaflow is removed (OVS other_config:max-idle). */
   maxIdleMs = MEGAFLOW_IDLE_MS;

@@ -44,7 +44,7 @@ export type DpAction =
   | { t: typeof DPA_SET; header: SetHeader; words: Int32Array; values: Uint32Array }
   | { t: typeof DPA_PUSH_VLAN; tpid: number; tci: number }
   | { t: typeof DPA_POP_VLAN }
-  | { t: typeof DPA_USERSPACE; reason: string }
+  | { t: typeof DPA_USERSPACE; reason: string; userdata?: number }
   | { t: typeof DPA_SET_PKT_MARK; mark: number };
 
 // ---- constructors (used by translation)
@@ -90,8 +90,9 @@ export function popVlan(): DpAction {
   return { t: DPA_POP_VLAN };
 }
 
-export function userspace(reason: string): DpAction {
-  return { t: DPA_USERSPACE, reason };
+/** A packet for userspace; `userdata` travels with it (ofproto's packet-in reason and table), never printed. */
+export function userspace(reason: string, userdata?: number): DpAction {
+  return userdata === undefined ? { t: DPA_USERSPACE, reason } : { t: DPA_USERSPACE, reason, userdata };
 }
 
 export function setPktMark(mark: number): DpAction {

@@ -13,6 +13,7 @@
 
 import { Conntrack } from '../conntrack/conntrack.ts';
 import { parsePacketArg } from '../packet/compose.ts';
+import type { DpAction } from './dp-actions.ts';
 import { conntrackHook, Datapath, type Revalidate, type Upcall } from './datapath.ts';
 import { formatDpFlow, formatPmdStats, type DpFlowEntry, type PmdStatsRow } from './dp-format.ts';
 import type { Megaflow } from './megaflow.ts';
@@ -319,6 +320,11 @@ export class Dpif {
   }
 
   // ------------------------------------------------------------ packets
+
+  /** Run one packet through actions computed from its key, as arriving on port n (OpenFlow packet-out). */
+  executePacket(n: number, packet: Uint8Array, translate: (key: Uint32Array) => DpAction[]): void {
+    this.datapath.executePacket(n, packet, this.opts.now(), translate);
+  }
 
   /** Inject `count` copies of a packet (hex or datapath-flow text) on datapath port n. */
   injectText(n: number, text: string, count: number): number {

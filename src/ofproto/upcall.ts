@@ -112,6 +112,10 @@ export class UpcallAdapter {
     return this.dpif.portStats(n);
   }
 
+  executePacket(n: number, packet: Uint8Array, translate: (key: Uint32Array) => DpAction[]): void {
+    this.dpif.executePacket(n, packet, translate);
+  }
+
   injectText(n: number, text: string, count: number): number {
     return asSwitchError(() => this.dpif.injectText(n, text, count));
   }

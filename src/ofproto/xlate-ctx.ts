@@ -162,3 +162,16 @@ export function isL4(ctx: Ctx): boolean {
   const p = ctx.flow[FK_NW_PROTO];
   return p === IPPROTO_TCP || p === IPPROTO_UDP || p === IPPROTO_SCTP;
 }
+
+/**
+ * What a packet-in says about why it was sent (travels as the userspace
+ * action's userdata): OpenFlow reason << 8 | table. A rule with priority 0
+ * and an empty match is the table-miss rule: its packets go up as
+ * OFPR_NO_MATCH (0), others as OFPR_ACTION (1), unless controller(reason=)
+ * names one.
+ */
+export function packetInUserdata(ctx: Ctx, reason?: number): number {
+  const r = ctx.rules[ctx.rules.length - 1];
+  const miss = !!r && r.priority === 0 && r.spec.match.mask.every((w) => w === 0);
+  return (((reason ?? (miss ? 0 : 1)) & 0xff) << 8) | (ctx.table & 0xff);
+}

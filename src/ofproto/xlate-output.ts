@@ -8,7 +8,7 @@ import {
 } from '../packet/flow-key.ts';
 import { OFPP_ALL, OFPP_CONTROLLER, OFPP_FLOOD, OFPP_IN_PORT, OFPP_NONE, OFPP_NORMAL, OFPP_TABLE } from './actions.ts';
 import { commitChanges } from './xlate-commit.ts';
-import type { Ctx } from './xlate-ctx.ts';
+import { packetInUserdata, type Ctx } from './xlate-ctx.ts';
 import * as dp from '../datapath/dp-actions.ts';
 
 export function outputPort(ctx: Ctx, port: number): void {
@@ -32,7 +32,7 @@ export function outputPort(ctx: Ctx, port: number): void {
       return;
     case OFPP_CONTROLLER:
       commitChanges(ctx);
-      ctx.out.push(dp.userspace('controller'));
+      ctx.out.push(dp.userspace('controller', packetInUserdata(ctx)));
       ctx.br.onControllerPacket?.();
       return;
     case OFPP_NONE:

@@ -27,7 +27,10 @@ import { formatActions } from './format-actions.ts';
 import { formatMatch } from './format-flow.ts';
 import { composeCt, xlateCtClear } from './xlate-ct.ts';
 import { commitChanges } from './xlate-commit.ts';
-import { Ctx, OF_ONLY_FIRST, OF_ONLY_LAST, overResubmitLimits, type Pipeline, type XBridge, type XlateResult } from './xlate-ctx.ts';
+import { Ctx, OF_ONLY_FIRST, OF_ONLY_LAST, overResubmitLimits, packetInUserdata, type Pipeline, type XBridge, type XlateResult } from './xlate-ctx.ts';
+
+/** controller(reason=...) names, by OpenFlow reason code. */
+const CONTROLLER_REASONS = ['no_match', 'action', 'invalid_ttl', 'action_set', 'group', 'packet_out'];
 import { xlateFieldAction } from './xlate-fields.ts';
 import { xlateGroup } from './xlate-group.ts';
 import { xlateMoreAction } from './xlate-more.ts';
@@ -82,6 +85,20 @@ export function xlate(br: XBridge, key: Uint32Array, nowMs: number, traceLines: 
     traceLines.push('-'.repeat(`bridge("${br.name}")`.length));
   }
   lookupAndExecute(ctx, startTable);
+  return finish(ctx);
+}
+
+/**
+ * Translate an action list (an OpenFlow packet-out's) for a packet whose
+ * key the datapath extracted; `ofInPort` is the packet-out's in_port (a
+ * bridge port, or CONTROLLER/LOCAL/NONE).
+ */
+export function xlateActions(br: XBridge, key: Uint32Array, ofInPort: number, actions: OfAction[], nowMs: number): XlateResult {
+  const ctx = new Ctx(pipeline, br, key, nowMs, null);
+  ctx.learn = false;
+  ctx.flow[FK_IN_PORT] = ofInPort;
+  ctx.packetInPort = ofInPort;
+  executeActions(ctx, actions);
   return finish(ctx);
 }
 
@@ -149,7 +166,7 @@ function executeAction(ctx: Ctx, a: OfAction): void {
     }
     case 'controller':
       commitChanges(ctx);
-      ctx.out.push(dp.userspace('controller'));
+      ctx.out.push(dp.userspace('controller', packetInUserdata(ctx, a.reason === undefined ? undefined : CONTROLLER_REASONS.indexOf(a.reason))));
       ctx.br.onControllerPacket?.();
       return;
     case 'resubmit': {

@@ -1,0 +1,270 @@
+// One OpenFlow connection (a controller or ovs-ofctl on a bridge's .mgmt
+// socket): framing, HELLO and version negotiation, echo, and dispatch of
+// each request to the bridge (of-bridge.ts). Every request is decoded
+// whole before anything is applied; a request swd refuses gets the OpenFlow
+// error OVS would send (with the request's xid and first 64 bytes) and
+// changes nothing. A peer that breaks framing (a length under 8, a first
+// message that is not HELLO, no common version) or floods the input
+// buffer is disconnected; that touches no other connection.
+
+import type { Socket } from 'node:net';
+import { errorName, OFPBRC_BAD_LEN, OFPBRC_BAD_MULTIPART, OFPBRC_BAD_TYPE, OFPBRC_BAD_VERSION, OFPBRC_EPERM, OFPET_BAD_REQUEST, OFPET_HELLO_FAILED, OFPHFC_INCOMPATIBLE, OfError } from '../openflow/errors.ts';
+import { decodeFlowMod } from '../openflow/flow-mod.ts';
+import { decodeGroupMod, decodeGroupStatsRequest, encodeGroupDesc, encodeGroupFeatures, encodeGroupStats } from '../openflow/group-mod.ts';
+import {
+  encodeHello, negotiateVersion, OFP_HEADER_LEN, OFP10_VERSION, OFPT_PACKET_IN, OFPT_EXPERIMENTER, startMsg, finishMsg, OFPT_BARRIER_REQUEST, OFPT_ECHO_REPLY, OFPT_ECHO_REQUEST, OFPT_ERROR,
+  OFPT_FEATURES_REQUEST, OFPT_FLOW_MOD, OFPT_GET_CONFIG_REQUEST, OFPT_HELLO, OFPT_MULTIPART_REQUEST, OFPT_ROLE_REQUEST,
+  OFPT_SET_CONFIG, OFPT_PACKET_OUT, OFPT_GROUP_MOD, readHeader, SUPPORTED_VERSIONS,
+} from '../openflow/header.ts';
+import {
+  decodeFlowStatsRequest, decodeMultipartRequest, decodePortStatsRequest, encodeAggregate, encodeDesc, encodeFlowStats, encodePortDesc,
+  encodePortStats, encodeTableStats, multipartReplies, OFPMP_AGGREGATE, OFPMP_DESC, OFPMP_FLOW, OFPMP_PORT_DESC, OFPMP_PORT_STATS,
+  OFPMP_TABLE, OFPMP_TABLE_FEATURES, encodeTableFeatures, encodeFlowStats15, encodeAggregate15, OFPMP_GROUP, OFPMP_GROUP_DESC, OFPMP_GROUP_FEATURES,
+} from '../openflow/multipart.ts';
+import { decodePacketOut, encodePacketIn, OFPR_ACTION } from '../openflow/packet.ts';
+import { OFP_NO_BUFFER } from '../openflow/flow-mod.ts';
+import { emptyMatch, setMatchWord } from '../ofproto/match.ts';
+import { FK_IN_PORT } from '../packet/flow-key.ts';
+import {
+  decodeRole, decodeSetConfig, encodeBarrierReply, encodeEchoReply, encodeError, encodeFeaturesReply, encodeGetConfigReply,
+  encodeRoleReply, OFPC_FLOW_STATS, OFPC_GROUP_STATS, OFPC_PORT_STATS, OFPC_QUEUE_STATS, OFPC_TABLE_STATS,
+} from '../openflow/switch-msgs.ts';
+import { OF_TABLES, type OfBridge } from './of-bridge.ts';
+import { VERSION } from './version.ts';
+import { dispatch10, errorFor10, type Of10State } from './of10-dispatch.ts';
+import { bundleKind, Bundles } from './of-bundle.ts';
+
+/** Input a peer may have outstanding before it is cut off (a few maximal messages). */
+export const MAX_PENDING = 4 * 0x10000;
+/** Replies a peer may leave unread before it is cut off (it asks and never reads). */
+export const MAX_UNREAD = 16 * 1024 * 1024;
+
+export interface OfConnLog {
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export class OfConnection {
+  private buf: Buffer = Buffer.alloc(0);
+  private version = 0;
+  private config = { flags: 0, missSendLen: 128 };
+  private readonly of10: Of10State = { flowFormat: 0, tableIdExt: false, config: { flags: 0, missSendLen: 128 } };
+  private closed = false;
+  /** Counters for tests and logs. */
+  readonly stats = { received: 0, errors: 0 };
+
+  constructor(
+    private readonly sock: Socket,
+    private readonly br: OfBridge,
+    private readonly log: OfConnLog,
+  ) {
+    sock.on('data', (d: Buffer) => this.onData(d));
+    sock.on('error', () => this.close());
+    sock.on('close', () => (this.closed = true));
+    this.send(encodeHello(Math.max(...SUPPORTED_VERSIONS), 0));
+  }
+
+  get negotiated(): number {
+    return this.version;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.sock.destroy();
+  }
+
+  private send(b: Buffer): void {
+    if (this.closed) return;
+    if (this.sock.writableLength > MAX_UNREAD) {
+      this.log.warn({ bridge: this.br.name, unread: this.sock.writableLength }, 'OpenFlow peer does not read its replies: disconnecting');
+      this.close();
+      return;
+    }
+    this.sock.write(b);
+  }
+
+  private onData(d: Buffer): void {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+    if (this.buf.length > MAX_PENDING) {
+      this.log.warn({ bridge: this.br.name, pending: this.buf.length }, 'OpenFlow peer floods its input: disconnecting');
+      this.close();
+      return;
+    }
+    while (!this.closed && this.buf.length >= OFP_HEADER_LEN) {
+      const len = this.buf.readUInt16BE(2);
+      if (len < OFP_HEADER_LEN) {
+        this.send(encodeError(this.version || this.buf[0], this.buf.readUInt32BE(4), OFPET_BAD_REQUEST, OFPBRC_BAD_LEN, this.buf.subarray(0, 8)));
+        this.log.warn({ bridge: this.br.name, len }, 'OpenFlow message shorter than its header: disconnecting');
+        this.close();
+        return;
+      }
+      if (this.buf.length < len) return;
+      const msg = this.buf.subarray(0, len);
+      this.buf = this.buf.subarray(len);
+      this.stats.received++;
+      this.handle(Buffer.from(msg));
+    }
+  }
+
+  private handle(msg: Buffer): void {
+    const h = readHeader(msg);
+    if (this.version === 0) {
+      if (h.type !== OFPT_HELLO) {
+        this.send(encodeError(h.version, h.xid, OFPET_BAD_REQUEST, OFPBRC_EPERM, msg));
+        this.close();
+        return;
+      }
+      const v = negotiateVersion(msg);
+      if (v === null) {
+        const text = Buffer.from(`We support versions 0x01, 0x04-0x06, you support version 0x${h.version.toString(16).padStart(2, '0')}.`);
+        this.send(encodeError(h.version, h.xid, OFPET_HELLO_FAILED, OFPHFC_INCOMPATIBLE, text));
+        this.log.warn({ bridge: this.br.name, theirs: h.version }, 'OpenFlow version negotiation failed');
+        this.close();
+        return;
+      }
+      this.version = v;
+      return;
+    }
+    try {
+      if (h.version !== this.version) throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_VERSION, `version 0x${h.version.toString(16)} after negotiating 0x${this.version.toString(16)}`);
+      if (this.version === OFP10_VERSION) dispatch10(this.br, this.of10, msg, (b) => this.send(b));
+      else this.dispatch(msg, h.type, h.xid);
+    } catch (err) {
+      // Nothing a peer sends may take the daemon down: an unexpected failure is logged and refused.
+      let e: OfError;
+      if (err instanceof OfError) e = err;
+      else {
+        this.log.warn({ bridge: this.br.name, err }, 'OpenFlow request failed unexpectedly');
+        e = new OfError(OFPET_BAD_REQUEST, OFPBRC_EPERM, (err as Error).message);
+      }
+      this.stats.errors++;
+      this.log.debug({ bridge: this.br.name, error: e.label, reason: e.message }, 'OpenFlow request refused');
+      if (this.version === OFP10_VERSION) {
+        const [t, c] = errorFor10(e);
+        this.send(encodeError(this.version, h.xid, t, c, msg));
+      } else this.send(encodeError(this.version, h.xid, e.ofType, e.ofCode, msg, e.experimenter));
+    }
+  }
+
+  /** Send a packet-in (the controller action) to this peer, in its version. */
+  packetIn(ofInPort: number, packet: Uint8Array, reason = OFPR_ACTION, tableId = 0): void {
+    if (this.version === 0 || this.closed) return;
+    const data = Buffer.from(packet);
+    if (this.version === OFP10_VERSION) {
+      const w = startMsg(1, OFPT_PACKET_IN, 0).u32(OFP_NO_BUFFER).u16(data.length).u16(ofInPort).u8(reason).u8(0).bytes(data);
+      this.send(finishMsg(w));
+      return;
+    }
+    const match = emptyMatch();
+    setMatchWord(match, FK_IN_PORT, ofInPort, 0xffff);
+    // The rule's cookie is not carried up: "none" (all ones), as OpenFlow allows.
+    this.send(encodePacketIn(this.version, 0, { bufferId: OFP_NO_BUFFER, totalLen: data.length, reason, tableId, cookie: 0xffffffffffffffffn, match, packet: data }));
+  }
+
+  private bundles: Bundles | null = null;
+
+  private dispatch(msg: Buffer, type: number, xid: number): void {
+    const v = this.version;
+    const bk = bundleKind(msg);
+    if (bk) {
+      this.bundles ??= new Bundles(this.br);
+      const reply = this.bundles.handle(msg, bk);
+      if (reply) this.send(reply);
+      return;
+    }
+    switch (type) {
+      case OFPT_HELLO: case OFPT_ECHO_REPLY: case OFPT_ERROR:
+        return;
+      case OFPT_EXPERIMENTER: {
+        // NXT_SET_PACKET_IN_FORMAT (16): standard packet-ins (0) are what swd sends.
+        const vendor = msg.length >= 16 ? msg.readUInt32BE(8) : -1, subtype = msg.length >= 16 ? msg.readUInt32BE(12) : -1;
+        if (vendor === 0x2320 && subtype === 16 && msg.length >= 20 && msg.readUInt32BE(16) === 0) return;
+        throw new OfError(OFPET_BAD_REQUEST, vendor === 0x2320 ? 4 : 3, `experimenter message 0x${vendor.toString(16)}/${subtype} is not supported`);
+      }
+      case OFPT_ECHO_REQUEST:
+        return this.send(encodeEchoReply(msg));
+      case OFPT_FEATURES_REQUEST:
+        return this.send(encodeFeaturesReply(v, xid, {
+          datapathId: this.br.datapathId, nBuffers: 0, nTables: OF_TABLES,
+          capabilities: OFPC_FLOW_STATS | OFPC_TABLE_STATS | OFPC_PORT_STATS | OFPC_GROUP_STATS | OFPC_QUEUE_STATS,
+        }));
+      case OFPT_GET_CONFIG_REQUEST:
+        return this.send(encodeGetConfigReply(v, xid, this.config));
+      case OFPT_SET_CONFIG:
+        this.config = decodeSetConfig(msg);
+        return;
+      case OFPT_BARRIER_REQUEST:
+        return this.send(encodeBarrierReply(v, xid));
+      case OFPT_ROLE_REQUEST: {
+        const r = decodeRole(msg);
+        return this.send(encodeRoleReply(v, xid, r.role === 0 ? 1 : r.role, r.generationId));
+      }
+      case OFPT_FLOW_MOD:
+        this.br.flowMod(decodeFlowMod(msg));
+        return;
+      case OFPT_GROUP_MOD:
+        // OpenFlow 1.5 buckets carry ids and properties: not yet.
+        if (v >= 6) throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_TYPE, 'OpenFlow 1.5 group mods are not supported');
+        this.br.groupMod(decodeGroupMod(msg));
+        return;
+      case OFPT_PACKET_OUT:
+        this.br.packetOut(decodePacketOut(msg));
+        return;
+      case OFPT_MULTIPART_REQUEST:
+        return this.multipart(msg, xid);
+      default:
+        throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_TYPE, `message type ${type} is not supported`);
+    }
+  }
+
+  private multipart(msg: Buffer, xid: number): void {
+    const v = this.version;
+    const req = decodeMultipartRequest(msg);
+    if (v >= 6 && (req.type === OFPMP_GROUP || req.type === OFPMP_GROUP_DESC)) throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_MULTIPART, 'OpenFlow 1.5 group statistics are not supported');
+    let entries: Buffer[];
+    switch (req.type) {
+      case OFPMP_DESC:
+        entries = [encodeDesc({ mfr: 'swd', hw: 'swd userspace switch', sw: VERSION, serial: 'None', dp: `bridge ${this.br.name}` })];
+        break;
+      case OFPMP_FLOW:
+        entries = this.br.flowStats(decodeFlowStatsRequest(req.body)).map((e) => (v >= 6 ? encodeFlowStats15(e, 0) : encodeFlowStats(v, e)));
+        break;
+      case OFPMP_AGGREGATE: {
+        const a = this.br.aggregate(decodeFlowStatsRequest(req.body));
+        entries = [v >= 6 ? encodeAggregate15(a.packets, a.bytes, a.flows) : encodeAggregate(a.packets, a.bytes, a.flows)];
+        break;
+      }
+      case OFPMP_TABLE:
+        entries = this.br.tableStats().map(encodeTableStats);
+        break;
+      case OFPMP_PORT_STATS:
+        entries = this.br.portStats(decodePortStatsRequest(req.body)).map((p) => encodePortStats(p, v));
+        break;
+      case OFPMP_PORT_DESC:
+        if (v >= 6) decodePortStatsRequest(req.body); // OpenFlow 1.5 names a port (or ANY)
+        entries = this.br.portDescs().map((p) => encodePortDesc(p, v));
+        break;
+      case OFPMP_GROUP:
+        entries = this.br.groupStats(decodeGroupStatsRequest(req.body)).map(encodeGroupStats);
+        break;
+      case OFPMP_GROUP_DESC:
+        entries = this.br.groupDescs().map((g) => encodeGroupDesc(v, g));
+        break;
+      case OFPMP_GROUP_FEATURES:
+        entries = [encodeGroupFeatures()];
+        break;
+      case OFPMP_TABLE_FEATURES:
+        // A request with a body would set the tables' features: swd's tables are fixed.
+        if (req.body.left) throw new OfError(OFPET_BAD_REQUEST, OFPBRC_EPERM, 'table features cannot be changed');
+        entries = [];
+        for (let t = 0; t < OF_TABLES; t++) entries.push(encodeTableFeatures(t, '', 1_000_000, OF_TABLES));
+        break;
+      default:
+        throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_MULTIPART, `multipart type ${req.type} is not supported`);
+    }
+    for (const m of multipartReplies(v, xid, req.type, entries)) this.send(m);
+  }
+}
+
+export { errorName };
