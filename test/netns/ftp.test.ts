@@ -54,10 +54,10 @@ async function waitFor(check: () => boolean, timeoutMs = 20_000, stepMs = 100): 
 }
 
 /** Two namespaces on system ports 1 and 2 of br0 in a fresh swd, `flows` installed, swd reading. */
-async function setup(flows: string[]): Promise<{ topo: Topology; swd: SwdInstance; h: Host[]; dir: string }> {
+async function setup(flows: string[], swdArgs: string[] = []): Promise<{ topo: Topology; swd: SwdInstance; h: Host[]; dir: string }> {
   const { topo, swd } = fresh();
   const h = [addHost(topo, 1), addHost(topo, 2)];
-  await swd.start(['--no-default-bridge']);
+  await swd.start(['--no-default-bridge', ...swdArgs]);
   swd.ok(['add-br', 'br0']);
   h.forEach((x, i) => swd.ok(['add-port', 'br0', x.port, 'type=system', `ofport=${i + 1}`]));
   swd.ok(['add-flows', 'br0', '-'], flows.join('\n'));
@@ -155,8 +155,9 @@ describe.skipIf(skip !== null)(`FTP and TFTP helpers with real clients and serve
     expect(topo.execSync(h[0].ns, ['python3', '-c', TCP_PROBE, h[1].ip, '21'], { timeoutMs: 10_000 }).stdout.trim()).toBe('connected');
   });
 
-  it('FTP through SNAT (IPv4): active and passive; the server sees the translated address', async () => {
-    const { topo, swd, h, dir } = await setup(natFlows('nat(src=10.77.0.240)', 'tcp'));
+  for (const threads of [1, 2]) {
+  it(`FTP through SNAT (IPv4): active and passive; the server sees the translated address (${threads} PMD thread${threads > 1 ? 's, expectations shared' : ''})`, async () => {
+    const { topo, swd, h, dir } = await setup(natFlows('nat(src=10.77.0.240)', 'tcp'), ['--pmd-threads', String(threads)]);
     topo.execSync(h[1].ns, ['ip', 'neigh', 'replace', '10.77.0.240', 'lladdr', h[0].mac, 'dev', h[1].dev, 'nud', 'permanent'], { check: true });
     const want = readFileSync(join(dir, 'data.bin'));
     await startFtpd(topo, h[1], h[1].ip, dir);
@@ -168,6 +169,7 @@ describe.skipIf(skip !== null)(`FTP and TFTP helpers with real clients and serve
     // Active data connections: from the server to the translated address, DNATed back to the client.
     expect(ct.filter((l) => /^tcp,orig=\(src=10\.77\.0\.2,dst=10\.77\.0\.240,sport=\d+,dport=\d+\),reply=\(src=10\.77\.0\.1,dst=10\.77\.0\.2,/.test(l)).length).toBe(2);
   });
+  }
 
   it('FTP through DNAT (IPv4): the client talks to a virtual address, 227/229 name it', async () => {
     const { topo, swd, h, dir } = await setup(natFlows('nat(dst=10.77.0.2)', 'tcp'));

@@ -20,7 +20,7 @@ import { setIpv4HeaderChecksum, setL4Checksum } from '../../packet/checksum.ts';
 import type { PacketBatch } from '../../packet/batch.ts';
 import type { ConnTable } from '../table.ts';
 import {
-  REC_WORDS, R_HELPER, R_ID, R_MARK, R_LABEL, R_KEY_ORIG, H_CNT_EXP_CREATED, H_CNT_EXP_EXPIRED,
+  REC_WORDS, R_HELPER, R_PARENT_ID, R_ID, R_MARK, R_LABEL, R_KEY_ORIG, H_CNT_EXP_CREATED, H_CNT_EXP_EXPIRED,
   H_CNT_ALG_MALFORMED, H_CNT_EXP_MATCHED, H_CNT_INVALID,
 } from '../layout.ts';
 import {
@@ -99,7 +99,9 @@ export class AlgPath implements AlgHost {
     nowMs: number): number {
     const rec = this.rec;
     const base = r * REC_WORDS;
-    const h = helperFor(rec[base + R_HELPER]);
+    // A related (data) connection may carry the helper's name, as in OVS,
+    // but its payload is never read as control messages.
+    const h = rec[base + R_PARENT_ID] === 0 ? helperFor(rec[base + R_HELPER]) : null;
     if (h === null) return ALG_PASS;
     const d = batch.data[idx];
     const l3 = batch.l3[idx];

@@ -288,3 +288,20 @@ describe('hostile control messages through conntrack with NAT', () => {
     }), { numRuns: 2000 });
   });
 });
+
+describe('data connections', () => {
+  it('the payload of a related connection committed with alg=ftp is data, never a control message', () => {
+    const h = new AlgHarness();
+    handshake(h, C, S, S, { commit: true, alg: ALG_FTP }, { commit: false });
+    h.send(S, C, { proto: 6, sport: 21, dport: 34567, flags: 'PA', seq: 5001, ack: 1001, data: '227 Entering Passive Mode (10,1,1,2,117,48).\r\n' }, { commit: false });
+    // The passive data connection, committed with the helper as seed 002's port-1 rule does.
+    expect(h.send(C, S, { proto: 6, sport: 41000, dport: 30000, flags: 'S', seq: 1 }, { commit: true, alg: ALG_FTP })).toBe('+trk+new+rel');
+    expect(h.dump(false).some((l) => l.includes('dport=30000),') && l.endsWith(',helper=ftp'))).toBe(true);
+    h.send(S, C, { proto: 6, sport: 30000, dport: 41000, flags: 'SA', seq: 100, ack: 2 }, { commit: false });
+    // File contents that happen to look like a broken 227 or a PORT pass untouched.
+    expect(h.send(S, C, { proto: 6, sport: 30000, dport: 41000, flags: 'PA', seq: 101, ack: 2, data: '227 (1,2\r\n' }, { commit: false })).toBe('+trk+est+rel+rpl');
+    expect(h.send(C, S, { proto: 6, sport: 41000, dport: 30000, flags: 'PA', seq: 2, ack: 111, data: 'PORT 10,1,1,1,1,1\r\n' }, { commit: true, alg: ALG_FTP })).toBe('+trk+est+rel');
+    expect(h.exp()).toEqual([]);
+    expect(h.ct.counters().algMalformed).toBe(0);
+  });
+});
