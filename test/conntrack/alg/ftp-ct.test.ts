@@ -305,3 +305,31 @@ describe('data connections', () => {
     expect(h.ct.counters().algMalformed).toBe(0);
   });
 });
+
+describe('expectations are shared by every thread attached to the table', () => {
+  it('announced through one handle, matched through another attached from the cloned descriptor', () => {
+    const a = new AlgHarness();
+    const b = new AlgHarness();
+    b.ct = Conntrack.attach(structuredClone(a.ct.shared()));
+    b.now = a.now;
+    handshake(a, C, S, S, { commit: true, alg: ALG_FTP }, { commit: false });
+    expect(a.send(C, S, { proto: 6, sport: 34567, dport: 21, flags: 'PA', seq: 1001, ack: 5001, data: 'PORT 10,1,1,1,156,64\r\n' }, {})).toBe('+trk+est');
+    expect(b.exp().length).toBe(1);
+    expect(b.send(S, C, { proto: 6, sport: 20, dport: 40000, flags: 'S', seq: 9000 }, { commit: true })).toBe('+trk+new+rel');
+    expect(a.exp()).toEqual([]);
+    expect(a.dump().some((l) => l.includes('dport=40000),') && l.endsWith(',parent=(src=10.1.1.1,dst=10.1.1.2,sport=34567,dport=21)'))).toBe(true);
+  });
+
+  it('the table is bounded: when full, further announcements create nothing and the connection goes on', () => {
+    const h = new AlgHarness();
+    h.ct.setTcpSeqCheck(false);
+    handshake(h, C, S, S, { commit: true, alg: ALG_FTP }, { commit: false });
+    const cap = h.ct.table.exp.cap;
+    for (let p = 1; p <= cap + 10; p++) {
+      const st = h.send(C, S, { proto: 6, sport: 34567, dport: 21, flags: 'PA', seq: 1001, ack: 5001, data: `PORT 10,1,1,1,${p >> 8},${p & 255}\r\n` }, {});
+      expect(st).toBe('+trk+est');
+    }
+    expect(h.ct.dumpExpectations().length).toBe(cap);
+    expect(h.ct.counters().expCreated).toBe(cap);
+  });
+});
