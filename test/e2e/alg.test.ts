@@ -55,7 +55,7 @@ describe('FTP helper through swctl', { timeout: 120_000 }, () => {
   const inject = (port: string, hex: string) => swd.ok(['inject', 'br0', port, hex]);
   const txPkts = (port: string) => Number(/tx pkts=(\d+)/.exec(swd.ok(['dump-ports', 'br0', port]).join('\n'))![1]);
 
-  it('seed 002: helper=ftp, the expectation dump, the related data connection with its parent, the counters', () => {
+  it('seed 002: helper=ftp, the expectation dump, the related data connection with its parent, the counters', async () => {
     expect(swd.ok(['dump-flows', 'br0', '--no-stats'])).toContain(' priority=100,tcp,in_port=1 actions=ct(commit,alg=ftp),output:2');
     inject('p1', tcpHex(1, C, S, 34567, 21, 'S', 1000, 0));
     inject('p2', tcpHex(2, S, C, 21, 34567, 'SA', 5000, 1001));
@@ -84,6 +84,9 @@ describe('FTP helper through swctl', { timeout: 120_000 }, () => {
     const st = swd.ok(['ct-stats-show', '-m']);
     expect(st).toContain('  ALG expectations: created 1, matched 1, expired 0');
     expect(st).toContain('  ALG malformed control messages: 1');
+    // and logged (rate-limited, from the daemon's housekeeping, not the packet path).
+    for (let i = 0; i < 100 && !swd.stderr.includes('malformed FTP/TFTP control message'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(swd.stderr).toContain('1 malformed FTP/TFTP control message(s) marked +inv');
     // Flushing removes everything, expectations with their parents.
     inject('p1', tcpHex(1, C, S, 34567, 21, 'PA', 1023, 5001, 'PORT 10,1,1,1,156,65\r\n'));
     expect(swd.ok(['dump-conntrack-exp']).length).toBe(1);
