@@ -333,3 +333,17 @@ describe('expectations are shared by every thread attached to the table', () => 
     expect(h.ct.counters().expCreated).toBe(cap);
   });
 });
+
+describe('the helper stays with the connection', () => {
+  it('FTP on port 2121: committed once with alg=ftp, later ct() without alg= still follows PORT', () => {
+    const h = new AlgHarness();
+    handshake(h, C, S, S, { commit: true, alg: ALG_FTP }, { commit: false }, C, 2121);
+    expect(h.send(C, S, { proto: 6, sport: 34567, dport: 2121, flags: 'PA', seq: 1001, ack: 5001, data: 'PORT 10,1,1,1,156,64\r\n' }, { commit: false })).toBe('+trk+est');
+    expect(h.exp()).toEqual(['tcp,orig=(src=10.1.1.2,dst=10.1.1.1,sport=0,dport=40000),parent=(src=10.1.1.1,dst=10.1.1.2,sport=34567,dport=2121)']);
+    // A connection on port 21 committed without the helper has none.
+    handshake(h, C, S, S, { commit: true }, { commit: false }, C, 21);
+    h.send(C, S, { proto: 6, sport: 34567, dport: 21, flags: 'PA', seq: 1001, ack: 5001, data: 'PORT 10,1,1,1,156,65\r\n' }, { commit: true, alg: ALG_FTP });
+    expect(h.exp().length).toBe(1);
+    expect(h.dump(false).filter((l) => l.endsWith('helper=ftp')).length).toBe(1);
+  });
+});
