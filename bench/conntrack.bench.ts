@@ -58,7 +58,7 @@ async function swdCommitPps(threads: number, n: number): Promise<number> {
   return (threads * n) / wall;
 }
 
-const COMMIT: CtExec = { zone: 0, commit: true, force: false, mark: null, label: null, nat: null };
+const COMMIT: CtExec = { zone: 0, commit: true, force: false, mark: null, label: null, nat: null, alg: 0 };
 const LOOKUP: CtExec = { ...COMMIT, commit: false };
 
 /** Commit `n` new connections; returns conns/s, bytes per connection and the time to expire them all. */

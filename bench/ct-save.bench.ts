@@ -20,7 +20,7 @@ import type { BenchRow } from './run.ts';
 import { loadConn, TEMPLATE } from './ct-packets.ts';
 
 const N = Number(process.env.CT_SAVE_CONNS ?? 1_000_000);
-const COMMIT: CtExec = { zone: 0, commit: true, force: false, mark: null, label: null, nat: null };
+const COMMIT: CtExec = { zone: 0, commit: true, force: false, mark: null, label: null, nat: null, alg: 0 };
 
 export async function rows(): Promise<BenchRow[]> {
   const capacity = Math.ceil(N * 1.1);

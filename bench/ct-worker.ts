@@ -8,7 +8,7 @@ import { FK_WORDS } from '../src/packet/flow-key.ts';
 import { batchOfOneConn } from './ct-packets.ts';
 
 const { desc, conn, packets } = workerData as { desc: ConntrackDescriptor; conn: number; packets: number };
-const COMMIT: CtExec = { zone: 0, commit: true, force: false, mark: null, label: null, nat: null };
+const COMMIT: CtExec = { zone: 0, commit: true, force: false, mark: null, label: null, nat: null, alg: 0 };
 const ct = Conntrack.attach(desc);
 const b = batchOfOneConn(conn);
 parentPort!.once('message', () => {

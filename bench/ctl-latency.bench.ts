@@ -45,7 +45,7 @@ export async function rows(): Promise<BenchRow[]> {
   const b = new PacketBatch(256);
   b.push(TEMPLATE);
   const t0 = Date.now();
-  const commit: CtExec = { zone: 0, commit: true, force: false, mark: null, label: null, nat: null };
+  const commit: CtExec = { zone: 0, commit: true, force: false, mark: null, label: null, nat: null, alg: 0 };
   for (let i = 0; i < n; i++) {
     loadConn(b, 0, i);
     ct.execute(b, 0, b.keys, 0, commit, t0);

@@ -17,7 +17,7 @@ const APPLY = compileNat({ kind: null });
 
 /** ct(commit?, nat) in zone 0. */
 function ctExec(commit: boolean, nat: NatRange | null): CtExec {
-  return { zone: 0, commit, force: false, mark: null, label: null, nat };
+  return { zone: 0, commit, force: false, mark: null, label: null, nat, alg: 0 };
 }
 
 function newConns(n: number, nat: NatRange | null): number {

@@ -4,7 +4,7 @@
 import {
   REC_WORDS, R_FLAGS, R_ID, R_EXPIRY, R_MARK, R_LABEL, R_KEY_ORIG, R_KEY_REPLY, R_TCP_STATES,
   R_PKTS_ORIG, R_PKTS_REPLY, R_BYTES_ORIG, R_BYTES_REPLY, K_META, K_SRC, K_DST, K_PORTS, RF_CLASS_SHIFT,
-  RF_L4_SHIFT, RF_NAT_SHIFT,
+  RF_L4_SHIFT, RF_NAT_SHIFT, R_HELPER, R_PARENT_ID,
 } from './layout.ts';
 import { ipv6FromText } from '../packet/addr.ts';
 
@@ -46,6 +46,12 @@ export interface ConnInfo {
   packetsReply: number;
   bytesOrig: number;
   bytesReply: number;
+  /** ALG_* helper of the connection (alg/helper.ts), 0 = none. */
+  helper: number;
+  /** Id of the connection this one is related to (an ALG expectation), 0 = none. */
+  parentId: number;
+  /** The parent's original tuple, when the dump found it. */
+  parent?: ConnTuple;
 }
 
 export function ipv4ToString(w: number): string {
@@ -70,7 +76,8 @@ export function ipv6ToString(w: ArrayLike<number>, ofs = 0): string {
   return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
 }
 
-function tupleOf(rec: Int32Array, kb: number, proto: number, v6: boolean): ConnTuple {
+/** The tuple of the key words at kb (as dumps print it). */
+export function tupleOf(rec: ArrayLike<number>, kb: number, proto: number, v6: boolean): ConnTuple {
   const icmp = proto === 1 || proto === 58;
   const p = rec[kb + K_PORTS] >>> 0;
   return {
@@ -113,6 +120,8 @@ export function snapshotLocked(rec: Int32Array, f64: Float64Array, r: number): C
     packetsReply: f64[(b + R_PKTS_REPLY) >>> 1],
     bytesOrig: f64[(b + R_BYTES_ORIG) >>> 1],
     bytesReply: f64[(b + R_BYTES_REPLY) >>> 1],
+    helper: rec[b + R_HELPER],
+    parentId: rec[b + R_PARENT_ID] >>> 0,
   };
 }
 

@@ -13,8 +13,10 @@ import type { PacketBatch } from '../packet/batch.ts';
 import { ConnTable, type TableDescriptor, type TableOptions } from './table.ts';
 import {
   K_META, REC_WORDS, R_KEY_ORIG, H_CNT_INVALID, H_CNT_FULL, H_CNT_ZONE_FULL, H_CNT_EXPIRED, H_CNT_COMMITS,
-  H_CNT_RELATED, H_CNT_NAT_EXHAUSTED, H_CNT_NAT_CONNS,
+  H_CNT_RELATED, H_CNT_NAT_EXHAUSTED, H_CNT_NAT_CONNS, H_CNT_EXP_CREATED, H_CNT_EXP_MATCHED, H_CNT_EXP_EXPIRED,
+  H_CNT_ALG_MALFORMED,
 } from './layout.ts';
+import type { ExpInfo } from './alg/expect.ts';
 import { PacketPath, type CtExec } from './execute.ts';
 import { createEventRings, EventRings, type EventRingsDescriptor } from './event-ring.ts';
 import { Ipf } from './ipf.ts';
@@ -51,6 +53,11 @@ export interface ConntrackCounters {
   natExhausted: number;
   /** NATed connections committed. */
   natConns: number;
+  /** ALG expectations created, matched by a new connection, expired or removed unused, and malformed control messages. */
+  expCreated: number;
+  expMatched: number;
+  expExpired: number;
+  algMalformed: number;
 }
 
 export class Conntrack {
@@ -104,7 +111,14 @@ export class Conntrack {
 
   /** Remove expired connections among the next `budget` slab slots (expiry.ts). */
   sweep(nowMs: number, budget: number): number {
+    const gone = this.table.exp.sweep(nowMs);
+    if (gone !== 0) Atomics.add(this.table.hdr, H_CNT_EXP_EXPIRED, gone);
     return sweep(this.table, nowMs, budget);
+  }
+
+  /** Outstanding ALG expectations (dpctl/dump-conntrack-exp), optionally of one zone. */
+  dumpExpectations(zone?: number, nowMs?: number): ExpInfo[] {
+    return this.table.exp.dump(zone, nowMs);
   }
 
   // --- control plane (slow path) ---
@@ -128,6 +142,10 @@ export class Conntrack {
       });
       if (ok) n++;
     }
+    if (plain) {
+      const gone = this.table.exp.flush(filter.zone);
+      if (gone !== 0) Atomics.add(t.hdr, H_CNT_EXP_EXPIRED, gone);
+    }
     return n;
   }
 
@@ -150,9 +168,17 @@ export class Conntrack {
     }
   }
 
+  /** Snapshot of the connections; a related one carries its parent's tuple when the parent is still there. */
   dump(zone?: number, nowMs?: number): ConnInfo[] {
     const out: ConnInfo[] = [];
     this.forEachConn((c) => out.push(c), zone, nowMs);
+    if (out.some((c) => c.parentId !== 0)) {
+      const byId = new Map(out.map((c) => [c.id, c.orig]));
+      for (const c of out) {
+        const p = c.parentId !== 0 ? byId.get(c.parentId) : undefined;
+        if (p) c.parent = p;
+      }
+    }
     return out;
   }
 
@@ -205,6 +231,10 @@ export class Conntrack {
       related: Atomics.load(h, H_CNT_RELATED),
       natExhausted: Atomics.load(h, H_CNT_NAT_EXHAUSTED),
       natConns: Atomics.load(h, H_CNT_NAT_CONNS),
+      expCreated: Atomics.load(h, H_CNT_EXP_CREATED),
+      expMatched: Atomics.load(h, H_CNT_EXP_MATCHED),
+      expExpired: Atomics.load(h, H_CNT_EXP_EXPIRED),
+      algMalformed: Atomics.load(h, H_CNT_ALG_MALFORMED),
     };
   }
 }

@@ -38,13 +38,16 @@ import {
   KEY_WORDS, K_META, K_SRC, K_DST, K_PORTS, REC_WORDS, R_FLAGS, R_ID, R_EXPIRY, R_MARK, R_LABEL, R_KEY_ORIG,
   R_KEY_REPLY, R_PKTS_ORIG, R_PKTS_REPLY, R_BYTES_ORIG, R_BYTES_REPLY, RF_IN_USE, H_CNT_INVALID, H_CNT_FULL,
   H_CNT_ZONE_FULL, H_CNT_EXPIRED, H_CNT_COMMITS, H_CNT_RELATED, H_CNT_NAT_EXHAUSTED, H_CNT_NAT_CONNS,
-  RF_NAT_SHIFT, NF_SRC, NF_DST, R_TCP_STATES,
+  RF_NAT_SHIFT, NF_SRC, NF_DST, R_TCP_STATES, R_HELPER, R_PARENT_ID,
 } from './layout.ts';
 import { type L4Pkt, type L4Tracker, getClass, UPDATE_INVALID, UPDATE_NEW, UPDATE_VALID_NEW } from './l4.ts';
 import { tcpTracker } from './tcp.ts';
 import { otherTracker } from './udp.ts';
 import { icmpTracker } from './icmp.ts';
-import { extractKey, reverseKey, EXTRACT_FAIL, EXTRACT_ICMP_ERROR } from './key.ts';
+import { extractKey, reverseKey, writeCtTuple, clearCtTuple, EXTRACT_FAIL, EXTRACT_ICMP_ERROR } from './key.ts';
+import { AlgPath } from './alg/run.ts';
+import { E_PARENT_ID, E_MARK, E_LABEL } from './alg/expect.ts';
+import { ALG_INVALID } from './alg/helper.ts';
 import { timeoutSec } from './timeouts.ts';
 import { natExhaustedLog, tableFullLog } from './warnings.ts';
 import { rd16, rd32 } from '../packet/bytes.ts';
@@ -70,6 +73,8 @@ export interface CtExec {
   mark: MarkSet | null;
   label: LabelSet | null;
   nat: NatRange | null;
+  /** ALG_* helper (alg/helper.ts) given to a connection this action commits; 0 = none. */
+  alg: number;
 }
 
 function trackerFor(proto: number): L4Tracker {
@@ -95,8 +100,11 @@ export class PacketPath implements TupleProbe {
   // shard left locked for the chosen reply key (NO_SHARD when none).
   private probeShard = NO_SHARD;
   private probeHeld = NO_SHARD;
+  private readonly alg: AlgPath;
 
-  constructor(readonly table: ConnTable) {}
+  constructor(readonly table: ConnTable) {
+    this.alg = new AlgPath(table);
+  }
 
   /**
    * Run packet `idx` of `batch` through conntrack in `zone` and write the
@@ -174,6 +182,7 @@ export class PacketPath implements TupleProbe {
       const flags0 = rec[base + R_FLAGS];
       const tcp0 = rec[base + R_TCP_STATES];
       const mark0 = rec[base + R_MARK];
+      this.alg.beforeTrackLocked(r, reply, nat !== null, batch, idx, proto);
       const res = tracker.update(rec, base, p, reply, t.seqCheck());
       if (res === UPDATE_INVALID) {
         Atomics.add(t.hdr, H_CNT_INVALID, 1);
@@ -186,6 +195,7 @@ export class PacketPath implements TupleProbe {
         r = NO_REC;
       } else {
         state = res === UPDATE_VALID_NEW ? CS_NEW : CS_ESTABLISHED | (reply ? CS_REPLY_DIR : 0);
+        if (rec[base + R_PARENT_ID] !== 0) state |= CS_RELATED;
         t.f64[(base + R_EXPIRY) >>> 1] = nowMs + timeoutSec(t, zone, getClass(rec, base)) * 1000;
         const pi = (base + (reply ? R_PKTS_REPLY : R_PKTS_ORIG)) >>> 1;
         const bi = (base + (reply ? R_BYTES_REPLY : R_BYTES_ORIG)) >>> 1;
@@ -196,6 +206,8 @@ export class PacketPath implements TupleProbe {
         if (t.events !== null && (rec[base + R_FLAGS] !== flags0 || rec[base + R_TCP_STATES] !== tcp0 || rec[base + R_MARK] !== mark0)) {
           t.events.postConn(EV_UPDATE, rec, r, nowMs);
         }
+        if (rec[base + R_HELPER] !== 0 &&
+          this.alg.inspectLocked(r, reply, nat !== null, batch, idx, proto, nowMs) === ALG_INVALID) state = CS_INVALID;
       }
     }
 
@@ -207,6 +219,8 @@ export class PacketPath implements TupleProbe {
         return;
       }
       state = CS_NEW;
+      const expected = this.alg.lookupLocked(k, 0, nowMs, false);
+      if (expected) state |= CS_RELATED;
       if (commit) {
         // The packet's key shard is the orig key's shard; without NAT the
         // reply key hashes to the same shard (symmetric shard hash).
@@ -222,15 +236,18 @@ export class PacketPath implements TupleProbe {
           }
         }
         if (r === NO_REC) {
-          r = this.commitLocked(k, hash, bucket, shard, zone, nowMs, pktLen, setMark, setLabel, nat);
+          r = this.commitLocked(k, hash, bucket, shard, zone, nowMs, pktLen, setMark, setLabel, nat, a.alg, expected);
           if (r === NAT_EXHAUSTED) {
             Atomics.add(t.hdr, H_CNT_NAT_EXHAUSTED, 1);
             Atomics.add(t.hdr, t.layout.natExhausted + zone, 1);
             if (natExhaustedLog.enter(nowMs)) natExhaustedLog.emit({ zone }, `zone ${zone}: packet dropped: unable to NAT due to tuple space exhaustion`, nowMs);
             batch.dropped[idx] = 1;
             r = NO_REC;
-          } else if (r !== NO_REC && nat !== null) {
-            state |= this.natPacketLocked(r, false, false, batch, idx, key, keyOfs);
+          } else if (r !== NO_REC) {
+            if (nat !== null) state |= this.natPacketLocked(r, false, false, batch, idx, key, keyOfs);
+            if (a.alg !== 0 && this.alg.inspectLocked(r, false, nat !== null, batch, idx, proto, nowMs) === ALG_INVALID) {
+              state = CS_INVALID;
+            }
           }
         }
       }
@@ -245,7 +262,8 @@ export class PacketPath implements TupleProbe {
    *  it is probed and linked. Returns the record, -1 (limits) or
    *  NAT_EXHAUSTED; on failure nothing is left behind. */
   private commitLocked(k: Int32Array, hash: number, bucket: number, shard: number, zone: number, nowMs: number,
-    pktLen: number, setMark: MarkSet | null, setLabel: LabelSet | null, nat: NatRange | null): number {
+    pktLen: number, setMark: MarkSet | null, setLabel: LabelSet | null, nat: NatRange | null, alg: number,
+    expected: boolean): number {
     const t = this.table;
     const why = t.reserve(zone);
     if (why !== 0) {
@@ -269,7 +287,23 @@ export class PacketPath implements TupleProbe {
     const rk = this.rk;
     reverseKey(rk, 0, k, 0);
     let natFlags = 0;
-    if (nat !== null && (nat.action & (NAT_SRC | NAT_DST)) !== 0) {
+    if (expected && nat !== null) {
+      // A related connection is translated as its parent announced it.
+      const nf = this.alg.relatedReplyKey(k, rk);
+      if (nf !== 0) {
+        this.probeShard = shard;
+        this.probeHeld = NO_SHARD;
+        const busy = this.taken(rk, 0);
+        this.probeShard = NO_SHARD;
+        if (busy) {
+          t.freeRecord(r);
+          t.unreserve(zone);
+          return NAT_EXHAUSTED;
+        }
+        natFlags = ((nf & 1) !== 0 ? NF_SRC : 0) | ((nf & 2) !== 0 ? NF_DST : 0);
+        Atomics.add(t.hdr, H_CNT_NAT_CONNS, 1);
+      }
+    } else if (nat !== null && (nat.action & (NAT_SRC | NAT_DST)) !== 0) {
       this.probeShard = shard;
       this.probeHeld = NO_SHARD;
       if (!selectTuple(nat, k, 0, rk, 0, t.seed ^ NAT_SEED, this)) {
@@ -288,6 +322,15 @@ export class PacketPath implements TupleProbe {
     rec[base + R_ID] = t.nextId();
     rec[base + R_MARK] = 0;
     for (let i = 0; i < 4; i++) rec[base + R_LABEL + i] = 0;
+    rec[base + R_HELPER] = alg;
+    rec[base + R_PARENT_ID] = 0;
+    if (expected && this.alg.lookupLocked(k, 0, nowMs, true)) {
+      // Related: the parent's mark and label, then this action's own.
+      const e = this.alg.found;
+      rec[base + R_PARENT_ID] = e[E_PARENT_ID];
+      rec[base + R_MARK] = e[E_MARK];
+      for (let i = 0; i < 4; i++) rec[base + R_LABEL + i] = e[E_LABEL + i];
+    }
     const tracker = trackerFor((k[K_META] >>> 16) & 0xff);
     tracker.newConn(rec, base, this.pkt);
     t.f64[(base + R_EXPIRY) >>> 1] = nowMs + timeoutSec(t, zone, getClass(rec, base)) * 1000;
@@ -429,44 +472,12 @@ export class PacketPath implements TupleProbe {
       const base = r * REC_WORDS;
       key[o + FK_CT_MARK] = rec[base + R_MARK];
       for (let i = 0; i < 4; i++) key[o + FK_CT_LABEL + i] = rec[base + R_LABEL + i];
-      this.writeTuple(key, o, rec, base + R_KEY_ORIG);
+      writeCtTuple(key, o, rec, base + R_KEY_ORIG);
     } else {
       key[o + FK_CT_MARK] = 0;
       for (let i = 0; i < 4; i++) key[o + FK_CT_LABEL + i] = 0;
-      if (usePktKey) this.writeTuple(key, o, this.k, 0);
-      else this.clearTuple(key, o);
+      if (usePktKey) writeCtTuple(key, o, this.k, 0);
+      else clearCtTuple(key, o);
     }
-  }
-
-  private writeTuple(key: Uint32Array, o: number, kw: Int32Array, kb: number): void {
-    const meta = kw[kb + K_META];
-    const proto = (meta >>> 16) & 0xff;
-    const v6 = (meta >>> 24) !== 0;
-    if (v6) {
-      key[o + FK_CT_NW_SRC] = 0;
-      key[o + FK_CT_NW_DST] = 0;
-      for (let i = 0; i < 4; i++) {
-        key[o + FK_CT_IPV6_SRC + i] = kw[kb + K_SRC + i];
-        key[o + FK_CT_IPV6_DST + i] = kw[kb + K_DST + i];
-      }
-    } else {
-      key[o + FK_CT_NW_SRC] = kw[kb + K_SRC];
-      key[o + FK_CT_NW_DST] = kw[kb + K_DST];
-      for (let i = 0; i < 4; i++) { key[o + FK_CT_IPV6_SRC + i] = 0; key[o + FK_CT_IPV6_DST + i] = 0; }
-    }
-    key[o + FK_CT_NW_PROTO] = proto;
-    const ports = kw[kb + K_PORTS];
-    // ICMP: ct_tp_src is the type, ct_tp_dst the code (ovs-fields(7)).
-    key[o + FK_CT_TP] = proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6
-      ? (((ports >>> 8) & 0xff) << 16) | (ports & 0xff)
-      : ports >>> 0;
-  }
-
-  private clearTuple(key: Uint32Array, o: number): void {
-    key[o + FK_CT_NW_SRC] = 0;
-    key[o + FK_CT_NW_DST] = 0;
-    for (let i = 0; i < 4; i++) { key[o + FK_CT_IPV6_SRC + i] = 0; key[o + FK_CT_IPV6_DST + i] = 0; }
-    key[o + FK_CT_NW_PROTO] = 0;
-    key[o + FK_CT_TP] = 0;
   }
 }

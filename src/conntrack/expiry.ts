@@ -6,10 +6,13 @@
 
 import type { ConnTable } from './table.ts';
 import { EV_DESTROY } from './event-ring.ts';
+import { removeExpectationsLocked } from './alg/run.ts';
 import { H_CNT_EXPIRED, H_SWEEP_CURSOR, K_META, R_EXPIRY, R_KEY_ORIG, REC_WORDS } from './layout.ts';
 
-/** Unlink, uncount and free r. Caller holds the shards of both its keys. */
+/** Unlink, uncount and free r, and drop its ALG expectations. Caller
+ *  holds the shards of both its keys. */
 export function removeLocked(t: ConnTable, r: number): void {
+  removeExpectationsLocked(t, r);
   const zone = t.rec[r * REC_WORDS + R_KEY_ORIG + K_META] & 0xffff;
   if (t.events !== null) t.events.postConn(EV_DESTROY, t.rec, r, 0);
   t.unlinkLocked(r);

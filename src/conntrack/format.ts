@@ -2,7 +2,9 @@
 // `dpctl/ct-stats-show [-m]` lines, as OVS 3.1's userspace datapath prints
 // them (fixtures captured from a real OVS in test/conntrack/fixtures).
 
-import type { ConnInfo, ConnTuple } from './conn.ts';
+import { tupleOf, type ConnInfo, type ConnTuple } from './conn.ts';
+import type { ExpInfo } from './alg/expect.ts';
+import { ALG_NAMES } from './alg/helper.ts';
 import { TCP_STATE_NAMES, TCPS_FIN_WAIT_2, TCPS_TIME_WAIT, TCPS_SYN_RECV, TCPS_ESTABLISHED, WS_FLAG, WS_UNKNOWN } from './tcp.ts';
 
 const PROTO_NAMES: Record<number, string> = {
@@ -75,7 +77,19 @@ export function formatConn(c: ConnInfo, verbose: boolean | FormatOptions = false
       s += `,protoinfo=(state=${TCP_STATE_NAMES[tcpCoalescedState(t.stateOrig, t.stateReply)]})`;
     }
   }
+  if (c.helper !== 0) s += `,helper=${ALG_NAMES[c.helper] ?? c.helper}`;
+  if (o.verbose && c.parent) s += `,parent=(${tupleText(c.parent, c.proto)})`;
   return s;
+}
+
+/** One `dpctl/dump-conntrack-exp` line: the expected tuple (source port 0,
+ *  any), zone, the mark and labels it will inherit, and the parent's tuple. */
+export function formatExp(e: ExpInfo): string {
+  let s = `${protoName(e.proto)},orig=(${tupleText(tupleOf(e.key, 0, e.proto, e.v6), e.proto)})`;
+  if (e.zone !== 0) s += `,zone=${e.zone}`;
+  if (e.mark !== 0) s += `,mark=${e.mark}`;
+  if (e.label.some((w) => w !== 0)) s += `,labels=${labelText(e.label)}`;
+  return `${s},parent=(${tupleText(tupleOf(e.parentKey, 0, e.proto, e.v6), e.proto)})`;
 }
 
 // Protocols ct-stats-show names. Verified against OVS 3.1: TCP, UDP, SCTP,

@@ -3,7 +3,7 @@
 // error. Fast path: writes into caller-provided Int32Arrays, never allocates.
 
 import {
-  FK_ETH_TYPE, FK_NW_SRC, FK_NW_DST, FK_IPV6_SRC, FK_IPV6_DST, FK_NW_PROTO, FK_NW_FRAG, FK_TP_SRC, FK_TP_DST,
+  FK_CT_NW_SRC, FK_CT_NW_DST, FK_CT_IPV6_SRC, FK_CT_IPV6_DST, FK_CT_NW_PROTO, FK_CT_TP, FK_ETH_TYPE, FK_NW_SRC, FK_NW_DST, FK_IPV6_SRC, FK_IPV6_DST, FK_NW_PROTO, FK_NW_FRAG, FK_TP_SRC, FK_TP_DST,
   ETH_TYPE_IP, ETH_TYPE_IPV6, FRAG_ANY, IPPROTO_ICMP, IPPROTO_ICMPV6,
 } from '../packet/flow-key.ts';
 import { K_META, K_SRC, K_DST, K_PORTS, AF_V6, tupleHasPorts } from '../packet/tuple.ts';
@@ -125,3 +125,35 @@ export function extractKey(k: Int32Array, ofs: number, tmp: Int32Array, p: L4Pkt
   return EXTRACT_OK;
 }
 
+/** Write the ct_nw, ct_ipv6 and ct_tp fields of the flow key from the key words at kb. */
+export function writeCtTuple(key: Uint32Array, o: number, kw: Int32Array, kb: number): void {
+  const meta = kw[kb + K_META];
+  const proto = (meta >>> 16) & 0xff;
+  const v6 = (meta >>> 24) !== 0;
+  if (v6) {
+    key[o + FK_CT_NW_SRC] = 0;
+    key[o + FK_CT_NW_DST] = 0;
+    for (let i = 0; i < 4; i++) {
+      key[o + FK_CT_IPV6_SRC + i] = kw[kb + K_SRC + i];
+      key[o + FK_CT_IPV6_DST + i] = kw[kb + K_DST + i];
+    }
+  } else {
+    key[o + FK_CT_NW_SRC] = kw[kb + K_SRC];
+    key[o + FK_CT_NW_DST] = kw[kb + K_DST];
+    for (let i = 0; i < 4; i++) { key[o + FK_CT_IPV6_SRC + i] = 0; key[o + FK_CT_IPV6_DST + i] = 0; }
+  }
+  key[o + FK_CT_NW_PROTO] = proto;
+  const ports = kw[kb + K_PORTS];
+  // ICMP: ct_tp_src is the type, ct_tp_dst the code (ovs-fields(7)).
+  key[o + FK_CT_TP] = proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6
+    ? (((ports >>> 8) & 0xff) << 16) | (ports & 0xff)
+    : ports >>> 0;
+}
+
+export function clearCtTuple(key: Uint32Array, o: number): void {
+  key[o + FK_CT_NW_SRC] = 0;
+  key[o + FK_CT_NW_DST] = 0;
+  for (let i = 0; i < 4; i++) { key[o + FK_CT_IPV6_SRC + i] = 0; key[o + FK_CT_IPV6_DST + i] = 0; }
+  key[o + FK_CT_NW_PROTO] = 0;
+  key[o + FK_CT_TP] = 0;
+}

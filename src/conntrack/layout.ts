@@ -34,7 +34,15 @@ export const R_PKTS_ORIG = 44; // f64
 export const R_PKTS_REPLY = 46; // f64
 export const R_BYTES_ORIG = 48; // f64
 export const R_BYTES_REPLY = 50; // f64
-export const REC_WORDS = 52;
+// ALG helpers (src/conntrack/alg): the connection's helper, its parent
+// (a related connection created from an expectation) and the TCP sequence
+// adjustment left by payload rewrites, per direction (as Linux's
+// nf_ct_seqadj: correction position, offset before, offset after).
+export const R_HELPER = 52; // ALG_* of the connection (0 = none); set at commit, then constant
+export const R_PARENT_ID = 53; // R_ID of the parent connection (0 = not related)
+export const R_SEQADJ_ORIG = 54; // 3 words: correction pos, offset before, offset after (orig-direction seq)
+export const R_SEQADJ_REPLY = 57; // 3 words, reply direction
+export const REC_WORDS = 60;
 export const REC_BYTES = REC_WORDS * 4;
 
 // R_FLAGS bits
@@ -75,6 +83,10 @@ export const H_CNT_NAT_CONNS = 22; // NATed connections committed (ever)
 export const H_EV_LISTENERS = 29; // event subscribers; 0 = producers post nothing (one load per event point)
 export const H_EV_POSTED = 30; // events written into a ring (all threads)
 export const H_EV_LOST = 31; // events dropped because their thread's ring was full
+export const H_CNT_EXP_CREATED = 23; // ALG expectations created
+export const H_CNT_EXP_MATCHED = 24; // expectations a new connection matched
+export const H_CNT_EXP_EXPIRED = 25; // expectations timed out or removed with their parent
+export const H_CNT_ALG_MALFORMED = 26; // helper control messages that did not parse (+inv)
 export const H_WORDS_FIXED = 32;
 export const MAGIC = 0x73776463; // 'swdc'
 

@@ -36,6 +36,7 @@
 
 import { hashWords, mixWord, finishHash } from './hash.ts';
 import { lockWord, tryLockWord, unlockWord } from './lock.ts';
+import { ExpTable } from './alg/expect.ts';
 import {
   KEY_WORDS, K_META, K_PORTS, K_SRC, K_DST,
   REC_WORDS, R_FLAGS, R_KEY_ORIG, R_KEY_REPLY, R_NEXT_ORIG, R_NEXT_REPLY, R_BKT_ORIG, R_BKT_REPLY,
@@ -53,6 +54,8 @@ export interface TableDescriptor {
   header: SharedArrayBuffer;
   slab: SharedArrayBuffer;
   buckets: SharedArrayBuffer;
+  /** ALG expectations (alg/expect.ts). */
+  exp: SharedArrayBuffer;
 }
 
 export interface TableOptions {
@@ -87,6 +90,8 @@ export class ConnTable {
   readonly descriptor: TableDescriptor;
   /** This thread's event rings (event-ring.ts); null: no events. */
   events: EventRings | null = null;
+  /** Expectations of the ALG helpers, shared like the table. */
+  readonly exp: ExpTable;
 
   private constructor(d: TableDescriptor) {
     this.descriptor = d;
@@ -95,6 +100,7 @@ export class ConnTable {
     this.rec = new Int32Array(d.slab);
     this.f64 = new Float64Array(d.slab);
     this.bkt = new Int32Array(d.buckets);
+    this.exp = new ExpTable(d.exp);
     this.seed = this.hdr[H_SEED];
     this.capacity = this.hdr[H_CAPACITY];
     this.nshards = this.hdr[H_NSHARDS];
@@ -123,6 +129,7 @@ export class ConnTable {
       header,
       slab: new SharedArrayBuffer(capacity * REC_WORDS * 4),
       buckets: new SharedArrayBuffer(nbuckets * 4),
+      exp: ExpTable.createBuffer(undefined, h[H_SEED] ^ 0x2545f491),
     });
   }
 

@@ -65,6 +65,7 @@ export interface ConntrackApi {
   dumpConntrack(o: { zone?: number; verbose?: boolean }): unknown;
   flushConntrack(o: { zone?: number; tuple?: string }): unknown;
   ctStatsShow(o: { zone?: number; verbose?: boolean }): unknown;
+  dumpConntrackExp(o: { zone?: number }): unknown;
   ctSetMaxconns(n: number): unknown;
   ctGetMaxconns(): unknown;
   ctGetNconns(): unknown;
@@ -223,6 +224,7 @@ export const SWITCH_METHODS: Record<string, MethodSpec> = {
   'dump-conntrack': { call: (sw, p) => ct(sw, 'dumpConntrack')({ zone: p.optInt('zone', ...ZONE), verbose: p.bool('verbose') }) },
   'flush-conntrack': { call: (sw, p) => ct(sw, 'flushConntrack')({ zone: p.optInt('zone', ...ZONE), tuple: p.optStr('tuple') }) },
   'ct-stats-show': { call: (sw, p) => ct(sw, 'ctStatsShow')({ zone: p.optInt('zone', ...ZONE), verbose: p.bool('verbose') }) },
+  'dump-conntrack-exp': { call: (sw, p) => ct(sw, 'dumpConntrackExp')({ zone: p.optInt('zone', ...ZONE) }) },
   'ct-set-maxconns': { call: (sw, p) => ct(sw, 'ctSetMaxconns')(p.int('maxconns', 0, 0xffffffff)) },
   'ct-get-maxconns': { call: (sw) => ct(sw, 'ctGetMaxconns')() },
   'ct-get-nconns': { call: (sw) => ct(sw, 'ctGetNconns')() },

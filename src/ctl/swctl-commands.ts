@@ -239,6 +239,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     }
     run('flush-conntrack', { zone, tuple: tuple.length ? tuple.join(' ') : undefined }, quiet);
   }),
+  c('dump-conntrack-exp [zone]', 'print outstanding ALG expectations (ct alg=ftp|tftp), like dpctl/dump-conntrack-exp (zone=N to filter)', ([zone], _o, run) => run('dump-conntrack-exp', { zone: zoneArg(zone) })),
   c('ct-stats-show [zone]', 'connection counts per protocol, like dpctl/ct-stats-show', ([zone], o, run) => run('ct-stats-show', { zone: zoneArg(zone), verbose: !!o.more }), [more]),
   c('ct-set-maxconns <n>', 'set the connection limit', ([n], _o, run) => run('ct-set-maxconns', { maxconns: posInt(n, 'maxconns') })),
   c('ct-get-maxconns', 'print the connection limit', (_a, _o, run) => run('ct-get-maxconns', {})),

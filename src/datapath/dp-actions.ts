@@ -10,6 +10,7 @@ import {
 import type { NatSpec } from '../nat/range.ts';
 import { compileNat } from '../nat/range.ts';
 import type { CtExec } from '../conntrack/execute.ts';
+import { algId } from '../conntrack/alg/helper.ts';
 
 export const DPA_OUTPUT = 1;
 export const DPA_RECIRC = 2;
@@ -70,6 +71,7 @@ export function ct(a: Omit<DpCtAction, 't' | 'exec'>): DpAction {
   }
   const exec: CtExec = {
     zone: a.zone, commit: a.commit, force: a.force, mark: a.mark, label: labelWords, nat: a.nat ? compileNat(a.nat) : null,
+    alg: algId(a.alg),
   };
   return { t: DPA_CT, ...a, exec };
 }

@@ -12,6 +12,7 @@
 // the PMD threads have their own Datapath instances (pmd/).
 
 import { Conntrack } from '../conntrack/conntrack.ts';
+import { H_CNT_ALG_MALFORMED } from '../conntrack/layout.ts';
 import { parsePacketArg } from '../packet/compose.ts';
 import type { DpAction } from './dp-actions.ts';
 import { conntrackHook, Datapath, type Revalidate, type Upcall } from './datapath.ts';
@@ -29,6 +30,8 @@ import { TapBackend } from './ports/tap.ts';
 import { RxLoop } from './rx/rx-loop.ts';
 
 export const SWEEP_INTERVAL_MS = 10;
+/** Malformed ALG control messages are logged at most this often. */
+const ALG_LOG_INTERVAL_MS = 5_000;
 
 /** Slots to visit per sweep step so that a full pass takes about 20 s. */
 export function sweepBudget(highWater: number): number {
@@ -401,7 +404,21 @@ export class Dpif {
     this.conntrack.ipf.expire(nowMs); // fragment lists of the main thread's ports
     this.sweepStats.ns += Number(process.hrtime.bigint() - t0);
     this.sweepStats.steps++;
+    this.reportAlgMalformed(nowMs);
     return n;
+  }
+
+  // ALG helpers: the packet path only counts malformed control messages
+  // (+inv); they are logged here, at most once per ALG_LOG_INTERVAL_MS.
+  private algMalformedSeen = 0;
+  private algLoggedAt = -Infinity;
+  private reportAlgMalformed(nowMs: number): void {
+    const n = Atomics.load(this.conntrack.table.hdr, H_CNT_ALG_MALFORMED);
+    if (n === this.algMalformedSeen || nowMs - this.algLoggedAt < ALG_LOG_INTERVAL_MS) return;
+    this.opts.log.warn({ malformed: n - this.algMalformedSeen, total: n },
+      `conntrack: ${n - this.algMalformedSeen} malformed FTP/TFTP control message(s) marked +inv`);
+    this.algMalformedSeen = n;
+    this.algLoggedAt = nowMs;
   }
 
   /** Time spent in conntrack expiry steps, for metrics. */

@@ -3,7 +3,7 @@
 
 import type { Conntrack } from '../conntrack/conntrack.ts';
 import type { TupleFilter } from '../conntrack/conn.ts';
-import { formatConn, formatCtStats } from '../conntrack/format.ts';
+import { formatConn, formatCtStats, formatExp } from '../conntrack/format.ts';
 import { TIMEOUT_ATTRS, type TimeoutAttr } from '../conntrack/timeouts.ts';
 import { SwitchError } from './api.ts';
 
@@ -70,6 +70,12 @@ export class CtCommands {
     return { connections: lines.length, lines };
   }
 
+  /** dpctl/dump-conntrack-exp: the ALG expectations not matched yet. */
+  dumpExp(opts: { zone?: number }) {
+    const lines = this.ct.dumpExpectations(opts.zone, this.now()).map(formatExp);
+    return { expectations: lines.length, lines };
+  }
+
   flush(opts: { zone?: number; tuple?: string }) {
     const filter = { zone: opts.zone, ...(opts.tuple ? parseFlushTuple(opts.tuple) : {}) };
     const flushed = this.ct.flush(filter);
@@ -89,8 +95,14 @@ export class CtCommands {
     if (opts.verbose) {
       lines.push(`  NAT: ${c.natConns}`);
       lines.push(`  NAT exhaustion drops: ${natExhausted}`);
+      // and the ALG helpers' figures (swd's own as well).
+      lines.push(`  ALG expectations: created ${c.expCreated}, matched ${c.expMatched}, expired ${c.expExpired}`);
+      lines.push(`  ALG malformed control messages: ${c.algMalformed}`);
     }
-    return { total: conns.length, natConnections: c.natConns, natExhaustionDrops: natExhausted, lines };
+    return {
+      total: conns.length, natConnections: c.natConns, natExhaustionDrops: natExhausted, expCreated: c.expCreated,
+      expMatched: c.expMatched, expExpired: c.expExpired, algMalformed: c.algMalformed, lines,
+    };
   }
 
   setMaxconns(n: number) {

@@ -42,11 +42,6 @@ export interface FlowHost {
  */
 export function checkActions(acts: OfAction[], br: Bridge | null, where: FlowWhere | null = null): void {
   for (const a of acts) {
-    if (a.type === 'ct' && a.alg) {
-      const col = where ? where.text.indexOf('alg=') : -1;
-      const loc = where ? `${where.file}:${where.line}:${col >= 0 ? `${col + 1}:` : ''} ` : '';
-      throw new SwitchError('ENOTSUP', `${loc}ct(alg=${a.alg}) is not supported yet`);
-    }
     if (a.type === 'group' && br && !br.groups.has(a.groupId)) {
       let loc = '';
       if (where) {

@@ -374,6 +374,7 @@ export class Switch implements SwitchApi {
     return r;
   }
   ctStatsShow(o: { zone?: number; verbose?: boolean }) { return this.ct.stats(o); }
+  dumpConntrackExp(o: { zone?: number }) { return this.ct.dumpExp(o); }
   ctSetMaxconns(n: number) { return this.ct.setMaxconns(n); }
   ctGetMaxconns() { return this.ct.getMaxconns(); }
   ctGetNconns() { return this.ct.getNconns(); }

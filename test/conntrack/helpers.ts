@@ -23,6 +23,8 @@ export interface L4Spec {
   win?: number;
   wscale?: number;
   payload?: number;
+  /** TCP/UDP: these payload bytes (instead of `payload` filler bytes). */
+  data?: Uint8Array | string;
   /** ICMP */
   type?: number;
   code?: number;
@@ -37,7 +39,9 @@ function l4Bytes(s: L4Spec): Uint8Array {
   if (s.proto === 6) {
     const opts = s.wscale !== undefined ? [3, 3, s.wscale, 1] : [];
     const hl = 20 + opts.length;
-    const b = new Uint8Array(hl + (s.payload ?? 0)).fill(0x61);
+    const data = typeof s.data === 'string' ? new TextEncoder().encode(s.data) : s.data;
+    const b = new Uint8Array(hl + (data ? data.length : s.payload ?? 0)).fill(0x61);
+    if (data) b.set(data, hl);
     const dv = new DataView(b.buffer);
     dv.setUint16(0, s.sport ?? 0); dv.setUint16(2, s.dport ?? 0);
     dv.setUint32(4, (s.seq ?? 0) >>> 0); dv.setUint32(8, (s.ack ?? 0) >>> 0);
@@ -57,7 +61,9 @@ function l4Bytes(s: L4Spec): Uint8Array {
     b.set(inner, 8);
     return b;
   }
-  const b = new Uint8Array(8 + (s.payload ?? 0)).fill(0x62);
+  const data = typeof s.data === 'string' ? new TextEncoder().encode(s.data) : s.data;
+  const b = new Uint8Array(8 + (data ? data.length : s.payload ?? 0)).fill(0x62);
+  if (data) b.set(data, 8);
   const dv = new DataView(b.buffer);
   dv.setUint16(0, s.sport ?? 0); dv.setUint16(2, s.dport ?? 0); dv.setUint16(4, b.length); dv.setUint16(6, 0);
   return b;
@@ -123,7 +129,7 @@ export class Harness {
     this.ct = ct ?? Conntrack.create({ capacity: 4096 });
   }
   /** Send one packet through ct(); returns ct_state as '+trk+new' text. */
-  send(src: string, dst: string, s: L4Spec, o: { zone?: number; commit?: boolean; force?: boolean; mark?: MarkSet; label?: LabelSet; nat?: NatRange | null } = {}): string {
+  send(src: string, dst: string, s: L4Spec, o: { zone?: number; commit?: boolean; force?: boolean; mark?: MarkSet; label?: LabelSet; nat?: NatRange | null; alg?: number } = {}): string {
     loadPacket(this.batch, src, dst, s);
     this.ct.execute(this.batch, 0, this.batch.keys, 0, ctExec(o), this.now);
     return ctStateText(this.batch.keys[FK_CT_STATE]);
@@ -138,5 +144,5 @@ export class Harness {
 
 /** A compiled ct() action: commit unless told otherwise, zone 0, nothing else. */
 export function ctExec(o: Partial<CtExec> = {}): CtExec {
-  return { zone: o.zone ?? 0, commit: o.commit ?? true, force: o.force ?? false, mark: o.mark ?? null, label: o.label ?? null, nat: o.nat ?? null };
+  return { zone: o.zone ?? 0, commit: o.commit ?? true, force: o.force ?? false, mark: o.mark ?? null, label: o.label ?? null, nat: o.nat ?? null, alg: o.alg ?? 0 };
 }

@@ -2,8 +2,8 @@
 // (tests/system-traffic.at at v3.1.0, extracted unchanged by
 // scripts/extract-conntrack-flows.mjs) load into a running swd through
 // add-flows, and dump-flows then shows each flow as `ovs-ofctl parse-flows`
-// (Debian's 3.1, recorded once in the .expected files) normalised it. Only
-// the tables using ct(alg=...) are refused, on alg= (ALGs are another issue).
+// (Debian's 3.1, recorded once in the .expected files) normalised it,
+// the tables using the FTP/TFTP helpers (ct(alg=...)) included.
 // A table's groups (NN-name.groups, from the test's add-group) are added first.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -90,15 +90,6 @@ describe("OVS's conntrack system-test flow tables load unchanged", () => {
       const groups = join(DIR, f.replace(/\.flows$/, '.groups'));
       if (existsSync(groups)) await rpc('add-groups', { bridge, text: readFileSync(groups, 'utf8'), file: groups });
       const add = rpc('add-flows', { bridge, text, file: f });
-      if (text.includes('alg=')) {
-        // Refused on the first ct(alg=...), located at its line and column, and nothing applied.
-        const line = text.split('\n').findIndex((l) => !l.startsWith('#') && l.includes('alg=')) + 1;
-        const col = text.split('\n')[line - 1].indexOf('alg=') + 1;
-        await expect(add).rejects.toThrow(`${f}:${line}:${col}: ct(alg=`);
-        const dump = await rpc('dump-flows', { bridge, noStats: true });
-        expect(dump.lines).toEqual([]);
-        return;
-      }
       await add;
       const dump = await rpc('dump-flows', { bridge, noStats: true });
       expect([...(dump.lines as string[])].sort()).toEqual(expectedTable(readFileSync(join(DIR, f.replace(/\.flows$/, '.expected')), 'utf8')));
