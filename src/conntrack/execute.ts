@@ -30,7 +30,8 @@ import { NAT_DST, NAT_SRC, type NatRange } from '../nat/range.ts';
 import { selectTuple, NAT_SEED, type TupleProbe } from '../nat/select.ts';
 import { tupleHasPorts } from '../packet/tuple.ts';
 import { rewriteToTuple, rewriteIcmpError } from '../nat/rewrite.ts';
-import type { PacketBatch } from '../packet/batch.ts';
+import { CONN_MD_NAT, CONN_MD_REPLY, CONN_MD_ZONE, type PacketBatch } from '../packet/batch.ts';
+import { carryConn, executeCarried, lockCarried, type CarriedHost } from './carried.ts';
 import type { ConnTable } from './table.ts';
 import { removeLocked } from './expiry.ts';
 import {
@@ -83,9 +84,9 @@ const NO_SHARD = -1;
 /** try-lock attempts on a lower shard before calling a candidate taken. */
 const TRYLOCK_SPINS = 64;
 
-export class PacketPath implements TupleProbe {
+export class PacketPath implements TupleProbe, CarriedHost {
   // Per-thread scratch: the packet's key, its reverse, and a temp.
-  private readonly k = new Int32Array(KEY_WORDS);
+  readonly k = new Int32Array(KEY_WORDS);
   private readonly rk = new Int32Array(KEY_WORDS);
   private readonly tmp = new Int32Array(KEY_WORDS);
   private readonly pkt: L4Pkt = { data: new Uint8Array(0), l4: 0, l4Len: 0, v6: 0 };
@@ -108,8 +109,17 @@ export class PacketPath implements TupleProbe {
     const k = this.k;
     const p = this.pkt;
     zone &= 0xffff;
+    // The connection an earlier ct() in this zone found for this packet (carried.ts).
+    let carriedRec = NO_REC;
+    if (batch.ctConn[idx] !== 0 && !force && (batch.ctConnMd[idx] & CONN_MD_ZONE) === zone) {
+      if ((batch.ctConnMd[idx] & CONN_MD_NAT) === 0) {
+        if (executeCarried(this, batch, idx, key, keyOfs, a)) return;
+      } else carriedRec = batch.ctConn[idx] - 1;
+    }
+    const carriedReply = (batch.ctConnMd[idx] & CONN_MD_REPLY) !== 0;
     const ex = extractKey(k, 0, this.tmp, p, batch.data[idx], batch.l3[idx], batch.l4[idx], key, keyOfs, zone);
     if (ex === EXTRACT_FAIL) {
+      batch.ctConn[idx] = 0;
       Atomics.add(t.hdr, H_CNT_INVALID, 1);
       this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID, zone, NO_REC, false);
       return;
@@ -123,8 +133,11 @@ export class PacketPath implements TupleProbe {
     const tracker = trackerFor(proto);
     const pktLen = batch.len[idx];
 
-    t.lockShard(shard);
-    let node = t.lookupLocked(k, 0, bucket);
+    const carried = carriedRec !== NO_REC && lockCarried(t, batch, idx) >= 0;
+    batch.ctConn[idx] = 0;
+    if (carried) shard = t.homeShard(carriedRec);
+    else t.lockShard(shard);
+    let node = carried ? (carriedRec << 1) | (carriedReply ? 1 : 0) : t.lookupLocked(k, 0, bucket);
     let r = NO_REC;
     let reply = false;
     if (node >= 0) {
@@ -171,7 +184,12 @@ export class PacketPath implements TupleProbe {
       const res = tracker.update(rec, base, p, reply, t.seqCheck());
       if (res === UPDATE_INVALID) {
         Atomics.add(t.hdr, H_CNT_INVALID, 1);
-        this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID, zone, r, false);
+        // As OVS: the connection's NAT and the commit's mark/label still
+        // apply to a packet found invalid (the rewrite is idempotent).
+        if (commit) this.applyMarkLabelLocked(r, setMark, setLabel);
+        const cs = nat !== null ? this.natPacketLocked(r, reply, false, batch, idx, key, keyOfs) : 0;
+        this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID | cs, zone, r, false);
+        carryConn(batch, idx, t, r, zone, reply, nat !== null);
         t.unlockShard(shard);
         return;
       }
@@ -183,10 +201,15 @@ export class PacketPath implements TupleProbe {
         t.f64[(base + R_EXPIRY) >>> 1] = nowMs + timeoutSec(t, zone, getClass(rec, base)) * 1000;
         const pi = (base + (reply ? R_PKTS_REPLY : R_PKTS_ORIG)) >>> 1;
         const bi = (base + (reply ? R_BYTES_REPLY : R_BYTES_ORIG)) >>> 1;
-        t.f64[pi] += 1;
-        t.f64[bi] += pktLen;
+        if (!carried) {
+          t.f64[pi] += 1;
+          t.f64[bi] += pktLen;
+        }
         if (commit) this.applyMarkLabelLocked(r, setMark, setLabel);
-        if (nat !== null) state |= this.natPacketLocked(r, reply, false, batch, idx, key, keyOfs);
+        // A packet translated in this zone already keeps its translation (OVS's handle_nat()).
+        const natted = carried ? key[keyOfs + FK_CT_STATE] & (CS_SRC_NAT | CS_DST_NAT) : 0;
+        if (natted !== 0) state |= natted;
+        else if (nat !== null) state |= this.natPacketLocked(r, reply, false, batch, idx, key, keyOfs);
       }
     }
 
@@ -226,6 +249,7 @@ export class PacketPath implements TupleProbe {
       }
     }
     this.writeMd(key, keyOfs, CS_TRACKED | state, zone, r, r === NO_REC);
+    if (r !== NO_REC) carryConn(batch, idx, t, r, zone, reply, nat !== null);
     t.unlockShard(shard);
   }
 
@@ -333,7 +357,7 @@ export class PacketPath implements TupleProbe {
    * header words. Returns the ct_state NAT bits (0 when r has no NAT).
    * Caller holds r's home shard; this.k is the packet's key.
    */
-  private natPacketLocked(r: number, reply: boolean, related: boolean, batch: PacketBatch, idx: number,
+  natPacketLocked(r: number, reply: boolean, related: boolean, batch: PacketBatch, idx: number,
     key: Uint32Array, o: number): number {
     const rec = this.table.rec;
     const base = r * REC_WORDS;
@@ -372,7 +396,7 @@ export class PacketPath implements TupleProbe {
     return cs;
   }
 
-  private applyMarkLabelLocked(r: number, setMark: MarkSet | null, setLabel: LabelSet | null): void {
+  applyMarkLabelLocked(r: number, setMark: MarkSet | null, setLabel: LabelSet | null): void {
     const rec = this.table.rec;
     const base = r * REC_WORDS;
     if (setMark !== null) {

@@ -269,6 +269,7 @@ export class Datapath {
         case DPA_CT_CLEAR:
           // ct_state through ct_ipv6_dst, ct_label included (flow-key.ts keeps the ct words together).
           for (let w = FK_CT_STATE; w <= FK_CT_IPV6_DST + 3; w++) keys[k + w] = 0;
+          b.ctConn[i] = 0;
           break;
         case DPA_RECIRC:
           // As dpif-netdev: a packet may recirculate MAX_RECIRC_DEPTH times (depth 0..MAX-1 may recirculate).

@@ -15,6 +15,11 @@ import { FK_WORDS } from './flow-key.ts';
 
 export const BATCH_MAX = 32;
 export const HEADROOM = 64;
+/** PacketBatch.ctConnMd: the zone in the low 16 bits, and the packet's direction. */
+export const CONN_MD_ZONE = 0xffff;
+export const CONN_MD_REPLY = 0x10000;
+/** ...found by a ct() with nat: the packet may carry translated addresses. */
+export const CONN_MD_NAT = 0x20000;
 /** Room for a 64 KiB GSO/GRO segment plus headroom. */
 export const SLOT_SIZE = 65536 + HEADROOM * 2;
 
@@ -37,6 +42,16 @@ export class PacketBatch {
    * put it on a wire cuts it into segments (src/datapath/ports/offload.ts).
    */
   readonly gso = new Int32Array(BATCH_MAX);
+  /**
+   * The connection a ct() found for the packet (OVS: pkt->md.conn), so the
+   * next ct() in the same zone uses it instead of looking the packet up
+   * again: record index + 1 (0 = none), the record's id when it was found
+   * (a record reused since then no longer matches), and CONN_MD_* (zone,
+   * direction). Written by conntrack, cleared by ct_clear and by commit().
+   */
+  readonly ctConn = new Int32Array(BATCH_MAX);
+  readonly ctConnId = new Int32Array(BATCH_MAX);
+  readonly ctConnMd = new Int32Array(BATCH_MAX);
 
   constructor(slotSize = SLOT_SIZE) {
     this.data = [];
@@ -63,6 +78,7 @@ export class PacketBatch {
     this.l4[i] = -1;
     this.dropped[i] = 0;
     this.gso[i] = 0;
+    this.ctConn[i] = 0;
     this.count = i + 1;
     return i;
   }

@@ -7,7 +7,8 @@
 // attached and off after del-port, a truncated frame counted as a drop);
 // seed 001's stateful ACL with TCP data both ways, a blocked reverse
 // connection and an ICMP port unreachable passed as +rel; seed 000's SNAT
-// table; DNAT spreading connections over two servers; a tap port between
+// table; DNAT spreading connections over two servers; DNAT with an
+// additional SNAT (the packet keeps its connection); a tap port between
 // the host and a namespace.
 
 import { describe, expect, it } from 'vitest';
@@ -167,6 +168,27 @@ describe.skipIf(skip !== null)(`system and tap ports in network namespaces${skip
     expect(await waitFor(() => s2.accepted().length + s3.accepted().length === 16)).toBe(true);
     expect(s2.accepted().length).toBeGreaterThan(0);
     expect(s3.accepted().length).toBeGreaterThan(0);
+  });
+
+  it('DNAT with additional SNAT (OVS\'s system test): the packet keeps its connection, so the second nat() is ignored, mark and label are set, one connection', async () => {
+    const { topo, swd, h } = await setup(2);
+    swd.ok(['add-flows', 'br0', '-'], [
+      'priority=30,in_port=1,ip,nw_dst=172.1.1.2,actions=ct(commit,nat(dst=10.77.0.2:8080),table=1)',
+      'priority=20,in_port=2,ip,actions=ct(nat),1',
+      'priority=10,arp,actions=NORMAL',
+      'priority=1,actions=drop',
+      'table=1,ip,actions=ct(commit,nat(src=10.77.0.240),exec(set_field:0xac->ct_mark,set_field:0xac->ct_label),table=2)',
+      'table=2,in_port=1,ip,ct_mark=0xac,ct_label=0xac,actions=2',
+    ].join('\n'));
+    inNs(topo, h[0], ['ip', 'route', 'add', '172.1.1.0/24', 'via', h[1].ip]);
+    const server = await startTcpServer(topo, h[1], 8080);
+    // The server sees the client's own address (no SNAT), the client gets its answer from 172.1.1.2.
+    expect(tcpRequest(topo, h[0], '172.1.1.2', 8080, 'dnat only')).toBe('10.77.0.1 DNAT ONLY');
+    expect(await waitFor(() => server.accepted().length === 1)).toBe(true);
+    const ct = swd.ok(['dump-conntrack']).filter((l) => l.startsWith('tcp,'));
+    expect(ct.map((l) => l.replace(/([sd])port=\d+/g, '$1port=N').replace(/,protoinfo=.*/, ''))).toEqual([
+      'tcp,orig=(src=10.77.0.1,dst=172.1.1.2,sport=N,dport=N),reply=(src=10.77.0.2,dst=10.77.0.1,sport=N,dport=N),mark=172,labels=0xac',
+    ]);
   });
 
   it('a tap port carries traffic between the host and a namespace', async () => {

@@ -74,6 +74,8 @@ export class UpcallQueue {
   private readonly recGso: Int32Array;
   private readonly recDepth: Uint8Array;
   private readonly recMeta: Uint32Array;
+  /** The connection the packet carried (PacketBatch.ctConn*): 3 words. */
+  private readonly recConn: Int32Array;
 
   constructor(readonly limits: UpcallQueueLimits = DEFAULT_LIMITS) {
     for (let i = limits.smallSlots - 1; i >= 0; i--) {
@@ -91,6 +93,7 @@ export class UpcallQueue {
     this.recGso = new Int32Array(records);
     this.recDepth = new Uint8Array(records);
     this.recMeta = new Uint32Array(records * FK_HEADER_FIRST);
+    this.recConn = new Int32Array(records * 3);
   }
 
   /** Upcalls in flight. */
@@ -164,6 +167,9 @@ export class UpcallQueue {
     this.recDepth[rec] = depth;
     const m = rec * FK_HEADER_FIRST;
     for (let w = 0; w < FK_HEADER_FIRST; w++) this.recMeta[m + w] = key[keyOfs + w];
+    this.recConn[rec * 3] = b.ctConn[i];
+    this.recConn[rec * 3 + 1] = b.ctConnId[i];
+    this.recConn[rec * 3 + 2] = b.ctConnMd[i];
     u.packets.push(rec);
     this.stats.queued++;
     return true;
@@ -225,6 +231,9 @@ export class UpcallQueue {
       depth[i] = this.recDepth[r];
       const m = r * FK_HEADER_FIRST;
       for (let w = 0; w < FK_HEADER_FIRST; w++) meta[i * FK_HEADER_FIRST + w] = this.recMeta[m + w];
+      b.ctConn[i] = this.recConn[r * 3];
+      b.ctConnId[i] = this.recConn[r * 3 + 1];
+      b.ctConnMd[i] = this.recConn[r * 3 + 2];
       this.free(r);
     }
     u.packets.splice(0, n);
