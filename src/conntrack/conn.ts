@@ -4,7 +4,7 @@
 import {
   REC_WORDS, R_FLAGS, R_ID, R_EXPIRY, R_MARK, R_LABEL, R_KEY_ORIG, R_KEY_REPLY, R_TCP_STATES,
   R_PKTS_ORIG, R_PKTS_REPLY, R_BYTES_ORIG, R_BYTES_REPLY, K_META, K_SRC, K_DST, K_PORTS, RF_CLASS_SHIFT,
-  RF_L4_SHIFT, RF_NAT_SHIFT,
+  RF_L4_SHIFT, RF_NAT_SHIFT, RF_OFFLOAD,
 } from './layout.ts';
 import { ipv6FromText } from '../packet/addr.ts';
 
@@ -46,6 +46,8 @@ export interface ConnInfo {
   packetsReply: number;
   bytesOrig: number;
   bytesReply: number;
+  /** RF_OFFLOAD: the datapath's flowtable holds entries for it. */
+  offload: boolean;
 }
 
 export function ipv4ToString(w: number): string {
@@ -113,6 +115,7 @@ export function snapshotLocked(rec: Int32Array, f64: Float64Array, r: number): C
     packetsReply: f64[(b + R_PKTS_REPLY) >>> 1],
     bytesOrig: f64[(b + R_BYTES_ORIG) >>> 1],
     bytesReply: f64[(b + R_BYTES_REPLY) >>> 1],
+    offload: (flags & RF_OFFLOAD) !== 0,
   };
 }
 

@@ -25,6 +25,10 @@ import {
   DPA_USERSPACE, type DpAction, type DpCtAction,
 } from './dp-actions.ts';
 import { MegaflowCache, type Megaflow } from './megaflow.ts';
+import { popVlan, pushVlan } from './vlan.ts';
+import { sameActions, sameMask } from './dp-actions.ts';
+import { FlowTable, FlowtableConfig, type FlowtableHost, type OffloadConntrack } from './flowtable.ts';
+import { offloadBegin, offloadEnd, offloadHit } from '../conntrack/offload.ts';
 import { isRxBackend, type DpPort } from './port.ts';
 
 /** OVS's limit on recirculations of one packet. */
@@ -56,7 +60,7 @@ export const UPCALL_QUEUED: UpcallResult = Object.freeze({ actions: [], mask: ne
 /** Translate an installed megaflow's key again, without side effects (revalidation). */
 export type Revalidate = (key: Uint32Array) => UpcallResult | null;
 
-export interface ConntrackHook {
+export interface ConntrackHook extends Partial<OffloadConntrack> {
   /** Run packet idx of batch through conntrack; sets ct_* key words; may set batch.dropped[idx]. */
   execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, action: DpCtAction, nowMs: number): void;
 }
@@ -67,6 +71,9 @@ export function conntrackHook(ct: Conntrack): ConntrackHook {
     execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: DpCtAction, nowMs: number) {
       ct.execute(batch, idx, key, keyOfs, a.exec, nowMs);
     },
+    offloadBegin: (r, id, st) => offloadBegin(ct.table, r, id, st),
+    offloadHit: (r, id, reply, len, now, st) => offloadHit(ct.table, r, id, reply, len, now, st),
+    offloadEnd: (r, id) => offloadEnd(ct.table, r, id),
   };
 }
 
@@ -81,8 +88,10 @@ export interface DatapathStats {
   controller: number;
 }
 
-export class Datapath {
+export class Datapath implements FlowtableHost {
   readonly ports = new Map<number, DpPort>();
+  /** The offload fast path (flowtable.ts); its configuration is shared with the PMD threads. */
+  flowtable: FlowTable;
   readonly cache = new MegaflowCache();
   readonly parseStats = new ParseStats();
   readonly stats: DatapathStats = { hit: 0, missed: 0, lost: 0, dropped: 0, recircTooDeep: 0, ctUnavailable: 0, controller: 0 };
@@ -97,7 +106,11 @@ export class Datapath {
     public conntrack: ConntrackHook | null = null,
     /** Without one, revalidate() drops every megaflow (PMD threads refill on demand). */
     private readonly retranslate: Revalidate | null = null,
-  ) {}
+    offloadConfig: FlowtableConfig = new FlowtableConfig(),
+  ) {
+    const c = conntrack;
+    this.flowtable = new FlowTable(offloadConfig, c?.offloadBegin && c.offloadHit && c.offloadEnd ? (c as OffloadConntrack) : null);
+  }
 
   addPort(port: DpPort): void {
     if (this.ports.has(port.number)) throw new Error(`datapath port ${port.number} already exists`);
@@ -108,6 +121,7 @@ export class Datapath {
     const p = this.ports.get(n);
     if (!p) return;
     this.ports.delete(n);
+    this.flowtable.flush();
     p.close();
   }
 
@@ -197,9 +211,26 @@ export class Datapath {
   batches = 0;
 
   private processPacket(b: PacketBatch, i: number, depth: number): void {
+    const ft = this.flowtable;
+    if (depth === 0 && this.resumeSkip === 0) {
+      if (ft.tryHit(this, b, i, this.now)) return;
+      if (ft.tracing) {
+        this.processPacketFull(b, i, 0);
+        ft.traceEnd(b, i, this.now);
+        return;
+      }
+    }
+    this.processPacketFull(b, i, depth);
+  }
+
+  private processPacketFull(b: PacketBatch, i: number, depth: number): void {
     const keys = b.keys;
     const k = i * FK_WORDS;
     const mf = this.cache.lookup(keys, k);
+    if (this.flowtable.tracing) {
+      if (mf !== null) this.flowtable.traceMegaflow(mf);
+      else this.flowtable.traceFail();
+    }
     const skip = this.resumeSkip;
     this.resumeSkip = 0;
     let actions: DpAction[];
@@ -245,17 +276,19 @@ export class Datapath {
       const act = actions[a];
       switch (act.t) {
         case DPA_OUTPUT: {
-          const p = this.ports.get(act.port);
-          if (p !== undefined) p.transmit(b.data[i], b.start[i], b.len[i], this.now, b.gso[i]);
+          if (this.flowtable.tracing) this.flowtable.traceOutput(act.port, keys, k);
+          this.outputTo(act.port, b, i);
           break;
         }
         case DPA_SET:
           this.applySet(b, i, act.words, act.values);
           break;
         case DPA_PUSH_VLAN:
+          this.flowtable.traceFail();
           pushVlan(b, i, act.tpid, act.tci);
           break;
         case DPA_POP_VLAN:
+          this.flowtable.traceFail();
           popVlan(b, i);
           break;
         case DPA_CT:
@@ -265,6 +298,7 @@ export class Datapath {
           }
           this.conntrack.execute(b, i, keys, k, act, this.now);
           if (b.dropped[i]) return;
+          if (this.flowtable.tracing) this.flowtable.traceCt(b, i);
           break;
         case DPA_CT_CLEAR:
           // ct_state through ct_ipv6_dst, ct_label included (flow-key.ts keeps the ct words together).
@@ -278,9 +312,10 @@ export class Datapath {
             return;
           }
           keys[k + FK_RECIRC_ID] = act.id;
-          this.processPacket(b, i, depth + 1);
+          this.processPacketFull(b, i, depth + 1);
           break;
         case DPA_USERSPACE:
+          this.flowtable.traceFail();
           this.stats.controller++;
           break;
         case DPA_SET_PKT_MARK:
@@ -288,6 +323,15 @@ export class Datapath {
           break;
       }
     }
+  }
+
+  applySetTo(b: PacketBatch, i: number, words: Int32Array, values: Uint32Array): void {
+    this.applySet(b, i, words, values);
+  }
+
+  outputTo(port: number, b: PacketBatch, i: number): void {
+    const p = this.ports.get(port);
+    if (p !== undefined) p.transmit(b.data[i], b.start[i], b.len[i], this.now, b.gso[i]);
   }
 
   /** Rewrite header fields in place, keeping checksums right (RFC 1624) and the key in sync. */
@@ -377,6 +421,7 @@ export class Datapath {
 
   /** Re-translate every megaflow: drop those whose mask changed or whose translation fails, update the actions of those whose actions changed. Returns how many were removed or updated. */
   revalidate(): number {
+    this.flowtable.flush();
     let removed = 0;
     for (const mf of this.cache.entries()) {
       let res: UpcallResult | null;
@@ -410,11 +455,14 @@ export class Datapath {
 
   expire(nowMs: number): number {
     const dead = this.cache.expire(nowMs, this.maxIdleMs);
+    if (dead.length > 0) this.flowtable.flush();
+    else this.flowtable.expire(nowMs);
     for (const mf of dead) this.onRemove?.(mf);
     return dead.length;
   }
 
   flushFlows(): number {
+    this.flowtable.flush();
     for (const mf of this.cache.entries()) this.onRemove?.(mf);
     return this.cache.clear();
   }
@@ -427,50 +475,6 @@ function updateL4Csum32(d: Uint8Array, l4csum: number, proto: number, old: numbe
   let nc = csumUpdate32(c, old, v);
   if (proto === IPPROTO_UDP && nc === 0) nc = 0xffff;
   wr16(d, l4csum, nc);
-}
-
-function pushVlan(b: PacketBatch, i: number, tpid: number, tci: number): void {
-  const d = b.data[i];
-  const s = b.start[i];
-  if (s < 4) return;
-  d.copyWithin(s - 4, s, s + 12);
-  const ns = s - 4;
-  wr16(d, ns + 12, tpid);
-  wr16(d, ns + 14, tci & ~VLAN_CFI & 0xffff);
-  b.start[i] = ns;
-  b.len[i] += 4;
-  b.keys[i * FK_WORDS + FK_VLAN_TCI] = (tci | VLAN_CFI) & 0xffff;
-}
-
-function popVlan(b: PacketBatch, i: number): void {
-  const d = b.data[i];
-  const s = b.start[i];
-  if (b.len[i] < 18) return;
-  const t = rd16(d, s + 12);
-  if (t !== ETH_TYPE_VLAN && t !== ETH_TYPE_VLAN_8021AD) return;
-  d.copyWithin(s + 4, s, s + 12);
-  b.start[i] = s + 4;
-  b.len[i] -= 4;
-  b.keys[i * FK_WORDS + FK_VLAN_TCI] = 0;
-}
-
-function sameMask(a: Uint32Array, b: Uint32Array): boolean {
-  for (let i = 0; i < FK_WORDS; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function sameActions(a: DpAction[], b: DpAction[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    if (JSON.stringify(a[i], bigintSafe) !== JSON.stringify(b[i], bigintSafe)) return false;
-  }
-  return true;
-}
-
-function bigintSafe(_k: string, v: unknown): unknown {
-  if (typeof v === 'bigint') return v.toString();
-  if (v instanceof Uint32Array || v instanceof Int32Array) return Array.from(v);
-  return v;
 }
 
 export { extractHeaders, ETH_TYPE_IPV6 };

@@ -62,6 +62,8 @@ export interface PmdWorkerData {
   stats: SharedArrayBuffer;
   shared: SharedArrayBuffer;
   conntrack: ConntrackDescriptor;
+  /** The flowtable configuration (flowtable.ts FlowtableConfig), shared. */
+  offload: SharedArrayBuffer;
   wakeFd: number;
   upcallPort: MessagePort;
   ctlPort: MessagePort;
@@ -92,6 +94,8 @@ export type PmdEvent =
   /** Megaflows gone from the worker's cache (expired or flushed), with their last counters. */
   | { t: 'flows-removed'; records: Float64Array }
   | { t: 'ack'; ack: number }
+  /** The worker's flowtable entries, as dump-offloaded prints them. */
+  | { t: 'offloaded'; lines: string[] }
   | { t: 'error'; message: string };
 
 export const FLOW_REC = 5;
