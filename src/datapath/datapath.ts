@@ -455,8 +455,8 @@ export class Datapath implements FlowtableHost {
 
   expire(nowMs: number): number {
     const dead = this.cache.expire(nowMs, this.maxIdleMs);
-    if (dead.length > 0) this.flowtable.flush();
-    else this.flowtable.expire(nowMs);
+    if (dead.length > 0) this.flowtable.dropMegaflows(dead);
+    this.flowtable.expire(nowMs);
     for (const mf of dead) this.onRemove?.(mf);
     return dead.length;
   }

@@ -292,6 +292,16 @@ export class FlowTable {
     return n;
   }
 
+  /** Drop the entries that go through one of these megaflows (they left the cache). */
+  dropMegaflows(dead: Megaflow[]): void {
+    const gone = new Set(dead);
+    for (const e of this.entries()) {
+      if (!e.megaflows.some((m) => gone.has(m))) continue;
+      this.remove(e);
+      this.ct?.offloadEnd(e.conn, e.connId);
+    }
+  }
+
   /** Drop entries idle for their timeout. */
   expire(nowMs: number): number {
     let n = 0;
