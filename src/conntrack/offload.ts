@@ -11,11 +11,12 @@
 
 import {
   K_META, REC_WORDS, R_BYTES_ORIG, R_BYTES_REPLY, R_EXPIRY, R_FLAGS, R_ID, R_KEY_ORIG, R_LABEL, R_MARK,
-  R_PKTS_ORIG, R_PKTS_REPLY, R_TCP_STATES, RF_OFFLOAD,
+  R_PKTS_ORIG, R_PKTS_REPLY, R_TCP_STATES, RF_OFFLOAD, R_SEQLO_ORIG, R_SEQLO_REPLY, R_MAXWIN_ORIG, R_MAXWIN_REPLY,
+  R_SEQHI_ORIG, R_SEQHI_REPLY,
 } from './layout.ts';
 import { getClass } from './l4.ts';
 import type { ConnTable } from './table.ts';
-import { TCPS_ESTABLISHED } from './tcp.ts';
+import { TCPS_ESTABLISHED, WS_FLAG } from './tcp.ts';
 import { timeoutSec } from './timeouts.ts';
 
 const IPPROTO_TCP = 6;
@@ -74,7 +75,8 @@ export function offloadBegin(t: ConnTable, r: number, id: number, state: Int32Ar
  * one expires its normal timeout after its last packet). False: the entry
  * is stale (the caller drops it and takes the full path).
  */
-export function offloadHit(t: ConnTable, r: number, id: number, reply: boolean, len: number, nowMs: number, state: Int32Array): boolean {
+export function offloadHit(t: ConnTable, r: number, id: number, reply: boolean, len: number, nowMs: number, state: Int32Array,
+  data: Uint8Array, l4: number, l4Len: number): boolean {
   if (!lockValid(t, r, id)) return false;
   const rec = t.rec;
   const base = r * REC_WORDS;
@@ -86,9 +88,40 @@ export function offloadHit(t: ConnTable, r: number, id: number, reply: boolean, 
     f64[(base + (reply ? R_BYTES_REPLY : R_BYTES_ORIG)) >>> 1] += len;
     const zone = rec[base + R_KEY_ORIG + K_META] & 0xffff;
     f64[(base + R_EXPIRY) >>> 1] = nowMs + timeoutSec(t, zone, getClass(rec, base)) * 1000;
+    if (l4 >= 0 && l4Len >= 20 && ((rec[base + R_KEY_ORIG + K_META] >>> 16) & 0xff) === IPPROTO_TCP) tcpFollowLocked(rec, base, data, l4, l4Len, reply);
   } else Atomics.and(rec, base + R_FLAGS, ~RF_OFFLOAD);
   t.unlockShard(t.homeShard(r));
   return ok;
+}
+
+/**
+ * Keep the TCP window bookkeeping moving with offloaded segments (the highest
+ * sequence sent, the peer's window edge, the largest window), without
+ * checking them: so that the FIN or RST that ends the offload, which takes
+ * the full path, is inside the window conntrack knows (nf_flowtable marks
+ * such connections "be liberal" instead).
+ */
+function tcpFollowLocked(rec: Int32Array, base: number, d: Uint8Array, l4: number, l4Len: number, reply: boolean): void {
+  const states = rec[base + R_TCP_STATES];
+  const sWs = (states >>> (reply ? 24 : 16)) & 0xff;
+  const dWs = (states >>> (reply ? 16 : 24)) & 0xff;
+  const sws = (sWs & WS_FLAG) !== 0 && (dWs & WS_FLAG) !== 0 ? sWs & 0x0f : 0;
+  const hlen = (d[l4 + 12] >>> 4) * 4;
+  const f = d[l4 + 13];
+  const seq = ((d[l4 + 4] << 24) | (d[l4 + 5] << 16) | (d[l4 + 6] << 8) | d[l4 + 7]) | 0;
+  const ack = ((d[l4 + 8] << 24) | (d[l4 + 9] << 16) | (d[l4 + 10] << 8) | d[l4 + 11]) | 0;
+  const win = (d[l4 + 14] << 8) | d[l4 + 15];
+  const end = (seq + (l4Len > hlen ? l4Len - hlen : 0)) | 0;
+  const sLo = base + (reply ? R_SEQLO_REPLY : R_SEQLO_ORIG);
+  const sWin = base + (reply ? R_MAXWIN_REPLY : R_MAXWIN_ORIG);
+  const dHi = base + (reply ? R_SEQHI_ORIG : R_SEQHI_REPLY);
+  if (win > rec[sWin]) rec[sWin] = win;
+  if (((end - rec[sLo]) | 0) > 0) rec[sLo] = end;
+  if ((f & 0x10) !== 0) {
+    const sw = win << sws;
+    const edge = (ack + (sw > 1 ? sw : 1)) | 0;
+    if (((edge - rec[dHi]) | 0) > 0) rec[dHi] = edge;
+  }
 }
 
 /** The connection's entries are gone (teardown, idle, flush): clear RF_OFFLOAD. */

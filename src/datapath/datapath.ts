@@ -72,7 +72,7 @@ export function conntrackHook(ct: Conntrack): ConntrackHook {
       ct.execute(batch, idx, key, keyOfs, a.exec, nowMs);
     },
     offloadBegin: (r, id, st) => offloadBegin(ct.table, r, id, st),
-    offloadHit: (r, id, reply, len, now, st) => offloadHit(ct.table, r, id, reply, len, now, st),
+    offloadHit: (r, id, reply, len, now, st, d, l4, l4Len) => offloadHit(ct.table, r, id, reply, len, now, st, d, l4, l4Len),
     offloadEnd: (r, id) => offloadEnd(ct.table, r, id),
   };
 }

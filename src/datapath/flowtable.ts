@@ -47,7 +47,7 @@ const OFF_WORDS = 5;
 /** What the flowtable needs of conntrack (the datapath's ConntrackHook). */
 export interface OffloadConntrack {
   offloadBegin(r: number, id: number, state: Int32Array): boolean;
-  offloadHit(r: number, id: number, reply: boolean, len: number, nowMs: number, state: Int32Array): boolean;
+  offloadHit(r: number, id: number, reply: boolean, len: number, nowMs: number, state: Int32Array, data: Uint8Array, l4: number, l4Len: number): boolean;
   offloadEnd(r: number, id: number): void;
 }
 
@@ -162,7 +162,8 @@ export class FlowTable {
           return false;
         }
         const len = b.len[i];
-        if (!this.ct.offloadHit(e.conn, e.connId, e.reply, len, nowMs, e.state)) {
+        const l4 = b.l4[i];
+        if (!this.ct.offloadHit(e.conn, e.connId, e.reply, len, nowMs, e.state, b.data[i], l4, b.start[i] + len - l4)) {
           this.removeConn(e.conn, e.connId);
           this.stats.stale++;
           return false;
