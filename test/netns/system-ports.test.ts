@@ -194,46 +194,7 @@ describe.skipIf(skip !== null)(`system and tap ports in network namespaces${skip
 
   it("offload (seed 004): a long TCP stream through seed 001's ACL is forwarded from the flowtable, its counters stay exact, and its FIN tears the entries down", async () => {
     const { topo, swd, h } = await setup(2);
-    swd.ok(['add-flows', 'br0', '-'], ACL_FLOWS);
-    swd.ok(['offload-set', 'br0', 'on', 'tcp']);
-    const sink = topo.spawn(h[1].ns, [PYTHON, '-u', '-c', SINK_SERVER, '5001']);
-    expect(await waitFor(() => sink.stdout.includes('listening'), 10_000, 50)).toBe(true);
-    const client = topo.spawn(h[0].ns, [PYTHON, '-u', '-c', STREAM_CLIENT, h[1].ip, '5001', '4']);
-    // While the stream runs, its connection is offloaded: entries in the flowtable, OFFLOAD in conntrack.
-    const offloaded = () => {
-      const a = swd.ok(['dump-offloaded', 'br0']);
-      const b = swd.ok(['dump-conntrack', '-m']);
-      return a.length > 0 && b.some((l) => l.includes('dport=5001)') && l.includes('status=OFFLOAD'));
-    };
-    expect(await waitFor(offloaded, 10_000, 100)).toBe(true);
-    expect(swd.ok(['dump-conntrack', '--format=conntrack']).some((l) => l.includes('dport=5001 ') && l.includes('[OFFLOAD]'))).toBe(true);
-    expect(await waitFor(() => /^sent \d+$/m.test(client.stdout) && /^received \d+$/m.test(sink.stdout), 30_000, 100)).toBe(true);
-    expect(/received (\d+)/.exec(sink.stdout)![1]).toBe(/sent (\d+)/.exec(client.stdout)![1]);
-    // The FIN took the full path: no entry is left and conntrack saw the close.
-    expect(await waitFor(() => swd.ok(['dump-offloaded', 'br0']).length === 0, 5_000, 100)).toBe(true);
-    const conn = () => swd.ok(['dump-conntrack', '-s', '-m']).find((l) => l.includes('dport=5001,'))!;
-    const closed = conn();
-    expect(closed).toContain('status=0');
-    expect(closed).not.toMatch(/state_orig=ESTABLISHED,state_reply=ESTABLISHED/);
-    // Exact counters: the ACL's rules saw exactly the packets and bytes conntrack counted per direction.
-    const rule = (match: string) => {
-      const l = swd.ok(['dump-flows', 'br0']).find((x) => x.includes(match) && x.includes('table=1,'))!;
-      return [Number(/n_packets=(\d+)/.exec(l)![1]), Number(/n_bytes=(\d+)/.exec(l)![1])];
-    };
-    // The PMD thread pushes rule counters every 100 ms: they agree with conntrack's once pushed.
-    let seen = '';
-    const agree = () => {
-      const line = conn();
-      if (line === undefined) return false;
-      seen = line;
-      const o = /orig=\([^)]*packets=(\d+),bytes=(\d+)\)/.exec(line);
-      const r = /reply=\([^)]*packets=(\d+),bytes=(\d+)\)/.exec(line);
-      if (!o || !r) return false;
-      const n1 = rule('+new+trk,ip,in_port=1'), e1 = rule('+est+trk,ip,in_port=1'), e2 = rule('+est+trk,ip,in_port=2');
-      return n1[0] + e1[0] === Number(o[1]) && n1[1] + e1[1] === Number(o[2]) && e2[0] === Number(r[1]) && e2[1] === Number(r[2]) && Number(o[1]) > 1000;
-    };
-    expect(await waitFor(agree, 5_000, 200), seen).toBe(true);
-
+    await offloadScenario(topo, swd, h);
   });
 
   it('a tap port carries traffic between the host and a namespace', async () => {
@@ -277,6 +238,11 @@ describe.skipIf(skip !== null)(`PMD threads${skip ? ` (skipped: ${skip})` : ''}`
     expect(stats).toContain('main thread:');
   });
 
+  it('offload with --pmd-threads 2: the same stream, entries in whichever thread reads each direction, counters still exact', async () => {
+    const { topo, swd, h } = await setup(2, ['--pmd-threads', '2']);
+    await offloadScenario(topo, swd, h);
+  });
+
   it('pmd-set-threads changes the thread count at run time and traffic goes on', async () => {
     const { topo, swd, h } = await setup(2);
     swd.ok(['add-flow', 'br0', 'actions=normal']);
@@ -310,6 +276,50 @@ async function aclScenario(topo: Topology, swd: SwdInstance, h: Host[]): Promise
   expect(ct.some((l) => l.startsWith('udp,orig=(src=10.77.0.1,dst=10.77.0.2,') && l.includes('dport=9)'))).toBe(true);
   expect(ct.filter((l) => l.startsWith('tcp,orig=(src=10.77.0.1,dst=10.77.0.2,')).length).toBe(2);
   expect(ct.some((l) => l.startsWith('tcp,orig=(src=10.77.0.2,'))).toBe(false);
+}
+
+/** The offload checks, shared with the PMD test: a 4 s TCP stream through the ACL with offload on. */
+async function offloadScenario(topo: Topology, swd: SwdInstance, h: Host[]): Promise<void> {
+    swd.ok(['add-flows', 'br0', '-'], ACL_FLOWS);
+    swd.ok(['offload-set', 'br0', 'on', 'tcp']);
+    const sink = topo.spawn(h[1].ns, [PYTHON, '-u', '-c', SINK_SERVER, '5001']);
+    expect(await waitFor(() => sink.stdout.includes('listening'), 10_000, 50)).toBe(true);
+    const client = topo.spawn(h[0].ns, [PYTHON, '-u', '-c', STREAM_CLIENT, h[1].ip, '5001', '4']);
+    // While the stream runs, its connection is offloaded: entries in the flowtable, OFFLOAD in conntrack.
+    const offloaded = () => {
+      const a = swd.ok(['dump-offloaded', 'br0']);
+      const b = swd.ok(['dump-conntrack', '-m']);
+      return a.length > 0 && b.some((l) => l.includes('dport=5001)') && l.includes('status=OFFLOAD'));
+    };
+    expect(await waitFor(offloaded, 10_000, 100)).toBe(true);
+    expect(swd.ok(['dump-conntrack', '--format=conntrack']).some((l) => l.includes('dport=5001 ') && l.includes('[OFFLOAD]'))).toBe(true);
+    expect(await waitFor(() => /^sent \d+$/m.test(client.stdout) && /^received \d+$/m.test(sink.stdout), 30_000, 100)).toBe(true);
+    expect(/received (\d+)/.exec(sink.stdout)![1]).toBe(/sent (\d+)/.exec(client.stdout)![1]);
+    // The FIN took the full path: no entry is left and conntrack saw the close.
+    expect(await waitFor(() => swd.ok(['dump-offloaded', 'br0']).length === 0, 5_000, 100)).toBe(true);
+    const conn = () => swd.ok(['dump-conntrack', '-s', '-m']).find((l) => l.includes('dport=5001,'))!;
+    const closed = conn();
+    expect(closed).toContain('status=0');
+    expect(closed).not.toMatch(/state_orig=ESTABLISHED,state_reply=ESTABLISHED/);
+    // Exact counters: the ACL's rules saw exactly the packets and bytes conntrack counted per direction.
+    const rule = (match: string) => {
+      const l = swd.ok(['dump-flows', 'br0']).find((x) => x.includes(match) && x.includes('table=1,'))!;
+      return [Number(/n_packets=(\d+)/.exec(l)![1]), Number(/n_bytes=(\d+)/.exec(l)![1])];
+    };
+    // The PMD thread pushes rule counters every 100 ms: they agree with conntrack's once pushed.
+    let seen = '';
+    const agree = () => {
+      const line = conn();
+      if (line === undefined) return false;
+      seen = line;
+      const o = /orig=\([^)]*packets=(\d+),bytes=(\d+)\)/.exec(line);
+      const r = /reply=\([^)]*packets=(\d+),bytes=(\d+)\)/.exec(line);
+      if (!o || !r) return false;
+      const n1 = rule('+new+trk,ip,in_port=1'), e1 = rule('+est+trk,ip,in_port=1'), e2 = rule('+est+trk,ip,in_port=2');
+      return n1[0] + e1[0] === Number(o[1]) && n1[1] + e1[1] === Number(o[2]) && e2[0] === Number(r[1]) && e2[1] === Number(r[2]) && Number(o[1]) > 1000;
+    };
+    expect(await waitFor(agree, 5_000, 200), seen).toBe(true);
+
 }
 
 // ---------------------------------------------------------------- peers
