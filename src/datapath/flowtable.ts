@@ -124,6 +124,7 @@ export class FlowTable {
   private conn = -1;
   private connId = 0;
   private connMd = 0;
+  private readonly stateScratch = new Int32Array(OFF_WORDS);
 
   constructor(readonly config: FlowtableConfig, private readonly ct: OffloadConntrack | null) {}
 
@@ -237,12 +238,17 @@ export class FlowTable {
     if (!this.tracing) return;
     this.tracing = false;
     if (this.conn < 0 || this.nOutputs === 0 || b.dropped[i] !== 0 || this.ct === null) return;
+    // Checks that allocate nothing first: a path that cannot be offloaded costs no garbage per packet.
+    for (let w = FK_HEADER_FIRST; w < FK_WORDS; w++) {
+      if (this.outKey[w] !== this.origKey[w] && w !== FK_TCP_FLAGS && !REWRITABLE.has(w)) return;
+    }
+    if (!this.ct.offloadBegin(this.conn, this.connId, this.stateScratch)) return;
+    const state = this.stateScratch.slice();
     const words: number[] = [];
     const sets: number[] = [];
     const vals: number[] = [];
     for (let w = FK_HEADER_FIRST; w < FK_WORDS; w++) {
       if (this.outKey[w] === this.origKey[w] || w === FK_TCP_FLAGS) continue;
-      if (!REWRITABLE.has(w)) return;
       sets.push(w);
       vals.push(this.outKey[w]);
     }
@@ -259,8 +265,6 @@ export class FlowTable {
       key[j * 2] = this.origKey[w] & mask[w];
       key[j * 2 + 1] = mask[w];
     });
-    const state = new Int32Array(OFF_WORDS);
-    if (!this.ct.offloadBegin(this.conn, this.connId, state)) return;
     const hash = hashWords(this.origKey, 0);
     const cfg = this.config.words[this.origKey[FK_IN_PORT] & 0xffff];
     const e: FtEntry = {
