@@ -15,6 +15,8 @@ import { Conntrack } from '../src/conntrack/conntrack.ts';
 import type { CtExec } from '../src/conntrack/execute.ts';
 import { FK_WORDS } from '../src/packet/flow-key.ts';
 import { PacketBatch } from '../src/packet/batch.ts';
+import { conntrackHook } from '../src/datapath/datapath.ts';
+import { ct as ctAction, type DpCtAction } from '../src/datapath/dp-actions.ts';
 import { batchOfOneConn, loadConn, TEMPLATE } from './ct-packets.ts';
 import type { BenchRow } from './run.ts';
 
@@ -59,7 +61,8 @@ async function swdCommitPps(threads: number, n: number): Promise<number> {
 }
 
 const COMMIT: CtExec = { zone: 0, commit: true, force: false, mark: null, label: null, nat: null, alg: 0 };
-const LOOKUP: CtExec = { ...COMMIT, commit: false };
+
+const LOOKUP_ACTION = ctAction({ zone: 0, commit: false, force: false, mark: null, label: null, nat: null, alg: null }) as DpCtAction;
 
 /** Commit `n` new connections; returns conns/s, bytes per connection and the time to expire them all. */
 function newConns(n: number): { perSec: number; bytesPerConn: number; rssPerConn: number; expireMs: number; ct: Conntrack } {
@@ -72,6 +75,7 @@ function newConns(n: number): { perSec: number; bytesPerConn: number; rssPerConn
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
     loadConn(b, 0, i);
+    b.ctConn[0] = 0; // a new packet carries no connection
     ct.execute(b, 0, b.keys, 0, COMMIT, now);
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -90,6 +94,7 @@ function expireAll(ct: Conntrack): number {
 
 /** Lookups of existing connections (no commit) in a table of n: lookups per second. */
 function lookupRate(ct: Conntrack, n: number, lookups: number): number {
+  const hook = conntrackHook(ct);
   const b = new PacketBatch(256);
   for (let i = 0; i < 32; i++) b.push(TEMPLATE);
   const now = Date.now();
@@ -102,7 +107,9 @@ function lookupRate(ct: Conntrack, n: number, lookups: number): number {
       loadConn(b, i, x % n);
     }
     b.count = 32;
-    ct.executeBatch(b, LOOKUP, now, FK_WORDS);
+    b.ctConn.fill(0); // fresh packets carry no connection (PacketBatch.commit() on arrival)
+    // The datapath's entry point: the ct() hook, per packet.
+    for (let i = 0; i < 32; i++) hook.execute(b, i, b.keys, i * FK_WORDS, LOOKUP_ACTION, now);
     done += 32;
   }
   return done / (Number(process.hrtime.bigint() - t0) / 1e9);

@@ -3,20 +3,23 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { Conntrack, type ConntrackDescriptor } from '../src/conntrack/conntrack.ts';
-import type { CtExec } from '../src/conntrack/execute.ts';
+import { conntrackHook } from '../src/datapath/datapath.ts';
+import { ct as ctAction, type DpCtAction } from '../src/datapath/dp-actions.ts';
 import { FK_WORDS } from '../src/packet/flow-key.ts';
 import { batchOfOneConn } from './ct-packets.ts';
 
 const { desc, conn, packets } = workerData as { desc: ConntrackDescriptor; conn: number; packets: number };
-const COMMIT: CtExec = { zone: 0, commit: true, force: false, mark: null, label: null, nat: null, alg: 0 };
-const ct = Conntrack.attach(desc);
+// The datapath's entry point: the ct() hook a PMD thread calls per packet with the megaflow's compiled action.
+const COMMIT = ctAction({ zone: 0, commit: true, force: false, mark: null, label: null, nat: null, alg: null }) as DpCtAction;
+const hook = conntrackHook(Conntrack.attach(desc));
 const b = batchOfOneConn(conn);
 parentPort!.once('message', () => {
   const now = Date.now();
   const t0 = process.hrtime.bigint();
   for (let n = 0; n < packets; n += 32) {
     b.count = 32;
-    ct.executeBatch(b, COMMIT, now, FK_WORDS);
+    b.ctConn.fill(0); // fresh packets carry no connection (PacketBatch.commit() on arrival)
+    for (let i = 0; i < 32; i++) hook.execute(b, i, b.keys, i * FK_WORDS, COMMIT, now);
   }
   parentPort!.postMessage(Number(process.hrtime.bigint() - t0) / 1e6);
 });

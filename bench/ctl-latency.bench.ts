@@ -48,6 +48,7 @@ export async function rows(): Promise<BenchRow[]> {
   const commit: CtExec = { zone: 0, commit: true, force: false, mark: null, label: null, nat: null, alg: 0 };
   for (let i = 0; i < n; i++) {
     loadConn(b, 0, i);
+    b.ctConn[0] = 0; // a new packet carries no connection
     ct.execute(b, 0, b.keys, 0, commit, t0);
   }
   const dir = mkdtempSync(join(tmpdir(), 'swd-lat-'));

@@ -30,6 +30,7 @@ function newConns(n: number, nat: NatRange | null): number {
   for (let i = 0; i < n; i++) {
     loadConn(b, 0, i);
     b.dropped[0] = 0;
+    b.ctConn[0] = 0; // a new packet carries no connection
     ct.execute(b, 0, b.keys, 0, commit, now);
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -42,6 +43,7 @@ function established(batches: number, nat: NatRange | null, apply: NatRange | nu
   const b = batchOfOneConn(7);
   const now = Date.now();
   // Commit the connection once, then push batches through ct(nat) as the datapath would.
+  b.ctConn[0] = 0;
   ct.execute(b, 0, b.keys, 0, ctExec(true, nat), now);
   const pass = ctExec(false, apply);
   const copy = batchOfOneConn(7);
@@ -53,6 +55,7 @@ function established(batches: number, nat: NatRange | null, apply: NatRange | nu
       b.keys.set(copy.keys.subarray(j * FK_WORDS, j * FK_WORDS + FK_WORDS), j * FK_WORDS);
     }
     b.count = 32;
+    b.ctConn.fill(0); // fresh packets carry no connection
     for (let j = 0; j < 32; j++) ct.execute(b, j, b.keys, j * FK_WORDS, pass, now);
   }
   return (batches * 32) / (Number(process.hrtime.bigint() - t0) / 1e9);

@@ -4,7 +4,7 @@
 import {
   REC_WORDS, R_FLAGS, R_ID, R_EXPIRY, R_MARK, R_LABEL, R_KEY_ORIG, R_KEY_REPLY, R_TCP_STATES,
   R_PKTS_ORIG, R_PKTS_REPLY, R_BYTES_ORIG, R_BYTES_REPLY, K_META, K_SRC, K_DST, K_PORTS, RF_CLASS_SHIFT,
-  RF_L4_SHIFT, RF_NAT_SHIFT, R_HELPER, R_PARENT_ID,
+  RF_L4_SHIFT, RF_NAT_SHIFT, R_HELPER, R_PARENT_ID, RF_OFFLOAD,
 } from './layout.ts';
 import { ipv6FromText } from '../packet/addr.ts';
 
@@ -52,6 +52,8 @@ export interface ConnInfo {
   parentId: number;
   /** The parent's original tuple, when the dump found it. */
   parent?: ConnTuple;
+  /** RF_OFFLOAD: the datapath's flowtable holds entries for it. */
+  offload: boolean;
 }
 
 export function ipv4ToString(w: number): string {
@@ -122,6 +124,7 @@ export function snapshotLocked(rec: Int32Array, f64: Float64Array, r: number): C
     bytesReply: f64[(b + R_BYTES_REPLY) >>> 1],
     helper: rec[b + R_HELPER],
     parentId: rec[b + R_PARENT_ID] >>> 0,
+    offload: (flags & RF_OFFLOAD) !== 0,
   };
 }
 

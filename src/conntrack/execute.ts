@@ -30,9 +30,10 @@ import { NAT_DST, NAT_SRC, type NatRange } from '../nat/range.ts';
 import { selectTuple, NAT_SEED, type TupleProbe } from '../nat/select.ts';
 import { tupleHasPorts } from '../packet/tuple.ts';
 import { rewriteToTuple, rewriteIcmpError } from '../nat/rewrite.ts';
-import type { PacketBatch } from '../packet/batch.ts';
+import { CONN_MD_NAT, CONN_MD_REPLY, CONN_MD_ZONE, type PacketBatch } from '../packet/batch.ts';
+import { carryConn, executeCarried, lockCarried, type CarriedHost } from './carried.ts';
 import type { ConnTable } from './table.ts';
-import { removeLocked } from './expiry.ts';
+import { removeIfSingleShardLocked } from './expiry.ts';
 import { EV_NEW, EV_UPDATE } from './event-ring.ts';
 import {
   KEY_WORDS, K_META, K_SRC, K_DST, K_PORTS, REC_WORDS, R_FLAGS, R_ID, R_EXPIRY, R_MARK, R_LABEL, R_KEY_ORIG,
@@ -90,9 +91,9 @@ const NO_SHARD = -1;
 /** try-lock attempts on a lower shard before calling a candidate taken. */
 const TRYLOCK_SPINS = 64;
 
-export class PacketPath implements TupleProbe {
+export class PacketPath implements TupleProbe, CarriedHost {
   // Per-thread scratch: the packet's key, its reverse, and a temp.
-  private readonly k = new Int32Array(KEY_WORDS);
+  readonly k = new Int32Array(KEY_WORDS);
   private readonly rk = new Int32Array(KEY_WORDS);
   private readonly tmp = new Int32Array(KEY_WORDS);
   private readonly pkt: L4Pkt = { data: new Uint8Array(0), l4: 0, l4Len: 0, v6: 0 };
@@ -118,8 +119,17 @@ export class PacketPath implements TupleProbe {
     const k = this.k;
     const p = this.pkt;
     zone &= 0xffff;
+    // The connection an earlier ct() in this zone found for this packet (carried.ts).
+    let carriedRec = NO_REC;
+    if (batch.ctConn[idx] !== 0 && !force && (batch.ctConnMd[idx] & CONN_MD_ZONE) === zone) {
+      if ((batch.ctConnMd[idx] & CONN_MD_NAT) === 0) {
+        if (executeCarried(this, batch, idx, key, keyOfs, a)) return;
+      } else carriedRec = batch.ctConn[idx] - 1;
+    }
+    const carriedReply = (batch.ctConnMd[idx] & CONN_MD_REPLY) !== 0;
     const ex = extractKey(k, 0, this.tmp, p, batch.data[idx], batch.l3[idx], batch.l4[idx], key, keyOfs, zone);
     if (ex === EXTRACT_FAIL) {
+      batch.ctConn[idx] = 0;
       Atomics.add(t.hdr, H_CNT_INVALID, 1);
       this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID, zone, NO_REC, false);
       return;
@@ -133,8 +143,11 @@ export class PacketPath implements TupleProbe {
     const tracker = trackerFor(proto);
     const pktLen = batch.len[idx];
 
-    t.lockShard(shard);
-    let node = t.lookupLocked(k, 0, bucket);
+    const carried = carriedRec !== NO_REC && lockCarried(t, batch, idx) >= 0;
+    batch.ctConn[idx] = 0;
+    if (carried) shard = t.homeShard(carriedRec);
+    else t.lockShard(shard);
+    let node = carried ? (carriedRec << 1) | (carriedReply ? 1 : 0) : t.lookupLocked(k, 0, bucket);
     let r = NO_REC;
     let reply = false;
     if (node >= 0) {
@@ -152,7 +165,7 @@ export class PacketPath implements TupleProbe {
     }
     if (r !== NO_REC && t.f64[(r * REC_WORDS + R_EXPIRY) >>> 1] <= nowMs) {
       // Expired but not swept yet: gone for this packet.
-      this.removeIfSingleShardLocked(r, shard);
+      removeIfSingleShardLocked(t, r, shard);
       Atomics.add(t.hdr, H_CNT_EXPIRED, 1);
       r = NO_REC;
     }
@@ -171,7 +184,7 @@ export class PacketPath implements TupleProbe {
     }
 
     if (r !== NO_REC && force && reply) {
-      this.removeIfSingleShardLocked(r, shard);
+      removeIfSingleShardLocked(t, r, shard);
       r = NO_REC;
     }
 
@@ -182,16 +195,21 @@ export class PacketPath implements TupleProbe {
       const flags0 = rec[base + R_FLAGS];
       const tcp0 = rec[base + R_TCP_STATES];
       const mark0 = rec[base + R_MARK];
-      this.alg.beforeTrackLocked(r, reply, nat !== null, batch, idx, proto);
+      if (!carried) this.alg.beforeTrackLocked(r, reply, nat !== null, batch, idx, proto);
       const res = tracker.update(rec, base, p, reply, t.seqCheck());
       if (res === UPDATE_INVALID) {
         Atomics.add(t.hdr, H_CNT_INVALID, 1);
-        this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID, zone, r, false);
+        // As OVS: the connection's NAT and the commit's mark/label still
+        // apply to a packet found invalid (the rewrite is idempotent).
+        if (commit) this.applyMarkLabelLocked(r, setMark, setLabel);
+        const cs = nat !== null ? this.natPacketLocked(r, reply, false, batch, idx, key, keyOfs) : 0;
+        this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID | cs, zone, r, false);
+        carryConn(batch, idx, t, r, zone, reply, nat !== null);
         t.unlockShard(shard);
         return;
       }
       if (res === UPDATE_NEW) {
-        this.removeIfSingleShardLocked(r, shard);
+        removeIfSingleShardLocked(t, r, shard);
         r = NO_REC;
       } else {
         state = res === UPDATE_VALID_NEW ? CS_NEW : CS_ESTABLISHED | (reply ? CS_REPLY_DIR : 0);
@@ -199,14 +217,20 @@ export class PacketPath implements TupleProbe {
         t.f64[(base + R_EXPIRY) >>> 1] = nowMs + timeoutSec(t, zone, getClass(rec, base)) * 1000;
         const pi = (base + (reply ? R_PKTS_REPLY : R_PKTS_ORIG)) >>> 1;
         const bi = (base + (reply ? R_BYTES_REPLY : R_BYTES_ORIG)) >>> 1;
-        t.f64[pi] += 1;
-        t.f64[bi] += pktLen;
+        if (!carried) {
+          t.f64[pi] += 1;
+          t.f64[bi] += pktLen;
+        }
         if (commit) this.applyMarkLabelLocked(r, setMark, setLabel);
-        if (nat !== null) state |= this.natPacketLocked(r, reply, false, batch, idx, key, keyOfs);
+        // A packet translated in this zone already keeps its translation (OVS's handle_nat()).
+        const natted = carried ? key[keyOfs + FK_CT_STATE] & (CS_SRC_NAT | CS_DST_NAT) : 0;
+        if (natted !== 0) state |= natted;
+        else if (nat !== null) state |= this.natPacketLocked(r, reply, false, batch, idx, key, keyOfs);
         if (t.events !== null && (rec[base + R_FLAGS] !== flags0 || rec[base + R_TCP_STATES] !== tcp0 || rec[base + R_MARK] !== mark0)) {
           t.events.postConn(EV_UPDATE, rec, r, nowMs);
         }
-        if (rec[base + R_HELPER] !== 0 &&
+        // The helper read (and under NAT rewrote) this packet at the ct() it carries the connection from.
+        if (!carried && rec[base + R_HELPER] !== 0 &&
           this.alg.inspectLocked(r, reply, nat !== null, batch, idx, proto, nowMs) === ALG_INVALID) state = CS_INVALID;
       }
     }
@@ -253,6 +277,7 @@ export class PacketPath implements TupleProbe {
       }
     }
     this.writeMd(key, keyOfs, CS_TRACKED | state, zone, r, r === NO_REC);
+    if (r !== NO_REC) carryConn(batch, idx, t, r, zone, reply, nat !== null);
     t.unlockShard(shard);
   }
 
@@ -392,7 +417,7 @@ export class PacketPath implements TupleProbe {
    * header words. Returns the ct_state NAT bits (0 when r has no NAT).
    * Caller holds r's home shard; this.k is the packet's key.
    */
-  private natPacketLocked(r: number, reply: boolean, related: boolean, batch: PacketBatch, idx: number,
+  natPacketLocked(r: number, reply: boolean, related: boolean, batch: PacketBatch, idx: number,
     key: Uint32Array, o: number): number {
     const rec = this.table.rec;
     const base = r * REC_WORDS;
@@ -431,7 +456,7 @@ export class PacketPath implements TupleProbe {
     return cs;
   }
 
-  private applyMarkLabelLocked(r: number, setMark: MarkSet | null, setLabel: LabelSet | null): void {
+  applyMarkLabelLocked(r: number, setMark: MarkSet | null, setLabel: LabelSet | null): void {
     const rec = this.table.rec;
     const base = r * REC_WORDS;
     if (setMark !== null) {
@@ -443,25 +468,6 @@ export class PacketPath implements TupleProbe {
         rec[base + R_LABEL + i] = (rec[base + R_LABEL + i] & ~m) | (setLabel.value[i] & m);
       }
     }
-  }
-
-  /** Remove r, whose home shard `shard` is held. A NATed record's reply
-   *  key may sit in another shard: taken in order when higher, by try-lock
-   *  when lower; when busy, r is marked expired and left to the sweep,
-   *  which takes both locks in order. */
-  private removeIfSingleShardLocked(r: number, shard: number): void {
-    const t = this.table;
-    const other = t.replyShard(r) === shard ? t.homeShard(r) : t.replyShard(r);
-    if (other === shard) {
-      removeLocked(this.table, r);
-      return;
-    }
-    if (other > shard ? (t.lockShard(other), true) : t.tryLockShard(other)) {
-      removeLocked(this.table, r);
-      t.unlockShard(other);
-      return;
-    }
-    t.f64[(r * REC_WORDS + R_EXPIRY) >>> 1] = -Infinity;
   }
 
   private writeMd(key: Uint32Array, o: number, state: number, zone: number, r: number, usePktKey: boolean): void {

@@ -56,3 +56,21 @@ export function sweep(t: ConnTable, nowMs: number, budget: number): number {
   if (removed > 0) Atomics.add(t.hdr, H_CNT_EXPIRED, removed);
   return removed;
 }
+
+/** Remove r, whose home shard `shard` is held. A NATed record's reply
+ *  key may sit in another shard: taken in order when higher, by try-lock
+ *  when lower; when busy, r is marked expired and left to the sweep,
+ *  which takes both locks in order. */
+export function removeIfSingleShardLocked(t: ConnTable, r: number, shard: number): void {
+  const other = t.replyShard(r) === shard ? t.homeShard(r) : t.replyShard(r);
+  if (other === shard) {
+    removeLocked(t, r);
+    return;
+  }
+  if (other > shard ? (t.lockShard(other), true) : t.tryLockShard(other)) {
+    removeLocked(t, r);
+    t.unlockShard(other);
+    return;
+  }
+  t.f64[(r * REC_WORDS + R_EXPIRY) >>> 1] = -Infinity;
+}

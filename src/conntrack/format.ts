@@ -55,10 +55,14 @@ export interface FormatOptions {
 /** One dump-conntrack line. */
 export function formatConn(c: ConnInfo, verbose: boolean | FormatOptions = false): string {
   const o: FormatOptions = typeof verbose === 'boolean' ? { verbose } : verbose;
-  let s = `${protoName(c.proto)},orig=(${tupleText(c.orig, c.proto)}),reply=(${tupleText(c.reply, c.proto)})`;
+  // -s: per-direction counters inside each tuple, as dpctl/dump-conntrack --statistics (only when not zero).
+  const cnt = (p: number, b: number) => (o.stats && (p || b) ? `,packets=${p},bytes=${b}` : '');
+  let s = `${protoName(c.proto)},orig=(${tupleText(c.orig, c.proto)}${cnt(c.packetsOrig, c.bytesOrig)}),` +
+    `reply=(${tupleText(c.reply, c.proto)}${cnt(c.packetsReply, c.bytesReply)})`;
   if (o.verbose) s += `,id=${c.id}`;
   if (c.zone !== 0) s += `,zone=${c.zone}`;
-  if (o.verbose) s += ',status=0';
+  // OFFLOAD is swd's (Linux's IPS_OFFLOAD; OVS's userspace conntrack prints status=0).
+  if (o.verbose) s += c.offload ? ',status=OFFLOAD' : ',status=0';
   if (o.stats) {
     const left = Math.max(0, Math.floor((c.expiryMs - (o.nowMs ?? 0)) / 1000));
     s += `,timeout=${left}`;

@@ -47,6 +47,8 @@ export const REC_BYTES = REC_WORDS * 4;
 
 // R_FLAGS bits
 export const RF_IN_USE = 0x1;
+/** The datapath's flowtable (src/datapath/flowtable.ts) holds entries for this connection. */
+export const RF_OFFLOAD = 0x2;
 export const RF_CLASS_SHIFT = 8; // timeout class (TM_*), 8 bits
 export const RF_L4_SHIFT = 16; // udp/other and icmp state, 8 bits
 export const RF_NAT_SHIFT = 24; // NAT flags (NF_*), 8 bits; set before the record is linked, then constant

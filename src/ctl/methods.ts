@@ -50,6 +50,12 @@ export class Params {
     return v;
   }
 
+  strList(name: string): string[] {
+    const v = this.p[name];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) this.bad(name, 'an array of strings');
+    return v as string[];
+  }
+
   optRecord(name: string): Record<string, string> | undefined {
     const v = this.p[name];
     if (v === undefined || v === null) return undefined;
@@ -62,7 +68,7 @@ export class Params {
 
 /** Conntrack commands (dpctl/*); a switch without them answers ENOTSUP. */
 export interface ConntrackApi {
-  dumpConntrack(o: { zone?: number; verbose?: boolean }): unknown;
+  dumpConntrack(o: { zone?: number; verbose?: boolean; stats?: boolean; format?: string }): unknown;
   flushConntrack(o: { zone?: number; tuple?: string }): unknown;
   ctStatsShow(o: { zone?: number; verbose?: boolean }): unknown;
   dumpConntrackExp(o: { zone?: number }): unknown;
@@ -89,6 +95,19 @@ export interface CtSaveApi {
   ctSaveShow(): unknown;
 }
 
+/** Flowtable commands (offload of established connections). */
+export interface OffloadApi {
+  offloadSet(bridge: string, args: string[]): unknown;
+  offloadShow(bridge: string): unknown;
+  dumpOffloaded(bridge: string | null): unknown;
+}
+
+function off<K extends keyof OffloadApi>(sw: DaemonSwitch, name: K): NonNullable<DaemonSwitch[K]> {
+  const fn = sw[name];
+  if (typeof fn !== 'function') throw new SwitchError('ENOTSUP', 'offload is not available in this switch');
+  return (fn as (...a: unknown[]) => unknown).bind(sw) as NonNullable<DaemonSwitch[K]>;
+}
+
 /** PMD thread commands (dpif-netdev/pmd-*). */
 export interface PmdApi {
   pmdStatsShow(): unknown;
@@ -107,7 +126,7 @@ export interface EventSourceApi {
   eventSource(): { conntrack: Conntrack; now: () => number };
 }
 
-export type DaemonSwitch = SwitchApi & Partial<ConntrackApi> & Partial<GroupApi> & Partial<PmdApi> & Partial<FlowFileApi> & Partial<EventSourceApi> & Partial<CtSaveApi> & { tick?(nowMs: number): void; close?(): void; stats?(): SwitchStats };
+export type DaemonSwitch = SwitchApi & Partial<ConntrackApi> & Partial<GroupApi> & Partial<PmdApi> & Partial<FlowFileApi> & Partial<EventSourceApi> & Partial<CtSaveApi> & Partial<OffloadApi> & { tick?(nowMs: number): void; close?(): void; stats?(): SwitchStats };
 
 export interface MethodSpec {
   /** Persist the configuration after success. */
@@ -221,7 +240,13 @@ export const SWITCH_METHODS: Record<string, MethodSpec> = {
   'pmd-set-threads': { call: (sw, p) => pmd(sw, 'pmdSetThreads')(p.int('threads', 1, 64)) },
 
   // connection tracking (dpctl/* equivalents)
-  'dump-conntrack': { call: (sw, p) => ct(sw, 'dumpConntrack')({ zone: p.optInt('zone', ...ZONE), verbose: p.bool('verbose') }) },
+  'dump-conntrack': {
+    call: (sw, p) => ct(sw, 'dumpConntrack')({ zone: p.optInt('zone', ...ZONE), verbose: p.bool('verbose'), stats: p.bool('stats'), format: p.optStr('format') }),
+  },
+  // flowtable (offload)
+  'offload-set': { mutating: true, call: (sw, p) => off(sw, 'offloadSet')(p.str('bridge'), p.strList('args')) },
+  'offload-show': { call: (sw, p) => off(sw, 'offloadShow')(p.str('bridge')) },
+  'dump-offloaded': { call: (sw, p) => off(sw, 'dumpOffloaded')(p.optStr('bridge') ?? null) },
   'flush-conntrack': { call: (sw, p) => ct(sw, 'flushConntrack')({ zone: p.optInt('zone', ...ZONE), tuple: p.optStr('tuple') }) },
   'ct-stats-show': { call: (sw, p) => ct(sw, 'ctStatsShow')({ zone: p.optInt('zone', ...ZONE), verbose: p.bool('verbose') }) },
   'dump-conntrack-exp': { call: (sw, p) => ct(sw, 'dumpConntrackExp')({ zone: p.optInt('zone', ...ZONE) }) },

@@ -229,7 +229,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     run('pmd-stats-show', {}),
   ),
   c('pmd-set-threads <n>', 'run the datapath of system and tap ports in N threads (1-64) from now on', ([n], _o, run) => run('pmd-set-threads', { threads: Number(n) }, quiet)),
-  c('dump-conntrack [zone]', 'print connections, like dpctl/dump-conntrack (zone=N to filter)', ([zone], o, run) => run('dump-conntrack', { zone: zoneArg(zone), verbose: !!o.more }), [more]),
+  c('dump-conntrack [zone]', 'print connections, like dpctl/dump-conntrack (zone=N to filter; -s adds packets/bytes and timeout; --format=conntrack prints conntrack -L lines)', ([zone], o, run) =>
+    run('dump-conntrack', { zone: zoneArg(zone), verbose: !!o.more, stats: !!o.statistics, format: o.format as string | undefined }),
+  [more, { flags: '-s, --statistics', description: 'per-direction packets and bytes, and the timeout left' }, { flags: '--format <fmt>', description: "'conntrack': conntrack-tools' conntrack -L lines" }]),
+  // flowtable (offload of established connections)
+  c('offload-set <bridge> <args...>', 'on|off [tcp|udp|all] [timeout=SECS]: forward established connections from a flowtable (default off, timeout 30)', ([br, ...args], _o, run) => run('offload-set', { bridge: br, args }, quiet)),
+  c('offload-show <bridge>', "the bridge's offload setting", ([br], _o, run) => run('offload-show', { bridge: br })),
+  c('dump-offloaded [bridge]', 'flowtable entries: key, packets, bytes, age, actions', ([br], _o, run) => run('dump-offloaded', { bridge: br })),
   c("flush-conntrack [args...]", "delete connections: [zone=N] ['ct_nw_src=..,ct_nw_dst=..,ct_nw_proto=..,ct_tp_src=..,ct_tp_dst=..']", (args, _o, run) => {
     let zone: number | undefined;
     const tuple: string[] = [];

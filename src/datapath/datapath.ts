@@ -12,20 +12,21 @@
 import type { Conntrack } from '../conntrack/conntrack.ts';
 import { IPF_HELD, type Ipf } from '../conntrack/ipf.ts';
 import { BATCH_MAX, PacketBatch } from '../packet/batch.ts';
-import { csumUpdate16, csumUpdate32 } from '../packet/checksum.ts';
-import { rd16, rd32, wr16, wr32 } from '../packet/bytes.ts';
 import { extractBatch, extractHeaders, FK_HEADER_FIRST, ParseStats } from '../packet/extract.ts';
 import {
-  ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_VLAN, ETH_TYPE_VLAN_8021AD, FK_CT_IPV6_DST, FK_CT_STATE,
-  FK_ETH_DST_HI, FK_ETH_DST_LO, FK_ETH_SRC_HI, FK_ETH_SRC_LO, FK_ETH_TYPE, FK_IN_PORT, FK_IPV6_DST,
-  FK_IPV6_LABEL, FK_IPV6_SRC, FK_NW_DST, FK_NW_FRAG, FK_NW_PROTO, FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_PKT_MARK, FK_RECIRC_ID,
-  FK_TCP_FLAGS, FK_TP_DST, FK_TP_SRC, FK_VLAN_TCI, FK_WORDS, FRAG_ANY, IPPROTO_TCP, IPPROTO_UDP, VLAN_CFI,
+  ETH_TYPE_IPV6, FK_CT_IPV6_DST, FK_CT_STATE, FK_IN_PORT, FK_NW_FRAG, FK_NW_PROTO, FK_PKT_MARK, FK_RECIRC_ID,
+  FK_TCP_FLAGS, FK_WORDS, FRAG_ANY, IPPROTO_TCP,
 } from '../packet/flow-key.ts';
 import {
   DPA_CT, DPA_CT_CLEAR, DPA_OUTPUT, DPA_POP_VLAN, DPA_PUSH_VLAN, DPA_RECIRC, DPA_SET, DPA_SET_PKT_MARK,
   DPA_USERSPACE, type DpAction, type DpCtAction,
 } from './dp-actions.ts';
 import { MegaflowCache, type Megaflow } from './megaflow.ts';
+import { applySet } from './set-fields.ts';
+import { popVlan, pushVlan } from './vlan.ts';
+import { sameActions, sameMask } from './dp-actions.ts';
+import { FlowTable, FlowtableConfig, type FlowtableHost, type OffloadConntrack } from './flowtable.ts';
+import { offloadBegin, offloadEnd, offloadHit } from '../conntrack/offload.ts';
 import { isRxBackend, type DpPort } from './port.ts';
 
 /** OVS's limit on recirculations of one packet. */
@@ -57,7 +58,7 @@ export const UPCALL_QUEUED: UpcallResult = Object.freeze({ actions: [], mask: ne
 /** Translate an installed megaflow's key again, without side effects (revalidation). */
 export type Revalidate = (key: Uint32Array) => UpcallResult | null;
 
-export interface ConntrackHook {
+export interface ConntrackHook extends Partial<OffloadConntrack> {
   /** Run packet idx of batch through conntrack; sets ct_* key words; may set batch.dropped[idx]. */
   execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, action: DpCtAction, nowMs: number): void;
   /** This thread's fragment reassembly, which ct() runs first for a fragment. */
@@ -71,6 +72,9 @@ export function conntrackHook(ct: Conntrack): ConntrackHook {
       ct.execute(batch, idx, key, keyOfs, a.exec, nowMs);
     },
     ipf: ct.ipf,
+    offloadBegin: (r, id, st) => offloadBegin(ct.table, r, id, st),
+    offloadHit: (r, id, reply, len, now, st, d, l4, l4Len) => offloadHit(ct.table, r, id, reply, len, now, st, d, l4, l4Len),
+    offloadEnd: (r, id) => offloadEnd(ct.table, r, id),
   };
 }
 
@@ -85,8 +89,10 @@ export interface DatapathStats {
   controller: number;
 }
 
-export class Datapath {
+export class Datapath implements FlowtableHost {
   readonly ports = new Map<number, DpPort>();
+  /** The offload fast path (flowtable.ts); its configuration is shared with the PMD threads. */
+  flowtable: FlowTable;
   readonly cache = new MegaflowCache();
   readonly parseStats = new ParseStats();
   readonly stats: DatapathStats = { hit: 0, missed: 0, lost: 0, dropped: 0, recircTooDeep: 0, ctUnavailable: 0, controller: 0 };
@@ -101,7 +107,11 @@ export class Datapath {
     public conntrack: ConntrackHook | null = null,
     /** Without one, revalidate() drops every megaflow (PMD threads refill on demand). */
     private readonly retranslate: Revalidate | null = null,
-  ) {}
+    offloadConfig: FlowtableConfig = new FlowtableConfig(),
+  ) {
+    const c = conntrack;
+    this.flowtable = new FlowTable(offloadConfig, c?.offloadBegin && c.offloadHit && c.offloadEnd ? (c as OffloadConntrack) : null);
+  }
 
   addPort(port: DpPort): void {
     if (this.ports.has(port.number)) throw new Error(`datapath port ${port.number} already exists`);
@@ -112,6 +122,7 @@ export class Datapath {
     const p = this.ports.get(n);
     if (!p) return;
     this.ports.delete(n);
+    this.flowtable.flush();
     p.close();
   }
 
@@ -229,9 +240,27 @@ export class Datapath {
   }
 
   private processPacket(b: PacketBatch, i: number, depth: number): void {
+    const ft = this.flowtable;
+    // Fragments are never offloaded: they meet the reassembly at ct() (ipf.ts).
+    if (depth === 0 && this.resumeSkip === 0 && (b.keys[i * FK_WORDS + FK_NW_FRAG] & FRAG_ANY) === 0) {
+      if (ft.tryHit(this, b, i, this.now)) return;
+      if (ft.tracing) {
+        this.processPacketFull(b, i, 0);
+        ft.traceEnd(b, i, this.now);
+        return;
+      }
+    }
+    this.processPacketFull(b, i, depth);
+  }
+
+  private processPacketFull(b: PacketBatch, i: number, depth: number): void {
     const keys = b.keys;
     const k = i * FK_WORDS;
     const mf = this.cache.lookup(keys, k);
+    if (this.flowtable.tracing) {
+      if (mf !== null) this.flowtable.traceMegaflow(mf);
+      else this.flowtable.traceFail();
+    }
     const skip = this.resumeSkip;
     this.resumeSkip = 0;
     let actions: DpAction[];
@@ -277,19 +306,19 @@ export class Datapath {
       const act = actions[a];
       switch (act.t) {
         case DPA_OUTPUT: {
-          const p = this.ports.get(act.port);
-          if (p === undefined) break;
-          if (b.ipf[i] >= 0 && this.conntrack?.ipf) this.conntrack.ipf.transmitFragments(b.ipf[i], b, i, p, this.now);
-          else p.transmit(b.data[i], b.start[i], b.len[i], this.now, b.gso[i]);
+          if (this.flowtable.tracing) this.flowtable.traceOutput(act.port, keys, k);
+          this.outputTo(act.port, b, i);
           break;
         }
         case DPA_SET:
-          this.applySet(b, i, act.words, act.values);
+          applySet(b, i, act.words, act.values);
           break;
         case DPA_PUSH_VLAN:
+          this.flowtable.traceFail();
           pushVlan(b, i, act.tpid, act.tci);
           break;
         case DPA_POP_VLAN:
+          this.flowtable.traceFail();
           popVlan(b, i);
           break;
         case DPA_CT:
@@ -302,10 +331,15 @@ export class Datapath {
             && this.conntrack.ipf.preprocess(b, i, keys, k, act.exec.zone, this.now) === IPF_HELD) return;
           this.conntrack.execute(b, i, keys, k, act, this.now);
           if (b.dropped[i]) return;
+          if (this.flowtable.tracing) {
+            if (b.ipf[i] >= 0) this.flowtable.traceFail();
+            else this.flowtable.traceCt(b, i);
+          }
           break;
         case DPA_CT_CLEAR:
           // ct_state through ct_ipv6_dst, ct_label included (flow-key.ts keeps the ct words together).
           for (let w = FK_CT_STATE; w <= FK_CT_IPV6_DST + 3; w++) keys[k + w] = 0;
+          b.ctConn[i] = 0;
           break;
         case DPA_RECIRC:
           // As dpif-netdev: a packet may recirculate MAX_RECIRC_DEPTH times (depth 0..MAX-1 may recirculate).
@@ -314,9 +348,10 @@ export class Datapath {
             return;
           }
           keys[k + FK_RECIRC_ID] = act.id;
-          this.processPacket(b, i, depth + 1);
+          this.processPacketFull(b, i, depth + 1);
           break;
         case DPA_USERSPACE:
+          this.flowtable.traceFail();
           this.stats.controller++;
           // Slow path by nature (OVS's upcall): a copy of the packet for the controller connections.
           if (this.onUserspace !== null) this.onUserspace(keys[k + FK_IN_PORT], b.bytes(i).slice(), act.userdata ?? 0);
@@ -328,93 +363,23 @@ export class Datapath {
     }
   }
 
-  /** Rewrite header fields in place, keeping checksums right (RFC 1624) and the key in sync. */
-  private applySet(b: PacketBatch, i: number, words: Int32Array, values: Uint32Array): void {
-    const d = b.data[i];
-    const s = b.start[i];
-    const l3 = b.l3[i];
-    const l4 = b.l4[i];
-    const keys = b.keys;
-    const k = i * FK_WORDS;
-    const proto = keys[k + FK_NW_PROTO];
-    const l4csum = l4 < 0 ? -1 : proto === IPPROTO_TCP ? l4 + 16 : proto === IPPROTO_UDP ? l4 + 6 : proto === 58 ? l4 + 2 : -1;
-    for (let n = 0; n < words.length; n++) {
-      const w = words[n];
-      const v = values[n];
-      keys[k + w] = v;
-      switch (w) {
-        case FK_ETH_DST_HI: wr16(d, s, v); break;
-        case FK_ETH_DST_LO: wr32(d, s + 2, v); break;
-        case FK_ETH_SRC_HI: wr16(d, s + 6, v); break;
-        case FK_ETH_SRC_LO: wr32(d, s + 8, v); break;
-        case FK_NW_SRC:
-        case FK_NW_DST: {
-          if (l3 < 0 || keys[k + FK_ETH_TYPE] !== ETH_TYPE_IP) break;
-          const o = l3 + (w === FK_NW_SRC ? 12 : 16);
-          const old = rd32(d, o);
-          wr32(d, o, v);
-          wr16(d, l3 + 10, csumUpdate32(rd16(d, l3 + 10), old, v));
-          updateL4Csum32(d, l4csum, proto, old, v);
-          break;
-        }
-        case FK_NW_TOS: {
-          if (l3 < 0) break;
-          if (keys[k + FK_ETH_TYPE] === ETH_TYPE_IP) {
-            const old = rd16(d, l3);
-            d[l3 + 1] = v;
-            wr16(d, l3 + 10, csumUpdate16(rd16(d, l3 + 10), old, rd16(d, l3)));
-          } else {
-            const first = rd32(d, l3);
-            wr32(d, l3, ((first & 0xf00fffff) | ((v & 0xff) << 20)) >>> 0);
-          }
-          break;
-        }
-        case FK_NW_TTL: {
-          if (l3 < 0) break;
-          if (keys[k + FK_ETH_TYPE] === ETH_TYPE_IP) {
-            const old = rd16(d, l3 + 8);
-            d[l3 + 8] = v;
-            wr16(d, l3 + 10, csumUpdate16(rd16(d, l3 + 10), old, rd16(d, l3 + 8)));
-          } else d[l3 + 7] = v;
-          break;
-        }
-        case FK_IPV6_LABEL: {
-          if (l3 < 0) break;
-          const first = rd32(d, l3);
-          wr32(d, l3, ((first & 0xfff00000) | (v & 0xfffff)) >>> 0);
-          break;
-        }
-        case FK_TP_SRC:
-        case FK_TP_DST: {
-          if (l4 < 0) break;
-          const o = l4 + (w === FK_TP_SRC ? 0 : 2);
-          const old = rd16(d, o);
-          wr16(d, o, v);
-          if (l4csum >= 0) {
-            const c = rd16(d, l4csum);
-            if (!(proto === IPPROTO_UDP && c === 0)) {
-              let nc = csumUpdate16(c, old, v);
-              if (proto === IPPROTO_UDP && nc === 0) nc = 0xffff;
-              wr16(d, l4csum, nc);
-            }
-          }
-          break;
-        }
-        default:
-          if (w >= FK_IPV6_SRC && w < FK_IPV6_DST + 4 && l3 >= 0 && keys[k + FK_ETH_TYPE] === ETH_TYPE_IPV6) {
-            const o = l3 + 8 + (w - FK_IPV6_SRC) * 4;
-            const old = rd32(d, o);
-            wr32(d, o, v);
-            updateL4Csum32(d, l4csum, proto, old, v);
-          }
-      }
-    }
+  applySetTo(b: PacketBatch, i: number, words: Int32Array, values: Uint32Array): void {
+    applySet(b, i, words, values);
+  }
+
+  outputTo(port: number, b: PacketBatch, i: number): void {
+    const p = this.ports.get(port);
+    if (p === undefined) return;
+    // A reassembled datagram leaves as its original fragments (ipf.ts).
+    if (b.ipf[i] >= 0 && this.conntrack?.ipf) this.conntrack.ipf.transmitFragments(b.ipf[i], b, i, p, this.now);
+    else p.transmit(b.data[i], b.start[i], b.len[i], this.now, b.gso[i]);
   }
 
   // ---------------------------------------------------------------- management
 
   /** Re-translate every megaflow: drop those whose mask changed or whose translation fails, update the actions of those whose actions changed. Returns how many were removed or updated. */
   revalidate(): number {
+    this.flowtable.flush();
     let removed = 0;
     for (const mf of this.cache.entries()) {
       let res: UpcallResult | null;
@@ -450,67 +415,18 @@ export class Datapath {
 
   expire(nowMs: number): number {
     const dead = this.cache.expire(nowMs, this.maxIdleMs);
+    if (dead.length > 0) this.flowtable.dropMegaflows(dead);
+    this.flowtable.expire(nowMs);
     for (const mf of dead) this.onRemove?.(mf);
     return dead.length;
   }
 
   flushFlows(): number {
+    this.flowtable.flush();
     for (const mf of this.cache.entries()) this.onRemove?.(mf);
     return this.cache.clear();
   }
 }
 
-function updateL4Csum32(d: Uint8Array, l4csum: number, proto: number, old: number, v: number): void {
-  if (l4csum < 0) return;
-  const c = rd16(d, l4csum);
-  if (proto === IPPROTO_UDP && c === 0) return; // no checksum stays no checksum
-  let nc = csumUpdate32(c, old, v);
-  if (proto === IPPROTO_UDP && nc === 0) nc = 0xffff;
-  wr16(d, l4csum, nc);
-}
-
-function pushVlan(b: PacketBatch, i: number, tpid: number, tci: number): void {
-  const d = b.data[i];
-  const s = b.start[i];
-  if (s < 4) return;
-  d.copyWithin(s - 4, s, s + 12);
-  const ns = s - 4;
-  wr16(d, ns + 12, tpid);
-  wr16(d, ns + 14, tci & ~VLAN_CFI & 0xffff);
-  b.start[i] = ns;
-  b.len[i] += 4;
-  b.keys[i * FK_WORDS + FK_VLAN_TCI] = (tci | VLAN_CFI) & 0xffff;
-}
-
-function popVlan(b: PacketBatch, i: number): void {
-  const d = b.data[i];
-  const s = b.start[i];
-  if (b.len[i] < 18) return;
-  const t = rd16(d, s + 12);
-  if (t !== ETH_TYPE_VLAN && t !== ETH_TYPE_VLAN_8021AD) return;
-  d.copyWithin(s + 4, s, s + 12);
-  b.start[i] = s + 4;
-  b.len[i] -= 4;
-  b.keys[i * FK_WORDS + FK_VLAN_TCI] = 0;
-}
-
-function sameMask(a: Uint32Array, b: Uint32Array): boolean {
-  for (let i = 0; i < FK_WORDS; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function sameActions(a: DpAction[], b: DpAction[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    if (JSON.stringify(a[i], bigintSafe) !== JSON.stringify(b[i], bigintSafe)) return false;
-  }
-  return true;
-}
-
-function bigintSafe(_k: string, v: unknown): unknown {
-  if (typeof v === 'bigint') return v.toString();
-  if (v instanceof Uint32Array || v instanceof Int32Array) return Array.from(v);
-  return v;
-}
 
 export { extractHeaders, ETH_TYPE_IPV6 };

@@ -5,7 +5,7 @@
 import { ipv4Str, ipv6Str, macStr } from '../packet/odp-format.ts';
 import {
   FK_ETH_DST_HI, FK_ETH_DST_LO, FK_ETH_SRC_HI, FK_ETH_SRC_LO, FK_IPV6_DST, FK_IPV6_LABEL, FK_IPV6_SRC, FK_NW_DST,
-  FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_TP_DST, FK_TP_SRC,
+  FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_TP_DST, FK_TP_SRC, FK_WORDS,
 } from '../packet/flow-key.ts';
 import type { NatSpec } from '../nat/range.ts';
 import { compileNat } from '../nat/range.ts';
@@ -191,4 +191,24 @@ export function formatDpAction(a: DpAction, portName?: (n: number) => string): s
 export function formatDpActions(actions: DpAction[], portName?: (n: number) => string): string {
   if (actions.length === 0) return 'drop';
   return actions.map((a) => formatDpAction(a, portName)).join(',');
+}
+
+/** Same megaflow mask (revalidation). */
+export function sameMask(a: Uint32Array, b: Uint32Array): boolean {
+  for (let i = 0; i < FK_WORDS; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export function sameActions(a: DpAction[], b: DpAction[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (JSON.stringify(a[i], bigintSafe) !== JSON.stringify(b[i], bigintSafe)) return false;
+  }
+  return true;
+}
+
+function bigintSafe(_k: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (v instanceof Uint32Array || v instanceof Int32Array) return Array.from(v);
+  return v;
 }

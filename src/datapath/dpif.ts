@@ -13,6 +13,7 @@
 
 import { Conntrack } from '../conntrack/conntrack.ts';
 import { H_CNT_ALG_MALFORMED } from '../conntrack/layout.ts';
+import { FlowtableConfig, formatFtEntry } from './flowtable.ts';
 import { parsePacketArg } from '../packet/compose.ts';
 import type { DpAction } from './dp-actions.ts';
 import { conntrackHook, Datapath, type Revalidate, type Upcall } from './datapath.ts';
@@ -69,6 +70,8 @@ const isDevicePort = (type: string) => type === 'system' || type === 'tap';
 export class Dpif {
   readonly datapath: Datapath;
   readonly conntrack: Conntrack;
+  /** Flowtable configuration per datapath port, shared with the PMD threads (flowtable.ts). */
+  readonly offloadConfig = new FlowtableConfig();
   /** Called when a port's device was attached or detached. */
   onPortState: (n: number, s: DpPortStatus) => void = () => {};
   private readonly rxLoop: RxLoop;
@@ -85,7 +88,7 @@ export class Dpif {
   constructor(private readonly opts: DpifOptions) {
     this.pmdThreads = opts.pmdThreads;
     this.conntrack = Conntrack.create();
-    this.datapath = new Datapath(opts.upcall, conntrackHook(this.conntrack), opts.revalidate);
+    this.datapath = new Datapath(opts.upcall, conntrackHook(this.conntrack), opts.revalidate, this.offloadConfig);
     this.datapath.onRemove = (mf) => opts.pushMegaflow(mf);
     this.rxLoop = new RxLoop(this.datapath, opts.now, opts.afterRx);
     this.sweepTimer = setInterval(() => this.sweepStep(opts.now()), SWEEP_INTERVAL_MS);
@@ -106,6 +109,7 @@ export class Dpif {
       },
       this.conntrack,
       this.pmdThreads,
+      this.offloadConfig.buffer,
     );
     for (const p of this.datapath.ports.values()) {
       if (!(p.backend instanceof DetachedBackend)) pmd.addPort(p.number, p.name, p.backend.type, tapFd(p.backend));
@@ -366,6 +370,20 @@ export class Dpif {
   megaflows(): Megaflow[] {
     const main = this.datapath.cache.entries();
     return this.pmd ? [...main, ...this.pmd.megaflows()] : main;
+  }
+
+  /** Offload the port's connections (protocols FT_*, 0 = off) with an idle timeout; drops current entries. */
+  setOffload(dpPort: number, protos: number, timeoutSec: number): void {
+    this.offloadConfig.set(dpPort, protos, timeoutSec);
+    this.revalidate();
+  }
+
+  /** Every flowtable entry (main thread, then each PMD thread as it last published), as dump-offloaded prints them. */
+  offloaded(): string[] {
+    const now = this.opts.now();
+    const name = (n: number) => this.names.get(n)?.name ?? String(n);
+    const main = this.datapath.flowtable.entries().map((e) => formatFtEntry(e, now, name));
+    return this.pmd ? [...main, ...this.pmd.offloadedLines()] : main;
   }
 
   /** Re-translate every megaflow; the PMD threads drop theirs before their next batch. */

@@ -35,6 +35,8 @@ export interface BridgeConfig {
   flows: string[];
   /** Groups as dump-groups prints them, restored before the flows (which may send to them). */
   groups?: string[];
+  /** The flowtable setting as offload-show prints it ('on tcp timeout=30'); absent = off. */
+  offload?: string;
 }
 
 /** What the database file holds. */

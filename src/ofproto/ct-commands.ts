@@ -4,6 +4,7 @@
 import type { Conntrack } from '../conntrack/conntrack.ts';
 import type { TupleFilter } from '../conntrack/conn.ts';
 import { formatConn, formatCtStats, formatExp } from '../conntrack/format.ts';
+import { formatConntrackL } from '../conntrack/format-linux.ts';
 import { TIMEOUT_ATTRS, type TimeoutAttr } from '../conntrack/timeouts.ts';
 import { SwitchError } from './api.ts';
 
@@ -64,9 +65,13 @@ export class CtCommands {
     private readonly now: () => number,
   ) {}
 
-  dump(opts: { zone?: number; verbose?: boolean }) {
-    const conns = this.ct.dump(opts.zone, this.now());
-    const lines = conns.map((c) => formatConn(c, { verbose: !!opts.verbose }));
+  dump(opts: { zone?: number; verbose?: boolean; stats?: boolean; format?: string }) {
+    const now = this.now();
+    const conns = this.ct.dump(opts.zone, now);
+    if (opts.format !== undefined && opts.format !== 'conntrack') throw new SwitchError('EINVAL', `unknown format '${opts.format}' (expected conntrack)`);
+    const lines = opts.format === 'conntrack'
+      ? conns.map((c) => formatConntrackL(c, now))
+      : conns.map((c) => formatConn(c, { verbose: !!opts.verbose, stats: !!opts.stats, nowMs: now }));
     return { connections: lines.length, lines };
   }
 

@@ -20,6 +20,7 @@ import { xlate } from './xlate.ts';
 import { traceXlate } from './xlate-trace.ts';
 import { UpcallAdapter } from './upcall.ts';
 import { collectSwitchStats, type SwitchStats } from './switch-stats.ts';
+import { formatOffload, OffloadCommands } from './offload-commands.ts';
 import { CtCommands } from './ct-commands.ts';
 import { IpfCommands } from './ipf-commands.ts';
 import { GroupCommands } from './group-commands.ts';
@@ -54,6 +55,7 @@ export class Switch implements SwitchApi {
   readonly ipf: IpfCommands;
   readonly groups: GroupCommands;
   readonly flows: FlowCommands;
+  readonly offload = new OffloadCommands(() => this.dp.dpif);
   private readonly now: () => number;
   private readonly log: NonNullable<SwitchOptions['logger']>;
   private seenGenerations = new Map<string, number>();
@@ -106,6 +108,7 @@ export class Switch implements SwitchApi {
       for (const p of b.ports) sw.addPort(b.name, { name: p.name, type: p.type, ofport: p.ofport, options: p.options }, true);
       if (b.groups?.length) sw.addGroups(b.name, b.groups.join('\n'), `${b.name} (saved groups)`);
       if (b.flows.length) sw.addFlows(b.name, b.flows.join('\n'), `${b.name} (saved flows)`);
+      if (b.offload) sw.offloadSet(b.name, b.offload.split(' '));
     }
     return sw;
   }
@@ -223,6 +226,7 @@ export class Switch implements SwitchApi {
   delBridge(name: string): void {
     const br = this.bridge(name);
     for (const p of br.sortedPorts()) this.dp.removePort(p.dpPort);
+    this.offload.set(br, ['off']);
     this.bridges.delete(name);
     this.recirc.dropBridge(name);
     this.revalidate(true);
@@ -248,6 +252,7 @@ export class Switch implements SwitchApi {
     const port: BridgePort = { name: req.name, ofport, dpPort, up: true, type, options };
     this.dp.addPort(port, options, restoring); // throws (and adds nothing) when the backend cannot open, unless restoring
     br.addPort(port);
+    this.offload.applyPort(bridge, dpPort);
     this.revalidate(true);
     if (type === 'pcap' && options.rx_pcap) this.dp.replay(dpPort);
     return { name: port.name, type: type as PortConfig['type'], ofport, options };
@@ -365,9 +370,17 @@ export class Switch implements SwitchApi {
     return { threads: n, lines: [] as string[] };
   }
 
+  // ------------------------------------------------------------ flowtable (offload-*)
+
+  offloadSet(bridge: string, args: string[]) { return this.offload.set(this.bridge(bridge), args); }
+  offloadShow(bridge: string) { return this.offload.show(this.bridge(bridge).name); }
+  dumpOffloaded(bridge: string | null) {
+    return this.offload.dump(bridge === null ? [...this.bridges.values()] : [this.bridge(bridge)]);
+  }
+
   // ------------------------------------------------------------ conntrack (dpctl/*)
 
-  dumpConntrack(o: { zone?: number; verbose?: boolean }) { return this.ct.dump(o); }
+  dumpConntrack(o: { zone?: number; verbose?: boolean; stats?: boolean; format?: string }) { return this.ct.dump(o); }
   flushConntrack(o: { zone?: number; tuple?: string }) {
     const r = this.ct.flush(o);
     this.revalidate(true);
@@ -411,6 +424,7 @@ export class Switch implements SwitchApi {
         name: br.name,
         ports: this.portConfigs(br),
         groups: [...br.groups.values()].sort((a, b) => a.id - b.id).map((g) => formatGroup(g.spec)),
+        ...(this.offload.get(br.name).protos ? { offload: formatOffload(this.offload.get(br.name)) } : {}),
         flows: [...br.rules()].sort((a, b) => a.table - b.table || b.priority - a.priority || a.id - b.id).map((r) => formatFlow(r.spec).trim()),
       })),
     };

@@ -15,6 +15,11 @@ import { FK_WORDS } from './flow-key.ts';
 
 export const BATCH_MAX = 32;
 export const HEADROOM = 64;
+/** PacketBatch.ctConnMd: the zone in the low 16 bits, and the packet's direction. */
+export const CONN_MD_ZONE = 0xffff;
+export const CONN_MD_REPLY = 0x10000;
+/** ...found by a ct() with nat: the packet may carry translated addresses. */
+export const CONN_MD_NAT = 0x20000;
 /** Room for a 64 KiB GSO/GRO segment plus headroom. */
 export const SLOT_SIZE = 65536 + HEADROOM * 2;
 
@@ -42,6 +47,16 @@ export class PacketBatch {
    * holds reassembled: outputs send that list's fragments instead.
    */
   readonly ipf = new Int32Array(BATCH_MAX).fill(-1);
+  /**
+   * The connection a ct() found for the packet (OVS: pkt->md.conn), so the
+   * next ct() in the same zone uses it instead of looking the packet up
+   * again: record index + 1 (0 = none), the record's id when it was found
+   * (a record reused since then no longer matches), and CONN_MD_* (zone,
+   * direction). Written by conntrack, cleared by ct_clear and by commit().
+   */
+  readonly ctConn = new Int32Array(BATCH_MAX);
+  readonly ctConnId = new Int32Array(BATCH_MAX);
+  readonly ctConnMd = new Int32Array(BATCH_MAX);
 
   constructor(slotSize = SLOT_SIZE) {
     this.data = [];
@@ -69,6 +84,7 @@ export class PacketBatch {
     this.dropped[i] = 0;
     this.gso[i] = 0;
     this.ipf[i] = -1;
+    this.ctConn[i] = 0;
     this.count = i + 1;
     return i;
   }

@@ -7,7 +7,9 @@
 // attached and off after del-port, a truncated frame counted as a drop);
 // seed 001's stateful ACL with TCP data both ways, a blocked reverse
 // connection and an ICMP port unreachable passed as +rel; seed 000's SNAT
-// table; DNAT spreading connections over two servers; a tap port between
+// table; DNAT spreading connections over two servers; DNAT with an
+// additional SNAT (the packet keeps its connection); a long TCP stream
+// offloaded to the flowtable with exact counters; a tap port between
 // the host and a namespace.
 
 import { describe, expect, it } from 'vitest';
@@ -169,6 +171,32 @@ describe.skipIf(skip !== null)(`system and tap ports in network namespaces${skip
     expect(s3.accepted().length).toBeGreaterThan(0);
   });
 
+  it('DNAT with additional SNAT (OVS\'s system test): the packet keeps its connection, so the second nat() is ignored, mark and label are set, one connection', async () => {
+    const { topo, swd, h } = await setup(2);
+    swd.ok(['add-flows', 'br0', '-'], [
+      'priority=30,in_port=1,ip,nw_dst=172.1.1.2,actions=ct(commit,nat(dst=10.77.0.2:8080),table=1)',
+      'priority=20,in_port=2,ip,actions=ct(nat),1',
+      'priority=10,arp,actions=NORMAL',
+      'priority=1,actions=drop',
+      'table=1,ip,actions=ct(commit,nat(src=10.77.0.240),exec(set_field:0xac->ct_mark,set_field:0xac->ct_label),table=2)',
+      'table=2,in_port=1,ip,ct_mark=0xac,ct_label=0xac,actions=2',
+    ].join('\n'));
+    inNs(topo, h[0], ['ip', 'route', 'add', '172.1.1.0/24', 'via', h[1].ip]);
+    const server = await startTcpServer(topo, h[1], 8080);
+    // The server sees the client's own address (no SNAT), the client gets its answer from 172.1.1.2.
+    expect(tcpRequest(topo, h[0], '172.1.1.2', 8080, 'dnat only')).toBe('10.77.0.1 DNAT ONLY');
+    expect(await waitFor(() => server.accepted().length === 1)).toBe(true);
+    const ct = swd.ok(['dump-conntrack']).filter((l) => l.startsWith('tcp,'));
+    expect(ct.map((l) => l.replace(/([sd])port=\d+/g, '$1port=N').replace(/,protoinfo=.*/, ''))).toEqual([
+      'tcp,orig=(src=10.77.0.1,dst=172.1.1.2,sport=N,dport=N),reply=(src=10.77.0.2,dst=10.77.0.1,sport=N,dport=N),mark=172,labels=0xac',
+    ]);
+  });
+
+  it("offload (seed 004): a long TCP stream through seed 001's ACL is forwarded from the flowtable, its counters stay exact, and its FIN tears the entries down", async () => {
+    const { topo, swd, h } = await setup(2);
+    await offloadScenario(topo, swd, h);
+  });
+
   it('a tap port carries traffic between the host and a namespace', async () => {
     const { topo, swd } = fresh();
     const net = `10.213.${process.pid % 250}`;
@@ -210,6 +238,11 @@ describe.skipIf(skip !== null)(`PMD threads${skip ? ` (skipped: ${skip})` : ''}`
     expect(stats).toContain('main thread:');
   });
 
+  it('offload with --pmd-threads 2: the same stream, entries in whichever thread reads each direction, counters still exact', async () => {
+    const { topo, swd, h } = await setup(2, ['--pmd-threads', '2']);
+    await offloadScenario(topo, swd, h);
+  });
+
   it('pmd-set-threads changes the thread count at run time and traffic goes on', async () => {
     const { topo, swd, h } = await setup(2);
     swd.ok(['add-flow', 'br0', 'actions=normal']);
@@ -243,6 +276,50 @@ async function aclScenario(topo: Topology, swd: SwdInstance, h: Host[]): Promise
   expect(ct.some((l) => l.startsWith('udp,orig=(src=10.77.0.1,dst=10.77.0.2,') && l.includes('dport=9)'))).toBe(true);
   expect(ct.filter((l) => l.startsWith('tcp,orig=(src=10.77.0.1,dst=10.77.0.2,')).length).toBe(2);
   expect(ct.some((l) => l.startsWith('tcp,orig=(src=10.77.0.2,'))).toBe(false);
+}
+
+/** The offload checks, shared with the PMD test: a 4 s TCP stream through the ACL with offload on. */
+async function offloadScenario(topo: Topology, swd: SwdInstance, h: Host[]): Promise<void> {
+    swd.ok(['add-flows', 'br0', '-'], ACL_FLOWS);
+    swd.ok(['offload-set', 'br0', 'on', 'tcp']);
+    const sink = topo.spawn(h[1].ns, [PYTHON, '-u', '-c', SINK_SERVER, '5001']);
+    expect(await waitFor(() => sink.stdout.includes('listening'), 10_000, 50)).toBe(true);
+    const client = topo.spawn(h[0].ns, [PYTHON, '-u', '-c', STREAM_CLIENT, h[1].ip, '5001', '4']);
+    // While the stream runs, its connection is offloaded: entries in the flowtable, OFFLOAD in conntrack.
+    const offloaded = () => {
+      const a = swd.ok(['dump-offloaded', 'br0']);
+      const b = swd.ok(['dump-conntrack', '-m']);
+      return a.length > 0 && b.some((l) => l.includes('dport=5001)') && l.includes('status=OFFLOAD'));
+    };
+    expect(await waitFor(offloaded, 10_000, 100)).toBe(true);
+    expect(swd.ok(['dump-conntrack', '--format=conntrack']).some((l) => l.includes('dport=5001 ') && l.includes('[OFFLOAD]'))).toBe(true);
+    expect(await waitFor(() => /^sent \d+$/m.test(client.stdout) && /^received \d+$/m.test(sink.stdout), 30_000, 100)).toBe(true);
+    expect(/received (\d+)/.exec(sink.stdout)![1]).toBe(/sent (\d+)/.exec(client.stdout)![1]);
+    // The FIN took the full path: no entry is left and conntrack saw the close.
+    expect(await waitFor(() => swd.ok(['dump-offloaded', 'br0']).length === 0, 5_000, 100)).toBe(true);
+    const conn = () => swd.ok(['dump-conntrack', '-s', '-m']).find((l) => l.includes('dport=5001,'))!;
+    const closed = conn();
+    expect(closed).toContain('status=0');
+    expect(closed).not.toMatch(/state_orig=ESTABLISHED,state_reply=ESTABLISHED/);
+    // Exact counters: the ACL's rules saw exactly the packets and bytes conntrack counted per direction.
+    const rule = (match: string) => {
+      const l = swd.ok(['dump-flows', 'br0']).find((x) => x.includes(match) && x.includes('table=1,'))!;
+      return [Number(/n_packets=(\d+)/.exec(l)![1]), Number(/n_bytes=(\d+)/.exec(l)![1])];
+    };
+    // The PMD thread pushes rule counters every 100 ms: they agree with conntrack's once pushed.
+    let seen = '';
+    const agree = () => {
+      const line = conn();
+      if (line === undefined) return false;
+      seen = line;
+      const o = /orig=\([^)]*packets=(\d+),bytes=(\d+)\)/.exec(line);
+      const r = /reply=\([^)]*packets=(\d+),bytes=(\d+)\)/.exec(line);
+      if (!o || !r) return false;
+      const n1 = rule('+new+trk,ip,in_port=1'), e1 = rule('+est+trk,ip,in_port=1'), e2 = rule('+est+trk,ip,in_port=2');
+      return n1[0] + e1[0] === Number(o[1]) && n1[1] + e1[1] === Number(o[2]) && e2[0] === Number(r[1]) && e2[1] === Number(r[2]) && Number(o[1]) > 1000;
+    };
+    expect(await waitFor(agree, 5_000, 200), seen).toBe(true);
+
 }
 
 // ---------------------------------------------------------------- peers
@@ -308,6 +385,41 @@ try:
 except Exception as e:
     print('failed', type(e).__name__, e)
     sys.exit(1)
+`;
+
+/** A sink: accept one connection, read it to the end, print "received <bytes>". */
+const SINK_SERVER = `
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', int(sys.argv[1])))
+s.listen(1)
+print('listening', flush=True)
+c, a = s.accept()
+n = 0
+while True:
+    d = c.recv(65536)
+    if not d:
+        break
+    n += len(d)
+c.close()
+print('received', n, flush=True)
+`;
+
+/** Stream to ip:port for SECS seconds, then close (FIN); print "sent <bytes>". */
+const STREAM_CLIENT = `
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+chunk = b'x' * 16384
+end = time.time() + float(sys.argv[3])
+n = 0
+while time.time() < end:
+    s.sendall(chunk)
+    n += len(chunk)
+s.shutdown(socket.SHUT_WR)
+s.recv(1)
+s.close()
+print('sent', n, flush=True)
 `;
 
 /** UDP probe: send one datagram to a closed port, print what comes back (refused = ICMP port unreachable). */

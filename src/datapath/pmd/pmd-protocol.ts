@@ -64,6 +64,8 @@ export interface PmdWorkerData {
   stats: SharedArrayBuffer;
   shared: SharedArrayBuffer;
   conntrack: ConntrackDescriptor;
+  /** The flowtable configuration (flowtable.ts FlowtableConfig), shared. */
+  offload: SharedArrayBuffer;
   wakeFd: number;
   upcallPort: MessagePort;
   ctlPort: MessagePort;
@@ -96,7 +98,9 @@ export type PmdEvent =
   | { t: 'ack'; ack: number }
   | { t: 'error'; message: string }
   /** A log line of this thread (src/packet/log.ts), already rate-limited here; the main thread logs it. */
-  | { t: 'log'; module: string; level: LogLevel; fields: Record<string, unknown>; msg: string };
+  | { t: 'log'; module: string; level: LogLevel; fields: Record<string, unknown>; msg: string }
+  /** The worker's flowtable entries, as dump-offloaded prints them. */
+  | { t: 'offloaded'; lines: string[] };
 
 export const FLOW_REC = 5;
 

@@ -98,6 +98,7 @@ export class PmdSet {
     private readonly host: PmdHost,
     private readonly conntrack: Conntrack,
     threads: number,
+    private readonly offload: SharedArrayBuffer,
   ) {
     for (let s = MAX_PORT_SLOTS - 1; s >= 0; s--) this.freeSlots.push(s);
     this.setThreads(threads);
@@ -123,13 +124,13 @@ export class PmdSet {
     const worker = startTsWorker(new URL('./pmd-worker.ts', import.meta.url).href, {
       workerData: {
         index, stats: stats.buffer, shared: this.shared.buffer,
-        conntrack: this.conntrack.shared(), wakeFd, upcallPort: up.port2, ctlPort: ctl.port2,
+        conntrack: this.conntrack.shared(), offload: this.offload, wakeFd, upcallPort: up.port2, ctlPort: ctl.port2,
       },
       transferList: [up.port2, ctl.port2],
     });
     const t: Thread = { index, worker, stats, wakeFd, upPort: up.port1, ctlPort: ctl.port1, exited: false };
     up.port1.on('message', (m: UpcallRequest) => this.onUpcall(t, m));
-    ctl.port1.on('message', (m: PmdEvent) => this.onEvent(m));
+    ctl.port1.on('message', (m: PmdEvent) => this.onEvent(m, index));
     worker.on('error', (err) => this.host.log.error({ err, pmd: index }, 'pmd thread failed'));
     worker.on('exit', (code) => {
       t.exited = true;
@@ -159,6 +160,7 @@ export class PmdSet {
       // The worker leaves poll() on its eventfd and exits; its sockets close with it.
     }
     this.threads = [];
+    this.offloaded.clear();
     this.dropMirrors();
   }
 
@@ -196,8 +198,18 @@ export class PmdSet {
     this.host.afterUpcall();
   }
 
-  private onEvent(m: PmdEvent): void {
+  /** Each thread's flowtable entries, as it last published them. */
+  private readonly offloaded = new Map<number, string[]>();
+
+  offloadedLines(): string[] {
+    return [...this.offloaded.values()].flat();
+  }
+
+  private onEvent(m: PmdEvent, index = -1): void {
     switch (m.t) {
+      case 'offloaded':
+        this.offloaded.set(index, m.lines);
+        break;
       case 'flow-stats':
       case 'flows-removed': {
         const r = m.records;

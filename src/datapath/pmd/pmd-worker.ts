@@ -21,6 +21,7 @@ import { BATCH_MAX, PacketBatch } from '../../packet/batch.ts';
 import { FK_HEADER_FIRST } from '../../packet/extract.ts';
 import { conntrackHook, Datapath, UPCALL_QUEUED, type UpcallResult } from '../datapath.ts';
 import type { Megaflow } from '../megaflow.ts';
+import { FlowtableConfig, formatFtEntry } from '../flowtable.ts';
 import { eventFdDrain, poll, POLLERR, POLLHUP, POLLIN, POLLNVAL } from '../native/native.ts';
 import { DpPort, isRxBackend, type PortBackend, type RxBackend } from '../port.ts';
 import { DummyBackend } from '../ports/dummy.ts';
@@ -164,7 +165,7 @@ function expireUpcalls(nowMs: number): void {
   if (upq.inFlight > 0 && upq.expire(nowMs, UPCALL_TIMEOUT_MS) > 0) publishUpcallStats();
 }
 
-const dp = new Datapath(upcall, conntrackHook(ct));
+const dp = new Datapath(upcall, conntrackHook(ct), null, new FlowtableConfig(wd.offload));
 // A reassembled packet that waited for an upcall and is dropped frees its fragments (counted purged).
 upq.onDropFragments = (list) => ct.ipf.release(list, false);
 
@@ -372,6 +373,17 @@ function spinForRx(): boolean {
 function publish(): void {
   publishCounters();
   pushFlows();
+  publishOffloaded();
+}
+
+/** The flowtable entries, for dump-offloaded (names are the main thread's to add: ports by number). */
+let offloadedShown = false;
+function publishOffloaded(): void {
+  const ft = dp.flowtable;
+  if (ft.size === 0 && !offloadedShown) return;
+  offloadedShown = ft.size > 0;
+  const now = Date.now();
+  wd.ctlPort.postMessage({ t: 'offloaded', lines: ft.entries().map((e) => formatFtEntry(e, now)) });
 }
 
 try {

@@ -78,6 +78,8 @@ export class UpcallQueue {
   private readonly recIpf: Int32Array;
   /** Called with a waiting packet's fragment list when that packet is freed without running. */
   onDropFragments: ((list: number) => void) | null = null;
+  /** The connection the packet carried (PacketBatch.ctConn*): 3 words. */
+  private readonly recConn: Int32Array;
 
   constructor(readonly limits: UpcallQueueLimits = DEFAULT_LIMITS) {
     for (let i = limits.smallSlots - 1; i >= 0; i--) {
@@ -96,6 +98,7 @@ export class UpcallQueue {
     this.recDepth = new Uint8Array(records);
     this.recMeta = new Uint32Array(records * FK_HEADER_FIRST);
     this.recIpf = new Int32Array(records).fill(-1);
+    this.recConn = new Int32Array(records * 3);
   }
 
   /** Upcalls in flight. */
@@ -171,6 +174,9 @@ export class UpcallQueue {
     b.ipf[i] = -1; // the waiting packet owns the list now
     const m = rec * FK_HEADER_FIRST;
     for (let w = 0; w < FK_HEADER_FIRST; w++) this.recMeta[m + w] = key[keyOfs + w];
+    this.recConn[rec * 3] = b.ctConn[i];
+    this.recConn[rec * 3 + 1] = b.ctConnId[i];
+    this.recConn[rec * 3 + 2] = b.ctConnMd[i];
     u.packets.push(rec);
     this.stats.queued++;
     return true;
@@ -236,6 +242,9 @@ export class UpcallQueue {
       depth[i] = this.recDepth[r];
       const m = r * FK_HEADER_FIRST;
       for (let w = 0; w < FK_HEADER_FIRST; w++) meta[i * FK_HEADER_FIRST + w] = this.recMeta[m + w];
+      b.ctConn[i] = this.recConn[r * 3];
+      b.ctConnId[i] = this.recConn[r * 3 + 1];
+      b.ctConnMd[i] = this.recConn[r * 3 + 2];
       this.free(r);
     }
     u.packets.splice(0, n);

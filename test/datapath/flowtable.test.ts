@@ -1,0 +1,111 @@
+// The flowtable in the datapath: with seed 000's SNAT as datapath actions
+// (ct(commit,nat(src)) out, ct(nat)+recirc back), the packets of an
+// established UDP connection forwarded from the flowtable leave byte for
+// byte as they do through the full path, with the same megaflow and
+// conntrack counters; a path through userspace() is not offloaded; a
+// flushed connection or a changed mark makes the entry go.
+
+import { describe, expect, it } from 'vitest';
+import { Conntrack } from '../../src/conntrack/conntrack.ts';
+import { conntrackHook, Datapath, type UpcallResult } from '../../src/datapath/datapath.ts';
+import { ct, output, recirc, userspace, type DpAction } from '../../src/datapath/dp-actions.ts';
+import { FT_UDP } from '../../src/datapath/flowtable.ts';
+import { DpPort } from '../../src/datapath/port.ts';
+import { composePacket } from '../../src/packet/compose.ts';
+import { FK_IN_PORT, FK_RECIRC_ID } from '../../src/packet/flow-key.ts';
+import { parseOdpFlow } from '../../src/packet/odp-parse.ts';
+import { Recorder } from './recorder.ts';
+
+const ETH = 'eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02)';
+const OUT = composePacket(parseOdpFlow(`in_port(1),${ETH},eth_type(0x0800),ipv4(src=192.168.1.10,dst=10.0.0.2,proto=17,tos=0,ttl=64,frag=no),udp(src=1000,dst=53)`).key);
+const mask = parseOdpFlow('recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)').mask;
+const snat = { kind: 'src' as const, addrMin: '10.0.0.1', addrMax: '10.0.0.1' };
+const ctA = (o: { commit: boolean; nat: typeof snat | { kind: null } | null; mark?: number }) =>
+  ct({ zone: 1, commit: o.commit, force: false, mark: o.mark === undefined ? null : { value: o.mark, mask: 0xffffffff }, label: null, nat: o.nat, alg: null });
+
+interface Rig { dp: Datapath; c: Conntrack; p1: Recorder; p2: Recorder }
+
+/** Ports 1 (inside) and 2 (outside); `outActions` for packets from port 1. */
+function rig(offload: boolean, outActions: DpAction[] = [ctA({ commit: true, nat: snat }), output(2)]): Rig {
+  const c = Conntrack.create({ capacity: 64 });
+  const translate = (key: Uint32Array): UpcallResult => {
+    const m = Uint32Array.from(mask);
+    m[FK_RECIRC_ID] = 0xffffffff;
+    if (key[FK_IN_PORT] === 1) return { actions: outActions, mask: m };
+    if (key[FK_RECIRC_ID] === 0) return { actions: [ctA({ commit: false, nat: { kind: null } }), recirc(5)], mask: m };
+    return { actions: [output(1)], mask: m };
+  };
+  const dp = new Datapath(translate, conntrackHook(c), translate);
+  const p1 = new Recorder(), p2 = new Recorder();
+  dp.addPort(new DpPort(1, 'p1', p1, {}));
+  dp.addPort(new DpPort(2, 'p2', p2, {}));
+  if (offload) {
+    dp.flowtable.config.set(1, FT_UDP, 30);
+    dp.flowtable.config.set(2, FT_UDP, 30);
+  }
+  return { dp, c, p1, p2 };
+}
+
+/** The reply to what p2 sent last: addresses and ports swapped. */
+function replyTo(sentHex: string): Uint8Array {
+  const b = Uint8Array.from(Buffer.from(sentHex, 'hex'));
+  const swap = (a: number, bb: number, n: number) => {
+    for (let i = 0; i < n; i++) [b[a + i], b[bb + i]] = [b[bb + i], b[a + i]];
+  };
+  swap(0, 6, 6);
+  swap(26, 30, 4);
+  swap(34, 36, 2);
+  return b;
+}
+
+function run(r: Rig, rounds: number): void {
+  let t = 1000;
+  for (let i = 0; i < rounds; i++) {
+    r.dp.receive(1, [OUT], t++);
+    r.dp.receive(2, [replyTo(r.p2.sent[r.p2.sent.length - 1])], t++);
+  }
+}
+
+const counters = (r: Rig) => ({
+  megaflows: r.dp.cache.entries().map((m) => [m.packets, m.bytes]).sort(),
+  conns: r.c.dump(undefined, 0).map((x) => [x.packetsOrig, x.bytesOrig, x.packetsReply, x.bytesReply]),
+});
+
+describe('datapath flowtable', () => {
+  it("seed 000's SNAT: offloaded packets leave as the full path sends them, counters equal; one entry per direction", () => {
+    const on = rig(true), off = rig(false);
+    run(on, 6);
+    run(off, 6);
+    expect(on.dp.flowtable.size).toBe(2);
+    expect(on.dp.flowtable.stats.hits).toBeGreaterThanOrEqual(6);
+    expect(off.dp.flowtable.size).toBe(0);
+    expect(on.p2.sent).toEqual(off.p2.sent);
+    expect(on.p1.sent).toEqual(off.p1.sent);
+    expect(on.p2.sent[5].slice(26 * 2, 30 * 2)).toBe('0a000001'); // 10.0.0.1: translated
+    expect(counters(on)).toEqual(counters(off));
+    expect(on.c.dump(undefined, 0)[0].offload).toBe(true);
+  });
+
+  it('a flushed connection or a changed mark makes the entries go: the packet takes the full path again', () => {
+    const r = rig(true);
+    run(r, 3);
+    expect(r.dp.flowtable.size).toBe(2);
+    r.c.flush();
+    run(r, 1);
+    expect(r.dp.flowtable.stats.stale).toBe(1);
+    // A commit that changes the mark: the old entries no longer describe the connection.
+    const m = rig(true);
+    run(m, 3);
+    const entries = m.dp.flowtable.size;
+    expect(entries).toBe(2);
+    m.dp.flowtable.entries()[0].state[0] = 0x77; // as if made under another mark
+    run(m, 1);
+    expect(m.dp.flowtable.stats.stale).toBe(1);
+  });
+
+  it('a path through userspace() is not offloaded', () => {
+    const r = rig(true, [ctA({ commit: true, nat: snat }), userspace('controller'), output(2)]);
+    run(r, 4);
+    expect(r.dp.flowtable.entries().filter((e) => e.outputs[0] === 2)).toEqual([]);
+  });
+});
