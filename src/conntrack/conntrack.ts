@@ -25,6 +25,7 @@ import { removeIf, sweep } from './expiry.ts';
 import { initDefaultPolicy, setZonePolicy, delZonePolicy, getZonePolicy, type TimeoutAttr } from './timeouts.ts';
 import { snapshotLocked, tupleMatches, type ConnInfo, type TupleFilter } from './conn.ts';
 import type { SaveSection } from './save.ts';
+import { expectationsSection } from './alg/exp-save.ts';
 
 export interface ConntrackOptions extends TableOptions {}
 
@@ -65,7 +66,7 @@ export class Conntrack {
   /** Save-file sections of state kept beside the table (e.g. the ALG
    *  expectation table registers one when it is created); the core
    *  sections (records, limits, policies) are always written. */
-  readonly saveSections: SaveSection[] = [];
+  readonly saveSections: SaveSection[] = [expectationsSection];
   private readonly path: PacketPath;
   /** This thread's fragment reassembly (ipf.ts), before the ct() lookup. */
   readonly ipf: Ipf;

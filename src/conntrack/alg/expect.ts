@@ -242,6 +242,20 @@ export class ExpTable {
     return n;
   }
 
+  /** Copies of the live slots (EXP_WORDS each, E_EXPIRY as stored), for
+   *  the save file (exp-save.ts). Slow path. */
+  liveSlots(): Int32Array[] {
+    const m = this.m;
+    const out: Int32Array[] = [];
+    lockWord(m, X_LOCK);
+    for (let s = 0; s < this.cap; s++) {
+      const b = this.base(s);
+      if ((m[b + E_FLAGS] & E_F_IN_USE) !== 0) out.push(m.slice(b, b + EXP_WORDS));
+    }
+    unlockWord(m, X_LOCK);
+    return out;
+  }
+
   /** Snapshot of the live expectations (slow path), optionally of one zone. */
   dump(zone?: number, nowMs?: number): ExpInfo[] {
     const m = this.m;
