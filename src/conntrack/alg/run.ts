@@ -31,6 +31,7 @@ import { ALG_FTP, ALG_INVALID, ALG_PASS, ALG_TFTP, type AlgHelper, type AlgHost,
 import { ftpHelper } from './ftp.ts';
 import { tftpHelper } from './tftp.ts';
 import { seqAdjAckLocked, seqAdjRecordLocked, seqAdjSeqLocked } from './seqadj.ts';
+import { EV_EXP_NEW } from '../event-ring.ts';
 
 const IPPROTO_TCP = 6;
 
@@ -77,7 +78,12 @@ export class AlgPath implements AlgHost {
     e[E_PARENT_ID] = rec[b + R_ID];
     e[E_MARK] = rec[b + R_MARK];
     for (let i = 0; i < KEY_WORDS; i++) e[E_PARENT_KEY + i] = rec[b + R_KEY_ORIG + i];
-    if (this.table.exp.add(e, this.nowMs + EXP_TIMEOUT_MS) === 1) Atomics.add(this.table.hdr, H_CNT_EXP_CREATED, 1);
+    const expiry = this.nowMs + EXP_TIMEOUT_MS;
+    if (this.table.exp.add(e, expiry) === 1) {
+      const id = Atomics.add(this.table.hdr, H_CNT_EXP_CREATED, 1) + 1;
+      // ct-events: `[NEW]` as conntrack -E expect prints it (nothing posted without a listener).
+      this.table.events?.postExpectation(EV_EXP_NEW, rec, b / REC_WORDS, e, E_KEY, id, expiry, this.nowMs);
+    }
   }
 
   /** Before the TCP tracker: under NAT, undo the other direction's
