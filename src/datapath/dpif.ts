@@ -97,6 +97,12 @@ export class Dpif {
 
   // ------------------------------------------------------------ PMD threads
 
+  /** Megaflow idle time (--max-idle) of the main thread's datapath and of every PMD thread. */
+  setMaxIdle(ms: number): void {
+    this.datapath.maxIdleMs = ms;
+    this.pmd?.setMaxIdle(ms);
+  }
+
   private startPmds(): PmdSet {
     const o = this.opts;
     const pmd = new PmdSet(
@@ -111,6 +117,7 @@ export class Dpif {
       this.pmdThreads,
       this.offloadConfig.buffer,
     );
+    pmd.setMaxIdle(this.datapath.maxIdleMs);
     for (const p of this.datapath.ports.values()) {
       if (!(p.backend instanceof DetachedBackend)) pmd.addPort(p.number, p.name, p.backend.type, tapFd(p.backend));
     }

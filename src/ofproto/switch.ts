@@ -68,7 +68,7 @@ export class Switch implements SwitchApi {
     this.log = opts.logger ?? { info: noop, warn: noop, error: noop };
     const logFor = (m: string) => opts.logFor?.(m) ?? this.log;
     this.dp = new UpcallAdapter((key, learn) => this.upcall(key, learn), logFor('dpif'), this.now, () => this.revalidate(), opts.pmdThreads ?? 1);
-    if (opts.maxIdleMs !== undefined) this.dp.datapath.maxIdleMs = opts.maxIdleMs;
+    if (opts.maxIdleMs !== undefined) this.dp.setMaxIdle(opts.maxIdleMs);
     this.dp.onPortState = (p) => {
       for (const br of this.bridges.values()) if (br.portsByDp.get(p.dpPort) === p) br.generation++;
       this.revalidate(true);

@@ -86,6 +86,10 @@ export class UpcallAdapter {
     return this.dpif.datapath;
   }
 
+  setMaxIdle(ms: number): void {
+    this.dpif.setMaxIdle(ms);
+  }
+
   // ------------------------------------------------------------ ports
 
   hasPort(n: number): boolean {

@@ -141,7 +141,7 @@ async function phase2(): Promise<void> {
     const last = samples[samples.length - 1]?.[1] ?? 0;
     check(warm > 0 && Math.abs(last - warm) / warm <= 0.05, `RSS flat within 5 %: ${warm} kB after warm-up, ${last} kB at the end (${CSV})`);
     check(samples.every((s) => s[2] < 200_000), `connections bounded (max ${Math.max(...samples.map((s) => s[2]))})`);
-    await new Promise((r) => setTimeout(r, 15_000)); // past the default max-idle (10 s; PMD threads do not take --max-idle yet)
+    await new Promise((r) => setTimeout(r, 15_000)); // past the default max-idle (10 s)
     const left = ctl(['dump-dp-flows']).stdout.split('\n').filter((l) => l.length > 0);
     check(left.length === 0, `no megaflow left after traffic stopped (${left.length})`);
     if (left.length) console.log(left.slice(0, 5).join("\n"));

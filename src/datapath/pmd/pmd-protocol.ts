@@ -54,6 +54,8 @@ export const MAX_PORT_SLOTS = 1024;
 export const PMD_SAB_BYTES = (PORT_BASE + MAX_PORT_SLOTS * PORT_WORDS) * 8;
 
 export const GEN = 0;
+/** shared[MAX_IDLE]: the megaflow idle time in ms (--max-idle), 0 = the default. */
+export const MAX_IDLE = 1;
 export const SHARED_WORDS = 4;
 
 /** How long a worker keeps the packets of an upcall the main thread has not answered. */

@@ -26,7 +26,7 @@ import { log } from '../../packet/log.ts';
 import {
   FLOW_REC, GEN, MAX_PORT_SLOTS, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED,
   PC_TX_ERRORS, PC_TX_PACKETS, PMD_SAB_BYTES, PORT_BASE, PORT_WORDS, PS_BATCHES, PS_BUSY_NS, PS_HITS, PS_IDLE_NS,
-  PS_LOST, PS_MISSES, PS_PACKETS, PS_UPCALL_INFLIGHT, PS_UPCALL_QUEUE_FULL, PS_UPCALL_QUEUED, PS_UPCALL_TIMEOUTS, SHARED_WORDS, type PmdControl, type PmdEvent, type PmdPortInfo, type UpcallRequest,
+  PS_LOST, PS_MISSES, PS_PACKETS, PS_UPCALL_INFLIGHT, PS_UPCALL_QUEUE_FULL, PS_UPCALL_QUEUED, PS_UPCALL_TIMEOUTS, SHARED_WORDS, MAX_IDLE, type PmdControl, type PmdEvent, type PmdPortInfo, type UpcallRequest,
 } from './pmd-protocol.ts';
 
 export const MAX_PMD_THREADS = 64;
@@ -102,6 +102,11 @@ export class PmdSet {
   ) {
     for (let s = MAX_PORT_SLOTS - 1; s >= 0; s--) this.freeSlots.push(s);
     this.setThreads(threads);
+  }
+
+  /** Megaflow idle time of every thread (OVS other_config:max-idle), read at each expiry step. */
+  setMaxIdle(ms: number): void {
+    Atomics.store(this.shared, MAX_IDLE, ms);
   }
 
   get threadCount(): number {

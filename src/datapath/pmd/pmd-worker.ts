@@ -30,7 +30,7 @@ import { TapBackend } from '../ports/tap.ts';
 import { UpcallQueue } from './upcall-queue.ts';
 import { flushAllSuppressed, setLogSink } from '../../packet/log.ts';
 import {
-  GEN, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED, PC_TX_ERRORS,
+  GEN, MAX_IDLE, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED, PC_TX_ERRORS,
   PC_TX_PACKETS, PORT_BASE, PORT_WORDS, PS_BATCHES, PS_BUSY_NS, PS_HITS, PS_IDLE_NS, PS_LOST, PS_MISSES, PS_PACKETS,
   PS_UPCALL_INFLIGHT, PS_UPCALL_QUEUE_FULL, PS_UPCALL_QUEUED, PS_UPCALL_TIMEOUTS,
   UPCALL_TIMEOUT_MS, type PmdControl, type PmdPortInfo, type PmdWorkerData, type UpcallReply,
@@ -334,6 +334,8 @@ function run(): void {
       lastPush = t;
       if (t - lastExpire >= EXPIRE_INTERVAL_MS) {
         lastExpire = t;
+        const maxIdle = Atomics.load(shared, MAX_IDLE);
+        if (maxIdle > 0) dp.maxIdleMs = maxIdle;
         dp.expire(t);
         flushAllSuppressed(t);
         expireUpcalls(t);
