@@ -383,6 +383,11 @@ export class Ipf {
     return n;
   }
 
+  /** How many fragments list l holds (the wire packets a reassembled datagram stands for). */
+  fragments(l: number): number {
+    return l >= 0 && l < IPF_NFRAG_UBOUND ? this.lsN[l] : 0;
+  }
+
   /** Fragments this thread holds. */
   held(): number {
     return IPF_NFRAG_UBOUND - this.frFreeN;

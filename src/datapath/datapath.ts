@@ -296,7 +296,8 @@ export class Datapath implements FlowtableHost {
 
   private execute(b: PacketBatch, i: number, actions: DpAction[], depth: number): void {
     if (actions.length === 0) {
-      this.stats.dropped++;
+      // A reassembled datagram dropped is its fragments dropped (the packets that came in).
+      this.stats.dropped += b.ipf[i] >= 0 && this.conntrack?.ipf ? this.conntrack.ipf.fragments(b.ipf[i]) : 1;
       return;
     }
     const keys = b.keys;

@@ -88,6 +88,7 @@ export function runPacketFuzz(o: FuzzOptions): FuzzResult {
     const s2 = sw.dp.portStats(p2);
     const ds = dp.stats;
     const ct = sw.dp.conntrack.counters();
+    const ipf = sw.dp.conntrack.ipf.shared.status();
     return {
       received: s1.rxPackets + s2.rxPackets + s1.rxDropped + s2.rxDropped - 1,
       forwarded: s1.txPackets + s2.txPackets - 1,
@@ -98,6 +99,10 @@ export function runPacketFuzz(o: FuzzOptions): FuzzResult {
         'recirculation too deep': ds.recircTooDeep,
         'NAT exhausted': ct.natExhausted,
         'tx failed': s1.txDropped + s2.txDropped + s1.txErrors + s2.txErrors,
+        // Fragments of datagrams that never completed: still held, or dropped by the list timeout (ipf-get-status).
+        'fragments held': ipf.nfrag,
+        'fragments expired': ipf.v4.expired + ipf.v6.expired,
+        'fragments purged': ipf.v4.purged + ipf.v6.purged,
       },
       perFamily,
       table: checkTable(sw.dp.conntrack.table),
