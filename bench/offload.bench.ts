@@ -7,17 +7,9 @@
 import { Switch } from '../src/ofproto/switch.ts';
 import { udp64 } from './datapath.bench.ts';
 import type { BenchRow } from './run.ts';
+import { FLOWS_ACL } from '../test/netns/seed001-acl.ts';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
-const FLOWS_ACL = [
-  'table=0,priority=1,action=drop',
-  'table=0,priority=10,arp,action=normal',
-  'table=0,priority=100,ip,ct_state=-trk,action=ct(table=1)',
-  'table=1,in_port=1,ip,ct_state=+trk+new,action=ct(commit),2',
-  'table=1,in_port=1,ip,ct_state=+trk+est,action=2',
-  'table=1,in_port=2,ip,ct_state=+trk+new,action=drop',
-  'table=1,in_port=2,ip,ct_state=+trk+est,action=1',
-];
 
 /** The answer to udp64's frame: MACs, addresses and ports swapped. */
 function reply(p: Uint8Array): Uint8Array {

@@ -4,10 +4,10 @@
 // at start and then removed, so that a later crash cannot bring back
 // connections that old.
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync, renameSync, unlinkSync } from 'node:fs';
 import type { Conntrack } from './conntrack.ts';
 import { clockNow, CtSaveError } from './save-format.ts';
+import { writeFileAtomic } from '../packet/atomic-file.ts';
 import { restoreTable, saveTable, type RestoreReport, type SaveOptions } from './save.ts';
 
 let bootIdCache: string | null = null;
@@ -36,49 +36,17 @@ export interface WriteHooks {
   write?: (fd: number, b: Uint8Array) => void;
 }
 
-const writeAll = (fd: number, b: Uint8Array) => {
-  let off = 0;
-  while (off < b.byteLength) off += writeSync(fd, b, off, b.byteLength - off);
-};
 
 /** Save the table to `file`, atomically. Throws CtSaveError (code = the errno, e.g. ENOSPC). */
 export function saveConntrackFile(ct: Conntrack, file: string, nowMs: number, opts: SaveOptions & WriteHooks = {}): SaveFileResult {
   const t0 = performance.now();
   const { chunks, conns } = saveTable(ct.table, nowMs, clockNow(bootId()), opts);
-  const write = opts.write ?? writeAll;
-  const dir = dirname(file);
-  const tmp = join(dir, `.${basename(file)}.tmp-${process.pid}`);
-  let fd = -1;
-  let bytes = 0;
+  let bytes: number;
   try {
-    fd = openSync(tmp, 'w', 0o600);
-    for (const c of chunks) {
-      write(fd, c);
-      bytes += c.byteLength;
-    }
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = -1;
-    renameSync(tmp, file);
+    bytes = writeFileAtomic(file, chunks, opts.write);
   } catch (e) {
-    if (fd >= 0) closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created
-    }
     const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
     throw new CtSaveError(code, `cannot save the connection table to ${file}: ${(e as Error).message}`);
-  }
-  try {
-    const dfd = openSync(dir, 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // Some filesystems refuse fsync on directories; the rename is still atomic.
   }
   return { file, conns, bytes, ms: performance.now() - t0 };
 }

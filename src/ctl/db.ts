@@ -6,9 +6,9 @@
 // overwritten: loadDb throws DbError naming the file, and swd refuses to
 // start until the user fixes or removes it.
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { SwitchConfig } from '../ofproto/api.ts';
+import { writeFileAtomic } from '../packet/atomic-file.ts';
 
 export class DbError extends Error {
   readonly code = 'EDB';
@@ -63,33 +63,9 @@ function checkConfig(cfg: unknown): string | null {
 
 /** Replace the database with `cfg`, atomically. */
 export function saveDb(path: string, cfg: SwitchConfig): void {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}`);
-  let fd = -1;
   try {
-    fd = openSync(tmp, 'w', 0o600);
-    writeSync(fd, JSON.stringify(cfg, null, 2) + '\n');
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = -1;
-    renameSync(tmp, path);
+    writeFileAtomic(path, [Buffer.from(JSON.stringify(cfg, null, 2) + '\n')]);
   } catch (e) {
-    if (fd >= 0) closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created
-    }
     throw new DbError(`cannot save database ${path}: ${(e as Error).message}`);
-  }
-  try {
-    const dfd = openSync(dir, 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // Some filesystems refuse fsync on directories; the rename is still atomic.
   }
 }

@@ -1,0 +1,55 @@
+// Replace a file atomically: write a temp file beside it, fsync, rename over
+// the old one, fsync the directory. A reader (or a crash) sees the old file
+// or the new one, never half of one. Used for the database (ctl/db.ts) and
+// the conntrack save file (conntrack/save-file.ts).
+
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+const writeAll = (fd: number, b: Uint8Array) => {
+  let off = 0;
+  while (off < b.byteLength) off += writeSync(fd, b, off, b.byteLength - off);
+};
+
+/**
+ * Write `chunks` to `file` atomically (mode 0600) and return the bytes
+ * written. On failure the temp file is removed, the old file is left as it
+ * was, and the error (with its errno code) is thrown. `write` replaces the
+ * write of one chunk (tests: a full disk).
+ */
+export function writeFileAtomic(file: string, chunks: readonly Uint8Array[], write: (fd: number, b: Uint8Array) => void = writeAll): number {
+  const dir = dirname(file);
+  const tmp = join(dir, `.${basename(file)}.tmp-${process.pid}`);
+  let fd = -1;
+  let bytes = 0;
+  try {
+    fd = openSync(tmp, 'w', 0o600);
+    for (const c of chunks) {
+      write(fd, c);
+      bytes += c.byteLength;
+    }
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = -1;
+    renameSync(tmp, file);
+  } catch (e) {
+    if (fd >= 0) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never created
+    }
+    throw e;
+  }
+  try {
+    const dfd = openSync(dir, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    // Some filesystems refuse fsync on directories; the rename is still atomic.
+  }
+  return bytes;
+}
