@@ -56,6 +56,7 @@ function control(batches: number, alg: number, data: string): number {
   const commit = ctExec(true, SNAT, alg);
   for (const [reply, fl, seq, ack] of [[false, 2, 1000, 0], [true, 0x12, 5000, 1001], [false, 0x10, 1001, 5001]] as const) {
     load(one, frame(reply, fl, seq, ack, ''));
+    one.ctConn[0] = 0; // a new packet carries no connection
     ct.execute(one, 0, one.keys, 0, reply ? ctExec(false, APPLY, 0) : commit, now);
   }
   const b = new PacketBatch(2048);
@@ -76,6 +77,7 @@ function control(batches: number, alg: number, data: string): number {
       b.len[j] = copy.len[j];
       b.keys.set(copy.keys.subarray(j * FK_WORDS, j * FK_WORDS + FK_WORDS), j * FK_WORDS);
     }
+    b.ctConn.fill(0); // fresh packets carry no connection
     for (let j = 0; j < BATCH_MAX; j++) ct.execute(b, j, b.keys, j * FK_WORDS, commit, now);
   }
   const pps = (batches * BATCH_MAX) / (Number(process.hrtime.bigint() - t0) / 1e9);

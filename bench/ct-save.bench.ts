@@ -30,6 +30,7 @@ export async function rows(): Promise<BenchRow[]> {
   b.push(TEMPLATE);
   for (let i = 0; i < N; i++) {
     loadConn(b, 0, i);
+    b.ctConn[0] = 0; // a new packet carries no connection
     ct.execute(b, 0, b.keys, 0, COMMIT, now);
   }
   if (ct.nconns() !== N) throw new Error(`filled ${ct.nconns()} of ${N} connections`);
