@@ -6,10 +6,32 @@
 
 import { Switch } from '../src/ofproto/switch.ts';
 import { udp64 } from './datapath.bench.ts';
+import { setIpv4HeaderChecksum, setL4Checksum } from '../src/packet/checksum.ts';
+import { wr16, wr32 } from '../src/packet/bytes.ts';
 import type { BenchRow } from './run.ts';
 import { FLOWS_ACL } from '../test/netns/seed001-acl.ts';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+
+/** Seed 000's SNAT in the same shape, to one address and port (so the reply is known in advance). */
+const FLOWS_SNAT = [
+  'table=0,priority=1,action=drop',
+  'table=0,priority=10,arp,action=normal',
+  'table=0,priority=100,ip,ct_state=-trk,action=ct(table=1,nat)',
+  'table=1,in_port=1,ip,ct_state=+trk+new,action=ct(commit,nat(src=10.1.1.240:1000)),2',
+  'table=1,in_port=1,ip,ct_state=+trk+est,action=2',
+  'table=1,in_port=2,ip,ct_state=+trk+est,action=1',
+];
+
+/** The answer to a frame SNATed to 10.1.1.240:1000. */
+function replyToSnat(p: Uint8Array): Uint8Array {
+  const b = reply(p);
+  wr32(b, 30, 0x0a0101f0);
+  wr16(b, 36, 1000);
+  setIpv4HeaderChecksum(b, 14);
+  setL4Checksum(b, 14, 34, b.length, 17);
+  return b;
+}
 
 /** The answer to udp64's frame: MACs, addresses and ports swapped. */
 function reply(p: Uint8Array): Uint8Array {
@@ -23,16 +45,16 @@ function reply(p: Uint8Array): Uint8Array {
   return b;
 }
 
-function run(offload: boolean, seconds: number): { pps: number; hits: number } {
+function run(offload: boolean, seconds: number, snat = false): { pps: number; hits: number } {
   const sw = Switch.fromConfig(null, { defaultBridge: true });
-  sw.addFlows('br0', FLOWS_ACL.join('\n'), 'bench');
+  sw.addFlows('br0', (snat ? FLOWS_SNAT : FLOWS_ACL).join('\n'), 'bench');
   if (offload) sw.offloadSet('br0', ['on', 'udp']);
   const br = sw.bridges.get('br0')!;
   const dpOf = (ofport: number) => [...br.portsByDp.entries()].find(([, p]) => p.ofport === ofport)![0];
   const in1 = dpOf(1), in2 = dpOf(2);
   const dp = sw.dp.datapath;
   const out = udp64(7);
-  const back = reply(out);
+  const back = snat ? replyToSnat(out) : reply(out);
   const outs = Array.from({ length: 32 }, () => out);
   const backs = Array.from({ length: 32 }, () => back);
   let now = Date.now();
@@ -64,8 +86,12 @@ export async function rows(): Promise<BenchRow[]> {
   const secs = 3 * Math.max(SCALE, 0.1);
   const off = run(false, secs);
   const on = run(true, secs);
+  const snatOff = run(false, secs, true);
+  const snatOn = run(true, secs, true);
   return [
     { bench: 'offload', case: "seed 001's ACL, established UDP, batches of 32 each way, offload off", value: off.pps, unit: 'packets/s' },
     { bench: 'offload', case: "seed 001's ACL, established UDP, batches of 32 each way, offload on udp", value: on.pps, unit: 'packets/s', note: `${(on.pps / off.pps).toFixed(2)}× offload off; ${on.hits.toLocaleString('en-US')} flowtable hits` },
+    { bench: 'offload', case: "seed 000's SNAT (to 10.1.1.240:1000), established UDP, batches of 32 each way, offload off", value: snatOff.pps, unit: 'packets/s' },
+    { bench: 'offload', case: "seed 000's SNAT (to 10.1.1.240:1000), established UDP, batches of 32 each way, offload on udp", value: snatOn.pps, unit: 'packets/s', note: `${(snatOn.pps / snatOff.pps).toFixed(2)}× offload off; ${snatOn.hits.toLocaleString('en-US')} flowtable hits` },
   ];
 }
