@@ -99,6 +99,29 @@ function hashMasked(key: Uint32Array, ofs: number, st: { mask: Uint32Array; word
   return h >>> 0;
 }
 
+/**
+ * Staged lookup in subtable st: stop at the first stage no rule of st
+ * matches, and unwildcard in `wc` the words looked at up to there. True
+ * when every stage matched (the full lookup may go on).
+ */
+function passesStages<T>(st: Subtable<T>, key: Uint32Array, ofs: number, wc: Uint32Array | null): boolean {
+  const words = st.words;
+  let reached = words.length;
+  for (let g = 0; g < st.stageEnds.length; g++) {
+    if (!st.stageCounts[g].has(prefixHash(key, ofs, st.mask, words, st.stageEnds[g]))) {
+      reached = st.stageEnds[g];
+      break;
+    }
+  }
+  if (wc !== null) {
+    for (let i = 0; i < reached; i++) {
+      const w = words[i];
+      wc[w] = (wc[w] | st.mask[w]) >>> 0;
+    }
+  }
+  return reached === words.length;
+}
+
 function equalMasked(key: Uint32Array, ofs: number, value: Uint32Array, st: Subtable<unknown>): boolean {
   const words = st.words;
   const mask = st.mask;
@@ -239,22 +262,7 @@ export class Classifier<T> {
     for (let s = 0; s < order.length; s++) {
       const st = order[s];
       if (best !== null && st.maxPriority <= best.priority) break;
-      // Staged lookup: stop at the first stage no rule of this subtable matches.
-      const words = st.words;
-      let reached = words.length;
-      for (let g = 0; g < st.stageEnds.length; g++) {
-        if (!st.stageCounts[g].has(prefixHash(key, ofs, st.mask, words, st.stageEnds[g]))) {
-          reached = st.stageEnds[g];
-          break;
-        }
-      }
-      if (wc !== null) {
-        for (let i = 0; i < reached; i++) {
-          const w = words[i];
-          wc[w] = (wc[w] | st.mask[w]) >>> 0;
-        }
-      }
-      if (reached < words.length) continue;
+      if (!passesStages(st, key, ofs, wc)) continue;
       const list = st.buckets.get(hashMasked(key, ofs, st));
       if (list === undefined) continue;
       for (let i = 0; i < list.length; i++) {
@@ -278,16 +286,7 @@ export class Classifier<T> {
     let hard: ClsRule<T> | null = null;
     for (const st of this.sorted()) {
       if (hard !== null && st.maxPriority <= hard.priority) break;
-      const words = st.words;
-      let reached = words.length;
-      for (let g = 0; g < st.stageEnds.length; g++) {
-        if (!st.stageCounts[g].has(prefixHash(key, ofs, st.mask, words, st.stageEnds[g]))) {
-          reached = st.stageEnds[g];
-          break;
-        }
-      }
-      if (wc !== null) for (let i = 0; i < reached; i++) wc[words[i]] = (wc[words[i]] | st.mask[words[i]]) >>> 0;
-      if (reached < words.length) continue;
+      if (!passesStages(st, key, ofs, wc)) continue;
       const list = st.buckets.get(hashMasked(key, ofs, st));
       if (list === undefined) continue;
       const idx = list.findIndex((r) => equalMasked(key, ofs, r.match.value, st));
