@@ -125,11 +125,16 @@ export class EventRings {
   postConn(type: number, rec: Int32Array, r: number, nowMs: number): void {
     const slot = this.claimSlot(type, nowMs);
     if (slot < 0) return;
+    this.copyRecord(slot, rec, r);
+    this.commitSlotLocked();
+  }
+
+  /** Copy record r of `rec` into a claimed slot. */
+  private copyRecord(slot: number, rec: Int32Array, r: number): void {
     const src = r * REC_WORDS;
     const dst = slot * REC_WORDS;
     const d = this.data;
     for (let i = 0; i < REC_WORDS; i++) d[dst + i] = rec[src + i];
-    this.commitSlotLocked();
   }
 
   /**
@@ -145,10 +150,9 @@ export class EventRings {
     expId: number, expiryMs: number, nowMs: number): void {
     const slot = this.claimSlot(type, nowMs);
     if (slot < 0) return;
-    const src = r * REC_WORDS;
+    this.copyRecord(slot, rec, r);
     const dst = slot * REC_WORDS;
     const d = this.data;
-    for (let i = 0; i < REC_WORDS; i++) d[dst + i] = rec[src + i];
     for (let i = 0; i < KEY_WORDS; i++) d[dst + R_KEY_REPLY + i] = exp[expOfs + i] | 0;
     d[dst + R_ID] = expId;
     this.dataF64[(dst + R_EXPIRY) >>> 1] = expiryMs;
