@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import type { SwdInstance } from '../e2e/harness.ts';
 import { fresh } from './fresh.ts';
 import { FLOWS_ACL } from './seed001-acl.ts';
-import { requireRoot, runSync, type Topology } from './topology.ts';
+import { requireRoot, runSync, waitFor, type Topology } from './topology.ts';
 
 /** Debian's python3 (python3-scapy is installed for it), not a version manager's. */
 const PY = '/usr/bin/python3';
@@ -65,14 +65,6 @@ async function setup(swdArgs: string[] = []): Promise<{ topo: Topology; swd: Swd
   return { topo, swd, h };
 }
 
-async function waitFor(check: () => boolean, timeoutMs = 10_000, stepMs = 100): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
 
 /** One counter line of `swctl ipf-get-status`, e.g. 'v4 frags completed'. */
 function ipfCounter(swd: SwdInstance, name: string): number {

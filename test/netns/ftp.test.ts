@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SwdInstance } from '../e2e/harness.ts';
 import { fresh } from './fresh.ts';
-import { requireRoot, runSync, type Topology } from './topology.ts';
+import { requireRoot, runSync, waitFor, type Topology } from './topology.ts';
 
 const FTPD_PYTHON = '/usr/bin/python3'; // Debian's python3-pyftpdlib lives with the system interpreter
 
@@ -44,14 +44,6 @@ function addHost(topo: Topology, n: number): Host {
   return { ns, port: host, dev: inner, ip, ip6, mac };
 }
 
-async function waitFor(check: () => boolean, timeoutMs = 20_000, stepMs = 100): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
 
 /** Two namespaces on system ports 1 and 2 of br0 in a fresh swd, `flows` installed, swd reading. */
 async function setup(flows: string[], swdArgs: string[] = []): Promise<{ topo: Topology; swd: SwdInstance; h: Host[]; dir: string }> {
@@ -75,7 +67,7 @@ async function setup(flows: string[], swdArgs: string[] = []): Promise<{ topo: T
 async function startFtpd(topo: Topology, h: Host, addr: string, dir: string): Promise<void> {
   topo.spawn(h.ns, [FTPD_PYTHON, '-m', 'pyftpdlib', '-p', '21', '-i', addr, '-d', dir, '-w']);
   const listening = () => topo.execSync(h.ns, ['ss', '-Hltn', 'sport = :21'], { timeoutMs: 5_000 }).stdout.includes(':21');
-  if (!(await waitFor(listening))) throw new Error('pyftpdlib did not start');
+  if (!(await waitFor(listening, 20_000))) throw new Error('pyftpdlib did not start');
 }
 
 /** curl an FTP download from ns1; returns the downloaded bytes (or throws with curl's message). */
@@ -150,7 +142,7 @@ describe.skipIf(skip !== null)(`FTP and TFTP helpers with real clients and serve
     expect(Number(exp[2])).toBeGreaterThanOrEqual(3);
     // ns2 connecting to ns1 on its own: +new, not related, dropped.
     topo.spawn(h[0].ns, ['python3', '-c', 'import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 40001)); s.listen(); time.sleep(60)']);
-    await waitFor(() => topo.execSync(h[0].ns, ['ss', '-Hltn', 'sport = :40001']).stdout.includes('40001'));
+    await waitFor(() => topo.execSync(h[0].ns, ['ss', '-Hltn', 'sport = :40001']).stdout.includes('40001'), 20_000);
     expect(topo.execSync(h[1].ns, ['python3', '-c', TCP_PROBE, h[0].ip, '40001'], { timeoutMs: 10_000 }).stdout.trim()).toMatch(/^failed (TimeoutError|timeout)/);
     expect(topo.execSync(h[0].ns, ['python3', '-c', TCP_PROBE, h[1].ip, '21'], { timeoutMs: 10_000 }).stdout.trim()).toBe('connected');
   });
@@ -205,7 +197,7 @@ describe.skipIf(skip !== null)(`FTP and TFTP helpers with real clients and serve
       if (nat) topo.execSync(h[1].ns, ['ip', 'neigh', 'replace', '10.77.0.240', 'lladdr', h[0].mac, 'dev', h[1].dev, 'nud', 'permanent'], { check: true });
       topo.spawn(h[1].ns, ['in.tftpd', '-L', '-a', `${h[1].ip}:69`, '-c', '-p', '-u', 'root', '-s', dir]);
       const listening = () => topo.execSync(h[1].ns, ['ss', '-Hlun', 'sport = :69']).stdout.includes(':69');
-      expect(await waitFor(listening)).toBe(true);
+      expect(await waitFor(listening, 20_000)).toBe(true);
       const got = join(dir, 'tftp-got.bin');
       const r = topo.execSync(h[0].ns, ['tftp', h[1].ip, '-m', 'binary', '-c', 'get', 'data.bin', got], { timeoutMs: 60_000 });
       expect([r.code, r.stderr.trim()]).toEqual([0, '']);

@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import type { SwdInstance } from '../e2e/harness.ts';
 import { fresh } from './fresh.ts';
 import { FLOWS_ACL } from './seed001-acl.ts';
-import { requireRoot, runSync, Topology, type CmdResult } from './topology.ts';
+import { requireRoot, runSync, Topology, waitFor, type CmdResult } from './topology.ts';
 
 const skip = requireRoot() ?? missingTools();
 
@@ -330,15 +330,6 @@ const PYTHON = (() => {
   return r.code === 0 && r.stdout.trim() ? r.stdout.trim() : 'python3';
 })();
 
-/** Wait (bounded) until `check` returns true; returns its last answer. */
-async function waitFor(check: () => boolean, timeoutMs = 10_000, stepMs = 100): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
 
 /**
  * A TCP server in python3: for each connection it reads one line, answers

@@ -469,3 +469,13 @@ for seq in range(1, count + 1):
     if gap: time.sleep(gap)
 print(got, *rtts)
 `;
+
+/** Wait (bounded) until `check` returns true; returns its last answer. */
+export async function waitFor(check: () => boolean, timeoutMs = 10_000, stepMs = 100): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
