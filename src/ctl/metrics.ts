@@ -67,6 +67,7 @@ const SERIES: Series[] = [
     values: (s) => s.conntrack.connections.map((c) => [{ zone: c.zone, protocol: c.protocol, state: c.state }, c.count]),
   },
   { name: 'swd_conntrack_max_connections', help: 'The connection table limit (ct-set-maxconns)', kind: 'gauge', labels: [], values: (s) => one(s.conntrack.maxConns) },
+  { name: 'swd_conntrack_slab_records', help: 'Connection records ever handed out from the slab (high water; freed records are reused first)', kind: 'gauge', labels: [], values: (s) => one(s.conntrack.slabRecords) },
   { name: 'swd_conntrack_commits_total', help: 'Connections committed', kind: 'counter', labels: [], values: (s) => one(s.conntrack.commits) },
   { name: 'swd_conntrack_expired_total', help: 'Connections removed by expiry', kind: 'counter', labels: [], values: (s) => one(s.conntrack.expired) },
   { name: 'swd_conntrack_invalid_total', help: 'Packets conntrack found invalid', kind: 'counter', labels: [], values: (s) => one(s.conntrack.invalid) },

@@ -22,6 +22,8 @@ export interface SwitchStats {
   conntrack: {
     connections: { zone: number; protocol: string; state: string; count: number }[];
     maxConns: number;
+    /** Slab records ever handed out (the table's high water; freed records are reused first). */
+    slabRecords: number;
     invalid: number;
     commits: number;
     expired: number;
@@ -68,6 +70,7 @@ export function collectSwitchStats(bridges: Iterable<Bridge>, dp: UpcallAdapter,
     conntrack: {
       connections: [...byKey.values()],
       maxConns: ct.getMaxConns(),
+      slabRecords: ct.table.highWater(),
       invalid: n.invalid,
       commits: n.commits,
       expired: n.expired,

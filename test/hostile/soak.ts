@@ -22,6 +22,7 @@ const SWD = join(ROOT, 'bin/swd.js');
 const SWCTL = join(ROOT, 'bin/swctl.js');
 const MINUTES = Number(process.env.SWD_SOAK_MINUTES ?? 30);
 const CSV = process.env.SWD_SOAK_CSV ?? join(ROOT, 'soak-rss.csv');
+const METRICS_PORT = process.env.SWD_SOAK_METRICS_PORT ?? '19417';
 const failures: string[] = [];
 const check = (ok: boolean, what: string) => { console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`); if (!ok) failures.push(what); };
 
@@ -71,6 +72,15 @@ while True:
     s.close(); p = 20000 + (p - 19999) % 30000; time.sleep(0.005)
 `;
 
+/** The slab's high water (records ever handed out) from the metrics endpoint. */
+async function slabRecords(): Promise<number> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
+    const m = /^swd_conntrack_slab_records (\d+)/m.exec(text);
+    return m ? Number(m[1]) : -1;
+  } catch { return -1; }
+}
+
 function rssKb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : 0;
@@ -91,16 +101,18 @@ async function phase2(): Promise<void> {
     // No IPv6 neighbour discovery noise: the last check wants a quiet link.
     for (const ns of [ns1, ns2]) topo.execSync(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
     for (const h of [p1.host, p2.host]) spawnSync('sysctl', ['-qw', `net.ipv6.conf.${h}.disable_ipv6=1`]);
-    swd = spawn(process.execPath, [SWD, 'start', '--rundir', rundir, '--no-default-bridge', '--pmd-threads', '2', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    swd = spawn(process.execPath, [SWD, 'start', '--rundir', rundir, '--no-default-bridge', '--pmd-threads', '2', '--log-level', 'warn', '--metrics', METRICS_PORT], { stdio: ['ignore', 'ignore', 'inherit'] });
     for (let i = 0; i < 400 && !(existsSync(join(rundir, 'swd.sock')) && ctl(['list-br']).status === 0); i++) await new Promise((r) => setTimeout(r, 50));
     ctl(['add-br', 'br0']);
     ctl(['add-port', 'br0', p1.host, 'type=system', 'ofport=1']);
     ctl(['add-port', 'br0', p2.host, 'type=system', 'ofport=2']);
     const base = [
       'table=0,priority=100,arp,actions=normal',
-      'table=0,priority=10,in_port=1,ip,actions=ct(table=1,zone=1)',
-      'table=0,priority=10,in_port=2,ip,actions=ct(table=1,zone=1)',
-      'table=1,priority=10,in_port=1,ct_state=+new+trk,ip,actions=ct(commit,zone=1),2',
+      'table=0,priority=10,in_port=1,ip,actions=ct(table=1,zone=1,nat)',
+      // Port-only SNAT: the source port is remapped into 10000-65000, so NAT's
+      // port allocation and un-NAT keys churn too.
+      'table=0,priority=10,in_port=2,ip,actions=ct(table=1,zone=1,nat)',
+      'table=1,priority=10,in_port=1,ct_state=+new+trk,ip,actions=ct(commit,zone=1,nat(src=10.79.0.1:10000-65000)),2',
       'table=1,priority=10,ct_state=+est+trk,in_port=1,actions=2',
       'table=1,priority=10,ct_state=+est+trk,in_port=2,actions=1',
       'table=1,priority=10,ct_state=+rel+trk,actions=normal',
@@ -115,12 +127,12 @@ async function phase2(): Promise<void> {
       topo.spawn(ns1, ['python3', '-c', UDP_CHURN, '10.79.0.2']),
       topo.spawn(ns1, ['ping', '-i', '0.2', '10.79.0.2']),
     ];
-    const samples: [number, number, number, number][] = [];
+    const samples: [number, number, number, number, number][] = [];
     const t0 = Date.now();
     const end = t0 + MINUTES * 60_000;
     let change = 0;
     let nextSample = t0;
-    writeFileSync(CSV, 'seconds,rss_kb,connections,megaflows\n');
+    writeFileSync(CSV, 'seconds,rss_kb,connections,megaflows,slab_records\n');
     while (Date.now() < end) {
       // A flow change every 3 s: a rule that comes and goes, and a priority shuffle of another.
       const extra = `table=1,priority=20,in_port=1,udp,tp_dst=${9000 + (change % 50)},actions=drop`;
@@ -129,7 +141,7 @@ async function phase2(): Promise<void> {
       if (Date.now() >= nextSample) {
         const nconns = Number(ctl(['ct-get-nconns']).stdout.trim());
         const mf = ctl(['dump-dp-flows']).stdout.split('\n').filter((l) => l.length > 0).length;
-        const row: [number, number, number, number] = [Math.round((Date.now() - t0) / 1000), rssKb(swd.pid!), nconns, mf];
+        const row: [number, number, number, number, number] = [Math.round((Date.now() - t0) / 1000), rssKb(swd.pid!), nconns, mf, await slabRecords()];
         samples.push(row);
         writeFileSync(CSV, row.join(',') + '\n', { flag: 'a' });
         nextSample += 10_000;
@@ -140,6 +152,11 @@ async function phase2(): Promise<void> {
     const warm = samples[Math.floor(samples.length / 5)]?.[1] ?? 0;
     const last = samples[samples.length - 1]?.[1] ?? 0;
     check(warm > 0 && Math.abs(last - warm) / warm <= 0.05, `RSS flat within 5 %: ${warm} kB after warm-up, ${last} kB at the end (${CSV})`);
+    const slabWarm = samples[Math.floor(samples.length / 5)]?.[4] ?? -1;
+    const slabLast = samples[samples.length - 1]?.[4] ?? -1;
+    // The slab hands freed records out again first, so once the churn's
+    // working set is reached its high water stops growing (a leak would not).
+    check(slabWarm > 0 && slabLast <= Math.max(slabWarm * 1.05, slabWarm + 1000), `slab high water flat: ${slabWarm} records after warm-up, ${slabLast} at the end`);
     check(samples.every((s) => s[2] < 200_000), `connections bounded (max ${Math.max(...samples.map((s) => s[2]))})`);
     await new Promise((r) => setTimeout(r, 15_000)); // past the default max-idle (10 s)
     const left = ctl(['dump-dp-flows']).stdout.split('\n').filter((l) => l.length > 0);
