@@ -72,13 +72,15 @@ while True:
     s.close(); p = 20000 + (p - 19999) % 30000; time.sleep(0.005)
 `;
 
-/** The slab's high water (records ever handed out) from the metrics endpoint. */
-async function slabRecords(): Promise<number> {
+/** From the metrics endpoint: the slab's high water (records ever handed out)
+ *  and the main thread's V8 heap in use (kB), -1 when not answered. */
+async function scrape(): Promise<[number, number]> {
   try {
     const text = await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
-    const m = /^swd_conntrack_slab_records (\d+)/m.exec(text);
-    return m ? Number(m[1]) : -1;
-  } catch { return -1; }
+    const slab = /^swd_conntrack_slab_records (\d+)/m.exec(text);
+    const heap = /^nodejs_heap_size_used_bytes (\d+)/m.exec(text);
+    return [slab ? Number(slab[1]) : -1, heap ? Math.round(Number(heap[1]) / 1024) : -1];
+  } catch { return [-1, -1]; }
 }
 
 function rssKb(pid: number): number {
@@ -127,21 +129,21 @@ async function phase2(): Promise<void> {
       topo.spawn(ns1, ['python3', '-c', UDP_CHURN, '10.79.0.2']),
       topo.spawn(ns1, ['ping', '-i', '0.2', '10.79.0.2']),
     ];
-    const samples: [number, number, number, number, number][] = [];
+    const samples: number[][] = [];
     const t0 = Date.now();
     const end = t0 + MINUTES * 60_000;
     let change = 0;
     let nextSample = t0;
-    writeFileSync(CSV, 'seconds,rss_kb,connections,megaflows,slab_records\n');
+    writeFileSync(CSV, 'seconds,rss_kb,connections,megaflows,slab_records,main_heap_kb\n');
     while (Date.now() < end) {
       // A flow change every 3 s: a rule that comes and goes, and a priority shuffle of another.
       const extra = `table=1,priority=20,in_port=1,udp,tp_dst=${9000 + (change % 50)},actions=drop`;
-      ctl(change % 2 === 0 ? ['add-flow', 'br0', extra] : ['del-flows', 'br0', '--strict', extra.replace(/,actions=.*$/, '')]);
+      if (process.env.SWD_SOAK_NO_CHANGES !== '1') ctl(change % 2 === 0 ? ['add-flow', 'br0', extra] : ['del-flows', 'br0', '--strict', extra.replace(/,actions=.*$/, '')]);
       change++;
       if (Date.now() >= nextSample) {
         const nconns = Number(ctl(['ct-get-nconns']).stdout.trim());
         const mf = ctl(['dump-dp-flows']).stdout.split('\n').filter((l) => l.length > 0).length;
-        const row: [number, number, number, number, number] = [Math.round((Date.now() - t0) / 1000), rssKb(swd.pid!), nconns, mf, await slabRecords()];
+        const row = [Math.round((Date.now() - t0) / 1000), rssKb(swd.pid!), nconns, mf, ...(await scrape())];
         samples.push(row);
         writeFileSync(CSV, row.join(',') + '\n', { flag: 'a' });
         nextSample += 10_000;
