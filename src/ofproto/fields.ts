@@ -146,6 +146,7 @@ function extra(name: string, aliases: string[], kind: ExtraFieldDef['kind'], bit
 }
 
 extra('conj_id', ['NXM_NX_CONJ_ID'], 'dec', 32, false, 'meta');
+extra('skb_priority', [], 'hex', 32, false, 'meta');
 extra('actset_output', ['ONFOXM_ET_ACTSET_OUTPUT', 'OXM_OF_ACTSET_OUTPUT'], 'port', 32, false, 'meta');
 extra('tun_id', ['tunnel_id', 'NXM_NX_TUN_ID', 'OXM_OF_TUNNEL_ID'], 'hex', 64, true, 'tunnel');
 extra('tun_src', ['NXM_NX_TUN_IPV4_SRC'], 'ipv4', 32, true, 'tunnel');

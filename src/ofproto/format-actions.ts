@@ -21,6 +21,8 @@ export function formatFieldRef(r: FieldRef): string {
   return `${f.nxm}[${r.ofs}..${r.ofs + r.nbits - 1}]`;
 }
 
+const LEGACY_SET_FIELDS = new Set(['nw_src', 'nw_dst', 'eth_src', 'eth_dst', 'tp_src', 'tcp_src', 'udp_src', 'tp_dst', 'tcp_dst', 'udp_dst', 'dl_vlan', 'dl_vlan_pcp', 'ip_dscp', 'nw_tos']);
+
 function formatSetField(a: Extract<OfAction, { type: 'set_field' }>): string {
   const f = lookupRefField(a.field)!;
   const full = (1n << BigInt(f.bits)) - 1n;
@@ -31,7 +33,13 @@ function formatSetField(a: Extract<OfAction, { type: 'set_field' }>): string {
     const v = f.kind === 'int' ? String(a.value) : hexOvs(a.value);
     return `set_field:${v}${mask === full ? '' : `/${hexOvs(mask)}`}->${f.name}`;
   }
-  if (mask === full) {
+  // OpenFlow 1.0 has no set_field: the fields its own actions set travel as those actions, whatever
+  // the mask (OVS's set_field_to_legacy_openflow); the others as NXM register loads.
+  if (f.name === 'vlan_tci') {
+    const tci = Number(a.value);
+    return tci & 0x1000 ? `mod_vlan_vid:${tci & 0xfff},mod_vlan_pcp:${tci >> 13}` : 'strip_vlan';
+  }
+  if (mask === full || LEGACY_SET_FIELDS.has(f.name)) {
     switch (f.name) {
       case 'nw_src': return `mod_nw_src:${ipv4Str(Number(a.value))}`;
       case 'nw_dst': return `mod_nw_dst:${ipv4Str(Number(a.value))}`;
@@ -93,7 +101,7 @@ export function formatAction(a: OfAction): string {
     case 'output':
       // Output to CONTROLLER is a packet-in of the whole packet (OVS prints its max_len).
       if (a.port === OFPP_CONTROLLER) return `CONTROLLER:${a.maxLen ?? 65535}`;
-      if (a.maxLen !== undefined && a.maxLen !== 65535) return `output(port=${portLabel(a.port)},max_len=${a.maxLen})`;
+      if (a.maxLen !== undefined) return `output(port=${portLabel(a.port)},max_len=${a.maxLen})`;
       return a.port < OFPP_MAX ? `output:${portLabel(a.port)}` : portLabel(a.port);
     case 'output_reg': return `output:${formatFieldRef(a.src)}`;
     case 'controller':
@@ -106,6 +114,12 @@ export function formatAction(a: OfAction): string {
     case 'goto_table': return `resubmit(,${a.table})`;
     case 'set_field': return formatSetField(a);
     case 'load': {
+      // Variable-length fields (tunnel metadata) have no NXM register load: they travel as set_field.
+      if (a.dst.field.startsWith('tun_metadata')) {
+        const whole = a.dst.ofs === 0 && a.dst.nbits === lookupRefField(a.dst.field)!.bits;
+        const mask = ((1n << BigInt(a.dst.nbits)) - 1n) << BigInt(a.dst.ofs);
+        return `set_field:${hexOvs(a.value << BigInt(a.dst.ofs))}${whole ? '' : `/${hexOvs(mask)}`}->${a.dst.field}`;
+      }
       // An NXM register load carries at most 64 bits: a wider load travels as several.
       if (a.dst.nbits <= 64) return `load:${hexOvs(a.value)}->${formatFieldRef(a.dst)}`;
       const parts: string[] = [];

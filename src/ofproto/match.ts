@@ -14,7 +14,8 @@ export interface Match {
    */
   /** conj_id=N: the rule matches only in the second lookup of a conjunctive match with that id (classifier.ts). */
   conjId?: number;
-  extra?: { name: string; slot: 'meta' | 'tunnel' | 'mpls' | 'nsh'; rank: number; text: string }[];
+  /** `bytes`: for tunnel metadata, the option bytes the field takes (OVS allots 256 per flow). */
+  extra?: { name: string; slot: 'meta' | 'tunnel' | 'mpls' | 'nsh'; rank: number; text: string; bytes?: number }[];
 }
 
 export function emptyMatch(): Match {
