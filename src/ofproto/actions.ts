@@ -74,7 +74,7 @@ export type OfAction =
   | { type: 'clear_actions' }
   /**
    * write_actions(ACTIONS): add ACTIONS to the packet's action set (OpenFlow
-   * 1.1+), executed when the pipeline ends (xlate-action-set.ts).
+   * 1.1+), executed when the pipeline ends (action-set.ts).
    */
   | { type: 'write_actions'; actions: OfAction[] }
   | { type: 'group'; groupId: number }

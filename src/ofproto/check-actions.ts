@@ -84,7 +84,7 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
           }
           for (const e of a.exec) if (e.type === 'set_field' && !fieldOk(e.field, true)) bad(`set_field ${e.field} lacks its prerequisites`);
           break;
-        case 'clone':
+        case 'clone': case 'write_actions':
           walk(a.actions);
           break;
         case 'push_mpls':

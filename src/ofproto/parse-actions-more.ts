@@ -7,7 +7,8 @@
 import type { FieldRef, LearnAction, LearnSpec, OfAction } from './actions.ts';
 import { fail, splitTopLevel, type TextPos } from './errors.ts';
 import { lookupRefField } from './fields.ts';
-import { parseFieldValue, parsePort, parseUint } from './field-text.ts';
+import { parseFieldValue, parsePort, parseUint, refusingExtraFields } from './field-text.ts';
+import { allowedInActionSet } from './action-set.ts';
 
 type ParseRef = (s: string, pos: TextPos, at: number) => FieldRef;
 type Nested = (text: string, pos: TextPos, at: number) => OfAction[];
@@ -26,8 +27,13 @@ export function parseMoreAction(name: string, arg: string | null, tok: string, p
   switch (name) {
     case 'clone':
       return { type: 'clone', actions: noInstructions(nested(arg ?? '', pos, aat), pos, aat) };
-    case 'write_actions':
-      return { type: 'write_actions', actions: noInstructions(nested(arg ?? '', pos, aat), pos, aat) };
+    case 'write_actions': {
+      const actions = noInstructions(nested(arg ?? '', pos, aat), pos, aat);
+      // A switch refuses what an action set cannot hold (OVS decodes such a write_actions as OFPBAC_UNSUPPORTED_ORDER).
+      const bad = refusingExtraFields() ? actions.find((a) => !allowedInActionSet(a)) : undefined;
+      if (bad) fail(pos, aat, 'OFPBAC_UNSUPPORTED_ORDER', `OFPBAC_UNSUPPORTED_ORDER: ${bad.type} cannot be written to the action set (see ovs-actions(7) "Action Sets")`);
+      return { type: 'write_actions', actions };
+    }
     case 'encap': {
       const v = need(arg, pos, aat, name, 'a header (ethernet, nsh(...), mpls or mpls_mc)');
       const header = /^[a-z_]+/.exec(v)?.[0] ?? '';
