@@ -21,8 +21,6 @@ export function formatFieldRef(r: FieldRef): string {
   return `${f.nxm}[${r.ofs}..${r.ofs + r.nbits - 1}]`;
 }
 
-const LEGACY_SET_FIELDS = new Set(['nw_src', 'nw_dst', 'eth_src', 'eth_dst', 'tp_src', 'tcp_src', 'udp_src', 'tp_dst', 'tcp_dst', 'udp_dst', 'dl_vlan', 'dl_vlan_pcp', 'ip_dscp', 'nw_tos']);
-
 function formatSetField(a: Extract<OfAction, { type: 'set_field' }>): string {
   const f = lookupRefField(a.field)!;
   const full = (1n << BigInt(f.bits)) - 1n;
@@ -33,13 +31,7 @@ function formatSetField(a: Extract<OfAction, { type: 'set_field' }>): string {
     const v = f.kind === 'int' ? String(a.value) : hexOvs(a.value);
     return `set_field:${v}${mask === full ? '' : `/${hexOvs(mask)}`}->${f.name}`;
   }
-  // OpenFlow 1.0 has no set_field: the fields its own actions set travel as those actions, whatever
-  // the mask (OVS's set_field_to_legacy_openflow); the others as NXM register loads.
-  if (f.name === 'vlan_tci') {
-    const tci = Number(a.value);
-    return tci & 0x1000 ? `mod_vlan_vid:${tci & 0xfff},mod_vlan_pcp:${tci >> 13}` : 'strip_vlan';
-  }
-  if (mask === full || LEGACY_SET_FIELDS.has(f.name)) {
+  if (mask === full) {
     switch (f.name) {
       case 'nw_src': return `mod_nw_src:${ipv4Str(Number(a.value))}`;
       case 'nw_dst': return `mod_nw_dst:${ipv4Str(Number(a.value))}`;
@@ -140,8 +132,9 @@ export function formatAction(a: OfAction): string {
     case 'dec_ttl': return a.ids ? `dec_ttl(${a.ids.join(',')})` : 'dec_ttl';
     case 'push_vlan': return `push_vlan:${hex(a.ethertype)}`;
     case 'pop_vlan': case 'strip_vlan': return 'strip_vlan';
-    case 'mod_vlan_vid': return `mod_vlan_vid:${a.vid}`;
-    case 'mod_vlan_pcp': return `mod_vlan_pcp:${a.pcp}`;
+    // (set_vlan_*: OpenFlow 1.1's, which push no tag; OpenFlow 1.0 has only the mod_vlan_* kind.)
+    case 'mod_vlan_vid': return `${a.noPush ? 'set' : 'mod'}_vlan_vid:${a.vid}`;
+    case 'mod_vlan_pcp': return `${a.noPush ? 'set' : 'mod'}_vlan_pcp:${a.pcp}`;
     case 'note': {
       // The note is padded so the action is a multiple of 8 bytes long (OpenFlow action alignment).
       const len = Math.max(6, a.bytes.length + ((8 - ((a.bytes.length + 10) % 8)) % 8));
@@ -161,5 +154,8 @@ export function formatAction(a: OfAction): string {
 
 export function formatActions(actions: OfAction[]): string {
   if (actions.length === 0) return 'drop';
-  return actions.map(formatAction).join(',');
+  // After another instruction (write_actions, clear_actions, write_metadata) goto_table stays an
+  // instruction: as resubmit it would be an action out of order, and the text would not read back.
+  const instr = actions.findIndex((a) => a.type === 'write_actions' || a.type === 'clear_actions' || a.type === 'write_metadata');
+  return actions.map((a, i) => (a.type === 'goto_table' && instr >= 0 && instr < i ? `goto_table:${a.table}` : formatAction(a))).join(',');
 }

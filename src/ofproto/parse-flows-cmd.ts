@@ -58,6 +58,8 @@ export function formatParseFlows(specs: FlowSpec[]): string {
   return lines.join('\n') + '\n';
 }
 
+const LEGACY_SET_FIELDS = new Set(['nw_src', 'nw_dst', 'eth_src', 'eth_dst', 'tp_src', 'tcp_src', 'udp_src', 'tp_dst', 'tcp_dst', 'udp_dst', 'dl_vlan', 'dl_vlan_pcp', 'ip_dscp', 'nw_tos']);
+
 function decodeError(code: string, what: string): never {
   throw new ParseError(code, `${code}: ${what} (as ovs-ofctl decodes the OpenFlow 1.0 flow mod it encoded)`, 'flows', 1, 1);
 }
@@ -72,19 +74,33 @@ function decodeError(code: string, what: string): never {
 function of10Actions(actions: OfAction[]): OfAction[] {
   const out: OfAction[] = [];
   for (const a of actions) {
-    switch (a.type) {
-      case 'write_actions': case 'clear_actions': continue;
-      case 'decap': case 'dec_nsh_ttl': case 'debug_recirc': case 'debug_slow':
-        return decodeError('OFPBAC_BAD_VENDOR_TYPE', `${a.type} has no OpenFlow 1.0 encoding`);
-      case 'clone': out.push({ ...a, actions: of10Actions(a.actions) }); continue;
-      default:
-        if (out.length && out[out.length - 1].type === 'write_metadata') {
-          decodeError('OFPBAC_UNSUPPORTED_ORDER', `${a.type === 'goto_table' ? 'resubmit' : a.type} after write_metadata`);
-        }
-        out.push(a);
+    if (a.type === 'write_actions' || a.type === 'clear_actions') continue;
+    if (a.type === 'decap' || a.type === 'dec_nsh_ttl' || a.type === 'debug_recirc' || a.type === 'debug_slow') {
+      decodeError('OFPBAC_BAD_VENDOR_TYPE', `${a.type} has no OpenFlow 1.0 encoding`);
     }
+    if (out.length && out[out.length - 1].type === 'write_metadata') {
+      decodeError('OFPBAC_UNSUPPORTED_ORDER', `${a.type === 'goto_table' ? 'resubmit' : a.type} after write_metadata`);
+    }
+    out.push(...of10Action(a));
   }
   return out;
+}
+
+function of10Action(a: OfAction): OfAction[] {
+  switch (a.type) {
+    case 'clone': return [{ ...a, actions: of10Actions(a.actions) }];
+    case 'goto_table': return [{ type: 'resubmit', port: null, table: a.table }];
+    // OpenFlow 1.0's VLAN actions push a tag when there is none.
+    case 'mod_vlan_vid': case 'mod_vlan_pcp': return [{ ...a, noPush: undefined }];
+    case 'set_field': {
+      // OpenFlow 1.0 has no set_field: a field its own actions set travels as those actions, the mask
+      // dropped (OVS's set_field_to_legacy_openflow); vlan_tci as set_vlan_vid+set_vlan_pcp, or strip_vlan.
+      if (a.field !== 'vlan_tci') return [LEGACY_SET_FIELDS.has(a.field) ? { ...a, mask: null } : a];
+      const tci = Number(a.value);
+      return tci & 0x1000 ? [{ type: 'mod_vlan_vid', vid: tci & 0xfff }, { type: 'mod_vlan_pcp', pcp: tci >> 13 }] : [{ type: 'strip_vlan' }];
+    }
+    default: return [a];
+  }
 }
 
 /**

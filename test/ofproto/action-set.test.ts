@@ -66,7 +66,8 @@ describe('the action set (write_actions, clear_actions)', () => {
 
   it('dump-flows shows write_actions; a switch refuses what an action set cannot hold, and instructions out of order', () => {
     sw.addFlows('br0', 'ip,actions=write_actions(set_field:10.0.0.9->ip_dst,output:2),goto_table:1', 't');
-    expect(sw.dumpFlows('br0', null, { noStats: true }).lines).toEqual([' ip actions=write_actions(mod_nw_dst:10.0.0.9,output:2),resubmit(,1)']);
+    // (goto_table stays goto_table after an instruction, so that the text reads back: the database keeps flows as text.)
+    expect(sw.dumpFlows('br0', null, { noStats: true }).lines).toEqual([' ip actions=write_actions(mod_nw_dst:10.0.0.9,output:2),goto_table:1']);
     const err = (f: string) => {
       try {
         sw.addFlows('br0', f, 'f');
