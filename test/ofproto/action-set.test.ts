@@ -1,4 +1,4 @@
-// write_actions and clear_actions through the switch: the action set is
+// write_actions and clear_actions through the switch (and set_vlan_*, which push no tag): the action set is
 // carried across tables, runs when the pipeline ends (also after exit) in
 // OVS's order (ovs-actions(7) "Action Sets": VLAN pops before sets before
 // the one final action, group over output), survives the recirculation of
@@ -62,6 +62,14 @@ describe('the action set (write_actions, clear_actions)', () => {
     expect(acts[0]).toMatch(/^0: ct,recirc\(0x[0-9a-f]+\),3$/);
     expect(acts[1]).toMatch(/^0x[0-9a-f]+: 3$/);
     expect(tx(3)).toBe(2);
+  });
+
+  it('set_vlan_pcp/set_vlan_vid change a tag but push none; mod_vlan_pcp pushes one', () => {
+    expect(send('in_port=1,actions=set_vlan_pcp:3,output:2')).toEqual(['0: 2']);
+    sw.delFlows('br0', null, false);
+    sw.delDpFlows();
+    expect(send('in_port=1,actions=mod_vlan_pcp:3,output:2')).toEqual(['0: push_vlan(vid=0,pcp=3),2']);
+    expect(sw.dumpFlows('br0', null, { noStats: true }).lines).toEqual([' in_port=1 actions=mod_vlan_pcp:3,output:2']);
   });
 
   it('dump-flows shows write_actions; a switch refuses what an action set cannot hold, and instructions out of order', () => {
