@@ -6,11 +6,12 @@
 
 import {
   ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_RARP, FK_ETH_TYPE, FK_NW_PROTO, FK_VLAN_TCI, IPPROTO_SCTP, IPPROTO_TCP,
-  IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, VLAN_CFI, FK_NW_FRAG, FRAG_LATER, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST,
+  IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, VLAN_CFI, FK_NW_FRAG, FRAG_LATER, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST, ETH_TYPE_NSH,
 } from '../packet/flow-key.ts';
 import { fail, type TextPos } from './errors.ts';
-import { lookupField } from './fields.ts';
+import { lookupField, lookupRefField } from './fields.ts';
 import type { FlowSpec } from './flow-spec.ts';
+import { ctStateValid } from './match.ts';
 
 /**
  * OVS's check that actions fit the match (ofpacts_check): an action that
@@ -18,7 +19,9 @@ import type { FlowSpec } from './flow-spec.ts';
  */
 export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): void {
   const m = spec.match;
-  let type = m.mask[FK_ETH_TYPE] === 0xffff ? m.value[FK_ETH_TYPE] : -1;
+  // (packet_type=(1,TYPE) is a packet of that ethertype without Ethernet header: OVS's get_dl_type.)
+  const pt = /^packet_type=\(1,0x([0-9a-f]+)\)$/.exec(m.extra?.find((e) => e.name === 'packet_type')?.text ?? '');
+  let type = m.mask[FK_ETH_TYPE] === 0xffff ? m.value[FK_ETH_TYPE] : pt ? parseInt(pt[1], 16) : -1;
   let proto = (m.mask[FK_NW_PROTO] & 0xff) === 0xff ? m.value[FK_NW_PROTO] : -1;
   let ip = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
   let l4 = ip && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP);
@@ -34,7 +37,7 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
   const bad = (what: string) =>
     fail(pos, at, 'EMATCHINCONSISTENT', `actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT): ${what}`);
   const fieldOk = (name: string, write: boolean): boolean => {
-    const f = lookupField(name);
+    const f = lookupRefField(name);
     if (!f) return true;
     if (write && f.name === 'dl_vlan' || write && f.name === 'dl_vlan_pcp') return vlan;
     switch (f.prereq) {
@@ -48,6 +51,8 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
       case 'sctp': return ip && proto === IPPROTO_SCTP && !later;
       case 'icmp': return ip && (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6);
       case 'icmpv6': case 'nd': return type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6;
+      case 'mpls': return type === ETH_TYPE_MPLS || type === ETH_TYPE_MPLS_MCAST;
+      case 'nsh': return type === ETH_TYPE_NSH;
       default: return true;
     }
   };
@@ -84,11 +89,25 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
           }
           for (const e of a.exec) if (e.type === 'set_field' && !fieldOk(e.field, true)) bad(`set_field ${e.field} lacks its prerequisites`);
           break;
+        case 'goto_table':
+          // goto_table only goes forward (OFPBIC_BAD_TABLE_ID).
+          if (spec.tableGiven && a.table <= spec.table) {
+            fail(pos, at, 'OFPBIC_BAD_TABLE_ID', `actions are invalid with specified match (OFPBIC_BAD_TABLE_ID): goto_table:${a.table} does not go past table ${spec.table}`);
+          }
+          break;
+        case 'resubmit':
+          // resubmit(,,ct) looks up with the connection's original tuple: it needs a valid connection.
+          if (a.ct && !ctStateValid(m)) bad('resubmit(,,ct) needs a valid tracked connection (ct_state=+trk-inv, +new, +est, ...)');
+          break;
         case 'clone': case 'write_actions':
           walk(a.actions);
           break;
         case 'push_mpls':
           retype(a.ethertype);
+          break;
+        case 'decap':
+          // Decapsulating a packet that is not Ethernet leaves a type known only at run time (check_DECAP).
+          if (pt) retype(-1);
           break;
         case 'pop_mpls':
           retype(a.ethertype);

@@ -51,7 +51,8 @@ function def(name: string, nxm: string, aliases: string[], parts: Part[], kind: 
   const bits = parts.reduce((n, p) => n + p.bits, 0);
   const f: FieldDef = { name, nxm, aliases, bits, parts, kind, prereq, maskable, writable };
   FIELDS.push(f);
-  for (const n of [name, nxm, ...aliases]) BY_NAME.set(n.toLowerCase(), f);
+  // (An NXM name belongs to the first field that has it: NXM_OF_TCP_SRC is tcp_src, not tp_src.)
+  for (const n of [name, nxm, ...aliases]) if (n === name || !BY_NAME.has(n.toLowerCase())) BY_NAME.set(n.toLowerCase(), f);
 }
 
 const w = (word: number, bits = 32, shift = 0): Part => ({ word, bits, shift });

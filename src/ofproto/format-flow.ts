@@ -187,7 +187,9 @@ export function formatMatch(mt: Match, priority?: number, opts: { packetTypeEth?
     }
   }
   const isArp = type === ETH_TYPE_ARP || type === ETH_TYPE_RARP;
-  for (const x of mt.extra ?? []) if (x.slot === 'nsh') out.push(x.text);
+  // NSH's context headers print only with nsh_mdtype=1 (match_format).
+  const mdType1 = mt.extra?.some((x) => x.text === 'nsh_mdtype=1');
+  for (const x of mt.extra ?? []) if (x.slot === 'nsh' && (mdType1 || !/^nsh_c[1-4]$/.test(x.name))) out.push(x.text);
   out.push(ip4(isArp ? 'arp_spa' : 'nw_src', V[FK_NW_SRC], M[FK_NW_SRC]));
   out.push(ip4(isArp ? 'arp_tpa' : 'nw_dst', V[FK_NW_DST], M[FK_NW_DST]));
   if (!skipProto && M[FK_NW_PROTO] & 0xff) out.push(`${isArp ? 'arp_op' : 'nw_proto'}=${V[FK_NW_PROTO]}`);

@@ -11,7 +11,7 @@ import {
 import { fail, splitTopLevel, type TextPos } from './errors.ts';
 import { extraFieldRank, isNxmName, lookupExtraField, lookupField, readField, writeField, type ExtraFieldDef, type FieldDef } from './fields.ts';
 import { OFP_DEFAULT_PRIORITY, type FlowSpec } from './flow-spec.ts';
-import { emptyMatch, setMatchWord, type Match } from './match.ts';
+import { ctStateValid, emptyMatch, setMatchWord, type Match } from './match.ts';
 import { parseActions } from './parse-actions.ts';
 import { checkActionPrereqs } from './check-actions.ts';
 import { parseFieldValue, parsePort, parseUint, portLabel, refusingExtraFields } from './field-text.ts';
@@ -379,9 +379,7 @@ function checkPrereqs(m: Match, used: { f: FieldDef; at: number }[], pos: TextPo
       case 'ct': {
         // OVS's is_ct_valid: a bit that implies a valid connection (+new, +est, +rel, +rpl, +snat,
         // +dnat), or +trk together with an explicit -inv.
-        const v = m.value[FK_CT_STATE], k = m.mask[FK_CT_STATE];
-        ok = (v & (CS_NEW | CS_ESTABLISHED | CS_RELATED | CS_REPLY_DIR | CS_SRC_NAT | CS_DST_NAT)) !== 0 ||
-          ((v & CS_TRACKED) !== 0 && (k & CS_INVALID) !== 0 && (v & CS_INVALID) === 0);
+        ok = ctStateValid(m);
         need = 'a valid tracked connection (ct_state=+trk-inv, +new, +est, +rel, +rpl, +snat or +dnat)';
         break;
       }

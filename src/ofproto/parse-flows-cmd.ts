@@ -10,7 +10,8 @@
 
 import { readFileSync } from 'node:fs';
 import {
-  ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST, ETH_TYPE_RARP, FK_ARP_SHA_HI, FK_ARP_THA_HI,
+  ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST, ETH_TYPE_NSH, ETH_TYPE_RARP, FK_ARP_SHA_HI, FK_ARP_THA_HI,
+  FK_CT_IPV6_DST, FK_CT_IPV6_SRC, FK_CT_NW_DST, FK_CT_NW_PROTO, FK_CT_NW_SRC, FK_VLAN_TCI,
   FK_ETH_DST_HI, FK_ETH_SRC_HI, FK_ETH_TYPE, FK_IPV6_DST, FK_IPV6_LABEL, FK_IPV6_SRC, FK_ND_TARGET, FK_NW_DST, FK_NW_FRAG,
   FK_NW_PROTO, FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_TCP_FLAGS, FK_TP_DST, FK_TP_SRC, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP,
   IPPROTO_TCP, IPPROTO_UDP,
@@ -20,7 +21,7 @@ import { ParseError } from './errors.ts';
 import type { FlowSpec } from './flow-spec.ts';
 import { formatActions } from './format-actions.ts';
 import { formatMatch } from './format-flow.ts';
-import type { Match } from './match.ts';
+import { ctStateValid, type Match } from './match.ts';
 import { parseFlowFile } from './parse-flow.ts';
 import {
   P_ANY, P_OF10_ANY, P_OF10_NXM, P_OF10_NXM_TID, P_OF10_STD_TID, PROTOCOL_NAMES, protocolsToString, usableProtocols,
@@ -52,7 +53,7 @@ export function formatParseFlows(specs: FlowSpec[]): string {
     if (s.idleTimeout) l += ` idle:${s.idleTimeout}`;
     if (s.hardTimeout) l += ` hard:${s.hardTimeout}`;
     for (const f of s.flags) l += ` ${f}`;
-    l += ` actions=${formatActions(of10Actions(s.actions))}`;
+    l += ` actions=${formatActions(of10Actions(s.actions, isIpAny(s.match)))}`;
     lines.push(l);
   });
   return lines.join('\n') + '\n';
@@ -71,9 +72,17 @@ function decodeError(code: string, what: string): never {
  * decode (OFPBAC_BAD_VENDOR_TYPE), and write_metadata, an instruction, may
  * no longer be followed by actions (goto_table became resubmit).
  */
-function of10Actions(actions: OfAction[]): OfAction[] {
+function isIpAny(m: Match): boolean {
+  const pt = /^packet_type=\(1,0x([0-9a-f]+)\)$/.exec(m.extra?.find((e) => e.name === 'packet_type')?.text ?? '');
+  const type = m.mask[FK_ETH_TYPE] ? m.value[FK_ETH_TYPE] : pt ? parseInt(pt[1], 16) : -1;
+  return type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
+}
+
+function of10Actions(actions: OfAction[], ip: boolean): OfAction[] {
   const out: OfAction[] = [];
   for (const a of actions) {
+    // OpenFlow 1.0 has no ECN or TTL action: they travel as register loads, which the decoder checks against the match.
+    if ((a.type === 'mod_nw_ecn' || a.type === 'mod_nw_ttl') && !ip) decodeError('OFPBAC_MATCH_INCONSISTENT', `${a.type} without ip`);
     if (a.type === 'write_actions' || a.type === 'clear_actions') continue;
     if (a.type === 'decap' || a.type === 'dec_nsh_ttl' || a.type === 'debug_recirc' || a.type === 'debug_slow') {
       decodeError('OFPBAC_BAD_VENDOR_TYPE', `${a.type} has no OpenFlow 1.0 encoding`);
@@ -81,14 +90,14 @@ function of10Actions(actions: OfAction[]): OfAction[] {
     if (out.length && out[out.length - 1].type === 'write_metadata') {
       decodeError('OFPBAC_UNSUPPORTED_ORDER', `${a.type === 'goto_table' ? 'resubmit' : a.type} after write_metadata`);
     }
-    out.push(...of10Action(a));
+    out.push(...of10Action(a, ip));
   }
   return out;
 }
 
-function of10Action(a: OfAction): OfAction[] {
+function of10Action(a: OfAction, ip: boolean): OfAction[] {
   switch (a.type) {
-    case 'clone': return [{ ...a, actions: of10Actions(a.actions) }];
+    case 'clone': return [{ ...a, actions: of10Actions(a.actions, ip) }];
     case 'goto_table': return [{ type: 'resubmit', port: null, table: a.table }];
     // OpenFlow 1.0's VLAN actions push a tag when there is none.
     case 'mod_vlan_vid': case 'mod_vlan_pcp': return [{ ...a, noPush: undefined }];
@@ -149,6 +158,22 @@ function carriedMatch(m: Match, nxm: boolean): Match {
   if (!arp && !(nd && icmpType === 136)) clear(FK_ARP_THA_HI, 2);
   const mpls = type === ETH_TYPE_MPLS || type === ETH_TYPE_MPLS_MCAST;
   const extra = m.extra?.filter((e) => e.slot !== 'mpls' || mpls);
+  if (nxm) {
+    // NXM sends these fields whatever the match, and its decoder checks their prerequisites.
+    const bad = (field: string) => decodeError('OFPBMC_BAD_PREREQ', `field ${field} lacks its prerequisites`);
+    if (pt && !(pt[1] === '0' && pt[2] === '0')) {
+      for (const [w, name] of [[FK_ETH_SRC_HI, 'eth_src'], [FK_ETH_SRC_HI + 1, 'eth_src'], [FK_ETH_DST_HI, 'eth_dst'], [FK_ETH_DST_HI + 1, 'eth_dst'], [FK_ETH_TYPE, 'eth_type'], [FK_VLAN_TCI, 'vlan_tci']] as const) {
+        if (m.mask[w]) bad(name);
+      }
+    }
+    if (!ctStateValid(m)) {
+      for (const [w, n, name] of [[FK_CT_NW_SRC, 1, 'ct_nw_src'], [FK_CT_NW_DST, 1, 'ct_nw_dst'], [FK_CT_IPV6_SRC, 4, 'ct_ipv6_src'], [FK_CT_IPV6_DST, 4, 'ct_ipv6_dst'], [FK_CT_NW_PROTO, 1, 'ct_nw_proto']] as const) {
+        for (let i = 0; i < n; i++) if (m.mask[w + i]) bad(name);
+      }
+    }
+    const nsh = m.extra?.find((e) => e.slot === 'nsh');
+    if (nsh && type !== ETH_TYPE_NSH) bad(nsh.name);
+  }
   return { ...m, value, mask, ...(extra ? { extra } : {}) };
 }
 

@@ -238,7 +238,7 @@ export function usableProtocols(spec: FlowSpec): number {
   if (spec.flags.includes('no_packet_counts') || spec.flags.includes('no_byte_counts')) p &= P_OF13_UP;
   if (spec.tableGiven) p &= P_TID;
   const M = spec.match.mask;
-  // Only NXM and OXM match L3 and L4 fields within IPv6.
-  if (spec.match.value[FK_ETH_TYPE] === ETH_TYPE_IPV6 && (M[FK_NW_PROTO] || M[FK_NW_TOS] || M[FK_TP_SRC] || M[FK_TP_DST])) p &= P_NXM_OXM_ANY;
+  // Only NXM and OXM match L3 and L4 fields within IPv6 (packet_type=(1,0x86dd) counts as IPv6).
+  if (flowOf(spec.match).dlType === ETH_TYPE_IPV6 && (M[FK_NW_PROTO] || M[FK_NW_TOS] || M[FK_TP_SRC] || M[FK_TP_DST])) p &= P_NXM_OXM_ANY;
   return p & actionsUsable(spec);
 }

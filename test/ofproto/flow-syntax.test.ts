@@ -86,8 +86,8 @@ describe('prerequisites as OVS enforces them (OFPBMC_BAD_PREREQ)', () => {
     expect(pf('tcp_dst=80,actions=drop')).toBe('OFPT_FLOW_MOD (xid=0x1): ADD actions=drop');
     expect(pf('arp,nw_tos=0,tp_src=0,actions=drop')).toBe('OFPT_FLOW_MOD (xid=0x1): ADD arp actions=drop');
     expect(pf('ip,mpls_label=5,actions=drop')).toBe('NXT_FLOW_MOD (xid=0x1): ADD ip actions=drop');
-    // ct_nw_* travel without their ct_state: only the switch checks is_ct_valid.
-    expect(pf('ct_nw_dst=10.0.0.5,actions=drop')).toBe('NXT_FLOW_MOD (xid=0x1): ADD ct_nw_dst=10.0.0.5 actions=drop');
+    // NXM sends ct_nw_* whatever the match, and its decoder refuses them without a valid ct_state.
+    expect(errorOf(() => formatParseFlows(parseFlowFile('ct_nw_dst=10.0.0.5,actions=drop', 'f', 'add')))).toMatch(/OFPBMC_BAD_PREREQ/);
   });
   it('ct_nw_*/ct_tp_* are accepted with +trk-inv or a state that implies a valid connection (is_ct_valid)', () => {
     for (const st of ['+trk-inv', '+est', '+new', '+rel', '+rpl', '+snat', '+dnat', '+trk+est']) {
