@@ -6,12 +6,14 @@
 
 import {
   ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_RARP, FK_ETH_TYPE, FK_NW_PROTO, FK_VLAN_TCI, IPPROTO_SCTP, IPPROTO_TCP,
-  IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, VLAN_CFI, FK_NW_FRAG, FRAG_LATER, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST, ETH_TYPE_NSH,
+  IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, VLAN_CFI, FK_NW_FRAG, FRAG_LATER, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST, ETH_TYPE_NSH, FK_TP_SRC,
 } from '../packet/flow-key.ts';
 import { fail, type TextPos } from './errors.ts';
 import { lookupField, lookupRefField } from './fields.ts';
 import type { FlowSpec } from './flow-spec.ts';
 import { ctStateValid } from './match.ts';
+
+const ETHERNET_FIELDS = new Set(['eth_src', 'eth_dst', 'eth_type', 'vlan_tci', 'dl_vlan', 'dl_vlan_pcp']);
 
 /**
  * OVS's check that actions fit the match (ofpacts_check): an action that
@@ -36,9 +38,13 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
   const later = (m.value[FK_NW_FRAG] & FRAG_LATER) !== 0;
   const bad = (what: string) =>
     fail(pos, at, 'EMATCHINCONSISTENT', `actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT): ${what}`);
+  // Ethernet fields need an Ethernet packet: not one matched by packet_type=(1,...), nor one decapsulated.
+  let ethernet = !pt;
+  const icmpType = (m.mask[FK_TP_SRC] & 0xff) === 0xff ? m.value[FK_TP_SRC] : -1;
   const fieldOk = (name: string, write: boolean): boolean => {
     const f = lookupRefField(name);
     if (!f) return true;
+    if (!ethernet && ETHERNET_FIELDS.has(f.name)) return false;
     if (write && f.name === 'dl_vlan' || write && f.name === 'dl_vlan_pcp') return vlan;
     switch (f.prereq) {
       case 'ip': return ip;
@@ -50,7 +56,10 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
       case 'udp': return ip && proto === IPPROTO_UDP && !later;
       case 'sctp': return ip && proto === IPPROTO_SCTP && !later;
       case 'icmp': return ip && (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6);
-      case 'icmpv6': case 'nd': return type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6;
+      case 'icmpv6': return type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6;
+      case 'nd': return type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6 && (icmpType === 135 || icmpType === 136);
+      case 'nd_solicit': return type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6 && icmpType === 135;
+      case 'nd_advert': return type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6 && icmpType === 136;
       case 'mpls': return type === ETH_TYPE_MPLS || type === ETH_TYPE_MPLS_MCAST;
       case 'nsh': return type === ETH_TYPE_NSH;
       default: return true;
@@ -108,6 +117,7 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
         case 'decap':
           // Decapsulating a packet that is not Ethernet leaves a type known only at run time (check_DECAP).
           if (pt) retype(-1);
+          ethernet = false;
           break;
         case 'pop_mpls':
           retype(a.ethertype);

@@ -145,14 +145,6 @@ export function formatMatch(mt: Match, priority?: number, opts: { packetTypeEth?
     skipType = true;
   }
   for (let i = 0; i < 16; i++) out.push(u32(`reg${i}`, V[FK_REG0 + i], M[FK_REG0 + i]));
-  {
-    const mh = M[FK_METADATA_HI], ml = M[FK_METADATA_LO()];
-    if (mh || ml) {
-      const v = (BigInt(V[FK_METADATA_HI]) << 32n) | BigInt(V[FK_METADATA_LO()]);
-      const m = (BigInt(mh) << 32n) | BigInt(ml);
-      out.push(m === (1n << 64n) - 1n ? `metadata=${v === 0n ? '0' : hex(v)}` : `metadata=${v === 0n ? '0' : hex(v)}/${hex(m)}`);
-    }
-  }
   // ERSPAN's index belongs to version 1, direction and hardware id to version 2 (match_format).
   const erspanVer = mt.extra?.find((x) => x.name === 'tun_erspan_ver')?.text;
   for (const x of mt.extra ?? []) {
@@ -160,6 +152,14 @@ export function formatMatch(mt: Match, priority?: number, opts: { packetTypeEth?
     if (x.name === 'tun_erspan_idx' && erspanVer !== 'tun_erspan_ver=1') continue;
     if ((x.name === 'tun_erspan_dir' || x.name === 'tun_erspan_hwid') && erspanVer !== 'tun_erspan_ver=2') continue;
     out.push(x.text);
+  }
+  {
+    const mh = M[FK_METADATA_HI], ml = M[FK_METADATA_LO()];
+    if (mh || ml) {
+      const v = (BigInt(V[FK_METADATA_HI]) << 32n) | BigInt(V[FK_METADATA_LO()]);
+      const m = (BigInt(mh) << 32n) | BigInt(ml);
+      out.push(m === (1n << 64n) - 1n ? `metadata=${v === 0n ? '0' : hex(v)}` : `metadata=${v === 0n ? '0' : hex(v)}/${hex(m)}`);
+    }
   }
   if (M[FK_IN_PORT] & 0xffff) out.push(`in_port=${portLabel(V[FK_IN_PORT])}`);
   const tm = M[FK_VLAN_TCI] & 0xffff;

@@ -175,7 +175,7 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
       if (!f) fail(pos, aat + arrow + 2, 'EFIELD', `unknown field '${fname}'`);
       if (f.carried === false && refusingExtraFields()) fail(pos, aat + arrow + 2, 'ENOTSUP', `field ${f.name} is not supported by swd`);
       if (!f.writable) fail(pos, aat + arrow + 2, 'EFIELD', `field ${f.name} is read-only`);
-      const [value, mask] = setFieldValue(f, v.slice(0, arrow).trim(), pos, aat);
+      const [value, mask] = setFieldValue(f, fname.toLowerCase(), v.slice(0, arrow).trim(), pos, aat);
       const full = (1n << BigInt(f.bits)) - 1n;
       return { type: 'set_field', field: f.name, value, mask: mask === full ? null : mask };
     }
@@ -291,10 +291,11 @@ function parseConjunction(v: string, pos: TextPos, at: number): OfAction {
   return { type: 'conjunction', id, clause, nClauses };
 }
 
-function setFieldValue(f: FieldDef, s: string, pos: TextPos, at: number): [bigint, bigint] {
+function setFieldValue(f: FieldDef, typed: string, s: string, pos: TextPos, at: number): [bigint, bigint] {
   if (f.name === 'dl_vlan') {
-    const v = parseUint(s, 4095n, pos, at, 'vlan_vid');
-    return [v, 4095n];
+    // OpenFlow's vlan_vid carries the "present" bit (0x1000) too; dl_vlan is the 12-bit id alone.
+    const v = parseUint(s, typed === 'vlan_vid' ? 0x1fffn : 4095n, pos, at, typed);
+    return [v & 4095n, 4095n];
   }
   return parseFieldValue(f, s, pos, at, true);
 }
