@@ -114,6 +114,14 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
         case 'push_mpls':
           retype(a.ethertype);
           break;
+        case 'encap':
+          // The packet becomes the encapsulation's type (check_ENCAP); only encap(ethernet) makes an Ethernet packet.
+          if (a.header === 'ethernet') ethernet = true;
+          else {
+            ethernet = false;
+            retype(a.header === 'nsh' ? ETH_TYPE_NSH : a.header === 'mpls' ? ETH_TYPE_MPLS : ETH_TYPE_MPLS_MCAST);
+          }
+          break;
         case 'decap':
           // Decapsulating a packet that is not Ethernet leaves a type known only at run time (check_DECAP).
           if (pt) retype(-1);

@@ -5,7 +5,7 @@
 import {
   ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, FK_ETH_TYPE, FK_NW_FRAG, FK_NW_PROTO, FK_NW_TOS, FK_VLAN_TCI,
   FRAG_ANY, FRAG_LATER, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, VLAN_CFI,
-  FK_TP_SRC, FK_CT_STATE, FK_CT_NW_PROTO, FK_CT_TP, ETH_TYPE_RARP, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST, ETH_TYPE_NSH,
+  FK_TP_SRC, FK_TP_DST, FK_CT_STATE, FK_CT_NW_PROTO, FK_CT_TP, ETH_TYPE_RARP, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST, ETH_TYPE_NSH,
   CS_DST_NAT, CS_ESTABLISHED, CS_INVALID, CS_NEW, CS_RELATED, CS_REPLY_DIR, CS_SRC_NAT, CS_TRACKED,
 } from '../packet/flow-key.ts';
 import { fail, splitTopLevel, type TextPos } from './errors.ts';
@@ -222,12 +222,20 @@ function parseMatchToken(spec: FlowSpec, tok: string, at: number, pos: TextPos, 
   const [v, mk] = parseFieldValue(f, value, pos, valAt);
   used.push({ f, at });
   narrow(spec, name, f.bits, mk);
+  // A field given again replaces what the flow matched of it (OVS's mf_set), unlike FIELD[a..b].
+  const whole = (1n << BigInt(f.bits)) - 1n;
+  writeField(m.value, 0, f.name, 0n, whole);
+  writeField(m.mask, 0, f.name, 0n, whole);
   const scratchV = new Uint32Array(m.value.length);
   const scratchM = new Uint32Array(m.value.length);
   writeField(scratchV, 0, f.name, v, mk);
   writeField(scratchM, 0, f.name, mk, mk);
+  // ICMP type and code are the whole transport port fields in OVS's flow (match_set_icmp_type).
+  if (ICMP_FIELDS.has(f.name)) for (const w of [FK_TP_SRC, FK_TP_DST]) if (scratchM[w]) scratchM[w] = 0xffff;
   for (let i = 0; i < scratchM.length; i++) if (scratchM[i]) setMatchWord(m, i, scratchV[i], scratchM[i]);
 }
+
+const ICMP_FIELDS = new Set(['icmp_type', 'icmp_code', 'icmpv6_type', 'icmpv6_code']);
 
 /**
  * FIELD[a..b]=VALUE: match bits a..b of a field, keeping what the flow

@@ -116,8 +116,8 @@ describe('fields swd cannot carry: parsed and printed, refused by a switch', () 
     expect(forSwitch('packet_type=(1,0x800),actions=drop')).toBe('f:1:1: field packet_type is not supported by swd (only Ethernet packets, packet_type=(0,0))');
   });
   it('load, move, output and set_field name them too (printed as ovs-ofctl prints them); a switch refuses them', () => {
-    const s = parseFlow('in_port=1 actions=move:tun_metadata0[0..31]->NXM_NX_REG0[],load:6->NXM_NX_TUN_ID[],set_field:1.1.2.92->tun_dst,set_field:0xa->tun_metadata0,set_field:2->nsh_flags', 'add');
-    expect(formatFlow(s)).toBe(' in_port=1 actions=move:NXM_NX_TUN_METADATA0[0..31]->NXM_NX_REG0[],load:0x6->NXM_NX_TUN_ID[],load:0x101025c->NXM_NX_TUN_IPV4_DST[],set_field:0xa->tun_metadata0,set_field:2->nsh_flags');
+    const s = parseFlow('in_port=1,dl_type=0x894f actions=move:tun_metadata0[0..31]->NXM_NX_REG0[],load:6->NXM_NX_TUN_ID[],set_field:1.1.2.92->tun_dst,set_field:0xa->tun_metadata0,set_field:2->nsh_flags', 'add');
+    expect(formatFlow(s)).toBe(' in_port=1,dl_type=0x894f actions=move:NXM_NX_TUN_METADATA0[0..31]->NXM_NX_REG0[],load:0x6->NXM_NX_TUN_ID[],load:0x101025c->NXM_NX_TUN_IPV4_DST[],set_field:0xa->tun_metadata0,set_field:2->nsh_flags');
     expect(errorOf(() => withPortNames(new Map(), () => parseFlowFile('ip,actions=load:6->NXM_NX_TUN_ID[]', 'f', 'add')))).toBe('f:1:20: field tun_id is not supported by swd');
   });
   it('NXM_OF/NXM_NX/OXM_OF names name fields in references; matches and set_field take keywords (as ovs-ofctl)', () => {
