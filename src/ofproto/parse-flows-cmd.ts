@@ -29,13 +29,28 @@ import {
 
 export { protocolsToString, usableProtocols };
 
-export function formatParseFlows(specs: FlowSpec[]): string {
+/** Where the flows came from, for errors: the file and each flow's line. */
+export interface FlowsWhere {
+  file: string;
+  lines: number[];
+}
+
+let where: FlowsWhere = { file: 'flows', lines: [] };
+let current = 0;
+
+export function formatParseFlows(specs: FlowSpec[], from?: FlowsWhere): string {
+  where = from ?? { file: 'flows', lines: [] };
   let usable = P_ANY;
-  for (const s of specs) usable &= usableProtocols(s);
+  let first = -1;
+  specs.forEach((s, i) => {
+    usable &= usableProtocols(s);
+    if (first < 0 && (usable & P_OF10_ANY) === 0) first = i;
+  });
   // Like ovs-ofctl without -O, parse-flows speaks OpenFlow 1.0 (with or without NXM and table ids):
   // flows that need OpenFlow 1.1 or later (meter, push_vlan, reset_counts, ...) have no usable protocol.
   if ((usable & P_OF10_ANY) === 0) {
-    throw new ParseError('ENOPROTO', `no usable protocol (usable: ${protocolsToString(usable)}; parse-flows speaks OpenFlow 1.0 + NXM)`, 'flows', 1, 1);
+    current = first;
+    fail('ENOPROTO', `no usable protocol (usable: ${protocolsToString(usable)}; parse-flows speaks OpenFlow 1.0 + NXM)`);
   }
   const lines = [`usable protocols: ${protocolsToString(usable)}`];
   const chosen = PROTOCOL_NAMES.find(([bit]) => usable & bit)!;
@@ -43,6 +58,7 @@ export function formatParseFlows(specs: FlowSpec[]): string {
   const nxm = chosen[0] === P_OF10_NXM || chosen[0] === P_OF10_NXM_TID;
   const tid = chosen[0] === P_OF10_STD_TID || chosen[0] === P_OF10_NXM_TID;
   specs.forEach((s, i) => {
+    current = i;
     let l = `${nxm ? 'NXT_FLOW_MOD' : 'OFPT_FLOW_MOD'} (xid=0x${(i + 1).toString(16)}): ADD`;
     const table = s.tableGiven ? s.table : 255;
     if (tid && table !== 0) l += ` table:${table}`;
@@ -61,8 +77,13 @@ export function formatParseFlows(specs: FlowSpec[]): string {
 
 const LEGACY_SET_FIELDS = new Set(['nw_src', 'nw_dst', 'eth_src', 'eth_dst', 'tp_src', 'tcp_src', 'udp_src', 'tp_dst', 'tcp_dst', 'udp_dst', 'dl_vlan', 'dl_vlan_pcp', 'ip_dscp', 'nw_tos']);
 
+/** An error about the flow being printed, located at its line. */
+function fail(code: string, detail: string): never {
+  throw new ParseError(code, detail, where.file, where.lines[current] ?? 1, 1);
+}
+
 function decodeError(code: string, what: string): never {
-  throw new ParseError(code, `${code}: ${what} (as ovs-ofctl decodes the OpenFlow 1.0 flow mod it encoded)`, 'flows', 1, 1);
+  return fail(code, `${code}: ${what} (as ovs-ofctl decodes the OpenFlow 1.0 flow mod it encoded)`);
 }
 
 /**
@@ -185,7 +206,9 @@ export function parseFlowsCommand(path: string): { ok: true; text: string } | { 
     return { ok: false, error: `cannot read ${path}: ${(e as Error).message}` };
   }
   try {
-    return { ok: true, text: formatParseFlows(parseFlowFile(text, path, 'add')) };
+    // (parseFlowFile skips blank and comment lines: the same lines are skipped here.)
+    const lines = text.split('\n').map((l, i) => [l.replace(/\r$/, '').replace(/#.*$/, '').trim(), i + 1] as const).filter(([l]) => l !== '').map(([, n]) => n);
+    return { ok: true, text: formatParseFlows(parseFlowFile(text, path, 'add'), { file: path, lines }) };
   } catch (e) {
     if (e instanceof ParseError) return { ok: false, error: e.message };
     throw e;

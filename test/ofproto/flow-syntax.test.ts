@@ -136,6 +136,8 @@ describe('malformed lines only ever give a located ParseError (fuzz)', () => {
   for (const f of ['syntax.flows', 'corpus-nxm.flows', 'corpus-of10.flows']) {
     corpus.push(...readFileSync(join(FIX, f), 'utf8').split('\n').filter((l) => l && !l.startsWith('#')));
   }
+  // OVS's own lines (the corpus of ovs-corpus.test.ts).
+  for (const l of readFileSync(join(FIX, 'ovs-corpus.jsonl'), 'utf8').split('\n').filter(Boolean)) corpus.push((JSON.parse(l) as { flow: string }).flow);
   // The actions of issue 13 part 3, many times each so that the fuzzer picks them often.
   for (let i = 0; i < 20; i++) {
     corpus.push(
@@ -172,7 +174,8 @@ describe('malformed lines only ever give a located ParseError (fuzz)', () => {
         const text = `# x\n${mutate(line, ms)}\n`;
         try {
           if (online) withPortNames(ports, () => parseFlowModFile(text, 'fz.txt'));
-          else parseFlowFile(text, 'fz.txt', 'add');
+          // Offline, through parse-flows' printer too (its errors are located at the flow's line).
+          else formatParseFlows(parseFlowFile(text, 'fz.txt', 'add'), { file: 'fz.txt', lines: [2] });
         } catch (e) {
           if (!(e instanceof ParseError)) throw e;
           expect(e.message).toMatch(/^fz\.txt:2:\d+: \S/);
