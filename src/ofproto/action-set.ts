@@ -14,7 +14,6 @@
 // into the recirculation a ct(table=N) forks (frozen state). Slow path.
 
 import type { OfAction } from './actions.ts';
-import { formatActions } from './format-actions.ts';
 import type { Ctx } from './xlate-ctx.ts';
 
 const SLOTS: OfAction['type'][][] = [
@@ -75,7 +74,9 @@ export function runActionSet(ctx: Ctx, run: (actions: OfAction[]) => void): void
   if (ctx.error || ctx.actionSet.length === 0) return;
   const list = actionSetList(ctx.actionSet);
   ctx.actionSet = [];
+  if (list.length === 0) return;
   ctx.exit = false;
-  if (ctx.trace) ctx.tr(`    Action set: ${list.length ? formatActions(list) : 'no output action, nothing to do'}`);
+  // As ofproto/trace prints it: a table-level line, the actions under it.
+  ctx.tr('--. Executing action set:');
   run(list);
 }

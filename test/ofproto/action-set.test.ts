@@ -64,6 +64,15 @@ describe('the action set (write_actions, clear_actions)', () => {
     expect(tx(3)).toBe(2);
   });
 
+  it('trace shows the action set running after the last table, as ofproto/trace does', () => {
+    sw.addFlows('br0', ['table=0,in_port=1,actions=write_actions(output:3),goto_table:1', 'table=1,actions=output:2'].join('\n'), 't');
+    const lines = sw.trace('br0', 'in_port=1,udp,nw_src=10.1.1.1,nw_dst=10.1.1.2,udp_src=1,udp_dst=2').lines;
+    expect(lines.slice(lines.indexOf(' 1. priority 32768'), lines.indexOf(' 1. priority 32768') + 4)).toEqual([
+      ' 1. priority 32768', '    output:2', '--. Executing action set:', '    output:3',
+    ]);
+    expect(lines.at(-1)).toBe('Datapath actions: 2,3');
+  });
+
   it('set_vlan_pcp/set_vlan_vid change a tag but push none; mod_vlan_pcp pushes one', () => {
     expect(send('in_port=1,actions=set_vlan_pcp:3,output:2')).toEqual(['0: 2']);
     sw.delFlows('br0', null, false);
