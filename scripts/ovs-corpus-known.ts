@@ -1,13 +1,14 @@
 // Writes test/ofproto/fixtures/ovs-corpus.known-differences.jsonl: every
 // corpus line on which swd's parse-flows and ovs-ofctl's disagree, with the
-// reason, and prints the agreement figures (overall and per source file).
+// reason (the corpus and its recorded variants), and prints the agreement
+// figures (overall and per source file).
 // Reasons come from the kind of difference (an action or field swd does not
 // parse yet, a refusal where OVS accepts, ...); review the output before
 // committing it. Usage: node --import tsx scripts/ovs-corpus-known.ts
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { agrees, FIX, loadCorpus, swdAnswer } from '../test/ofproto/ovs-corpus.ts';
+import { agrees, FIX, loadCorpus, loadVariants, swdAnswer } from '../test/ofproto/ovs-corpus.ts';
 
 const PART3 = ['learn', 'conjunction', 'clone', 'exit', 'multipath', 'bundle', 'bundle_load', 'check_pkt_larger', 'fin_timeout',
   'set_queue', 'pop_queue', 'enqueue', 'sample', 'push_mpls', 'pop_mpls', 'encap', 'decap', 'meter', 'write_actions',
@@ -47,6 +48,14 @@ for (const c of corpus) {
   } else rows.push(JSON.stringify({ flow: c.flow, src: c.src, reason: reason(c.ovs, swd) }));
   perSrc.set(src, t);
 }
+let vok = 0;
+const variants = loadVariants();
+for (const c of variants) {
+  const swd = swdAnswer(c.flow);
+  if (agrees(c.ovs, swd)) vok++;
+  else rows.push(JSON.stringify({ flow: c.flow, src: c.src, reason: reason(c.ovs, swd) }));
+}
 writeFileSync(join(FIX, 'ovs-corpus.known-differences.jsonl'), rows.join('\n') + (rows.length ? '\n' : ''));
 console.log(`agree: ${ok}/${corpus.length} (${((100 * ok) / corpus.length).toFixed(1)} %)`);
+console.log(`variants agree: ${vok}/${variants.length}`);
 for (const [src, [a, n]] of [...perSrc].sort((x, y) => y[1][1] - x[1][1])) console.log(`| ${src} | ${a} / ${n} |`);

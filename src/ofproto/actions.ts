@@ -66,11 +66,17 @@ export type OfAction =
   | { type: 'push_vlan'; ethertype: number }
   | { type: 'pop_vlan' }
   | { type: 'strip_vlan' }
-  | { type: 'mod_vlan_vid'; vid: number }
-  | { type: 'mod_vlan_pcp'; pcp: number }
+  /** mod_vlan_vid/mod_vlan_pcp push a tag on an untagged packet; set_vlan_vid/set_vlan_pcp (`noPush`) leave it untagged. */
+  | { type: 'mod_vlan_vid'; vid: number; noPush?: boolean }
+  | { type: 'mod_vlan_pcp'; pcp: number; noPush?: boolean }
   | { type: 'note'; bytes: Uint8Array }
   | { type: 'write_metadata'; value: bigint; mask: bigint | null }
   | { type: 'clear_actions' }
+  /**
+   * write_actions(ACTIONS): add ACTIONS to the packet's action set (OpenFlow
+   * 1.1+), executed when the pipeline ends (action-set.ts).
+   */
+  | { type: 'write_actions'; actions: OfAction[] }
   | { type: 'group'; groupId: number }
   | CtAction
   | { type: 'ct_clear' }
@@ -108,6 +114,14 @@ export type OfAction =
   | { type: 'set_tunnel'; tunId: bigint; wide: boolean }
   | { type: 'dec_mpls_ttl' }
   | { type: 'set_mpls_label' | 'set_mpls_tc' | 'set_mpls_ttl'; value: number }
+  /** Packet-type and NSH actions: parsed and printed; a switch refuses them (swd carries only Ethernet packets). */
+  | { type: 'encap'; header: string; text: string }
+  | { type: 'decap'; packetType: [number, number] | null }
+  | { type: 'dec_nsh_ttl' }
+  /** delete_field:FIELD (tunnel metadata): parsed and printed; a switch refuses it (swd has no tunnels). */
+  | { type: 'delete_field'; field: string }
+  /** OVS's own test actions: parsed and printed; OVS decodes them only when run for its tests, a switch refuses them. */
+  | { type: 'debug_recirc' | 'debug_slow' }
   /** meter:N — the packet passes meter N's bands (meters.ts). */
   | { type: 'meter'; meterId: number }
   | LearnAction;

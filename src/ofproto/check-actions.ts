@@ -6,11 +6,14 @@
 
 import {
   ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_RARP, FK_ETH_TYPE, FK_NW_PROTO, FK_VLAN_TCI, IPPROTO_SCTP, IPPROTO_TCP,
-  IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, VLAN_CFI, FK_NW_FRAG, FRAG_LATER, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST,
+  IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, VLAN_CFI, FK_NW_FRAG, FRAG_LATER, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST, ETH_TYPE_NSH, FK_TP_SRC,
 } from '../packet/flow-key.ts';
 import { fail, type TextPos } from './errors.ts';
-import { lookupField } from './fields.ts';
+import { lookupField, lookupRefField } from './fields.ts';
 import type { FlowSpec } from './flow-spec.ts';
+import { ctStateValid } from './match.ts';
+
+const ETHERNET_FIELDS = new Set(['eth_src', 'eth_dst', 'eth_type', 'vlan_tci', 'dl_vlan', 'dl_vlan_pcp']);
 
 /**
  * OVS's check that actions fit the match (ofpacts_check): an action that
@@ -18,7 +21,9 @@ import type { FlowSpec } from './flow-spec.ts';
  */
 export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): void {
   const m = spec.match;
-  let type = m.mask[FK_ETH_TYPE] === 0xffff ? m.value[FK_ETH_TYPE] : -1;
+  // (packet_type=(1,TYPE) is a packet of that ethertype without Ethernet header: OVS's get_dl_type.)
+  const pt = /^packet_type=\(1,0x([0-9a-f]+)\)$/.exec(m.extra?.find((e) => e.name === 'packet_type')?.text ?? '');
+  let type = m.mask[FK_ETH_TYPE] === 0xffff ? m.value[FK_ETH_TYPE] : pt ? parseInt(pt[1], 16) : -1;
   let proto = (m.mask[FK_NW_PROTO] & 0xff) === 0xff ? m.value[FK_NW_PROTO] : -1;
   let ip = type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
   let l4 = ip && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP);
@@ -33,9 +38,13 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
   const later = (m.value[FK_NW_FRAG] & FRAG_LATER) !== 0;
   const bad = (what: string) =>
     fail(pos, at, 'EMATCHINCONSISTENT', `actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT): ${what}`);
+  // Ethernet fields need an Ethernet packet: not one matched by packet_type=(1,...), nor one decapsulated.
+  let ethernet = !pt;
+  const icmpType = (m.mask[FK_TP_SRC] & 0xff) === 0xff ? m.value[FK_TP_SRC] : -1;
   const fieldOk = (name: string, write: boolean): boolean => {
-    const f = lookupField(name);
+    const f = lookupRefField(name);
     if (!f) return true;
+    if (!ethernet && ETHERNET_FIELDS.has(f.name)) return false;
     if (write && f.name === 'dl_vlan' || write && f.name === 'dl_vlan_pcp') return vlan;
     switch (f.prereq) {
       case 'ip': return ip;
@@ -47,7 +56,12 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
       case 'udp': return ip && proto === IPPROTO_UDP && !later;
       case 'sctp': return ip && proto === IPPROTO_SCTP && !later;
       case 'icmp': return ip && (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6);
-      case 'icmpv6': case 'nd': return type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6;
+      case 'icmpv6': return type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6;
+      case 'nd': return type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6 && (icmpType === 135 || icmpType === 136);
+      case 'nd_solicit': return type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6 && icmpType === 135;
+      case 'nd_advert': return type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6 && icmpType === 136;
+      case 'mpls': return type === ETH_TYPE_MPLS || type === ETH_TYPE_MPLS_MCAST;
+      case 'nsh': return type === ETH_TYPE_NSH;
       default: return true;
     }
   };
@@ -84,11 +98,34 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
           }
           for (const e of a.exec) if (e.type === 'set_field' && !fieldOk(e.field, true)) bad(`set_field ${e.field} lacks its prerequisites`);
           break;
-        case 'clone':
+        case 'goto_table':
+          // goto_table only goes forward (OFPBIC_BAD_TABLE_ID).
+          if (spec.tableGiven && a.table <= spec.table) {
+            fail(pos, at, 'OFPBIC_BAD_TABLE_ID', `actions are invalid with specified match (OFPBIC_BAD_TABLE_ID): goto_table:${a.table} does not go past table ${spec.table}`);
+          }
+          break;
+        case 'resubmit':
+          // resubmit(,,ct) looks up with the connection's original tuple: it needs a valid connection.
+          if (a.ct && !ctStateValid(m)) bad('resubmit(,,ct) needs a valid tracked connection (ct_state=+trk-inv, +new, +est, ...)');
+          break;
+        case 'clone': case 'write_actions':
           walk(a.actions);
           break;
         case 'push_mpls':
           retype(a.ethertype);
+          break;
+        case 'encap':
+          // The packet becomes the encapsulation's type (check_ENCAP); only encap(ethernet) makes an Ethernet packet.
+          if (a.header === 'ethernet') ethernet = true;
+          else {
+            ethernet = false;
+            retype(a.header === 'nsh' ? ETH_TYPE_NSH : a.header === 'mpls' ? ETH_TYPE_MPLS : ETH_TYPE_MPLS_MCAST);
+          }
+          break;
+        case 'decap':
+          // Decapsulating a packet that is not Ethernet leaves a type known only at run time (check_DECAP).
+          if (pt) retype(-1);
+          ethernet = false;
           break;
         case 'pop_mpls':
           retype(a.ethertype);

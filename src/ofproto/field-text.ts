@@ -5,13 +5,13 @@
 
 import { CS_DST_NAT, CS_ESTABLISHED, CS_INVALID, CS_NEW, CS_RELATED, CS_REPLY_DIR, CS_SRC_NAT, CS_TRACKED } from '../packet/flow-key.ts';
 import { parseIpv4, parseIpv6, parseMac } from '../packet/odp-parse.ts';
-import { OFPP_ALL, OFPP_CONTROLLER, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL, OFPP_MAX, OFPP_NONE, OFPP_NORMAL, OFPP_TABLE } from './actions.ts';
+import { OFPP_ALL, OFPP_CONTROLLER, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL, OFPP_MAX, OFPP_NONE, OFPP_NORMAL, OFPP_TABLE, OFPP_UNSET } from './actions.ts';
 import { fail, type TextPos } from './errors.ts';
 import type { FieldDef } from './fields.ts';
 
 export const PORT_LABELS: Record<number, string> = {
   0xfff8: 'IN_PORT', 0xfff9: 'TABLE', 0xfffa: 'NORMAL', 0xfffb: 'FLOOD', 0xfffc: 'ALL', 0xfffd: 'CONTROLLER',
-  0xfffe: 'LOCAL', 0xffff: 'NONE',
+  0xfffe: 'LOCAL', 0xffff: 'NONE', 0xfff7: 'UNSET',
 };
 
 /** Port names to print instead of numbers (dump-flows --names); null: numbers. */
@@ -51,7 +51,7 @@ export const TCP_FLAGS: [string, number][] = [
 
 export const PORT_NAMES: Record<string, number> = {
   in_port: OFPP_IN_PORT, table: OFPP_TABLE, normal: OFPP_NORMAL, flood: OFPP_FLOOD, all: OFPP_ALL,
-  controller: OFPP_CONTROLLER, local: OFPP_LOCAL, none: OFPP_NONE, any: OFPP_NONE,
+  controller: OFPP_CONTROLLER, local: OFPP_LOCAL, none: OFPP_NONE, any: OFPP_NONE, unset: OFPP_UNSET,
 };
 
 export function parseUint(s: string, max: bigint, pos: TextPos, at: number, what: string): bigint {
@@ -131,6 +131,7 @@ function flagsValue(s: string, names: [string, number][], width: number, pos: Te
   while ((m = re.exec(s))) {
     const f = names.find((n) => n[0] === m![2]);
     if (!f) fail(pos, at, 'EVALUE', `${what}: unknown flag '${m[2]}' (expected one of ${names.map((n) => n[0]).join(', ')})`);
+    if (what === 'tcp_flags' && mask & BigInt(f[1])) fail(pos, at, 'EVALUE', `${m[2]}: Each TCP flag can be specified only once`);
     mask |= BigInt(f[1]);
     if (m[1] === '+') value |= BigInt(f[1]);
     last = re.lastIndex;

@@ -51,7 +51,8 @@ function def(name: string, nxm: string, aliases: string[], parts: Part[], kind: 
   const bits = parts.reduce((n, p) => n + p.bits, 0);
   const f: FieldDef = { name, nxm, aliases, bits, parts, kind, prereq, maskable, writable };
   FIELDS.push(f);
-  for (const n of [name, nxm, ...aliases]) BY_NAME.set(n.toLowerCase(), f);
+  // (An NXM name belongs to the first field that has it: NXM_OF_TCP_SRC is tcp_src, not tp_src.)
+  for (const n of [name, nxm, ...aliases]) if (n === name || !BY_NAME.has(n.toLowerCase())) BY_NAME.set(n.toLowerCase(), f);
 }
 
 const w = (word: number, bits = 32, shift = 0): Part => ({ word, bits, shift });
@@ -146,6 +147,7 @@ function extra(name: string, aliases: string[], kind: ExtraFieldDef['kind'], bit
 }
 
 extra('conj_id', ['NXM_NX_CONJ_ID'], 'dec', 32, false, 'meta');
+extra('skb_priority', [], 'hex', 32, false, 'meta');
 extra('actset_output', ['ONFOXM_ET_ACTSET_OUTPUT', 'OXM_OF_ACTSET_OUTPUT'], 'port', 32, false, 'meta');
 extra('tun_id', ['tunnel_id', 'NXM_NX_TUN_ID', 'OXM_OF_TUNNEL_ID'], 'hex', 64, true, 'tunnel');
 extra('tun_src', ['NXM_NX_TUN_IPV4_SRC'], 'ipv4', 32, true, 'tunnel');

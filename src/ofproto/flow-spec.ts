@@ -21,6 +21,12 @@ export interface FlowSpec {
   /** del-flows/dump-flows filters (out_port=, out_group=); null when absent. */
   outPort: number | null;
   outGroup: number | null;
+  /**
+   * The OpenFlow protocol variants the match fields can travel over, as
+   * ovs-ofctl narrows them field by field while parsing (usable-protocols.ts);
+   * absent = any.
+   */
+  matchUsable?: number;
   /** Whether `table=` was given (for del/dump filters: absent = all tables). */
   tableGiven: boolean;
 }

@@ -41,6 +41,11 @@ export function formatMoreAction(a: OfAction, f: Fmt): string | undefined {
     case 'pop_mpls': return `pop_mpls:0x${a.ethertype.toString(16).padStart(4, '0')}`;
     case 'set_tunnel': return `${a.wide ? 'set_tunnel64' : 'set_tunnel'}:${hex(a.tunId)}`;
     case 'meter': return `meter:${a.meterId}`;
+    case 'write_actions': return `write_actions(${f.list(a.actions)})`;
+    case 'encap': return `encap(${a.text})`;
+    case 'decap': return a.packetType ? `decap(packet_type(ns=${a.packetType[0]},type=${hexOvs(a.packetType[1])}))` : 'decap()';
+    case 'dec_nsh_ttl': case 'debug_recirc': case 'debug_slow': return a.type;
+    case 'delete_field': return `delete_field:${a.field}`;
     case 'dec_mpls_ttl': return 'dec_mpls_ttl';
     case 'set_mpls_label': case 'set_mpls_tc': case 'set_mpls_ttl': return `${a.type}(${a.value})`;
     case 'learn': return formatLearn(a, f);

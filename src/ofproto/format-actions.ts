@@ -93,7 +93,7 @@ export function formatAction(a: OfAction): string {
     case 'output':
       // Output to CONTROLLER is a packet-in of the whole packet (OVS prints its max_len).
       if (a.port === OFPP_CONTROLLER) return `CONTROLLER:${a.maxLen ?? 65535}`;
-      if (a.maxLen !== undefined && a.maxLen !== 65535) return `output(port=${portLabel(a.port)},max_len=${a.maxLen})`;
+      if (a.maxLen !== undefined) return `output(port=${portLabel(a.port)},max_len=${a.maxLen})`;
       return a.port < OFPP_MAX ? `output:${portLabel(a.port)}` : portLabel(a.port);
     case 'output_reg': return `output:${formatFieldRef(a.src)}`;
     case 'controller':
@@ -106,6 +106,12 @@ export function formatAction(a: OfAction): string {
     case 'goto_table': return `resubmit(,${a.table})`;
     case 'set_field': return formatSetField(a);
     case 'load': {
+      // Variable-length fields (tunnel metadata) have no NXM register load: they travel as set_field.
+      if (a.dst.field.startsWith('tun_metadata')) {
+        const whole = a.dst.ofs === 0 && a.dst.nbits === lookupRefField(a.dst.field)!.bits;
+        const mask = ((1n << BigInt(a.dst.nbits)) - 1n) << BigInt(a.dst.ofs);
+        return `set_field:${hexOvs(a.value << BigInt(a.dst.ofs))}${whole ? '' : `/${hexOvs(mask)}`}->${a.dst.field}`;
+      }
       // An NXM register load carries at most 64 bits: a wider load travels as several.
       if (a.dst.nbits <= 64) return `load:${hexOvs(a.value)}->${formatFieldRef(a.dst)}`;
       const parts: string[] = [];
@@ -126,8 +132,9 @@ export function formatAction(a: OfAction): string {
     case 'dec_ttl': return a.ids ? `dec_ttl(${a.ids.join(',')})` : 'dec_ttl';
     case 'push_vlan': return `push_vlan:${hex(a.ethertype)}`;
     case 'pop_vlan': case 'strip_vlan': return 'strip_vlan';
-    case 'mod_vlan_vid': return `mod_vlan_vid:${a.vid}`;
-    case 'mod_vlan_pcp': return `mod_vlan_pcp:${a.pcp}`;
+    // (set_vlan_*: OpenFlow 1.1's, which push no tag; OpenFlow 1.0 has only the mod_vlan_* kind.)
+    case 'mod_vlan_vid': return `${a.noPush ? 'set' : 'mod'}_vlan_vid:${a.vid}`;
+    case 'mod_vlan_pcp': return `${a.noPush ? 'set' : 'mod'}_vlan_pcp:${a.pcp}`;
     case 'note': {
       // The note is padded so the action is a multiple of 8 bytes long (OpenFlow action alignment).
       const len = Math.max(6, a.bytes.length + ((8 - ((a.bytes.length + 10) % 8)) % 8));
@@ -147,5 +154,8 @@ export function formatAction(a: OfAction): string {
 
 export function formatActions(actions: OfAction[]): string {
   if (actions.length === 0) return 'drop';
-  return actions.map(formatAction).join(',');
+  // After another instruction (write_actions, clear_actions, write_metadata) goto_table stays an
+  // instruction: as resubmit it would be an action out of order, and the text would not read back.
+  const instr = actions.findIndex((a) => a.type === 'write_actions' || a.type === 'clear_actions' || a.type === 'write_metadata');
+  return actions.map((a, i) => (a.type === 'goto_table' && instr >= 0 && instr < i ? `goto_table:${a.table}` : formatAction(a))).join(',');
 }

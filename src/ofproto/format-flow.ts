@@ -111,13 +111,17 @@ export function formatMatch(mt: Match, priority?: number, opts: { packetTypeEth?
   }
 
   const typeExact = (M[FK_ETH_TYPE] & 0xffff) === 0xffff;
-  const type = typeExact ? V[FK_ETH_TYPE] : -1;
+  // packet_type=(1,TYPE) names the L3 type of a packet without Ethernet header (match_format's dl_type).
+  const pt = /^packet_type=\(1,0x([0-9a-f]+)\)$/.exec(mt.extra?.find((e) => e.name === 'packet_type')?.text ?? '');
+  const type = typeExact ? V[FK_ETH_TYPE] : pt ? parseInt(pt[1], 16) : -1;
   const protoExact = (M[FK_NW_PROTO] & 0xff) === 0xff;
   const proto = protoExact ? V[FK_NW_PROTO] : -1;
   let skipType = false, skipProto = false;
   // Megaflows in trace output name the packet type ("eth") before the shorthand.
   if (opts.packetTypeEth) out.push('eth');
-  if (type === ETH_TYPE_IP || type === ETH_TYPE_IPV6) {
+  if (!typeExact) {
+    // (no shorthand without dl_type)
+  } else if (type === ETH_TYPE_IP || type === ETH_TYPE_IPV6) {
     const six = type === ETH_TYPE_IPV6;
     skipType = true;
     skipProto = true;
@@ -141,6 +145,14 @@ export function formatMatch(mt: Match, priority?: number, opts: { packetTypeEth?
     skipType = true;
   }
   for (let i = 0; i < 16; i++) out.push(u32(`reg${i}`, V[FK_REG0 + i], M[FK_REG0 + i]));
+  // ERSPAN's index belongs to version 1, direction and hardware id to version 2 (match_format).
+  const erspanVer = mt.extra?.find((x) => x.name === 'tun_erspan_ver')?.text;
+  for (const x of mt.extra ?? []) {
+    if (x.slot !== 'tunnel') continue;
+    if (x.name === 'tun_erspan_idx' && erspanVer !== 'tun_erspan_ver=1') continue;
+    if ((x.name === 'tun_erspan_dir' || x.name === 'tun_erspan_hwid') && erspanVer !== 'tun_erspan_ver=2') continue;
+    out.push(x.text);
+  }
   {
     const mh = M[FK_METADATA_HI], ml = M[FK_METADATA_LO()];
     if (mh || ml) {
@@ -149,7 +161,6 @@ export function formatMatch(mt: Match, priority?: number, opts: { packetTypeEth?
       out.push(m === (1n << 64n) - 1n ? `metadata=${v === 0n ? '0' : hex(v)}` : `metadata=${v === 0n ? '0' : hex(v)}/${hex(m)}`);
     }
   }
-  for (const x of mt.extra ?? []) if (x.slot === 'tunnel') out.push(x.text);
   if (M[FK_IN_PORT] & 0xffff) out.push(`in_port=${portLabel(V[FK_IN_PORT])}`);
   const tm = M[FK_VLAN_TCI] & 0xffff;
   // A megaflow's "untagged" (CFI matched as 0) is implied by its packet type.
@@ -176,7 +187,9 @@ export function formatMatch(mt: Match, priority?: number, opts: { packetTypeEth?
     }
   }
   const isArp = type === ETH_TYPE_ARP || type === ETH_TYPE_RARP;
-  for (const x of mt.extra ?? []) if (x.slot === 'nsh') out.push(x.text);
+  // NSH's context headers print only with nsh_mdtype=1 (match_format).
+  const mdType1 = mt.extra?.some((x) => x.text === 'nsh_mdtype=1');
+  for (const x of mt.extra ?? []) if (x.slot === 'nsh' && (mdType1 || !/^nsh_c[1-4]$/.test(x.name))) out.push(x.text);
   out.push(ip4(isArp ? 'arp_spa' : 'nw_src', V[FK_NW_SRC], M[FK_NW_SRC]));
   out.push(ip4(isArp ? 'arp_tpa' : 'nw_dst', V[FK_NW_DST], M[FK_NW_DST]));
   if (!skipProto && M[FK_NW_PROTO] & 0xff) out.push(`${isArp ? 'arp_op' : 'nw_proto'}=${V[FK_NW_PROTO]}`);

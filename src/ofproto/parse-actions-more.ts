@@ -7,7 +7,8 @@
 import type { FieldRef, LearnAction, LearnSpec, OfAction } from './actions.ts';
 import { fail, splitTopLevel, type TextPos } from './errors.ts';
 import { lookupRefField } from './fields.ts';
-import { parseFieldValue, parsePort, parseUint } from './field-text.ts';
+import { parseFieldValue, parsePort, parseUint, refusingExtraFields } from './field-text.ts';
+import { allowedInActionSet } from './action-set.ts';
 
 type ParseRef = (s: string, pos: TextPos, at: number) => FieldRef;
 type Nested = (text: string, pos: TextPos, at: number) => OfAction[];
@@ -25,7 +26,35 @@ function need(arg: string | null, pos: TextPos, at: number, name: string, what: 
 export function parseMoreAction(name: string, arg: string | null, tok: string, pos: TextPos, at: number, aat: number, ref: ParseRef, nested: Nested): OfAction | undefined {
   switch (name) {
     case 'clone':
-      return { type: 'clone', actions: nested(arg ?? '', pos, aat) };
+      return { type: 'clone', actions: noInstructions(nested(arg ?? '', pos, aat), pos, aat) };
+    case 'write_actions': {
+      const actions = noInstructions(nested(arg ?? '', pos, aat), pos, aat);
+      // A switch refuses what an action set cannot hold (OVS decodes such a write_actions as OFPBAC_UNSUPPORTED_ORDER).
+      const bad = refusingExtraFields() ? actions.find((a) => !allowedInActionSet(a)) : undefined;
+      if (bad) fail(pos, aat, 'OFPBAC_UNSUPPORTED_ORDER', `OFPBAC_UNSUPPORTED_ORDER: ${bad.type} cannot be written to the action set (see ovs-actions(7) "Action Sets")`);
+      return { type: 'write_actions', actions };
+    }
+    case 'encap': {
+      const v = need(arg, pos, aat, name, 'a header (ethernet, nsh(...), mpls or mpls_mc)');
+      const header = /^[a-z_]+/.exec(v)?.[0] ?? '';
+      if (!['ethernet', 'nsh', 'mpls', 'mpls_mc'].includes(header)) fail(pos, aat, 'EACTION', `Encap hdr not supported: ${v}`);
+      return { type: 'encap', header, text: v };
+    }
+    case 'decap': {
+      if (arg === null || arg.trim() === '') return { type: 'decap', packetType: null };
+      const m = /^packet_type\(\s*ns\s*=\s*(\w+)\s*,\s*type\s*=\s*(\w+)\s*\)$/.exec(arg.trim());
+      if (!m) fail(pos, aat, 'EACTION', `Invalid decap argument: ${arg} (expected packet_type(ns=NS,type=TYPE))`);
+      const ns = Number(parseUint(m[1], 65535n, pos, aat, 'ns'));
+      if (ns > 1) fail(pos, aat, 'EACTION', `Unsupported ns value: ${ns}`);
+      return { type: 'decap', packetType: [ns, Number(parseUint(m[2], 65535n, pos, aat, 'type'))] };
+    }
+    case 'dec_nsh_ttl': case 'debug_recirc': case 'debug_slow':
+      return { type: name };
+    case 'delete_field': {
+      const f = lookupRefField(need(arg, pos, aat, name, 'a field'));
+      if (!f) fail(pos, aat, 'EFIELD', `${arg}: unknown field`);
+      return { type: 'delete_field', field: f.name };
+    }
     case 'exit':
       return { type: 'exit' };
     case 'multipath': {
@@ -128,6 +157,19 @@ export function parseMoreAction(name: string, arg: string | null, tok: string, p
     default:
       return undefined;
   }
+}
+
+/**
+ * Actions nested in clone() or write_actions() are actions, not
+ * instructions (OVS's ofpacts_verify: OFPBIC_UNSUP_INST).
+ */
+function noInstructions(actions: OfAction[], pos: TextPos, at: number): OfAction[] {
+  for (const a of actions) {
+    if (a.type === 'write_actions' || a.type === 'clear_actions' || a.type === 'write_metadata' || a.type === 'goto_table') {
+      fail(pos, at, 'OFPBIC_UNSUP_INST', `${a.type} instruction not allowed here (OFPBIC_UNSUP_INST)`);
+    }
+  }
+  return actions;
 }
 
 function parseLearn(arg: string, pos: TextPos, at: number, ref: ParseRef): LearnAction {

@@ -2,7 +2,7 @@
 // ParseErrors located at the offending action.
 
 import type { CtAction, FieldRef, NatSpec, OfAction } from './actions.ts';
-import { OFPP_IN_PORT } from './actions.ts';
+import { OFPP_IN_PORT, OFPP_LOCAL, OFPP_MAX } from './actions.ts';
 import { fail, splitTopLevel, type TextPos } from './errors.ts';
 import { isNxmName, lookupField, lookupRefField, type FieldDef } from './fields.ts';
 import { lookupPortName, parseFieldValue, parsePort, parseUint, refusingExtraFields } from './field-text.ts';
@@ -56,15 +56,35 @@ export function parseActions(text: string, pos: TextPos): OfAction[] {
   if (other && out.some((a) => a.type === 'conjunction')) {
     fail(pos, 0, 'ECONJ', `"conjunction" actions may be used along with "note" but not any other kind of action (such as the "${other.type}" action used here)`);
   }
-  const gt = out.findIndex((a) => a.type === 'goto_table');
-  if (gt >= 0 && gt !== out.length - 1) fail(pos, 0, 'EGOTO', 'goto_table must be the last action');
+  if (!other) return out;
+  // OpenFlow 1.1+ instructions come in one order, each at most once (OVS's ofpacts_verify).
+  let inst = -1;
+  for (const a of out) {
+    const next = INSTRUCTION_ORDER.indexOf(a.type);
+    const n = next < 0 ? APPLY : next;
+    if (inst >= 0 && (inst === APPLY ? n < inst : n <= inst)) {
+      const name = (i: number) => INSTRUCTION_NAMES[i];
+      fail(pos, 0, 'OFPBAC_UNSUPPORTED_ORDER', n === inst
+        ? `duplicate ${name(n)} instruction not allowed, for OpenFlow 1.1+ compatibility (OFPBAC_UNSUPPORTED_ORDER)`
+        : `invalid instruction ordering: ${name(n)} must appear before ${name(inst)}, for OpenFlow 1.1+ compatibility (OFPBAC_UNSUPPORTED_ORDER)`);
+    }
+    inst = n;
+  }
   return out;
 }
+
+// OpenFlow 1.1+ instructions in the order a flow must give them; every other action is part of apply_actions.
+// (meter, OVS's first instruction, is left to the meter parser.)
+const INSTRUCTION_ORDER: string[] = ['', '', 'clear_actions', 'write_actions', 'write_metadata', 'goto_table'];
+const INSTRUCTION_NAMES = ['meter', 'apply_actions', 'clear_actions', 'write_actions', 'write_metadata', 'goto_table'];
+const APPLY = 1;
 
 /** Actions a switch refuses (parse-flows prints them): accepting them would mean ignoring them. */
 const UNSUPPORTED: Partial<Record<OfAction['type'], string>> = {
   push_mpls: 'swd does not carry MPLS packets', pop_mpls: 'swd does not carry MPLS packets', dec_mpls_ttl: 'swd does not carry MPLS packets',
   set_mpls_label: 'swd does not carry MPLS packets', set_mpls_tc: 'swd does not carry MPLS packets', set_mpls_ttl: 'swd does not carry MPLS packets', set_tunnel: 'swd has no tunnel ports',
+  encap: 'swd carries only Ethernet packets', decap: 'swd carries only Ethernet packets', dec_nsh_ttl: 'swd does not carry NSH packets',
+  delete_field: 'swd has no tunnel ports', debug_recirc: "OVS's own test action", debug_slow: "OVS's own test action",
   meter: 'swd has no meters yet', check_pkt_larger: "swd's datapath has no packet-length check yet",
 };
 
@@ -98,6 +118,10 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
         if (port === null) fail(pos, aat, 'EACTION', 'output(...) needs port=...');
         const src = /\[/.test(port) ? parseFieldRef(port, pos, aat) : null;
         const out: OfAction = src ? { type: 'output_reg', src } : { type: 'output', port: parsePort(port, pos, aat, 'output') };
+        // Truncation applies to real ports, LOCAL and IN_PORT only (OVS's parse_truncate_subfield).
+        if (maxLen !== undefined && out.type === 'output' && out.port > OFPP_MAX && out.port !== OFPP_LOCAL && out.port !== OFPP_IN_PORT) {
+          fail(pos, aat, 'EACTION', `output to unsupported truncate port: ${port}`);
+        }
         if (maxLen !== undefined) out.maxLen = maxLen;
         return out;
       }
@@ -151,7 +175,7 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
       if (!f) fail(pos, aat + arrow + 2, 'EFIELD', `unknown field '${fname}'`);
       if (f.carried === false && refusingExtraFields()) fail(pos, aat + arrow + 2, 'ENOTSUP', `field ${f.name} is not supported by swd`);
       if (!f.writable) fail(pos, aat + arrow + 2, 'EFIELD', `field ${f.name} is read-only`);
-      const [value, mask] = setFieldValue(f, v.slice(0, arrow).trim(), pos, aat);
+      const [value, mask] = setFieldValue(f, fname.toLowerCase(), v.slice(0, arrow).trim(), pos, aat);
       const full = (1n << BigInt(f.bits)) - 1n;
       return { type: 'set_field', field: f.name, value, mask: mask === full ? null : mask };
     }
@@ -214,10 +238,14 @@ function parseOne(tok: string, at: number, pos: TextPos): OfAction | null {
       return { type: 'pop_vlan' };
     case 'strip_vlan':
       return { type: 'strip_vlan' };
-    case 'mod_vlan_vid':
-      return { type: 'mod_vlan_vid', vid: Number(parseUint(need(arg, pos, aat, name, 'a VLAN id'), 4095n, pos, aat, name)) };
-    case 'mod_vlan_pcp':
-      return { type: 'mod_vlan_pcp', pcp: Number(parseUint(need(arg, pos, aat, name, 'a priority'), 7n, pos, aat, name)) };
+    case 'mod_vlan_vid': case 'set_vlan_vid': {
+      const vid = Number(parseUint(need(arg, pos, aat, name, 'a VLAN id'), 4095n, pos, aat, name));
+      return name === 'set_vlan_vid' ? { type: 'mod_vlan_vid', vid, noPush: true } : { type: 'mod_vlan_vid', vid };
+    }
+    case 'mod_vlan_pcp': case 'set_vlan_pcp': {
+      const pcp = Number(parseUint(need(arg, pos, aat, name, 'a priority'), 7n, pos, aat, name));
+      return name === 'set_vlan_pcp' ? { type: 'mod_vlan_pcp', pcp, noPush: true } : { type: 'mod_vlan_pcp', pcp };
+    }
     case 'note': {
       const hex = (arg ?? '').replace(/[.\s]/g, '');
       if (!/^([0-9a-f]{2})*$/i.test(hex)) fail(pos, aat, 'EVALUE', 'note: expected hex bytes like 01.02.03');
@@ -263,10 +291,11 @@ function parseConjunction(v: string, pos: TextPos, at: number): OfAction {
   return { type: 'conjunction', id, clause, nClauses };
 }
 
-function setFieldValue(f: FieldDef, s: string, pos: TextPos, at: number): [bigint, bigint] {
+function setFieldValue(f: FieldDef, typed: string, s: string, pos: TextPos, at: number): [bigint, bigint] {
   if (f.name === 'dl_vlan') {
-    const v = parseUint(s, 4095n, pos, at, 'vlan_vid');
-    return [v, 4095n];
+    // OpenFlow's vlan_vid carries the "present" bit (0x1000) too; dl_vlan is the 12-bit id alone.
+    const v = parseUint(s, typed === 'vlan_vid' ? 0x1fffn : 4095n, pos, at, typed);
+    return [v & 4095n, 4095n];
   }
   return parseFieldValue(f, s, pos, at, true);
 }

@@ -5,16 +5,17 @@
 import {
   ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, FK_ETH_TYPE, FK_NW_FRAG, FK_NW_PROTO, FK_NW_TOS, FK_VLAN_TCI,
   FRAG_ANY, FRAG_LATER, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, VLAN_CFI,
-  FK_TP_SRC, FK_CT_STATE, FK_CT_NW_PROTO, FK_CT_TP, ETH_TYPE_RARP, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST, ETH_TYPE_NSH,
+  FK_TP_SRC, FK_TP_DST, FK_CT_STATE, FK_CT_NW_PROTO, FK_CT_TP, ETH_TYPE_RARP, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST, ETH_TYPE_NSH,
   CS_DST_NAT, CS_ESTABLISHED, CS_INVALID, CS_NEW, CS_RELATED, CS_REPLY_DIR, CS_SRC_NAT, CS_TRACKED,
 } from '../packet/flow-key.ts';
 import { fail, splitTopLevel, type TextPos } from './errors.ts';
-import { extraFieldRank, isNxmName, lookupExtraField, lookupField, writeField, type ExtraFieldDef, type FieldDef } from './fields.ts';
+import { extraFieldRank, isNxmName, lookupExtraField, lookupField, readField, writeField, type ExtraFieldDef, type FieldDef } from './fields.ts';
 import { OFP_DEFAULT_PRIORITY, type FlowSpec } from './flow-spec.ts';
-import { emptyMatch, setMatchWord, type Match } from './match.ts';
+import { ctStateValid, emptyMatch, setMatchWord, type Match } from './match.ts';
 import { parseActions } from './parse-actions.ts';
 import { checkActionPrereqs } from './check-actions.ts';
-import { parseFieldValue, parsePort, parseUint, refusingExtraFields } from './field-text.ts';
+import { parseFieldValue, parsePort, parseUint, portLabel, refusingExtraFields } from './field-text.ts';
+import { fieldUsable, usableProtocols } from './usable-protocols.ts';
 
 export type FlowMode = 'add' | 'mod' | 'del' | 'dump';
 
@@ -27,6 +28,13 @@ const SHORTHANDS: Record<string, [number, number | null]> = {
 };
 
 const FLAG_WORDS = ['send_flow_rem', 'check_overlap', 'reset_counts', 'no_packet_counts', 'no_byte_counts'];
+// dump-flows' statistics, ignored so that its output can be fed back (as ovs-ofctl does).
+const STATS_WORDS = ['duration', 'n_packets', 'n_bytes', 'idle_age', 'hard_age'];
+
+/** Narrow the flow's usable protocols by one match field (OVS's mf_set). */
+function narrow(spec: FlowSpec, name: string, bits: number, mask: bigint): void {
+  spec.matchUsable = (spec.matchUsable ?? 0x1ff) & fieldUsable(name, bits, mask);
+}
 
 /** Parse flow text. `pos` locates `text` for errors. */
 export function parseFlowText(text: string, mode: FlowMode, pos: TextPos): FlowSpec {
@@ -50,7 +58,9 @@ export function parseFlowText(text: string, mode: FlowMode, pos: TextPos): FlowS
   if ((mode === 'del' || mode === 'dump') && actionsAt >= 0) fail(pos, word, 'EACTIONS', 'actions are not allowed here');
   const used: { f: FieldDef; at: number }[] = [];
   for (const tok of splitTopLevel(matchText.replace(/\s+$/, ''), pos, 0, true)) parseMatchToken(spec, tok.text, tok.at, pos, used, mode);
-  checkPrereqs(spec.match, used, pos);
+  // A switch refuses a field whose prerequisites the match lacks; offline, ovs-ofctl's parse-flows
+  // accepts it and its encoder leaves the field out (parse-flows-cmd.ts does the same).
+  if (refusingExtraFields()) checkPrereqs(spec.match, used, pos);
   // OVS carries ct_nw_proto, ct_tp_src and ct_tp_dst only when ct_nw_proto is non-zero (nx-match.c):
   // without it a ct_tp_* match is dropped on the way into the switch, so it is dropped here too.
   if (spec.match.value[FK_CT_NW_PROTO] === 0) {
@@ -62,6 +72,8 @@ export function parseFlowText(text: string, mode: FlowMode, pos: TextPos): FlowS
     const atext = text.slice(actionsAt);
     spec.actions = parseActions(atext.trim(), { ...pos, col: pos.col + actionsAt + (atext.length - atext.trimStart().length) });
     checkActionPrereqs(spec, pos, actionsAt);
+    // A flow no OpenFlow protocol can carry (a field or action none has, or none consistently with the match).
+    if (usableProtocols(spec) === 0) fail(pos, actionsAt, 'OFPBAC_MATCH_INCONSISTENT', 'actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT): no OpenFlow protocol can carry this match with these actions');
   }
   return spec;
 }
@@ -83,10 +95,16 @@ function parseMatchToken(spec: FlowSpec, tok: string, at: number, pos: TextPos, 
       spec.flags.push(name);
       return;
     }
+    if (name === 'no_readonly_table' || name === 'allow_hidden_fields') return;
+    const bare = lookupField(name) ?? lookupExtraField(name);
+    // A field without a value matches on its presence: "0/0" (ovs-ofctl), which only tunnel metadata keeps.
+    if (bare && !isNxmName(name)) return parseMatchToken(spec, `${name}=0/0`, at, pos, used, mode);
     if (lookupField(name)) fail(pos, at, 'EVALUE', `field ${name} needs a value (${name}=...)`);
     fail(pos, at, 'EFIELD', `unknown field '${name}'`);
   }
   if (value === '') fail(pos, valAt, 'EVALUE', `${name}: missing value`);
+  if (STATS_WORDS.includes(name)) return;
+  if (name.includes('[')) return parseSubfieldMatch(spec, name, value, pos, at, valAt, used);
   if (isNxmName(name)) fail(pos, at, 'EFIELD', `unknown keyword ${tok.slice(0, eq).trim()} (NXM/OXM names are for field references such as load:1->${tok.slice(0, eq).trim()}[])`);
   switch (name) {
     case 'table': {
@@ -125,16 +143,18 @@ function parseMatchToken(spec: FlowSpec, tok: string, at: number, pos: TextPos, 
       return;
     case 'dl_vlan':
     case 'vlan_vid': {
+      // As OVS: 0xffff is "no tag"; other values keep their low 12 bits (flow_set_dl_vlan).
       const v = Number(parseUint(value, 0xffffn, pos, valAt, name));
       if (v === 0xffff) setMatchWord(m, FK_VLAN_TCI, 0, 0xffff);
-      else if (v > 0xfff) fail(pos, valAt, 'ERANGE', `${name}: ${value} is not a VLAN id (0..4095, or 0xffff for none)`);
-      else setMatchWord(m, FK_VLAN_TCI, VLAN_CFI | v, VLAN_CFI | 0x0fff);
+      else setMatchWord(m, FK_VLAN_TCI, VLAN_CFI | (v & 0x0fff), VLAN_CFI | 0x0fff);
+      narrow(spec, name, 16, 0xffffn);
       return;
     }
     case 'dl_vlan_pcp':
     case 'vlan_pcp': {
       const v = Number(parseUint(value, 7n, pos, valAt, name));
       setMatchWord(m, FK_VLAN_TCI, VLAN_CFI | (v << 13), VLAN_CFI | 0xe000);
+      narrow(spec, name, 8, 0xffn);
       return;
     }
     case 'nw_tos': {
@@ -142,12 +162,14 @@ function parseMatchToken(spec: FlowSpec, tok: string, at: number, pos: TextPos, 
       if (v & 3) fail(pos, valAt, 'EVALUE', `nw_tos: ${value} has ECN bits set (nw_tos is the DSCP bits: a multiple of 4)`);
       used.push({ f: lookupField('nw_tos')!, at });
       setMatchWord(m, FK_NW_TOS, v, 0xfc);
+      narrow(spec, name, 8, 0xffn);
       return;
     }
     case 'ip_dscp': {
       const v = Number(parseUint(value, 63n, pos, valAt, name));
       used.push({ f: lookupField('ip_dscp')!, at });
       setMatchWord(m, FK_NW_TOS, v << 2, 0xfc);
+      narrow(spec, name, 8, 0xffn);
       return;
     }
     case 'ip_frag':
@@ -160,6 +182,7 @@ function parseMatchToken(spec: FlowSpec, tok: string, at: number, pos: TextPos, 
       if (!v) fail(pos, valAt, 'EVALUE', `${name}: '${value}' is not one of no, yes, first, later, not_later`);
       used.push({ f: lookupField('ip_frag')!, at });
       setMatchWord(m, FK_NW_FRAG, v[0], v[1]);
+      narrow(spec, 'ip_frag', 8, BigInt(v[1]));
       return;
     }
     case 'packet_type': {
@@ -167,6 +190,7 @@ function parseMatchToken(spec: FlowSpec, tok: string, at: number, pos: TextPos, 
       const pt = /^\(\s*(0x[0-9a-f]+|\d+)\s*,\s*(0x[0-9a-f]+|\d+)\s*\)$/i.exec(value);
       if (!pt) fail(pos, valAt, 'EVALUE', `packet_type: '${value}' is not (NAMESPACE,TYPE), e.g. (0,0)`);
       const ns = Number(pt[1]), type = Number(pt[2]);
+      narrow(spec, 'packet_type', 32, 0xffffffffn);
       if (ns === 0 && type === 0) return;
       if (refusingExtraFields()) fail(pos, at, 'ENOTSUP', 'field packet_type is not supported by swd (only Ethernet packets, packet_type=(0,0))');
       addExtra(m, { name: 'packet_type', slot: 'meta' } as ExtraFieldDef, `packet_type=(${ns},0x${type.toString(16)})`);
@@ -177,6 +201,7 @@ function parseMatchToken(spec: FlowSpec, tok: string, at: number, pos: TextPos, 
       const v = Number(parseUint(value, 255n, pos, valAt, name));
       used.push({ f: lookupField('nw_proto')!, at });
       setMatchWord(m, FK_NW_PROTO, v, 0xff);
+      narrow(spec, name, 8, 0xffn);
       return;
     }
   }
@@ -186,17 +211,80 @@ function parseMatchToken(spec: FlowSpec, tok: string, at: number, pos: TextPos, 
     if (!x) fail(pos, at, 'EFIELD', `unknown field '${name}'`);
     if (refusingExtraFields() && x.name !== 'conj_id') fail(pos, at, 'ENOTSUP', `field ${x.name} is not supported by swd (${EXTRA_WHY[x.slot]})`);
     used.push({ f: { name: x.name, prereq: x.prereq } as FieldDef, at });
-    addExtra(m, x, formatExtraValue(x, value, pos, valAt));
+    narrow(spec, name, x.bits, extraMask(x, value));
+    if (x.name.startsWith('tun_metadata') && m.extra?.some((e) => e.name === x.name)) fail(pos, at, 'EVALUE', `field ${x.name} set multiple times`);
+    const text = formatExtraValue(x, value, pos, valAt);
+    if (text !== null) addExtra(m, x, text);
+    if (x.name.startsWith('tun_metadata')) tunMetadataRoom(m, x.name, value, pos, at);
     if (x.name === 'conj_id') m.conjId = Number(parseUint(value, 0xffffffffn, pos, valAt, 'conj_id'));
     return;
   }
   const [v, mk] = parseFieldValue(f, value, pos, valAt);
   used.push({ f, at });
+  narrow(spec, name, f.bits, mk);
+  // A field given again replaces what the flow matched of it (OVS's mf_set), unlike FIELD[a..b].
+  const whole = (1n << BigInt(f.bits)) - 1n;
+  writeField(m.value, 0, f.name, 0n, whole);
+  writeField(m.mask, 0, f.name, 0n, whole);
   const scratchV = new Uint32Array(m.value.length);
   const scratchM = new Uint32Array(m.value.length);
   writeField(scratchV, 0, f.name, v, mk);
   writeField(scratchM, 0, f.name, mk, mk);
+  // ICMP type and code are the whole transport port fields in OVS's flow (match_set_icmp_type).
+  if (ICMP_FIELDS.has(f.name)) for (const w of [FK_TP_SRC, FK_TP_DST]) if (scratchM[w]) scratchM[w] = 0xffff;
   for (let i = 0; i < scratchM.length; i++) if (scratchM[i]) setMatchWord(m, i, scratchV[i], scratchM[i]);
+}
+
+const ICMP_FIELDS = new Set(['icmp_type', 'icmp_code', 'icmpv6_type', 'icmpv6_code']);
+
+/**
+ * FIELD[a..b]=VALUE: match bits a..b of a field, keeping what the flow
+ * already matches of its other bits (OVS's parse_subfield).
+ */
+function parseSubfieldMatch(spec: FlowSpec, name: string, value: string, pos: TextPos, at: number, valAt: number, used: { f: FieldDef; at: number }[]): void {
+  const sm = /^([a-z0-9_]+)\[(\d+)(?:\.\.(\d+))?\]$/.exec(name);
+  const f = sm ? lookupField(sm[1]) : undefined;
+  if (!sm || !f || isNxmName(sm[1])) fail(pos, at, 'EFIELD', `unknown field '${name}'`);
+  const lo = Number(sm[2]), hi = sm[3] === undefined ? lo : Number(sm[3]);
+  if (hi < lo || hi >= f.bits) fail(pos, at, 'ERANGE', `${name}: bits ${lo}..${hi} are outside the field's ${f.bits} bits`);
+  const nbits = hi - lo + 1;
+  if (!/^(0x[0-9a-f]+|\d+)$/i.test(value)) fail(pos, valAt, 'EVALUE', `${name}: cannot parse integer value: ${value}`);
+  const v = BigInt(value);
+  if (v >> BigInt(nbits) !== 0n) fail(pos, valAt, 'ERANGE', `${name}: value ${value} does not fit into ${nbits} bits`);
+  const m = spec.match;
+  const bitsMask = ((1n << BigInt(nbits)) - 1n) << BigInt(lo);
+  const mask = readField(m.mask, 0, f.name) | bitsMask;
+  const val = (readField(m.value, 0, f.name) & ~bitsMask) | (v << BigInt(lo));
+  used.push({ f, at });
+  narrow(spec, f.name, f.bits, mask);
+  writeField(m.value, 0, f.name, val, mask);
+  writeField(m.mask, 0, f.name, mask, mask);
+}
+
+/** The mask a value of a field swd does not carry is given with (all ones when none). */
+function extraMask(x: ExtraFieldDef, value: string): bigint {
+  const full = (1n << BigInt(x.bits)) - 1n;
+  const slash = value.indexOf('/');
+  if (slash < 0) return full;
+  const ms = value.slice(slash + 1);
+  if (/^(0x)?0+$/i.test(ms) || ms === '0.0.0.0' || ms === '::') return 0n;
+  if (/^(0x[0-9a-f]+|\d+)$/i.test(ms) && x.kind !== 'ipv4' && x.kind !== 'ipv6') return BigInt(ms) & full;
+  return full >> 1n; // an address mask: not all ones, not empty
+}
+
+/** OVS's tunnel metadata options share 256 bytes per flow; each field counts the bytes of its value or mask. */
+function tunMetadataRoom(m: Match, name: string, value: string, pos: TextPos, at: number): void {
+  const bytes = (s: string | undefined) => {
+    if (s === undefined || !/^(0x[0-9a-f]+|\d+)$/i.test(s)) return 0;
+    const n = BigInt(s);
+    return n === 0n ? 0 : Math.ceil(n.toString(16).length / 2);
+  };
+  const [v, mk] = value.split('/');
+  const len = mk !== undefined ? Math.max(bytes(v), bytes(mk)) : bytes(v);
+  const used = (m.extra ?? []).filter((e) => e.name.startsWith('tun_metadata') && e.name !== name).reduce((n, e) => n + (e.bytes ?? 0), 0);
+  if (used + len > 256) fail(pos, at, 'EVALUE', `field ${name} exceeds maximum size for tunnel metadata (used ${used + len}, max 256)`);
+  const e = m.extra!.find((x) => x.name === name)!;
+  e.bytes = len;
 }
 
 const EXTRA_WHY: Record<ExtraFieldDef['slot'], string> = {
@@ -212,12 +300,39 @@ function addExtra(m: Match, x: ExtraFieldDef, text: string): void {
   list.sort((a, b) => a.rank - b.rank);
 }
 
-/** A field swd does not carry, normalised as ovs-ofctl prints it. */
-function formatExtraValue(x: ExtraFieldDef, value: string, pos: TextPos, at: number): string {
+// Tunnel fields OVS 3.1 prints by value alone; with a mask it matches value/value&mask (match.c's
+// match_set_tun_erspan_ver_masked and friends take the value as the mask), and it names GTP-U's without "tun_".
+const VALUE_ONLY: Record<string, [string, 'dec' | 'hex' | 'bare']> = {
+  tun_tos: ['tun_tos', 'bare'], tun_ttl: ['tun_ttl', 'dec'], tun_erspan_ver: ['tun_erspan_ver', 'dec'], tun_erspan_dir: ['tun_erspan_dir', 'dec'],
+  tun_erspan_hwid: ['tun_erspan_hwid', 'hex'], tun_gtpu_flags: ['gtpu_flags', 'hex'], tun_gtpu_msgtype: ['gtpu_msgtype', 'dec'],
+};
+
+/** A field swd does not carry, normalised as ovs-ofctl prints it; null when the match leaves it out (an empty mask). */
+function formatExtraValue(x: ExtraFieldDef, value: string, pos: TextPos, at: number): string | null {
   const slash = value.indexOf('/');
   if (slash >= 0 && !x.maskable) fail(pos, at + slash, 'EMASK', `field ${x.name} does not support a mask`);
   const parts = slash < 0 ? [value] : [value.slice(0, slash), value.slice(slash + 1)];
   const full = (1n << BigInt(x.bits)) - 1n;
+  if (extraMask(x, value) === 0n && !x.name.startsWith('tun_metadata')) return null;
+  const vo = VALUE_ONLY[x.name];
+  if (vo) {
+    const v = parts.map((p, i) => parseUint(p, full, pos, i ? at + slash + 1 : at, x.name));
+    const shown = v.length === 1 ? v[0] : v[0] & v[1];
+    if ((v.length === 1 ? full : v[0]) === 0n) return null;
+    const t = vo[1] === 'dec' ? String(shown) : vo[1] === 'bare' ? shown.toString(16) : shown === 0n ? '0' : `0x${shown.toString(16)}`;
+    return `${vo[0]}=${t}`;
+  }
+  if (x.name.startsWith('tun_metadata')) {
+    // Its length is its value's (or mask's) length in bytes: a mask of all ones over it is no mask.
+    if (parts.length === 2 && /^(0x)?0+$/i.test(parts[1])) return x.name;
+    if (parts.length === 2) {
+      const [v, mk] = parts.map((p, i) => parseUint(p, full, pos, i ? at + slash + 1 : at, x.name));
+      const len = Math.max(v.toString(16).length, mk.toString(16).length);
+      const ones = (1n << BigInt(4 * (len + (len & 1)))) - 1n;
+      const hexs = (n: bigint) => (n === 0n ? '0' : `0x${n.toString(16)}`);
+      return mk === ones ? `${x.name}=${hexs(v & mk)}` : `${x.name}=${hexs(v & mk)}/${hexs(mk)}`;
+    }
+  }
   switch (x.kind) {
     case 'ipv4': case 'ipv6': {
       const f = { name: x.name, kind: x.kind, bits: x.bits, maskable: true, parts: [] } as unknown as FieldDef;
@@ -229,7 +344,7 @@ function formatExtraValue(x: ExtraFieldDef, value: string, pos: TextPos, at: num
       return `${x.name}=${value}`;
     }
     case 'port':
-      return `${x.name}=${parsePort(value, pos, at, x.name)}`;
+      return `${x.name}=${portLabel(parsePort(value, pos, at, x.name))}`;
     default: {
       const v = parts.map((p, i) => parseUint(p, full, pos, i ? at + slash + 1 : at, x.name));
       const hexs = (n: bigint) => (n === 0n ? '0' : `0x${n.toString(16)}`);
@@ -272,9 +387,7 @@ function checkPrereqs(m: Match, used: { f: FieldDef; at: number }[], pos: TextPo
       case 'ct': {
         // OVS's is_ct_valid: a bit that implies a valid connection (+new, +est, +rel, +rpl, +snat,
         // +dnat), or +trk together with an explicit -inv.
-        const v = m.value[FK_CT_STATE], k = m.mask[FK_CT_STATE];
-        ok = (v & (CS_NEW | CS_ESTABLISHED | CS_RELATED | CS_REPLY_DIR | CS_SRC_NAT | CS_DST_NAT)) !== 0 ||
-          ((v & CS_TRACKED) !== 0 && (k & CS_INVALID) !== 0 && (v & CS_INVALID) === 0);
+        ok = ctStateValid(m);
         need = 'a valid tracked connection (ct_state=+trk-inv, +new, +est, +rel, +rpl, +snat or +dnat)';
         break;
       }

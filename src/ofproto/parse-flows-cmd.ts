@@ -1,160 +1,201 @@
 // `swctl parse-flows FILE`: print each flow of a file the way
 // `ovs-ofctl parse-flows` does — the OpenFlow protocols that can carry all of
-// them, the one chosen, then one flow-mod line per flow. Offline.
+// them (usable-protocols.ts), the one chosen, then one flow-mod line per
+// flow, as the flow reads back after being encoded in that protocol:
+// ovs-ofctl speaks OpenFlow 1.0 (with NXM and table ids) by default, whose
+// encoding leaves out match fields the match lacks the prerequisites for,
+// the action set's instructions (write_actions, clear_actions) and
+// goto_table (sent as resubmit), and whose decoder refuses actions that
+// exist only in OpenFlow 1.3+ extensions. Offline.
 
 import { readFileSync } from 'node:fs';
 import {
-  FK_ETH_DST_HI, FK_ETH_SRC_HI, FK_ETH_TYPE, FK_IN_PORT, FK_NW_DST, FK_NW_PROTO, FK_NW_SRC, FK_NW_TOS,
-  FK_TP_DST, FK_TP_SRC, FK_VLAN_TCI, FK_WORDS, FK_METADATA_HI,
+  ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST, ETH_TYPE_NSH, ETH_TYPE_RARP, FK_ARP_SHA_HI, FK_ARP_THA_HI,
+  FK_CT_IPV6_DST, FK_CT_IPV6_SRC, FK_CT_NW_DST, FK_CT_NW_PROTO, FK_CT_NW_SRC, FK_VLAN_TCI,
+  FK_ETH_DST_HI, FK_ETH_SRC_HI, FK_ETH_TYPE, FK_IPV6_DST, FK_IPV6_LABEL, FK_IPV6_SRC, FK_ND_TARGET, FK_NW_DST, FK_NW_FRAG,
+  FK_NW_PROTO, FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_TCP_FLAGS, FK_TP_DST, FK_TP_SRC, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP,
+  IPPROTO_TCP, IPPROTO_UDP,
 } from '../packet/flow-key.ts';
+import type { OfAction } from './actions.ts';
 import { ParseError } from './errors.ts';
 import type { FlowSpec } from './flow-spec.ts';
 import { formatActions } from './format-actions.ts';
 import { formatMatch } from './format-flow.ts';
+import { ctStateValid, type Match } from './match.ts';
 import { parseFlowFile } from './parse-flow.ts';
-import { of10OnlyActions } from './check-actions.ts';
+import {
+  P_ANY, P_OF10_ANY, P_OF10_NXM, P_OF10_NXM_TID, P_OF10_STD_TID, PROTOCOL_NAMES, protocolsToString, usableProtocols,
+} from './usable-protocols.ts';
 
-// OpenFlow protocol variants, in ovs-ofctl's order of preference.
-const P_OF10_STD = 1 << 0; // OpenFlow10-table_id
-const P_OF10_STD_TID = 1 << 1; // OpenFlow10+table_id
-const P_OF10_NXM = 1 << 2; // NXM-table_id
-const P_OF10_NXM_TID = 1 << 3; // NXM+table_id
-const P_OF11 = 1 << 4;
-const P_OF12 = 1 << 5;
-const P_OF13 = 1 << 6;
-const P_OF14 = 1 << 7;
-const P_OF15 = 1 << 8;
-const P_OXM = P_OF12 | P_OF13 | P_OF14 | P_OF15;
-const P_ANY = (1 << 9) - 1;
+export { protocolsToString, usableProtocols };
 
-const NAMES: [number, string][] = [
-  [P_OF10_STD, 'OpenFlow10-table_id'], [P_OF10_STD_TID, 'OpenFlow10+table_id'], [P_OF10_NXM, 'NXM-table_id'],
-  [P_OF10_NXM_TID, 'NXM+table_id'], [P_OF11, 'OpenFlow11'], [P_OF12, 'OXM-OpenFlow12'], [P_OF13, 'OXM-OpenFlow13'],
-  [P_OF14, 'OXM-OpenFlow14'], [P_OF15, 'OXM-OpenFlow15'],
-];
-const ABBREVS: [number, string][] = [
-  [P_ANY, 'any'], [P_OF10_STD | P_OF10_STD_TID, 'OpenFlow10'], [P_OF10_NXM | P_OF10_NXM_TID, 'NXM'], [P_OXM, 'OXM'],
-];
-
-export function protocolsToString(set: number): string {
-  const out: string[] = [];
-  let rest = set;
-  for (const [bits, name] of ABBREVS) {
-    if ((rest & bits) === bits) {
-      out.push(name);
-      rest &= ~bits;
-    }
-  }
-  for (const [bit, name] of NAMES) if (rest & bit) out.push(name);
-  return out.join(',');
+/** Where the flows came from, for errors: the file and each flow's line. */
+export interface FlowsWhere {
+  file: string;
+  lines: number[];
 }
 
-/** Which key bits OpenFlow 1.0's fixed match can express (whole fields; CIDR for nw_src/dst). */
-function of10Expressible(spec: FlowSpec): boolean {
-  const M = spec.match.mask;
-  const allowed = new Set([FK_IN_PORT, FK_ETH_SRC_HI, FK_ETH_SRC_HI + 1, FK_ETH_DST_HI, FK_ETH_DST_HI + 1, FK_VLAN_TCI, FK_ETH_TYPE, FK_NW_TOS, FK_NW_PROTO, FK_NW_SRC, FK_NW_DST, FK_TP_SRC, FK_TP_DST]);
-  for (let w = 0; w < FK_WORDS; w++) if (M[w] && !allowed.has(w)) return false;
-  const exact = (w: number, full: number) => M[w] === 0 || ((M[w] & full) >>> 0) === full >>> 0;
-  if (!exact(FK_ETH_SRC_HI, 0xffff) || !exact(FK_ETH_SRC_HI + 1, 0xffffffff)) return false;
-  if (!exact(FK_ETH_DST_HI, 0xffff) || !exact(FK_ETH_DST_HI + 1, 0xffffffff)) return false;
-  // ICMP type and code ride in the 16-bit port fields, matched as 8 bits.
-  for (const w of [FK_TP_SRC, FK_TP_DST]) if (M[w] !== 0 && M[w] !== 0xff && M[w] !== 0xffff) return false;
-  if (M[FK_NW_TOS] && (M[FK_NW_TOS] & 0xff) !== 0xfc) return false;
-  for (const w of [FK_NW_SRC, FK_NW_DST]) {
-    const inv = ~M[w] >>> 0;
-    if ((inv & (inv + 1)) !== 0) return false; // not a CIDR mask
-  }
-  const t = M[FK_VLAN_TCI] & 0xffff;
-  if (t && t !== 0x1fff && t !== 0xf000 && t !== 0xffff && t !== 0xf000 + 0x1fff - 0x1000) return false;
-  // (An untagged match with the VLAN id bits masked, vlan_tci=0/0x1fff, has no OpenFlow 1.0/1.1 form.)
-  if (t === 0x1fff && (spec.match.value[FK_VLAN_TCI] & 0x1000) === 0) return false;
-  return true;
-}
+let where: FlowsWhere = { file: 'flows', lines: [] };
+let current = 0;
 
-/** OpenFlow 1.1 adds ECN, metadata and arbitrary Ethernet/IPv4 masks to 1.0's match. */
-function of11Expressible(spec: FlowSpec): boolean {
-  const M = spec.match.mask;
-  const allowed = new Set([FK_IN_PORT, FK_ETH_SRC_HI, FK_ETH_SRC_HI + 1, FK_ETH_DST_HI, FK_ETH_DST_HI + 1, FK_VLAN_TCI, FK_ETH_TYPE, FK_NW_TOS, FK_NW_PROTO, FK_NW_SRC, FK_NW_DST, FK_TP_SRC, FK_TP_DST, FK_METADATA_HI, FK_METADATA_HI + 1]);
-  for (let w = 0; w < FK_WORDS; w++) if (M[w] && !allowed.has(w)) return false;
-  const t = M[FK_VLAN_TCI] & 0xffff;
-  if (t && t !== 0x1fff && t !== 0xf000 && t !== 0xffff && t !== 0xf000 + 0x1fff - 0x1000) return false;
-  if (t === 0x1fff && (spec.match.value[FK_VLAN_TCI] & 0x1000) === 0) return false;
-  return !l3OfIpv6(spec);
-}
-
-/** IPv6 beyond dl_type needs NXM or OXM. */
-function l3OfIpv6(spec: FlowSpec): boolean {
-  const M = spec.match.mask;
-  return spec.match.value[FK_ETH_TYPE] === 0x86dd && (M[FK_NW_PROTO] !== 0 || M[FK_NW_TOS] !== 0 || M[FK_TP_SRC] !== 0 || M[FK_TP_DST] !== 0);
-}
-
-/** Actions that only NXM and OXM can carry (ct exec() setting ct_mark/ct_label). */
-function needsNxmActions(spec: FlowSpec): boolean {
-  return spec.actions.some((a) => a.type === 'ct' && a.exec.length > 0);
-}
-
-// Fields by the oldest protocol that matches them (OVS's usable_protocols_exact), which is
-// also what a set_field to them can travel over; the others need NXM or OXM.
-const OF10_FIELDS = new Set(['in_port', 'eth_src', 'eth_dst', 'eth_type', 'dl_vlan', 'dl_vlan_pcp', 'nw_src', 'nw_dst', 'nw_proto',
-  'nw_tos', 'ip_dscp', 'tp_src', 'tp_dst', 'tcp_src', 'tcp_dst', 'udp_src', 'udp_dst', 'icmp_type', 'icmp_code', 'arp_op', 'arp_spa', 'arp_tpa']);
-const OF11_FIELDS = new Set(['metadata', 'sctp_src', 'sctp_dst', 'nw_ecn', 'mpls_label', 'mpls_tc']);
-
-function setFieldProtocols(spec: FlowSpec): number {
-  let p = P_ANY;
-  for (const a of spec.actions) {
-    if (a.type !== 'set_field' || OF10_FIELDS.has(a.field)) continue;
-    p &= OF11_FIELDS.has(a.field) ? P_OF11 | P_OF10_NXM | P_OF10_NXM_TID | P_OXM : P_OF10_NXM | P_OF10_NXM_TID | P_OXM;
-  }
-  return p;
-}
-
-export function usableProtocols(spec: FlowSpec): number {
-  let p = setFieldProtocols(spec);
-  // VLAN tag actions: push_vlan exists from OpenFlow 1.1 on; OpenFlow 1.0's strip_vlan only over 1.0/NXM.
-  if (spec.actions.some((a) => a.type === 'push_vlan')) p &= P_OF11 | P_OXM;
-  // meter is an OpenFlow 1.3 instruction; set_queue+pop_queue... travel as OpenFlow 1.0/NXM actions.
-  if (spec.actions.some((a) => a.type === 'meter')) p &= P_OF13 | P_OF14 | P_OF15;
-  // (OpenFlow 1.1+ pops a tag only from a flow that matches one.)
-  const tagged = (spec.match.mask[FK_VLAN_TCI] & spec.match.value[FK_VLAN_TCI] & 0x1000) !== 0;
-  if (!tagged && spec.actions.some((a) => a.type === 'pop_vlan' || a.type === 'strip_vlan')) p &= P_OF10_STD | P_OF10_STD_TID | P_OF10_NXM | P_OF10_NXM_TID;
-  if (of10OnlyActions(spec)) p &= P_OF10_STD | P_OF10_STD_TID | P_OF10_NXM | P_OF10_NXM_TID;
-  // Fields outside the flow key (conj_id, tunnel, MPLS, NSH, packet_type, ...) need NXM or OXM.
-  const extra = (spec.match.extra?.length ?? 0) > 0;
-  if (extra || !of10Expressible(spec) || l3OfIpv6(spec) || needsNxmActions(spec)) p &= ~(P_OF10_STD | P_OF10_STD_TID);
-  if (extra || !of11Expressible(spec) || needsNxmActions(spec)) p &= ~P_OF11;
-  // Any table=N, even table=0, needs a protocol that carries a table id (OVS: OFPUTIL_P_TID).
-  if (spec.tableGiven) p &= ~(P_OF10_STD | P_OF10_NXM);
-  return p;
-}
-
-export function formatParseFlows(specs: FlowSpec[]): string {
+export function formatParseFlows(specs: FlowSpec[], from?: FlowsWhere): string {
+  where = from ?? { file: 'flows', lines: [] };
   let usable = P_ANY;
-  for (const s of specs) usable &= usableProtocols(s);
+  let first = -1;
+  specs.forEach((s, i) => {
+    usable &= usableProtocols(s);
+    if (first < 0 && (usable & P_OF10_ANY) === 0) first = i;
+  });
   // Like ovs-ofctl without -O, parse-flows speaks OpenFlow 1.0 (with or without NXM and table ids):
-  // flows that need OpenFlow 1.1 or later (meter, push_vlan, ...) have no usable protocol.
-  if ((usable & (P_OF10_STD | P_OF10_STD_TID | P_OF10_NXM | P_OF10_NXM_TID)) === 0) {
-    throw new ParseError('ENOPROTO', `no usable protocol (usable: ${protocolsToString(usable)}; parse-flows speaks OpenFlow 1.0 + NXM)`, 'flows', 1, 1);
+  // flows that need OpenFlow 1.1 or later (meter, push_vlan, reset_counts, ...) have no usable protocol.
+  if ((usable & P_OF10_ANY) === 0) {
+    current = first;
+    fail('ENOPROTO', `no usable protocol (usable: ${protocolsToString(usable)}; parse-flows speaks OpenFlow 1.0 + NXM)`);
   }
   const lines = [`usable protocols: ${protocolsToString(usable)}`];
-  const chosen = NAMES.find(([bit]) => usable & bit)!;
+  const chosen = PROTOCOL_NAMES.find(([bit]) => usable & bit)!;
   lines.push(`chosen protocol: ${chosen[1]}`);
   const nxm = chosen[0] === P_OF10_NXM || chosen[0] === P_OF10_NXM_TID;
   const tid = chosen[0] === P_OF10_STD_TID || chosen[0] === P_OF10_NXM_TID;
   specs.forEach((s, i) => {
+    current = i;
     let l = `${nxm ? 'NXT_FLOW_MOD' : 'OFPT_FLOW_MOD'} (xid=0x${(i + 1).toString(16)}): ADD`;
     const table = s.tableGiven ? s.table : 255;
     if (tid && table !== 0) l += ` table:${table}`;
-    const m = formatMatch(s.match, s.priority);
+    const m = formatMatch(carriedMatch(s.match, nxm), s.priority);
     if (m) l += ` ${m}`;
     // An all-ones cookie means "none" in a flow mod; importance exists from OpenFlow 1.4 only.
     if (s.cookie !== 0n && s.cookie !== (1n << 64n) - 1n) l += ` cookie:0x${s.cookie.toString(16)}`;
     if (s.idleTimeout) l += ` idle:${s.idleTimeout}`;
     if (s.hardTimeout) l += ` hard:${s.hardTimeout}`;
     for (const f of s.flags) l += ` ${f}`;
-    l += ` actions=${formatActions(s.actions)}`;
+    l += ` actions=${formatActions(of10Actions(s.actions, isIpAny(s.match)))}`;
     lines.push(l);
   });
   return lines.join('\n') + '\n';
+}
+
+const LEGACY_SET_FIELDS = new Set(['nw_src', 'nw_dst', 'eth_src', 'eth_dst', 'tp_src', 'tcp_src', 'udp_src', 'tp_dst', 'tcp_dst', 'udp_dst', 'dl_vlan', 'dl_vlan_pcp', 'ip_dscp', 'nw_tos']);
+
+/** An error about the flow being printed, located at its line. */
+function fail(code: string, detail: string): never {
+  throw new ParseError(code, detail, where.file, where.lines[current] ?? 1, 1);
+}
+
+function decodeError(code: string, what: string): never {
+  return fail(code, `${code}: ${what} (as ovs-ofctl decodes the OpenFlow 1.0 flow mod it encoded)`);
+}
+
+/**
+ * The actions as they read back from OpenFlow 1.0 + Nicira extensions:
+ * write_actions and clear_actions are not sent, NX actions defined from
+ * OpenFlow 1.3 on (decap, dec_nsh_ttl) and OVS's test actions do not
+ * decode (OFPBAC_BAD_VENDOR_TYPE), and write_metadata, an instruction, may
+ * no longer be followed by actions (goto_table became resubmit).
+ */
+function isIpAny(m: Match): boolean {
+  const pt = /^packet_type=\(1,0x([0-9a-f]+)\)$/.exec(m.extra?.find((e) => e.name === 'packet_type')?.text ?? '');
+  const type = m.mask[FK_ETH_TYPE] ? m.value[FK_ETH_TYPE] : pt ? parseInt(pt[1], 16) : -1;
+  return type === ETH_TYPE_IP || type === ETH_TYPE_IPV6;
+}
+
+function of10Actions(actions: OfAction[], ip: boolean): OfAction[] {
+  const out: OfAction[] = [];
+  for (const a of actions) {
+    // OpenFlow 1.0 has no ECN or TTL action: they travel as register loads, which the decoder checks against the match.
+    if ((a.type === 'mod_nw_ecn' || a.type === 'mod_nw_ttl') && !ip) decodeError('OFPBAC_MATCH_INCONSISTENT', `${a.type} without ip`);
+    if (a.type === 'write_actions' || a.type === 'clear_actions') continue;
+    if (a.type === 'decap' || a.type === 'dec_nsh_ttl' || a.type === 'debug_recirc' || a.type === 'debug_slow') {
+      decodeError('OFPBAC_BAD_VENDOR_TYPE', `${a.type} has no OpenFlow 1.0 encoding`);
+    }
+    if (out.length && out[out.length - 1].type === 'write_metadata') {
+      decodeError('OFPBAC_UNSUPPORTED_ORDER', `${a.type === 'goto_table' ? 'resubmit' : a.type} after write_metadata`);
+    }
+    out.push(...of10Action(a, ip));
+  }
+  return out;
+}
+
+function of10Action(a: OfAction, ip: boolean): OfAction[] {
+  switch (a.type) {
+    case 'clone': return [{ ...a, actions: of10Actions(a.actions, ip) }];
+    case 'goto_table': return [{ type: 'resubmit', port: null, table: a.table }];
+    // OpenFlow 1.0's VLAN actions push a tag when there is none.
+    case 'mod_vlan_vid': case 'mod_vlan_pcp': return [{ ...a, noPush: undefined }];
+    case 'set_field': {
+      // OpenFlow 1.0 has no set_field: a field its own actions set travels as those actions, the mask
+      // dropped (OVS's set_field_to_legacy_openflow); vlan_tci as set_vlan_vid+set_vlan_pcp, or strip_vlan.
+      if (a.field !== 'vlan_tci') return [LEGACY_SET_FIELDS.has(a.field) ? { ...a, mask: null } : a];
+      const tci = Number(a.value);
+      return tci & 0x1000 ? [{ type: 'mod_vlan_vid', vid: tci & 0xfff }, { type: 'mod_vlan_pcp', pcp: tci >> 13 }] : [{ type: 'strip_vlan' }];
+    }
+    default: return [a];
+  }
+}
+
+/**
+ * The match as it reads back from OpenFlow 1.0 (ofputil_normalize_match)
+ * or NXM (nx_put_raw): fields whose prerequisites the match lacks are not
+ * sent.
+ */
+function carriedMatch(m: Match, nxm: boolean): Match {
+  const pt = /^packet_type=\((\d+),0x([0-9a-f]+)\)$/.exec(m.extra?.find((e) => e.name === 'packet_type')?.text ?? '');
+  const type = pt ? (pt[1] === '1' ? parseInt(pt[2], 16) : -1) : m.mask[FK_ETH_TYPE] ? m.value[FK_ETH_TYPE] : -1;
+  const proto = m.mask[FK_NW_PROTO] ? m.value[FK_NW_PROTO] : 0;
+  const icmpType = m.value[FK_TP_SRC];
+  const ip4 = type === ETH_TYPE_IP, ip6 = type === ETH_TYPE_IPV6, arp = type === ETH_TYPE_ARP || type === ETH_TYPE_RARP;
+  const value = Uint32Array.from(m.value), mask = Uint32Array.from(m.mask);
+  const clear = (w: number, n = 1) => {
+    for (let i = 0; i < n; i++) value[w + i] = mask[w + i] = 0;
+  };
+  if (pt && !(pt[1] === '0' && pt[2] === '0')) {
+    clear(FK_ETH_SRC_HI, 2);
+    clear(FK_ETH_DST_HI, 2);
+  }
+  if (!ip4 && !arp) {
+    clear(FK_NW_SRC);
+    clear(FK_NW_DST);
+  }
+  if (!ip4 && !ip6 && !arp) clear(FK_NW_PROTO);
+  if (!ip4 && !ip6) {
+    clear(FK_NW_TOS);
+    clear(FK_NW_TTL);
+    clear(FK_NW_FRAG);
+  }
+  if (!ip6) {
+    clear(FK_IPV6_SRC, 4);
+    clear(FK_IPV6_DST, 4);
+    clear(FK_IPV6_LABEL);
+  }
+  const l4 = (ip4 || ip6) && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP || (ip4 && proto === IPPROTO_ICMP) || (ip6 && proto === IPPROTO_ICMPV6));
+  if (!l4) {
+    clear(FK_TP_SRC);
+    clear(FK_TP_DST);
+  }
+  if (nxm && !((ip4 || ip6) && proto === IPPROTO_TCP)) clear(FK_TCP_FLAGS);
+  const nd = ip6 && proto === IPPROTO_ICMPV6 && (icmpType === 135 || icmpType === 136);
+  if (!nd) clear(FK_ND_TARGET, 4);
+  if (!arp && !(nd && icmpType === 135)) clear(FK_ARP_SHA_HI, 2);
+  if (!arp && !(nd && icmpType === 136)) clear(FK_ARP_THA_HI, 2);
+  const mpls = type === ETH_TYPE_MPLS || type === ETH_TYPE_MPLS_MCAST;
+  const extra = m.extra?.filter((e) => e.slot !== 'mpls' || mpls);
+  if (nxm) {
+    // NXM sends these fields whatever the match, and its decoder checks their prerequisites.
+    const bad = (field: string) => decodeError('OFPBMC_BAD_PREREQ', `field ${field} lacks its prerequisites`);
+    if (pt && !(pt[1] === '0' && pt[2] === '0')) {
+      for (const [w, name] of [[FK_ETH_SRC_HI, 'eth_src'], [FK_ETH_SRC_HI + 1, 'eth_src'], [FK_ETH_DST_HI, 'eth_dst'], [FK_ETH_DST_HI + 1, 'eth_dst'], [FK_ETH_TYPE, 'eth_type'], [FK_VLAN_TCI, 'vlan_tci']] as const) {
+        if (m.mask[w]) bad(name);
+      }
+    }
+    if (!ctStateValid(m)) {
+      for (const [w, n, name] of [[FK_CT_NW_SRC, 1, 'ct_nw_src'], [FK_CT_NW_DST, 1, 'ct_nw_dst'], [FK_CT_IPV6_SRC, 4, 'ct_ipv6_src'], [FK_CT_IPV6_DST, 4, 'ct_ipv6_dst'], [FK_CT_NW_PROTO, 1, 'ct_nw_proto']] as const) {
+        for (let i = 0; i < n; i++) if (m.mask[w + i]) bad(name);
+      }
+    }
+    const nsh = m.extra?.find((e) => e.slot === 'nsh');
+    if (nsh && type !== ETH_TYPE_NSH) bad(nsh.name);
+  }
+  return { ...m, value, mask, ...(extra ? { extra } : {}) };
 }
 
 export function parseFlowsCommand(path: string): { ok: true; text: string } | { ok: false; error: string } {
@@ -165,7 +206,9 @@ export function parseFlowsCommand(path: string): { ok: true; text: string } | { 
     return { ok: false, error: `cannot read ${path}: ${(e as Error).message}` };
   }
   try {
-    return { ok: true, text: formatParseFlows(parseFlowFile(text, path, 'add')) };
+    // (parseFlowFile skips blank and comment lines: the same lines are skipped here.)
+    const lines = text.split('\n').map((l, i) => [l.replace(/\r$/, '').replace(/#.*$/, '').trim(), i + 1] as const).filter(([l]) => l !== '').map(([, n]) => n);
+    return { ok: true, text: formatParseFlows(parseFlowFile(text, path, 'add'), { file: path, lines }) };
   } catch (e) {
     if (e instanceof ParseError) return { ok: false, error: e.message };
     throw e;

@@ -6,6 +6,8 @@
 // so repeated upcalls produce identical megaflows and the cache converges.
 // Ids are never 0 (0 means "not recirculated").
 
+import type { OfAction } from './actions.ts';
+
 export interface FrozenState {
   bridge: string;
   table: number;
@@ -18,6 +20,9 @@ export interface FrozenState {
    * packets from different ports get different ids (as dump-dp-flows shows).
    */
   inPort?: number;
+  /** The action set at the freeze (write_actions), with its text as part of the state's identity. */
+  actionSet?: OfAction[];
+  actionSetText?: string;
 }
 
 export class RecircIds {
@@ -26,7 +31,7 @@ export class RecircIds {
   private readonly byState = new Map<string, number>();
 
   private static stateKey(s: FrozenState): string {
-    return `${s.bridge}\u0000${s.table}\u0000${s.ctZone}\u0000${s.inPort ?? ''}\u0000${Array.from(s.metadata).join(',')}`;
+    return `${s.bridge}\u0000${s.table}\u0000${s.ctZone}\u0000${s.inPort ?? ''}\u0000${Array.from(s.metadata).join(',')}\u0000${s.actionSetText ?? ''}`;
   }
 
   /** The id for this frozen state, allocating one the first time. */

@@ -2,6 +2,7 @@
 // label set inside exec() travel with it) and, with table=N, a recirculation
 // whose frozen state carries the OpenFlow-only fields.
 
+import { formatActions } from './format-actions.ts';
 import {
   FK_CT_LABEL, FK_CT_MARK, FK_CT_NW_DST, FK_CT_NW_PROTO, FK_CT_NW_SRC, FK_CT_STATE, FK_CT_TP, FK_CT_ZONE,
   FK_CT_IPV6_DST, FK_CT_IPV6_SRC, FK_IN_PORT,
@@ -83,7 +84,10 @@ export function composeCt(ctx: Ctx, a: CtAction): void {
     // Freeze: the packet comes back with a new recirc id and resumes in a.table
     // with the ct fields conntrack set. OpenFlow-only state travels in the id.
     const metadata = f.slice(OF_ONLY_FIRST, OF_ONLY_LAST + 1);
-    const id = ctx.br.recirc.idFor({ bridge: ctx.br.name, table: a.table, metadata, ctZone: zone, inPort: f[FK_IN_PORT] });
+    const id = ctx.br.recirc.idFor({
+      bridge: ctx.br.name, table: a.table, metadata, ctZone: zone, inPort: f[FK_IN_PORT],
+      ...(ctx.actionSet.length ? { actionSet: [...ctx.actionSet], actionSetText: formatActions(ctx.actionSet) } : {}),
+    });
     ctx.out.push(dp.recirc(id));
     ctx.tr(`    -> A clone of the packet is forked to recirculate. The forked pipeline will be resumed at table ${a.table}.`);
   }

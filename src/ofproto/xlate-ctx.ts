@@ -106,6 +106,8 @@ export class Ctx {
   readonly stack: bigint[] = [];
   /** The queue of set_queue/enqueue (0 = none); swd does no shaping. */
   queue = 0;
+  /** The OpenFlow 1.1+ action set (write_actions), run when the pipeline ends (action-set.ts). */
+  actionSet: OfAction[] = [];
 
   constructor(
     readonly pipeline: Pipeline,

@@ -99,11 +99,14 @@ export function xlateFieldAction(ctx: Ctx, a: OfAction): boolean {
       return true;
     case 'mod_vlan_vid':
       ctx.unwild(FK_VLAN_TCI, 0xffff);
+      // set_vlan_vid (OpenFlow 1.1's) changes a tag but never pushes one.
+      if (a.noPush && (f[FK_VLAN_TCI] & VLAN_CFI) === 0) return true;
       // OVS: on an untagged packet, mod_vlan_vid pushes a tag with PCP 0.
       f[FK_VLAN_TCI] = (f[FK_VLAN_TCI] & 0xe000) | VLAN_CFI | (a.vid & 0x0fff);
       return true;
     case 'mod_vlan_pcp':
       ctx.unwild(FK_VLAN_TCI, 0xffff);
+      if (a.noPush && (f[FK_VLAN_TCI] & VLAN_CFI) === 0) return true;
       f[FK_VLAN_TCI] = (f[FK_VLAN_TCI] & 0x1fff) | VLAN_CFI | ((a.pcp & 7) << 13);
       return true;
     case 'write_metadata': {

@@ -6,6 +6,7 @@
 // on the flow tables (learn, fin_timeout) happen only when `ctx.learn` is set
 // (a real upcall), never while tracing or revalidating.
 
+import { runActionSet } from './action-set.ts';
 import { FK_ETH_DST_HI, FK_ETH_DST_LO, FK_ETH_SRC_HI, FK_ETH_SRC_LO, FK_ETH_TYPE, FK_IPV6_DST, FK_IPV6_SRC, FK_NW_DST, FK_NW_PROTO, FK_NW_SRC, FK_TCP_FLAGS, FK_TP_DST, FK_TP_SRC, ETH_TYPE_IP, ETH_TYPE_IPV6, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP } from '../packet/flow-key.ts';
 import type { FieldRef, LearnAction, OfAction } from './actions.ts';
 import { readSlice, writeSlice } from './fields.ts';
@@ -24,9 +25,14 @@ export function xlateMoreAction(ctx: Ctx, a: OfAction, run: (acts: OfAction[]) =
     case 'clone': {
       // The clone sees and changes a copy: afterwards the packet is as before the clone
       // (the next commit undoes in the datapath what the clone set), and an exit inside ends only the clone.
+      // It also works on a copy of the action set, which runs when the clone ends (OVS's xlate clone).
       const saved = Uint32Array.from(ctx.flow);
       const savedStack = ctx.stack.length;
+      const savedSet = ctx.actionSet;
+      ctx.actionSet = [...savedSet];
       run(a.actions);
+      runActionSet(ctx, run);
+      ctx.actionSet = savedSet;
       ctx.flow.set(saved);
       ctx.stack.length = savedStack;
       if (ctx.error === null) ctx.exit = false;

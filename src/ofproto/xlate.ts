@@ -32,6 +32,7 @@ import { Ctx, OF_ONLY_FIRST, OF_ONLY_LAST, overResubmitLimits, packetInUserdata,
 /** controller(reason=...) names, by OpenFlow reason code. */
 const CONTROLLER_REASONS = ['no_match', 'action', 'invalid_ttl', 'action_set', 'group', 'packet_out'];
 import { xlateFieldAction } from './xlate-fields.ts';
+import { runActionSet } from './action-set.ts';
 import { xlateGroup } from './xlate-group.ts';
 import { xlateMoreAction } from './xlate-more.ts';
 import { outputPort } from './xlate-output.ts';
@@ -74,6 +75,7 @@ export function xlate(br: XBridge, key: Uint32Array, nowMs: number, traceLines: 
       return finish(ctx);
     }
     for (let w = OF_ONLY_FIRST; w <= OF_ONLY_LAST; w++) ctx.flow[w] = frozen.metadata[w - OF_ONLY_FIRST];
+    if (frozen.actionSet) ctx.actionSet = [...frozen.actionSet];
     startTable = frozen.table;
   }
   if (!inPort) {
@@ -85,8 +87,10 @@ export function xlate(br: XBridge, key: Uint32Array, nowMs: number, traceLines: 
     traceLines.push('-'.repeat(`bridge("${br.name}")`.length));
   }
   lookupAndExecute(ctx, startTable);
+  runActionSet(ctx, (acts) => executeActions(ctx, acts));
   return finish(ctx);
 }
+
 
 /**
  * Translate an action list (an OpenFlow packet-out's) for a packet whose
@@ -183,7 +187,12 @@ function executeAction(ctx: Ctx, a: OfAction): void {
       lookupAndExecute(ctx, a.table);
       return;
     case 'note':
+      return;
+    case 'write_actions':
+      ctx.actionSet.push(...a.actions);
+      return;
     case 'clear_actions':
+      ctx.actionSet = [];
       return;
     case 'group':
       xlateGroup(ctx, a.groupId);

@@ -23,6 +23,16 @@ export function loadCorpus(): CorpusLine[] {
   return readFileSync(join(FIX, 'ovs-corpus.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as CorpusLine);
 }
 
+/**
+ * Variants of the corpus lines (a field or an action dropped, one line's
+ * match with another's actions, random mixes), answered by the same
+ * ovs-ofctl (scripts/record-ovs-variants.mjs): swd's rules measured beyond
+ * the harvested lines.
+ */
+export function loadVariants(): CorpusLine[] {
+  return readFileSync(join(FIX, 'ovs-variants.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as CorpusLine);
+}
+
 /** Listed differences: flow -> reason. */
 export function loadKnown(): Map<string, string> {
   const m = new Map<string, string>();

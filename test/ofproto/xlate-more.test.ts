@@ -66,6 +66,6 @@ describe('multipath and bundle', () => {
     };
     expect(err('actions=check_pkt_larger(100)->NXM_NX_REG0[0],output:2')).toBe("f:1:9: action check_pkt_larger is not supported by swd (swd's datapath has no packet-length check yet)");
     expect(err('actions=clone(push_mpls:0x8847),output:2')).toBe('f:1:15: action push_mpls is not supported by swd (swd does not carry MPLS packets)');
-    expect(err('ip,actions=clone(set_field:1.2.3.4->ip_dst),push:NXM_OF_TCP_SRC[]')).toMatch(/OFPBAC_MATCH_INCONSISTENT\): push from tp_src lacks its prerequisites$/);
+    expect(err('ip,actions=clone(set_field:1.2.3.4->ip_dst),push:NXM_OF_TCP_SRC[]')).toMatch(/OFPBAC_MATCH_INCONSISTENT\): push from tcp_src lacks its prerequisites$/);
   });
 });
