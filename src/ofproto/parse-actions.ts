@@ -65,7 +65,6 @@ export function parseActions(text: string, pos: TextPos): OfAction[] {
 const UNSUPPORTED: Partial<Record<OfAction['type'], string>> = {
   push_mpls: 'swd does not carry MPLS packets', pop_mpls: 'swd does not carry MPLS packets', dec_mpls_ttl: 'swd does not carry MPLS packets',
   set_mpls_label: 'swd does not carry MPLS packets', set_mpls_tc: 'swd does not carry MPLS packets', set_mpls_ttl: 'swd does not carry MPLS packets', set_tunnel: 'swd has no tunnel ports',
-  meter: 'swd has no meters yet', check_pkt_larger: "swd's datapath has no packet-length check yet",
 };
 
 const DROP = { type: 'note', bytes: new Uint8Array() } as OfAction;
