@@ -135,7 +135,12 @@ export class SwdDriver implements Driver {
 
   private command(st: Step): string[] {
     switch (st.cmd) {
-      case 'inject': return ['inject', 'br0', ...st.args];
+      case 'inject': {
+        // Several packets in one step arrive together (netdev-dummy/receive takes a list): swctl sends copies.
+        const [port, ...pkts] = st.args;
+        if (pkts.length > 1 && pkts.every((p) => p === pkts[0])) return ['inject', 'br0', port, pkts[0], '--count', String(pkts.length)];
+        return ['inject', 'br0', ...st.args];
+      }
       case 'dump-flows': return ['dump-flows', 'br0', ...st.args];
       case 'trace': return ['trace', 'br0', ...st.args];
       case 'add-group': case 'mod-group': case 'del-groups': case 'dump-groups': case 'dump-group-stats':
