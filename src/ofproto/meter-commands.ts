@@ -77,14 +77,18 @@ export function meterFlowCount(br: Bridge, id: number): number {
 export class MeterCommands implements MeterApi {
   constructor(private readonly host: MeterHost) {}
 
-  /** ofproto's and the datapath's checks of a meter to add or modify, in OVS's order. */
-  private check(c: MeterConfig): void {
+  /** ofproto's checks of a meter to add or modify (handle_meter_mod), before it looks the id up. */
+  private checkId(c: MeterConfig): void {
     if (c.meterId === 0 || c.meterId === OFPM13_ALL) refuse('OFPMMFC_INVALID_METER', `meter id ${c.meterId ? 'all' : 0} is not valid for a meter`);
     if (c.meterId > OFPM13_MAX) {
       const name = c.meterId === OFPM13_CONTROLLER ? 'controller' : 'slowpath';
       throw new SwitchError('ENOTSUP', `meter=${name} is not supported by swd (it does not meter packet-ins or upcalls)`);
     }
     if (c.bands.length > METER_FEATURES.maxBands) refuse('OFPMMFC_OUT_OF_BANDS', `a meter has at most ${METER_FEATURES.maxBands} bands`);
+  }
+
+  /** The datapath's checks (dpif_meter_set, the userspace datapath's meter_set), after the id's. */
+  private checkConfig(c: MeterConfig): void {
     if ((c.flags & (OFPMF13_KBPS | OFPMF13_PKTPS)) === 0) refuse('OFPMMFC_BAD_FLAGS', "a meter needs 'kbps' or 'pktps'");
     if ((c.flags & OFPMF13_KBPS) && (c.flags & OFPMF13_PKTPS)) refuse('OFPMMFC_BAD_FLAGS', "a meter is either 'kbps' or 'pktps'");
     if (c.flags & ~METER_FEATURES.capabilities) refuse('OFPMMFC_BAD_FLAGS', `unsupported meter flags 0x${c.flags.toString(16)}`);
@@ -100,8 +104,9 @@ export class MeterCommands implements MeterApi {
   addMeter(bridge: string, text: string) {
     const br = this.host.bridge(bridge);
     const c = parse(text, 'add');
-    this.check(c);
+    this.checkId(c);
     if (br.meters.has(c.meterId)) refuse('OFPMMFC_METER_EXISTS', `meter ${c.meterId} already exists`);
+    this.checkConfig(c);
     const dpId = this.host.meters().alloc();
     if (dpId < 0) refuse('OFPMMFC_OUT_OF_METERS', `the datapath has no free meter (it holds ${MAX_DP_METERS})`);
     const m = new Meter(c, dpId, this.host.now());
@@ -114,9 +119,10 @@ export class MeterCommands implements MeterApi {
   modMeter(bridge: string, text: string) {
     const br = this.host.bridge(bridge);
     const c = parse(text, 'modify');
-    this.check(c);
+    this.checkId(c);
     const m = br.meters.get(c.meterId);
     if (!m) refuse('OFPMMFC_UNKNOWN_METER', `meter ${c.meterId} does not exist`);
+    this.checkConfig(c);
     m.config = c;
     this.runOn(m);
     return { modified: 1 };
