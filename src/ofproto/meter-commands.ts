@@ -67,6 +67,11 @@ function refuse(code: string, what: string): never {
   throw new SwitchError(code, `${code}: ${what}`);
 }
 
+/** A reply's entries as ovs-ofctl prints them: a blank line between two. */
+function entries(e: string[][]): string[] {
+  return e.flatMap((lines, i) => (i === 0 ? lines : ['', ...lines]));
+}
+
 /** How many rules of `br` use meter `id` (meter-stats' flow_count). */
 export function meterFlowCount(br: Bridge, id: number): number {
   let n = 0;
@@ -162,7 +167,7 @@ export class MeterCommands implements MeterApi {
 
   dumpMeters(bridge: string, text: string | null) {
     const meters = this.selected(this.host.bridge(bridge), text).map((m) => m.config);
-    return { meters, lines: [METER_CONFIG_HEADER, ...meters.flatMap((c) => ['', ...formatMeterConfig(c)])] };
+    return { meters, lines: [METER_CONFIG_HEADER, ...entries(meters.map(formatMeterConfig))] };
   }
 
   meterStats(bridge: string, text: string | null) {
@@ -182,11 +187,11 @@ export class MeterCommands implements MeterApi {
         bands: m.config.bands.map((_, i) => ({ packetCount: dp?.bands[i]?.packets ?? 0, byteCount: dp?.bands[i]?.bytes ?? 0 })),
       });
     }
-    return { stats, lines: [METER_STATS_HEADER, ...stats.flatMap((s) => ['', ...formatMeterStats(s)])] };
+    return { stats, lines: [METER_STATS_HEADER, ...entries(stats.map(formatMeterStats))] };
   }
 
   meterFeatures(bridge: string) {
     this.host.bridge(bridge);
-    return { features: METER_FEATURES, lines: [METER_FEATURES_HEADER, '', ...formatMeterFeatures(METER_FEATURES)] };
+    return { features: METER_FEATURES, lines: [METER_FEATURES_HEADER, ...formatMeterFeatures(METER_FEATURES)] };
   }
 }

@@ -43,9 +43,11 @@ export function meterText(c: MeterConfig): string {
   return formatMeterConfig(c).join(' ');
 }
 
-/** OVS's ofp_print_duration: seconds, the fraction without trailing zeros. */
+/** OVS's ofp_print_duration: whole seconds bare, milliseconds as 3 decimals, finer as needed. */
 export function formatDuration(sec: number, nsec: number): string {
-  return nsec > 0 ? `${sec}.${String(nsec).padStart(9, '0').replace(/0+$/, '')}s` : `${sec}s`;
+  if (nsec <= 0) return `${sec}s`;
+  if (nsec % 1_000_000 === 0) return `${sec}.${String(nsec / 1_000_000).padStart(3, '0')}s`;
+  return `${sec}.${String(nsec).padStart(9, '0').replace(/0+$/, '')}s`;
 }
 
 /** A meter's statistics as meter-stats prints them: the meter's line and one line per band. */

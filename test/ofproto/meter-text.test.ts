@@ -52,7 +52,7 @@ describe('meter text', () => {
     const c = parseMeterText('meter=2 pktps burst bands=type=drop rate=5 burst_size=6 type=drop rate=10 burst_size=1', 'add', POS);
     expect(formatMeterConfig(c)).toEqual(['meter=2 pktps burst bands=', 'type=drop rate=5 burst_size=6', 'type=drop rate=10 burst_size=1']);
     expect(formatMeterStats({ meterId: 2, flowCount: 1, packetInCount: 9, byteInCount: 900, durationSec: 3, durationNsec: 250_000_000, bands: [{ packetCount: 2, byteCount: 200 }] })).toEqual([
-      'meter:2 flow_count:1 packet_in_count:9 byte_in_count:900 duration:3.25s bands:',
+      'meter:2 flow_count:1 packet_in_count:9 byte_in_count:900 duration:3.250s bands:',
       '0: packet_count:2 byte_count:200',
     ]);
     expect(parseMeterFile('# meters\n\nmeter=1 kbps bands=type=drop rate=1\n  meter=2 pktps bands=type=drop rate=2\n', 'f', 'add').map((m) => [m.line, m.config.meterId])).toEqual([[3, 1], [4, 2]]);

@@ -56,7 +56,6 @@ describe('meters in the switch', () => {
     sw.addMeter('br0', 'meter=2,pktps,bands=type=drop,rate=5,type=drop,rate=10');
     expect(sw.dumpMeters('br0', null).lines).toEqual([
       'OFPST_METER_CONFIG reply (OF1.3) (xid=0x2):',
-      '',
       'meter=1 kbps burst stats bands=',
       'type=drop rate=1000 burst_size=100',
       '',
@@ -68,14 +67,12 @@ describe('meters in the switch', () => {
     now += 1500;
     expect(sw.meterStats('br0', 'meter=2').lines).toEqual([
       'OFPST_METER reply (OF1.3) (xid=0x2):',
-      '',
-      'meter:2 flow_count:1 packet_in_count:0 byte_in_count:0 duration:1.5s bands:',
+      'meter:2 flow_count:1 packet_in_count:0 byte_in_count:0 duration:1.500s bands:',
       '0: packet_count:0 byte_count:0',
       '1: packet_count:0 byte_count:0',
     ]);
     expect(sw.meterFeatures('br0').lines).toEqual([
       'OFPST_METER_FEATURES reply (OF1.3) (xid=0x2):',
-      '',
       'max_meter:4096 max_bands:8 max_color:0',
       'band_types: drop',
       'capabilities: kbps pktps burst stats',
@@ -109,7 +106,7 @@ describe('meters in the switch', () => {
     now += 1000;
     sw.inject('br0', 'p1', UDP(5), 4);
     expect(tx(sw, 'p2')).toBe(4);
-    expect(sw.meterStats('br0', null).lines.slice(2)).toEqual([
+    expect(sw.meterStats('br0', null).lines.slice(1)).toEqual([
       'meter:1 flow_count:1 packet_in_count:14 byte_in_count:1484 duration:1s bands:',
       '0: packet_count:10 byte_count:1060',
     ]);
@@ -147,7 +144,7 @@ describe('meters in the switch', () => {
     expect(cfg.bridges[0].meters).toEqual(['meter=3 kbps burst bands= type=drop rate=800 burst_size=8']);
     const again = Switch.fromConfig(JSON.parse(JSON.stringify(cfg)), { now: () => now });
     try {
-      expect(again.dumpMeters('br0', null).lines.slice(2)).toEqual(['meter=3 kbps burst bands=', 'type=drop rate=800 burst_size=8']);
+      expect(again.dumpMeters('br0', null).lines.slice(1)).toEqual(['meter=3 kbps burst bands=', 'type=drop rate=800 burst_size=8']);
       expect(again.dumpFlows('br0', null, { noStats: true }).lines).toEqual([' in_port=1 actions=meter:3,output:2']);
       // 8 kbit of burst = 1000 bytes: 9 packets of 106 bytes, of which 9 fit (954 bytes), the 10th not.
       again.inject('br0', 'p1', UDP(5), 10);
@@ -169,6 +166,7 @@ describe('meters in the switch', () => {
     sw.inject('br0', 'p1', udpOfLength(5, 200), 1);
     expect([tx(sw, 'p2'), tx(sw, 'p3')]).toEqual([2, 2]);
     expect(dpFlows(sw)).toEqual([`${flow}, packets:3, bytes:602, used:X, actions:check_pkt_len(size=200,gt(3),le(2))`]);
-    expect(sw.dumpFlows('br0', 'table=1', {}).flows.map((f) => [f.match, f.nPackets])).toEqual([['reg0=0x1', 2], ['reg0=0', 2]]);
+    // As OVS (3.1, same table): a packet credits the rules of both branches, since one translation made both.
+    expect(sw.dumpFlows('br0', 'table=1', {}).flows.map((f) => [f.match, f.nPackets])).toEqual([['reg0=0x1', 4], ['reg0=0', 4]]);
   });
 });
