@@ -58,7 +58,9 @@ class StepNormaliser {
 
   output(st: Step, r: Ran): string[] {
     let out: string[];
-    if (r.code !== 0) out = errorLine(r);
+    // diff-flows exits 2 when the tables differ, after printing the difference (ovs-ofctl's convention).
+    if (st.cmd === 'diff-flows' && r.code === 2 && r.stderr.trim() === '') out = [...lines(r.stdout), 'exit status 2'];
+    else if (r.code !== 0) out = errorLine(r);
     else {
       let raw = lines(r.stdout);
       if (st.cmd === 'dump-conntrack') raw = this.nat.conntrack(raw);
