@@ -33,7 +33,7 @@ describe('meters through swctl', () => {
     const again = swd.ctl(['add-meter', 'br0', 'meter=1 pktps bands=type=drop rate=1']);
     expect(again.stderr).toContain('OFPMMFC_METER_EXISTS');
     const syntax = swd.ctl(['add-meter', 'br0', 'meter=3 pktps bands=type=drop']);
-    expect(syntax.stderr.trim()).toBe("swctl: (command line):1:1: band must have 'rate'");
+    expect(syntax.stderr.trim()).toBe("swctl: (command line):1:21: band must have 'rate'");
 
     await swd.stop();
     await swd.start();
