@@ -240,6 +240,8 @@ export class Switch implements SwitchApi {
     this.bridges.delete(name);
     this.recirc.dropBridge(name);
     this.revalidate(true);
+    // Its meters' datapath ids go back to the pool (after the megaflows that used them).
+    for (const m of br.meters.values()) this.dp.dpif.meters.free(m.dpId);
   }
 
   listBridges(): string[] {

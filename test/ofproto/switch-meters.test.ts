@@ -137,6 +137,17 @@ describe('meters in the switch', () => {
     expect(sw.dumpMeters('br0', null).lines).toEqual(['OFPST_METER_CONFIG reply (OF1.3) (xid=0x2):']);
   });
 
+  it('a deleted bridge gives its meters back to the datapath', () => {
+    sw.addBridge('br1');
+    sw.addMeter('br1', 'meter=1 pktps bands=type=drop rate=1');
+    sw.addMeter('br0', 'meter=1 pktps bands=type=drop rate=1');
+    sw.delBridge('br1');
+    sw.addMeter('br0', 'meter=2 pktps bands=type=drop rate=1');
+    sw.addFlows('br0', 'in_port=1,actions=meter:2,output:2', 't');
+    sw.inject('br0', 'p1', UDP(5), 1);
+    expect(dpFlows(sw).map((l) => l.replace(/.*actions:/, ''))).toEqual(['meter(0),2']);
+  });
+
   it('meters are saved with the bridge and restored before the flows', () => {
     sw.addMeter('br0', 'meter=3 kbps burst bands=type=drop rate=800 burst_size=8');
     sw.addFlows('br0', 'in_port=1,actions=meter:3,output:2', 't');
