@@ -54,6 +54,9 @@ function checkConfig(cfg: unknown): string | null {
     if (b.groups !== undefined && (!Array.isArray(b.groups) || b.groups.some((g) => typeof g !== 'string'))) {
       return `bridge ${b.name} has a 'groups' entry that is not an array of strings`;
     }
+    if (b.meters !== undefined && (!Array.isArray(b.meters) || b.meters.some((m) => typeof m !== 'string'))) {
+      return `bridge ${b.name} has a 'meters' entry that is not an array of strings`;
+    }
     for (const p of b.ports) {
       if (!p || typeof p.name !== 'string' || typeof p.ofport !== 'number') return `bridge ${b.name} has a port without name or ofport`;
     }

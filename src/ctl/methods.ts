@@ -5,6 +5,7 @@
 // here and a line there.
 
 import { SwitchError, type GroupApi, type SwitchApi } from '../ofproto/api.ts';
+import type { MeterApi } from '../ofproto/meter-commands.ts';
 import type { SwitchStats } from '../ofproto/switch-stats.ts';
 import type { Conntrack } from '../conntrack/conntrack.ts';
 import { E_INVALID_PARAMS, RpcError, type Handler } from './rpc-server.ts';
@@ -126,7 +127,7 @@ export interface EventSourceApi {
   eventSource(): { conntrack: Conntrack; now: () => number };
 }
 
-export type DaemonSwitch = SwitchApi & Partial<ConntrackApi> & Partial<GroupApi> & Partial<PmdApi> & Partial<FlowFileApi> & Partial<EventSourceApi> & Partial<CtSaveApi> & Partial<OffloadApi> & { tick?(nowMs: number): void; close?(): void; stats?(): SwitchStats };
+export type DaemonSwitch = SwitchApi & Partial<ConntrackApi> & Partial<GroupApi> & Partial<MeterApi> & Partial<PmdApi> & Partial<FlowFileApi> & Partial<EventSourceApi> & Partial<CtSaveApi> & Partial<OffloadApi> & { tick?(nowMs: number): void; close?(): void; stats?(): SwitchStats };
 
 export interface MethodSpec {
   /** Persist the configuration after success. */
@@ -152,6 +153,12 @@ function ct<K extends keyof ConntrackApi>(sw: DaemonSwitch, name: K): NonNullabl
 function grp<K extends keyof GroupApi>(sw: DaemonSwitch, name: K): NonNullable<DaemonSwitch[K]> {
   const fn = sw[name];
   if (typeof fn !== 'function') throw new SwitchError('ENOTSUP', 'OpenFlow groups are not available in this switch');
+  return (fn as (...a: unknown[]) => unknown).bind(sw) as NonNullable<DaemonSwitch[K]>;
+}
+
+function mtr<K extends keyof MeterApi>(sw: DaemonSwitch, name: K): NonNullable<DaemonSwitch[K]> {
+  const fn = sw[name];
+  if (typeof fn !== 'function') throw new SwitchError('ENOTSUP', 'OpenFlow meters are not available in this switch');
   return (fn as (...a: unknown[]) => unknown).bind(sw) as NonNullable<DaemonSwitch[K]>;
 }
 
@@ -224,6 +231,14 @@ export const SWITCH_METHODS: Record<string, MethodSpec> = {
       return grp(sw, 'dumpGroupStats')(...a);
     },
   },
+
+  // meters (ovs-ofctl -O OpenFlow13 add-meter, mod-meter, del-meters, dump-meters, meter-stats, meter-features)
+  'add-meter': { mutating: true, call: (sw, p) => mtr(sw, 'addMeter')(p.str('bridge'), p.str('meter')) },
+  'mod-meter': { mutating: true, call: (sw, p) => mtr(sw, 'modMeter')(p.str('bridge'), p.str('meter')) },
+  'del-meters': { mutating: true, call: (sw, p) => mtr(sw, 'delMeters')(p.str('bridge'), p.optStr('meter') || null) },
+  'dump-meters': { call: (sw, p) => mtr(sw, 'dumpMeters')(p.str('bridge'), p.optStr('meter') || null) },
+  'meter-stats': { call: (sw, p) => mtr(sw, 'meterStats')(p.str('bridge'), p.optStr('meter') || null) },
+  'meter-features': { call: (sw, p) => mtr(sw, 'meterFeatures')(p.str('bridge')) },
 
   // packets
   inject: { call: (sw, p) => sw.inject(p.str('bridge'), p.str('port'), p.str('packet'), p.optInt('count', 1, 1_000_000) ?? 1) },

@@ -207,6 +207,16 @@ export const COMMANDS: readonly CommandSpec[] = [
     run('dump-group-stats', { bridge: br, groupId: groupArg(group) }),
   ),
 
+  // meters (ovs-ofctl -O OpenFlow13 *-meter*): the words of METER are joined with spaces
+  c('add-meter <bridge> <meter...>', "add a meter: 'meter=N kbps|pktps [burst] [stats] bands=type=drop rate=R [burst_size=B]'", ([br, ...m], _o, run) => run('add-meter', { bridge: br, meter: m.join(' ') }, quiet)),
+  c('mod-meter <bridge> <meter...>', 'change a meter (same syntax; its counters start again, its flows stay)', ([br, ...m], _o, run) => run('mod-meter', { bridge: br, meter: m.join(' ') }, quiet)),
+  c('del-meters <bridge> [meter...]', 'delete meters (all, or meter=N) and the flows that use them', ([br, ...m], _o, run) => run('del-meters', { bridge: br, meter: m.join(' ') }, quiet)),
+  c('dump-meters <bridge> [meter...]', 'print meters, like ovs-ofctl dump-meters (METER: meter=N)', ([br, ...m], _o, run) => run('dump-meters', { bridge: br, meter: m.join(' ') })),
+  c('meter-stats <bridge> [meter...]', 'per-meter packets and bytes in, and per band the packets and bytes it dropped, like ovs-ofctl meter-stats', ([br, ...m], _o, run) =>
+    run('meter-stats', { bridge: br, meter: m.join(' ') }),
+  ),
+  c('meter-features <bridge>', "what the datapath's meters support, like ovs-ofctl meter-features", ([br], _o, run) => run('meter-features', { bridge: br })),
+
   // packets
   c(
     'inject <bridge> <port> <packet>',

@@ -19,8 +19,9 @@ import {
 } from '../packet/flow-key.ts';
 import {
   DPA_CT, DPA_CT_CLEAR, DPA_OUTPUT, DPA_POP_VLAN, DPA_PUSH_VLAN, DPA_RECIRC, DPA_SET, DPA_SET_PKT_MARK,
-  DPA_USERSPACE, type DpAction, type DpCtAction,
+  DPA_USERSPACE, DPA_METER, DPA_CHECK_PKT_LEN, type DpAction, type DpCtAction,
 } from './dp-actions.ts';
+import { MeterTable } from './meter.ts';
 import { MegaflowCache, type Megaflow } from './megaflow.ts';
 import { applySet } from './set-fields.ts';
 import { popVlan, pushVlan } from './vlan.ts';
@@ -94,6 +95,8 @@ export class Datapath implements FlowtableHost {
   /** The offload fast path (flowtable.ts); its configuration is shared with the PMD threads. */
   flowtable: FlowTable;
   readonly cache = new MegaflowCache();
+  /** The datapath's meters (meter.ts): one shared block for the main thread and every PMD thread. */
+  meters = new MeterTable();
   readonly parseStats = new ParseStats();
   readonly stats: DatapathStats = { hit: 0, missed: 0, lost: 0, dropped: 0, recircTooDeep: 0, ctUnavailable: 0, controller: 0 };
   private readonly batch = new PacketBatch();
@@ -300,9 +303,14 @@ export class Datapath implements FlowtableHost {
       this.stats.dropped += b.ipf[i] >= 0 && this.conntrack?.ipf ? this.conntrack.ipf.fragments(b.ipf[i]) : 1;
       return;
     }
+    b.dropped[i] = 0;
+    this.runActions(b, i, actions, depth);
+  }
+
+  /** Run `actions` on packet i; false when the packet's processing ended (dropped, held, recirculated too deep). */
+  private runActions(b: PacketBatch, i: number, actions: DpAction[], depth: number): boolean {
     const keys = b.keys;
     const k = i * FK_WORDS;
-    b.dropped[i] = 0;
     for (let a = 0; a < actions.length; a++) {
       const act = actions[a];
       switch (act.t) {
@@ -325,13 +333,13 @@ export class Datapath implements FlowtableHost {
         case DPA_CT:
           if (this.conntrack === null) {
             this.stats.ctUnavailable++;
-            return;
+            return false;
           }
           // A fragment is held until its datagram is whole (ipf.ts), then tracked whole.
           if (((keys[k + FK_NW_FRAG] & FRAG_ANY) !== 0 || b.ipf[i] >= 0) && this.conntrack.ipf
-            && this.conntrack.ipf.preprocess(b, i, keys, k, act.exec.zone, this.now) === IPF_HELD) return;
+            && this.conntrack.ipf.preprocess(b, i, keys, k, act.exec.zone, this.now) === IPF_HELD) return false;
           this.conntrack.execute(b, i, keys, k, act, this.now);
-          if (b.dropped[i]) return;
+          if (b.dropped[i]) return false;
           if (this.flowtable.tracing) {
             if (b.ipf[i] >= 0) this.flowtable.traceFail();
             else this.flowtable.traceCt(b, i);
@@ -346,7 +354,7 @@ export class Datapath implements FlowtableHost {
           // As dpif-netdev: a packet may recirculate MAX_RECIRC_DEPTH times (depth 0..MAX-1 may recirculate).
           if (depth >= MAX_RECIRC_DEPTH) {
             this.stats.recircTooDeep++;
-            return;
+            return false;
           }
           keys[k + FK_RECIRC_ID] = act.id;
           this.processPacketFull(b, i, depth + 1);
@@ -360,8 +368,18 @@ export class Datapath implements FlowtableHost {
         case DPA_SET_PKT_MARK:
           keys[k + FK_PKT_MARK] = act.mark;
           break;
+        case DPA_METER:
+          // A hit of an offloaded entry would skip the bucket: a metered path is never offloaded.
+          this.flowtable.traceFail();
+          if (!this.meters.run(act.id, b.len[i], this.now)) return false;
+          break;
+        case DPA_CHECK_PKT_LEN:
+          this.flowtable.traceFail();
+          if (!this.runActions(b, i, b.len[i] > act.size ? act.gt : act.le, depth)) return false;
+          break;
       }
     }
+    return true;
   }
 
   applySetTo(b: PacketBatch, i: number, words: Int32Array, values: Uint32Array): void {

@@ -21,6 +21,10 @@ export const DPA_PUSH_VLAN = 6;
 export const DPA_POP_VLAN = 7;
 export const DPA_USERSPACE = 8;
 export const DPA_SET_PKT_MARK = 9;
+/** meter(N): the packet passes datapath meter N (meter.ts) or is dropped by one of its bands. */
+export const DPA_METER = 10;
+/** check_pkt_len(size=N,gt(...),le(...)): the actions of one branch, by the packet's length. */
+export const DPA_CHECK_PKT_LEN = 11;
 
 export type SetHeader = 'eth' | 'ipv4' | 'ipv6' | 'tcp' | 'udp' | 'sctp';
 
@@ -46,7 +50,17 @@ export type DpAction =
   | { t: typeof DPA_PUSH_VLAN; tpid: number; tci: number }
   | { t: typeof DPA_POP_VLAN }
   | { t: typeof DPA_USERSPACE; reason: string; userdata?: number }
-  | { t: typeof DPA_SET_PKT_MARK; mark: number };
+  | { t: typeof DPA_SET_PKT_MARK; mark: number }
+  | { t: typeof DPA_METER; id: number }
+  | DpCheckPktLen;
+
+export interface DpCheckPktLen {
+  t: typeof DPA_CHECK_PKT_LEN;
+  /** Packets longer than this take `gt`, the others `le`. */
+  size: number;
+  gt: DpAction[];
+  le: DpAction[];
+}
 
 // ---- constructors (used by translation)
 
@@ -99,6 +113,14 @@ export function userspace(reason: string, userdata?: number): DpAction {
 
 export function setPktMark(mark: number): DpAction {
   return { t: DPA_SET_PKT_MARK, mark };
+}
+
+export function meter(id: number): DpAction {
+  return { t: DPA_METER, id };
+}
+
+export function checkPktLen(size: number, gt: DpAction[], le: DpAction[]): DpAction {
+  return { t: DPA_CHECK_PKT_LEN, size, gt, le };
 }
 
 // ---- formatting
@@ -185,6 +207,8 @@ export function formatDpAction(a: DpAction, portName?: (n: number) => string): s
     case DPA_POP_VLAN: return 'pop_vlan';
     case DPA_USERSPACE: return `userspace(pid=0,${a.reason})`;
     case DPA_SET_PKT_MARK: return `set(skb_mark(0x${a.mark.toString(16)}))`;
+    case DPA_METER: return `meter(${a.id})`;
+    case DPA_CHECK_PKT_LEN: return `check_pkt_len(size=${a.size},gt(${formatDpActions(a.gt, portName)}),le(${formatDpActions(a.le, portName)}))`;
   }
 }
 

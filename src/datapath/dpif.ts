@@ -14,6 +14,7 @@
 import { Conntrack } from '../conntrack/conntrack.ts';
 import { H_CNT_ALG_MALFORMED } from '../conntrack/layout.ts';
 import { FlowtableConfig, formatFtEntry } from './flowtable.ts';
+import type { MeterTable } from './meter.ts';
 import { parsePacketArg } from '../packet/compose.ts';
 import type { DpAction } from './dp-actions.ts';
 import { conntrackHook, Datapath, type Revalidate, type Upcall } from './datapath.ts';
@@ -95,6 +96,11 @@ export class Dpif {
     this.sweepTimer.unref();
   }
 
+  /** The datapath's meters, shared with the PMD threads (meter.ts). */
+  get meters(): MeterTable {
+    return this.datapath.meters;
+  }
+
   // ------------------------------------------------------------ PMD threads
 
   /** Megaflow idle time (--max-idle) of the main thread's datapath and of every PMD thread. */
@@ -116,6 +122,7 @@ export class Dpif {
       this.conntrack,
       this.pmdThreads,
       this.offloadConfig.buffer,
+      this.datapath.meters.buffer,
     );
     pmd.setMaxIdle(this.datapath.maxIdleMs);
     for (const p of this.datapath.ports.values()) {

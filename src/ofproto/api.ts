@@ -35,6 +35,8 @@ export interface BridgeConfig {
   flows: string[];
   /** Groups as dump-groups prints them, restored before the flows (which may send to them). */
   groups?: string[];
+  /** Meters as add-meter takes them (`meter=1 kbps bands=type=drop rate=1000`), restored before groups and flows. */
+  meters?: string[];
   /** The flowtable setting as offload-show prints it ('on tcp timeout=30'); absent = off. */
   offload?: string;
 }

@@ -10,6 +10,7 @@ import { OFPP_LOCAL, OFPP_NONE, type LearnAction, type OfAction } from './action
 import { formatActions } from './format-actions.ts';
 import { Classifier, type ConjClause } from './classifier.ts';
 import type { Group } from './group.ts';
+import type { Meter } from './meter.ts';
 import type { FlowSpec } from './flow-spec.ts';
 import { MacTable } from './mac-learning.ts';
 import type { Match } from './match.ts';
@@ -31,6 +32,8 @@ export class Bridge implements XBridge {
   readonly macs = new MacTable();
   /** OpenFlow groups by group id. */
   readonly groups = new Map<number, Group>();
+  /** OpenFlow meters by meter id (meter-commands.ts). */
+  readonly meters = new Map<number, Meter>();
   /** Bumped on every flow-table, group or port change. */
   generation = 0;
   controllerPackets = 0;

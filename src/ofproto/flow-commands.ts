@@ -50,6 +50,11 @@ export function checkActions(acts: OfAction[], br: Bridge | null, where: FlowWhe
       }
       throw new SwitchError('OFPBAC_BAD_OUT_GROUP', `${loc}OFPBAC_BAD_OUT_GROUP: group ${a.groupId} does not exist`);
     }
+    // As ofproto_check_ofpacts: a flow may use only a meter the bridge has.
+    if (a.type === 'meter' && br && !br.meters.has(a.meterId)) {
+      const loc = where ? `${where.file}:${where.line}: ` : '';
+      throw new SwitchError('OFPMMFC_INVALID_METER', `${loc}OFPMMFC_INVALID_METER: meter ${a.meterId} does not exist`);
+    }
   }
 }
 

@@ -85,7 +85,6 @@ const UNSUPPORTED: Partial<Record<OfAction['type'], string>> = {
   set_mpls_label: 'swd does not carry MPLS packets', set_mpls_tc: 'swd does not carry MPLS packets', set_mpls_ttl: 'swd does not carry MPLS packets', set_tunnel: 'swd has no tunnel ports',
   encap: 'swd carries only Ethernet packets', decap: 'swd carries only Ethernet packets', dec_nsh_ttl: 'swd does not carry NSH packets',
   delete_field: 'swd has no tunnel ports', debug_recirc: "OVS's own test action", debug_slow: "OVS's own test action",
-  meter: 'swd has no meters yet', check_pkt_larger: "swd's datapath has no packet-length check yet",
 };
 
 const DROP = { type: 'note', bytes: new Uint8Array() } as OfAction;

@@ -24,6 +24,8 @@ import { formatOffload, OffloadCommands } from './offload-commands.ts';
 import { CtCommands } from './ct-commands.ts';
 import { IpfCommands } from './ipf-commands.ts';
 import { GroupCommands } from './group-commands.ts';
+import { MeterCommands, type MeterApi } from './meter-commands.ts';
+import { meterText } from './meter-format.ts';
 import { checkActions, FlowCommands } from './flow-commands.ts';
 import { CtSave } from './ct-save.ts';
 
@@ -54,6 +56,7 @@ export class Switch implements SwitchApi {
   readonly ct: CtCommands;
   readonly ipf: IpfCommands;
   readonly groups: GroupCommands;
+  readonly meters: MeterCommands;
   readonly flows: FlowCommands;
   readonly offload = new OffloadCommands(() => this.dp.dpif);
   private readonly now: () => number;
@@ -82,6 +85,12 @@ export class Switch implements SwitchApi {
       revalidate: () => this.revalidate(),
       now: () => this.now(),
     });
+    this.meters = new MeterCommands({
+      bridge: (name) => this.bridge(name),
+      meters: () => this.dp.dpif.meters,
+      revalidate: () => this.revalidate(),
+      now: () => this.now(),
+    });
     this.flows = new FlowCommands({
       bridge: (name) => this.bridge(name),
       revalidate: () => this.revalidate(),
@@ -106,6 +115,7 @@ export class Switch implements SwitchApi {
       sw.addBridge(b.name);
       // A port whose device is missing is kept (LINK_DOWN) rather than stopping the start.
       for (const p of b.ports) sw.addPort(b.name, { name: p.name, type: p.type, ofport: p.ofport, options: p.options }, true);
+      for (const m of b.meters ?? []) sw.addMeter(b.name, m);
       if (b.groups?.length) sw.addGroups(b.name, b.groups.join('\n'), `${b.name} (saved groups)`);
       if (b.flows.length) sw.addFlows(b.name, b.flows.join('\n'), `${b.name} (saved flows)`);
       if (b.offload) sw.offloadSet(b.name, b.offload.split(' '));
@@ -230,6 +240,8 @@ export class Switch implements SwitchApi {
     this.bridges.delete(name);
     this.recirc.dropBridge(name);
     this.revalidate(true);
+    // Its meters' datapath ids go back to the pool (after the megaflows that used them).
+    for (const m of br.meters.values()) this.dp.dpif.meters.free(m.dpId);
   }
 
   listBridges(): string[] {
@@ -417,6 +429,15 @@ export class Switch implements SwitchApi {
     return this.groups.dumpGroupStats(bridge, groupId);
   }
 
+  // ------------------------------------------------------------ meters (ovs-ofctl *-meter*)
+
+  addMeter(bridge: string, text: string) { return this.meters.addMeter(bridge, text); }
+  modMeter(bridge: string, text: string) { return this.meters.modMeter(bridge, text); }
+  delMeters(bridge: string, text: string | null) { return this.meters.delMeters(bridge, text); }
+  dumpMeters(bridge: string, text: string | null) { return this.meters.dumpMeters(bridge, text); }
+  meterStats(bridge: string, text: string | null) { return this.meters.meterStats(bridge, text); }
+  meterFeatures(bridge: string): ReturnType<MeterApi['meterFeatures']> { return this.meters.meterFeatures(bridge); }
+
   config(): SwitchConfig {
     return {
       version: 1,
@@ -424,6 +445,7 @@ export class Switch implements SwitchApi {
         name: br.name,
         ports: this.portConfigs(br),
         groups: [...br.groups.values()].sort((a, b) => a.id - b.id).map((g) => formatGroup(g.spec)),
+        ...(br.meters.size ? { meters: [...br.meters.values()].sort((a, b) => a.id - b.id).map((m) => meterText(m.config)) } : {}),
         ...(this.offload.get(br.name).protos ? { offload: formatOffload(this.offload.get(br.name)) } : {}),
         flows: [...br.rules()].sort((a, b) => a.table - b.table || b.priority - a.priority || a.id - b.id).map((r) => formatFlow(r.spec).trim()),
       })),

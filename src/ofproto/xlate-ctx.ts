@@ -11,6 +11,7 @@ import type { LearnAction, OfAction } from './actions.ts';
 import type { FlowSpec } from './flow-spec.ts';
 import type { Classifier } from './classifier.ts';
 import type { Group } from './group.ts';
+import type { Meter } from './meter.ts';
 import { fieldKeyMask } from './fields.ts';
 import type { MacTable } from './mac-learning.ts';
 import type { RecircIds } from './recirc.ts';
@@ -41,6 +42,8 @@ export interface XBridge {
   recirc: RecircIds;
   /** OpenFlow groups by id. */
   groups: Map<number, Group>;
+  /** OpenFlow meters by id; absent: meter actions do nothing. */
+  meters?: Map<number, Meter>;
   /** Counted when a translation sends to the (absent) controller. */
   onControllerPacket?: () => void;
   /**

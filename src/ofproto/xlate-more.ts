@@ -15,6 +15,7 @@ import { emptyMatch } from './match.ts';
 import { type Ctx } from './xlate-ctx.ts';
 import { xlateFieldAction } from './xlate-fields.ts';
 import { outputPort } from './xlate-output.ts';
+import { hash2Words, multipathLink, ovsFlowHash, type Reads } from './flow-hash.ts';
 
 const TCP_FIN = 0x001;
 const TCP_RST = 0x004;
@@ -42,17 +43,35 @@ export function xlateMoreAction(ctx: Ctx, a: OfAction, run: (acts: OfAction[]) =
       ctx.exit = true;
       return true;
     case 'multipath': {
-      const h = flowHash(ctx, a.fields, a.basis);
-      load(ctx, a.dst, BigInt(pickLink(a.algorithm, h, a.nLinks, a.arg)));
+      // OVS's own hash and link choice (flow-hash.ts): the same link as OVS for the same packet.
+      const reads: Reads = [];
+      const h = ovsFlowHash(ctx.flow, a.fields, a.basis, reads);
+      if (h === null) load(ctx, a.dst, BigInt(pickLink(a.algorithm, flowHash(ctx, a.fields, a.basis), a.nLinks, a.arg)));
+      else {
+        for (const [w, m] of reads) ctx.unwild(w, m);
+        load(ctx, a.dst, BigInt(multipathLink(a.algorithm, h, a.nLinks, a.arg)));
+      }
       return true;
     }
     case 'bundle': {
-      const live = a.members.filter((p) => ctx.br.portsByOf.get(p)?.up === true);
+      const up = (p: number) => ctx.br.portsByOf.get(p)?.up === true;
       let port = 0xffff; // OFPP_NONE: no live member
-      if (live.length && a.algorithm === 'active_backup') port = live[0];
-      else if (live.length) {
-        const h = flowHash(ctx, a.fields, a.basis);
-        port = live[pickLink('hrw', h, live.length, 0)];
+      if (a.algorithm === 'active_backup') port = a.members.find(up) ?? 0xffff;
+      else {
+        // As OVS's bundle hrw: each live member i scores hash_2words(i, flow hash); the best wins.
+        const reads: Reads = [];
+        const h = ovsFlowHash(ctx.flow, a.fields, a.basis, reads) ?? flowHash(ctx, a.fields, a.basis);
+        if (a.members.length > 1) for (const [w, m] of reads) ctx.unwild(w, m);
+        let best = -1, bestW = 0;
+        a.members.forEach((p, i) => {
+          if (!up(p)) return;
+          const w = hash2Words(i, h);
+          if (best < 0 || w > bestW) {
+            best = i;
+            bestW = w;
+          }
+        });
+        if (best >= 0) port = a.members[best];
       }
       if (a.dst) load(ctx, a.dst, BigInt(port));
       else if (port !== 0xffff) outputPort(ctx, port);

@@ -35,6 +35,7 @@ import { xlateFieldAction } from './xlate-fields.ts';
 import { runActionSet } from './action-set.ts';
 import { xlateGroup } from './xlate-group.ts';
 import { xlateMoreAction } from './xlate-more.ts';
+import { xlateCheckPktLarger } from './xlate-pkt-len.ts';
 import { outputPort } from './xlate-output.ts';
 import type { Rule } from './rule.ts';
 import * as dp from '../datapath/dp-actions.ts';
@@ -150,9 +151,12 @@ function cookieSuffix(rule: Rule): string {
 
 function executeActions(ctx: Ctx, actions: OfAction[]): void {
   if (actions.length === 0 && ctx.trace) ctx.tr('    drop');
-  for (const a of actions) {
+  for (let i = 0; i < actions.length; i++) {
+    const a = actions[i];
     if (ctx.exit) return;
     if (ctx.trace) ctx.tr('    ' + formatActions([a]));
+    // check_pkt_larger translates the rest of the list twice, into its two branches.
+    if (a.type === 'check_pkt_larger') return xlateCheckPktLarger(ctx, a, actions.slice(i + 1), (acts) => executeActions(ctx, acts));
     executeAction(ctx, a);
   }
 }
@@ -203,6 +207,12 @@ function executeAction(ctx: Ctx, a: OfAction): void {
     case 'ct_clear':
       xlateCtClear(ctx);
       return;
+    case 'meter': {
+      // The datapath meter the OpenFlow meter runs on (add-flow refuses a meter that does not exist).
+      const m = ctx.br.meters?.get(a.meterId);
+      if (m) ctx.out.push(dp.meter(m.dpId));
+      return;
+    }
     default:
       if (!xlateMoreAction(ctx, a, (acts) => executeActions(ctx, acts))) xlateFieldAction(ctx, a);
   }

@@ -58,7 +58,9 @@ class StepNormaliser {
 
   output(st: Step, r: Ran): string[] {
     let out: string[];
-    if (r.code !== 0) out = errorLine(r);
+    // diff-flows exits 2 when the tables differ, after printing the difference (ovs-ofctl's convention).
+    if (st.cmd === 'diff-flows' && r.code === 2 && r.stderr.trim() === '') out = [...lines(r.stdout), 'exit status 2'];
+    else if (r.code !== 0) out = errorLine(r);
     else {
       let raw = lines(r.stdout);
       if (st.cmd === 'dump-conntrack') raw = this.nat.conntrack(raw);
@@ -74,6 +76,17 @@ class StepNormaliser {
 function errorLine(r: Ran): string[] {
   const first = lines(r.stderr)[0] ?? `exit status ${r.code}`;
   return [`error: ${first.replace(/^(swctl|ovs-vswitchd|ovs-ofctl|ovs-appctl): /, '')}`];
+}
+
+/** Meters are OpenFlow 1.3: ovs-ofctl speaks it for meter commands and for flows that use a meter. */
+const OF13 = ['-O', 'OpenFlow13'];
+const of13If = (flows: string[]) => (flows.some((f) => /\bmeter:/.test(f)) ? OF13 : []);
+
+/** A step's FLOW arguments as a flows file (replace-flows, diff-flows). */
+function flowsFile(dir: string, flows: string[]): string {
+  const f = join(dir, 'step-flows.txt');
+  writeFileSync(f, flows.join('\n') + '\n');
+  return f;
 }
 
 function portNumber(p: string): number {
@@ -110,6 +123,7 @@ export class SwdDriver implements Driver {
       files.set(p, f);
       await this.ok(['add-port', 'br0', p, 'type=dummy', `ofport=${portNumber(p)}`, `options:tx_pcap=${f}`]);
     }
+    for (const m of s.meters) await this.ok(['add-meter', 'br0', m]);
     if (s.groups.length) {
       const groups = join(this.swd.dir, 'groups.txt');
       writeFileSync(groups, s.groups.join('\n') + '\n');
@@ -123,11 +137,18 @@ export class SwdDriver implements Driver {
 
   private command(st: Step): string[] {
     switch (st.cmd) {
-      case 'inject': return ['inject', 'br0', ...st.args];
+      case 'inject': {
+        // Several packets in one step arrive together (netdev-dummy/receive takes a list): swctl sends copies.
+        const [port, ...pkts] = st.args;
+        if (pkts.length > 1 && pkts.every((p) => p === pkts[0])) return ['inject', 'br0', port, pkts[0], '--count', String(pkts.length)];
+        return ['inject', 'br0', ...st.args];
+      }
       case 'dump-flows': return ['dump-flows', 'br0', ...st.args];
       case 'trace': return ['trace', 'br0', ...st.args];
       case 'add-group': case 'mod-group': case 'del-groups': case 'dump-groups': case 'dump-group-stats':
+      case 'add-flow': case 'add-meter': case 'mod-meter': case 'del-meters': case 'dump-meters': case 'meter-stats':
         return [st.cmd, 'br0', ...st.args];
+      case 'replace-flows': case 'diff-flows': return [st.cmd, 'br0', flowsFile(this.swd.dir, st.args)];
       default: return [st.cmd, ...st.args];
     }
   }
@@ -184,6 +205,7 @@ export class OvsDriver implements Driver {
       vsctl.push('--', 'set', 'interface', p, `options:tx_pcap=${f}`);
     }
     await this.ok('ovs-vsctl', vsctl.slice(1));
+    for (const m of s.meters) await this.ok('ovs-ofctl', [...OF13, 'add-meter', 'br0', m]);
     if (s.groups.length) {
       const groups = join(this.dir, 'groups.txt');
       writeFileSync(groups, s.groups.join('\n') + '\n');
@@ -191,7 +213,7 @@ export class OvsDriver implements Driver {
     }
     const flows = join(this.dir, 'flows.txt');
     writeFileSync(flows, s.flows.join('\n') + '\n');
-    await this.ok('ovs-ofctl', ['add-flows', 'br0', flows]);
+    await this.ok('ovs-ofctl', [...of13If(s.flows), 'add-flows', 'br0', flows]);
     this.norm = new StepNormaliser(new NatNormaliser(s.flows), new TxWatcher(files));
   }
 
@@ -207,6 +229,10 @@ export class OvsDriver implements Driver {
       case 'add-group': case 'mod-group': case 'del-groups':
         return ['ovs-ofctl', [st.cmd, 'br0', ...a]];
       case 'dump-groups': case 'dump-group-stats': return ['ovs-ofctl', [st.cmd, 'br0', ...a]];
+      case 'add-flow': return ['ovs-ofctl', [...of13If(a), st.cmd, 'br0', ...a]];
+      case 'replace-flows': case 'diff-flows': return ['ovs-ofctl', [...of13If(a), st.cmd, 'br0', flowsFile(this.dir, a)]];
+      case 'add-meter': case 'mod-meter': case 'del-meters': case 'dump-meters': case 'meter-stats':
+        return ['ovs-ofctl', [...OF13, st.cmd, 'br0', ...a]];
       case 'dump-conntrack': case 'flush-conntrack': case 'ct-stats-show':
       case 'ct-set-limits': case 'ct-get-limits': case 'ct-del-limits':
       case 'ct-get-nconns': case 'ct-set-maxconns': case 'ct-get-maxconns':

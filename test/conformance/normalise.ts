@@ -108,8 +108,14 @@ export function normGroups(lines: string[]): string[] {
   return [head, ...rows.map((l) => l.replace(/\bduration=[0-9.]+s/, 'duration=X')).sort((a, b) => id(a) - id(b))].filter((l) => l !== undefined);
 }
 
+/** meter-stats: durations masked. */
+export function normMeterStats(lines: string[]): string[] {
+  return lines.map((l) => l.replace(/\bduration:[0-9.]+s/, 'duration:X'));
+}
+
 export function normalise(cmd: string, lines: string[]): string[] {
   switch (cmd) {
+    case 'meter-stats': return normMeterStats(lines);
     case 'dump-groups': case 'dump-group-stats': return normGroups(lines);
     case 'dump-conntrack': return normConntrack(lines);
     case 'dump-dp-flows': return normDpFlows(lines);

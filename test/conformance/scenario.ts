@@ -7,6 +7,9 @@
 //   groups:                                  (optional) ovs-ofctl add-group syntax,
 //   group_id=1,type=select,bucket=output:2   one per line, added before the flows
 //   (blank line ends the groups)
+//   meters:                                  (optional) ovs-ofctl add-meter syntax,
+//   meter=1 pktps bands=type=drop rate=1     one per line, added before groups and flows
+//   (blank line ends the meters)
 //   flows:
 //   table=0,priority=1,actions=drop          ovs-ofctl syntax, one per line
 //   (blank line ends the flow table)
@@ -33,7 +36,10 @@
 // flush-conntrack [zone=N] [TUPLE], ct-stats-show, ct-set-limits ...,
 // ct-get-limits ..., ct-del-limits ..., ct-get-nconns, ct-set-maxconns N,
 // add-group GROUP, mod-group GROUP, del-groups [group_id=N], dump-groups [N],
-// dump-group-stats [group_id=N].
+// dump-group-stats [group_id=N], add-flow FLOW, replace-flows FLOW...,
+// diff-flows FLOW... (each FLOW a line of the file given to the command),
+// add-meter METER, mod-meter METER, del-meters [meter=N], dump-meters
+// [meter=N], meter-stats [meter=N].
 
 import { readFileSync } from 'node:fs';
 
@@ -56,6 +62,8 @@ export interface Scenario {
   ports: string[];
   /** Groups (add-group syntax), added before the flows that may send to them. */
   groups: string[];
+  /** Meters (add-meter syntax), added before the groups and flows that may use them. */
+  meters: string[];
   flows: string[];
   steps: Step[];
 }
@@ -78,8 +86,8 @@ export function splitArgs(line: string): string[] {
 }
 
 export function parseScenario(text: string, file = '(scenario)'): Scenario {
-  const s: Scenario = { comments: [], ports: [...DEFAULT_PORTS], groups: [], flows: [], steps: [] };
-  let mode: 'top' | 'groups' | 'flows' | 'steps' = 'top';
+  const s: Scenario = { comments: [], ports: [...DEFAULT_PORTS], groups: [], meters: [], flows: [], steps: [] };
+  let mode: 'top' | 'groups' | 'meters' | 'flows' | 'steps' = 'top';
   let notes: string[] = [];
   text.split('\n').forEach((line, i) => {
     if (line.startsWith('#')) {
@@ -99,6 +107,15 @@ export function parseScenario(text: string, file = '(scenario)'): Scenario {
     if (mode === 'groups') {
       if (line.trim() === '') mode = 'top';
       else s.groups.push(line);
+      return;
+    }
+    if (mode === 'top' && line === 'meters:') {
+      mode = 'meters';
+      return;
+    }
+    if (mode === 'meters') {
+      if (line.trim() === '') mode = 'top';
+      else s.meters.push(line);
       return;
     }
     if (mode === 'top' && line === 'flows:') {
@@ -143,6 +160,7 @@ export function formatStep(st: Step): string {
 export function formatScenario(s: Scenario): string {
   const lines = [...s.comments];
   if (s.ports.join(' ') !== DEFAULT_PORTS.join(' ')) lines.push(`ports: ${s.ports.join(' ')}`);
+  if (s.meters.length) lines.push('meters:', ...s.meters, '');
   if (s.groups.length) lines.push('groups:', ...s.groups, '');
   lines.push('flows:', ...s.flows, '');
   for (const st of s.steps) {

@@ -129,7 +129,7 @@ describe('swctl without a daemon', () => {
     expect(cmds).toEqual([
       'show', 'add-br', 'del-br', 'list-br', 'add-port', 'del-port', 'dump-ports', 'add-flow', 'add-flows', 'replace-flows', 'diff-flows', 'mod-flows',
       'del-flows', 'dump-flows', 'parse-flows', 'add-group', 'add-groups', 'mod-group', 'del-groups', 'dump-groups',
-      'dump-group-stats', 'inject', 'pcap-replay', 'trace', 'dump-dp-flows', 'del-dp-flows',
+      'dump-group-stats', 'add-meter', 'mod-meter', 'del-meters', 'dump-meters', 'meter-stats', 'meter-features', 'inject', 'pcap-replay', 'trace', 'dump-dp-flows', 'del-dp-flows',
       'fdb-show', 'pmd-stats-show', 'pmd-set-threads', 'dump-conntrack', 'offload-set', 'offload-show', 'dump-offloaded', 'flush-conntrack', 'dump-conntrack-exp', 'ct-stats-show', 'ct-set-maxconns', 'ct-get-maxconns',
       'ct-get-nconns', 'ct-set-limits', 'ct-get-limits', 'ct-del-limits', 'ct-enable-tcp-seq-chk',
       'ct-disable-tcp-seq-chk', 'ct-get-tcp-seq-chk', 'ct-set-timeout-policy', 'ct-get-timeout-policy', 'ct-events', 'ct-save', 'ct-save-show', 'vlog-set', 'vlog-list',

@@ -8,7 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { Conntrack } from '../../src/conntrack/conntrack.ts';
 import { conntrackHook, Datapath, type UpcallResult } from '../../src/datapath/datapath.ts';
-import { ct, output, recirc, userspace, type DpAction } from '../../src/datapath/dp-actions.ts';
+import { ct, meter, output, recirc, userspace, type DpAction } from '../../src/datapath/dp-actions.ts';
+import { DP_METER_PKTPS } from '../../src/datapath/meter.ts';
 import { FT_UDP } from '../../src/datapath/flowtable.ts';
 import { DpPort } from '../../src/datapath/port.ts';
 import { composePacket } from '../../src/packet/compose.ts';
@@ -107,5 +108,19 @@ describe('datapath flowtable', () => {
     const r = rig(true, [ctA({ commit: true, nat: snat }), userspace('controller'), output(2)]);
     run(r, 4);
     expect(r.dp.flowtable.entries().filter((e) => e.outputs[0] === 2)).toEqual([]);
+  });
+
+  it('a path through a meter is not offloaded: every packet still meets the bucket', () => {
+    const r = rig(true, [meter(0), ctA({ commit: true, nat: snat }), output(2)]);
+    // 2 packets of burst, rate 1/s; run() sends one packet a millisecond.
+    r.dp.meters.set(r.dp.meters.alloc(), { flags: DP_METER_PKTPS, bands: [{ rate: 1, burstSize: 2 }] }, 1000);
+    r.dp.receive(1, [OUT], 1000);
+    for (let i = 0; i < 5; i++) {
+      r.dp.receive(2, [replyTo(r.p2.sent[0])], 1001 + 2 * i);
+      r.dp.receive(1, [OUT], 1002 + 2 * i);
+    }
+    expect(r.dp.flowtable.entries().filter((e) => e.outputs[0] === 2)).toEqual([]);
+    expect(r.p2.sent.length).toBe(2);
+    expect(r.dp.meters.stats(0)).toEqual({ packets: 6, bytes: 6 * OUT.length, bands: [{ packets: 4, bytes: 4 * OUT.length }] });
   });
 });

@@ -68,6 +68,8 @@ export interface PmdWorkerData {
   conntrack: ConntrackDescriptor;
   /** The flowtable configuration (flowtable.ts FlowtableConfig), shared. */
   offload: SharedArrayBuffer;
+  /** The datapath's meters (meter.ts MeterTable), shared; absent: this thread has its own (tests). */
+  meters?: SharedArrayBuffer;
   wakeFd: number;
   upcallPort: MessagePort;
   ctlPort: MessagePort;

@@ -99,6 +99,8 @@ export class PmdSet {
     private readonly conntrack: Conntrack,
     threads: number,
     private readonly offload: SharedArrayBuffer,
+    /** The datapath's meters (meter.ts), shared by every thread. */
+    private readonly meters?: SharedArrayBuffer,
   ) {
     for (let s = MAX_PORT_SLOTS - 1; s >= 0; s--) this.freeSlots.push(s);
     this.setThreads(threads);
@@ -129,7 +131,7 @@ export class PmdSet {
     const worker = startTsWorker(new URL('./pmd-worker.ts', import.meta.url).href, {
       workerData: {
         index, stats: stats.buffer, shared: this.shared.buffer,
-        conntrack: this.conntrack.shared(), offload: this.offload, wakeFd, upcallPort: up.port2, ctlPort: ctl.port2,
+        conntrack: this.conntrack.shared(), offload: this.offload, meters: this.meters, wakeFd, upcallPort: up.port2, ctlPort: ctl.port2,
       },
       transferList: [up.port2, ctl.port2],
     });

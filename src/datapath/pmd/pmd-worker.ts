@@ -22,6 +22,7 @@ import { FK_HEADER_FIRST } from '../../packet/extract.ts';
 import { conntrackHook, Datapath, UPCALL_QUEUED, type UpcallResult } from '../datapath.ts';
 import type { Megaflow } from '../megaflow.ts';
 import { FlowtableConfig, formatFtEntry } from '../flowtable.ts';
+import { MeterTable } from '../meter.ts';
 import { eventFdDrain, poll, POLLERR, POLLHUP, POLLIN, POLLNVAL } from '../native/native.ts';
 import { DpPort, isRxBackend, type PortBackend, type RxBackend } from '../port.ts';
 import { DummyBackend } from '../ports/dummy.ts';
@@ -166,6 +167,7 @@ function expireUpcalls(nowMs: number): void {
 }
 
 const dp = new Datapath(upcall, conntrackHook(ct), null, new FlowtableConfig(wd.offload));
+if (wd.meters) dp.meters = new MeterTable(wd.meters);
 // A reassembled packet that waited for an upcall and is dropped frees its fragments (counted purged).
 upq.onDropFragments = (list) => ct.ipf.release(list, false);
 
