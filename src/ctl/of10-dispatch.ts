@@ -8,7 +8,7 @@ import { Writer } from '../openflow/buffer.ts';
 import { OFPBRC_BAD_LEN, OFPBRC_BAD_TYPE, OFPBRC_EPERM, OFPET_BAD_ACTION, OFPET_BAD_REQUEST, OFPET_FLOW_MOD_FAILED, OfError } from '../openflow/errors.ts';
 import { bodyReader, finishMsg, readHeader, startMsg } from '../openflow/header.ts';
 import {
-  actionCodec10, decodeFlowMod10, decodeNxFlowStatsRequest, encodeNxFlowStats, NXST_AGGREGATE, NXST_FLOW, NXT_FLOW_MOD,
+  decodeActions10, decodeFlowMod10, decodeNxFlowStatsRequest, encodeNxFlowStats, NXST_AGGREGATE, NXST_FLOW, NXT_FLOW_MOD,
   NXT_FLOW_MOD_TABLE_ID, NXT_SET_FLOW_FORMAT, OFPST10_DESC, OFPST10_PORT, OFPST10_TABLE, OFPST10_VENDOR, OFPT10_BARRIER_REPLY,
   OFPT10_BARRIER_REQUEST, OFPT10_FLOW_MOD, OFPT10_STATS_REPLY, OFPT10_STATS_REQUEST, OFPT10_VENDOR,
 } from '../openflow/of10.ts';
@@ -94,7 +94,7 @@ export function dispatch10(br: OfBridge, st: Of10State, msg: Buffer, send: (b: B
       const r = bodyReader(msg);
       const bufferId = r.u32(), inPort = r.u16(), actionsLen = r.u16();
       if (actionsLen % 8) throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_LEN, 'packet_out actions');
-      const actions = actionCodec10().decode(r.sub(actionsLen));
+      const actions = decodeActions10(r.sub(actionsLen), false);
       return br.packetOut({ bufferId, inPort, actions, packet: r.bytes(r.left) });
     }
     case OFPT10_VENDOR: {

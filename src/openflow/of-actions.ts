@@ -18,13 +18,15 @@ import {
   OFPBAC_BAD_ARGUMENT, OFPBAC_BAD_EXPERIMENTER, OFPBAC_BAD_LEN, OFPBAC_BAD_OUT_PORT, OFPBAC_BAD_SET_ARGUMENT,
   OFPBAC_BAD_SET_LEN, OFPBAC_BAD_SET_TYPE, OFPBAC_BAD_TYPE, OFPET_BAD_ACTION, OfError,
 } from './errors.ts';
-import { checkWritable, decodeNxAction, decodeOnfCopyField, encodeNxAction, ONF_ET_COPY_FIELD, type NestedCodec } from './nx-actions.ts';
+import { checkWritable, decodeOnfCopyField, ONF_ET_COPY_FIELD, type NestedCodec } from './nx-actions.ts';
+import { decodeNx as decodeNxAction, encodeNx as encodeNxAction } from './nx-actions-more.ts';
 import { expError, OFPBAC_BAD_SET_MASK, OFPBIC_UNSUP_INST, OFPET_BAD_INSTRUCTION, ONF_VENDOR } from './errors.ts';
 import { NX_EXPERIMENTER_ID, pullHeader, putHeader, refWireField } from './oxm.ts';
 import { portFromOf11, portToOf11 } from './ports.ts';
 
 export const OFPAT_OUTPUT = 0;
 export const OFPAT_PUSH_VLAN = 17;
+export const OFPAT_SET_QUEUE = 21;
 export const OFPAT_POP_VLAN = 18;
 export const OFPAT_GROUP = 22;
 export const OFPAT_SET_NW_TTL = 23;
@@ -80,11 +82,20 @@ function encodeOne(w: Writer, a: OfAction, ctx: ActionContext, nested: NestedCod
       w.u16(OFPAT_OUTPUT).u16(16).u32(portToOf11(a.port)).u16(a.port === OFPP_CONTROLLER ? (a.maxLen ?? 65535) : 0).zeros(6);
       return;
     case 'controller':
-      if (a.reason === undefined && a.id === undefined && a.userdata === undefined && !a.pause) {
+      if (a.reason === undefined && a.id === undefined && a.userdata === undefined && !a.pause && a.meterId === undefined) {
         w.u16(OFPAT_OUTPUT).u16(16).u32(portToOf11(OFPP_CONTROLLER)).u16(a.maxLen).zeros(6);
         return;
       }
       encodeNxAction(w, a, nested);
+      return;
+    case 'set_queue':
+      w.u16(OFPAT_SET_QUEUE).u16(8).u32(a.queue);
+      return;
+    case 'enqueue':
+      // OpenFlow 1.1+ has no enqueue: OVS sends set_queue, output, pop_queue.
+      w.u16(OFPAT_SET_QUEUE).u16(8).u32(a.queue);
+      w.u16(OFPAT_OUTPUT).u16(16).u32(portToOf11(a.port)).u16(65535).zeros(6);
+      encodeNxAction(w, { type: 'pop_queue' }, nested);
       return;
     case 'group':
       w.u16(OFPAT_GROUP).u16(8).u32(a.groupId);
@@ -192,6 +203,9 @@ function decodeOne(r: Reader, nested: NestedCodec): OfAction {
       if (p === OFPP_CONTROLLER) return { type: 'controller', maxLen };
       return { type: 'output', port: p };
     }
+    case OFPAT_SET_QUEUE:
+      fixed(8);
+      return { type: 'set_queue', queue: b.u32() };
     case OFPAT_GROUP:
       fixed(8);
       return { type: 'group', groupId: b.u32() };
