@@ -17,11 +17,12 @@ import { NX_EXPERIMENTER_ID } from '../openflow/oxm.ts';
 import { encodeEchoReply, encodeGetConfigReply, decodeSetConfig } from '../openflow/switch-msgs.ts';
 import { OF_TABLES, type OfBridge } from './of-bridge.ts';
 import { VERSION } from './version.ts';
+import { handleNxMessage, type NxConnState } from './of-nx.ts';
 
 const OFPBRC10_BAD_SUBTYPE = 4;
 const OFPBRC10_BAD_STAT = 2;
 
-export interface Of10State {
+export interface Of10State extends NxConnState {
   flowFormat: number;
   tableIdExt: boolean;
   config: { flags: number; missSendLen: number };
@@ -113,8 +114,7 @@ export function dispatch10(br: OfBridge, st: Of10State, msg: Buffer, send: (b: B
         return;
       }
       if (subtype === NXT_FLOW_MOD) return br.flowMod(decodeFlowMod10(msg, st.tableIdExt));
-      // NXT_SET_PACKET_IN_FORMAT: standard packet-ins (0) are what swd sends.
-      if (subtype === 16 && r.u32() === 0) return;
+      if (handleNxMessage(br, st, msg)) return;
       throw new OfError(OFPET_BAD_REQUEST, OFPBRC10_BAD_SUBTYPE, `Nicira message ${subtype}`);
     }
     case OFPT10_STATS_REQUEST:
