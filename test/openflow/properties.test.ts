@@ -17,6 +17,7 @@ import { actionCodec10 } from '../../src/openflow/of10.ts';
 import { formatActions } from '../../src/ofproto/format-actions.ts';
 import { decodeActions } from '../../src/openflow/of-actions.ts';
 import { readFileSync } from 'node:fs';
+import { decodeCtFlush, decodeCtFlushZone } from '../../src/openflow/ct-flush.ts';
 
 const matchPart = fc.oneof(
   fc.constantFrom('ip', 'tcp', 'udp', 'arp', 'ipv6', 'icmp', 'tcp6', 'udp6'),
@@ -143,6 +144,10 @@ describe('codec properties', () => {
       return decodeFlowMod10(m, false);
     }],
     ['NXST_FLOW request', (b) => decodeNxFlowStatsRequest(new Reader(b, 0, b.length, () => new OfError(1, 6, 'short')))],
+    ['NXT_CT_FLUSH', (b) => decodeCtFlush(new Reader(b, 0, b.length, () => new OfError(1, 6, 'short')))],
+    ['NXT_CT_FLUSH_ZONE', (b) => decodeCtFlushZone(new Reader(b, 0, b.length, () => new OfError(1, 6, 'short')))],
+    ['OpenFlow 1.3 actions', (b) => decodeActions(new Reader(b, 0, b.length, () => new OfError(2, 1, 'short')), { version: 4, match: null })],
+    ['OpenFlow 1.0 actions', (b) => actionCodec10().decode(new Reader(b, 0, b.length, () => new OfError(2, 1, 'short')))],
   ];
 
   const onlyOfErrors = (fn: (b: Buffer) => unknown, b: Buffer) => {
@@ -172,6 +177,24 @@ describe('codec properties', () => {
         onlyOfErrors((x) => actionCodec10().decode(rd(x)), t);
       }),
       { numRuns: 3000 },
+    );
+  });
+
+  it('Nicira actions of every subtype with random bodies never throw anything but an OfError', () => {
+    const rd = (x: Buffer) => new Reader(x, 0, x.length, () => new OfError(2, 1, 'short'));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 60 }), fc.uint8Array({ minLength: 0, maxLength: 120 }), (subtype, body) => {
+        const len = (10 + body.length + 7) & ~7;
+        const b = Buffer.alloc(len);
+        b.writeUInt16BE(0xffff, 0);
+        b.writeUInt16BE(len, 2);
+        b.writeUInt32BE(0x2320, 4);
+        b.writeUInt16BE(subtype, 8);
+        Buffer.from(body).copy(b, 10);
+        onlyOfErrors((x) => decodeActions(rd(x), { version: 4, match: null }), b);
+        onlyOfErrors((x) => actionCodec10().decode(rd(x)), b);
+      }),
+      { numRuns: 5000 },
     );
   });
 
