@@ -36,6 +36,10 @@ export function errorFor10(e: OfError): [number, number] {
     return [3, map[e.ofCode] ?? 5];
   }
   if (e.ofType === 0) return [0, e.ofCode];
+  // Port mod failed, queue op failed and (1.3-numbered) property errors have 1.0 places of their own.
+  if (e.ofType === 7 && e.ofCode <= 1) return [4, e.ofCode];
+  if (e.ofType === 9 && e.ofCode <= 2) return [5, e.ofCode];
+  if (e.ofType === 13) return [13, e.ofCode];
   return [OFPET_BAD_REQUEST, OFPBRC_EPERM];
 }
 

@@ -14,10 +14,14 @@ export const NXT_CT_FLUSH = 32;
 const NXT_CT_ORIG_TUPLE = 0, NXT_CT_REPLY_TUPLE = 1, NXT_CT_ZONE_ID = 2;
 const TUPLE_SRC = 0, TUPLE_DST = 1, TUPLE_SRC_PORT = 2, TUPLE_DST_PORT = 3, TUPLE_ICMP_ID = 4, TUPLE_ICMP_TYPE = 5, TUPLE_ICMP_CODE = 6;
 
-/** OFPBPC_BAD_LEN / OFPBPC_BAD_VALUE: OpenFlow 1.4+'s bad-property errors (type 14), which OVS sends for these. */
-const OFPET_BAD_PROPERTY = 14;
-const badProp = (code: number, msg: string) => new OfError(OFPET_BAD_PROPERTY, code, msg);
-const BPC_BAD_LEN = 2, BPC_BAD_VALUE = 3;
+/**
+ * OFPBPC_BAD_LEN / OFPBPC_BAD_VALUE in OpenFlow 1.0's and 1.3's numbering
+ * (13,3) / (13,4), the versions ovs-ofctl sends these in (1.4+ numbers
+ * them (14,1) / (14,2)).
+ */
+const OFPET13_BAD_PROPERTY = 13;
+const badProp = (code: number, msg: string) => new OfError(OFPET13_BAD_PROPERTY, code, msg);
+const BPC_BAD_LEN = 3, BPC_BAD_VALUE = 4;
 
 export interface CtFlush {
   zone?: number;

@@ -143,7 +143,7 @@ describe('hostile OpenFlow peers', () => {
     ['an unknown Nicira message', () => hex('04040010 00000023 00002320 000000fe'), 'OFPBRC_BAD_EXP_TYPE'],
     ['a truncated NXT_CT_FLUSH_ZONE', () => hex('04040012 00000024 00002320 0000001d 0000'), 'OFPBRC_BAD_LEN'],
     ['a port mod of a port that does not exist', () => hex('04100028 00000025 00000063 00000000 505400000001 0000 00000000 00000000 00000000 00000000'), 'OFPPMFC_BAD_PORT'],
-    ['queue statistics of a queue that does not exist', () => encodeMultipartRequest(4, 0x26, 5, hex('ffffffff 00000005')), 'type 9/1'],
+    ['queue statistics of a queue that does not exist', () => encodeMultipartRequest(4, 0x26, 5, hex('ffffffff 00000005')), 'OFPQOFC_BAD_QUEUE'],
   ];
 
   for (const [what, build, expected] of cases) {

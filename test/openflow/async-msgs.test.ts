@@ -101,6 +101,6 @@ describe('NXT_CT_FLUSH_ZONE and NXT_CT_FLUSH as OVS sends them', () => {
       }
     })();
     expect(e).toBeInstanceOf(OfError);
-    expect([e!.ofType, e!.ofCode]).toEqual([14, 2]);
+    expect(e!.label).toBe('OFPBPC_BAD_LEN');
   });
 });
