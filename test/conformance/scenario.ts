@@ -33,7 +33,9 @@
 // flush-conntrack [zone=N] [TUPLE], ct-stats-show, ct-set-limits ...,
 // ct-get-limits ..., ct-del-limits ..., ct-get-nconns, ct-set-maxconns N,
 // add-group GROUP, mod-group GROUP, del-groups [group_id=N], dump-groups [N],
-// dump-group-stats [group_id=N].
+// dump-group-stats [group_id=N]; over the wire (ofctl.ts): ofctl ARGS
+// (ovs-ofctl -O OpenFlow13 ARGS against swd's br0.mgmt / OVS's br0),
+// monitor ARGS, monitor-lines.
 
 import { readFileSync } from 'node:fs';
 
