@@ -48,6 +48,8 @@ export interface NestedCodec {
   /** The codec for ct's exec(): the only place ct_mark and ct_label may be written. */
   readonly ctExec: NestedCodec;
   readonly inCtExec: boolean;
+  /** The OpenFlow version (1.5 carries masked set_field instead of reg_load). */
+  readonly version?: number;
 }
 
 export const NXAST_GROUP = 40;

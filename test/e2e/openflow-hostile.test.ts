@@ -171,6 +171,8 @@ describe('hostile OpenFlow peers', () => {
     // The well-behaved peer and swctl still work, and the datapath forwards.
     expect(await peer.errorFor(hex('04020008 00000031'))).toBe('none');
     expect(flows()).toEqual([' priority=1 actions=NORMAL']);
+    swd.ok(['inject', 'br0', 'p1', 'in_port(1),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.1.1.1,dst=10.1.1.2,proto=17,tos=0,ttl=64,frag=no),udp(src=1000,dst=53)']);
+    expect(swd.ok(['dump-flows', 'br0']).join('\n')).toMatch(/n_packets=1, .*priority=1 actions=NORMAL/);
   });
 
   it('a peer that floods requests and never reads the replies is disconnected', async () => {

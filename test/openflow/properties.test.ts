@@ -110,6 +110,23 @@ describe('codec properties', () => {
     expect(checked).toBeGreaterThan(200);
   });
 
+  it('OpenFlow 1.5 (copy_field, masked set_field): decode(encode(flow)) prints as the flow the text parsed to', () => {
+    let checked = 0;
+    fc.assert(
+      fc.property(flowText, (text) => {
+        const spec = parses(text.replace(/enqueue:(\d+):(\d+)/g, 'set_queue:$2,output:$1,pop_queue'));
+        if (!spec) return;
+        checked++;
+        const msg = encodeFlowMod(6, 1, { command: 'add', spec, bufferId: 0xffffffff });
+        const back = decodeFlowMod(msg);
+        expect(formatFlow(back.spec)).toBe(formatFlow(spec));
+        expect(encodeFlowMod(6, 1, back).equals(msg)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+    expect(checked).toBeGreaterThan(150);
+  });
+
   it('OpenFlow 1.0 (NXM) actions: decode(encode(actions)) is the actions the text parsed to', () => {
     let checked = 0;
     fc.assert(
