@@ -289,8 +289,11 @@ export function decodeFlowMod10(msg: Buffer, tableIdExt: boolean): FlowMod {
   spec.table = table === 0xff ? 0 : table;
   spec.tableGiven = table !== 0xff;
   Object.assign(spec, { priority, idleTimeout: idle, hardTimeout: hard, flags: flagsFromWire(flags & 0x7), actions: isDel ? [] : actions });
-  if (command === 'add') spec.cookie = cookie;
-  else if (cookieFilter) {
+  // OpenFlow 1.0's add always resets counters; OVS records that as reset_counts (shown by 1.3 dumps).
+  if (command === 'add') {
+    spec.cookie = cookie;
+    spec.flags.push('reset_counts');
+  } else if (cookieFilter) {
     spec.cookie = cookieFilter[0];
     spec.cookieMask = cookieFilter[1];
   }
