@@ -140,7 +140,8 @@ export class SwdDriver implements Driver {
     const target = `unix:${join(this.swd.rundir, 'br0.mgmt')}`;
     if (st.cmd === 'ofctl') return this.norm!.output(st, await runOfctl(ofctlArgv(st.args, target, this.swd.dir)));
     if (st.cmd === 'monitor') {
-      await this.monitor.start(st.args, target);
+      // ovs-ofctl monitor opens its control socket in OVS_RUNDIR.
+      await this.monitor.start(st.args, target, { ...process.env, OVS_RUNDIR: this.swd.dir });
       return [];
     }
     if (st.cmd === 'monitor-lines') return this.norm!.output(st, { code: 0, stdout: (await this.monitor.lines()).join('\n'), stderr: '' });
