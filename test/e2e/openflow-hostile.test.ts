@@ -133,7 +133,8 @@ describe('hostile OpenFlow peers', () => {
       return m;
     }, 'OFPBMC_BAD_FIELD'],
     ['an unknown action type', () => withAction(hex('0050 0008 00000000')), 'OFPBAC_BAD_TYPE'],
-    ['an action whose length is not a multiple of 8', () => withAction(hex('0000 000c 00000001 ffff0000')), 'OFPBAC_BAD_LEN'],
+    ['an action whose length is not a multiple of 8', () => withAction(hex('0000 000c 00000001 ffff0000 00000000')), 'OFPBAC_BAD_LEN'],
+    ['an instruction whose length is not a multiple of 8', () => withAction(hex('0000 000c 00000001 ffff0000')), 'OFPBIC_BAD_LEN'],
     ['an action longer than its list', () => withAction(hex('0000 0040 00000001 ffff0000 00000000')), 'OFPBAC_BAD_LEN'],
     ['a Nicira action of unknown subtype', () => withAction(hex('ffff 0010 00002320 00fe 000000000000')), 'OFPBAC_BAD_EXP_TYPE'],
     ['an unknown experimenter action', () => withAction(hex('ffff 0010 00abcdef 0001 000000000000')), 'OFPBAC_BAD_EXPERIMENTER'],
