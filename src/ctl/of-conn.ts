@@ -130,8 +130,12 @@ export class OfConnection {
       return;
     }
     try {
-      if (h.version !== this.version) throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_VERSION, `version 0x${h.version.toString(16)} after negotiating 0x${this.version.toString(16)}`);
-      if (this.version === OFP10_VERSION) dispatch10(this.br, this.of10, msg, (b) => this.send(b));
+      // [ofwire] As OVS's vconn: HELLO, ERROR and ECHO of another version pass, anything else is OFPBRC_BAD_VERSION.
+      const anyVersion = h.type === OFPT_HELLO || h.type === OFPT_ERROR || h.type === OFPT_ECHO_REQUEST || h.type === OFPT_ECHO_REPLY;
+      if (h.version !== this.version && !anyVersion) throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_VERSION, `version 0x${h.version.toString(16)} after negotiating 0x${this.version.toString(16)}`);
+      if (h.version !== this.version) {
+        if (h.type === OFPT_ECHO_REQUEST) this.send(encodeEchoReply(msg));
+      } else if (this.version === OFP10_VERSION) dispatch10(this.br, this.of10, msg, (b) => this.send(b));
       else this.dispatch(msg, h.type, h.xid);
     } catch (err) {
       // Nothing a peer sends may take the daemon down: an unexpected failure is logged and refused.

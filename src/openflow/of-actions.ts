@@ -245,7 +245,7 @@ function decodeOne(r: Reader, nested: NestedCodec): OfAction {
       fixed(16);
       const p = portFromOf11(b.u32());
       const maxLen = b.u16();
-      if (p === null || p === 0 || (p >= 0xff00 && p < 0xfff8) || p === 0xffff) throw bad(OFPBAC_BAD_OUT_PORT, 'output to an invalid port');
+      if (p === null || (p >= 0xff00 && p < 0xfff8) || p === 0xffff) throw bad(OFPBAC_BAD_OUT_PORT, 'output to an invalid port');
       if (p === OFPP_CONTROLLER) return { type: 'controller', maxLen };
       return { type: 'output', port: p };
     }

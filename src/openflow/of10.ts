@@ -101,7 +101,7 @@ function decodeOne10(r: Reader, nested: NestedCodec): OfAction {
     case 0: {
       fixed(8);
       const port = b.u16(), maxLen = b.u16();
-      if (port === 0 || (port >= 0xff00 && port < 0xfff8) || port === 0xffff) throw bad(OFPBAC_BAD_OUT_PORT, `output to port ${port}`);
+      if ((port >= 0xff00 && port < 0xfff8) || port === 0xffff) throw bad(OFPBAC_BAD_OUT_PORT, `output to port ${port}`);
       return port === OFPP_CONTROLLER ? { type: 'controller', maxLen } : { type: 'output', port };
     }
     case 1: fixed(8); return { type: 'mod_vlan_vid', vid: b.u16() & 0xfff };
