@@ -17,6 +17,7 @@ import type { Rule } from '../ofproto/rule.ts';
 import type { Switch } from '../ofproto/switch.ts';
 import { packetOut } from '../ofproto/packet-out.ts';
 import type { PacketOut } from '../openflow/packet.ts';
+import type { CtFlush } from '../openflow/ct-flush.ts';
 import {
   OFPBAC_BAD_ARGUMENT, OFPBAC_BAD_OUT_GROUP, OFPBIC_BAD_TABLE_ID, OFPET_BAD_ACTION, OFPET_BAD_INSTRUCTION, OFPET_FLOW_MOD_FAILED,
   OFPFMFC_OVERLAP, OFPFMFC_UNKNOWN, OfError,
@@ -147,6 +148,13 @@ export class OfBridge {
           buckets: g.bucketPackets.map((p, i) => ({ packetCount: BigInt(p), byteCount: BigInt(g.bucketBytes[i]) })),
         };
       });
+  }
+
+  /** Flush connections (NXT_CT_FLUSH_ZONE / NXT_CT_FLUSH), as `swctl flush-conntrack` does. */
+  ctFlush(f: CtFlush): number {
+    const n = this.sw.dp.conntrack.flush(f);
+    this.sw.revalidate(true);
+    return n;
   }
 
   /** Execute a packet-out as if the packet arrived on its in_port. */

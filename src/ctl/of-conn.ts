@@ -33,6 +33,9 @@ import { OF_TABLES, type OfBridge } from './of-bridge.ts';
 import { VERSION } from './version.ts';
 import { dispatch10, errorFor10, type Of10State } from './of10-dispatch.ts';
 import { bundleKind, Bundles } from './of-bundle.ts';
+import { handleNxMessage, type NxConnState } from './of-nx.ts';
+import { dispatchMore, multipartMore, packetIn2For } from './of-more.ts';
+import { NXPIF_NXT_PACKET_IN2 } from '../openflow/async-msgs.ts';
 
 /** Input a peer may have outstanding before it is cut off (a few maximal messages). */
 export const MAX_PENDING = 4 * 0x10000;
@@ -48,7 +51,7 @@ export class OfConnection {
   private buf: Buffer = Buffer.alloc(0);
   private version = 0;
   private config = { flags: 0, missSendLen: 128 };
-  private readonly of10: Of10State = { flowFormat: 0, tableIdExt: false, config: { flags: 0, missSendLen: 128 } };
+  private readonly of10: Of10State = { flowFormat: 0, tableIdExt: false, config: { flags: 0, missSendLen: 128 }, packetInFormat: 0 };
   private closed = false;
   /** Counters for tests and logs. */
   readonly stats = { received: 0, errors: 0 };
@@ -127,8 +130,12 @@ export class OfConnection {
       return;
     }
     try {
-      if (h.version !== this.version) throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_VERSION, `version 0x${h.version.toString(16)} after negotiating 0x${this.version.toString(16)}`);
-      if (this.version === OFP10_VERSION) dispatch10(this.br, this.of10, msg, (b) => this.send(b));
+      // [ofwire] As OVS's vconn: HELLO, ERROR and ECHO of another version pass, anything else is OFPBRC_BAD_VERSION.
+      const anyVersion = h.type === OFPT_HELLO || h.type === OFPT_ERROR || h.type === OFPT_ECHO_REQUEST || h.type === OFPT_ECHO_REPLY;
+      if (h.version !== this.version && !anyVersion) throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_VERSION, `version 0x${h.version.toString(16)} after negotiating 0x${this.version.toString(16)}`);
+      if (h.version !== this.version) {
+        if (h.type === OFPT_ECHO_REQUEST) this.send(encodeEchoReply(msg));
+      } else if (this.version === OFP10_VERSION) dispatch10(this.br, this.of10, msg, (b) => this.send(b));
       else this.dispatch(msg, h.type, h.xid);
     } catch (err) {
       // Nothing a peer sends may take the daemon down: an unexpected failure is logged and refused.
@@ -147,10 +154,19 @@ export class OfConnection {
     }
   }
 
+  /** [ofwire] Send an asynchronous message built for this peer's version (null: nothing for it). */
+  sendAsync(build: (version: number, nx: NxConnState) => Buffer | null): void {
+    if (this.version === 0 || this.closed) return;
+    const b = build(this.version, this.of10);
+    if (b) this.send(b);
+  }
+
   /** Send a packet-in (the controller action) to this peer, in its version. */
   packetIn(ofInPort: number, packet: Uint8Array, reason = OFPR_ACTION, tableId = 0): void {
     if (this.version === 0 || this.closed) return;
     const data = Buffer.from(packet);
+    // [ofwire] NXT_PACKET_IN2 when the peer asked for it (ovs-ofctl monitor -P nxt_packet_in2).
+    if (this.of10.packetInFormat === NXPIF_NXT_PACKET_IN2) return this.send(packetIn2For(this.version, ofInPort, data, reason, tableId));
     if (this.version === OFP10_VERSION) {
       const w = startMsg(1, OFPT_PACKET_IN, 0).u32(OFP_NO_BUFFER).u16(data.length).u16(ofInPort).u8(reason).u8(0).bytes(data);
       this.send(finishMsg(w));
@@ -177,9 +193,9 @@ export class OfConnection {
       case OFPT_HELLO: case OFPT_ECHO_REPLY: case OFPT_ERROR:
         return;
       case OFPT_EXPERIMENTER: {
-        // NXT_SET_PACKET_IN_FORMAT (16): standard packet-ins (0) are what swd sends.
+        // [ofwire] Nicira messages of every version (packet-in format, ct flushes): of-nx.ts.
+        if (handleNxMessage(this.br, this.of10, msg)) return;
         const vendor = msg.length >= 16 ? msg.readUInt32BE(8) : -1, subtype = msg.length >= 16 ? msg.readUInt32BE(12) : -1;
-        if (vendor === 0x2320 && subtype === 16 && msg.length >= 20 && msg.readUInt32BE(16) === 0) return;
         throw new OfError(OFPET_BAD_REQUEST, vendor === 0x2320 ? 4 : 3, `experimenter message 0x${vendor.toString(16)}/${subtype} is not supported`);
       }
       case OFPT_ECHO_REQUEST:
@@ -214,6 +230,8 @@ export class OfConnection {
       case OFPT_MULTIPART_REQUEST:
         return this.multipart(msg, xid);
       default:
+        // [ofwire] PORT_MOD, QUEUE_GET_CONFIG, ...: of-more.ts.
+        if (dispatchMore(this.br, msg, type, xid, v, (b) => this.send(b))) return;
         throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_TYPE, `message type ${type} is not supported`);
     }
   }
@@ -260,8 +278,12 @@ export class OfConnection {
         entries = [];
         for (let t = 0; t < OF_TABLES; t++) entries.push(encodeTableFeatures(t, '', 1_000_000, OF_TABLES));
         break;
-      default:
-        throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_MULTIPART, `multipart type ${req.type} is not supported`);
+      default: {
+        // [ofwire] QUEUE statistics, ...: of-more.ts.
+        const more = multipartMore(this.br, req.type, req.body, v);
+        if (!more) throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_MULTIPART, `multipart type ${req.type} is not supported`);
+        entries = more;
+      }
     }
     for (const m of multipartReplies(v, xid, req.type, entries)) this.send(m);
   }

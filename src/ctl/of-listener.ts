@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Switch } from '../ofproto/switch.ts';
 import { OfBridge } from './of-bridge.ts';
 import { OfConnection, type OfConnLog } from './of-conn.ts';
+import { OfAsync } from './of-async.ts';
 
 export const MGMT_SUFFIX = '.mgmt';
 
@@ -26,6 +27,8 @@ interface Listener {
 
 export class OpenFlowListeners {
   private readonly listeners = new Map<string, Listener>();
+  /** [ofwire] FLOW_REMOVED and PORT_STATUS for the bridges' connections. */
+  private readonly async: OfAsync;
 
   constructor(
     private readonly sw: Switch,
@@ -33,6 +36,7 @@ export class OpenFlowListeners {
     private readonly log: OfConnLog & { info(obj: object, msg: string): void },
     private readonly onChange: () => void,
   ) {
+    this.async = new OfAsync(sw, (br) => this.listeners.get(br)?.conns ?? []); // [ofwire]
     // Packet-ins: the switch's datapath hands controller-bound packets up; each goes to the bridge's connections.
     sw.dp.datapath.onUserspace = (dpInPort, packet, userdata) => {
       for (const br of sw.bridges.values()) {
@@ -49,6 +53,7 @@ export class OpenFlowListeners {
     const names = new Set(this.sw.listBridges());
     for (const name of names) if (!this.listeners.has(name)) this.listen(name);
     for (const [name, l] of this.listeners) if (!names.has(name)) this.stop(name, l);
+    this.async.sync(); // [ofwire]
   }
 
   connections(bridge: string): number {
@@ -99,6 +104,7 @@ export class OpenFlowListeners {
 
   async close(): Promise<void> {
     this.sw.dp.datapath.onUserspace = null;
+    this.async.close(); // [ofwire]
     const all = [...this.listeners];
     for (const [name, l] of all) this.stop(name, l);
     await Promise.all(all.map(([, l]) => new Promise<void>((r) => (l.server.listening ? l.server.once('close', () => r()) : r()))));

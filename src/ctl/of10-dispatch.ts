@@ -8,7 +8,7 @@ import { Writer } from '../openflow/buffer.ts';
 import { OFPBRC_BAD_LEN, OFPBRC_BAD_TYPE, OFPBRC_EPERM, OFPET_BAD_ACTION, OFPET_BAD_REQUEST, OFPET_FLOW_MOD_FAILED, OfError } from '../openflow/errors.ts';
 import { bodyReader, finishMsg, readHeader, startMsg } from '../openflow/header.ts';
 import {
-  actionCodec10, decodeFlowMod10, decodeNxFlowStatsRequest, encodeNxFlowStats, NXST_AGGREGATE, NXST_FLOW, NXT_FLOW_MOD,
+  decodeActions10, decodeFlowMod10, decodeNxFlowStatsRequest, encodeNxFlowStats, NXST_AGGREGATE, NXST_FLOW, NXT_FLOW_MOD,
   NXT_FLOW_MOD_TABLE_ID, NXT_SET_FLOW_FORMAT, OFPST10_DESC, OFPST10_PORT, OFPST10_TABLE, OFPST10_VENDOR, OFPT10_BARRIER_REPLY,
   OFPT10_BARRIER_REQUEST, OFPT10_FLOW_MOD, OFPT10_STATS_REPLY, OFPT10_STATS_REQUEST, OFPT10_VENDOR,
 } from '../openflow/of10.ts';
@@ -17,11 +17,12 @@ import { NX_EXPERIMENTER_ID } from '../openflow/oxm.ts';
 import { encodeEchoReply, encodeGetConfigReply, decodeSetConfig } from '../openflow/switch-msgs.ts';
 import { OF_TABLES, type OfBridge } from './of-bridge.ts';
 import { VERSION } from './version.ts';
+import { handleNxMessage, type NxConnState } from './of-nx.ts';
 
 const OFPBRC10_BAD_SUBTYPE = 4;
 const OFPBRC10_BAD_STAT = 2;
 
-export interface Of10State {
+export interface Of10State extends NxConnState {
   flowFormat: number;
   tableIdExt: boolean;
   config: { flags: number; missSendLen: number };
@@ -35,6 +36,10 @@ export function errorFor10(e: OfError): [number, number] {
     return [3, map[e.ofCode] ?? 5];
   }
   if (e.ofType === 0) return [0, e.ofCode];
+  // Port mod failed, queue op failed and (1.3-numbered) property errors have 1.0 places of their own.
+  if (e.ofType === 7 && e.ofCode <= 1) return [4, e.ofCode];
+  if (e.ofType === 9 && e.ofCode <= 2) return [5, e.ofCode];
+  if (e.ofType === 13) return [13, e.ofCode];
   return [OFPET_BAD_REQUEST, OFPBRC_EPERM];
 }
 
@@ -94,7 +99,7 @@ export function dispatch10(br: OfBridge, st: Of10State, msg: Buffer, send: (b: B
       const r = bodyReader(msg);
       const bufferId = r.u32(), inPort = r.u16(), actionsLen = r.u16();
       if (actionsLen % 8) throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_LEN, 'packet_out actions');
-      const actions = actionCodec10().decode(r.sub(actionsLen));
+      const actions = decodeActions10(r.sub(actionsLen), false);
       return br.packetOut({ bufferId, inPort, actions, packet: r.bytes(r.left) });
     }
     case OFPT10_VENDOR: {
@@ -113,8 +118,7 @@ export function dispatch10(br: OfBridge, st: Of10State, msg: Buffer, send: (b: B
         return;
       }
       if (subtype === NXT_FLOW_MOD) return br.flowMod(decodeFlowMod10(msg, st.tableIdExt));
-      // NXT_SET_PACKET_IN_FORMAT: standard packet-ins (0) are what swd sends.
-      if (subtype === 16 && r.u32() === 0) return;
+      if (handleNxMessage(br, st, msg)) return;
       throw new OfError(OFPET_BAD_REQUEST, OFPBRC10_BAD_SUBTYPE, `Nicira message ${subtype}`);
     }
     case OFPT10_STATS_REQUEST:

@@ -165,7 +165,10 @@ export class Bridge implements XBridge {
     return rules.length;
   }
 
-  removeRule(r: Rule): void {
+  /** [ofwire] Told of each rule removed, with OpenFlow's reason (0 idle, 1 hard timeout, 2 delete, 3 group delete): FLOW_REMOVED. */
+  onRuleRemoved: ((r: Rule, reason: number) => void) | null = null;
+
+  removeRule(r: Rule, reason = 2): void {
     const cls = this.tables[r.table];
     const entry = cls.find(r.spec.match, r.priority);
     if (entry && entry.data === r) cls.remove(entry);
@@ -177,6 +180,7 @@ export class Bridge implements XBridge {
       this.learnedBy.delete(a);
       if (a.deleteLearned && learned) for (const l of learned) if (!l.removed) this.removeRule(l);
     }
+    this.onRuleRemoved?.(r, reason);
   }
 
   /** Flows installed by each learn action (by action object), for limit= and delete_learned. */
@@ -223,7 +227,7 @@ export class Bridge implements XBridge {
     if (!g) return false;
     g.removed = true;
     this.groups.delete(id);
-    for (const r of [...this.rules()]) if (r.spec.actions.some((a) => a.type === 'group' && a.groupId === id)) this.removeRule(r);
+    for (const r of [...this.rules()]) if (r.spec.actions.some((a) => a.type === 'group' && a.groupId === id)) this.removeRule(r, 3);
     this.generation++;
     return true;
   }
@@ -237,13 +241,13 @@ export class Bridge implements XBridge {
 
   /** Remove rules whose idle or hard timeout has passed; returns how many. */
   expireRules(nowMs: number): number {
-    const dead: Rule[] = [];
+    const dead: [Rule, number][] = [];
     for (const r of this.rules()) {
       const { idleTimeout, hardTimeout } = r.spec;
-      if (hardTimeout > 0 && nowMs - r.createdMs >= hardTimeout * 1000) dead.push(r);
-      else if (idleTimeout > 0 && nowMs - r.usedMs >= idleTimeout * 1000) dead.push(r);
+      if (hardTimeout > 0 && nowMs - r.createdMs >= hardTimeout * 1000) dead.push([r, 1]);
+      else if (idleTimeout > 0 && nowMs - r.usedMs >= idleTimeout * 1000) dead.push([r, 0]);
     }
-    for (const r of dead) this.removeRule(r);
+    for (const [r, reason] of dead) this.removeRule(r, reason);
     if (dead.length) this.generation++;
     return dead.length;
   }

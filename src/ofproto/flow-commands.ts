@@ -105,7 +105,9 @@ export class FlowCommands {
     let added = 0, modified = 0, deleted = 0;
     for (const { command, spec } of lines) {
       if (command === 'add') {
-        br.addFlow({ ...spec, table: spec.tableGiven ? spec.table : 0 }, now);
+        // As `ovs-ofctl add-flows` (OpenFlow 1.0): an add resets counters, which OVS records as reset_counts.
+        const flags = spec.flags.includes('reset_counts') ? spec.flags : [...spec.flags, 'reset_counts'];
+        br.addFlow({ ...spec, flags, table: spec.tableGiven ? spec.table : 0 }, now);
         added++;
       } else if (command === 'modify' || command === 'modify_strict') modified += br.modFlows(spec, command === 'modify_strict', now);
       else deleted += br.delFlows(spec, command === 'delete_strict');

@@ -8,7 +8,7 @@ import { OFPP_NONE, type OfAction } from '../ofproto/actions.ts';
 import { OFP_DEFAULT_PRIORITY, type FlowSpec } from '../ofproto/flow-spec.ts';
 import type { Match } from '../ofproto/match.ts';
 import type { Reader, Writer } from './buffer.ts';
-import { OFPET_FLOW_MOD_FAILED, OFPFMFC_BAD_COMMAND, OFPFMFC_BAD_FLAGS, OFPFMFC_BAD_TABLE_ID, OfError, OFPET_BAD_REQUEST, OFPBRC_BAD_PORT } from './errors.ts';
+import { OFPET_FLOW_MOD_FAILED, OFPFMFC_BAD_COMMAND, OFPFMFC_BAD_FLAGS, OFPFMFC_BAD_TABLE_ID, OfError, OFPET_BAD_REQUEST, OFPBRC_BAD_PORT, OFPBRC_BAD_LEN } from './errors.ts';
 import { bodyReader, finishMsg, OFPT_FLOW_MOD, OFPT_FLOW_REMOVED, startMsg } from './header.ts';
 import { decodeInstructions, encodeInstructions } from './instructions.ts';
 import { decodeOxmMatch, encodeOxmMatch } from './oxm.ts';
@@ -62,6 +62,8 @@ export function outPortFromWire(p: number): number | null {
 }
 
 export function decodeFlowMod(msg: Buffer): FlowMod {
+  // The match and instructions are 8-byte units: OVS refuses any other length as OFPBRC_BAD_LEN.
+  if (msg.length % 8) throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_LEN, `flow_mod of ${msg.length} bytes (not a multiple of 8)`);
   const r = bodyReader(msg);
   const version = msg[0];
   const cookie = r.u64(), cookieMask = r.u64();

@@ -48,6 +48,8 @@ export interface NestedCodec {
   /** The codec for ct's exec(): the only place ct_mark and ct_label may be written. */
   readonly ctExec: NestedCodec;
   readonly inCtExec: boolean;
+  /** The OpenFlow version (1.5 carries masked set_field instead of reg_load). */
+  readonly version?: number;
 }
 
 export const NXAST_GROUP = 40;
@@ -59,20 +61,20 @@ const bad = (code: number, msg: string) => new OfError(OFPET_BAD_ACTION, code, m
 const badLen = (what: string) => bad(OFPBAC_BAD_LEN, `${what}: bad length`);
 
 /** Start an NX action; returns its offset for `endNx`. */
-function startNx(w: Writer, subtype: number): number {
+export function startNx(w: Writer, subtype: number): number {
   const at = w.len;
   w.u16(0xffff).u16(0).u32(NX_EXPERIMENTER_ID).u16(subtype);
   return at;
 }
 
-function endNx(w: Writer, at: number): void {
+export function endNx(w: Writer, at: number): void {
   w.pad(8, at);
   w.put16(at + 2, w.len - at);
 }
 
-const ofsNbits = (ofs: number, nbits: number) => (ofs << 6) | (nbits - 1);
+export const ofsNbits = (ofs: number, nbits: number) => (ofs << 6) | (nbits - 1);
 
-function refField(ref: FieldRef, what: string): WireField {
+export function refField(ref: FieldRef, what: string): WireField {
   const wf = refWireField(ref.field, false);
   if (!wf) throw bad(OFPBAC_BAD_ARGUMENT, `${what}: field ${ref.field} has no NXM header`);
   return wf;
@@ -83,7 +85,7 @@ function putRefHeader(w: Writer, wf: WireField): void {
 }
 
 /** A field reference read from an NXM header plus offset/width, checked against the field's width. */
-function pullRef(r: Reader, ofs: number, nbits: number, what: string): FieldRef {
+export function pullRef(r: Reader, ofs: number, nbits: number, what: string): FieldRef {
   const h = pullHeader(r);
   if (!h.wf) throw bad(OFPBAC_BAD_ARGUMENT, `${what}: unknown field`);
   if (h.hasMask) throw bad(OFPBAC_BAD_SET_ARGUMENT, `${what}: masked field header`);
@@ -93,7 +95,7 @@ function pullRef(r: Reader, ofs: number, nbits: number, what: string): FieldRef 
   return { field: name, ofs, nbits };
 }
 
-function fromNbits(v: number): [number, number] {
+export function fromNbits(v: number): [number, number] {
   return [v >>> 6, (v & 0x3f) + 1];
 }
 
@@ -164,7 +166,7 @@ export function encodeNxAction(w: Writer, a: OfAction, nested: NestedCodec): boo
     case 'controller': {
       const reason = a.reason === undefined ? OFPR_ACTION : CONTROLLER_REASONS.indexOf(a.reason);
       if (reason < 0) throw bad(OFPBAC_BAD_ARGUMENT, `controller reason ${a.reason}`);
-      if (a.userdata === undefined && !a.pause) {
+      if (a.userdata === undefined && !a.pause && a.meterId === undefined) {
         const at = startNx(w, NXAST_CONTROLLER);
         w.u16(a.maxLen).u16(a.id ?? 0).u8(reason).u8(0);
         endNx(w, at);
@@ -184,6 +186,7 @@ export function encodeNxAction(w: Writer, a: OfAction, nested: NestedCodec): boo
       if (reason !== OFPR_ACTION) prop(2, (x) => x.u8(reason));
       if (a.userdata) prop(3, (x) => x.bytes(Buffer.from(a.userdata!.replace(/\./g, ''), 'hex')));
       if (a.pause) prop(4, () => {});
+      if (a.meterId !== undefined) prop(5, (x) => x.u32(a.meterId!));
       endNx(w, at);
       return true;
     }
@@ -377,6 +380,7 @@ function decodeController2(r: Reader): OfAction {
       }
       case 3: c.userdata = [...p.bytes(p.left)].map((x) => x.toString(16).padStart(2, '0')).join('.'); break;
       case 4: c.pause = true; break;
+      case 5: c.meterId = p.u32(); break;
       default: throw bad(OFPBAC_BAD_ARGUMENT, `unknown controller2 property ${type}`);
     }
   }

@@ -18,18 +18,21 @@ import {
   OFPBAC_BAD_ARGUMENT, OFPBAC_BAD_EXPERIMENTER, OFPBAC_BAD_LEN, OFPBAC_BAD_OUT_PORT, OFPBAC_BAD_SET_ARGUMENT,
   OFPBAC_BAD_SET_LEN, OFPBAC_BAD_SET_TYPE, OFPBAC_BAD_TYPE, OFPET_BAD_ACTION, OfError,
 } from './errors.ts';
-import { checkWritable, decodeNxAction, decodeOnfCopyField, encodeNxAction, ONF_ET_COPY_FIELD, type NestedCodec } from './nx-actions.ts';
+import { checkWritable, decodeOnfCopyField, ONF_ET_COPY_FIELD, pullRef, type NestedCodec } from './nx-actions.ts';
+import { decodeNx as decodeNxAction, encodeNx as encodeNxAction } from './nx-actions-more.ts';
 import { expError, OFPBAC_BAD_SET_MASK, OFPBIC_UNSUP_INST, OFPET_BAD_INSTRUCTION, ONF_VENDOR } from './errors.ts';
 import { NX_EXPERIMENTER_ID, pullHeader, putHeader, refWireField } from './oxm.ts';
 import { portFromOf11, portToOf11 } from './ports.ts';
 
 export const OFPAT_OUTPUT = 0;
 export const OFPAT_PUSH_VLAN = 17;
+export const OFPAT_SET_QUEUE = 21;
 export const OFPAT_POP_VLAN = 18;
 export const OFPAT_GROUP = 22;
 export const OFPAT_SET_NW_TTL = 23;
 export const OFPAT_DEC_NW_TTL = 24;
 export const OFPAT_SET_FIELD = 25;
+export const OFPAT15_COPY_FIELD = 28;
 export const OFPAT_EXPERIMENTER = 0xffff;
 
 /** What encoding needs to know besides the actions: the version and the flow's match. */
@@ -41,7 +44,7 @@ export interface ActionContext {
 
 const bad = (code: number, msg: string) => new OfError(OFPET_BAD_ACTION, code, msg);
 
-function putSetField(w: Writer, field: string, value: bigint): void {
+function putSetField(w: Writer, field: string, value: bigint, mask: bigint | null = null): void {
   const wf = refWireField(field, true);
   if (!wf) throw bad(OFPBAC_BAD_SET_TYPE, `set_field of ${field} has no OXM`);
   const at = w.len;
@@ -49,10 +52,30 @@ function putSetField(w: Writer, field: string, value: bigint): void {
   let v = value;
   if (wf.conv === 'vid') v = (value & 0xfffn) | 0x1000n; // OFPVID_PRESENT
   else if (wf.conv === 'in_port32') v = BigInt(portToOf11(Number(value)));
-  putHeader(w, wf, false);
-  w.uint(v, wf.bytes);
+  putHeader(w, wf, mask !== null);
+  w.uint(mask !== null ? v & mask : v, wf.bytes);
+  if (mask !== null) w.uint(mask, wf.bytes);
   w.pad(8, at);
   w.put16(at + 2, w.len - at);
+}
+
+/**
+ * OpenFlow 1.5 has no reg_load: a partial write is a masked set_field (as
+ * OVS sends it); false when the field has no plain OXM form to mask.
+ */
+function putMaskedSetField15(w: Writer, field: string, value: bigint, mask: bigint): boolean {
+  const wf = refWireField(field, true);
+  const def = lookupField(field);
+  if (!wf || !def || wf.conv || wf.bytes * 8 < def.bits) return false;
+  const full = (1n << BigInt(def.bits)) - 1n;
+  putSetField(w, field, value & mask, mask === full ? null : mask);
+  return true;
+}
+
+function refWireFieldOrBad(field: string) {
+  const wf = refWireField(field, false);
+  if (!wf) throw bad(OFPBAC_BAD_ARGUMENT, `field ${field} has no OXM header`);
+  return wf;
 }
 
 function l4Field(ctx: ActionContext, dir: 'src' | 'dst'): string {
@@ -80,11 +103,20 @@ function encodeOne(w: Writer, a: OfAction, ctx: ActionContext, nested: NestedCod
       w.u16(OFPAT_OUTPUT).u16(16).u32(portToOf11(a.port)).u16(a.port === OFPP_CONTROLLER ? (a.maxLen ?? 65535) : 0).zeros(6);
       return;
     case 'controller':
-      if (a.reason === undefined && a.id === undefined && a.userdata === undefined && !a.pause) {
+      if (a.reason === undefined && a.id === undefined && a.userdata === undefined && !a.pause && a.meterId === undefined) {
         w.u16(OFPAT_OUTPUT).u16(16).u32(portToOf11(OFPP_CONTROLLER)).u16(a.maxLen).zeros(6);
         return;
       }
       encodeNxAction(w, a, nested);
+      return;
+    case 'set_queue':
+      w.u16(OFPAT_SET_QUEUE).u16(8).u32(a.queue);
+      return;
+    case 'enqueue':
+      // OpenFlow 1.1+ has no enqueue: OVS sends set_queue, output, pop_queue.
+      w.u16(OFPAT_SET_QUEUE).u16(8).u32(a.queue);
+      w.u16(OFPAT_OUTPUT).u16(16).u32(portToOf11(a.port)).u16(65535).zeros(6);
+      encodeNxAction(w, { type: 'pop_queue' }, nested);
       return;
     case 'group':
       w.u16(OFPAT_GROUP).u16(8).u32(a.groupId);
@@ -105,6 +137,26 @@ function encodeOne(w: Writer, a: OfAction, ctx: ActionContext, nested: NestedCod
       }
       encodeNxAction(w, a, nested);
       return;
+    case 'move':
+      if (ctx.version >= 6) {
+        // OpenFlow 1.5's copy_field: n_bits, offsets, then the two OXM headers.
+        const at = w.len;
+        w.u16(OFPAT15_COPY_FIELD).u16(0).u16(a.src.nbits).u16(a.src.ofs).u16(a.dst.ofs).zeros(2);
+        putHeader(w, refWireFieldOrBad(a.src.field), false);
+        putHeader(w, refWireFieldOrBad(a.dst.field), false);
+        w.pad(8, at);
+        w.put16(at + 2, w.len - at);
+        return;
+      }
+      encodeNxAction(w, a, nested);
+      return;
+    case 'load':
+      if (ctx.version >= 6) {
+        const m = ((1n << BigInt(a.dst.nbits)) - 1n) << BigInt(a.dst.ofs);
+        if (putMaskedSetField15(w, a.dst.field, a.value << BigInt(a.dst.ofs), m)) return;
+      }
+      encodeNxAction(w, a, nested);
+      return;
     case 'set_field': {
       const def = lookupField(a.field);
       const full = def ? (1n << BigInt(def.bits)) - 1n : 0n;
@@ -112,6 +164,7 @@ function encodeOne(w: Writer, a: OfAction, ctx: ActionContext, nested: NestedCod
         putSetField(w, a.field, a.value);
         return;
       }
+      if (ctx.version >= 6 && putMaskedSetField15(w, a.field, a.value, a.mask)) return;
       // A partial set_field: one reg_load per contiguous run of mask bits (OVS's set_field_to_nxast).
       for (let bit = 0; bit < def!.bits; ) {
         if (!((a.mask >> BigInt(bit)) & 1n)) {
@@ -155,9 +208,11 @@ function decodeSetField(r: Reader, nested: NestedCodec): OfAction {
   const h = pullHeader(r);
   if (!h.wf || h.wf.conv === 'packet_type') throw bad(OFPBAC_BAD_SET_TYPE, `set_field of unknown field class 0x${h.cls.toString(16)} field ${h.field}`);
   const wf = h.wf;
-  if (h.hasMask) throw expError(OFPBAC_BAD_SET_MASK, `set_field of ${wf.name} with a mask`);
-  if (h.len !== wf.bytes) throw bad(OFPBAC_BAD_SET_LEN, `set_field of ${wf.name}: bad length`);
+  // Only OpenFlow 1.5 may mask a set_field (OVS: OFPBAC_BAD_SET_MASK before it).
+  if (h.hasMask && ((nested.version ?? 4) < 6 || !wf.maskable || wf.conv)) throw expError(OFPBAC_BAD_SET_MASK, `set_field of ${wf.name} with a mask`);
+  if (h.len !== wf.bytes * (h.hasMask ? 2 : 1)) throw bad(OFPBAC_BAD_SET_LEN, `set_field of ${wf.name}: bad length`);
   let v = r.uint(wf.bytes);
+  const mask = h.hasMask ? r.uint(wf.bytes) : null;
   if (r.left && !r.buf.subarray(r.pos, r.end).every((b) => b === 0)) throw bad(OFPBAC_BAD_SET_ARGUMENT, 'set_field padding is not zero');
   let name = wf.name;
   if (wf.conv === 'vid') {
@@ -172,8 +227,10 @@ function decodeSetField(r: Reader, nested: NestedCodec): OfAction {
   const def = lookupField(name);
   if (!def || !def.writable) throw bad(OFPBAC_BAD_SET_TYPE, `${name} is not writable`);
   checkWritable(name, nested);
-  if (v >> BigInt(def.bits)) throw bad(OFPBAC_BAD_SET_ARGUMENT, `set_field value too wide for ${name}`);
-  return { type: 'set_field', field: name, value: v, mask: null };
+  if (v >> BigInt(def.bits) || (mask !== null && mask >> BigInt(def.bits))) throw bad(OFPBAC_BAD_SET_ARGUMENT, `set_field value too wide for ${name}`);
+  if (mask !== null && v & ~mask) throw bad(OFPBAC_BAD_SET_ARGUMENT, `set_field value has bits outside its mask`);
+  const full = (1n << BigInt(def.bits)) - 1n;
+  return { type: 'set_field', field: name, value: v, mask: mask === null || mask === full ? null : mask };
 }
 
 function decodeOne(r: Reader, nested: NestedCodec): OfAction {
@@ -188,10 +245,13 @@ function decodeOne(r: Reader, nested: NestedCodec): OfAction {
       fixed(16);
       const p = portFromOf11(b.u32());
       const maxLen = b.u16();
-      if (p === null || p === 0 || (p >= 0xff00 && p < 0xfff8) || p === 0xffff) throw bad(OFPBAC_BAD_OUT_PORT, 'output to an invalid port');
+      if (p === null || (p >= 0xff00 && p < 0xfff8) || p === 0xffff) throw bad(OFPBAC_BAD_OUT_PORT, 'output to an invalid port');
       if (p === OFPP_CONTROLLER) return { type: 'controller', maxLen };
       return { type: 'output', port: p };
     }
+    case OFPAT_SET_QUEUE:
+      fixed(8);
+      return { type: 'set_queue', queue: b.u32() };
     case OFPAT_GROUP:
       fixed(8);
       return { type: 'group', groupId: b.u32() };
@@ -212,6 +272,15 @@ function decodeOne(r: Reader, nested: NestedCodec): OfAction {
       return { type: 'dec_ttl' };
     case OFPAT_SET_FIELD:
       return decodeSetField(b, nested);
+    case OFPAT15_COPY_FIELD: {
+      if ((nested.version ?? 4) < 6) throw bad(OFPBAC_BAD_TYPE, 'copy_field before OpenFlow 1.5');
+      const nbits = b.u16(), srcOfs = b.u16(), dstOfs = b.u16();
+      b.skip(2);
+      const src = pullRef(b, srcOfs, nbits, 'copy_field');
+      const dst = pullRef(b, dstOfs, nbits, 'copy_field');
+      checkWritable(dst.field, nested);
+      return { type: 'move', src, dst };
+    }
     case OFPAT_EXPERIMENTER: {
       if (len < 16) throw bad(OFPBAC_BAD_LEN, 'experimenter action shorter than 16 bytes');
       const vendor = b.u32();
@@ -232,6 +301,7 @@ function decodeOne(r: Reader, nested: NestedCodec): OfAction {
 export function actionCodec(ctx: ActionContext, inCtExec = false, outer?: NestedCodec): NestedCodec {
   const codec: NestedCodec = {
     inCtExec,
+    version: ctx.version,
     get ctExec(): NestedCodec {
       return inCtExec ? codec : actionCodec(ctx, true, codec);
     },

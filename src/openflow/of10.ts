@@ -12,10 +12,11 @@ import { lookupField } from '../ofproto/fields.ts';
 import { FK_ETH_DST_HI, FK_ETH_SRC_HI, FK_ETH_TYPE, FK_IN_PORT, FK_NW_DST, FK_NW_PROTO, FK_NW_SRC, FK_NW_TOS, FK_TP_DST, FK_TP_SRC, FK_VLAN_TCI } from '../packet/flow-key.ts';
 import { ipv4FromText } from '../packet/addr.ts';
 import { Reader, Writer } from './buffer.ts';
-import { OFPBAC_BAD_ARGUMENT, OFPBAC_BAD_LEN, OFPBAC_BAD_OUT_PORT, OFPBAC_BAD_TYPE, OFPET_BAD_ACTION, OfError } from './errors.ts';
+import { OFPBAC_BAD_ARGUMENT, OFPBAC_BAD_LEN, OFPBAC_BAD_OUT_PORT, OFPBAC_BAD_TYPE, OFPBIC_UNSUP_INST, OFPET_BAD_ACTION, OFPET_BAD_INSTRUCTION, OfError } from './errors.ts';
 import { blankSpec, flagsFromWire, flagsToWire, type FlowMod, type FlowModCommand } from './flow-mod.ts';
 import { bodyReader } from './header.ts';
-import { decodeNxAction, encodeNxAction, type NestedCodec } from './nx-actions.ts';
+import { type NestedCodec } from './nx-actions.ts';
+import { decodeNx as decodeNxAction, encodeNx as encodeNxAction } from './nx-actions-more.ts';
 import { decodeMatchFields, encodeMatchFields, NX_EXPERIMENTER_ID } from './oxm.ts';
 import type { FlowStatsEntry } from './multipart.ts';
 
@@ -37,6 +38,7 @@ export const OFPST10_TABLE = 3;
 export const OFPST10_PORT = 4;
 export const OFPST10_VENDOR = 0xffff;
 
+const OFPAT10_ENQUEUE = 11;
 const bad = (code: number, msg: string) => new OfError(OFPET_BAD_ACTION, code, msg);
 const COMMANDS: FlowModCommand[] = ['add', 'modify', 'modify_strict', 'delete', 'delete_strict'];
 
@@ -53,7 +55,7 @@ function encodeOne10(w: Writer, a: OfAction, nested: NestedCodec): void {
       w.u16(0).u16(8).u16(a.port).u16(a.port === OFPP_CONTROLLER ? (a.maxLen ?? 65535) : 0);
       return;
     case 'controller':
-      if (a.reason === undefined && a.id === undefined && a.userdata === undefined && !a.pause) return void w.u16(0).u16(8).u16(OFPP_CONTROLLER).u16(a.maxLen);
+      if (a.reason === undefined && a.id === undefined && a.userdata === undefined && !a.pause && a.meterId === undefined) return void w.u16(0).u16(8).u16(OFPP_CONTROLLER).u16(a.maxLen);
       encodeNxAction(w, a, nested);
       return;
     case 'mod_vlan_vid': w.u16(1).u16(8).u16(a.vid).zeros(2); return;
@@ -81,6 +83,7 @@ function encodeOne10(w: Writer, a: OfAction, nested: NestedCodec): void {
       encodeNxAction(w, a, nested);
       return;
     case 'group': w.u16(0xffff).u16(16).u32(NX_EXPERIMENTER_ID).u16(40).zeros(2).u32(a.groupId); return;
+    case 'enqueue': w.u16(OFPAT10_ENQUEUE).u16(16).u16(a.port).zeros(6).u32(a.queue); return;
     case 'push_vlan': throw bad(OFPBAC_BAD_TYPE, 'push_vlan has no OpenFlow 1.0 encoding');
     default:
       if (!encodeNxAction(w, a, nested)) throw bad(OFPBAC_BAD_TYPE, `action ${a.type} has no OpenFlow 1.0 encoding`);
@@ -98,7 +101,7 @@ function decodeOne10(r: Reader, nested: NestedCodec): OfAction {
     case 0: {
       fixed(8);
       const port = b.u16(), maxLen = b.u16();
-      if (port === 0 || (port >= 0xff00 && port < 0xfff8) || port === 0xffff) throw bad(OFPBAC_BAD_OUT_PORT, `output to port ${port}`);
+      if ((port >= 0xff00 && port < 0xfff8) || port === 0xffff) throw bad(OFPBAC_BAD_OUT_PORT, `output to port ${port}`);
       return port === OFPP_CONTROLLER ? { type: 'controller', maxLen } : { type: 'output', port };
     }
     case 1: fixed(8); return { type: 'mod_vlan_vid', vid: b.u16() & 0xfff };
@@ -113,6 +116,13 @@ function decodeOne10(r: Reader, nested: NestedCodec): OfAction {
       return { type: 'mod_nw_tos', tos };
     }
     case 9: case 10: fixed(8); return { type: type === 9 ? 'mod_tp_src' : 'mod_tp_dst', port: b.u16() };
+    case OFPAT10_ENQUEUE: {
+      fixed(16);
+      const port = b.u16();
+      b.skip(6);
+      if (port === 0 || (port >= 0xff00 && port !== 0xfff8 && port !== 0xfffe)) throw bad(OFPBAC_BAD_OUT_PORT, `enqueue to port ${port}`);
+      return { type: 'enqueue', port, queue: b.u32() };
+    }
     case 0xffff: {
       if (len < 16) throw bad(OFPBAC_BAD_LEN, 'vendor action shorter than 16 bytes');
       const vendor = b.u32();
@@ -163,6 +173,17 @@ function setFieldAs10(a: Extract<OfAction, { type: 'set_field' }>): OfAction[] {
     bit = end + 1;
   }
   return out;
+}
+
+/**
+ * OpenFlow 1.0 actions filling `r`. Only a flow mod's list may carry NX
+ * write_metadata (it stands for the instruction there); elsewhere (a
+ * packet-out) OVS refuses it as OFPBIC_UNSUP_INST.
+ */
+export function decodeActions10(r: Reader, inFlowMod: boolean): OfAction[] {
+  const acts = actionCodec10().decode(r);
+  if (!inFlowMod && acts.some((a) => a.type === 'write_metadata')) throw new OfError(OFPET_BAD_INSTRUCTION, OFPBIC_UNSUP_INST, 'write_metadata not allowed here');
+  return acts;
 }
 
 /** The OpenFlow 1.0 action codec; `inCtExec` for ct's exec(). */
@@ -262,14 +283,17 @@ export function decodeFlowMod10(msg: Buffer, tableIdExt: boolean): FlowMod {
   const table = tableIdExt ? cmdWord >> 8 : 0xff;
   if (cmd >= COMMANDS.length) throw new OfError(3, 4, `flow_mod command ${cmd}`); // OFPFMFC_BAD_COMMAND (1.0)
   const command = COMMANDS[cmd];
-  const actions = actionCodec10().decode(r);
+  const actions = decodeActions10(r, true);
   const spec = blankSpec(match);
   const isDel = command.startsWith('delete');
   spec.table = table === 0xff ? 0 : table;
   spec.tableGiven = table !== 0xff;
   Object.assign(spec, { priority, idleTimeout: idle, hardTimeout: hard, flags: flagsFromWire(flags & 0x7), actions: isDel ? [] : actions });
-  if (command === 'add') spec.cookie = cookie;
-  else if (cookieFilter) {
+  // OpenFlow 1.0's add always resets counters; OVS records that as reset_counts (shown by 1.3 dumps).
+  if (command === 'add') {
+    spec.cookie = cookie;
+    spec.flags.push('reset_counts');
+  } else if (cookieFilter) {
     spec.cookie = cookieFilter[0];
     spec.cookieMask = cookieFilter[1];
   }

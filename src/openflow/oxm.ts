@@ -13,7 +13,7 @@ import {
   FK_CT_NW_PROTO, FK_CT_STATE, FK_ETH_TYPE, FK_IN_PORT, FK_NW_FRAG, FK_NW_PROTO, FK_NW_TOS, FK_NW_TTL, FK_RECIRC_ID,
   FK_TP_DST, FK_TP_SRC, FK_VLAN_TCI, FRAG_LATER,
 } from '../packet/flow-key.ts';
-import { lookupField, readField, writeField } from '../ofproto/fields.ts';
+import { extraFieldRank, lookupField, readField, writeField } from '../ofproto/fields.ts';
 import { emptyMatch, type Match } from '../ofproto/match.ts';
 import { Reader, Writer } from './buffer.ts';
 import {
@@ -50,6 +50,7 @@ const f = (name: string, cls: number, field: number, bytes: number, maskable: bo
   return w;
 };
 const B = OFPXMC_OPENFLOW_BASIC, N0 = OFPXMC_NXM_0, N1 = OFPXMC_NXM_1;
+const NXM_CONJ_ID = 37;
 
 // NXM_OF_* (class 0) and NXM_NX_* (class 1).
 const NXM: Record<string, WireField> = {
@@ -280,7 +281,10 @@ const isSet = (m: Match, name: string) => readField(m.mask, 0, name) !== 0n;
 
 /** The match's TLVs in nx_put_raw's order; `oxm` for OpenFlow 1.2+ (else NXM). */
 export function encodeMatchFields(w: Writer, m: Match, oxm: boolean, version = 4): void {
-  if (m.extra?.length) throw new OfError(OFPET_BAD_MATCH, OFPBMC_BAD_FIELD, `field ${m.extra[0].name} cannot be encoded by swd`);
+  const other = m.extra?.filter((x) => x.name !== 'conj_id');
+  if (other?.length) throw new OfError(OFPET_BAD_MATCH, OFPBMC_BAD_FIELD, `field ${other[0].name} cannot be encoded by swd`);
+  // NXM_NX_CONJ_ID (class 1, field 84), before the key's fields as OVS writes it.
+  if (m.conjId !== undefined) w.u32(((N1 << 16) | (NXM_CONJ_ID << 9) | 4) >>> 0).u32(m.conjId);
   const T = oxm ? OXM : NXM;
   put(w, m, NXM.dp_hash);
   if (m.mask[FK_RECIRC_ID]) put(w, m, NXM.recirc_id);
@@ -381,6 +385,13 @@ export function decodeMatchFields(r: Reader, allowNxmCookie = false): { match: M
   while (r.left > 0) {
     if (r.left < 4) throw badMatch(OFPBMC_BAD_LEN, 'match field header truncated');
     const h = pullHeader(r);
+    if (h.cls === N1 && h.field === NXM_CONJ_ID && !h.wf) {
+      if (h.hasMask || h.len !== 4) throw badMatch(OFPBMC_BAD_LEN, 'NXM_NX_CONJ_ID: bad length or mask');
+      if (m.conjId !== undefined) throw badMatch(OFPBMC_DUP_FIELD, 'conj_id appears twice');
+      m.conjId = r.u32();
+      (m.extra ??= []).push({ name: 'conj_id', slot: 'meta', rank: extraFieldRank('conj_id'), text: String(m.conjId) });
+      continue;
+    }
     if (allowNxmCookie && h.cls === N1 && h.field === 30 && !h.wf) {
       if (h.len !== (h.hasMask ? 16 : 8)) throw badMatch(OFPBMC_BAD_LEN, 'NXM_NX_COOKIE: bad length');
       const v = r.u64();

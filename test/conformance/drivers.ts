@@ -16,6 +16,7 @@ import { NatNormaliser } from './nat-norm.ts';
 import { normalise } from './normalise.ts';
 import type { Scenario, Step } from './scenario.ts';
 import { TxWatcher } from './tx.ts';
+import { Monitor, normOfctl, ofctlArgv, runOfctl } from './ofctl.ts';
 
 export interface Driver {
   readonly name: string;
@@ -64,7 +65,7 @@ class StepNormaliser {
     else {
       let raw = lines(r.stdout);
       if (st.cmd === 'dump-conntrack') raw = this.nat.conntrack(raw);
-      out = normalise(st.cmd, raw);
+      out = st.cmd === 'ofctl' || st.cmd === 'monitor-lines' ? normOfctl(st.args, raw) : normalise(st.cmd, raw);
     }
     const sent = this.tx.takeFrames().map((f) => this.nat.txLine(f.port, f.data));
     if (st.cmd === 'inject') this.nat.injecting('');
@@ -153,12 +154,23 @@ export class SwdDriver implements Driver {
     }
   }
 
+  private monitor = new Monitor();
+
   async step(given: Step): Promise<string[]> {
     const st = this.norm!.args(given);
+    const target = `unix:${join(this.swd.rundir, 'br0.mgmt')}`;
+    if (st.cmd === 'ofctl') return this.norm!.output(st, await runOfctl(ofctlArgv(st.args, target, this.swd.dir)));
+    if (st.cmd === 'monitor') {
+      // ovs-ofctl monitor opens its control socket in OVS_RUNDIR.
+      await this.monitor.start(st.args, target, { ...process.env, OVS_RUNDIR: this.swd.dir });
+      return [];
+    }
+    if (st.cmd === 'monitor-lines') return this.norm!.output(st, { code: 0, stdout: (await this.monitor.lines()).join('\n'), stderr: '' });
     return this.norm!.output(st, await this.ctl(this.command(st)));
   }
 
   async stop(): Promise<void> {
+    this.monitor.stop();
     await this.swd.dispose();
   }
 }
@@ -243,8 +255,20 @@ export class OvsDriver implements Driver {
     }
   }
 
+  private monitor = new Monitor();
+
   async step(given: Step): Promise<string[]> {
     const st = this.norm!.args(given);
+    if (st.cmd === 'ofctl') {
+      const sub = st.args.find((a) => /^dump-(flows|aggregate|ports|tables|group-stats)/.test(a));
+      if (sub) await this.ok('ovs-appctl', ['revalidator/wait']);
+      return this.norm!.output(st, await runOfctl(ofctlArgv(st.args, 'br0', this.dir), this.env));
+    }
+    if (st.cmd === 'monitor') {
+      await this.monitor.start(st.args, 'br0', this.env);
+      return [];
+    }
+    if (st.cmd === 'monitor-lines') return this.norm!.output(st, { code: 0, stdout: (await this.monitor.lines()).join('\n'), stderr: '' });
     const [cmd, args] = this.command(st);
     // OVS credits OpenFlow rules with the packets of cached megaflows only
     // when a revalidator round pushes the datapath's counters; wait for one
@@ -279,6 +303,7 @@ export class OvsDriver implements Driver {
   }
 
   async stop(): Promise<void> {
+    this.monitor.stop();
     if (this.started) await this.run(SANDBOX, ['stop', this.dir]);
     // ovs-vswitchd exits asynchronously; give it a moment before removing its files.
     await new Promise((r) => setTimeout(r, 100));

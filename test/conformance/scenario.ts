@@ -39,7 +39,10 @@
 // dump-group-stats [group_id=N], add-flow FLOW, replace-flows FLOW...,
 // diff-flows FLOW... (each FLOW a line of the file given to the command),
 // add-meter METER, mod-meter METER, del-meters [meter=N], dump-meters
-// [meter=N], meter-stats [meter=N].
+// [meter=N], meter-stats [meter=N];
+// over the wire (ofctl.ts): ofctl ARGS
+// (ovs-ofctl -O OpenFlow13 ARGS against swd's br0.mgmt / OVS's br0),
+// monitor ARGS, monitor-lines.
 
 import { readFileSync } from 'node:fs';
 

@@ -12,7 +12,12 @@ import { decodeFlowMod, encodeFlowMod } from '../../src/openflow/flow-mod.ts';
 import { decodeMultipartRequest, decodeFlowStatsRequest } from '../../src/openflow/multipart.ts';
 import { decodePacketOut } from '../../src/openflow/packet.ts';
 import { decodeFlowMod10, decodeNxFlowStatsRequest } from '../../src/openflow/of10.ts';
-import { Reader } from '../../src/openflow/buffer.ts';
+import { Reader, Writer } from '../../src/openflow/buffer.ts';
+import { actionCodec10 } from '../../src/openflow/of10.ts';
+import { formatActions } from '../../src/ofproto/format-actions.ts';
+import { decodeActions } from '../../src/openflow/of-actions.ts';
+import { readFileSync } from 'node:fs';
+import { decodeCtFlush, decodeCtFlushZone } from '../../src/openflow/ct-flush.ts';
 
 const matchPart = fc.oneof(
   fc.constantFrom('ip', 'tcp', 'udp', 'arp', 'ipv6', 'icmp', 'tcp6', 'udp6'),
@@ -34,6 +39,17 @@ const action = fc.oneof(
   fc.constantFrom('ct(table=1,zone=NXM_NX_REG0[0..15])', 'ct(commit,exec(set_field:0x1->ct_mark))', 'ct(commit,nat(src=10.0.0.1-10.0.0.9:1000-2000,random))', 'ct(nat)', 'ct_clear'),
   fc.integer({ min: 0, max: 0xffffffff }).map((v) => `load:0x${v.toString(16)}->NXM_NX_REG3[]`),
   fc.constantFrom('move:NXM_NX_REG0[0..7]->NXM_NX_REG1[8..15]', 'set_field:0x5->reg2', 'dec_ttl', 'push_vlan:0x8100', 'pop_vlan', 'note:01.02.03'),
+  // The actions issue 13 added to the text side.
+  fc.constantFrom(
+    'learn(table=2,hard_timeout=10,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[])',
+    'learn(table=3,limit=5,result_dst=reg7[0],delete_learned,send_flow_rem,eth_type=0x800,load:NXM_OF_IN_PORT[]->NXM_NX_REG1[0..15],load:0x5->NXM_NX_REG2[0..7])',
+    'clone(output:3,ct_clear)', 'exit', 'fin_timeout(idle_timeout=5,hard_timeout=9)', 'pop_queue', 'set_queue:7', 'enqueue:3:4',
+    'multipath(symmetric_l4,7,hrw,4,0,NXM_NX_REG0[0..3])', 'bundle(eth_src,0,active_backup,ofport,members:1,2)',
+    'bundle_load(nw_src,3,hrw,ofport,NXM_NX_REG0[0..15],members:5)', 'check_pkt_larger(1500)->NXM_NX_REG0[3]',
+    'sample(probability=3,collector_set_id=1,obs_domain_id=2,obs_point_id=3,sampling_port=4,ingress)', 'push:NXM_NX_REG1[]', 'pop:NXM_NX_REG2[0..7]',
+    'controller(userdata=01.02,pause)', 'dec_ttl(1,2)', 'output:NXM_NX_REG1[0..15]', 'resubmit(1,2,ct)',
+  ),
+  fc.integer({ min: 1, max: 0xffffffff }).chain((id) => fc.integer({ min: 2, max: 64 }).chain((n) => fc.integer({ min: 1, max: n }).map((k) => `conjunction(${id},${k}/${n})`))),
 );
 
 const flowText = fc.record({
@@ -83,8 +99,51 @@ describe('codec properties', () => {
         const back = decodeFlowMod(msg);
         expect([...back.spec.match.value]).toEqual([...spec.match.value]);
         expect([...back.spec.match.mask]).toEqual([...spec.match.mask]);
+        // OpenFlow 1.1+ has no enqueue: it travels as set_queue, output, pop_queue (as OVS sends it).
+        const asWire = parses(text.replace(/enqueue:(\d+):(\d+)/g, 'set_queue:$2,output:$1,pop_queue'))!;
+        expect(formatFlow(back.spec)).toBe(formatFlow(asWire));
+        const wireMsg = encodeFlowMod(4, 1, { command: 'add', spec: asWire, bufferId: 0xffffffff });
+        expect(encodeFlowMod(4, 1, back).equals(text.includes('enqueue') ? wireMsg : msg)).toBe(true);
+      }),
+      { numRuns: 400 },
+    );
+    expect(checked).toBeGreaterThan(200);
+  });
+
+  it('OpenFlow 1.5 (copy_field, masked set_field): decode(encode(flow)) prints as the flow the text parsed to', () => {
+    let checked = 0;
+    fc.assert(
+      fc.property(flowText, (text) => {
+        const spec = parses(text.replace(/enqueue:(\d+):(\d+)/g, 'set_queue:$2,output:$1,pop_queue'));
+        if (!spec) return;
+        checked++;
+        const msg = encodeFlowMod(6, 1, { command: 'add', spec, bufferId: 0xffffffff });
+        const back = decodeFlowMod(msg);
         expect(formatFlow(back.spec)).toBe(formatFlow(spec));
-        expect(encodeFlowMod(4, 1, back).equals(msg)).toBe(true);
+        expect(encodeFlowMod(6, 1, back).equals(msg)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+    expect(checked).toBeGreaterThan(150);
+  });
+
+  it('OpenFlow 1.0 (NXM) actions: decode(encode(actions)) is the actions the text parsed to', () => {
+    let checked = 0;
+    fc.assert(
+      fc.property(fc.array(action, { minLength: 1, maxLength: 4 }), (acts) => {
+        const spec = parses(`tcp,actions=${acts.join(',')}`);
+        if (!spec) return;
+        checked++;
+        const w = new Writer();
+        try {
+          actionCodec10().encode(w, spec.actions);
+        } catch (e) {
+          if (e instanceof OfError && /no OpenFlow 1.0 encoding/.test(e.message)) return; // push_vlan
+          throw e;
+        }
+        const b = w.done();
+        const back = actionCodec10().decode(new Reader(b, 0, b.length, () => new OfError(2, 1, 'short')));
+        expect(formatActions(back)).toBe(formatActions(spec.actions));
       }),
       { numRuns: 400 },
     );
@@ -102,6 +161,10 @@ describe('codec properties', () => {
       return decodeFlowMod10(m, false);
     }],
     ['NXST_FLOW request', (b) => decodeNxFlowStatsRequest(new Reader(b, 0, b.length, () => new OfError(1, 6, 'short')))],
+    ['NXT_CT_FLUSH', (b) => decodeCtFlush(new Reader(b, 0, b.length, () => new OfError(1, 6, 'short')))],
+    ['NXT_CT_FLUSH_ZONE', (b) => decodeCtFlushZone(new Reader(b, 0, b.length, () => new OfError(1, 6, 'short')))],
+    ['OpenFlow 1.3 actions', (b) => decodeActions(new Reader(b, 0, b.length, () => new OfError(2, 1, 'short')), { version: 4, match: null })],
+    ['OpenFlow 1.0 actions', (b) => actionCodec10().decode(new Reader(b, 0, b.length, () => new OfError(2, 1, 'short')))],
   ];
 
   const onlyOfErrors = (fn: (b: Buffer) => unknown, b: Buffer) => {
@@ -117,6 +180,40 @@ describe('codec properties', () => {
       fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 300 }), (a) => onlyOfErrors(fn, Buffer.from(a))), { numRuns: 2000 });
     });
   }
+
+  it('mutations of OVS\'s action vectors never make the action decoders throw anything but an OfError', () => {
+    const hexes = readFileSync(new URL('./fixtures/ofp-actions.txt', import.meta.url), 'utf8').split('\n')
+      .filter((l) => l && !l.startsWith('#')).map((l) => Buffer.from(l.split('\t')[3], 'hex'));
+    const rd = (b: Buffer) => new Reader(b, 0, b.length, () => new OfError(2, 1, 'short'));
+    fc.assert(
+      fc.property(fc.constantFrom(...hexes), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat(), (orig, edits, cut) => {
+        const b = Buffer.from(orig);
+        for (const [at, v] of edits) b[at % b.length] = v;
+        const t = b.subarray(0, b.length - (cut % 3 === 0 ? cut % 9 : 0));
+        onlyOfErrors((x) => decodeActions(rd(x), { version: 4, match: null }), t);
+        onlyOfErrors((x) => actionCodec10().decode(rd(x)), t);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('Nicira actions of every subtype with random bodies never throw anything but an OfError', () => {
+    const rd = (x: Buffer) => new Reader(x, 0, x.length, () => new OfError(2, 1, 'short'));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 60 }), fc.uint8Array({ minLength: 0, maxLength: 120 }), (subtype, body) => {
+        const len = (10 + body.length + 7) & ~7;
+        const b = Buffer.alloc(len);
+        b.writeUInt16BE(0xffff, 0);
+        b.writeUInt16BE(len, 2);
+        b.writeUInt32BE(0x2320, 4);
+        b.writeUInt16BE(subtype, 8);
+        Buffer.from(body).copy(b, 10);
+        onlyOfErrors((x) => decodeActions(rd(x), { version: 4, match: null }), b);
+        onlyOfErrors((x) => actionCodec10().decode(rd(x)), b);
+      }),
+      { numRuns: 5000 },
+    );
+  });
 
   it('mutations of valid flow_mods never throw anything but an OfError', () => {
     fc.assert(

@@ -1,0 +1,128 @@
+// Asynchronous messages the switch sends unasked: FLOW_REMOVED (OpenFlow
+// 1.3/1.4's ofp_flow_removed, 1.0+NXM's NXT_FLOW_REMOVED), PORT_STATUS in
+// every version's port layout, and NXT_PACKET_IN2 (the property-based
+// packet-in `ovs-ofctl monitor -P nxt_packet_in2` asks for). Layouts as OVS
+// writes them (lib/ofp-monitor.c, lib/ofp-port.c, lib/ofp-packet.c).
+
+import type { FlowSpec } from '../ofproto/flow-spec.ts';
+import type { Match } from '../ofproto/match.ts';
+import { Reader, Writer } from './buffer.ts';
+import { badLen } from './errors.ts';
+import { bodyReader, finishMsg, OFP10_VERSION, OFPT_EXPERIMENTER, OFPT_FLOW_REMOVED, OFPT_PORT_STATUS, readHeader, startMsg } from './header.ts';
+import { encodePortDesc } from './multipart.ts';
+import { decodeMatchFields, encodeMatchFields, encodeOxmMatch, NX_EXPERIMENTER_ID } from './oxm.ts';
+import type { PortDesc } from './switch-msgs.ts';
+
+export const OFPRR_IDLE_TIMEOUT = 0;
+export const OFPRR_HARD_TIMEOUT = 1;
+export const OFPRR_DELETE = 2;
+export const OFPRR_GROUP_DELETE = 3;
+
+export const NXT_FLOW_REMOVED = 14;
+export const NXT_SET_PACKET_IN_FORMAT = 16;
+export const NXT_PACKET_IN2 = 30;
+export const NXPIF_STANDARD = 0;
+export const NXPIF_NXT_PACKET_IN2 = 2;
+
+// NXT_PACKET_IN2 property types.
+const NXPINT_PACKET = 0, NXPINT_FULL_LEN = 1, NXPINT_TABLE_ID = 3, NXPINT_COOKIE = 4, NXPINT_REASON = 5, NXPINT_METADATA = 6, NXPINT_USERDATA = 7;
+
+export interface FlowRemoved {
+  spec: FlowSpec;
+  reason: number;
+  durationSec: number;
+  durationNsec: number;
+  packetCount: bigint;
+  byteCount: bigint;
+}
+
+/** FLOW_REMOVED in the connection's version: ofp_flow_removed (1.3/1.4) or NXT_FLOW_REMOVED (1.0 with NXM). */
+export function encodeFlowRemoved(version: number, xid: number, fr: FlowRemoved): Buffer {
+  const s = fr.spec;
+  if (version === OFP10_VERSION) {
+    const w = startMsg(version, OFPT_EXPERIMENTER, xid).u32(NX_EXPERIMENTER_ID).u32(NXT_FLOW_REMOVED);
+    // NXT_FLOW_REMOVED numbers tables from 1 (0 = unknown).
+    w.u64(s.cookie).u16(s.priority).u8(fr.reason).u8(s.table + 1).u32(fr.durationSec).u32(fr.durationNsec).u16(s.idleTimeout);
+    const lenAt = w.len;
+    w.u16(0).u64(fr.packetCount).u64(fr.byteCount);
+    const start = w.len;
+    encodeMatchFields(w, s.match, false, version);
+    w.put16(lenAt, w.len - start);
+    w.pad(8);
+    return finishMsg(w);
+  }
+  const w = startMsg(version, OFPT_FLOW_REMOVED, xid);
+  w.u64(s.cookie).u16(s.priority).u8(fr.reason).u8(s.table).u32(fr.durationSec).u32(fr.durationNsec);
+  w.u16(s.idleTimeout).u16(s.hardTimeout).u64(fr.packetCount).u64(fr.byteCount);
+  encodeOxmMatch(w, s.match, version);
+  return finishMsg(w);
+}
+
+/** ofp_flow_removed (1.3/1.4) back to its fields (for tests and tools). */
+export function decodeFlowRemoved(msg: Buffer): Omit<FlowRemoved, 'spec'> & { cookie: bigint; priority: number; tableId: number; idleTimeout: number; hardTimeout: number; match: Match } {
+  const r = bodyReader(msg);
+  const cookie = r.u64(), priority = r.u16(), reason = r.u8(), tableId = r.u8(), durationSec = r.u32(), durationNsec = r.u32();
+  const idleTimeout = r.u16(), hardTimeout = r.u16(), packetCount = r.u64(), byteCount = r.u64();
+  r.skip(4); // OXM match header; the fields follow, then padding
+  const len = msg.readUInt16BE(r.pos - 2);
+  const m = r.sub(len - 4);
+  return { cookie, priority, reason, tableId, durationSec, durationNsec, idleTimeout, hardTimeout, packetCount, byteCount, match: decodeMatchFields(m).match };
+}
+
+/** PORT_STATUS with the port in the version's layout (1.0's 48-byte phy_port, 1.3's ofp_port, 1.4+'s with properties). */
+export function encodePortStatus(version: number, xid: number, reason: number, p: PortDesc): Buffer {
+  const w = startMsg(version, OFPT_PORT_STATUS, xid).u8(reason).zeros(7);
+  if (version === OFP10_VERSION) {
+    w.u16(p.portNo).bytes(p.hwAddr.subarray(0, 6));
+    const name = Buffer.alloc(16);
+    name.write(p.name.slice(0, 15));
+    w.bytes(name).u32(p.config).u32(p.state & 1).u32(p.curr).u32(p.advertised).u32(p.supported).u32(p.peer);
+  } else w.bytes(encodePortDesc(p, version));
+  return finishMsg(w);
+}
+
+export interface PacketIn2 {
+  packet: Buffer;
+  totalLen: number;
+  tableId: number;
+  cookie: bigint;
+  reason: number;
+  /** The packet's metadata (in_port, registers, ...) as a match. */
+  metadata: Match;
+  userdata?: Buffer;
+}
+
+function prop(w: Writer, type: number, body: (w: Writer) => void): void {
+  const at = w.len;
+  w.u16(type).u16(0);
+  body(w);
+  w.put16(at + 2, w.len - at);
+  w.pad(8, at);
+}
+
+/** NXT_PACKET_IN2: a Nicira message of properties, in any version. */
+export function encodePacketIn2(version: number, xid: number, pi: PacketIn2): Buffer {
+  const w = startMsg(version, OFPT_EXPERIMENTER, xid).u32(NX_EXPERIMENTER_ID).u32(NXT_PACKET_IN2);
+  prop(w, NXPINT_PACKET, (x) => x.bytes(pi.packet));
+  if (pi.totalLen !== pi.packet.length) prop(w, NXPINT_FULL_LEN, (x) => x.u32(pi.totalLen));
+  prop(w, NXPINT_TABLE_ID, (x) => x.u8(pi.tableId));
+  prop(w, NXPINT_COOKIE, (x) => x.zeros(4).u64(pi.cookie));
+  prop(w, NXPINT_REASON, (x) => x.u8(pi.reason));
+  prop(w, NXPINT_METADATA, (x) => encodeMatchFields(x, pi.metadata, true, version === OFP10_VERSION ? 4 : version));
+  if (pi.userdata?.length) prop(w, NXPINT_USERDATA, (x) => x.bytes(pi.userdata!));
+  return finishMsg(w);
+}
+
+/** The properties of an NXT_PACKET_IN2 by type (for tests). */
+export function decodePacketIn2Props(msg: Buffer): Map<number, Buffer> {
+  const h = readHeader(msg);
+  const r = new Reader(msg, 16, h.length, () => badLen('NXT_PACKET_IN2'));
+  const out = new Map<number, Buffer>();
+  while (r.left >= 4) {
+    const type = r.u16(), len = r.u16();
+    if (len < 4) throw badLen('NXT_PACKET_IN2 property');
+    out.set(type, r.bytes(len - 4));
+    r.skip(Math.min(r.left, ((len + 7) & ~7) - len));
+  }
+  return out;
+}
