@@ -179,7 +179,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     // Before the RPC socket, so that every save includes the controllers.
     if ('bridges' in theSwitch && 'dp' in theSwitch) {
       const { OpenFlowListeners } = await import('./of-listener.ts');
-      const ofLog = opts.vlog?.module('openflow') ?? log;
+      const ofLog = opts.vlog?.module('ofproto') ?? log;
       openflow = new OpenFlowListeners(theSwitch as unknown as Switch, paths.rundir, ofLog, () => {
         try {
           save();

@@ -46,6 +46,8 @@ export const PIN_BACKLOG = 1024 * 1024;
 const REASON_IMPLICIT_MISS = 0x80;
 const OFPR_NO_MATCH = 0;
 const ROLE_SLAVE = 3;
+/** The most packet bytes a packet-in carries (its 16-bit length holds header, match and data). */
+const PIN_MAX_DATA = 0xffff - 512;
 
 export interface OfConnKind {
   /**
@@ -198,7 +200,8 @@ export class OfConnection {
       if (this.version >= 4) return;
       reason = OFPR_NO_MATCH;
     }
-    if (this.sock.writableLength > PIN_BACKLOG) {
+    // A packet-in must fit one message (a GSO super-packet does not): dropped, counted.
+    if (this.sock.writableLength > PIN_BACKLOG || packet.length > PIN_MAX_DATA) {
       this.stats.packetInsDropped++;
       return;
     }

@@ -13,7 +13,7 @@ import { E_INVALID_PARAMS, RpcError } from './rpc-server.ts';
 import type { MethodSpec } from './methods.ts';
 
 /** The modules swd logs under; others appear when first used. */
-export const VLOG_MODULES = ['conntrack', 'daemon', 'dpif', 'metrics', 'ofproto', 'openflow', 'rpc'];
+export const VLOG_MODULES = ['conntrack', 'daemon', 'dpif', 'metrics', 'ofproto', 'rpc'];
 
 /** OVS level names and pino's, both accepted; listed in OVS's words. */
 const OVS_TO_PINO: Record<string, string> = { emer: 'fatal', err: 'error', warn: 'warn', info: 'info', dbg: 'debug', off: 'silent' };

@@ -46,7 +46,7 @@ describe('vlog', () => {
 
   it('vlog-set: LEVEL for all, MODULE:LEVEL, MODULE:DEST:LEVEL, ANY, pino names; errors name the problem', () => {
     const { vlog } = vlogWithSink();
-    expect(vlog.set('warn')).toEqual(['conntrack', 'daemon', 'dpif', 'metrics', 'ofproto', 'openflow', 'rpc']);
+    expect(vlog.set('warn')).toEqual(['conntrack', 'daemon', 'dpif', 'metrics', 'ofproto', 'rpc']);
     expect(vlog.list().modules.dpif).toBe('WARN');
     expect(vlog.set('dpif:console:dbg')).toEqual(['dpif']);
     expect(vlog.set('ANY:any:err')).toHaveLength(6);
