@@ -58,6 +58,8 @@ export interface OfConnKind {
   service?: boolean;
   /** Every message received, after it was handled (rconn's activity and admission). */
   onMessage?: (type: number) => void;
+  /** This connection became master: the others of the bridge that were master become slaves (OpenFlow 1.2+ roles). */
+  onMaster?: (conn: OfConnection) => void;
 }
 // ------------------------------------------------------------------------------
 
@@ -255,6 +257,7 @@ export class OfConnection {
       case OFPT_ROLE_REQUEST: {
         const r = decodeRole(msg);
         if (r.role !== 0) this.role = r.role;
+        if (r.role === 2) this.kind.onMaster?.(this);
         return this.send(encodeRoleReply(v, xid, r.role === 0 ? 1 : r.role, r.generationId));
       }
       case OFPT_FLOW_MOD:

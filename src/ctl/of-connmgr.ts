@@ -20,6 +20,8 @@ import { FailOpen, type FailMode } from './of-failmode.ts';
 import { parseTarget, TargetError, type OfTarget } from './of-target.ts';
 
 /** A controller as the database keeps it. */
+const ROLE_MASTER = 2, ROLE_SLAVE = 3;
+
 export interface ControllerConfig {
   target: string;
   inactivityProbeMs?: number;
@@ -39,7 +41,7 @@ export class BridgeConnMgr {
     private readonly log: ControllerLog,
     private readonly onChange: () => void,
   ) {
-    this.mgmt = new PassiveController({ text: `punix:${mgmtPath}`, kind: 'punix', path: mgmtPath }, DEFAULT_SETTINGS, this.ofBridge, log, () => this.refreshMiss());
+    this.mgmt = new PassiveController({ text: `punix:${mgmtPath}`, kind: 'punix', path: mgmtPath }, DEFAULT_SETTINGS, this.ofBridge, log, (master) => this.onConfig(master));
     this.failOpen = new FailOpen(name, log, () => this.flushFlows());
   }
 
@@ -68,7 +70,7 @@ export class BridgeConnMgr {
         old.delete(t.text);
         continue;
       }
-      next.push(createController(t, s, this.ofBridge, this.log, () => this.refreshMiss()));
+      next.push(createController(t, s, this.ofBridge, this.log, (master) => this.onConfig(master)));
       this.log.info({ bridge: this.name, controller: t.text }, `${this.name}: added controller "${t.text}"`);
     }
     for (const o of old.values()) {
@@ -117,6 +119,12 @@ export class BridgeConnMgr {
     const was = br.failOpen;
     br.failOpen = this.failOpen.run(now, this.failMode ?? 'standalone', this.controllers);
     if (br.failOpen !== was) this.revalidate(br);
+  }
+
+  /** A connection's configuration changed; a new master demotes the other masters to slaves (as OVS's connmgr). */
+  private onConfig(master?: OfConnection): void {
+    if (master) for (const c of this.connections()) if (c !== master && c.role === ROLE_MASTER) c.role = ROLE_SLAVE;
+    this.refreshMiss();
   }
 
   /** Recompute whether table misses go up (some connection below OpenFlow 1.3 takes them). */

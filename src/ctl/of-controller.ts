@@ -118,8 +118,8 @@ export class ActiveController implements Controller {
     readonly settings: ControllerSettings,
     private readonly bridge: () => OfBridge,
     private readonly log: ControllerLog,
-    /** Told of each HELLO and SET_CONFIG (the connection manager's table-miss setting). */
-    private readonly onConfig: () => void = () => {},
+    /** Told of each HELLO and SET_CONFIG (the connection manager's table-miss setting), and of a new master. */
+    private readonly onConfig: (master?: OfConnection) => void = () => {},
     private readonly now: () => number = Date.now,
   ) {
     const t = now();
@@ -160,7 +160,7 @@ export class ActiveController implements Controller {
     this.transition('CONNECTING', now);
     sock.once('connect', () => {
       if (this.sock !== sock) return;
-      this.conn = new OfConnection(sock, this.bridge(), this.log, { onMessage: (type) => this.onMessage(type) });
+      this.conn = new OfConnection(sock, this.bridge(), this.log, { onMessage: (type) => this.onMessage(type), onMaster: (c) => this.onConfig(c) });
     });
     sock.on('error', (err) => {
       if (this.sock !== sock) return;
@@ -292,12 +292,12 @@ export class PassiveController implements Controller {
     readonly settings: ControllerSettings,
     private readonly bridge: () => OfBridge,
     private readonly log: ControllerLog,
-    onConfig: () => void = () => {},
+    onConfig: (master?: OfConnection) => void = () => {},
   ) {
     if (isActive(target)) throw new Error('not a passive target');
     const srv = createServer((sock) => {
       this.sockets.add(sock);
-      const conn = new OfConnection(sock, this.bridge(), this.log, { service: true, onMessage: (type) => (type === 0 || type === 9) && onConfig() });
+      const conn = new OfConnection(sock, this.bridge(), this.log, { service: true, onMessage: (type) => (type === 0 || type === 9) && onConfig(), onMaster: (c) => onConfig(c) });
       this.conns.add(conn);
       sock.on('close', () => {
         this.conns.delete(conn);
@@ -347,7 +347,7 @@ export class PassiveController implements Controller {
     const first = this.connections()[Symbol.iterator]().next().value as OfConnection | undefined;
     return {
       target: this.target.text, mode: 'passive', isConnected: this.conns.size > 0,
-      state: this.error ? 'FAILED' : 'LISTENING',
+      state: this.error ? 'FAILED' : this.listening ? 'LISTENING' : 'CONNECTING',
       role: first ? ROLES[first.role] ?? 'other' : null, version: first?.negotiated ?? null,
       ...baseStatus(this, now),
       attempts: 0, disconnects: 0, secSinceConnect: null, secSinceDisconnect: null, backoffSec: 0, lastError: this.error,
@@ -369,6 +369,6 @@ export class PassiveController implements Controller {
   }
 }
 
-export function createController(target: OfTarget, settings: ControllerSettings, bridge: () => OfBridge, log: ControllerLog, onConfig: () => void): Controller {
+export function createController(target: OfTarget, settings: ControllerSettings, bridge: () => OfBridge, log: ControllerLog, onConfig: (master?: OfConnection) => void): Controller {
   return isActive(target) ? new ActiveController(target, settings, bridge, log, onConfig) : new PassiveController(target, settings, bridge, log, onConfig);
 }

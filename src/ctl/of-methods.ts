@@ -20,7 +20,7 @@ function fmtVersion(v: number | null): string {
 
 /** One controller as `show` prints it: a head line like a port's, then its state, indented. */
 export function controllerLines(s: ControllerStatus): string[] {
-  const lines = [` controller(${s.target}): ${s.mode === 'passive' ? (s.state === 'FAILED' ? 'FAILED' : 'LISTENING') : s.state}`];
+  const lines = [` controller(${s.target}): ${s.state}`];
   lines.push(`     is_connected: ${s.isConnected}${s.mode === 'passive' && s.connections > 1 ? ` (${s.connections} connections)` : ''}`);
   if (s.isConnected) {
     lines.push(`     role:         ${s.role ?? 'other'}`);

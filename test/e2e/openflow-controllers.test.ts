@@ -87,6 +87,7 @@ describe('controllers of a bridge', () => {
 
     f.answerEchoes = false;
     await until('the unanswered connection closed', () => f.conns[0].closed);
+    f.answerEchoes = true;
     await until('a new connection', () => f.conns.length >= 2);
     await until('connected again', () => status()[0].isConnected === true);
     expect(status()[0]).toMatchObject({ disconnects: 1, attempts: 2, lastError: 'Connection timed out' });
