@@ -168,7 +168,7 @@ export class ActiveController implements Controller {
     });
     sock.on('close', () => {
       if (this.sock !== sock) return;
-      this.lost(this.now(), this.state === 'CONNECTING' ? 'connection refused' : 'End of file');
+      this.lost(this.now(), 'End of file');
     });
   }
 
