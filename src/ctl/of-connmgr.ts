@@ -152,8 +152,8 @@ export class BridgeConnMgr {
   }
 
   close(): Promise<unknown> {
+    // The controllers stay listed (not connected): the daemon's last save, after close, still has them.
     const done = Promise.all([this.mgmt.close(), ...this.controllers.map((c) => c.close())]);
-    this.controllers = [];
     const br = this.bridge;
     if (br && (br.failOpen || br.packetInOnMiss)) {
       br.failOpen = br.packetInOnMiss = false;

@@ -23,6 +23,7 @@ export function mgmtPath(rundir: string, bridge: string): string {
 
 export class OpenFlowListeners {
   private readonly bridges = new Map<string, BridgeConnMgr>();
+  private closed = false;
 
   constructor(
     private readonly sw: Switch,
@@ -43,6 +44,7 @@ export class OpenFlowListeners {
 
   /** Listen for every bridge that has no listener; stop for removed bridges; run the controllers' timers. */
   sync(now = Date.now()): void {
+    if (this.closed) return;
     const names = new Set(this.sw.listBridges());
     for (const name of names) {
       if (!this.bridges.has(name)) {
@@ -129,8 +131,8 @@ export class OpenFlowListeners {
 
   async close(): Promise<void> {
     this.sw.dp.datapath.onUserspace = null;
-    const all = [...this.bridges.values()].map((m) => m.close());
-    this.bridges.clear();
-    await Promise.all(all);
+    this.closed = true;
+    // The managers stay (closed) so that the final save still has each bridge's controllers.
+    await Promise.all([...this.bridges.values()].map((m) => m.close()));
   }
 }

@@ -3,6 +3,7 @@
 // and records what swd sends (every message by type, packet-ins with their
 // reason). Each accepted connection is kept in `conns`, in order.
 
+import { execFile } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import { encodeHello } from '../../src/openflow/header.ts';
 import { encodeEchoReply } from '../../src/openflow/switch-msgs.ts';
@@ -63,6 +64,20 @@ export class FakeController {
   }
 }
 
+/**
+ * swctl without blocking this process (a fake controller in it must go on
+ * answering while swctl runs); stdout lines, or a failure with stderr.
+ */
+export async function swctl(socket: string, args: string[]): Promise<{ code: number; lines: string[]; stderr: string }> {
+  const bin = new URL('../../bin/swctl.js', import.meta.url).pathname;
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, '--socket', socket, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      resolve({ code, lines: stdout.split('\n').filter((l) => l.length > 0), stderr });
+    });
+  });
+}
+
 /** A TCP port on 127.0.0.1 nobody listens on (bound once by the kernel's choice, then freed). */
 export async function freePort(): Promise<number> {
   const s = createServer();
@@ -72,10 +87,10 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function until(what: string, fn: () => boolean, ms = 20_000): Promise<void> {
+export async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    if (fn()) return;
+    if (await fn()) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${what}`);
