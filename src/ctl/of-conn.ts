@@ -258,7 +258,7 @@ export class OfConnection {
         const r = decodeRole(msg);
         if (r.role !== 0) this.role = r.role;
         if (r.role === 2) this.kind.onMaster?.(this);
-        return this.send(encodeRoleReply(v, xid, r.role === 0 ? 1 : r.role, r.generationId));
+        return this.send(encodeRoleReply(v, xid, this.role, r.generationId));
       }
       case OFPT_FLOW_MOD:
         this.br.flowMod(decodeFlowMod(msg));
