@@ -56,6 +56,17 @@ export class FakeController {
     sock.on('error', () => {});
   }
 
+  /** OpenFlow 1.3 ROLE_REQUEST (2 master, 3 slave) on the latest connection. */
+  requestRole(role: number): void {
+    const m = Buffer.alloc(24);
+    m.writeUInt8(4, 0);
+    m.writeUInt8(24, 1);
+    m.writeUInt16BE(24, 2);
+    m.writeUInt32BE(7, 4);
+    m.writeUInt32BE(role, 8);
+    this.conns[this.conns.length - 1].sock.write(m);
+  }
+
   /** Stop listening and drop every connection. */
   async close(): Promise<void> {
     for (const c of this.conns) c.sock.destroy();

@@ -118,6 +118,23 @@ describe('controllers of a bridge', () => {
     expect(f13.conns[0].packetInReasons).toEqual([1]);
   });
 
+  it('a controller that becomes master makes the other master a slave, which gets no packet-ins', async () => {
+    const a = await fake(4, true), b = await fake(4, true);
+    const ta = `tcp:127.0.0.1:${a.port}`, tb = `tcp:127.0.0.1:${b.port}`;
+    await ok(['set-controller', 'br0', ta, tb]);
+    await until('both connected', async () => (await status()).every((s) => s.isConnected === true));
+    a.requestRole(2);
+    await until('a master', async () => (await status())[0].role === 'master');
+    b.requestRole(2);
+    await until('b master', async () => (await status())[1].role === 'master');
+    expect((await status()).map((s) => s.role)).toEqual(['slave', 'master']);
+    await ok(['add-flow', 'br0', 'actions=controller']);
+    await ok(['inject', 'br0', 'p1', REQ]);
+    await until('a packet-in at the master', () => b.conns[0].packetInReasons.length === 1);
+    expect(a.conns[0].packetInReasons).toEqual([]);
+    expect(await show()).toContain('     role:         slave');
+  });
+
   it('secure: without a controller the installed flows stay and nothing else happens', async () => {
     const dead = await freePort();
     await ok(['add-flow', 'br0', 'in_port=1,actions=output:2']);
