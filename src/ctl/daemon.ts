@@ -23,6 +23,7 @@ import { EventStreamer } from './events.ts';
 import { ensureRundir, type RunPaths, runPaths } from './rundir.ts';
 import { VERSION } from './version.ts';
 import { vlogMethods, type Vlog } from './vlog.ts';
+import { openflowMethods } from './of-methods.ts';
 import { flushAllSuppressed } from '../packet/log.ts';
 
 export type DaemonLogger = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
@@ -140,7 +141,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     let stopping: Promise<void> | null = null;
     let tickFailures = 0;
 
-    const save = () => saveDb(paths.db, theSwitch.config());
+    // The OpenFlow connection manager adds each bridge's controllers and fail mode.
+    const save = () => saveDb(paths.db, openflow ? openflow.saveInto(theSwitch.config()) : theSwitch.config());
     const stop = () => {
       stopping ??= (async () => {
         clearInterval(timer);
@@ -173,10 +175,26 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       return stopping;
     };
 
+    // OpenFlow: management sockets (<rundir>/<bridge>.mgmt) and the saved controllers, for a switch with bridges to program.
+    // Before the RPC socket, so that every save includes the controllers.
+    if ('bridges' in theSwitch && 'dp' in theSwitch) {
+      const { OpenFlowListeners } = await import('./of-listener.ts');
+      const ofLog = opts.vlog?.module('ofproto') ?? log;
+      openflow = new OpenFlowListeners(theSwitch as unknown as Switch, paths.rundir, ofLog, () => {
+        try {
+          save();
+        } catch (e) {
+          log.error({ err: e }, 'database save after an OpenFlow change failed');
+        }
+      });
+      if (saved) openflow.restore(saved);
+      else openflow.sync();
+    }
+
     const rpcLog = opts.vlog?.module('rpc') ?? log;
     const methods = buildMethods(
       { sw: theSwitch, save, shutdown: () => void stop(), version: VERSION },
-      { ...SWITCH_METHODS, ...(opts.vlog ? vlogMethods(opts.vlog) : {}), ...opts.methods },
+      { ...SWITCH_METHODS, ...openflowMethods(() => openflow), ...(opts.vlog ? vlogMethods(opts.vlog) : {}), ...opts.methods },
     );
     const src = theSwitch.eventSource?.();
     const events = src ? new EventStreamer(src.conntrack, { now: src.now }) : null;
@@ -191,18 +209,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       throw new DaemonStartError(`cannot listen on ${paths.socket}: ${(e as Error).message}`);
     }
 
-    // OpenFlow management sockets (<rundir>/<bridge>.mgmt), for a switch with bridges to program.
-    if ('bridges' in theSwitch && 'dp' in theSwitch) {
-      const { OpenFlowListeners } = await import('./of-listener.ts');
-      openflow = new OpenFlowListeners(theSwitch as unknown as Switch, paths.rundir, log, () => {
-        try {
-          save();
-        } catch (e) {
-          log.error({ err: e }, 'database save after an OpenFlow change failed');
-        }
-      });
-      openflow.sync();
-    }
 
     if (opts.metrics) {
       if (!theSwitch.stats) throw new DaemonStartError('this switch has no counters to serve as metrics');

@@ -7,7 +7,7 @@
 // start until the user fixes or removes it.
 
 import { readFileSync } from 'node:fs';
-import type { SwitchConfig } from '../ofproto/api.ts';
+import type { BridgeConfig, SwitchConfig } from '../ofproto/api.ts';
 import { writeFileAtomic } from '../packet/atomic-file.ts';
 
 export class DbError extends Error {
@@ -21,8 +21,19 @@ export class DbError extends Error {
 const refuse = (path: string, why: string) =>
   new DbError(`database ${path} ${why}; fix or remove it, swd will not overwrite it`);
 
+/** A bridge as the database keeps it: the switch's configuration and the OpenFlow connection manager's (of-listener.ts). */
+export interface SavedBridge extends BridgeConfig {
+  /** set-controller's targets, with their non-default settings. */
+  controllers?: { target: string; inactivityProbeMs?: number; maxBackoffMs?: number }[];
+  failMode?: 'secure' | 'standalone';
+}
+
+export interface SavedConfig extends SwitchConfig {
+  bridges: SavedBridge[];
+}
+
 /** The saved configuration, or null when there is no database yet. */
-export function loadDb(path: string): SwitchConfig | null {
+export function loadDb(path: string): SavedConfig | null {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -38,7 +49,7 @@ export function loadDb(path: string): SwitchConfig | null {
   }
   const why = checkConfig(cfg);
   if (why) throw refuse(path, `is not an swd database (${why})`);
-  return cfg as SwitchConfig;
+  return cfg as SavedConfig;
 }
 
 /** What is wrong with `cfg` as a SwitchConfig, or null. */
@@ -56,6 +67,12 @@ function checkConfig(cfg: unknown): string | null {
     }
     if (b.meters !== undefined && (!Array.isArray(b.meters) || b.meters.some((m) => typeof m !== 'string'))) {
       return `bridge ${b.name} has a 'meters' entry that is not an array of strings`;
+    }
+    const bb = b as SavedBridge;
+    if (bb.failMode !== undefined && bb.failMode !== 'secure' && bb.failMode !== 'standalone') return `bridge ${b.name} has a bad failMode`;
+    if (bb.controllers !== undefined && (!Array.isArray(bb.controllers) || bb.controllers.some((c) => !c || typeof c.target !== 'string'
+      || (c.inactivityProbeMs !== undefined && typeof c.inactivityProbeMs !== 'number') || (c.maxBackoffMs !== undefined && typeof c.maxBackoffMs !== 'number')))) {
+      return `bridge ${b.name} has a 'controllers' entry that is not a list of targets`;
     }
     for (const p of b.ports) {
       if (!p || typeof p.name !== 'string' || typeof p.ofport !== 'number') return `bridge ${b.name} has a port without name or ofport`;

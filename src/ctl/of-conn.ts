@@ -42,6 +42,30 @@ export const MAX_PENDING = 4 * 0x10000;
 /** Replies a peer may leave unread before it is cut off (it asks and never reads). */
 export const MAX_UNREAD = 16 * 1024 * 1024;
 
+// ---- connection kinds (of-controller.ts, of-listener.ts) --------------------
+/** Controller-bound packets a peer may leave unsent in its socket before more are dropped (counted). */
+export const PIN_BACKLOG = 1024 * 1024;
+/** OVS's OFPR_IMPLICIT_MISS as ofproto sends it up (xlate-ctx.ts PIN_IMPLICIT_MISS). */
+const REASON_IMPLICIT_MISS = 0x80;
+const OFPR_NO_MATCH = 0;
+const ROLE_SLAVE = 3;
+/** The most packet bytes a packet-in carries (its 16-bit length holds header, match and data). */
+const PIN_MAX_DATA = 0xffff - 512;
+
+export interface OfConnKind {
+  /**
+   * A service connection (the .mgmt socket, ptcp/punix listeners) gets no
+   * packet-ins until it sets a miss_send_len (SET_CONFIG), as OVS; a primary
+   * one (a controller swd connected to) starts with 128.
+   */
+  service?: boolean;
+  /** Every message received, after it was handled (rconn's activity and admission). */
+  onMessage?: (type: number) => void;
+  /** This connection became master: the others of the bridge that were master become slaves (OpenFlow 1.2+ roles). */
+  onMaster?: (conn: OfConnection) => void;
+}
+// ------------------------------------------------------------------------------
+
 export interface OfConnLog {
   warn(obj: object, msg: string): void;
   debug(obj: object, msg: string): void;
@@ -54,13 +78,17 @@ export class OfConnection {
   private readonly of10: Of10State = { flowFormat: 0, tableIdExt: false, config: { flags: 0, missSendLen: 128 }, packetInFormat: 0 };
   private closed = false;
   /** Counters for tests and logs. */
-  readonly stats = { received: 0, errors: 0 };
+  readonly stats = { received: 0, errors: 0, packetIns: 0, packetInsDropped: 0 };
+  /** The role a ROLE_REQUEST set (1 equal/"other", 2 master, 3 slave). */
+  role = 1;
 
   constructor(
     private readonly sock: Socket,
     private readonly br: OfBridge,
     private readonly log: OfConnLog,
+    private readonly kind: OfConnKind = {},
   ) {
+    if (kind.service) this.config.missSendLen = this.of10.config.missSendLen = 0;
     sock.on('data', (d: Buffer) => this.onData(d));
     sock.on('error', () => this.close());
     sock.on('close', () => (this.closed = true));
@@ -107,6 +135,7 @@ export class OfConnection {
       this.buf = this.buf.subarray(len);
       this.stats.received++;
       this.handle(Buffer.from(msg));
+      this.kind.onMessage?.(msg[1]);
     }
   }
 
@@ -161,9 +190,38 @@ export class OfConnection {
     if (b) this.send(b);
   }
 
-  /** Send a packet-in (the controller action) to this peer, in its version. */
+  /** Below OpenFlow 1.3 a table miss is a packet-in: true when this peer would take one (of-connmgr.ts). */
+  get wantsPacketInOnMiss(): boolean {
+    if (this.closed || this.version === 0 || this.version >= 4 || this.role === ROLE_SLAVE) return false;
+    return !this.kind.service || (this.version === OFP10_VERSION ? this.of10.config : this.config).missSendLen > 0;
+  }
+
+  /** An inactivity probe (of-controller.ts). */
+  sendEchoRequest(): void {
+    if (this.version !== 0) this.send(finishMsg(startMsg(this.version, OFPT_ECHO_REQUEST, 0)));
+  }
+
+  /**
+   * Send a packet-in (the controller action, or a table miss) to this peer,
+   * in its version, unless it does not want it: a service connection without
+   * miss_send_len, a slave, or an implicit table miss on OpenFlow 1.3+ (OVS's
+   * connmgr rules). A peer whose socket holds PIN_BACKLOG unsent bytes gets
+   * none until it reads (counted in packetInsDropped).
+   */
   packetIn(ofInPort: number, packet: Uint8Array, reason = OFPR_ACTION, tableId = 0): void {
     if (this.version === 0 || this.closed) return;
+    if ((this.version === OFP10_VERSION ? this.of10.config : this.config).missSendLen === 0 && this.kind.service) return;
+    if (this.role === ROLE_SLAVE) return;
+    if (reason === REASON_IMPLICIT_MISS) {
+      if (this.version >= 4) return;
+      reason = OFPR_NO_MATCH;
+    }
+    // A packet-in must fit one message (a GSO super-packet does not): dropped, counted.
+    if (this.sock.writableLength > PIN_BACKLOG || packet.length > PIN_MAX_DATA) {
+      this.stats.packetInsDropped++;
+      return;
+    }
+    this.stats.packetIns++;
     const data = Buffer.from(packet);
     // [ofwire] NXT_PACKET_IN2 when the peer asked for it (ovs-ofctl monitor -P nxt_packet_in2).
     if (this.of10.packetInFormat === NXPIF_NXT_PACKET_IN2) return this.send(packetIn2For(this.version, ofInPort, data, reason, tableId));
@@ -214,7 +272,9 @@ export class OfConnection {
         return this.send(encodeBarrierReply(v, xid));
       case OFPT_ROLE_REQUEST: {
         const r = decodeRole(msg);
-        return this.send(encodeRoleReply(v, xid, r.role === 0 ? 1 : r.role, r.generationId));
+        if (r.role !== 0) this.role = r.role;
+        if (r.role === 2) this.kind.onMaster?.(this);
+        return this.send(encodeRoleReply(v, xid, this.role, r.generationId));
       }
       case OFPT_FLOW_MOD:
         this.br.flowMod(decodeFlowMod(msg));

@@ -1,15 +1,19 @@
-// The OpenFlow management sockets: each bridge listens on
-// unix:<rundir>/<bridge>.mgmt (mode 0600, as OVS's br0.mgmt), so
-// `ovs-ofctl -O OpenFlow13 dump-flows unix:<rundir>/br0.mgmt` works. `sync`
-// follows the switch's bridges (called after every change and on tick);
-// `close` removes the sockets.
+// The OpenFlow side of the daemon, bridge by bridge (of-connmgr.ts): each
+// bridge listens on unix:<rundir>/<bridge>.mgmt (mode 0600, as OVS's
+// br0.mgmt), so `ovs-ofctl -O OpenFlow13 dump-flows unix:<rundir>/br0.mgmt`
+// works, and has the controllers and fail mode `set-controller` and
+// `set-fail-mode` gave it. `sync` follows the switch's bridges and drives the
+// controllers' timers (called after every change and on tick); the
+// controllers and fail modes are kept in the database beside the switch's
+// configuration (`saveInto`, `restore`); `close` removes the sockets.
 
-import { chmodSync, existsSync, unlinkSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Switch } from '../ofproto/switch.ts';
-import { OfBridge } from './of-bridge.ts';
-import { OfConnection, type OfConnLog } from './of-conn.ts';
+import { SwitchError } from '../ofproto/api.ts';
+import type { ControllerLog, ControllerStatus } from './of-controller.ts';
+import { BridgeConnMgr, type ControllerConfig } from './of-connmgr.ts';
+import type { FailMode } from './of-failmode.ts';
+import type { SavedConfig } from './db.ts';
 import { OfAsync } from './of-async.ts';
 
 export const MGMT_SUFFIX = '.mgmt';
@@ -18,95 +22,123 @@ export function mgmtPath(rundir: string, bridge: string): string {
   return join(rundir, `${bridge}${MGMT_SUFFIX}`);
 }
 
-interface Listener {
-  server: Server;
-  path: string;
-  conns: Set<OfConnection>;
-  sockets: Set<Socket>;
-}
-
 export class OpenFlowListeners {
-  private readonly listeners = new Map<string, Listener>();
+  private readonly bridges = new Map<string, BridgeConnMgr>();
+  private closed = false;
   /** [ofwire] FLOW_REMOVED and PORT_STATUS for the bridges' connections. */
   private readonly async: OfAsync;
 
   constructor(
     private readonly sw: Switch,
     private readonly rundir: string,
-    private readonly log: OfConnLog & { info(obj: object, msg: string): void },
+    private readonly log: ControllerLog,
     private readonly onChange: () => void,
   ) {
-    this.async = new OfAsync(sw, (br) => this.listeners.get(br)?.conns ?? []); // [ofwire]
-    // Packet-ins: the switch's datapath hands controller-bound packets up; each goes to the bridge's connections.
+    this.async = new OfAsync(sw, (br) => this.bridges.get(br)?.connections() ?? []); // [ofwire]
+    // Packet-ins: the datapath (the main thread's, and the PMD threads' through it) hands controller-bound packets up.
     sw.dp.datapath.onUserspace = (dpInPort, packet, userdata) => {
       for (const br of sw.bridges.values()) {
         const port = br.portsByDp.get(dpInPort);
         if (!port) continue;
-        for (const c of this.listeners.get(br.name)?.conns ?? []) c.packetIn(port.ofport, packet, userdata >> 8, userdata & 0xff);
+        this.bridges.get(br.name)?.packetIn(port.ofport, packet, userdata >> 8, userdata & 0xff);
         return;
       }
     };
   }
 
-  /** Listen for every bridge that has no listener; stop listening for removed bridges. */
-  sync(): void {
+  /** Listen for every bridge that has no listener; stop for removed bridges; run the controllers' timers. */
+  sync(now = Date.now()): void {
+    if (this.closed) return;
     const names = new Set(this.sw.listBridges());
-    for (const name of names) if (!this.listeners.has(name)) this.listen(name);
-    for (const [name, l] of this.listeners) if (!names.has(name)) this.stop(name, l);
+    for (const name of names) {
+      if (!this.bridges.has(name)) {
+        this.bridges.set(name, new BridgeConnMgr(this.sw, name, mgmtPath(this.rundir, name), this.log, this.onChange));
+        this.log.info({ bridge: name, path: mgmtPath(this.rundir, name) }, 'listening for OpenFlow');
+      }
+    }
+    for (const [name, m] of this.bridges) {
+      if (!names.has(name)) {
+        void m.close();
+        this.bridges.delete(name);
+      } else m.run(now);
+    }
     this.async.sync(); // [ofwire]
   }
 
+  /** Connections on the bridge's management socket. */
   connections(bridge: string): number {
-    return this.listeners.get(bridge)?.conns.size ?? 0;
+    return this.bridges.get(bridge)?.mgmtConnections ?? 0;
   }
 
-  private listen(name: string): void {
-    const path = mgmtPath(this.rundir, name);
-    if (existsSync(path)) unlinkSync(path);
-    const l: Listener = { server: createServer(), path, conns: new Set(), sockets: new Set() };
-    l.server.on('connection', (sock) => {
-      l.sockets.add(sock);
-      const conn = new OfConnection(sock, new OfBridge(this.sw, name, this.onChange), this.log);
-      l.conns.add(conn);
-      sock.on('close', () => {
-        l.conns.delete(conn);
-        l.sockets.delete(sock);
-      });
-    });
-    l.server.on('error', (err) => this.log.warn({ err, path }, 'OpenFlow listener failed'));
-    // Owner-only from the start: umask while binding, chmod after (as the JSON-RPC socket).
-    const old = process.umask(0o177);
-    try {
-      l.server.listen(path, () => {
+  private mgr(bridge: string): BridgeConnMgr {
+    this.sync();
+    const m = this.bridges.get(bridge);
+    if (!m) throw new SwitchError('ENOBRIDGE', `no bridge named ${bridge}`);
+    return m;
+  }
+
+  // ------------------------------------------------------------ configuration (swctl)
+
+  setControllers(bridge: string, cfgs: ControllerConfig[]): void {
+    this.mgr(bridge).setControllers(cfgs, this.rundir);
+  }
+
+  getControllers(bridge: string): ControllerConfig[] {
+    return this.mgr(bridge).controllerConfigs();
+  }
+
+  controllerStatus(bridge: string, now = Date.now()): ControllerStatus[] {
+    return this.mgr(bridge).status(now);
+  }
+
+  failOpenActive(bridge: string): boolean {
+    return this.mgr(bridge).failOpenActive;
+  }
+
+  setFailMode(bridge: string, mode: FailMode | null): void {
+    this.mgr(bridge).failMode = mode;
+    this.sync();
+  }
+
+  getFailMode(bridge: string): FailMode | null {
+    return this.mgr(bridge).failMode;
+  }
+
+  /** Add each bridge's controllers and fail mode to the switch's configuration, for the database. */
+  saveInto(cfg: SavedConfig): SavedConfig {
+    return {
+      ...cfg,
+      bridges: cfg.bridges.map((b) => {
+        const m = this.bridges.get(b.name);
+        if (!m) return b;
+        const controllers = m.controllerConfigs();
+        return { ...b, ...(controllers.length ? { controllers } : {}), ...(m.failMode ? { failMode: m.failMode } : {}) };
+      }),
+    };
+  }
+
+  /** Configure what the database saved (at start); a target that no longer parses is logged and left out. */
+  restore(cfg: SavedConfig): void {
+    this.sync();
+    for (const b of cfg.bridges) {
+      const m = this.bridges.get(b.name);
+      if (!m) continue;
+      if (b.failMode) m.failMode = b.failMode;
+      for (const c of b.controllers ?? []) {
         try {
-          chmodSync(path, 0o600);
-        } catch {
-          // the socket went away (bridge removed meanwhile)
+          m.setControllers([...m.controllerConfigs(), c], this.rundir);
+        } catch (e) {
+          this.log.error({ bridge: b.name, controller: c.target, err: e }, `${b.name}: saved controller "${c.target}" left out: ${(e as Error).message}`);
         }
-      });
-    } finally {
-      process.umask(old);
+      }
     }
-    this.listeners.set(name, l);
-    this.log.info({ bridge: name, path }, 'listening for OpenFlow');
-  }
-
-  private stop(name: string, l: Listener): void {
-    for (const s of l.sockets) s.destroy();
-    l.server.close();
-    try {
-      unlinkSync(l.path);
-    } catch {
-      // already gone
-    }
-    this.listeners.delete(name);
   }
 
   async close(): Promise<void> {
     this.sw.dp.datapath.onUserspace = null;
+    this.closed = true;
     this.async.close(); // [ofwire]
-    const all = [...this.listeners];
-    for (const [name, l] of all) this.stop(name, l);
-    await Promise.all(all.map(([, l]) => new Promise<void>((r) => (l.server.listening ? l.server.once('close', () => r()) : r()))));
+    // The managers stay (closed) so that the final save still has each bridge's controllers.
+    await Promise.all([...this.bridges.values()].map((m) => m.close()));
   }
 }

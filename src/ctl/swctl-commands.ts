@@ -88,6 +88,12 @@ function posInt(s: string, what: string): number {
   return Number(s);
 }
 
+function msOpt(v: string | boolean | undefined, what: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError(`bad --${what} '${String(v)}' (expected milliseconds)`);
+  return Number(v);
+}
+
 function zoneArg(z: string | undefined): number | undefined {
   if (z === undefined) return undefined;
   const m = /^(?:zone=)?(\d+)$/.exec(z);
@@ -282,6 +288,23 @@ export const COMMANDS: readonly CommandSpec[] = [
   c('ipf-set-min-frag <family> <size>', 'smallest non-last fragment accepted, v4 or v6 (default 1200 / 1280, at least 400)', ([f, n], _o, run) => run('ipf-set-min-frag', { family: f, size: n })),
   c('ipf-set-max-nfrags <n>', 'most fragments held at once (default 1000, at most 5000)', ([n], _o, run) => run('ipf-set-max-nfrags', { nfrags: n })),
   c('ipf-get-status', 'fragment module status and counters, like dpctl/ipf-get-status (-m: the fragment lists)', (_a, o, run) => run('ipf-get-status', { verbose: !!o.more }), [more]),
+
+  // OpenFlow controllers and fail modes (src/ctl/of-methods.ts), as ovs-vsctl has them
+  c(
+    'set-controller <bridge> <targets...>',
+    'program the bridge from controllers: tcp:IP[:PORT] or unix:PATH (swd connects, reconnecting with backoff, probing with echo requests), ptcp:[PORT][:IP] or punix:PATH (swd listens; ptcp binds 127.0.0.1 unless IP is given); PORT defaults to 6653; replaces the controllers set before',
+    ([br, ...targets], o, run) => run('set-controller', { bridge: br, targets, inactivityProbeMs: msOpt(o.inactivityProbe, 'inactivity-probe'), maxBackoffMs: msOpt(o.maxBackoff, 'max-backoff') }, quiet),
+    [
+      { flags: '--inactivity-probe <ms>', description: 'send an echo request after MS idle, disconnect after as long again without an answer (default 5000; 0: never)' },
+      { flags: '--max-backoff <ms>', description: 'longest wait between connection attempts (default 8000)' },
+    ],
+  ),
+  c('get-controller <bridge>', "print the bridge's controllers (--json: with their connection state)", ([br], _o, run) => run('get-controller', { bridge: br })),
+  c('del-controller <bridge>', 'remove all of the bridge\'s controllers', ([br], _o, run) => run('del-controller', { bridge: br }, quiet)),
+  c('set-fail-mode <bridge> <mode>', 'secure (without a controller the installed flows stay, nothing else) or standalone (the default: after 3 probe intervals without a controller, flush the flows and act as a NORMAL switch until one is back)',
+    ([br, mode], _o, run) => run('set-fail-mode', { bridge: br, mode }, quiet)),
+  c('get-fail-mode <bridge>', 'print the fail mode (nothing when unset, which acts as standalone)', ([br], _o, run) => run('get-fail-mode', { bridge: br })),
+  c('del-fail-mode <bridge>', 'unset the fail mode (standalone)', ([br], _o, run) => run('del-fail-mode', { bridge: br }, quiet)),
 
   c('version', 'print the version of the running swd', (_a, _o, run) => run('version', {}, (r) => out([`swd ${r.version}`]))),
 ];

@@ -64,6 +64,8 @@ export function formatPmdStats(threads: PmdStatsRow[]): string[] {
     lines.push(`  packets queued for an upcall: ${t.upcallQueued ?? 0}`);
     lines.push(`  packets dropped, upcall queue full: ${t.upcallQueueFull ?? 0}`);
     lines.push(`  packets dropped, upcall not answered: ${t.upcallTimeouts ?? 0}`);
+    lines.push(`  packet-ins to the main thread: ${t.packetIns ?? 0}`);
+    lines.push(`  packet-ins dropped, queue full: ${t.packetInsDropped ?? 0}`);
     lines.push(`  batches: ${t.batches}`);
     lines.push(`  avg. packets per batch: ${t.batches ? (t.packets / t.batches).toFixed(2) : '0.00'}`);
     const total = t.busyNs + t.idleNs;

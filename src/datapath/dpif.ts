@@ -116,6 +116,7 @@ export class Dpif {
         translate: o.upcall,
         afterUpcall: o.afterRx,
         pushMegaflow: o.pushMegaflow,
+        packetIn: (port, packet, userdata) => this.datapath.onUserspace?.(port, packet, userdata),
         log: { warn: (...a) => o.log.warn(...a), error: (...a) => o.log.warn(...a) },
         now: o.now,
       },

@@ -37,6 +37,9 @@ export class Bridge implements XBridge {
   /** Bumped on every flow-table, group or port change. */
   generation = 0;
   controllerPackets = 0;
+  /** Set by the connection manager (src/ctl): see XBridge. Changing either needs a revalidation. */
+  packetInOnMiss = false;
+  failOpen = false;
   readonly onControllerPacket = () => {
     this.controllerPackets++;
   };

@@ -47,6 +47,14 @@ export interface XBridge {
   /** Counted when a translation sends to the (absent) controller. */
   onControllerPacket?: () => void;
   /**
+   * A table miss sends the packet to the controllers (OVS's miss rule): set
+   * by src/ctl while a connection below OpenFlow 1.3 is open, for which the
+   * default table-miss behaviour is a packet-in (1.3+ drops unless a flow says otherwise).
+   */
+  packetInOnMiss?: boolean;
+  /** Fail-open (fail_mode standalone, controllers lost): every packet entering table 0 goes to NORMAL, as OVS's hidden fail-open flow. */
+  failOpen?: boolean;
+  /**
    * Install (or refresh) a flow built by a learn action of rule `owner`; false when the
    * action's limit= refuses it; with `dryRun` only whether it would be learned.
    * Absent: learn builds the flow but installs nothing.
@@ -175,6 +183,9 @@ export function isL4(ctx: Ctx): boolean {
  * OFPR_NO_MATCH (0), others as OFPR_ACTION (1), unless controller(reason=)
  * names one.
  */
+/** The packet-in reason of a table miss (OVS's OFPR_IMPLICIT_MISS): sent as no_match, to connections below OpenFlow 1.3 only. */
+export const PIN_IMPLICIT_MISS = 0x80;
+
 export function packetInUserdata(ctx: Ctx, reason?: number): number {
   const r = ctx.rules[ctx.rules.length - 1];
   const miss = !!r && r.priority === 0 && r.spec.match.mask.every((w) => w === 0);

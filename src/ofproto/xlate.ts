@@ -21,13 +21,13 @@ import {
   ETH_TYPE_IP, ETH_TYPE_IPV6, FK_ETH_TYPE, FK_IN_PORT, FK_NW_FRAG, FK_RECIRC_ID, FRAG_ANY, FRAG_LATER, VLAN_CFI, FK_VLAN_TCI,
 } from '../packet/flow-key.ts';
 import type { OfAction } from './actions.ts';
-import { OFPP_IN_PORT, OFPP_NONE } from './actions.ts';
+import { OFPP_IN_PORT, OFPP_NONE, OFPP_NORMAL } from './actions.ts';
 import { readSlice } from './fields.ts';
 import { formatActions } from './format-actions.ts';
 import { formatMatch } from './format-flow.ts';
 import { composeCt, xlateCtClear } from './xlate-ct.ts';
 import { commitChanges } from './xlate-commit.ts';
-import { Ctx, OF_ONLY_FIRST, OF_ONLY_LAST, overResubmitLimits, packetInUserdata, type Pipeline, type XBridge, type XlateResult } from './xlate-ctx.ts';
+import { Ctx, OF_ONLY_FIRST, OF_ONLY_LAST, overResubmitLimits, packetInUserdata, PIN_IMPLICIT_MISS, type Pipeline, type XBridge, type XlateResult } from './xlate-ctx.ts';
 
 /** controller(reason=...) names, by OpenFlow reason code. */
 const CONTROLLER_REASONS = ['no_match', 'action', 'invalid_ttl', 'action_set', 'group', 'packet_out'];
@@ -87,7 +87,10 @@ export function xlate(br: XBridge, key: Uint32Array, nowMs: number, traceLines: 
     traceLines.push(`bridge("${br.name}")`);
     traceLines.push('-'.repeat(`bridge("${br.name}")`.length));
   }
-  lookupAndExecute(ctx, startTable);
+  if (ctx.br.failOpen && startTable === 0) {
+    ctx.tr(' 0. fail-open (no controller connected): NORMAL');
+    outputPort(ctx, OFPP_NORMAL);
+  } else lookupAndExecute(ctx, startTable, true);
   runActionSet(ctx, (acts) => executeActions(ctx, acts));
   return finish(ctx);
 }
@@ -123,7 +126,8 @@ function finish(ctx: Ctx): XlateResult {
   };
 }
 
-function lookupAndExecute(ctx: Ctx, table: number): void {
+/** `mayPacketIn`: a miss here may go to the controllers (the pipeline's first lookup and goto_table, not resubmit, as OVS). */
+function lookupAndExecute(ctx: Ctx, table: number, mayPacketIn = false): void {
   if (ctx.exit) return;
   if (overResubmitLimits(ctx)) return;
   const cls = ctx.br.tables[table];
@@ -132,7 +136,10 @@ function lookupAndExecute(ctx: Ctx, table: number): void {
   ctx.table = table;
   if (!rule) {
     ctx.tr(`${String(table).padStart(2)}. No match.`);
-    ctx.tr('    drop');
+    if (mayPacketIn && ctx.br.packetInOnMiss) {
+      ctx.tr('    controller(reason=no_match)');
+      ctx.out.push(dp.userspace('controller', (PIN_IMPLICIT_MISS << 8) | (table & 0xff)));
+    } else ctx.tr('    drop');
     ctx.table = saveTable;
     return;
   }
@@ -188,7 +195,7 @@ function executeAction(ctx: Ctx, a: OfAction): void {
     }
     case 'goto_table':
       // goto_table replaces the rest of the pipeline; the parser guarantees it is the last action.
-      lookupAndExecute(ctx, a.table);
+      lookupAndExecute(ctx, a.table, true);
       return;
     case 'note':
       return;

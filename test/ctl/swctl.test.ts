@@ -134,6 +134,7 @@ describe('swctl without a daemon', () => {
       'ct-get-nconns', 'ct-set-limits', 'ct-get-limits', 'ct-del-limits', 'ct-enable-tcp-seq-chk',
       'ct-disable-tcp-seq-chk', 'ct-get-tcp-seq-chk', 'ct-set-timeout-policy', 'ct-get-timeout-policy', 'ct-events', 'ct-save', 'ct-save-show', 'vlog-set', 'vlog-list',
       'ipf-set-enabled', 'ipf-set-disabled', 'ipf-set-min-frag', 'ipf-set-max-nfrags', 'ipf-get-status',
+      'set-controller', 'get-controller', 'del-controller', 'set-fail-mode', 'get-fail-mode', 'del-fail-mode',
       'version', 'help',
     ]);
   });

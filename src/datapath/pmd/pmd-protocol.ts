@@ -38,6 +38,9 @@ export const PS_UPCALL_QUEUE_FULL = 9;
 export const PS_UPCALL_TIMEOUTS = 10;
 /** Upcalls in flight now (a gauge). */
 export const PS_UPCALL_INFLIGHT = 11;
+/** Packet-ins (controller-bound packets) posted to the main thread; dropped because too many were in flight. */
+export const PS_PIN_SENT = 12;
+export const PS_PIN_DROPPED = 13;
 export const PMD_STAT_WORDS = 16;
 
 export const PC_RX_PACKETS = 0;
@@ -58,6 +61,13 @@ export const GEN = 0;
 export const MAX_IDLE = 1;
 export const SHARED_WORDS = 4;
 
+/**
+ * Packet-ins a worker may have posted that the main thread has not taken
+ * yet (pinAck[0] counts those it took); beyond, a packet-in is dropped and
+ * counted (PS_PIN_DROPPED), as OVS bounds each controller's packet-in queue.
+ */
+export const PIN_MAX_INFLIGHT = 256;
+
 /** How long a worker keeps the packets of an upcall the main thread has not answered. */
 export const UPCALL_TIMEOUT_MS = 2000;
 
@@ -71,6 +81,8 @@ export interface PmdWorkerData {
   /** The datapath's meters (meter.ts MeterTable), shared; absent: this thread has its own (tests). */
   meters?: SharedArrayBuffer;
   wakeFd: number;
+  /** Int32Array[1]: packet-ins the main thread has taken from this worker (it adds, the worker reads). */
+  pinAck: SharedArrayBuffer;
   upcallPort: MessagePort;
   ctlPort: MessagePort;
 }
@@ -103,6 +115,8 @@ export type PmdEvent =
   | { t: 'error'; message: string }
   /** A log line of this thread (src/packet/log.ts), already rate-limited here; the main thread logs it. */
   | { t: 'log'; module: string; level: LogLevel; fields: Record<string, unknown>; msg: string }
+  /** A controller-bound packet (the userspace action), for the OpenFlow connections on the main thread. */
+  | { t: 'packet-in'; inPort: number; userdata: number; packet: Uint8Array }
   /** The worker's flowtable entries, as dump-offloaded prints them. */
   | { t: 'offloaded'; lines: string[] };
 

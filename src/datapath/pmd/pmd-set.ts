@@ -26,7 +26,7 @@ import { log } from '../../packet/log.ts';
 import {
   FLOW_REC, GEN, MAX_PORT_SLOTS, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED,
   PC_TX_ERRORS, PC_TX_PACKETS, PMD_SAB_BYTES, PORT_BASE, PORT_WORDS, PS_BATCHES, PS_BUSY_NS, PS_HITS, PS_IDLE_NS,
-  PS_LOST, PS_MISSES, PS_PACKETS, PS_UPCALL_INFLIGHT, PS_UPCALL_QUEUE_FULL, PS_UPCALL_QUEUED, PS_UPCALL_TIMEOUTS, SHARED_WORDS, MAX_IDLE, type PmdControl, type PmdEvent, type PmdPortInfo, type UpcallRequest,
+  PS_LOST, PS_MISSES, PS_PACKETS, PS_UPCALL_INFLIGHT, PS_UPCALL_QUEUE_FULL, PS_UPCALL_QUEUED, PS_UPCALL_TIMEOUTS, PS_PIN_SENT, PS_PIN_DROPPED, SHARED_WORDS, MAX_IDLE, type PmdControl, type PmdEvent, type PmdPortInfo, type UpcallRequest,
 } from './pmd-protocol.ts';
 
 export const MAX_PMD_THREADS = 64;
@@ -39,6 +39,8 @@ export interface PmdHost {
   afterUpcall(): void;
   /** A mirrored megaflow's counters moved or it went away: credit its rules. */
   pushMegaflow(mf: Megaflow): void;
+  /** A controller-bound packet from a worker (the main datapath's onUserspace). */
+  packetIn?(dpInPort: number, packet: Uint8Array, userdata: number): void;
   log: { warn: (...a: unknown[]) => void; error: (...a: unknown[]) => void };
   now(): number;
 }
@@ -57,6 +59,9 @@ export interface PmdThreadStats {
   upcallQueueFull?: number;
   upcallTimeouts?: number;
   upcallsInFlight?: number;
+  /** Packet-ins posted to the main thread; dropped because too many were waiting. */
+  packetIns?: number;
+  packetInsDropped?: number;
 }
 
 interface Thread {
@@ -64,6 +69,7 @@ interface Thread {
   worker: Worker;
   stats: Float64Array;
   wakeFd: number;
+  pinAck: Int32Array;
   upPort: MessagePort;
   ctlPort: MessagePort;
   exited: boolean;
@@ -128,16 +134,22 @@ export class PmdSet {
     const up = new MessageChannel();
     const ctl = new MessageChannel();
     const wakeFd = eventFd();
+    const pinAck = new Int32Array(new SharedArrayBuffer(4));
     const worker = startTsWorker(new URL('./pmd-worker.ts', import.meta.url).href, {
       workerData: {
         index, stats: stats.buffer, shared: this.shared.buffer,
-        conntrack: this.conntrack.shared(), offload: this.offload, meters: this.meters, wakeFd, upcallPort: up.port2, ctlPort: ctl.port2,
+        conntrack: this.conntrack.shared(), offload: this.offload, meters: this.meters, wakeFd, pinAck: pinAck.buffer, upcallPort: up.port2, ctlPort: ctl.port2,
       },
       transferList: [up.port2, ctl.port2],
     });
-    const t: Thread = { index, worker, stats, wakeFd, upPort: up.port1, ctlPort: ctl.port1, exited: false };
+    const t: Thread = { index, worker, stats, wakeFd, pinAck, upPort: up.port1, ctlPort: ctl.port1, exited: false };
     up.port1.on('message', (m: UpcallRequest) => this.onUpcall(t, m));
-    ctl.port1.on('message', (m: PmdEvent) => this.onEvent(m, index));
+    ctl.port1.on('message', (m: PmdEvent) => {
+      if (m.t === 'packet-in') {
+        Atomics.add(pinAck, 0, 1);
+        this.host.packetIn?.(m.inPort, m.packet, m.userdata);
+      } else this.onEvent(m, index);
+    });
     worker.on('error', (err) => this.host.log.error({ err, pmd: index }, 'pmd thread failed'));
     worker.on('exit', (code) => {
       t.exited = true;
@@ -348,5 +360,6 @@ function readThread(t: Thread): PmdThreadStats {
     index: t.index, packets: s[PS_PACKETS], batches: s[PS_BATCHES], hits: s[PS_HITS], misses: s[PS_MISSES],
     lost: s[PS_LOST], busyNs: s[PS_BUSY_NS], idleNs: s[PS_IDLE_NS], upcallQueued: s[PS_UPCALL_QUEUED],
     upcallQueueFull: s[PS_UPCALL_QUEUE_FULL], upcallTimeouts: s[PS_UPCALL_TIMEOUTS], upcallsInFlight: s[PS_UPCALL_INFLIGHT],
+    packetIns: s[PS_PIN_SENT], packetInsDropped: s[PS_PIN_DROPPED],
   };
 }

@@ -33,7 +33,7 @@ import { flushAllSuppressed, setLogSink } from '../../packet/log.ts';
 import {
   GEN, MAX_IDLE, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED, PC_TX_ERRORS,
   PC_TX_PACKETS, PORT_BASE, PORT_WORDS, PS_BATCHES, PS_BUSY_NS, PS_HITS, PS_IDLE_NS, PS_LOST, PS_MISSES, PS_PACKETS,
-  PS_UPCALL_INFLIGHT, PS_UPCALL_QUEUE_FULL, PS_UPCALL_QUEUED, PS_UPCALL_TIMEOUTS,
+  PS_UPCALL_INFLIGHT, PS_UPCALL_QUEUE_FULL, PS_UPCALL_QUEUED, PS_UPCALL_TIMEOUTS, PS_PIN_SENT, PS_PIN_DROPPED, PIN_MAX_INFLIGHT,
   UPCALL_TIMEOUT_MS, type PmdControl, type PmdPortInfo, type PmdWorkerData, type UpcallReply,
 } from './pmd-protocol.ts';
 
@@ -170,6 +170,19 @@ const dp = new Datapath(upcall, conntrackHook(ct), null, new FlowtableConfig(wd.
 if (wd.meters) dp.meters = new MeterTable(wd.meters);
 // A reassembled packet that waited for an upcall and is dropped frees its fragments (counted purged).
 upq.onDropFragments = (list) => ct.ipf.release(list, false);
+
+// Packet-ins go to the main thread, which owns the OpenFlow connections; bounded by PIN_MAX_INFLIGHT.
+const pinAck = new Int32Array(wd.pinAck);
+let pinSent = 0;
+dp.onUserspace = (inPort, packet, userdata) => {
+  if (((pinSent - Atomics.load(pinAck, 0)) | 0) >= PIN_MAX_INFLIGHT) {
+    stats[PS_PIN_DROPPED]++;
+    return;
+  }
+  pinSent = (pinSent + 1) | 0;
+  stats[PS_PIN_SENT]++;
+  wd.ctlPort.postMessage({ t: 'packet-in', inPort, userdata, packet }, [packet.buffer as ArrayBuffer]);
+};
 
 const removed: number[] = [];
 dp.onRemove = (mf: Megaflow) => {
