@@ -13,6 +13,7 @@
 import type { Logger } from 'pino';
 import type { SwitchConfig } from '../ofproto/api.ts';
 import { loadDb, saveDb } from './db.ts';
+import { DbSaver } from './db-saver.ts';
 import { buildMethods, type DaemonSwitch, type MethodSpec, SWITCH_METHODS } from './methods.ts';
 import { acquirePidfile, releasePidfile } from './pidfile.ts';
 import { MetricsServer, type MetricsAddress } from './metrics.ts';
@@ -141,6 +142,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     let tickFailures = 0;
 
     const save = () => saveDb(paths.db, theSwitch.config());
+    // After a change (a command, an OpenFlow flow-mod): off the event loop (db-saver.ts).
+    const saver = new DbSaver(paths.db, () => theSwitch.config());
     const stop = () => {
       stopping ??= (async () => {
         clearInterval(timer);
@@ -149,6 +152,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         await server?.close(paths.socket);
         await metrics?.close();
         await openflow?.close();
+        await saver.idle();
         try {
           save();
         } catch (e) {
@@ -175,7 +179,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
     const rpcLog = opts.vlog?.module('rpc') ?? log;
     const methods = buildMethods(
-      { sw: theSwitch, save, shutdown: () => void stop(), version: VERSION },
+      { sw: theSwitch, save: () => saver.save(), shutdown: () => void stop(), version: VERSION },
       { ...SWITCH_METHODS, ...(opts.vlog ? vlogMethods(opts.vlog) : {}), ...opts.methods },
     );
     const src = theSwitch.eventSource?.();
@@ -195,11 +199,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     if ('bridges' in theSwitch && 'dp' in theSwitch) {
       const { OpenFlowListeners } = await import('./of-listener.ts');
       openflow = new OpenFlowListeners(theSwitch as unknown as Switch, paths.rundir, log, () => {
-        try {
-          save();
-        } catch (e) {
-          log.error({ err: e }, 'database save after an OpenFlow change failed');
-        }
+        saver.save().catch((e: unknown) => log.error({ err: e }, 'database save after an OpenFlow change failed'));
       });
       openflow.sync();
     }

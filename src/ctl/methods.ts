@@ -302,8 +302,8 @@ function ctSave<K extends keyof CtSaveApi>(sw: DaemonSwitch, name: K): NonNullab
 
 export interface MethodContext {
   sw: DaemonSwitch;
-  /** Persist the configuration; throws (e.g. DbError) when it cannot. */
-  save: () => void;
+  /** Persist the configuration; throws or rejects (e.g. DbError) when it cannot. */
+  save: () => void | Promise<void>;
   /** Stop the daemon (called after the answer to `shutdown` is on its way). */
   shutdown: () => void;
   version: string;
@@ -352,7 +352,7 @@ export function buildMethods(ctx: MethodContext, table: Record<string, MethodSpe
       const result = await spec.call(ctx.sw, new Params(raw));
       if (spec.mutating) {
         try {
-          ctx.save();
+          await ctx.save();
         } catch (e) {
           throw new SwitchError('EDB', `${name} was applied but not saved: ${(e as Error).message}`);
         }
