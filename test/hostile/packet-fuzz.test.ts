@@ -33,5 +33,5 @@ describe('packet fuzzer', () => {
     expect(r.ftp.expCreated).toBeGreaterThan(0);
     expect(r.ftp.expMatched).toBeGreaterThan(0);
     expect(r.ftp.algMalformed).toBeGreaterThan(0);
-  }, Math.max(120_000, COUNT / 5)); // the soak's 10^7 take minutes
+  }, Math.max(120_000, COUNT / 2)); // 2,000 packets a second at the least (a loaded machine): 10^7 in under 83 minutes
 });
