@@ -60,9 +60,12 @@ export function writeFileAtomic(file: string, chunks: readonly Uint8Array[], wri
  * file `.NAME.tmp-PID-async`, fsync, rename, fsync of the directory) on
  * libuv's thread pool. The caller keeps two writes of one file from
  * overlapping (ctl/db-saver.ts); the temp name differs from the
- * synchronous writer's, so the two never write into one temp file.
+ * synchronous writer's, so the two never write into one temp file. When
+ * `stillWanted` says no just before the rename (a newer save of the file
+ * was made meanwhile), the temp file is removed and null returned: an
+ * older snapshot never replaces a newer one.
  */
-export async function writeFileAtomicAsync(file: string, chunks: readonly Uint8Array[]): Promise<number> {
+export async function writeFileAtomicAsync(file: string, chunks: readonly Uint8Array[], stillWanted?: () => boolean): Promise<number | null> {
   const dir = dirname(file);
   const tmp = join(dir, `.${basename(file)}.tmp-${process.pid}-async`);
   let fh: FileHandle | null = null;
@@ -76,6 +79,10 @@ export async function writeFileAtomicAsync(file: string, chunks: readonly Uint8A
     await fh.sync();
     await fh.close();
     fh = null;
+    if (stillWanted && !stillWanted()) {
+      await unlink(tmp);
+      return null;
+    }
     await rename(tmp, file);
   } catch (e) {
     await fh?.close().catch(() => {});
