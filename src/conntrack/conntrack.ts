@@ -203,7 +203,11 @@ export class Conntrack {
    *  with a limit of its own), limit and count. */
   getLimits(zones?: number[]): { defaultLimit: number; zones: { zone: number; limit: number; count: number }[] } {
     const t = this.table;
-    const list = zones ?? [...Array(65536).keys()].filter((z) => t.zoneLimitRaw(z) >= 0);
+    let list = zones;
+    if (list === undefined) {
+      list = []; // every zone with its own limit (a plain loop: no 65,536-entry array to filter)
+      for (let z = 0; z < 65536; z++) if (t.zoneLimitRaw(z) >= 0) list.push(z);
+    }
     return {
       defaultLimit: t.defaultZoneLimit(),
       zones: list.map((zone) => ({ zone, limit: t.zoneLimit(zone), count: t.zoneCount(zone) })),

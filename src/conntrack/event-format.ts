@@ -5,6 +5,8 @@
 // [DESTROY] tcp      6 src=... (no timeout or state: ctnetlink sends none on destroy)
 // Expectations as `conntrack -E expect` prints them:
 //     [NEW] 300 proto=6 src=10.1.1.1 dst=10.1.1.2 sport=0 dport=40123 mask-src=255.255.255.255 ... master-src=...
+// [DESTROY] 287 proto=6 src=... (the seconds it had left: ctnetlink sends
+// an expectation's timeout on destroy too, 0 once it has timed out)
 // The timeout is swd's own (its timeout policies, OVS's defaults), so the
 // numbers differ from the kernel's. Slow path: runs in the reader only.
 
@@ -99,7 +101,7 @@ export function formatExpectEvent(type: number, rec: Int32Array, f64: Float64Arr
   const sport = ports >>> 16;
   const full = v6 ? 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff' : '255.255.255.255';
   let s = `${`[${EVENT_NAMES[type]}]`.padStart(9)} `;
-  if (type !== EV_EXP_DESTROY) s += `${secondsLeft(f64[(eb + R_EXPIRY) >>> 1], timeMs)} `;
+  s += `${secondsLeft(f64[(eb + R_EXPIRY) >>> 1], timeMs)} `;
   s += `proto=${proto} src=${keyAddr(rec, e, v6, false)} dst=${keyAddr(rec, e, v6, true)} sport=${sport} dport=${ports & 0xffff}`;
   s += ` mask-src=${full} mask-dst=${full} sport=${sport === 0 ? 0 : 65535} dport=65535`;
   const mp = rec[m + K_PORTS] >>> 0;

@@ -20,19 +20,22 @@
 //   words other helpers add travel too) plus EV_META_WORDS of meta: the
 //   event type and the producer's clock (f64) when it was posted.
 // - Expectations (src/conntrack/alg/) use the same slots with types
-//   EV_EXP_NEW / EV_EXP_DESTROY and the layout of postExpectation() below.
+//   EV_EXP_NEW / EV_EXP_DESTROY and the layout of postExpectation() below;
+//   an expectation's end is posted from its own slot (postExpectationEnd).
 
 import { lockWord, unlockWord } from './lock.ts';
 import {
-  H_EV_LISTENERS, H_EV_LOST, H_EV_POSTED, KEY_WORDS, LOCK_STRIDE, R_EXPIRY, R_ID, R_KEY_ORIG, R_KEY_REPLY, REC_WORDS,
+  H_EV_LISTENERS, H_EV_LOST, H_EV_POSTED, KEY_WORDS, LOCK_STRIDE, R_EXPIRY, R_ID, R_KEY_ORIG, R_KEY_REPLY, R_LABEL, R_MARK,
+  REC_WORDS,
 } from './layout.ts';
+import { E_EXPIRY, E_ID, E_KEY, E_LABEL, E_MARK, E_PARENT_KEY } from './alg/expect.ts';
 
 export const EV_NEW = 1;
 export const EV_UPDATE = 2;
 export const EV_DESTROY = 3;
 /** A helper created an expectation (slot layout: see postExpectation). */
 export const EV_EXP_NEW = 4;
-/** An expectation was used up or timed out. */
+/** An expectation ended: matched, timed out, its master gone, or flushed. */
 export const EV_EXP_DESTROY = 5;
 
 export const EV_NRINGS = 16;
@@ -156,6 +159,31 @@ export class EventRings {
     for (let i = 0; i < KEY_WORDS; i++) d[dst + R_KEY_REPLY + i] = exp[expOfs + i] | 0;
     d[dst + R_ID] = expId;
     this.dataF64[(dst + R_EXPIRY) >>> 1] = expiryMs;
+    this.commitSlotLocked();
+  }
+
+  /**
+   * An expectation's end (EV_EXP_DESTROY), built from its own slot (words
+   * at `eb` of the expectation table `m`, expect.ts): its master may be gone
+   * already, so the slot carries no copy of it. The layout is
+   * postExpectation()'s, with the master's orig key (all ctnetlink prints
+   * of it), its mark and labels, the rest zero. Called with the
+   * expectation table's lock held (this ring's lock is a leaf below it).
+   */
+  postExpectationEnd(m: Int32Array, f64: Float64Array, eb: number, nowMs: number): void {
+    const slot = this.claimSlot(EV_EXP_DESTROY, nowMs);
+    if (slot < 0) return;
+    const dst = slot * REC_WORDS;
+    const d = this.data;
+    d.fill(0, dst, dst + REC_WORDS);
+    for (let i = 0; i < KEY_WORDS; i++) {
+      d[dst + R_KEY_ORIG + i] = m[eb + E_PARENT_KEY + i];
+      d[dst + R_KEY_REPLY + i] = m[eb + E_KEY + i];
+    }
+    d[dst + R_ID] = m[eb + E_ID];
+    d[dst + R_MARK] = m[eb + E_MARK];
+    for (let i = 0; i < 4; i++) d[dst + R_LABEL + i] = m[eb + E_LABEL + i];
+    this.dataF64[(dst + R_EXPIRY) >>> 1] = f64[(eb + E_EXPIRY) >>> 1];
     this.commitSlotLocked();
   }
 

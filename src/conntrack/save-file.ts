@@ -7,7 +7,7 @@
 import { readFileSync, renameSync, unlinkSync } from 'node:fs';
 import type { Conntrack } from './conntrack.ts';
 import { clockNow, CtSaveError } from './save-format.ts';
-import { writeFileAtomic } from '../packet/atomic-file.ts';
+import { writeFileAtomic, writeFileAtomicAsync } from '../packet/atomic-file.ts';
 import { restoreTable, saveTable, type RestoreReport, type SaveOptions } from './save.ts';
 
 let bootIdCache: string | null = null;
@@ -45,11 +45,31 @@ export function saveConntrackFile(ct: Conntrack, file: string, nowMs: number, op
   try {
     bytes = writeFileAtomic(file, chunks, opts.write);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-    throw new CtSaveError(code, `cannot save the connection table to ${file}: ${(e as Error).message}`);
+    throw saveFailed(file, e);
   }
   return { file, conns, bytes, ms: performance.now() - t0 };
 }
+
+/**
+ * saveConntrackFile with the write and its fsyncs off the event loop (the
+ * snapshot of the table is taken at the call). Null when `stillWanted`
+ * said no before the rename: a newer save was made meanwhile.
+ */
+export async function saveConntrackFileAsync(ct: Conntrack, file: string, nowMs: number,
+  opts: SaveOptions & { stillWanted?: () => boolean } = {}): Promise<SaveFileResult | null> {
+  const t0 = performance.now();
+  const { chunks, conns } = saveTable(ct.table, nowMs, clockNow(bootId()), opts);
+  let bytes: number | null;
+  try {
+    bytes = await writeFileAtomicAsync(file, chunks, opts.stillWanted);
+  } catch (e) {
+    throw saveFailed(file, e);
+  }
+  return bytes === null ? null : { file, conns, bytes, ms: performance.now() - t0 };
+}
+
+const saveFailed = (file: string, e: unknown) =>
+  new CtSaveError((e as NodeJS.ErrnoException).code ?? 'EIO', `cannot save the connection table to ${file}: ${(e as Error).message}`);
 
 export type RestoreOutcome =
   | { file: string; status: 'none' }

@@ -13,6 +13,7 @@
 import type { Logger } from 'pino';
 import type { SwitchConfig } from '../ofproto/api.ts';
 import { loadDb, saveDb } from './db.ts';
+import { DbSaver } from './db-saver.ts';
 import { buildMethods, type DaemonSwitch, type MethodSpec, SWITCH_METHODS } from './methods.ts';
 import { acquirePidfile, releasePidfile } from './pidfile.ts';
 import { MetricsServer, type MetricsAddress } from './metrics.ts';
@@ -142,7 +143,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     let tickFailures = 0;
 
     // The OpenFlow connection manager adds each bridge's controllers and fail mode.
-    const save = () => saveDb(paths.db, openflow ? openflow.saveInto(theSwitch.config()) : theSwitch.config());
+    const config = () => (openflow ? openflow.saveInto(theSwitch.config()) : theSwitch.config());
+    const save = () => saveDb(paths.db, config());
+    // After a change (a command, an OpenFlow flow-mod): off the event loop (db-saver.ts).
+    const saver = new DbSaver(paths.db, config);
     const stop = () => {
       stopping ??= (async () => {
         clearInterval(timer);
@@ -151,6 +155,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         await server?.close(paths.socket);
         await metrics?.close();
         await openflow?.close();
+        await saver.idle();
         try {
           save();
         } catch (e) {
@@ -181,11 +186,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       const { OpenFlowListeners } = await import('./of-listener.ts');
       const ofLog = opts.vlog?.module('ofproto') ?? log;
       openflow = new OpenFlowListeners(theSwitch as unknown as Switch, paths.rundir, ofLog, () => {
-        try {
-          save();
-        } catch (e) {
-          log.error({ err: e }, 'database save after an OpenFlow change failed');
-        }
+        saver.save().catch((e: unknown) => log.error({ err: e }, 'database save after an OpenFlow change failed'));
       });
       if (saved) openflow.restore(saved);
       else openflow.sync();
@@ -193,7 +194,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
     const rpcLog = opts.vlog?.module('rpc') ?? log;
     const methods = buildMethods(
-      { sw: theSwitch, save, shutdown: () => void stop(), version: VERSION },
+      { sw: theSwitch, save: () => saver.save(), shutdown: () => void stop(), version: VERSION },
       { ...SWITCH_METHODS, ...openflowMethods(() => openflow), ...(opts.vlog ? vlogMethods(opts.vlog) : {}), ...opts.methods },
     );
     const src = theSwitch.eventSource?.();

@@ -81,10 +81,15 @@ function checkConfig(cfg: unknown): string | null {
   return null;
 }
 
-/** Replace the database with `cfg`, atomically. */
+/** The database file's bytes for `cfg`. */
+export function dbText(cfg: SwitchConfig): Uint8Array {
+  return Buffer.from(JSON.stringify(cfg, null, 2) + '\n');
+}
+
+/** Replace the database with `cfg`, atomically (after a change, the daemon uses DbSaver, db-saver.ts). */
 export function saveDb(path: string, cfg: SwitchConfig): void {
   try {
-    writeFileAtomic(path, [Buffer.from(JSON.stringify(cfg, null, 2) + '\n')]);
+    writeFileAtomic(path, [dbText(cfg)]);
   } catch (e) {
     throw new DbError(`cannot save database ${path}: ${(e as Error).message}`);
   }

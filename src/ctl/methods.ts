@@ -7,6 +7,7 @@
 import { SwitchError, type GroupApi, type SwitchApi } from '../ofproto/api.ts';
 import type { MeterApi } from '../ofproto/meter-commands.ts';
 import type { SwitchStats } from '../ofproto/switch-stats.ts';
+import type { FlowCommands } from '../ofproto/flow-commands.ts';
 import type { Conntrack } from '../conntrack/conntrack.ts';
 import { E_INVALID_PARAMS, RpcError, type Handler } from './rpc-server.ts';
 
@@ -127,7 +128,12 @@ export interface EventSourceApi {
   eventSource(): { conntrack: Conntrack; now: () => number };
 }
 
-export type DaemonSwitch = SwitchApi & Partial<ConntrackApi> & Partial<GroupApi> & Partial<MeterApi> & Partial<PmdApi> & Partial<FlowFileApi> & Partial<EventSourceApi> & Partial<CtSaveApi> & Partial<OffloadApi> & { tick?(nowMs: number): void; close?(): void; stats?(): SwitchStats };
+/** The whole-file flow commands that parse a big file in slices (ofproto/flow-slices.ts). */
+export interface SlicedFlowApi {
+  flows: Pick<FlowCommands, 'addFlowsSliced' | 'replaceFlowsSliced' | 'diffFlowsSliced'>;
+}
+
+export type DaemonSwitch = SwitchApi & Partial<SlicedFlowApi> & Partial<ConntrackApi> & Partial<GroupApi> & Partial<MeterApi> & Partial<PmdApi> & Partial<FlowFileApi> & Partial<EventSourceApi> & Partial<CtSaveApi> & Partial<OffloadApi> & { tick?(nowMs: number): void; close?(): void; stats?(): SwitchStats };
 
 export interface MethodSpec {
   /** Persist the configuration after success. */
@@ -187,15 +193,32 @@ export const SWITCH_METHODS: Record<string, MethodSpec> = {
   'dump-ports': { call: (sw, p) => sw.dumpPorts(p.str('bridge'), p.optStr('port')) },
 
   // flows
-  'add-flows': { mutating: true, call: (sw, p) => sw.addFlows(p.str('bridge'), p.optStr('text') ?? '', p.optStr('file') ?? '-') },
+  'add-flows': {
+    mutating: true,
+    call: (sw, p) => {
+      const a = [p.str('bridge'), p.optStr('text') ?? '', p.optStr('file') ?? '-'] as const;
+      return sw.flows ? sw.flows.addFlowsSliced(...a) : sw.addFlows(...a);
+    },
+  },
   'mod-flows': {
     mutating: true,
     call: (sw, p) => sw.modFlows(p.str('bridge'), p.optStr('text') ?? '', p.optStr('file') ?? '-', p.bool('strict')),
   },
   'del-flows': { mutating: true, call: (sw, p) => sw.delFlows(p.str('bridge'), p.optStr('match') || null, p.bool('strict')) },
   'dump-flows': { call: (sw, p) => sw.dumpFlows(p.str('bridge'), p.optStr('match') || null, { noStats: p.bool('noStats'), names: p.bool('names') }) },
-  'replace-flows': { mutating: true, call: (sw, p) => flowFile(sw, 'replaceFlows')(p.str('bridge'), p.optStr('text') ?? '', p.optStr('file') ?? '-') },
-  'diff-flows': { call: (sw, p) => flowFile(sw, 'diffFlows')(p.str('bridge'), p.optStr('text') ?? '', p.optStr('file') ?? '-', { names: p.bool('names') }) },
+  'replace-flows': {
+    mutating: true,
+    call: (sw, p) => {
+      const a = [p.str('bridge'), p.optStr('text') ?? '', p.optStr('file') ?? '-'] as const;
+      return sw.flows ? sw.flows.replaceFlowsSliced(...a) : flowFile(sw, 'replaceFlows')(...a);
+    },
+  },
+  'diff-flows': {
+    call: (sw, p) => {
+      const a = [p.str('bridge'), p.optStr('text') ?? '', p.optStr('file') ?? '-', { names: p.bool('names') }] as const;
+      return sw.flows ? sw.flows.diffFlowsSliced(...a) : flowFile(sw, 'diffFlows')(...a);
+    },
+  },
 
   // groups (parameters are checked before asking whether the switch has groups)
   'add-groups': {
@@ -294,33 +317,64 @@ function ctSave<K extends keyof CtSaveApi>(sw: DaemonSwitch, name: K): NonNullab
 
 export interface MethodContext {
   sw: DaemonSwitch;
-  /** Persist the configuration; throws (e.g. DbError) when it cannot. */
-  save: () => void;
+  /** Persist the configuration; throws or rejects (e.g. DbError) when it cannot. */
+  save: () => void | Promise<void>;
   /** Stop the daemon (called after the answer to `shutdown` is on its way). */
   shutdown: () => void;
   version: string;
 }
 
+/**
+ * One bridge's requests run one after another, in the order they arrived,
+ * whichever connection they came on: a big add-flows that is parsed in
+ * slices (ofproto/flow-slices.ts) lets other requests run meanwhile, but is
+ * neither overtaken by nor interleaved with another request on its bridge.
+ * Requests on other bridges, and those without one, do not wait.
+ */
+export class BridgeQueues {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(bridge: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(bridge);
+    const p = prev === undefined ? fn() : prev.then(fn);
+    const tail = p.then(noop, noop);
+    this.tails.set(bridge, tail);
+    void tail.then(() => {
+      if (this.tails.get(bridge) === tail) this.tails.delete(bridge);
+    });
+    return p;
+  }
+
+  /** Bridges with a request running or waiting (for tests). */
+  get busy(): number {
+    return this.tails.size;
+  }
+}
+
+const noop = () => {};
+
 /** The full method table: SWITCH_METHODS plus the daemon's own (`version`, `shutdown`). */
 export function buildMethods(ctx: MethodContext, table: Record<string, MethodSpec> = SWITCH_METHODS): Map<string, Handler> {
   const m = new Map<string, Handler>();
+  const queues = new BridgeQueues();
   m.set('version', () => ({ version: ctx.version, lines: [`swd ${ctx.version}`] }));
   m.set('shutdown', () => {
     setImmediate(ctx.shutdown);
     return { stopping: true };
   });
   for (const [name, spec] of Object.entries(table)) {
-    m.set(name, async (raw) => {
+    const run = async (raw: Record<string, unknown>) => {
       const result = await spec.call(ctx.sw, new Params(raw));
       if (spec.mutating) {
         try {
-          ctx.save();
+          await ctx.save();
         } catch (e) {
           throw new SwitchError('EDB', `${name} was applied but not saved: ${(e as Error).message}`);
         }
       }
       return result;
-    });
+    };
+    m.set(name, (raw) => (typeof raw.bridge === 'string' ? queues.run(raw.bridge, () => run(raw)) : run(raw)));
   }
   return m;
 }

@@ -15,6 +15,13 @@
 //   trailing newline is treated as complete at EOF.
 // - Backpressure: while a connection's unsent answers exceed HIGH_WATER the
 //   server stops reading from it.
+// - Fairness: a connection's requests run one after another as promise
+//   reactions, which would otherwise all run before the event loop takes
+//   its next turn (a client that pipelines hundreds of requests would hold
+//   every other client that long). Between two requests the loop gets a
+//   turn (setImmediate) once TURN_MS of request work has run since the last
+//   one, so another client's request waits about TURN_MS per busy
+//   connection, not for the whole backlog.
 
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -22,6 +29,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 export const MAX_LINE = 16 * 1024 * 1024;
 const HIGH_WATER = 1024 * 1024;
 const NL = 0x0a;
+/** Request work between two turns of the event loop (see Fairness above). */
+export const TURN_MS = 1;
 
 export const E_PARSE = -32700;
 export const E_INVALID_REQUEST = -32600;
@@ -84,6 +93,8 @@ const errorResponse = (id: unknown, code: number, message: string, data?: unknow
 export class RpcServer {
   private server: Server | null = null;
   private readonly conns = new Set<Socket>();
+  /** When the loop last had a turn between requests (performance.now()). */
+  private turnStart = 0;
 
   constructor(
     private readonly methods: Map<string, Handler>,
@@ -167,6 +178,7 @@ export class RpcServer {
       const line = lineBuf.toString('utf8').trim();
       if (!line) return;
       queue = queue
+        .then(() => this.turnIfDue())
         .then(() => this.handleLine(line, rc))
         .then((out) => {
           if (out !== null) this.write(sock, out);
@@ -235,6 +247,15 @@ export class RpcServer {
     sock.write(text + '\n');
   }
 
+  /** Give the event loop a turn if TURN_MS of request work ran since its last one. */
+  private turnIfDue(): Promise<void> | void {
+    if (performance.now() - this.turnStart < TURN_MS) return;
+    return new Promise<void>((resolve) => setImmediate(() => {
+      this.turnStart = performance.now();
+      resolve();
+    }));
+  }
+
   /** Handle one request line (a request or a batch); null = nothing to answer. */
   async handleLine(line: string, conn?: RpcConn): Promise<RpcResponse | RpcResponse[] | null> {
     let msg: unknown;
@@ -247,6 +268,7 @@ export class RpcServer {
       if (msg.length === 0) return errorResponse(null, E_INVALID_REQUEST, 'empty batch');
       const out: RpcResponse[] = [];
       for (const m of msg) {
+        await this.turnIfDue();
         const r = await this.handleOne(m, conn);
         if (r) out.push(r);
       }

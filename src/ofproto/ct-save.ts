@@ -5,7 +5,7 @@
 // work are src/conntrack/save*.ts.
 
 import type { Conntrack } from '../conntrack/conntrack.ts';
-import { restoreConntrackFile, saveConntrackFile, type RestoreOutcome, type SaveFileResult } from '../conntrack/save-file.ts';
+import { restoreConntrackFile, saveConntrackFile, saveConntrackFileAsync, type RestoreOutcome, type SaveFileResult } from '../conntrack/save-file.ts';
 import { SwitchError } from './api.ts';
 
 type Log = { info: (...a: unknown[]) => void; warn: (...a: unknown[]) => void; error: (...a: unknown[]) => void };
@@ -15,6 +15,10 @@ export type LastSave = ({ status: 'saved' } & SaveFileResult) | { status: 'faile
 export class CtSave {
   restore: RestoreOutcome | null = null;
   last: LastSave | null = null;
+  /** Bumped by every save: an async save renames its file only while it is the latest. */
+  private generation = 0;
+  /** The async saves, one after another. */
+  private saving: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly file: string,
@@ -43,23 +47,49 @@ export class CtSave {
 
   /** Save the table now; a failure (a full disk) is reported and changes nothing in the running switch. */
   saveNow(): LastSave {
+    this.generation++; // an async save still on its way must not replace this one
     try {
-      const r = saveConntrackFile(this.ct, this.file, this.now(), { extra: this.ct.saveSections });
-      this.last = { status: 'saved', ...r };
-      this.log.info({ file: r.file, conns: r.conns, bytes: r.bytes, ms: Math.round(r.ms) }, `conntrack: saved ${r.conns} connections to ${r.file}`);
+      return this.saved(saveConntrackFile(this.ct, this.file, this.now(), { extra: this.ct.saveSections }));
     } catch (e) {
-      const code = (e as { code?: string }).code ?? 'EIO';
-      this.last = { status: 'failed', file: this.file, code, error: (e as Error).message };
-      this.log.error({ file: this.file, code }, `conntrack: ${(e as Error).message}`);
+      return this.failed(e);
     }
+  }
+
+  /**
+   * `swctl ct-save`: save, and fail the request when the save failed. The
+   * write runs off the event loop; two of them never overlap, and one that
+   * a later synchronous save (the daemon's stop) overtook is dropped, that
+   * save's result standing for it.
+   */
+  saveCommand(): Promise<{ lines: string[] } & LastSave> {
+    const run = async () => {
+      const gen = ++this.generation;
+      let r: LastSave;
+      try {
+        const res = await saveConntrackFileAsync(this.ct, this.file, this.now(), { extra: this.ct.saveSections, stillWanted: () => this.generation === gen });
+        r = res === null ? this.last! : this.saved(res);
+      } catch (e) {
+        r = this.failed(e);
+      }
+      if (r.status === 'failed') throw new SwitchError(r.code, r.error);
+      return { ...r, lines: [`saved ${r.conns} connections to ${r.file} (${r.bytes} bytes)`] };
+    };
+    const p = this.saving.then(run);
+    this.saving = p.catch(() => {});
+    return p;
+  }
+
+  private saved(r: SaveFileResult): LastSave {
+    this.last = { status: 'saved', ...r };
+    this.log.info({ file: r.file, conns: r.conns, bytes: r.bytes, ms: Math.round(r.ms) }, `conntrack: saved ${r.conns} connections to ${r.file}`);
     return this.last;
   }
 
-  /** `swctl ct-save`: save, and fail the request when the save failed. */
-  saveCommand(): { lines: string[] } & LastSave {
-    const r = this.saveNow();
-    if (r.status === 'failed') throw new SwitchError(r.code, r.error);
-    return { ...r, lines: [`saved ${r.conns} connections to ${r.file} (${r.bytes} bytes)`] };
+  private failed(e: unknown): LastSave {
+    const code = (e as { code?: string }).code ?? 'EIO';
+    this.last = { status: 'failed', file: this.file, code, error: (e as Error).message };
+    this.log.error({ file: this.file, code }, `conntrack: ${(e as Error).message}`);
+    return this.last;
   }
 
   /** `swctl ct-save-show`: how the last restore and save went. */

@@ -5,7 +5,8 @@
 // bridge's ports; an add-flows line may carry its own command (add, modify,
 // modify_strict, delete, delete_strict). A file is parsed and checked whole
 // before anything is applied (all or nothing, as `--bundle` asks); each
-// command ends with the switch's revalidation.
+// command ends with the switch's revalidation. The control socket uses the
+// *Sliced versions, which parse a big file without holding the event loop.
 
 import type { OfAction } from './actions.ts';
 import { SwitchError, type FlowEntry } from './api.ts';
@@ -16,6 +17,7 @@ import type { FlowSpec } from './flow-spec.ts';
 import { formatActions } from './format-actions.ts';
 import { formatFlow, formatMatch } from './format-flow.ts';
 import { parseFlow, parseFlowFile, parseFlowModFile, type FlowModLine } from './parse-flow.ts';
+import { parseFlowModSliced } from './flow-slices.ts';
 
 /** Where a flow came from, for errors found after parsing. */
 export interface FlowWhere {
@@ -89,7 +91,11 @@ export function parseForBridge<T>(br: Bridge, fn: () => T): T {
 
 /** An add-flows file's lines, parsed for the bridge and checked (adds and modifies). */
 export function parseFlowModLines(br: Bridge, text: string, file: string): FlowModLine[] {
-  const lines = parseForBridge(br, () => parseFlowModFile(text, file));
+  return checkFlowModLines(br, parseForBridge(br, () => parseFlowModFile(text, file)), file);
+}
+
+/** The switch-side checks of an add-flows file's adds and modifies; returns the lines. */
+export function checkFlowModLines(br: Bridge, lines: FlowModLine[], file: string): FlowModLine[] {
   for (const l of lines) if (l.command.startsWith('add') || l.command.startsWith('modify')) checkFlow(br, l.spec, { file, line: l.line, text: l.text });
   return lines;
 }
@@ -100,7 +106,39 @@ export class FlowCommands {
   /** ovs-ofctl add-flows: each line adds, or does what its leading command says. */
   addFlows(bridge: string, text: string, file: string) {
     const br = this.host.bridge(bridge);
-    const lines = parseFlowModLines(br, text, file); // throws before anything is applied
+    return this.applyFlowMods(br, parseFlowModLines(br, text, file)); // parse throws before anything is applied
+  }
+
+  // The control socket's versions of the whole-file commands: a big file is
+  // parsed in slices that let other requests through (flow-slices.ts), then
+  // checked against the bridge as it is now and applied in one synchronous
+  // step, so it is still all or nothing. Callers run one bridge's requests
+  // in order (ctl/methods.ts).
+
+  async addFlowsSliced(bridge: string, text: string, file: string) {
+    const [br, lines] = await this.parseSliced(bridge, text, file);
+    return this.applyFlowMods(br, lines);
+  }
+
+  async replaceFlowsSliced(bridge: string, text: string, file: string) {
+    const [br, lines] = await this.parseSliced(bridge, text, file);
+    return this.replaceChecked(br, lines, file);
+  }
+
+  async diffFlowsSliced(bridge: string, text: string, file: string, opts: { names?: boolean } = {}) {
+    const [br, lines] = await this.parseSliced(bridge, text, file);
+    return diffFlows(br, lines, file, opts.names ? portNames(br) : null);
+  }
+
+  /** Parse in slices, then check against the bridge as it is once parsing is done. */
+  private async parseSliced(bridge: string, text: string, file: string): Promise<[Bridge, FlowModLine[]]> {
+    const lines = await parseFlowModSliced(portNumbers(this.host.bridge(bridge)), text, file);
+    const br = this.host.bridge(bridge);
+    return [br, checkFlowModLines(br, lines, file)];
+  }
+
+  /** Apply checked add-flows lines, in order, and revalidate. */
+  private applyFlowMods(br: Bridge, lines: FlowModLine[]) {
     const now = this.host.now();
     let added = 0, modified = 0, deleted = 0;
     for (const { command, spec } of lines) {
@@ -142,8 +180,12 @@ export class FlowCommands {
 
   replaceFlows(bridge: string, text: string, file: string) {
     const br = this.host.bridge(bridge);
+    return this.replaceChecked(br, parseFlowModLines(br, text, file), file);
+  }
+
+  private replaceChecked(br: Bridge, lines: FlowModLine[], file: string) {
     this.host.pushStats();
-    const r = replaceFlows(br, parseFlowModLines(br, text, file), file, this.host.now());
+    const r = replaceFlows(br, lines, file, this.host.now());
     this.host.revalidate();
     return r;
   }

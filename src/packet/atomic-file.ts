@@ -4,6 +4,7 @@
 // the conntrack save file (conntrack/save-file.ts).
 
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 const writeAll = (fd: number, b: Uint8Array) => {
@@ -50,6 +51,53 @@ export function writeFileAtomic(file: string, chunks: readonly Uint8Array[], wri
     }
   } catch {
     // Some filesystems refuse fsync on directories; the rename is still atomic.
+  }
+  return bytes;
+}
+
+/**
+ * writeFileAtomic without holding the event loop: the same steps (temp
+ * file `.NAME.tmp-PID-async`, fsync, rename, fsync of the directory) on
+ * libuv's thread pool. The caller keeps two writes of one file from
+ * overlapping (ctl/db-saver.ts); the temp name differs from the
+ * synchronous writer's, so the two never write into one temp file. When
+ * `stillWanted` says no just before the rename (a newer save of the file
+ * was made meanwhile), the temp file is removed and null returned: an
+ * older snapshot never replaces a newer one.
+ */
+export async function writeFileAtomicAsync(file: string, chunks: readonly Uint8Array[], stillWanted?: () => boolean): Promise<number | null> {
+  const dir = dirname(file);
+  const tmp = join(dir, `.${basename(file)}.tmp-${process.pid}-async`);
+  let fh: FileHandle | null = null;
+  let bytes = 0;
+  try {
+    fh = await open(tmp, 'w', 0o600);
+    for (const c of chunks) {
+      for (let off = 0; off < c.byteLength;) off += (await fh.write(c, off, c.byteLength - off)).bytesWritten;
+      bytes += c.byteLength;
+    }
+    await fh.sync();
+    await fh.close();
+    fh = null;
+    if (stillWanted && !stillWanted()) {
+      await unlink(tmp);
+      return null;
+    }
+    await rename(tmp, file);
+  } catch (e) {
+    await fh?.close().catch(() => {});
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+  try {
+    const dh = await open(dir, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  } catch {
+    // As above: the rename is atomic without it.
   }
   return bytes;
 }

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isFresh } from '../../bin/launch.js';
-import { requireRoot, Topology } from '../netns/topology.ts';
+import { requireRoot, Topology, waitFor } from '../netns/topology.ts';
 import { ROOT } from './helpers.ts';
 
 const { SWD_FROM_SOURCES: _ignored, SWD_RUNDIR: _ignored2, SWD_SOCKET: _ignored3, ...ENV } = process.env;
@@ -176,16 +176,6 @@ describe('the bins in a built copy of the package', () => {
 });
 
 const skip = requireRoot();
-
-/** Poll `cond` until it holds or `ms` pass (bounded). */
-async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, stepMs: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  return false;
-}
 
 describe.skipIf(skip !== undefined)(`a compiled swd's worker threads on real ports${skip ? ` (skipped: ${skip})` : ''}`, () => {
   const topos: Topology[] = [];

@@ -40,6 +40,12 @@ describe('JSON-RPC server', () => {
   const server = new RpcServer(
     new Map<string, (p: Record<string, unknown>) => unknown>([
       ['echo', (p) => ({ said: p.text })],
+      ['spin', () => {
+        // Half a millisecond of work, as a request that parses something does.
+        const end = performance.now() + 0.5;
+        while (performance.now() < end);
+        return {};
+      }],
       ['fail', () => {
         throw new SwitchError('ENOBRIDGE', 'no bridge named x');
       }],
@@ -95,8 +101,39 @@ describe('JSON-RPC server', () => {
 
   it('closes a connection that sends an over-long line, and keeps serving others', async () => {
     const lines = await raw(sock, 'x'.repeat(MAX_LINE + 10), 1);
-    expect(JSON.parse(lines[0]).error.code).toBe(-32600);
+    expect(JSON.parse(lines[0])).toEqual({
+      jsonrpc: '2.0', id: null, error: { code: -32600, message: `request line longer than ${MAX_LINE} bytes; closing the connection` },
+    });
     expect(await call(sock, 'echo', { text: 'ok' })).toEqual({ said: 'ok' });
+  });
+
+  it('a client that pipelines a backlog (read in one go) does not hold another client until the backlog is done', async () => {
+    const N = 600; // about 30 kB: one read
+    const order: string[] = [];
+    await new Promise<void>((resolve) => {
+      const a = connect(sock);
+      let buf = '';
+      let seen = 0;
+      a.on('connect', () => {
+        a.write(Array.from({ length: N }, (_, i) => JSON.stringify({ jsonrpc: '2.0', id: i, method: 'spin' })).join('\n') + '\n');
+      });
+      a.on('data', (d) => {
+        buf += d.toString();
+        let nl;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          buf = buf.slice(nl + 1);
+          seen++;
+          // Once the backlog is being answered, a second client asks once.
+          if (seen === 1) void call(sock, 'echo', { text: 'b' }).then(() => order.push('b answered'));
+          if (seen === N) {
+            order.push('a done');
+            a.destroy();
+            resolve();
+          }
+        }
+      });
+    });
+    expect(order).toEqual(['b answered', 'a done']);
   });
 
   it('survives a client that disconnects mid-request', async () => {

@@ -8,6 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SwdInstance } from './harness.ts';
+import { until } from '../netns/topology.ts';
 
 function missing(): string | undefined {
   const r = spawnSync('ovs-testcontroller', ['--version'], { encoding: 'utf8' });
@@ -22,14 +23,6 @@ const A = '000000000001', B = '000000000002';
 const icmp = (dst: string, src: string, ip: string) => `${dst}${src}0800${ip}`;
 const REQ = icmp(B, A, '4500001c000100004001f97cc0a80001c0a800020800f7ff00000000');
 const REPLY = icmp(A, B, '4500001c000100004001f97cc0a80002c0a800010000ffff00000000');
-
-async function until(what: string, fn: () => boolean): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (fn()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe.skipIf(skip !== undefined)(`ovs-testcontroller programs swd over br0.mgmt${skip ? ` (skipped: ${skip})` : ''}`, () => {
   const swd = new SwdInstance();
@@ -49,14 +42,14 @@ describe.skipIf(skip !== undefined)(`ovs-testcontroller programs swd over br0.mg
   });
 
   it('installs its table-miss flow, learns from packet-ins and installs the flows swctl shows', async () => {
-    await until('the table-miss flow', () => flows().includes(' priority=0 actions=CONTROLLER:128'));
+    await until('the table-miss flow', () => flows().includes(' priority=0 actions=CONTROLLER:128'), 10_000);
     swd.ok(['inject', 'br0', 'p1', REQ]);
     // Unknown destination: the controller floods the packet with a packet-out.
-    await until('the flooded request on p2', () => swd.ok(['dump-ports', 'br0', 'p2'])[2]?.includes('tx pkts=1,') ?? false);
+    await until('the flooded request on p2', () => swd.ok(['dump-ports', 'br0', 'p2'])[2]?.includes('tx pkts=1,') ?? false, 10_000);
     swd.ok(['inject', 'br0', 'p2', REPLY]);
-    await until('the learned flow for the reply', () => flows().length === 2);
+    await until('the learned flow for the reply', () => flows().length === 2, 10_000);
     swd.ok(['inject', 'br0', 'p1', REQ]);
-    await until('the learned flow for the request', () => flows().length === 3);
+    await until('the learned flow for the request', () => flows().length === 3, 10_000);
     expect(flows()).toEqual([
       ' idle_timeout=60, priority=1,icmp,in_port=2,vlan_tci=0x0000/0x1fff,dl_src=00:00:00:00:00:02,dl_dst=00:00:00:00:00:01,nw_src=192.168.0.2,nw_dst=192.168.0.1,nw_tos=0,icmp_type=0,icmp_code=0 actions=output:1',
       ' idle_timeout=60, priority=1,icmp,in_port=1,vlan_tci=0x0000/0x1fff,dl_src=00:00:00:00:00:01,dl_dst=00:00:00:00:00:02,nw_src=192.168.0.1,nw_dst=192.168.0.2,nw_tos=0,icmp_type=8,icmp_code=0 actions=output:2',

@@ -1,21 +1,32 @@
 // The packet fuzzer's runner: an in-process switch (br0 with dummy ports
 // p1 and p2, the datapath's own receive path, as swctl inject and every
-// port backend use) under a flow table with conntrack, zones and SNAT into
-// a small range (so NAT exhaustion happens too), fed batches of packets
-// from the families of packets.ts. Afterwards every packet received must
+// port backend use) under a flow table with conntrack, zones, SNAT into
+// a small range (so NAT exhaustion happens too) and the FTP helper, fed
+// batches of packets from the families of packets.ts and ftp-packets.ts. Afterwards every packet received must
 // be accounted for: sent on a port, or dropped for a counted reason; and
 // the connection table must pass the consistency walker.
 
 import { Switch } from '../../src/ofproto/switch.ts';
 import { checkTable, type TableCheck } from '../../src/conntrack/check.ts';
-import { FUZZ_FAMILIES, Rng, validPacket, type FuzzFamily } from './packets.ts';
+import { eth, FUZZ_FAMILIES, ipv6, Rng, udp, type FuzzFamily } from './packets.ts';
+import { FTP_FAMILY } from './ftp-packets.ts';
+
+/** The families a run uses unless told otherwise: packets.ts's and FTP control sessions. */
+export const RUN_FAMILIES: FuzzFamily[] = [...FUZZ_FAMILIES, FTP_FAMILY];
 
 /** The table the fuzz runs through (table-driven too: add rows, e.g. ct(alg=ftp)). */
 export const FUZZ_FLOWS: string[] = [
   'table=0,priority=100,ip,actions=ct(table=1,zone=1,nat)',
   'table=0,priority=100,ipv6,actions=ct(table=1,zone=2)',
+  // FTP sessions (ftp-packets.ts, 10.3/16 and 10.4/16) in zone 3 through the FTP helper.
+  'table=0,priority=110,ip,nw_src=10.3.0.0/16,actions=ct(table=1,zone=3)',
+  'table=0,priority=110,ip,nw_src=10.4.0.0/16,actions=ct(table=1,zone=3)',
   'table=0,priority=0,in_port=1,actions=2',
   'table=0,priority=0,in_port=2,actions=1',
+  'table=1,priority=12,ct_state=+new+rel+trk,ct_zone=3,in_port=1,ip,actions=ct(commit,zone=3),2',
+  'table=1,priority=12,ct_state=+new+rel+trk,ct_zone=3,in_port=2,ip,actions=ct(commit,zone=3),1',
+  'table=1,priority=11,ct_state=+new+trk,ct_zone=3,in_port=1,tcp,tp_dst=21,actions=ct(commit,zone=3,alg=ftp),2',
+  'table=1,priority=11,ct_state=+new+trk,ct_zone=3,in_port=2,tcp,tp_dst=21,actions=ct(commit,zone=3,alg=ftp),1',
   'table=1,priority=10,ct_state=+new+trk,in_port=1,ip,actions=ct(commit,zone=1,nat(src=10.99.0.1-10.99.0.2:2000-2100)),2',
   'table=1,priority=10,ct_state=+new+trk,in_port=1,ipv6,actions=ct(commit,zone=2),2',
   'table=1,priority=10,ct_state=+inv+trk,actions=drop',
@@ -36,6 +47,8 @@ export interface FuzzResult {
   connections: number;
   /** A well-formed packet sent after the fuzz was forwarded (swd alive). */
   aliveAfter: boolean;
+  /** What the FTP helper did: expectations created and used, malformed commands seen. */
+  ftp: { expCreated: number; expMatched: number; algMalformed: number };
 }
 
 export interface FuzzOptions {
@@ -58,7 +71,7 @@ export function runPacketFuzz(o: FuzzOptions): FuzzResult {
     const p1 = br.portsByOf.get(1)!.dpPort;
     const p2 = br.portsByOf.get(2)!.dpPort;
     const dp = sw.dp.datapath;
-    const families = o.families ?? FUZZ_FAMILIES;
+    const families = o.families ?? RUN_FAMILIES;
     const r = new Rng(o.seed ?? 1);
     const perFamily: Record<string, number> = {};
     const batch: Uint8Array[] = [];
@@ -108,19 +121,17 @@ export function runPacketFuzz(o: FuzzOptions): FuzzResult {
       table: checkTable(sw.dp.conntrack.table),
       connections: sw.dp.conntrack.nconns(),
       aliveAfter,
+      ftp: { expCreated: ct.expCreated, expMatched: ct.expMatched, algMalformed: ct.algMalformed },
     };
   } finally {
     sw.close();
   }
 }
 
-/** A fresh UDP connection out of p1 (new source port from outside the pool). */
+/** A fresh connection out of p1 (a source port from outside the pool):
+ *  IPv6 UDP, through ct in zone 2 without NAT, so that it is forwarded
+ *  even when the fuzz has used up the small SNAT range (it does, in long
+ *  runs: the IPv4 pool's connections to 10.1.0.2 outlive the run). */
 function validUdp(): Uint8Array {
-  const r = new Rng(7);
-  let p = validPacket(r);
-  while (p[23] !== 17 || p[12] !== 0x08) p = validPacket(r);
-  p[34] = 0xfe; p[35] = 0xef; // sport 65263: not in the pool
-  p[40] = 0; p[41] = 0; // no UDP checksum
-  p[30] = 10; p[31] = 1; p[32] = 0; p[33] = 2; // dst 10.1.0.2
-  return p;
+  return eth(0x86dd, ipv6(0x0a000001, 0x0a010002, 17, udp(65263, 53)));
 }

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fresh } from './fresh.ts';
+import { fresh, systemBridge } from './fresh.ts';
 import { requireRoot, runSync } from './topology.ts';
 
 const SWCTL = join(resolve(import.meta.dirname, '../..'), 'bin/swctl.js');
@@ -49,14 +49,11 @@ describe.skipIf(!!skip)(`ct-events with real traffic${skip ? ` (skipped: ${skip}
     const p1 = topo.plug(ns1, 'e1', '10.78.0.1/24');
     const p2 = topo.plug(ns2, 'e2', '10.78.0.2/24');
     await swd.start(['--no-default-bridge', '--pmd-threads', '2']);
-    swd.ok(['add-br', 'br0']);
-    swd.ok(['add-port', 'br0', p1.host, 'type=system', 'ofport=1']);
-    swd.ok(['add-port', 'br0', p2.host, 'type=system', 'ofport=2']);
-    swd.ok(['add-flows', 'br0', '-'], [
+    systemBridge(swd, [p1.host, p2.host], [
       'arp,actions=normal',
       'in_port=1,ip,actions=ct(commit,zone=3),2',
       'in_port=2,ip,actions=ct(commit,zone=3),1',
-    ].join('\n'));
+    ]);
     // Both ports read (the PMD threads compile their code first).
     let up = false;
     for (let i = 0; i < 120 && !up; i++) up = topo.execSync(ns1, ['ping', '-c', '1', '-W', '1', '10.78.0.2'], { timeoutMs: 5000 }).code === 0;

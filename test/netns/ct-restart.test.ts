@@ -10,9 +10,9 @@ import { writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fresh } from './fresh.ts';
+import { fresh, systemBridge } from './fresh.ts';
 import { FLOWS_ACL } from './seed001-acl.ts';
-import { requireRoot, runSync, type Topology } from './topology.ts';
+import { requireRoot, runSync, until, type Topology } from './topology.ts';
 
 const skip = requireRoot() ?? (runSync(['sh', '-c', 'command -v python3']).code === 0 ? null : 'needs python3');
 if (skip === 'needs python3' && process.env.CI === 'true') throw new Error('needs python3: CI must not skip real-traffic tests');
@@ -99,14 +99,6 @@ function addHost(topo: Topology, n: number, ip: string): Host {
 
 const lines = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter((l) => l !== '') : []);
 
-async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe.skipIf(skip !== null)(`conntrack across swd restart, real traffic${skip ? ` (skipped: ${skip})` : ''}`, () => {
   it("a TCP stream through seed 001's ACL and a UDP flow through seed 000's SNAT continue; the SNAT mapping stays", { timeout: 600_000 }, async () => {
     const { topo, swd } = fresh();
@@ -118,19 +110,13 @@ describe.skipIf(skip !== null)(`conntrack across swd restart, real traffic${skip
     }
     try {
       await swd.start(['--no-default-bridge']);
-      swd.ok(['add-br', 'br0']);
-      swd.ok(['add-port', 'br0', h[0].port, 'type=system', 'ofport=1']);
-      swd.ok(['add-port', 'br0', h[1].port, 'type=system', 'ofport=2']);
-      swd.ok(['add-flows', 'br0', '-'], FLOWS_ACL.join('\n'));
-      swd.ok(['add-br', 'br1']);
-      swd.ok(['add-port', 'br1', h[2].port, 'type=system', 'ofport=1']);
-      swd.ok(['add-port', 'br1', h[3].port, 'type=system', 'ofport=2']);
-      swd.ok(['add-flows', 'br1', '-'], [
+      systemBridge(swd, [h[0].port, h[1].port], FLOWS_ACL);
+      systemBridge(swd, [h[2].port, h[3].port], [
         'priority=10,arp,action=normal',
         'in_port=1,ip,action=ct(commit,zone=1,nat(src=10.78.1.240-10.78.1.255)),2',
         'in_port=2,ct_state=-trk,ip,action=ct(table=0,zone=1,nat)',
         'in_port=2,ct_state=+est,ct_zone=1,ip,action=1',
-      ].join('\n'));
+      ], 'br1');
       // Generous UDP timeouts in zone 1 (a loaded machine may take a while to restart); the policy travels too.
       swd.ok(['ct-set-timeout-policy', 'zone=1', 'udp_first=600', 'udp_single=600', 'udp_multiple=600']);
       for (let a = 240; a <= 255; a++) {
@@ -143,7 +129,7 @@ describe.skipIf(skip !== null)(`conntrack across swd restart, real traffic${skip
       const tcpClient = topo.spawn(h[0].ns, ['python3', f('tcp-client.py'), h[1].ip, '9000', f('stop'), f('tcp-client.log')]);
       const udpClient = topo.spawn(h[2].ns, ['python3', f('udp-client.py'), h[3].ip, '5353', f('stop'), f('udp-client.log')]);
       // Both flows run through swd (its PMD threads boot first).
-      await waitFor(() => lines(f('tcp-client.log')).length >= 20 && lines(f('udp-client.log')).length >= 5, 120_000, 'traffic before the restart');
+      await until('traffic before the restart', () => lines(f('tcp-client.log')).length >= 20 && lines(f('udp-client.log')).length >= 5, 120_000);
       const before = swd.ok(['dump-conntrack']).sort();
       expect(before.some((l) => l.startsWith('tcp,orig=(src=10.78.0.1,dst=10.78.0.2,') && l.includes('state=ESTABLISHED'))).toBe(true);
       const udpBefore = before.find((l) => l.startsWith('udp,orig=(src=10.78.1.3,'));
@@ -155,8 +141,8 @@ describe.skipIf(skip !== null)(`conntrack across swd restart, real traffic${skip
       const udpAt = Number(lines(f('udp-client.log')).at(-1)!.split(' ')[1]);
       expect(swd.ok(['ct-save-show'])[1]).toMatch(/^restore: [2-9]\d* connections restored/);
       // Both go on after the restart.
-      await waitFor(() => lines(f('tcp-client.log')).length >= tcpAt + 50, 300_000, 'the TCP stream after the restart');
-      await waitFor(() => lines(f('udp-client.log')).some((l) => Number(l.split(' ')[1]) > udpAt + 5), 300_000, 'UDP replies after the restart');
+      await until('the TCP stream after the restart', () => lines(f('tcp-client.log')).length >= tcpAt + 50, 300_000);
+      await until('UDP replies after the restart', () => lines(f('udp-client.log')).some((l) => Number(l.split(' ')[1]) > udpAt + 5), 300_000);
       writeFileSync(f('stop'), '');
       expect(await tcpClient.exited, tcpClient.stdout + tcpClient.stderr).toBe(0);
       expect(tcpClient.stdout).toMatch(/^OK \d+\n$/);

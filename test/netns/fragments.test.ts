@@ -11,7 +11,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { SwdInstance } from '../e2e/harness.ts';
-import { fresh } from './fresh.ts';
+import { fresh, systemBridge } from './fresh.ts';
 import { FLOWS_ACL } from './seed001-acl.ts';
 import { requireRoot, runSync, waitFor, type Topology } from './topology.ts';
 
@@ -50,8 +50,7 @@ async function setup(swdArgs: string[] = []): Promise<{ topo: Topology; swd: Swd
     h.push({ ns, port: host, dev: inner, ip: `10.78.0.${i}`, ip6: `fd00:78::${i}`, mac });
   }
   await swd.start(['--no-default-bridge', ...swdArgs]);
-  swd.ok(['add-br', 'br0']);
-  h.forEach((x, i) => swd.ok(['add-port', 'br0', x.port, 'type=system', `ofport=${i + 1}`]));
+  systemBridge(swd, h.map((x) => x.port));
   // Static neighbours: the tests are about fragments, not ARP/ND timing.
   topo.execSync(h[0].ns, ['ip', 'neigh', 'replace', h[1].ip, 'lladdr', h[1].mac, 'dev', h[0].dev, 'nud', 'permanent'], { check: true });
   topo.execSync(h[1].ns, ['ip', 'neigh', 'replace', h[0].ip, 'lladdr', h[0].mac, 'dev', h[1].dev, 'nud', 'permanent'], { check: true });

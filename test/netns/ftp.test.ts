@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SwdInstance } from '../e2e/harness.ts';
-import { fresh } from './fresh.ts';
+import { fresh, systemBridge } from './fresh.ts';
 import { requireRoot, runSync, waitFor, type Topology } from './topology.ts';
 
 const FTPD_PYTHON = '/usr/bin/python3'; // Debian's python3-pyftpdlib lives with the system interpreter
@@ -50,9 +50,7 @@ async function setup(flows: string[], swdArgs: string[] = []): Promise<{ topo: T
   const { topo, swd } = fresh();
   const h = [addHost(topo, 1), addHost(topo, 2)];
   await swd.start(['--no-default-bridge', ...swdArgs]);
-  swd.ok(['add-br', 'br0']);
-  h.forEach((x, i) => swd.ok(['add-port', 'br0', x.port, 'type=system', `ofport=${i + 1}`]));
-  swd.ok(['add-flows', 'br0', '-'], flows.join('\n'));
+  systemBridge(swd, h.map((x) => x.port), flows);
   // Wait until swd forwards (its PMD thread boots after the first port): ARP + ping over the flows.
   const ok = await waitFor(() => topo.execSync(h[0].ns, ['ping', '-c', '1', '-W', '1', h[1].ip], { timeoutMs: 5_000 }).code === 0, 60_000, 200);
   if (!ok) throw new Error('swd never forwarded ns1 -> ns2');

@@ -3,7 +3,7 @@
 // not after the 10 s default (OVS other_config:max-idle).
 
 import { describe, expect, it } from 'vitest';
-import { fresh } from './fresh.ts';
+import { fresh, systemBridge } from './fresh.ts';
 import { requireRoot } from './topology.ts';
 
 const skip = requireRoot();
@@ -17,10 +17,7 @@ describe.skipIf(!!skip)(`--max-idle with PMD threads${skip ? ` (skipped: ${skip}
     const p1 = topo.plug(ns1, 'mi1', '10.79.0.1/24');
     const p2 = topo.plug(ns2, 'mi2', '10.79.0.2/24');
     await swd.start(['--no-default-bridge', '--pmd-threads', '1', '--max-idle', '1500']);
-    swd.ok(['add-br', 'br0']);
-    swd.ok(['add-port', 'br0', p1.host, 'type=system', 'ofport=1']);
-    swd.ok(['add-port', 'br0', p2.host, 'type=system', 'ofport=2']);
-    swd.ok(['add-flows', 'br0', '-'], ['in_port=1,actions=2', 'in_port=2,actions=1'].join('\n'));
+    systemBridge(swd, [p1.host, p2.host], ['in_port=1,actions=2', 'in_port=2,actions=1']);
     expect(await topo.ping(ns1, '10.79.0.2', 3)).toBe(3);
     const flows = () => swd.ok(['dump-dp-flows']).filter((l) => l.includes('actions:'));
     expect(flows().length).toBeGreaterThan(0);

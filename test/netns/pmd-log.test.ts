@@ -6,7 +6,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { fresh } from './fresh.ts';
+import { fresh, systemBridge } from './fresh.ts';
 import { requireRoot, runSync } from './topology.ts';
 
 const skip = requireRoot() ?? (runSync(['sh', '-c', 'command -v python3']).code === 0 ? null : 'needs python3');
@@ -23,10 +23,7 @@ describe.skipIf(skip !== null)(`PMD thread warnings reach the log${skip ? ` (ski
     const pb = topo.plug(b, 'p2', '10.79.0.2/24');
     const logFile = `${swd.dir}/swd.json`;
     await swd.start(['--no-default-bridge', '--log-level', 'info', '--log-file', logFile]);
-    swd.ok(['add-br', 'br0']);
-    swd.ok(['add-port', 'br0', pa.host, 'type=system', 'ofport=1']);
-    swd.ok(['add-port', 'br0', pb.host, 'type=system', 'ofport=2']);
-    swd.ok(['add-flows', 'br0', '-'], 'priority=10,arp,action=normal\npriority=5,ip,action=ct(commit),normal');
+    systemBridge(swd, [pa.host, pb.host], ['priority=10,arp,action=normal', 'priority=5,ip,action=ct(commit),normal']);
     swd.ok(['ct-set-maxconns', '1']);
     const entries = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').filter((l) => l).map((l) => JSON.parse(l)) : []);
     // 41 UDP flows (distinct source ports), sent again until the daemon's 10-s summary counts 40 refused.

@@ -8,22 +8,13 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { SwdInstance } from '../e2e/harness.ts';
-import { requireRoot, runSync, Topology } from './topology.ts';
+import { requireRoot, runSync, Topology, until } from './topology.ts';
 
 const skip = requireRoot();
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
-
-async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 interface Net {
   topo: Topology;

@@ -470,12 +470,17 @@ for seq in range(1, count + 1):
 print(got, *rtts)
 `;
 
-/** Wait (bounded) until `check` returns true; returns its last answer. */
-export async function waitFor(check: () => boolean, timeoutMs = 10_000, stepMs = 100): Promise<boolean> {
+/** Wait (bounded) until `check` returns true (it may be async); returns its last answer. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, stepMs = 100): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (check()) return true;
+    if (await check()) return true;
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/** waitFor, failing with "timed out waiting for `what`" when the time is up. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000, stepMs = 100): Promise<void> {
+  if (!(await waitFor(check, timeoutMs, stepMs))) throw new Error(`timed out waiting for ${what}`);
 }

@@ -18,7 +18,10 @@
 // Lifetime: an expectation ends when a new connection matches it and is
 // committed (match), when it times out (EXP_TIMEOUT_MS, checked on lookup and
 // by sweep()), or when its parent connection is removed (removeByParent(),
-// from conntrack's removal path) or flushed.
+// from conntrack's removal path) or flushed. Each end is reported to
+// onEndLocked (ct-events' [DESTROY], event-ring.ts), called with the lock
+// held before the slot is cleared; it may take only leaf locks below this
+// one (an event ring's).
 
 import { lockWord, unlockWord } from '../lock.ts';
 import { hashWords } from '../hash.ts';
@@ -30,6 +33,7 @@ const X_COUNT = 1;
 const X_CAP = 2;
 const X_NBKT = 3;
 const X_SEED = 4;
+const X_LAST_ID = 5; // the last expectation id handed out
 const X_HDR = 16;
 
 // slot words (slot base is even, so the f64 expiry is 8-byte aligned)
@@ -44,6 +48,7 @@ export const E_PARENT_ID = 23;
 export const E_MARK = 24;
 export const E_LABEL = 25; // 4 words
 export const E_PARENT_KEY = 29; // KEY_WORDS: the parent's orig key
+export const E_ID = 39; // the expectation's id (set by add())
 export const EXP_WORDS = 40;
 
 export const E_F_IN_USE = 0x1;
@@ -67,7 +72,13 @@ export interface ExpInfo {
   expiryMs: number;
 }
 
+/** Told of an expectation's end: slot words at `b` of `m` (f64 view `f64`);
+ *  `nowMs` 0 when the caller has no clock (a parent's removal, a flush). */
+export type ExpEndHook = (m: Int32Array, f64: Float64Array, b: number, nowMs: number) => void;
+
 export class ExpTable {
+  /** See the header: each expectation's end, lock held. */
+  onEndLocked: ExpEndHook | null = null;
   readonly m: Int32Array;
   readonly f64: Float64Array;
   readonly cap: number;
@@ -125,10 +136,11 @@ export class ExpTable {
   }
 
   /** Unlink slot s from bucket bk and free it. Lock held. */
-  private freeLocked(s: number, bk: number): void {
+  private freeLocked(s: number, bk: number, nowMs: number): void {
     const m = this.m;
     const hb = X_HDR + bk;
     const b = this.base(s);
+    if (this.onEndLocked !== null) this.onEndLocked(m, this.f64, b, nowMs);
     if (m[hb] === s + 1) m[hb] = m[b + E_NEXT];
     else {
       let n = m[hb];
@@ -145,8 +157,9 @@ export class ExpTable {
   /**
    * Add an expectation whose words the caller filled into `src` (an
    * EXP_WORDS scratch, E_NEXT/E_FLAGS in-use bit and E_EXPIRY set here).
-   * An equal expectation already present is refreshed instead. Returns 1
-   * when created, 0 when refreshed, -1 when the table is full.
+   * An equal expectation already present is refreshed instead. Returns the
+   * new expectation's id (> 0) when created, 0 when refreshed, -1 when the
+   * table is full.
    */
   add(src: Int32Array, expiryMs: number): number {
     const m = this.m;
@@ -171,11 +184,14 @@ export class ExpTable {
     for (let i = E_KEY; i < EXP_WORDS; i++) m[b + i] = src[i];
     m[b + E_FLAGS] = (src[E_FLAGS] | E_F_IN_USE);
     this.f64[(b + E_EXPIRY) >>> 1] = expiryMs;
+    const id = ((m[X_LAST_ID] + 1) & 0x7fffffff) || 1;
+    m[X_LAST_ID] = id;
+    m[b + E_ID] = id;
     m[b + E_NEXT] = m[X_HDR + bk];
     m[X_HDR + bk] = free + 1;
     Atomics.add(m, X_COUNT, 1);
     unlockWord(m, X_LOCK);
-    return 1;
+    return id;
   }
 
   /**
@@ -197,12 +213,12 @@ export class ExpTable {
       n = m[b + E_NEXT];
       if (!this.matches(b, k, ofs)) continue;
       if (this.f64[(b + E_EXPIRY) >>> 1] <= nowMs) {
-        this.freeLocked(s, bk);
+        this.freeLocked(s, bk, nowMs);
         expired[0]++;
         continue;
       }
       for (let i = 0; i < EXP_WORDS; i++) out[i] = m[b + i];
-      if (take) this.freeLocked(s, bk);
+      if (take) this.freeLocked(s, bk, nowMs);
       found = true;
       break;
     }
@@ -212,30 +228,30 @@ export class ExpTable {
 
   /** Remove every expectation of parent connection `parentId` (it is going
    *  away). Returns how many. Callers may hold shard locks (leaf lock). */
-  removeByParent(parentId: number): number {
+  removeByParent(parentId: number, nowMs = 0): number {
     if (Atomics.load(this.m, X_COUNT) === 0) return 0;
-    return this.removeWhere((b) => this.m[b + E_PARENT_ID] === parentId);
+    return this.removeWhere((b) => this.m[b + E_PARENT_ID] === parentId, nowMs);
   }
 
   /** Remove expectations whose time is up. Returns how many. */
   sweep(nowMs: number): number {
     if (Atomics.load(this.m, X_COUNT) === 0) return 0;
-    return this.removeWhere((b) => this.f64[(b + E_EXPIRY) >>> 1] <= nowMs);
+    return this.removeWhere((b) => this.f64[(b + E_EXPIRY) >>> 1] <= nowMs, nowMs);
   }
 
   /** Remove all (optionally of one zone). */
-  flush(zone?: number): number {
-    return this.removeWhere((b) => zone === undefined || (this.m[b + E_KEY + K_META] & 0xffff) === zone);
+  flush(zone?: number, nowMs = 0): number {
+    return this.removeWhere((b) => zone === undefined || (this.m[b + E_KEY + K_META] & 0xffff) === zone, nowMs);
   }
 
-  private removeWhere(pred: (b: number) => boolean): number {
+  private removeWhere(pred: (b: number) => boolean, nowMs: number): number {
     const m = this.m;
     let n = 0;
     lockWord(m, X_LOCK);
     for (let s = 0; s < this.cap; s++) {
       const b = this.base(s);
       if ((m[b + E_FLAGS] & E_F_IN_USE) === 0 || !pred(b)) continue;
-      this.freeLocked(s, this.bucketOf(m, b + E_KEY));
+      this.freeLocked(s, this.bucketOf(m, b + E_KEY), nowMs);
       n++;
     }
     unlockWord(m, X_LOCK);

@@ -55,6 +55,9 @@ export class AlgPath implements AlgHost {
 
   constructor(readonly table: ConnTable) {
     this.rec = table.rec;
+    // ct-events: `[DESTROY]` when an expectation ends (matched, timed out,
+    // its master gone, flushed), through this thread's rings. Not per packet.
+    table.exp.onEndLocked = (m, f64, eb, nowMs) => table.events?.postExpectationEnd(m, f64, eb, nowMs);
   }
 
   /** AlgHost.expect: build the expectation in scratch and add it. */
@@ -79,8 +82,9 @@ export class AlgPath implements AlgHost {
     e[E_MARK] = rec[b + R_MARK];
     for (let i = 0; i < KEY_WORDS; i++) e[E_PARENT_KEY + i] = rec[b + R_KEY_ORIG + i];
     const expiry = this.nowMs + EXP_TIMEOUT_MS;
-    if (this.table.exp.add(e, expiry) === 1) {
-      const id = Atomics.add(this.table.hdr, H_CNT_EXP_CREATED, 1) + 1;
+    const id = this.table.exp.add(e, expiry);
+    if (id > 0) {
+      Atomics.add(this.table.hdr, H_CNT_EXP_CREATED, 1);
       // ct-events: `[NEW]` as conntrack -E expect prints it (nothing posted without a listener).
       this.table.events?.postExpectation(EV_EXP_NEW, rec, b / REC_WORDS, e, E_KEY, id, expiry, this.nowMs);
     }
