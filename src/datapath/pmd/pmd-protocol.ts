@@ -38,6 +38,11 @@ export const PS_UPCALL_QUEUE_FULL = 9;
 export const PS_UPCALL_TIMEOUTS = 10;
 /** Upcalls in flight now (a gauge). */
 export const PS_UPCALL_INFLIGHT = 11;
+/** Flow cache (emc.ts): EMC hits, SMC hits, recirculations, subtables probed by classifier hits. */
+export const PS_EMC_HITS = 12;
+export const PS_SMC_HITS = 13;
+export const PS_RECIRC = 14;
+export const PS_SUBTABLE_PROBES = 15;
 export const PMD_STAT_WORDS = 16;
 
 export const PC_RX_PACKETS = 0;
@@ -56,6 +61,9 @@ export const PMD_SAB_BYTES = (PORT_BASE + MAX_PORT_SLOTS * PORT_WORDS) * 8;
 export const GEN = 0;
 /** shared[MAX_IDLE]: the megaflow idle time in ms (--max-idle), 0 = the default. */
 export const MAX_IDLE = 1;
+/** shared[EMC_INV_PROB]: emc-insert-inv-prob (0 = EMC off); shared[SMC_ENABLE]: 1 = SMC on. */
+export const EMC_INV_PROB = 2;
+export const SMC_ENABLE = 3;
 export const SHARED_WORDS = 4;
 
 /** How long a worker keeps the packets of an upcall the main thread has not answered. */
