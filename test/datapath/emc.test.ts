@@ -1,6 +1,6 @@
 // The flow cache in front of the megaflow classifier (src/datapath/emc.ts):
-// exact-match hits, misses on a key that differs in any word, colliding
-// hashes, the insertion probability, the SMC's check of a reused slot — and
+// EMC hits, misses on a key its megaflow does not match, colliding hashes,
+// the insertion probability, the SMC's check of a reused slot — and
 // that no megaflow removal (revalidation, del-dp-flows, idle expiry) is ever
 // outlived by a cache entry, with counters that stay exact.
 
@@ -36,7 +36,7 @@ const maskOf = (words: number[]) => {
 const SRC_MASK = maskOf([FK_IN_PORT, FK_NW_SRC]);
 
 describe('exact-match cache', () => {
-  it('finds a key only when every word is equal, and only while its megaflow lives', () => {
+  it('answers for keys its megaflow matches, and only while the megaflow lives', () => {
     const mc = new MegaflowCache();
     const fc = new FlowCache(mc, 1, false, 7);
     const k = key(0x0a000001);
@@ -44,10 +44,11 @@ describe('exact-match cache', () => {
     const mf = mc.insert(k, 0, SRC_MASK, [output(2)], 0, null)!;
     expect([fc.lookup(k, 0), fc.level]).toEqual([mf, LOOKUP_MEGAFLOW]); // and entered (probability 1)
     expect([fc.lookup(k, 0), fc.level]).toEqual([mf, LOOKUP_EMC]);
-    // Same megaflow, other key (the TTL is not in the mask): the classifier answers, the EMC has no such key yet.
+    // Another key of the same hash (the TTL is not hashed) inside the megaflow: the same answer.
     const k2 = key(0x0a000001, 1000, 63);
-    expect([fc.lookup(k2, 0), fc.level]).toEqual([mf, LOOKUP_MEGAFLOW]);
     expect([fc.lookup(k2, 0), fc.level]).toEqual([mf, LOOKUP_EMC]);
+    // A key outside the megaflow, even under the same hash: a miss.
+    expect(fc.emc.lookup(key(0x0a000002), 0, flowHash(k, 0, 7))).toBeNull();
     // A key of another batch slot is the same key.
     const many = new Uint32Array(FK_WORDS * 3);
     many.set(k, FK_WORDS * 2);
@@ -57,7 +58,7 @@ describe('exact-match cache', () => {
     expect(fc.emc.size).toBe(0);
   });
 
-  it('tells colliding keys apart: two per hash, the third replaces one', () => {
+  it('tells colliding keys of different megaflows apart: two per hash, the third replaces one', () => {
     const mc = new MegaflowCache();
     const emc = new ExactMatchCache(1, 1);
     const mfs = [0, 1, 2].map((i) => mc.insert(key(0x0a000000 + i), 0, SRC_MASK, [output(2)], 0, null)!);
@@ -70,9 +71,9 @@ describe('exact-match cache', () => {
     expect([emc.lookup(a, 0, h), emc.lookup(b, 0, h)]).toEqual([mfs[0], mfs[1]]);
     emc.insert(c, 0, h, mfs[2]);
     expect([emc.lookup(a, 0, h), emc.lookup(b, 0, h), emc.lookup(c, 0, h)]).toEqual([null, mfs[1], mfs[2]]);
-    // The same key again rewrites its entry rather than taking the other.
-    emc.insert(c, 0, h, mfs[0]);
-    expect([emc.lookup(b, 0, h), emc.lookup(c, 0, h), emc.inserts]).toEqual([mfs[1], mfs[0], 3]);
+    // A key an entry already answers for rewrites that entry rather than taking the other.
+    emc.insert(c, 0, h, mfs[2]);
+    expect([emc.lookup(b, 0, h), emc.lookup(c, 0, h), emc.inserts]).toEqual([mfs[1], mfs[2], 3]);
     // Equal keys hash equal wherever they sit; keys differing in a hashed word mostly do not.
     const many = new Uint32Array(FK_WORDS * 2);
     many.set(a, FK_WORDS);
