@@ -42,9 +42,9 @@ describe.skipIf(!!skip)(`flow cache with 2 PMD threads${skip ? ` (skipped: ${ski
     expect(await waitFor(() => rulePackets() === rxPackets(), 10_000, 200), `${rulePackets()} vs ${rxPackets()}`).toBe(true);
 
     // A drop in front: the very next echo request is dropped in whichever thread reads it.
-    swd.ok(['add-flow', 'br0', 'priority=100,in_port=1,icmp,actions=drop']);
+    swd.ok(['add-flow', 'br0', 'priority=40000,in_port=1,icmp,actions=drop']);
     expect(await topo.ping(ns1, '10.81.0.2', 3, 500)).toBe(0);
-    swd.ok(['del-flows', 'br0', '--strict', 'priority=100,in_port=1,icmp']);
+    swd.ok(['del-flows', 'br0', '--strict', 'priority=40000,in_port=1,icmp']);
     expect(await topo.ping(ns1, '10.81.0.2', 3)).toBe(3);
     expect(swd.ok(['pmd-stats-show']).filter((l) => l.startsWith('pmd thread'))).toHaveLength(2);
   }, 60_000);
