@@ -40,6 +40,8 @@ export interface Path {
   note?: string;
   /** Stop the switch gracefully (teardown kills whatever is left). */
   stop?: () => Promise<void>;
+  /** swd: run swctl against this switch. */
+  ctl?: (...args: string[]) => { code: number; stdout: string; stderr: string };
 }
 
 export interface Fabric {
@@ -207,11 +209,65 @@ export function swd(flowsName: string, flows: string[], pmdThreads: number): Fab
         ns2If,
         note,
         conns: () => parseCount(ctl('ct-get-nconns').stdout),
+        ctl,
         pid: () => daemon.child.pid,
         stop: async () => {
           await daemon.stop('SIGTERM', 5_000);
         },
       };
+    },
+  };
+}
+
+// ------------------------------------------------------------ offload and SNAT (issue 16 part 5)
+
+/**
+ * Seed 000's SNAT table between the namespaces: connections from ns1 leave
+ * with a source in 10.77.0.240-255 (zone 1); ns2 may only answer.
+ */
+export const FLOWS_SNAT = [
+  'table=0,priority=10,arp,action=normal',
+  'table=0,in_port=1,ip,action=ct(commit,zone=1,nat(src=10.77.0.240-10.77.0.255)),2',
+  'table=0,in_port=2,ct_state=-trk,ip,action=ct(table=0,zone=1,nat)',
+  'table=0,in_port=2,ct_state=+est,ct_zone=1,ip,action=1',
+];
+
+/**
+ * The NATed addresses are nobody's: ns2 reaches them through static
+ * neighbour entries to ns1's MAC, as a real setup (or the router) would.
+ */
+function snatNeighbours(topo: Topology, path: Path): void {
+  const ns1If = JSON.parse(topo.execSync(path.ns1, ['ip', '-j', 'route', 'get', NS2_IP], { check: true }).stdout)[0].dev as string;
+  const mac = (JSON.parse(topo.execSync(path.ns1, ['ip', '-j', 'link', 'show', 'dev', ns1If], { check: true }).stdout)[0] as { address: string }).address;
+  for (let a = 240; a <= 255; a++) {
+    topo.execSync(path.ns2, ['ip', 'neigh', 'replace', `10.77.0.${a}`, 'lladdr', mac, 'dev', path.ns2If, 'nud', 'permanent'], { check: true });
+  }
+}
+
+/** A fabric running FLOWS_SNAT (swd or OVS): the neighbour entries added, new traffic from ns2 must be dropped. */
+export function withSnat(f: Fabric): Fabric {
+  return {
+    label: f.label,
+    acl: true,
+    async build(topo) {
+      const path = await f.build(topo);
+      snatNeighbours(topo, path);
+      return path;
+    },
+  };
+}
+
+/** swd as swd() builds it, with `swctl offload-set br0 on` (TCP and UDP) after the flows. */
+export function swdOffload(flowsName: string, flows: string[], pmdThreads: number): Fabric {
+  const f = swd(flowsName, flows, pmdThreads);
+  return {
+    label: `${f.label}, offload on`,
+    acl: f.acl,
+    async build(topo) {
+      const path = await f.build(topo);
+      const r = path.ctl!('offload-set', 'br0', 'on');
+      if (r.code !== 0) throw new NotAvailable(`swctl offload-set br0 on: ${firstLine(r.stderr || r.stdout)}`);
+      return { ...path, note: [path.note, 'offload on'].filter(Boolean).join('; ') };
     },
   };
 }

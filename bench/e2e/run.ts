@@ -17,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Topology, teardownAll } from '../../test/netns/topology.ts';
 import { FLOWS_ACL, FLOWS_NORMAL, linuxBridge, NotAvailable, NS1_IP, NS2_IP, ovsNetdev, swd, vethPair, type Fabric } from './fabrics.ts';
+import { FLOWS_SNAT, swdOffload, withSnat } from './fabrics.ts';
 import { tcpConnectRate, type CpsResult } from './cps.ts';
 import { tcp, udp64, type TcpResult, type UdpResult } from './iperf.ts';
 import { pingRtt, type RttResult } from './rtt.ts';
@@ -69,6 +70,12 @@ const FABRICS: Fabric[] = [
   swd('ACL+ct', FLOWS_ACL, 1),
   swd('NORMAL', FLOWS_NORMAL, 2),
   swd('ACL+ct', FLOWS_ACL, 2),
+  // Offload (issue 16 part 5): the ACL with offload on beside the rows above; seed 000's SNAT off and on, and OVS with it.
+  swdOffload('ACL+ct', FLOWS_ACL, 1),
+  swdOffload('ACL+ct', FLOWS_ACL, 2),
+  withSnat(ovsNetdev('SNAT+ct', FLOWS_SNAT)),
+  withSnat(swd('SNAT+ct', FLOWS_SNAT, 1)),
+  withSnat(swdOffload('SNAT+ct', FLOWS_SNAT, 1)),
 ];
 
 function preflight(): void {
@@ -312,6 +319,12 @@ async function main(): Promise<void> {
     ['OVS netdev, ACL+ct', 'Linux bridge'],
     ['OVS netdev, NORMAL', 'Linux bridge'],
     ['Linux bridge', 'veth pair (no switch)'],
+    ['swd (1 PMD thread), ACL+ct, offload on', 'swd (1 PMD thread), ACL+ct'],
+    ['swd (2 PMD threads), ACL+ct, offload on', 'swd (2 PMD threads), ACL+ct'],
+    ['swd (1 PMD thread), ACL+ct, offload on', 'OVS netdev, ACL+ct'],
+    ['swd (1 PMD thread), SNAT+ct, offload on', 'swd (1 PMD thread), SNAT+ct'],
+    ['swd (1 PMD thread), SNAT+ct', 'OVS netdev, SNAT+ct'],
+    ['swd (1 PMD thread), SNAT+ct, offload on', 'OVS netdev, SNAT+ct'],
   ];
   console.log('');
   console.log('Ratios a / b; for round trips b\'s time / a\'s, so that above 1 always means a does better.');

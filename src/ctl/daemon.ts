@@ -19,6 +19,7 @@ import { acquirePidfile, releasePidfile } from './pidfile.ts';
 import { MetricsServer, type MetricsAddress } from './metrics.ts';
 import type { OpenFlowListeners } from './of-listener.ts';
 import type { Switch } from '../ofproto/switch.ts';
+import type { FlowCacheOptions } from '../datapath/emc.ts';
 import { RpcServer } from './rpc-server.ts';
 import { EventStreamer } from './events.ts';
 import { ensureRundir, type RunPaths, runPaths } from './rundir.ts';
@@ -33,6 +34,8 @@ export interface SwitchFactoryOptions {
   logger: DaemonLogger;
   /** Idle time before a datapath flow is removed (OVS other_config:max-idle). */
   maxIdleMs?: number;
+  /** The datapath flow cache (swd start --emc-insert-inv-prob, --no-smc). */
+  flowCache?: FlowCacheOptions;
   /** PMD threads for system and tap ports. */
   pmdThreads?: number;
   /** The conntrack save file (restored at start, written at stop). */
@@ -46,7 +49,7 @@ export type SwitchFactory = (cfg: SwitchConfig, opts: SwitchFactoryOptions) => D
 /** The real switch, loaded only when a daemon starts (swctl never pays for it). */
 export const defaultSwitchFactory: SwitchFactory = async (cfg, opts) => {
   const { Switch } = await import('../ofproto/switch.ts');
-  return Switch.fromConfig(cfg, { logger: opts.logger, maxIdleMs: opts.maxIdleMs, pmdThreads: opts.pmdThreads, ctSaveFile: opts.ctSaveFile, logFor: opts.logFor });
+  return Switch.fromConfig(cfg, { logger: opts.logger, maxIdleMs: opts.maxIdleMs, flowCache: opts.flowCache, pmdThreads: opts.pmdThreads, ctSaveFile: opts.ctSaveFile, logFor: opts.logFor });
 };
 
 export class DaemonStartError extends Error {
@@ -74,6 +77,8 @@ export interface DaemonOptions {
   env?: NodeJS.ProcessEnv;
   /** Passed to the switch factory: datapath flow idle time. */
   maxIdleMs?: number;
+  /** Passed to the switch factory: the datapath flow cache. */
+  flowCache?: FlowCacheOptions;
   /** Serve Prometheus metrics on this address (swd start --metrics). */
   metrics?: MetricsAddress;
   /** Log modules with run-time levels (swctl vlog-set / vlog-list); `logger` is then its daemon module. */
@@ -129,7 +134,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const saved = loadDb(paths.db);
     const cfg = saved ?? defaultConfig(opts.defaultBridge !== false);
     try {
-      sw = await createSwitch(cfg, { logger: log, maxIdleMs: opts.maxIdleMs, pmdThreads: opts.pmdThreads, ctSaveFile: ctSavePath(paths.db), logFor: opts.vlog ? (m) => opts.vlog!.module(m) : undefined });
+      sw = await createSwitch(cfg, { logger: log, maxIdleMs: opts.maxIdleMs, flowCache: opts.flowCache, pmdThreads: opts.pmdThreads, ctSaveFile: ctSavePath(paths.db), logFor: opts.vlog ? (m) => opts.vlog!.module(m) : undefined });
     } catch (e) {
       if (saved) throw new DaemonStartError(`cannot restore the configuration in ${paths.db}: ${(e as Error).message}; fix or remove it`);
       throw e;

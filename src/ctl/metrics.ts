@@ -56,6 +56,8 @@ const SERIES: Series[] = [
   { name: 'swd_port_up', help: 'Whether the port\'s device is attached (1) or LINK_DOWN (0)', kind: 'gauge', labels: ['bridge', 'port'], values: (s) => s.ports.map((p) => [port(p), p.up ? 1 : 0]) },
   { name: 'swd_datapath_packets_total', help: 'Packets processed by a datapath thread', kind: 'counter', labels: ['thread'], values: (s) => s.threads.map((t) => [thread(t), t.packets]) },
   { name: 'swd_datapath_megaflow_hits_total', help: 'Packets that hit a megaflow', kind: 'counter', labels: ['thread'], values: (s) => s.threads.map((t) => [thread(t), t.hits]) },
+  { name: 'swd_datapath_emc_hits_total', help: 'Packets whose megaflow the exact-match cache found (within the megaflow hits)', kind: 'counter', labels: ['thread'], values: (s) => s.threads.map((t) => [thread(t), t.emcHits]) },
+  { name: 'swd_datapath_smc_hits_total', help: 'Packets whose megaflow the signature-match cache found (within the megaflow hits)', kind: 'counter', labels: ['thread'], values: (s) => s.threads.map((t) => [thread(t), t.smcHits]) },
   { name: 'swd_datapath_megaflow_misses_total', help: 'Packets that missed the megaflow cache (upcalls)', kind: 'counter', labels: ['thread'], values: (s) => s.threads.map((t) => [thread(t), t.misses]) },
   { name: 'swd_datapath_upcall_failures_total', help: 'Upcalls that failed (packet dropped)', kind: 'counter', labels: ['thread'], values: (s) => s.threads.map((t) => [thread(t), t.lost]) },
   { name: 'swd_datapath_megaflows', help: 'Megaflows installed, all threads', kind: 'gauge', labels: [], values: (s) => one(s.megaflows) },

@@ -27,6 +27,8 @@ interface StartOptions {
   pidfile?: string;
   defaultBridge: boolean;
   maxIdle?: number;
+  emcInsertInvProb?: number;
+  smc: boolean;
   pmdThreads: number;
   metrics?: MetricsAddress;
   logFile?: string;
@@ -63,6 +65,12 @@ function parseMetrics(v: string): MetricsAddress {
   }
 }
 
+function parseInvProb(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n > 0xffffffff) throw new InvalidArgumentError('must be a whole number from 0 (EMC off) to 4294967295');
+  return n;
+}
+
 function parseMaxIdle(v: string): number {
   const n = Number(v);
   if (!/^\d+$/.test(v) || n < 500 || n > 86_400_000) throw new InvalidArgumentError('must be a whole number of milliseconds from 500 to 86400000');
@@ -86,7 +94,7 @@ async function start(o: StartOptions, deps: SwdMainDeps): Promise<void> {
   const logger = vlog.module('daemon');
   let daemon;
   try {
-    daemon = await startDaemon({ ...o, maxIdleMs: o.maxIdle, logger, vlog, createSwitch: deps.createSwitch });
+    daemon = await startDaemon({ ...o, maxIdleMs: o.maxIdle, flowCache: { emcInsertInvProb: o.emcInsertInvProb, smc: o.smc }, logger, vlog, createSwitch: deps.createSwitch });
   } catch (e) {
     if (isUserError(e)) fail(e.message);
     throw e;
@@ -204,6 +212,8 @@ export async function main(argv = process.argv, deps: SwdMainDeps = {}): Promise
       .option('--pidfile <file>', 'pidfile (default: <rundir>/swd.pid)')
       .option('--no-default-bridge', 'do not create br0 with p1 and p2 when there is no database yet')
       .option('--max-idle <ms>', 'idle time before a datapath flow is removed, as OVS other_config:max-idle (default 10000)', parseMaxIdle)
+      .option('--emc-insert-inv-prob <n>', 'insert a flow into the exact-match cache with probability 1/N (0: no EMC), as OVS other_config:emc-insert-inv-prob (default 100)', parseInvProb)
+      .option('--no-smc', 'no signature-match cache in front of the megaflow classifier (OVS other_config:smc-enable=false)')
       .option('--pmd-threads <n>', 'datapath threads polling system and tap ports (0: on the main thread)', parsePmdThreads, 1)
       .option('--metrics <[addr:]port>', 'serve Prometheus metrics on http://ADDR:PORT/metrics (ADDR default 127.0.0.1)', parseMetrics)
       .option('--log-file <path>', 'write the JSON log lines to PATH (appended) instead of stderr');

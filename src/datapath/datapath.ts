@@ -23,6 +23,7 @@ import {
 } from './dp-actions.ts';
 import { MeterTable } from './meter.ts';
 import { MegaflowCache, type Megaflow } from './megaflow.ts';
+import { FlowCache, LOOKUP_EMC, LOOKUP_SMC } from './emc.ts';
 import { applySet } from './set-fields.ts';
 import { popVlan, pushVlan } from './vlan.ts';
 import { sameActions, sameMask } from './dp-actions.ts';
@@ -80,7 +81,12 @@ export function conntrackHook(ct: Conntrack): ConntrackHook {
 }
 
 export interface DatapathStats {
+  /** Lookups answered from a cache: emcHit + smcHit + megaflow (classifier) hits. */
   hit: number;
+  emcHit: number;
+  smcHit: number;
+  /** Packets recirculated (each pass after the first). */
+  recirc: number;
   missed: number;
   lost: number;
   /** Packets dropped by a datapath action list (explicit drop). */
@@ -97,8 +103,12 @@ export class Datapath implements FlowtableHost {
   readonly cache = new MegaflowCache();
   /** The datapath's meters (meter.ts): one shared block for the main thread and every PMD thread. */
   meters = new MeterTable();
+  /** The exact-match and signature caches in front of `cache` (emc.ts). */
+  readonly flowCache = new FlowCache(this.cache);
   readonly parseStats = new ParseStats();
-  readonly stats: DatapathStats = { hit: 0, missed: 0, lost: 0, dropped: 0, recircTooDeep: 0, ctUnavailable: 0, controller: 0 };
+  readonly stats: DatapathStats = {
+    hit: 0, emcHit: 0, smcHit: 0, recirc: 0, missed: 0, lost: 0, dropped: 0, recircTooDeep: 0, ctUnavailable: 0, controller: 0,
+  };
   private readonly batch = new PacketBatch();
   private readonly upcallKey = new Uint32Array(FK_WORDS);
   private now = 0;
@@ -259,7 +269,7 @@ export class Datapath implements FlowtableHost {
   private processPacketFull(b: PacketBatch, i: number, depth: number): void {
     const keys = b.keys;
     const k = i * FK_WORDS;
-    const mf = this.cache.lookup(keys, k);
+    const mf = this.flowCache.lookup(keys, k);
     if (this.flowtable.tracing) {
       if (mf !== null) this.flowtable.traceMegaflow(mf);
       else this.flowtable.traceFail();
@@ -268,7 +278,12 @@ export class Datapath implements FlowtableHost {
     this.resumeSkip = 0;
     let actions: DpAction[];
     if (mf !== null) {
-      if (skip === 0) this.stats.hit++;
+      if (skip === 0) {
+        this.stats.hit++;
+        const lv = this.flowCache.level;
+        if (lv === LOOKUP_EMC) this.stats.emcHit++;
+        else if (lv === LOOKUP_SMC) this.stats.smcHit++;
+      }
       if (skip !== 2) {
         mf.packets++;
         mf.bytes += b.len[i];
@@ -291,7 +306,8 @@ export class Datapath implements FlowtableHost {
         this.stats.lost++;
         return;
       }
-      this.cache.insert(uk, 0, res.mask, res.actions, this.now, res.owner ?? null);
+      const inst = this.cache.insert(uk, 0, res.mask, res.actions, this.now, res.owner ?? null);
+      if (inst !== null) this.flowCache.installed(uk, 0, inst);
       actions = res.actions;
     }
     this.execute(b, i, actions, depth);
@@ -357,6 +373,7 @@ export class Datapath implements FlowtableHost {
             return false;
           }
           keys[k + FK_RECIRC_ID] = act.id;
+          this.stats.recirc++;
           this.processPacketFull(b, i, depth + 1);
           break;
         case DPA_USERSPACE:
@@ -421,6 +438,7 @@ export class Datapath implements FlowtableHost {
         removed++;
       } else mf.owner = res.owner ?? mf.owner;
     }
+    this.flowCache.sweep();
     return removed;
   }
 
@@ -434,7 +452,10 @@ export class Datapath implements FlowtableHost {
 
   expire(nowMs: number): number {
     const dead = this.cache.expire(nowMs, this.maxIdleMs);
-    if (dead.length > 0) this.flowtable.dropMegaflows(dead);
+    if (dead.length > 0) {
+      this.flowtable.dropMegaflows(dead);
+      this.flowCache.sweep();
+    }
     this.flowtable.expire(nowMs);
     for (const mf of dead) this.onRemove?.(mf);
     return dead.length;
@@ -443,6 +464,7 @@ export class Datapath implements FlowtableHost {
   flushFlows(): number {
     this.flowtable.flush();
     for (const mf of this.cache.entries()) this.onRemove?.(mf);
+    this.flowCache.clear();
     return this.cache.clear();
   }
 }

@@ -55,8 +55,15 @@ export function formatPmdStats(threads: PmdStatsRow[]): string[] {
   const lines: string[] = [];
   for (const t of threads) {
     lines.push(t.index < 0 ? 'main thread:' : `pmd thread numa_id 0 core_id ${t.index}:`);
+    const emc = t.emcHits ?? 0, smc = t.smcHits ?? 0, recirc = t.recirc ?? 0;
+    const megaflowHits = t.hits - emc - smc;
     lines.push(`  packets received: ${t.packets}`);
-    lines.push(`  megaflow hits: ${t.hits}`);
+    lines.push(`  packet recirculations: ${recirc}`);
+    lines.push(`  avg. datapath passes per packet: ${t.packets ? ((t.packets + recirc) / t.packets).toFixed(2) : '0.00'}`);
+    lines.push(`  emc hits: ${emc}`);
+    lines.push(`  smc hits: ${smc}`);
+    lines.push(`  megaflow hits: ${megaflowHits}`);
+    lines.push(`  avg. subtable lookups per megaflow hit: ${megaflowHits > 0 ? ((t.subtableProbes ?? 0) / megaflowHits).toFixed(2) : '0.00'}`);
     lines.push(`  miss with success upcall: ${t.misses - t.lost}`);
     lines.push(`  miss with failed upcall: ${t.lost}`);
     if (t.index < 0) continue;

@@ -109,6 +109,16 @@ export class Dpif {
     this.pmd?.setMaxIdle(ms);
   }
 
+  /**
+   * The flow cache in front of the megaflow classifier, in every thread
+   * (emc.ts): EMC insertion probability 1/emcInsertInvProb (0 = EMC off, OVS
+   * other_config:emc-insert-inv-prob) and the SMC on or off (smc-enable).
+   */
+  setFlowCache(emcInsertInvProb: number, smc: boolean): void {
+    this.datapath.flowCache.configure(emcInsertInvProb, smc);
+    this.pmd?.setFlowCache(emcInsertInvProb, smc);
+  }
+
   private startPmds(): PmdSet {
     const o = this.opts;
     const pmd = new PmdSet(
@@ -126,6 +136,7 @@ export class Dpif {
       this.datapath.meters.buffer,
     );
     pmd.setMaxIdle(this.datapath.maxIdleMs);
+    pmd.setFlowCache(this.datapath.flowCache.emc.insertInvProb, this.datapath.flowCache.smc !== null);
     for (const p of this.datapath.ports.values()) {
       if (!(p.backend instanceof DetachedBackend)) pmd.addPort(p.number, p.name, p.backend.type, tapFd(p.backend));
     }
@@ -149,7 +160,10 @@ export class Dpif {
     let packets = 0;
     for (const p of this.datapath.ports.values()) packets += p.stats.rxPackets;
     const s = this.datapath.stats;
-    const main: PmdThreadStats = { index: -1, packets, batches: 0, hits: s.hit, misses: s.missed, lost: s.lost, busyNs: 0, idleNs: 0 };
+    const main: PmdThreadStats = {
+      index: -1, packets, batches: 0, hits: s.hit, misses: s.missed, lost: s.lost, busyNs: 0, idleNs: 0,
+      emcHits: s.emcHit, smcHits: s.smcHit, recirc: s.recirc, subtableProbes: this.datapath.cache.hitProbes,
+    };
     const threads = [...(this.pmd?.threadStats() ?? []).map((t) => ({ ...t, thread: `pmd ${t.index}` })), { ...main, thread: 'main' }];
     return { threads, lines: formatPmdStats(threads) };
   }

@@ -6,6 +6,12 @@
 // (so recent hits weigh most), as dpcls ranks its subtables. A new
 // subtable goes last until the next sort.
 //
+// Every entry in the cache has a slot (`index`) in `flows`, so the
+// signature cache in front (emc.ts) can name it by a small integer and find
+// out, by looking, that it is gone; removal sets `dead` for the exact-match
+// cache, which holds entries themselves. Hash values stay in V8's small
+// integer range (30 bits) so that the subtables' Map keys are never boxed.
+//
 // Single-threaded: the PMD that owns a cache is the only one touching it.
 
 import { FK_WORDS } from '../packet/flow-key.ts';
@@ -30,6 +36,10 @@ export interface Megaflow {
   pushedBytes: number;
   ufid: string;
   dead: boolean;
+  /** The mask's non-zero words (the words a masked compare reads). */
+  readonly words: Int32Array;
+  /** Slot in the owning cache's `flows`, -1 when in no cache. */
+  index: number;
 }
 
 interface Subtable {
@@ -54,14 +64,23 @@ function hashMasked(key: Uint32Array, ofs: number, mask: Uint32Array, words: Int
     const w = words[i];
     h = hashMix(h, key[ofs + w] & mask[w]);
   }
-  return hashFinish(h);
+  return hashFinish(h) & 0x3fffffff;
+}
+
+function maskWords(mask: Uint32Array): Int32Array {
+  const words: number[] = [];
+  for (let i = 0; i < FK_WORDS; i++) if (mask[i]) words.push(i);
+  return Int32Array.from(words);
 }
 
 /** A new, not yet credited entry: `key` is already masked, `origKey` the packet's whole key. */
-export function newMegaflow(key: Uint32Array, origKey: Uint32Array, mask: Uint32Array, actions: DpAction[], nowMs: number, owner: unknown): Megaflow {
+export function newMegaflow(
+  key: Uint32Array, origKey: Uint32Array, mask: Uint32Array, actions: DpAction[], nowMs: number, owner: unknown,
+  words: Int32Array = maskWords(mask),
+): Megaflow {
   return {
     key, origKey, mask, actions, packets: 0, bytes: 0, usedMs: 0, tcpFlags: 0, createdMs: nowMs,
-    owner, pushedPackets: 0, pushedBytes: 0, ufid: newUfid(), dead: false,
+    owner, pushedPackets: 0, pushedBytes: 0, ufid: newUfid(), dead: false, words, index: -1,
   };
 }
 
@@ -75,6 +94,11 @@ export class MegaflowCache {
   private lookups = 0;
   /** Insert attempts refused because the cache was full. */
   refused = 0;
+  /** Entries by slot (Megaflow.index); null where one was removed. */
+  flows: (Megaflow | null)[] = [];
+  private freeSlots: number[] = [];
+  /** Subtables probed by lookups that hit (pmd-stats-show's subtable lookups per megaflow hit). */
+  hitProbes = 0;
 
   constructor(readonly limit = MEGAFLOW_DEFAULT_LIMIT) {}
 
@@ -95,13 +119,13 @@ export class MegaflowCache {
       if (e === undefined) continue;
       if (!Array.isArray(e)) {
         if (matches(e, key, ofs, st.words)) {
-          this.hit(st);
+          this.hit(st, s);
           return e;
         }
       } else {
         for (let i = 0; i < e.length; i++) {
           if (matches(e[i], key, ofs, st.words)) {
-            this.hit(st);
+            this.hit(st, s);
             return e[i];
           }
         }
@@ -119,9 +143,7 @@ export class MegaflowCache {
     const mk = mask.join(',');
     let st = this.byMask.get(mk);
     if (!st) {
-      const words: number[] = [];
-      for (let i = 0; i < FK_WORDS; i++) if (mask[i]) words.push(i);
-      st = { mask: Uint32Array.from(mask), words: Int32Array.from(words), table: new Map(), count: 0, hits: 0 };
+      st = { mask: Uint32Array.from(mask), words: maskWords(mask), table: new Map(), count: 0, hits: 0 };
       this.byMask.set(mk, st);
       this.subtables.push(st);
     }
@@ -138,7 +160,15 @@ export class MegaflowCache {
         return e;
       }
     }
-    const mf = newMegaflow(masked, Uint32Array.from(key.subarray(ofs, ofs + FK_WORDS)), st.mask, actions, nowMs, owner);
+    const mf = newMegaflow(masked, Uint32Array.from(key.subarray(ofs, ofs + FK_WORDS)), st.mask, actions, nowMs, owner, st.words);
+    const slot = this.freeSlots.pop();
+    if (slot === undefined) {
+      mf.index = this.flows.length;
+      this.flows.push(mf);
+    } else {
+      mf.index = slot;
+      this.flows[slot] = mf;
+    }
     list.push(mf);
     st.table.set(h, list.length === 1 ? mf : list);
     st.count++;
@@ -149,6 +179,8 @@ export class MegaflowCache {
   remove(mf: Megaflow): void {
     if (!this.all.delete(mf)) return;
     mf.dead = true;
+    this.flows[mf.index] = null;
+    this.freeSlots.push(mf.index);
     const st = this.byMask.get(mf.mask.join(','))!;
     const h = hashMasked(mf.key, 0, st.mask, st.words, this.seed);
     const cur = st.table.get(h);
@@ -172,6 +204,8 @@ export class MegaflowCache {
     const n = this.all.size;
     for (const e of this.all) e.dead = true;
     this.all.clear();
+    this.flows = [];
+    this.freeSlots = [];
     this.byMask.clear();
     this.subtables = [];
     return n;
@@ -185,7 +219,8 @@ export class MegaflowCache {
     return dead;
   }
 
-  private hit(st: Subtable): void {
+  private hit(st: Subtable, probed: number): void {
+    this.hitProbes += probed + 1;
     st.hits++;
     if ((++this.lookups & 1023) === 0) this.resort();
   }
@@ -195,6 +230,11 @@ export class MegaflowCache {
     this.subtables.sort((a, b) => b.hits - a.hits);
     for (const st of this.subtables) st.hits >>>= 1;
   }
+}
+
+/** Whether the key at `ofs` agrees with entry `e` under its mask. */
+export function megaflowMatches(e: Megaflow, key: Uint32Array, ofs: number): boolean {
+  return matches(e, key, ofs, e.words);
 }
 
 function matches(e: Megaflow, key: Uint32Array, ofs: number, words: Int32Array): boolean {

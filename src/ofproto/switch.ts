@@ -9,6 +9,7 @@
 // that is gone or changed.
 
 import { FK_IN_PORT } from '../packet/flow-key.ts';
+import type { FlowCacheOptions } from '../datapath/emc.ts';
 import { OFPP_LOCAL } from './actions.ts';
 import { SwitchError, type DpFlowEntry, type PortConfig, type PortStats, type SwitchApi, type SwitchConfig } from './api.ts';
 import { Bridge, type BridgePort } from './bridge.ts';
@@ -36,6 +37,8 @@ export interface SwitchOptions {
   now?: () => number;
   /** Idle time before a datapath flow is removed (default MEGAFLOW_IDLE_MS). */
   maxIdleMs?: number;
+  /** The datapath flow cache in front of the megaflow classifier (src/datapath/emc.ts); unset fields keep the defaults. */
+  flowCache?: FlowCacheOptions;
   /** PMD threads for system and tap ports (default 1; 0: on the main thread). */
   pmdThreads?: number;
   /** The conntrack save file: restored before the first port opens, written by saveConntrack(). */
@@ -72,6 +75,10 @@ export class Switch implements SwitchApi {
     const logFor = (m: string) => opts.logFor?.(m) ?? this.log;
     this.dp = new UpcallAdapter((key, learn) => this.upcall(key, learn), logFor('dpif'), this.now, () => this.revalidate(), opts.pmdThreads ?? 1);
     if (opts.maxIdleMs !== undefined) this.dp.setMaxIdle(opts.maxIdleMs);
+    if (opts.flowCache) {
+      const fc = this.dp.dpif.datapath.flowCache;
+      this.dp.dpif.setFlowCache(opts.flowCache.emcInsertInvProb ?? fc.emc.insertInvProb, opts.flowCache.smc ?? fc.smc !== null);
+    }
     this.dp.onPortState = (p) => {
       for (const br of this.bridges.values()) if (br.portsByDp.get(p.dpPort) === p) br.generation++;
       this.revalidate(true);

@@ -38,10 +38,15 @@ export const PS_UPCALL_QUEUE_FULL = 9;
 export const PS_UPCALL_TIMEOUTS = 10;
 /** Upcalls in flight now (a gauge). */
 export const PS_UPCALL_INFLIGHT = 11;
+/** Flow cache (emc.ts): EMC hits, SMC hits, recirculations, subtables probed by classifier hits. */
+export const PS_EMC_HITS = 12;
+export const PS_SMC_HITS = 13;
+export const PS_RECIRC = 14;
+export const PS_SUBTABLE_PROBES = 15;
 /** Packet-ins (controller-bound packets) posted to the main thread; dropped because too many were in flight. */
-export const PS_PIN_SENT = 12;
-export const PS_PIN_DROPPED = 13;
-export const PMD_STAT_WORDS = 16;
+export const PS_PIN_SENT = 16;
+export const PS_PIN_DROPPED = 17;
+export const PMD_STAT_WORDS = 18;
 
 export const PC_RX_PACKETS = 0;
 export const PC_RX_BYTES = 1;
@@ -59,6 +64,9 @@ export const PMD_SAB_BYTES = (PORT_BASE + MAX_PORT_SLOTS * PORT_WORDS) * 8;
 export const GEN = 0;
 /** shared[MAX_IDLE]: the megaflow idle time in ms (--max-idle), 0 = the default. */
 export const MAX_IDLE = 1;
+/** shared[EMC_INV_PROB]: emc-insert-inv-prob (0 = EMC off); shared[SMC_ENABLE]: 1 = SMC on. */
+export const EMC_INV_PROB = 2;
+export const SMC_ENABLE = 3;
 export const SHARED_WORDS = 4;
 
 /**

@@ -19,6 +19,7 @@ import type { Conntrack } from '../../conntrack/conntrack.ts';
 import { FK_WORDS } from '../../packet/flow-key.ts';
 import type { UpcallResult } from '../datapath.ts';
 import { newMegaflow, type Megaflow } from '../megaflow.ts';
+import { DEFAULT_EMC_INSERT_INV_PROB, DEFAULT_SMC_ENABLE } from '../emc.ts';
 import { closeFd, eventFd, eventFdSignal } from '../native/native.ts';
 import type { PortCounters } from '../port.ts';
 import { startTsWorker } from '../rx/worker-boot.ts';
@@ -26,7 +27,7 @@ import { log } from '../../packet/log.ts';
 import {
   FLOW_REC, GEN, MAX_PORT_SLOTS, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED,
   PC_TX_ERRORS, PC_TX_PACKETS, PMD_SAB_BYTES, PORT_BASE, PORT_WORDS, PS_BATCHES, PS_BUSY_NS, PS_HITS, PS_IDLE_NS,
-  PS_LOST, PS_MISSES, PS_PACKETS, PS_UPCALL_INFLIGHT, PS_UPCALL_QUEUE_FULL, PS_UPCALL_QUEUED, PS_UPCALL_TIMEOUTS, PS_PIN_SENT, PS_PIN_DROPPED, SHARED_WORDS, MAX_IDLE, type PmdControl, type PmdEvent, type PmdPortInfo, type UpcallRequest,
+  PS_LOST, PS_MISSES, PS_PACKETS, PS_UPCALL_INFLIGHT, PS_UPCALL_QUEUE_FULL, PS_UPCALL_QUEUED, PS_UPCALL_TIMEOUTS, PS_PIN_SENT, PS_PIN_DROPPED, SHARED_WORDS, MAX_IDLE, EMC_INV_PROB, SMC_ENABLE, PS_EMC_HITS, PS_SMC_HITS, PS_RECIRC, PS_SUBTABLE_PROBES, type PmdControl, type PmdEvent, type PmdPortInfo, type UpcallRequest,
 } from './pmd-protocol.ts';
 
 export const MAX_PMD_THREADS = 64;
@@ -62,6 +63,11 @@ export interface PmdThreadStats {
   /** Packet-ins posted to the main thread; dropped because too many were waiting. */
   packetIns?: number;
   packetInsDropped?: number;
+  /** Flow cache (emc.ts): lookups answered by the EMC and the SMC (within `hits`), recirculations, subtables probed by classifier hits. */
+  emcHits?: number;
+  smcHits?: number;
+  recirc?: number;
+  subtableProbes?: number;
 }
 
 interface Thread {
@@ -109,7 +115,14 @@ export class PmdSet {
     private readonly meters?: SharedArrayBuffer,
   ) {
     for (let s = MAX_PORT_SLOTS - 1; s >= 0; s--) this.freeSlots.push(s);
+    this.setFlowCache(DEFAULT_EMC_INSERT_INV_PROB, DEFAULT_SMC_ENABLE);
     this.setThreads(threads);
+  }
+
+  /** Every thread's flow cache: emc-insert-inv-prob (0 = off) and the SMC on or off (emc.ts). */
+  setFlowCache(emcInsertInvProb: number, smc: boolean): void {
+    Atomics.store(this.shared, EMC_INV_PROB, emcInsertInvProb);
+    Atomics.store(this.shared, SMC_ENABLE, smc ? 1 : 0);
   }
 
   /** Megaflow idle time of every thread (OVS other_config:max-idle), read at each expiry step. */
@@ -361,5 +374,6 @@ function readThread(t: Thread): PmdThreadStats {
     lost: s[PS_LOST], busyNs: s[PS_BUSY_NS], idleNs: s[PS_IDLE_NS], upcallQueued: s[PS_UPCALL_QUEUED],
     upcallQueueFull: s[PS_UPCALL_QUEUE_FULL], upcallTimeouts: s[PS_UPCALL_TIMEOUTS], upcallsInFlight: s[PS_UPCALL_INFLIGHT],
     packetIns: s[PS_PIN_SENT], packetInsDropped: s[PS_PIN_DROPPED],
+    emcHits: s[PS_EMC_HITS], smcHits: s[PS_SMC_HITS], recirc: s[PS_RECIRC], subtableProbes: s[PS_SUBTABLE_PROBES],
   };
 }

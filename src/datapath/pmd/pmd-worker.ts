@@ -34,6 +34,7 @@ import {
   GEN, MAX_IDLE, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED, PC_TX_ERRORS,
   PC_TX_PACKETS, PORT_BASE, PORT_WORDS, PS_BATCHES, PS_BUSY_NS, PS_HITS, PS_IDLE_NS, PS_LOST, PS_MISSES, PS_PACKETS,
   PS_UPCALL_INFLIGHT, PS_UPCALL_QUEUE_FULL, PS_UPCALL_QUEUED, PS_UPCALL_TIMEOUTS, PS_PIN_SENT, PS_PIN_DROPPED, PIN_MAX_INFLIGHT,
+  PS_EMC_HITS, PS_SMC_HITS, PS_RECIRC, PS_SUBTABLE_PROBES, EMC_INV_PROB, SMC_ENABLE,
   UPCALL_TIMEOUT_MS, type PmdControl, type PmdPortInfo, type PmdWorkerData, type UpcallReply,
 } from './pmd-protocol.ts';
 
@@ -118,6 +119,8 @@ function syncGeneration(): void {
     cacheGen = g;
     dp.flushFlows();
   }
+  // emc: the flow cache's configuration (emc.ts), set by the main thread.
+  dp.flowCache.configure(Atomics.load(shared, EMC_INV_PROB), Atomics.load(shared, SMC_ENABLE) !== 0);
 }
 
 /** Install the answers that came, and run the packets that waited for them. */
@@ -229,6 +232,11 @@ function publishCounters(): void {
   stats[PS_MISSES] = s.missed;
   stats[PS_LOST] = s.lost;
   stats[PS_BATCHES] = dp.batches;
+  // emc: flow cache counters (emc.ts).
+  stats[PS_EMC_HITS] = s.emcHit;
+  stats[PS_SMC_HITS] = s.smcHit;
+  stats[PS_RECIRC] = s.recirc;
+  stats[PS_SUBTABLE_PROBES] = dp.cache.hitProbes;
   for (const p of dp.ports.values()) {
     const slot = slots.get(p.number);
     if (slot === undefined) continue;

@@ -1,0 +1,324 @@
+// The datapath flow cache in front of the megaflow classifier, as OVS's
+// dpif-netdev has it (lib/dpif-netdev-private-dfc.h): an exact-match cache
+// (EMC) of recently seen flows by their key's hash, and a signature-match cache (SMC) that
+// names megaflows by slot with a 16-bit signature of the key's hash. A
+// lookup tries the EMC, then the SMC, then the tuple-space search
+// (megaflow.ts); what the search finds is entered into the caches so the
+// next packet of the flow skips it.
+//
+// What must stay true: a cache never answers with a megaflow that the
+// classifier would no longer have.
+// - EMC entries hold the megaflow itself and the key's 32-bit hash; an
+//   entry is used only when the hash is equal, the megaflow is not `dead`
+//   (every removal from MegaflowCache sets it: revalidation, del-dp-flows,
+//   idle expiry, a PMD thread's flush) and the key matches the megaflow
+//   under its mask. OVS compares the whole miniflow instead (a memcmp in
+//   C); in V8 the 73-word compare cost more than the classifier it saves
+//   (0.69x with one subtable, measured), while the masked compare reads the
+//   ~10 words the megaflow matches on — and it is the very condition under
+//   which the classifier would return that megaflow.
+// - SMC entries hold a megaflow slot (MegaflowCache.flows) and are used only
+//   when the slot still holds a megaflow and the key matches it under its
+//   mask — a slot emptied or reused since is at worst a miss, never a
+//   wrong answer.
+// - A megaflow whose actions revalidation rewrote in place is the same
+//   object: the caches see the new actions at once.
+// Entries are inserted into the EMC with probability 1/emcInsertInvProb
+// (OVS's other_config:emc-insert-inv-prob, default 100), so a flood of new
+// flows does not evict the flows that carry the traffic; 0 turns the EMC
+// off (no lookups either), 1 inserts every time.
+//
+// Single-threaded: each Datapath (the main thread's, each PMD thread's) has
+// its own, like each OVS PMD thread.
+
+import { FK_ETH_DST_LO, FK_ETH_SRC_LO, FK_ETH_TYPE, FK_IN_PORT, FK_CT_STATE, FK_IPV6_DST, FK_IPV6_SRC, FK_NW_DST, FK_NW_PROTO,
+  FK_NW_SRC, FK_RECIRC_ID, FK_TP_DST, FK_TP_SRC } from '../packet/flow-key.ts';
+import { hashFinish, hashMix } from '../packet/hash.ts';
+import { megaflowMatches, type Megaflow, type MegaflowCache } from './megaflow.ts';
+
+export const EMC_SHIFT = 13;
+/** EMC entries (OVS: EM_FLOW_HASH_ENTRIES); a key may sit in one of two, picked by two 13-bit parts of its hash. */
+export const EMC_ENTRIES = 1 << EMC_SHIFT;
+const EMC_MASK = EMC_ENTRIES - 1;
+export const DEFAULT_EMC_INSERT_INV_PROB = 100;
+/** swd turns the SMC on by default (OVS: smc-enable=false); see BENCHMARKS.md for why. */
+export const DEFAULT_SMC_ENABLE = true;
+/** SMC entries (OVS: SMC_ENTRIES), four to a bucket. */
+export const SMC_ENTRIES = 1 << 20;
+const SMC_WAYS = 4;
+const SMC_BUCKET_MASK = SMC_ENTRIES / SMC_WAYS - 1;
+
+/** swd start --emc-insert-inv-prob / --no-smc; unset fields keep the defaults. */
+export interface FlowCacheOptions {
+  emcInsertInvProb?: number;
+  smc?: boolean;
+}
+
+/** FlowCache.level after a lookup: which stage answered. */
+export const LOOKUP_MISS = 0;
+export const LOOKUP_EMC = 1;
+export const LOOKUP_SMC = 2;
+export const LOOKUP_MEGAFLOW = 3;
+
+/**
+ * The hash both caches index by: the words that tell flows apart (OVS uses
+ * the packet's RSS hash the same way). Equal keys hash equal; what the
+ * hash leaves out only costs collisions, never correctness.
+ */
+export function flowHash(keys: Uint32Array, o: number, seed: number): number {
+  let h = seed;
+  h = hashMix(h, keys[o + FK_RECIRC_ID]);
+  h = hashMix(h, keys[o + FK_IN_PORT] ^ (keys[o + FK_CT_STATE] << 24));
+  h = hashMix(h, keys[o + FK_NW_SRC]);
+  h = hashMix(h, keys[o + FK_NW_DST]);
+  h = hashMix(h, keys[o + FK_IPV6_SRC + 3]);
+  h = hashMix(h, keys[o + FK_IPV6_DST + 3]);
+  h = hashMix(h, keys[o + FK_NW_PROTO] | (keys[o + FK_ETH_TYPE] << 16));
+  h = hashMix(h, (keys[o + FK_TP_SRC] << 16) | keys[o + FK_TP_DST]);
+  h = hashMix(h, keys[o + FK_ETH_SRC_LO]);
+  h = hashMix(h, keys[o + FK_ETH_DST_LO]);
+  return hashFinish(h) | 0;
+}
+
+/** xorshift32: cheap draws for insertion and replacement, never 0 for a non-zero state. */
+function xorshift(x: number): number {
+  x ^= x << 13;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  return x | 0;
+}
+
+export class ExactMatchCache {
+  readonly hashes = new Int32Array(EMC_ENTRIES);
+  readonly flows: (Megaflow | null)[] = new Array<Megaflow | null>(EMC_ENTRIES).fill(null);
+  /** A draw at or below this inserts (OVS's emc_insert_min); 0 = EMC off. */
+  private insertMin = 0;
+  private invProb = 0;
+  private rng: number;
+  /** Entries written (new or replaced), for tests and the bench. */
+  inserts = 0;
+
+  constructor(insertInvProb = DEFAULT_EMC_INSERT_INV_PROB, seed = (Math.random() * 0xffffffff) | 1) {
+    this.rng = seed | 1;
+    this.insertInvProb = insertInvProb;
+  }
+
+  get insertInvProb(): number {
+    return this.invProb;
+  }
+
+  /** 0: off (and emptied); 1: insert every time; N: insert with probability 1/N. */
+  set insertInvProb(n: number) {
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`emc-insert-inv-prob must be an integer >= 0, not ${n}`);
+    this.invProb = n;
+    this.insertMin = n === 0 ? 0 : Math.floor(0xffffffff / n);
+    if (n === 0) this.clear();
+  }
+
+  get enabled(): boolean {
+    return this.insertMin !== 0;
+  }
+
+  lookup(keys: Uint32Array, ofs: number, h: number): Megaflow | null {
+    const flows = this.flows;
+    let p = h & EMC_MASK;
+    for (let seg = 0; seg < 2; seg++) {
+      const f = flows[p];
+      if (f !== null && this.hashes[p] === h) {
+        if (f.dead) flows[p] = null;
+        else if (megaflowMatches(f, keys, ofs)) return f;
+      }
+      p = (h >>> EMC_SHIFT) & EMC_MASK;
+    }
+    return null;
+  }
+
+  /** Insert with probability 1/insertInvProb (OVS's emc_probabilistic_insert). */
+  maybeInsert(keys: Uint32Array, ofs: number, h: number, mf: Megaflow): void {
+    const min = this.insertMin;
+    if (min === 0) return;
+    if (min !== 0xffffffff) {
+      this.rng = xorshift(this.rng);
+      if (this.rng >>> 0 > min) return;
+    }
+    this.insert(keys, ofs, h, mf);
+  }
+
+  /**
+   * Enter key -> mf: over the entry that already answers for the key, else
+   * into a free or dead one of the two, else over the one with the lower
+   * hash (OVS's replacement rule, a cheap pseudo-random pick).
+   */
+  insert(keys: Uint32Array, ofs: number, h: number, mf: Megaflow): void {
+    const flows = this.flows;
+    const p1 = h & EMC_MASK;
+    const p2 = (h >>> EMC_SHIFT) & EMC_MASK;
+    for (let seg = 0, p = p1; seg < 2; seg++, p = p2) {
+      const f = flows[p];
+      if (f !== null && this.hashes[p] === h && !f.dead && megaflowMatches(f, keys, ofs)) {
+        flows[p] = mf;
+        return;
+      }
+    }
+    const f1 = flows[p1], f2 = flows[p2];
+    let v: number;
+    if (f1 === null || f1.dead) v = p1;
+    else if (f2 === null || f2.dead) v = p2;
+    else v = this.hashes[p2] >>> 0 < this.hashes[p1] >>> 0 ? p2 : p1;
+    this.hashes[v] = h;
+    flows[v] = mf;
+    this.inserts++;
+  }
+
+  clear(): void {
+    this.flows.fill(null);
+  }
+
+  /** Let go of entries whose megaflow went away (they would only be skipped), as OVS's emc_cache_slow_sweep. */
+  sweep(): void {
+    const flows = this.flows;
+    for (let p = 0; p < EMC_ENTRIES; p++) {
+      const f = flows[p];
+      if (f !== null && f.dead) flows[p] = null;
+    }
+  }
+
+  /** Entries in use, for tests. */
+  get size(): number {
+    let n = 0;
+    for (const f of this.flows) if (f !== null && !f.dead) n++;
+    return n;
+  }
+}
+
+export class SignatureMatchCache {
+  readonly sigs = new Uint16Array(SMC_ENTRIES);
+  /** Megaflow slot + 1; 0 = empty. */
+  readonly slots = new Int32Array(SMC_ENTRIES);
+  private rng: number;
+
+  constructor(seed = (Math.random() * 0xffffffff) | 1) {
+    this.rng = seed | 1;
+  }
+
+  lookup(keys: Uint32Array, ofs: number, h: number, flows: (Megaflow | null)[]): Megaflow | null {
+    const b = (h & SMC_BUCKET_MASK) * SMC_WAYS;
+    const sig = h >>> 16;
+    for (let j = b; j < b + SMC_WAYS; j++) {
+      if (this.sigs[j] !== sig) continue;
+      const s = this.slots[j] - 1;
+      if (s < 0 || s >= flows.length) continue;
+      const mf = flows[s];
+      if (mf !== null && megaflowMatches(mf, keys, ofs)) return mf;
+    }
+    return null;
+  }
+
+  /** As OVS's smc_insert: over the entry with the same signature, else a free one, else a random one of the bucket. */
+  insert(h: number, mf: Megaflow): void {
+    const b = (h & SMC_BUCKET_MASK) * SMC_WAYS;
+    const sig = h >>> 16;
+    const slot = mf.index + 1;
+    for (let j = b; j < b + SMC_WAYS; j++) {
+      if (this.sigs[j] === sig && this.slots[j] !== 0) {
+        this.slots[j] = slot;
+        return;
+      }
+    }
+    for (let j = b; j < b + SMC_WAYS; j++) {
+      if (this.slots[j] === 0) {
+        this.sigs[j] = sig;
+        this.slots[j] = slot;
+        return;
+      }
+    }
+    this.rng = xorshift(this.rng);
+    const j = b + (this.rng & (SMC_WAYS - 1));
+    this.sigs[j] = sig;
+    this.slots[j] = slot;
+  }
+
+  clear(): void {
+    this.slots.fill(0);
+  }
+}
+
+/**
+ * The EMC and the SMC in front of one MegaflowCache, with the order of
+ * lookups and inserts OVS's dfc_processing/fast_path_processing use.
+ */
+export class FlowCache {
+  readonly emc: ExactMatchCache;
+  /** Allocated when turned on (OVS's other_config:smc-enable; 6 MiB per thread). */
+  smc: SignatureMatchCache | null = null;
+  /** Which stage answered the last lookup (LOOKUP_*). */
+  level = LOOKUP_MISS;
+  private readonly seed: number;
+
+  constructor(readonly cache: MegaflowCache, emcInsertInvProb = DEFAULT_EMC_INSERT_INV_PROB, smc = DEFAULT_SMC_ENABLE, seed = (Math.random() * 0xffffffff) | 0) {
+    this.seed = seed;
+    this.emc = new ExactMatchCache(emcInsertInvProb, seed ^ 0x5bd1e995);
+    if (smc) this.smc = new SignatureMatchCache(seed ^ 0x1b873593);
+  }
+
+  /** Apply a configuration (PMD threads read theirs from shared memory); unchanged values cost nothing. */
+  configure(emcInsertInvProb: number, smc: boolean): void {
+    if (emcInsertInvProb !== this.emc.insertInvProb) this.emc.insertInvProb = emcInsertInvProb;
+    if (smc !== (this.smc !== null)) this.smc = smc ? new SignatureMatchCache(this.seed ^ 0x1b873593) : null;
+  }
+
+  lookup(keys: Uint32Array, ofs: number): Megaflow | null {
+    const emc = this.emc;
+    const smc = this.smc;
+    if (!emc.enabled && smc === null) {
+      const mf = this.cache.lookup(keys, ofs);
+      this.level = mf === null ? LOOKUP_MISS : LOOKUP_MEGAFLOW;
+      return mf;
+    }
+    const h = flowHash(keys, ofs, this.seed);
+    let mf: Megaflow | null;
+    if (emc.enabled) {
+      mf = emc.lookup(keys, ofs, h);
+      if (mf !== null) {
+        this.level = LOOKUP_EMC;
+        return mf;
+      }
+    }
+    if (smc !== null) {
+      mf = smc.lookup(keys, ofs, h, this.cache.flows);
+      if (mf !== null) {
+        this.level = LOOKUP_SMC;
+        emc.maybeInsert(keys, ofs, h, mf);
+        return mf;
+      }
+    }
+    mf = this.cache.lookup(keys, ofs);
+    if (mf === null) {
+      this.level = LOOKUP_MISS;
+      return null;
+    }
+    this.level = LOOKUP_MEGAFLOW;
+    emc.maybeInsert(keys, ofs, h, mf);
+    if (smc !== null) smc.insert(h, mf);
+    return mf;
+  }
+
+  /** A miss was translated and `mf` installed for the key at `ofs`. */
+  installed(keys: Uint32Array, ofs: number, mf: Megaflow): void {
+    if (!this.emc.enabled && this.smc === null) return;
+    const h = flowHash(keys, ofs, this.seed);
+    this.emc.maybeInsert(keys, ofs, h, mf);
+    this.smc?.insert(h, mf);
+  }
+
+  /** The megaflow cache was emptied: nothing here may outlive it (slots are renumbered). */
+  clear(): void {
+    this.emc.clear();
+    this.smc?.clear();
+  }
+
+  /** Periodic: drop EMC references to removed megaflows. */
+  sweep(): void {
+    this.emc.sweep();
+  }
+}
