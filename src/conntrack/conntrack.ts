@@ -14,7 +14,7 @@ import { ConnTable, type TableDescriptor, type TableOptions } from './table.ts';
 import {
   K_META, REC_WORDS, R_KEY_ORIG, H_CNT_INVALID, H_CNT_FULL, H_CNT_ZONE_FULL, H_CNT_EXPIRED, H_CNT_COMMITS,
   H_CNT_RELATED, H_CNT_NAT_EXHAUSTED, H_CNT_NAT_CONNS, H_CNT_EXP_CREATED, H_CNT_EXP_MATCHED, H_CNT_EXP_EXPIRED,
-  H_CNT_ALG_MALFORMED,
+  H_CNT_ALG_MALFORMED, H_CNT_BAD_CSUM,
 } from './layout.ts';
 import type { ExpInfo } from './alg/expect.ts';
 import { PacketPath, type CtExec } from './execute.ts';
@@ -59,6 +59,8 @@ export interface ConntrackCounters {
   expMatched: number;
   expExpired: number;
   algMalformed: number;
+  /** Packets found invalid for a wrong IPv4 header or L4 checksum (csum.ts). */
+  badChecksum: number;
 }
 
 export class Conntrack {
@@ -236,6 +238,7 @@ export class Conntrack {
       expMatched: Atomics.load(h, H_CNT_EXP_MATCHED),
       expExpired: Atomics.load(h, H_CNT_EXP_EXPIRED),
       algMalformed: Atomics.load(h, H_CNT_ALG_MALFORMED),
+      badChecksum: Atomics.load(h, H_CNT_BAD_CSUM),
     };
   }
 }

@@ -24,13 +24,13 @@ import {
   FK_CT_STATE, FK_CT_ZONE, FK_CT_MARK, FK_CT_LABEL, FK_CT_NW_SRC, FK_CT_NW_DST, FK_CT_IPV6_SRC,
   FK_CT_IPV6_DST, FK_CT_NW_PROTO, FK_CT_TP, CS_NEW, CS_ESTABLISHED, CS_RELATED, CS_REPLY_DIR, CS_INVALID,
   CS_TRACKED, IPPROTO_TCP, IPPROTO_ICMP, IPPROTO_ICMPV6, CS_SRC_NAT, CS_DST_NAT, FK_NW_SRC, FK_NW_DST,
-  FK_IPV6_SRC, FK_IPV6_DST, FK_TP_SRC, FK_TP_DST,
+  FK_IPV6_SRC, FK_IPV6_DST, FK_TP_SRC, FK_TP_DST, FK_NW_PROTO,
 } from '../packet/flow-key.ts';
 import { NAT_DST, NAT_SRC, type NatRange } from '../nat/range.ts';
 import { selectTuple, NAT_SEED, type TupleProbe } from '../nat/select.ts';
 import { tupleHasPorts } from '../packet/tuple.ts';
 import { rewriteToTuple, rewriteIcmpError } from '../nat/rewrite.ts';
-import { CONN_MD_NAT, CONN_MD_REPLY, CONN_MD_ZONE, type PacketBatch } from '../packet/batch.ts';
+import { CONN_MD_NAT, CONN_MD_REPLY, CONN_MD_ZONE, CSUM_L3_GOOD, CSUM_L4_GOOD, type PacketBatch } from '../packet/batch.ts';
 import { carryConn, executeCarried, lockCarried, type CarriedHost } from './carried.ts';
 import type { ConnTable } from './table.ts';
 import { removeIfSingleShardLocked } from './expiry.ts';
@@ -52,6 +52,9 @@ import { ALG_INVALID } from './alg/helper.ts';
 import { timeoutSec } from './timeouts.ts';
 import { natExhaustedLog, tableFullLog } from './warnings.ts';
 import { rd16, rd32 } from '../packet/bytes.ts';
+import { badChecksum } from './csum.ts';
+
+const CSUM_ALL = CSUM_L3_GOOD | CSUM_L4_GOOD;
 
 /** Set bits of ct_mark: new = (old & ~mask) | (value & mask). */
 export interface MarkSet { value: number; mask: number }
@@ -128,7 +131,7 @@ export class PacketPath implements TupleProbe, CarriedHost {
     }
     const carriedReply = (batch.ctConnMd[idx] & CONN_MD_REPLY) !== 0;
     const ex = extractKey(k, 0, this.tmp, p, batch.data[idx], batch.l3[idx], batch.l4[idx], key, keyOfs, zone);
-    if (ex === EXTRACT_FAIL) {
+    if (ex === EXTRACT_FAIL || (batch.csum[idx] !== CSUM_ALL && badChecksum(t.hdr, batch, idx, p, key[keyOfs + FK_NW_PROTO] & 0xff, zone, nowMs))) {
       batch.ctConn[idx] = 0;
       Atomics.add(t.hdr, H_CNT_INVALID, 1);
       this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID, zone, NO_REC, false);
