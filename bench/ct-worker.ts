@@ -18,7 +18,8 @@ parentPort!.once('message', () => {
   const t0 = process.hrtime.bigint();
   for (let n = 0; n < packets; n += 32) {
     b.count = 32;
-    b.ctConn.fill(0); // fresh packets carry no connection (PacketBatch.commit() on arrival)
+    b.ctConn.fill(0); // fresh packets carry no connection and no known checksum (PacketBatch.commit() on arrival)
+    b.csum.fill(0);
     for (let i = 0; i < 32; i++) hook.execute(b, i, b.keys, i * FK_WORDS, COMMIT, now);
   }
   parentPort!.postMessage(Number(process.hrtime.bigint() - t0) / 1e6);

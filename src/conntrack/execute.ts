@@ -21,22 +21,20 @@
 // that finds no free tuple drops the packet and creates nothing.
 
 import {
-  FK_CT_STATE, FK_CT_ZONE, FK_CT_MARK, FK_CT_LABEL, FK_CT_NW_SRC, FK_CT_NW_DST, FK_CT_IPV6_SRC,
-  FK_CT_IPV6_DST, FK_CT_NW_PROTO, FK_CT_TP, CS_NEW, CS_ESTABLISHED, CS_RELATED, CS_REPLY_DIR, CS_INVALID,
-  CS_TRACKED, IPPROTO_TCP, IPPROTO_ICMP, IPPROTO_ICMPV6, CS_SRC_NAT, CS_DST_NAT, FK_NW_SRC, FK_NW_DST,
-  FK_IPV6_SRC, FK_IPV6_DST, FK_TP_SRC, FK_TP_DST, FK_NW_PROTO,
+  FK_CT_STATE, FK_CT_ZONE, FK_CT_MARK, FK_CT_LABEL,
+  CS_NEW, CS_ESTABLISHED, CS_RELATED, CS_REPLY_DIR, CS_INVALID,
+  CS_TRACKED, IPPROTO_TCP, IPPROTO_ICMP, IPPROTO_ICMPV6, CS_SRC_NAT, CS_DST_NAT,
+  FK_NW_PROTO,
 } from '../packet/flow-key.ts';
 import { NAT_DST, NAT_SRC, type NatRange } from '../nat/range.ts';
 import { selectTuple, NAT_SEED, type TupleProbe } from '../nat/select.ts';
-import { tupleHasPorts } from '../packet/tuple.ts';
-import { rewriteToTuple, rewriteIcmpError } from '../nat/rewrite.ts';
 import { CONN_MD_NAT, CONN_MD_REPLY, CONN_MD_ZONE, CSUM_L3_GOOD, CSUM_L4_GOOD, type PacketBatch } from '../packet/batch.ts';
 import { carryConn, executeCarried, lockCarried, type CarriedHost } from './carried.ts';
 import type { ConnTable } from './table.ts';
 import { removeIfSingleShardLocked } from './expiry.ts';
 import { EV_NEW, EV_UPDATE } from './event-ring.ts';
 import {
-  KEY_WORDS, K_META, K_SRC, K_DST, K_PORTS, REC_WORDS, R_FLAGS, R_ID, R_EXPIRY, R_MARK, R_LABEL, R_KEY_ORIG,
+  KEY_WORDS, K_META, REC_WORDS, R_FLAGS, R_ID, R_EXPIRY, R_MARK, R_LABEL, R_KEY_ORIG,
   R_KEY_REPLY, R_PKTS_ORIG, R_PKTS_REPLY, R_BYTES_ORIG, R_BYTES_REPLY, RF_IN_USE, H_CNT_INVALID, H_CNT_FULL,
   H_CNT_ZONE_FULL, H_CNT_EXPIRED, H_CNT_COMMITS, H_CNT_RELATED, H_CNT_NAT_EXHAUSTED, H_CNT_NAT_CONNS,
   RF_NAT_SHIFT, NF_SRC, NF_DST, R_TCP_STATES, R_HELPER, R_PARENT_ID,
@@ -51,8 +49,9 @@ import { E_PARENT_ID, E_MARK, E_LABEL } from './alg/expect.ts';
 import { ALG_INVALID } from './alg/helper.ts';
 import { timeoutSec } from './timeouts.ts';
 import { natExhaustedLog, tableFullLog } from './warnings.ts';
-import { rd16, rd32 } from '../packet/bytes.ts';
 import { badChecksum } from './csum.ts';
+import { ConnCache } from './conn-cache.ts';
+import { natPacketLocked } from './nat-packet.ts';
 
 const CSUM_ALL = CSUM_L3_GOOD | CSUM_L4_GOOD;
 
@@ -105,6 +104,8 @@ export class PacketPath implements TupleProbe, CarriedHost {
   private probeShard = NO_SHARD;
   private probeHeld = NO_SHARD;
   private readonly alg: AlgPath;
+  /** The connections this thread found last (conn-cache.ts). */
+  private readonly cache = new ConnCache();
 
   constructor(readonly table: ConnTable) {
     this.alg = new AlgPath(table);
@@ -138,9 +139,6 @@ export class PacketPath implements TupleProbe, CarriedHost {
       return;
     }
     const related = ex === EXTRACT_ICMP_ERROR;
-    const hash = t.hashKey(k, 0);
-    let shard = t.shardOfKey(k, 0);
-    let bucket = t.bucketOf(shard, hash);
     const rec = t.rec;
     const proto = (k[K_META] >>> 16) & 0xff;
     const tracker = trackerFor(proto);
@@ -148,11 +146,41 @@ export class PacketPath implements TupleProbe, CarriedHost {
 
     const carried = carriedRec !== NO_REC && lockCarried(t, batch, idx) >= 0;
     batch.ctConn[idx] = 0;
-    if (carried) shard = t.homeShard(carriedRec);
-    else t.lockShard(shard);
-    let node = carried ? (carriedRec << 1) | (carriedReply ? 1 : 0) : t.lookupLocked(k, 0, bucket);
+    // The key's bucket (and hash), computed only when a lookup or a commit needs them.
+    let hash = 0;
+    let bucket = -1;
+    let shard = NO_SHARD;
+    let node = -1;
+    if (carried) {
+      shard = t.homeShard(carriedRec);
+      node = (carriedRec << 1) | (carriedReply ? 1 : 0);
+    } else {
+      // This thread's cache first (conn-cache.ts): valid only under the home shard lock.
+      const cc = this.cache;
+      const c = cc.find(k);
+      if (c >= 0) {
+        shard = cc.shard[c];
+        t.lockShard(shard);
+        const n = cc.node[c];
+        if (t.isInUse(n >>> 1) && rec[(n >>> 1) * REC_WORDS + R_ID] === cc.id[c]) node = n;
+        else {
+          t.unlockShard(shard);
+          cc.drop(c);
+          shard = NO_SHARD;
+        }
+      }
+      if (shard === NO_SHARD) {
+        hash = t.hashKey(k, 0);
+        shard = t.shardOfKey(k, 0);
+        bucket = t.bucketOf(shard, hash);
+        t.lockShard(shard);
+        node = t.lookupLocked(k, 0, bucket);
+      }
+    }
     let r = NO_REC;
     let reply = false;
+    // What to cache for this key when the packet ends on a record: its index node.
+    let cacheNode = -1;
     if (node >= 0) {
       r = node >>> 1;
       reply = (node & 1) === 1;
@@ -165,6 +193,7 @@ export class PacketPath implements TupleProbe, CarriedHost {
         shard = home;
         if (!t.isInUse(r) || rec[r * REC_WORDS + R_ID] !== id) r = NO_REC;
       }
+      if (r !== NO_REC && !carried) cacheNode = node;
     }
     if (r !== NO_REC && t.f64[(r * REC_WORDS + R_EXPIRY) >>> 1] <= nowMs) {
       // Expired but not swept yet: gone for this packet.
@@ -251,12 +280,16 @@ export class PacketPath implements TupleProbe, CarriedHost {
       if (commit) {
         // The packet's key shard is the orig key's shard; without NAT the
         // reply key hashes to the same shard (symmetric shard hash).
-        if (shard !== t.shardOfKey(k, 0)) {
+        if (bucket < 0) {
+          hash = t.hashKey(k, 0);
+          bucket = t.bucketOf(t.shardOfKey(k, 0), hash);
+        }
+        if (shard !== t.shardOfBucket(bucket)) {
           t.unlockShard(shard);
-          shard = t.shardOfKey(k, 0);
+          shard = t.shardOfBucket(bucket);
           t.lockShard(shard);
-          bucket = t.bucketOf(shard, hash);
           node = t.lookupLocked(k, 0, bucket);
+          cacheNode = -1;
           if (node >= 0) {
             // Someone committed it meanwhile: treat as tracked-new of theirs.
             r = node >>> 1;
@@ -271,6 +304,7 @@ export class PacketPath implements TupleProbe, CarriedHost {
             batch.dropped[idx] = 1;
             r = NO_REC;
           } else if (r !== NO_REC) {
+            cacheNode = r << 1;
             if (nat !== null) state |= this.natPacketLocked(r, false, false, batch, idx, key, keyOfs);
             if (a.alg !== 0 && this.alg.inspectLocked(r, false, nat !== null, batch, idx, proto, nowMs) === ALG_INVALID) {
               state = CS_INVALID;
@@ -280,7 +314,10 @@ export class PacketPath implements TupleProbe, CarriedHost {
       }
     }
     this.writeMd(key, keyOfs, CS_TRACKED | state, zone, r, r === NO_REC);
-    if (r !== NO_REC) carryConn(batch, idx, t, r, zone, reply, nat !== null);
+    if (r !== NO_REC) {
+      carryConn(batch, idx, t, r, zone, reply, nat !== null);
+      if (cacheNode >= 0) this.cache.put(k, cacheNode, rec[r * REC_WORDS + R_ID], t.homeShard(r));
+    }
     t.unlockShard(shard);
   }
 
@@ -422,41 +459,7 @@ export class PacketPath implements TupleProbe, CarriedHost {
    */
   natPacketLocked(r: number, reply: boolean, related: boolean, batch: PacketBatch, idx: number,
     key: Uint32Array, o: number): number {
-    const rec = this.table.rec;
-    const base = r * REC_WORDS;
-    const nf = (rec[base + R_FLAGS] >>> RF_NAT_SHIFT) & 0xff;
-    if (nf === 0) return 0;
-    const tgt = this.rk;
-    reverseKey(tgt, 0, rec, base + (reply ? R_KEY_ORIG : R_KEY_REPLY));
-    const d = batch.data[idx];
-    const l3 = batch.l3[idx];
-    const l4 = batch.l4[idx];
-    const v6 = (this.k[K_META] >>> 24) & 0xff;
-    let end = v6 === 0 ? l3 + rd16(d, l3 + 2) : l3 + 40 + rd16(d, l3 + 4);
-    const pend = batch.start[idx] + batch.len[idx];
-    if (end > pend) end = pend;
-    if (related) {
-      rewriteIcmpError(d, l3, l4, end, v6, this.k, 0, tgt, 0);
-    } else {
-      rewriteToTuple(d, l3, l4, end, v6, (this.k[K_META] >>> 16) & 0xff, tgt, 0);
-    }
-    if (v6 === 0) {
-      key[o + FK_NW_SRC] = rd32(d, l3 + 12);
-      key[o + FK_NW_DST] = rd32(d, l3 + 16);
-    } else {
-      for (let i = 0; i < 4; i++) {
-        key[o + FK_IPV6_SRC + i] = rd32(d, l3 + 8 + i * 4);
-        key[o + FK_IPV6_DST + i] = rd32(d, l3 + 24 + i * 4);
-      }
-    }
-    if (!related && l4 >= 0 && tupleHasPorts((this.k[K_META] >>> 16) & 0xff)) {
-      key[o + FK_TP_SRC] = rd16(d, l4);
-      key[o + FK_TP_DST] = rd16(d, l4 + 2);
-    }
-    let cs = 0;
-    if ((nf & NF_SRC) !== 0) cs |= reply ? CS_DST_NAT : CS_SRC_NAT;
-    if ((nf & NF_DST) !== 0) cs |= reply ? CS_SRC_NAT : CS_DST_NAT;
-    return cs;
+    return natPacketLocked(this.table.rec, r, this.k, this.rk, reply, related, batch, idx, key, o);
   }
 
   applyMarkLabelLocked(r: number, setMark: MarkSet | null, setLabel: LabelSet | null): void {
