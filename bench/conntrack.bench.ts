@@ -36,13 +36,13 @@ function ovsCommitPps(threads: number, n: number): number | null {
   return m ? (threads * n) / (Number(m[1]) / 1000) : null;
 }
 
-async function swdCommitPps(threads: number, n: number): Promise<number> {
+async function swdCommitPps(threads: number, n: number, freshCsum = false): Promise<number> {
   const ct = Conntrack.create({ capacity: 1024 });
   const desc = ct.shared();
   // Workers register tsx themselves (an --import in execArgv is not always honoured).
   const url = new URL('./ct-worker.ts', import.meta.url).href;
   const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); })`;
-  const workers = Array.from({ length: threads }, (_, i) => new Worker(boot, { eval: true, workerData: { desc, conn: i + 1, packets: n } }));
+  const workers = Array.from({ length: threads }, (_, i) => new Worker(boot, { eval: true, workerData: { desc, conn: i + 1, packets: n, freshCsum } }));
   await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
   const t0 = process.hrtime.bigint();
   const times = await Promise.all(
@@ -146,6 +146,13 @@ export async function rows(): Promise<BenchRow[]> {
       unit: 'packets/s',
       note: ovs ? `OVS ovstest: ${Math.round(ovs).toLocaleString('en-US')} packets/s; swd/OVS = ${(swd / ovs).toFixed(2)}` : 'ovstest not found',
     });
+    if (threads === 1) {
+      const fresh = await swdCommitPps(1, n1, true);
+      out.push({
+        bench: 'conntrack', case: 'the same, 1 thread, every checksum summed (packets as from a port that validated nothing)', value: fresh, unit: 'packets/s',
+        note: ovs ? `swd/OVS = ${(fresh / ovs).toFixed(2)}` : '',
+      });
+    }
   }
   if (part === 'commit') return out;
   const sizes = [1000, 100_000, 1_000_000, 3_000_000].map((s) => Math.max(1000, Math.round(s * SCALE)));

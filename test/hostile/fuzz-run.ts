@@ -9,6 +9,7 @@
 import { Switch } from '../../src/ofproto/switch.ts';
 import { checkTable, type TableCheck } from '../../src/conntrack/check.ts';
 import { FUZZ_FAMILIES, Rng, validPacket, type FuzzFamily } from './packets.ts';
+import { setIpv4HeaderChecksum } from '../../src/packet/checksum.ts';
 
 /** The table the fuzz runs through (table-driven too: add rows, e.g. ct(alg=ftp)). */
 export const FUZZ_FLOWS: string[] = [
@@ -122,5 +123,6 @@ function validUdp(): Uint8Array {
   p[34] = 0xfe; p[35] = 0xef; // sport 65263: not in the pool
   p[40] = 0; p[41] = 0; // no UDP checksum
   p[30] = 10; p[31] = 1; p[32] = 0; p[33] = 2; // dst 10.1.0.2
+  setIpv4HeaderChecksum(p, 14); // conntrack checks it, as OVS's does
   return p;
 }
