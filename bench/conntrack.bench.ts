@@ -57,6 +57,7 @@ async function swdCommitPps(threads: number, n: number, freshCsum = false): Prom
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   await Promise.all(workers.map((w) => w.terminate()));
   void times;
+  if (ct.counters().invalid !== 0) throw new Error('the commit bench sent packets conntrack found invalid');
   return (threads * n) / wall;
 }
 
@@ -118,9 +119,11 @@ function lookupRate(ct: Conntrack, n: number, lookups: number, random = true): n
     const t0 = performance.now();
     // The datapath's entry point: the ct() hook, per packet.
     for (let i = 0; i < 32; i++) hook.execute(b, i, b.keys, i * FK_WORDS, LOOKUP_ACTION, now);
+    hook.endBatch?.(); // as the datapath at the end of each batch
     ms += performance.now() - t0;
     done += 32;
   }
+  if (ct.counters().invalid !== 0) throw new Error('the lookup bench sent packets conntrack found invalid');
   return done / (ms / 1000);
 }
 

@@ -25,6 +25,7 @@ parentPort!.once('message', () => {
     b.ctConn.fill(0); // the packets carry no connection (OVS: pkt_metadata_init_conn)
     if (freshCsum) b.csum.fill(0);
     for (let i = 0; i < 32; i++) hook.execute(b, i, b.keys, i * FK_WORDS, COMMIT, now);
+    hook.endBatch?.(); // as the datapath at the end of each batch
   }
   parentPort!.postMessage(Number(process.hrtime.bigint() - t0) / 1e6);
 });

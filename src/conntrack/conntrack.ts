@@ -104,6 +104,21 @@ export class Conntrack {
     this.path.execute(batch, idx, key, keyOfs, a, nowMs);
   }
 
+  /**
+   * execute() for the datapath, which runs packets a batch at a time: the
+   * lock a packet ends with may stay held for the next packet of the batch
+   * (see PacketPath.executeHeld). endBatch() must follow each batch, before
+   * this thread does anything else with the table.
+   */
+  executeInBatch(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: CtExec, nowMs: number): void {
+    this.path.executeHeld(batch, idx, key, keyOfs, a, nowMs);
+  }
+
+  /** The batch is done: unlock what executeInBatch() kept. */
+  endBatch(): void {
+    this.path.releaseHeld();
+  }
+
   /** Run every packet of the batch not marked dropped through execute(). */
   executeBatch(batch: PacketBatch, a: CtExec, nowMs: number, keyStride: number): void {
     for (let i = 0; i < batch.count; i++) {
@@ -114,6 +129,7 @@ export class Conntrack {
 
   /** Remove expired connections among the next `budget` slab slots (expiry.ts). */
   sweep(nowMs: number, budget: number): number {
+    this.path.releaseHeld();
     const gone = this.table.exp.sweep(nowMs);
     if (gone !== 0) Atomics.add(this.table.hdr, H_CNT_EXP_EXPIRED, gone);
     return sweep(this.table, nowMs, budget);
@@ -128,6 +144,7 @@ export class Conntrack {
 
   /** Delete connections matching the filter (all when empty). Returns the count. */
   flush(filter: FlushFilter = {}): number {
+    this.path.releaseHeld();
     const t = this.table;
     const hw = t.highWater();
     let n = 0;
@@ -155,6 +172,7 @@ export class Conntrack {
   /** Visit a consistent snapshot of every live (unexpired when nowMs is
    *  given) connection, optionally of one zone. */
   forEachConn(cb: (c: ConnInfo) => void, zone?: number, nowMs?: number): void {
+    this.path.releaseHeld();
     const t = this.table;
     const hw = t.highWater();
     for (let r = 0; r < hw; r++) {

@@ -46,6 +46,12 @@ export function sum16(d: Uint8Array, s: number, e: number): number {
   return a + b;
 }
 
+/** Nothing (more) to check at L4: remember it. */
+function known4(batch: PacketBatch, idx: number, known: number): number {
+  batch.csum[idx] = known | CSUM_L4_GOOD;
+  return CSUM_OK;
+}
+
 /** Fold a sum to 16 bits (the sum stays below 2^53: any packet fits). */
 function fold(s: number): number {
   s = (s % 0x10000) + Math.floor(s / 0x10000);
@@ -67,7 +73,8 @@ export function checkChecksums(batch: PacketBatch, idx: number, d: Uint8Array, l
     known |= CSUM_L3_GOOD;
     batch.csum[idx] = known;
   }
-  if ((known & CSUM_L4_GOOD) !== 0 || l4 < 0) return CSUM_OK;
+  if ((known & CSUM_L4_GOOD) !== 0) return CSUM_OK;
+  if (l4 < 0) return known4(batch, idx, known);
   const len = end - l4;
   let pseudo: number;
   if (proto === IPPROTO_TCP) {
@@ -78,11 +85,11 @@ export function checkChecksums(batch: PacketBatch, idx: number, d: Uint8Array, l
     if (len < 8) return CSUM_MALFORMED;
     const ulen = (d[l4 + 4] << 8) | d[l4 + 5];
     if (ulen < 8 || ulen > len) return CSUM_MALFORMED;
-    if (v6 === 0 && d[l4 + 6] === 0 && d[l4 + 7] === 0) return CSUM_OK; // no checksum
+    if (v6 === 0 && d[l4 + 6] === 0 && d[l4 + 7] === 0) return known4(batch, idx, known); // no checksum
   } else if (proto === IPPROTO_ICMP) {
-    if (v6 !== 0) return CSUM_OK;
+    if (v6 !== 0) return known4(batch, idx, known);
   } else if (proto !== IPPROTO_ICMPV6 || v6 === 0) {
-    return CSUM_OK; // no checksum this module knows
+    return known4(batch, idx, known); // no checksum this module knows
   }
   if (proto === IPPROTO_ICMP) pseudo = 0;
   else if (v6 === 0) pseudo = sum16(d, l3 + 12, l3 + 20) + proto + len;

@@ -106,6 +106,9 @@ export class PacketPath implements TupleProbe, CarriedHost {
   private readonly alg: AlgPath;
   /** The connections this thread found last (conn-cache.ts). */
   private readonly cache = new ConnCache();
+  /** executeHeld(): a shard lock kept between packets of a batch (NO_SHARD = none). */
+  private held = NO_SHARD;
+  private holding = false;
 
   constructor(readonly table: ConnTable) {
     this.alg = new AlgPath(table);
@@ -123,6 +126,14 @@ export class PacketPath implements TupleProbe, CarriedHost {
     const k = this.k;
     const p = this.pkt;
     zone &= 0xffff;
+    // The shard the previous packet left locked (executeHeld()): kept only
+    // for a cache hit on that same shard, released before anything else.
+    let held = this.held;
+    this.held = NO_SHARD;
+    if (held !== NO_SHARD && (batch.ctConn[idx] !== 0 || force)) {
+      t.unlockShard(held);
+      held = NO_SHARD;
+    }
     // The connection an earlier ct() in this zone found for this packet (carried.ts).
     let carriedRec = NO_REC;
     if (batch.ctConn[idx] !== 0 && !force && (batch.ctConnMd[idx] & CONN_MD_ZONE) === zone) {
@@ -133,6 +144,7 @@ export class PacketPath implements TupleProbe, CarriedHost {
     const carriedReply = (batch.ctConnMd[idx] & CONN_MD_REPLY) !== 0;
     const ex = extractKey(k, 0, this.tmp, p, batch.data[idx], batch.l3[idx], batch.l4[idx], key, keyOfs, zone);
     if (ex === EXTRACT_FAIL || (batch.csum[idx] !== CSUM_ALL && badChecksum(t.hdr, batch, idx, p, key[keyOfs + FK_NW_PROTO] & 0xff, zone, nowMs))) {
+      if (held !== NO_SHARD) t.unlockShard(held);
       batch.ctConn[idx] = 0;
       Atomics.add(t.hdr, H_CNT_INVALID, 1);
       this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID, zone, NO_REC, false);
@@ -151,6 +163,7 @@ export class PacketPath implements TupleProbe, CarriedHost {
     let bucket = -1;
     let shard = NO_SHARD;
     let node = -1;
+    let fromCache = false;
     if (carried) {
       shard = t.homeShard(carriedRec);
       node = (carriedRec << 1) | (carriedReply ? 1 : 0);
@@ -160,15 +173,22 @@ export class PacketPath implements TupleProbe, CarriedHost {
       const c = cc.find(k);
       if (c >= 0) {
         shard = cc.shard[c];
-        t.lockShard(shard);
+        if (shard !== held) {
+          if (held !== NO_SHARD) t.unlockShard(held);
+          t.lockShard(shard);
+        }
+        held = NO_SHARD;
         const n = cc.node[c];
-        if (t.isInUse(n >>> 1) && rec[(n >>> 1) * REC_WORDS + R_ID] === cc.id[c]) node = n;
-        else {
+        if (t.isInUseLocked(n >>> 1) && rec[(n >>> 1) * REC_WORDS + R_ID] === cc.id[c]) {
+          node = n;
+          fromCache = true;
+        } else {
           t.unlockShard(shard);
           cc.drop(c);
           shard = NO_SHARD;
         }
       }
+      if (held !== NO_SHARD) t.unlockShard(held);
       if (shard === NO_SHARD) {
         hash = t.hashKey(k, 0);
         shard = t.shardOfKey(k, 0);
@@ -193,7 +213,7 @@ export class PacketPath implements TupleProbe, CarriedHost {
         shard = home;
         if (!t.isInUse(r) || rec[r * REC_WORDS + R_ID] !== id) r = NO_REC;
       }
-      if (r !== NO_REC && !carried) cacheNode = node;
+      if (r !== NO_REC && !carried && !fromCache) cacheNode = node;
     }
     if (r !== NO_REC && t.f64[(r * REC_WORDS + R_EXPIRY) >>> 1] <= nowMs) {
       // Expired but not swept yet: gone for this packet.
@@ -318,7 +338,30 @@ export class PacketPath implements TupleProbe, CarriedHost {
       carryConn(batch, idx, t, r, zone, reply, nat !== null);
       if (cacheNode >= 0) this.cache.put(k, cacheNode, rec[r * REC_WORDS + R_ID], t.homeShard(r));
     }
-    t.unlockShard(shard);
+    if (this.holding) this.held = shard;
+    else t.unlockShard(shard);
+  }
+
+  /**
+   * execute() for a caller that runs a batch: the shard lock the packet
+   * ends with may stay held for the next packet (a run of packets of one
+   * connection takes it once). The caller must call releaseHeld() when the
+   * batch is done and before it does anything else with the table (the
+   * datapath: at the end of each batch; offload hooks). Nothing else
+   * changes: the lock is the same lock, held a little longer.
+   */
+  executeHeld(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: CtExec, nowMs: number): void {
+    this.holding = true;
+    this.execute(batch, idx, key, keyOfs, a, nowMs);
+    this.holding = false;
+  }
+
+  /** Unlock what executeHeld() left locked. */
+  releaseHeld(): void {
+    if (this.held !== NO_SHARD) {
+      this.table.unlockShard(this.held);
+      this.held = NO_SHARD;
+    }
   }
 
   /** Create and link a record for key k. Caller holds `shard`, the shard of

@@ -311,6 +311,11 @@ export class ConnTable {
     return (Atomics.load(this.rec, r * REC_WORDS + R_FLAGS) & RF_IN_USE) !== 0;
   }
 
+  /** isInUse() for a caller holding r's home shard (the flag changes only under it). */
+  isInUseLocked(r: number): boolean {
+    return (this.rec[r * REC_WORDS + R_FLAGS] & RF_IN_USE) !== 0;
+  }
+
   // --- counters and limits ---
 
   nconns(): number { return Atomics.load(this.hdr, H_NCONNS); }
