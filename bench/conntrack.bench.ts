@@ -36,13 +36,13 @@ function ovsCommitPps(threads: number, n: number): number | null {
   return m ? (threads * n) / (Number(m[1]) / 1000) : null;
 }
 
-async function swdCommitPps(threads: number, n: number): Promise<number> {
+async function swdCommitPps(threads: number, n: number, freshCsum = false): Promise<number> {
   const ct = Conntrack.create({ capacity: 1024 });
   const desc = ct.shared();
   // Workers register tsx themselves (an --import in execArgv is not always honoured).
   const url = new URL('./ct-worker.ts', import.meta.url).href;
   const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); })`;
-  const workers = Array.from({ length: threads }, (_, i) => new Worker(boot, { eval: true, workerData: { desc, conn: i + 1, packets: n } }));
+  const workers = Array.from({ length: threads }, (_, i) => new Worker(boot, { eval: true, workerData: { desc, conn: i + 1, packets: n, freshCsum } }));
   await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
   const t0 = process.hrtime.bigint();
   const times = await Promise.all(
@@ -57,6 +57,7 @@ async function swdCommitPps(threads: number, n: number): Promise<number> {
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   await Promise.all(workers.map((w) => w.terminate()));
   void times;
+  if (ct.counters().invalid !== 0) throw new Error('the commit bench sent packets conntrack found invalid');
   return (threads * n) / wall;
 }
 
@@ -92,33 +93,53 @@ function expireAll(ct: Conntrack): number {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-/** Lookups of existing connections (no commit) in a table of n: lookups per second. */
-function lookupRate(ct: Conntrack, n: number, lookups: number): number {
+/**
+ * Lookups of existing connections (no commit) in a table of n: lookups per
+ * second. `random`: connections in random order, else in the order they
+ * were made (OVS's benchmark-zones). Only the ct() calls are timed: the
+ * packets of each batch are written and parsed before (as rx does).
+ */
+function lookupRate(ct: Conntrack, n: number, lookups: number, random = true): number {
   const hook = conntrackHook(ct);
   const b = new PacketBatch(256);
   for (let i = 0; i < 32; i++) b.push(TEMPLATE);
   const now = Date.now();
   let x = 12345;
+  let seq = 0;
   let done = 0;
-  const t0 = process.hrtime.bigint();
+  let ms = 0;
   while (done < lookups) {
     for (let i = 0; i < 32; i++) {
       x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-      loadConn(b, i, x % n);
+      loadConn(b, i, random ? x % n : seq++ % n);
     }
     b.count = 32;
-    b.ctConn.fill(0); // fresh packets carry no connection (PacketBatch.commit() on arrival)
+    b.ctConn.fill(0); // fresh packets carry no connection and no known checksum (PacketBatch.commit() on arrival)
+    b.csum.fill(0);
+    const t0 = performance.now();
     // The datapath's entry point: the ct() hook, per packet.
     for (let i = 0; i < 32; i++) hook.execute(b, i, b.keys, i * FK_WORDS, LOOKUP_ACTION, now);
+    hook.endBatch?.(); // as the datapath at the end of each batch
+    ms += performance.now() - t0;
     done += 32;
   }
-  return done / (Number(process.hrtime.bigint() - t0) / 1e9);
+  if (ct.counters().invalid !== 0) throw new Error('the lookup bench sent packets conntrack found invalid');
+  return done / (ms / 1000);
+}
+
+/** OVS: lookups per second of `ovstest test-conntrack benchmark-zones n 1 3` (its "ct execute (no commit)" average). */
+function ovsLookupRate(n: number): number | null {
+  const out = ovstest(['test-conntrack', 'benchmark-zones', String(n), '1', '3']);
+  const m = out && /\| Avg\s+\|\s*[\d.]+ us \|\s*([\d.]+) us/.exec(out);
+  return m ? n / (Number(m[1]) / 1e6) : null;
 }
 
 export async function rows(): Promise<BenchRow[]> {
   const out: BenchRow[] = [];
   const n1 = Math.round(10_000_000 * SCALE);
-  for (const threads of [1, 2]) {
+  // CT_BENCH=commit or =lookup runs only that part.
+  const part = process.env.CT_BENCH ?? 'all';
+  for (const threads of part === 'lookup' ? [] : [1, 2]) {
     const swd = await swdCommitPps(threads, n1);
     const ovs = ovsCommitPps(threads, n1);
     out.push({
@@ -128,7 +149,15 @@ export async function rows(): Promise<BenchRow[]> {
       unit: 'packets/s',
       note: ovs ? `OVS ovstest: ${Math.round(ovs).toLocaleString('en-US')} packets/s; swd/OVS = ${(swd / ovs).toFixed(2)}` : 'ovstest not found',
     });
+    if (threads === 1) {
+      const fresh = await swdCommitPps(1, n1, true);
+      out.push({
+        bench: 'conntrack', case: 'the same, 1 thread, every checksum summed (packets as from a port that validated nothing)', value: fresh, unit: 'packets/s',
+        note: ovs ? `swd/OVS = ${(fresh / ovs).toFixed(2)}` : '',
+      });
+    }
   }
+  if (part === 'commit') return out;
   const sizes = [1000, 100_000, 1_000_000, 3_000_000].map((s) => Math.max(1000, Math.round(s * SCALE)));
   let base = 0;
   for (const n of sizes) {
@@ -144,13 +173,22 @@ export async function rows(): Promise<BenchRow[]> {
     }
     const lr = lookupRate(r.ct, n, Math.round(2_000_000 * Math.max(SCALE, 0.1)));
     if (base === 0) base = lr;
-    out.push({ bench: 'conntrack', case: `lookup of existing connections, table of ${n.toLocaleString('en-US')}`, value: lr, unit: 'lookups/s', note: `cost ×${(base / lr).toFixed(2)} of the smallest table` });
+    out.push({ bench: 'conntrack', case: `lookup of existing connections in random order, table of ${n.toLocaleString('en-US')}`, value: lr, unit: 'lookups/s', note: `cost ×${(base / lr).toFixed(2)} of the smallest table` });
+    if (n === Math.max(1000, Math.round(1_000_000 * SCALE))) {
+      const seq = lookupRate(r.ct, n, n, false);
+      const ovs = ovsLookupRate(n);
+      out.push({
+        bench: 'conntrack', case: `lookup of existing connections in the order made (as OVS's benchmark-zones), table of ${n.toLocaleString('en-US')}`,
+        value: seq, unit: 'lookups/s',
+        note: ovs ? `OVS ovstest benchmark-zones ${n} 1 3, no-commit pass: ${Math.round(ovs).toLocaleString('en-US')} lookups/s; swd/OVS = ${(seq / ovs).toFixed(2)}` : 'ovstest not found',
+      });
+    }
     if (n >= 100_000) {
       const ms = expireAll(r.ct);
       out.push({ bench: 'conntrack', case: `expire ${n.toLocaleString('en-US')} connections (sweep steps of 4,096)`, value: (n / ms) * 1000, unit: 'conns/s', note: `${ms.toFixed(0)} ms in all` });
     }
   }
-  const zones = ovstest(['test-conntrack', 'benchmark-zones', String(Math.round(1_000_000 * SCALE)), '1', '3']);
+  const zones = ovstest(['test-conntrack', 'benchmark-zones', String(Math.round(1_000_000 * SCALE)), '1', '1']);
   if (zones) {
     const m = /initial insert time: (\d+) ms/.exec(zones);
     if (m) {

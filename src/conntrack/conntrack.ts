@@ -14,7 +14,7 @@ import { ConnTable, type TableDescriptor, type TableOptions } from './table.ts';
 import {
   K_META, REC_WORDS, R_KEY_ORIG, H_CNT_INVALID, H_CNT_FULL, H_CNT_ZONE_FULL, H_CNT_EXPIRED, H_CNT_COMMITS,
   H_CNT_RELATED, H_CNT_NAT_EXHAUSTED, H_CNT_NAT_CONNS, H_CNT_EXP_CREATED, H_CNT_EXP_MATCHED, H_CNT_EXP_EXPIRED,
-  H_CNT_ALG_MALFORMED,
+  H_CNT_ALG_MALFORMED, H_CNT_BAD_CSUM,
 } from './layout.ts';
 import type { ExpInfo } from './alg/expect.ts';
 import { PacketPath, type CtExec } from './execute.ts';
@@ -59,6 +59,8 @@ export interface ConntrackCounters {
   expMatched: number;
   expExpired: number;
   algMalformed: number;
+  /** Packets found invalid for a wrong IPv4 header or L4 checksum (csum.ts). */
+  badChecksum: number;
 }
 
 export class Conntrack {
@@ -102,6 +104,21 @@ export class Conntrack {
     this.path.execute(batch, idx, key, keyOfs, a, nowMs);
   }
 
+  /**
+   * execute() for the datapath, which runs packets a batch at a time: the
+   * lock a packet ends with may stay held for the next packet of the batch
+   * (see PacketPath.executeHeld). endBatch() must follow each batch, before
+   * this thread does anything else with the table.
+   */
+  executeInBatch(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: CtExec, nowMs: number): void {
+    this.path.executeHeld(batch, idx, key, keyOfs, a, nowMs);
+  }
+
+  /** The batch is done: unlock what executeInBatch() kept. */
+  endBatch(): void {
+    this.path.releaseHeld();
+  }
+
   /** Run every packet of the batch not marked dropped through execute(). */
   executeBatch(batch: PacketBatch, a: CtExec, nowMs: number, keyStride: number): void {
     for (let i = 0; i < batch.count; i++) {
@@ -112,6 +129,7 @@ export class Conntrack {
 
   /** Remove expired connections among the next `budget` slab slots (expiry.ts). */
   sweep(nowMs: number, budget: number): number {
+    this.path.releaseHeld();
     const gone = this.table.exp.sweep(nowMs);
     if (gone !== 0) Atomics.add(this.table.hdr, H_CNT_EXP_EXPIRED, gone);
     return sweep(this.table, nowMs, budget);
@@ -126,6 +144,7 @@ export class Conntrack {
 
   /** Delete connections matching the filter (all when empty). Returns the count. */
   flush(filter: FlushFilter = {}): number {
+    this.path.releaseHeld();
     const t = this.table;
     const hw = t.highWater();
     let n = 0;
@@ -153,6 +172,7 @@ export class Conntrack {
   /** Visit a consistent snapshot of every live (unexpired when nowMs is
    *  given) connection, optionally of one zone. */
   forEachConn(cb: (c: ConnInfo) => void, zone?: number, nowMs?: number): void {
+    this.path.releaseHeld();
     const t = this.table;
     const hw = t.highWater();
     for (let r = 0; r < hw; r++) {
@@ -240,6 +260,7 @@ export class Conntrack {
       expMatched: Atomics.load(h, H_CNT_EXP_MATCHED),
       expExpired: Atomics.load(h, H_CNT_EXP_EXPIRED),
       algMalformed: Atomics.load(h, H_CNT_ALG_MALFORMED),
+      badChecksum: Atomics.load(h, H_CNT_BAD_CSUM),
     };
   }
 }

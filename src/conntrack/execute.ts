@@ -21,42 +21,37 @@
 // that finds no free tuple drops the packet and creates nothing.
 
 import {
-  FK_CT_STATE, FK_CT_ZONE, FK_CT_MARK, FK_CT_LABEL, FK_CT_NW_SRC, FK_CT_NW_DST, FK_CT_IPV6_SRC,
-  FK_CT_IPV6_DST, FK_CT_NW_PROTO, FK_CT_TP, CS_NEW, CS_ESTABLISHED, CS_RELATED, CS_REPLY_DIR, CS_INVALID,
-  CS_TRACKED, IPPROTO_TCP, IPPROTO_ICMP, IPPROTO_ICMPV6, CS_SRC_NAT, CS_DST_NAT, FK_NW_SRC, FK_NW_DST,
-  FK_IPV6_SRC, FK_IPV6_DST, FK_TP_SRC, FK_TP_DST,
+  FK_CT_STATE, FK_CT_ZONE, FK_CT_MARK, FK_CT_LABEL, FK_NW_PROTO, CS_NEW, CS_ESTABLISHED, CS_RELATED, CS_REPLY_DIR,
+  CS_INVALID, CS_TRACKED, CS_SRC_NAT, CS_DST_NAT,
 } from '../packet/flow-key.ts';
-import { NAT_DST, NAT_SRC, type NatRange } from '../nat/range.ts';
-import { selectTuple, NAT_SEED, type TupleProbe } from '../nat/select.ts';
-import { tupleHasPorts } from '../packet/tuple.ts';
-import { rewriteToTuple, rewriteIcmpError } from '../nat/rewrite.ts';
-import { CONN_MD_NAT, CONN_MD_REPLY, CONN_MD_ZONE, type PacketBatch } from '../packet/batch.ts';
+import type { NatRange } from '../nat/range.ts';
+import { CONN_MD_NAT, CONN_MD_REPLY, CONN_MD_ZONE, CSUM_L3_GOOD, CSUM_L4_GOOD, type PacketBatch } from '../packet/batch.ts';
 import { carryConn, executeCarried, lockCarried, type CarriedHost } from './carried.ts';
 import type { ConnTable } from './table.ts';
 import { removeIfSingleShardLocked } from './expiry.ts';
-import { EV_NEW, EV_UPDATE } from './event-ring.ts';
+import { EV_UPDATE } from './event-ring.ts';
 import {
-  KEY_WORDS, K_META, K_SRC, K_DST, K_PORTS, REC_WORDS, R_FLAGS, R_ID, R_EXPIRY, R_MARK, R_LABEL, R_KEY_ORIG,
-  R_KEY_REPLY, R_PKTS_ORIG, R_PKTS_REPLY, R_BYTES_ORIG, R_BYTES_REPLY, RF_IN_USE, H_CNT_INVALID, H_CNT_FULL,
-  H_CNT_ZONE_FULL, H_CNT_EXPIRED, H_CNT_COMMITS, H_CNT_RELATED, H_CNT_NAT_EXHAUSTED, H_CNT_NAT_CONNS,
-  RF_NAT_SHIFT, NF_SRC, NF_DST, R_TCP_STATES, R_HELPER, R_PARENT_ID,
+  KEY_WORDS, K_META, REC_WORDS, R_FLAGS, R_ID, R_EXPIRY, R_MARK, R_LABEL, R_KEY_ORIG, R_PKTS_ORIG, R_PKTS_REPLY,
+  R_BYTES_ORIG, R_BYTES_REPLY, H_CNT_INVALID, H_CNT_EXPIRED, H_CNT_RELATED, H_CNT_NAT_EXHAUSTED, R_TCP_STATES,
+  R_HELPER, R_PARENT_ID,
 } from './layout.ts';
-import { type L4Pkt, type L4Tracker, getClass, UPDATE_INVALID, UPDATE_NEW, UPDATE_VALID_NEW } from './l4.ts';
-import { tcpTracker } from './tcp.ts';
-import { otherTracker } from './udp.ts';
-import { icmpTracker } from './icmp.ts';
-import { extractKey, reverseKey, writeCtTuple, clearCtTuple, EXTRACT_FAIL, EXTRACT_ICMP_ERROR } from './key.ts';
+import { type L4Pkt, getClass, UPDATE_INVALID, UPDATE_NEW, UPDATE_VALID_NEW } from './l4.ts';
+import { extractKey, writeCtTuple, clearCtTuple, EXTRACT_FAIL, EXTRACT_ICMP_ERROR } from './key.ts';
 import { AlgPath } from './alg/run.ts';
-import { E_PARENT_ID, E_MARK, E_LABEL } from './alg/expect.ts';
 import { ALG_INVALID } from './alg/helper.ts';
 import { timeoutSec } from './timeouts.ts';
-import { natExhaustedLog, tableFullLog } from './warnings.ts';
-import { rd16, rd32 } from '../packet/bytes.ts';
+import { natExhaustedLog } from './warnings.ts';
+import { badChecksum } from './csum.ts';
+import { ConnCache } from './conn-cache.ts';
+import { natPacketLocked } from './nat-packet.ts';
 
-/** Set bits of ct_mark: new = (old & ~mask) | (value & mask). */
-export interface MarkSet { value: number; mask: number }
-/** Set bits of ct_label, four words, most significant first. */
-export interface LabelSet { value: Uint32Array; mask: Uint32Array }
+const CSUM_ALL = CSUM_L3_GOOD | CSUM_L4_GOOD;
+
+import {
+  applyMarkLabelLocked, Committer, NAT_EXHAUSTED, NO_REC, NO_SHARD, trackerFor, type LabelSet, type MarkSet,
+} from './commit.ts';
+
+export type { MarkSet, LabelSet } from './commit.ts';
 
 /**
  * A ct() action compiled for the fast path, once per megaflow (the
@@ -78,33 +73,25 @@ export interface CtExec {
   alg: number;
 }
 
-function trackerFor(proto: number): L4Tracker {
-  if (proto === IPPROTO_TCP) return tcpTracker;
-  if (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) return icmpTracker;
-  return otherTracker;
-}
-
-const NO_REC = -1;
-/** commitLocked(): no free NAT tuple (the packet is dropped). */
-const NAT_EXHAUSTED = -2;
-const NO_SHARD = -1;
-/** try-lock attempts on a lower shard before calling a candidate taken. */
-const TRYLOCK_SPINS = 64;
-
-export class PacketPath implements TupleProbe, CarriedHost {
+export class PacketPath implements CarriedHost {
   // Per-thread scratch: the packet's key, its reverse, and a temp.
   readonly k = new Int32Array(KEY_WORDS);
   private readonly rk = new Int32Array(KEY_WORDS);
   private readonly tmp = new Int32Array(KEY_WORDS);
   private readonly pkt: L4Pkt = { data: new Uint8Array(0), l4: 0, l4Len: 0, v6: 0 };
-  // NAT tuple probing (taken()): the shard the commit holds, and the other
-  // shard left locked for the chosen reply key (NO_SHARD when none).
-  private probeShard = NO_SHARD;
-  private probeHeld = NO_SHARD;
   private readonly alg: AlgPath;
+  /** The connections this thread found last (conn-cache.ts). */
+  private readonly cache = new ConnCache();
+  /** executeHeld(): a shard lock kept between packets of a batch (NO_SHARD = none). */
+  private held = NO_SHARD;
+  private holding = false;
+
+  /** New connections (commit.ts). */
+  private readonly committer: Committer;
 
   constructor(readonly table: ConnTable) {
     this.alg = new AlgPath(table);
+    this.committer = new Committer(table, this.alg, this.pkt);
   }
 
   /**
@@ -119,6 +106,14 @@ export class PacketPath implements TupleProbe, CarriedHost {
     const k = this.k;
     const p = this.pkt;
     zone &= 0xffff;
+    // The shard the previous packet left locked (executeHeld()): kept only
+    // for a cache hit on that same shard, released before anything else.
+    let held = this.held;
+    this.held = NO_SHARD;
+    if (held !== NO_SHARD && (batch.ctConn[idx] !== 0 || force)) {
+      t.unlockShard(held);
+      held = NO_SHARD;
+    }
     // The connection an earlier ct() in this zone found for this packet (carried.ts).
     let carriedRec = NO_REC;
     if (batch.ctConn[idx] !== 0 && !force && (batch.ctConnMd[idx] & CONN_MD_ZONE) === zone) {
@@ -128,16 +123,14 @@ export class PacketPath implements TupleProbe, CarriedHost {
     }
     const carriedReply = (batch.ctConnMd[idx] & CONN_MD_REPLY) !== 0;
     const ex = extractKey(k, 0, this.tmp, p, batch.data[idx], batch.l3[idx], batch.l4[idx], key, keyOfs, zone);
-    if (ex === EXTRACT_FAIL) {
+    if (ex === EXTRACT_FAIL || (batch.csum[idx] !== CSUM_ALL && badChecksum(t.hdr, batch, idx, p, key[keyOfs + FK_NW_PROTO] & 0xff, zone, nowMs))) {
+      if (held !== NO_SHARD) t.unlockShard(held);
       batch.ctConn[idx] = 0;
       Atomics.add(t.hdr, H_CNT_INVALID, 1);
       this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID, zone, NO_REC, false);
       return;
     }
     const related = ex === EXTRACT_ICMP_ERROR;
-    const hash = t.hashKey(k, 0);
-    let shard = t.shardOfKey(k, 0);
-    let bucket = t.bucketOf(shard, hash);
     const rec = t.rec;
     const proto = (k[K_META] >>> 16) & 0xff;
     const tracker = trackerFor(proto);
@@ -145,11 +138,49 @@ export class PacketPath implements TupleProbe, CarriedHost {
 
     const carried = carriedRec !== NO_REC && lockCarried(t, batch, idx) >= 0;
     batch.ctConn[idx] = 0;
-    if (carried) shard = t.homeShard(carriedRec);
-    else t.lockShard(shard);
-    let node = carried ? (carriedRec << 1) | (carriedReply ? 1 : 0) : t.lookupLocked(k, 0, bucket);
+    // The key's bucket (and hash), computed only when a lookup or a commit needs them.
+    let hash = 0;
+    let bucket = -1;
+    let shard = NO_SHARD;
+    let node = -1;
+    let fromCache = false;
+    if (carried) {
+      shard = t.homeShard(carriedRec);
+      node = (carriedRec << 1) | (carriedReply ? 1 : 0);
+    } else {
+      // This thread's cache first (conn-cache.ts): valid only under the home shard lock.
+      const cc = this.cache;
+      const c = cc.find(k);
+      if (c >= 0) {
+        shard = cc.shard[c];
+        if (shard !== held) {
+          if (held !== NO_SHARD) t.unlockShard(held);
+          t.lockShard(shard);
+        }
+        held = NO_SHARD;
+        const n = cc.node[c];
+        if (t.isInUseLocked(n >>> 1) && rec[(n >>> 1) * REC_WORDS + R_ID] === cc.id[c]) {
+          node = n;
+          fromCache = true;
+        } else {
+          t.unlockShard(shard);
+          cc.drop(c);
+          shard = NO_SHARD;
+        }
+      }
+      if (held !== NO_SHARD) t.unlockShard(held);
+      if (shard === NO_SHARD) {
+        hash = t.hashKey(k, 0);
+        shard = t.shardOfKey(k, 0);
+        bucket = t.bucketOf(shard, hash);
+        t.lockShard(shard);
+        node = t.lookupLocked(k, 0, bucket);
+      }
+    }
     let r = NO_REC;
     let reply = false;
+    // What to cache for this key when the packet ends on a record: its index node.
+    let cacheNode = -1;
     if (node >= 0) {
       r = node >>> 1;
       reply = (node & 1) === 1;
@@ -162,6 +193,7 @@ export class PacketPath implements TupleProbe, CarriedHost {
         shard = home;
         if (!t.isInUse(r) || rec[r * REC_WORDS + R_ID] !== id) r = NO_REC;
       }
+      if (r !== NO_REC && !carried && !fromCache) cacheNode = node;
     }
     if (r !== NO_REC && t.f64[(r * REC_WORDS + R_EXPIRY) >>> 1] <= nowMs) {
       // Expired but not swept yet: gone for this packet.
@@ -248,19 +280,23 @@ export class PacketPath implements TupleProbe, CarriedHost {
       if (commit) {
         // The packet's key shard is the orig key's shard; without NAT the
         // reply key hashes to the same shard (symmetric shard hash).
-        if (shard !== t.shardOfKey(k, 0)) {
+        if (bucket < 0) {
+          hash = t.hashKey(k, 0);
+          bucket = t.bucketOf(t.shardOfKey(k, 0), hash);
+        }
+        if (shard !== t.shardOfBucket(bucket)) {
           t.unlockShard(shard);
-          shard = t.shardOfKey(k, 0);
+          shard = t.shardOfBucket(bucket);
           t.lockShard(shard);
-          bucket = t.bucketOf(shard, hash);
           node = t.lookupLocked(k, 0, bucket);
+          cacheNode = -1;
           if (node >= 0) {
             // Someone committed it meanwhile: treat as tracked-new of theirs.
             r = node >>> 1;
           }
         }
         if (r === NO_REC) {
-          r = this.commitLocked(k, hash, bucket, shard, zone, nowMs, pktLen, setMark, setLabel, nat, a.alg, expected);
+          r = this.committer.commitLocked(k, hash, bucket, shard, zone, nowMs, pktLen, setMark, setLabel, nat, a.alg, expected);
           if (r === NAT_EXHAUSTED) {
             Atomics.add(t.hdr, H_CNT_NAT_EXHAUSTED, 1);
             Atomics.add(t.hdr, t.layout.natExhausted + zone, 1);
@@ -268,6 +304,7 @@ export class PacketPath implements TupleProbe, CarriedHost {
             batch.dropped[idx] = 1;
             r = NO_REC;
           } else if (r !== NO_REC) {
+            cacheNode = r << 1;
             if (nat !== null) state |= this.natPacketLocked(r, false, false, batch, idx, key, keyOfs);
             if (a.alg !== 0 && this.alg.inspectLocked(r, false, nat !== null, batch, idx, proto, nowMs) === ALG_INVALID) {
               state = CS_INVALID;
@@ -277,138 +314,34 @@ export class PacketPath implements TupleProbe, CarriedHost {
       }
     }
     this.writeMd(key, keyOfs, CS_TRACKED | state, zone, r, r === NO_REC);
-    if (r !== NO_REC) carryConn(batch, idx, t, r, zone, reply, nat !== null);
-    t.unlockShard(shard);
-  }
-
-  /** Create and link a record for key k. Caller holds `shard`, the shard of
-   *  k (and, without NAT, of its reverse). With NAT the reply key is chosen
-   *  by src/nat/select.ts and may live in another shard, locked here while
-   *  it is probed and linked. Returns the record, -1 (limits) or
-   *  NAT_EXHAUSTED; on failure nothing is left behind. */
-  private commitLocked(k: Int32Array, hash: number, bucket: number, shard: number, zone: number, nowMs: number,
-    pktLen: number, setMark: MarkSet | null, setLabel: LabelSet | null, nat: NatRange | null, alg: number,
-    expected: boolean): number {
-    const t = this.table;
-    const why = t.reserve(zone);
-    if (why !== 0) {
-      Atomics.add(t.hdr, why === 1 ? H_CNT_FULL : H_CNT_ZONE_FULL, 1);
-      if (tableFullLog.enter(nowMs)) {
-        tableFullLog.emit({ zone, limit: why === 1 ? t.maxConns() : t.zoneLimit(zone) }, why === 1
-          ? `connection not committed: the table is full (maxconns ${t.maxConns()})`
-          : `connection not committed: zone ${zone} is at its limit of ${t.zoneLimit(zone)}`, nowMs);
-      }
-      return NO_REC;
+    if (r !== NO_REC) {
+      carryConn(batch, idx, t, r, zone, reply, nat !== null);
+      if (cacheNode >= 0) this.cache.put(k, cacheNode, rec[r * REC_WORDS + R_ID], t.homeShard(r));
     }
-    const r = t.allocRecord();
-    if (r < 0) {
-      t.unreserve(zone);
-      Atomics.add(t.hdr, H_CNT_FULL, 1);
-      return NO_REC;
-    }
-    const rec = t.rec;
-    const base = r * REC_WORDS;
-    for (let i = 0; i < KEY_WORDS; i++) rec[base + R_KEY_ORIG + i] = k[i];
-    const rk = this.rk;
-    reverseKey(rk, 0, k, 0);
-    let natFlags = 0;
-    if (expected && nat !== null) {
-      // A related connection is translated as its parent announced it.
-      const nf = this.alg.relatedReplyKey(k, rk);
-      if (nf !== 0) {
-        this.probeShard = shard;
-        this.probeHeld = NO_SHARD;
-        const busy = this.taken(rk, 0);
-        this.probeShard = NO_SHARD;
-        if (busy) {
-          t.freeRecord(r);
-          t.unreserve(zone);
-          return NAT_EXHAUSTED;
-        }
-        natFlags = ((nf & 1) !== 0 ? NF_SRC : 0) | ((nf & 2) !== 0 ? NF_DST : 0);
-        Atomics.add(t.hdr, H_CNT_NAT_CONNS, 1);
-      }
-    } else if (nat !== null && (nat.action & (NAT_SRC | NAT_DST)) !== 0) {
-      this.probeShard = shard;
-      this.probeHeld = NO_SHARD;
-      if (!selectTuple(nat, k, 0, rk, 0, t.seed ^ NAT_SEED, this)) {
-        this.probeShard = NO_SHARD;
-        t.freeRecord(r);
-        t.unreserve(zone);
-        return NAT_EXHAUSTED;
-      }
-      this.probeShard = NO_SHARD;
-      natFlags = this.natFlagsOf(nat.action);
-      Atomics.add(t.hdr, H_CNT_NAT_CONNS, 1);
-    }
-    for (let i = 0; i < KEY_WORDS; i++) rec[base + R_KEY_REPLY + i] = rk[i];
-    const rshard = t.shardOfKey(rk, 0);
-    const rbucket = t.bucketOf(rshard, t.hashKey(rk, 0));
-    rec[base + R_ID] = t.nextId();
-    rec[base + R_MARK] = 0;
-    for (let i = 0; i < 4; i++) rec[base + R_LABEL + i] = 0;
-    rec[base + R_HELPER] = alg;
-    rec[base + R_PARENT_ID] = 0;
-    if (expected && this.alg.lookupLocked(k, 0, nowMs, true)) {
-      // Related: the parent's mark and label, then this action's own.
-      const e = this.alg.found;
-      rec[base + R_PARENT_ID] = e[E_PARENT_ID];
-      rec[base + R_MARK] = e[E_MARK];
-      for (let i = 0; i < 4; i++) rec[base + R_LABEL + i] = e[E_LABEL + i];
-    }
-    const tracker = trackerFor((k[K_META] >>> 16) & 0xff);
-    tracker.newConn(rec, base, this.pkt);
-    t.f64[(base + R_EXPIRY) >>> 1] = nowMs + timeoutSec(t, zone, getClass(rec, base)) * 1000;
-    t.f64[(base + R_PKTS_ORIG) >>> 1] = 1;
-    t.f64[(base + R_BYTES_ORIG) >>> 1] = pktLen;
-    t.f64[(base + R_PKTS_REPLY) >>> 1] = 0;
-    t.f64[(base + R_BYTES_REPLY) >>> 1] = 0;
-    this.applyMarkLabelLocked(r, setMark, setLabel);
-    rec[base + R_FLAGS] |= natFlags << RF_NAT_SHIFT;
-    t.insertLocked(r, bucket, rbucket);
-    Atomics.or(rec, base + R_FLAGS, RF_IN_USE);
-    Atomics.add(t.hdr, H_CNT_COMMITS, 1);
-    if (t.events !== null) t.events.postConn(EV_NEW, rec, r, nowMs);
-    if (this.probeHeld !== NO_SHARD) {
-      t.unlockShard(this.probeHeld);
-      this.probeHeld = NO_SHARD;
-    }
-    return r;
-  }
-
-  /** NF_* of a translation: the configured side only. When DNAT also has
-   *  to move the client's source port (its reply tuple would collide), OVS
-   *  still marks the connection +dnat alone; the packets are rewritten to
-   *  the stored reply tuple either way, so the port moves in both
-   *  directions regardless of these flags. */
-  private natFlagsOf(action: number): number {
-    return (action & NAT_SRC) !== 0 ? NF_SRC : NF_DST;
+    if (this.holding) this.held = shard;
+    else t.unlockShard(shard);
   }
 
   /**
-   * TupleProbe for src/nat/select.ts, called from commitLocked() with
-   * probeShard held: is candidate reply key k taken? A free candidate in
-   * another shard leaves that shard locked (probeHeld) until it is linked,
-   * so nobody can take it meanwhile. Lower shards only by try-lock.
+   * execute() for a caller that runs a batch: the shard lock the packet
+   * ends with may stay held for the next packet (a run of packets of one
+   * connection takes it once). The caller must call releaseHeld() when the
+   * batch is done and before it does anything else with the table (the
+   * datapath: at the end of each batch; offload hooks). Nothing else
+   * changes: the lock is the same lock, held a little longer.
    */
-  taken(k: Int32Array, ofs: number): boolean {
-    const t = this.table;
-    const c = t.shardOfKey(k, ofs);
-    const b = t.bucketOf(c, t.hashKey(k, ofs));
-    if (c === this.probeShard) return t.lookupLocked(k, ofs, b) >= 0;
-    if (c > this.probeShard) {
-      t.lockShard(c);
-    } else {
-      let got = false;
-      for (let i = 0; i < TRYLOCK_SPINS && !got; i++) got = t.tryLockShard(c);
-      if (!got) return true; // busy: skip this candidate rather than wait out of order
+  executeHeld(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: CtExec, nowMs: number): void {
+    this.holding = true;
+    this.execute(batch, idx, key, keyOfs, a, nowMs);
+    this.holding = false;
+  }
+
+  /** Unlock what executeHeld() left locked. */
+  releaseHeld(): void {
+    if (this.held !== NO_SHARD) {
+      this.table.unlockShard(this.held);
+      this.held = NO_SHARD;
     }
-    if (t.lookupLocked(k, ofs, b) >= 0) {
-      t.unlockShard(c);
-      return true;
-    }
-    this.probeHeld = c;
-    return false;
   }
 
   /**
@@ -419,55 +352,11 @@ export class PacketPath implements TupleProbe, CarriedHost {
    */
   natPacketLocked(r: number, reply: boolean, related: boolean, batch: PacketBatch, idx: number,
     key: Uint32Array, o: number): number {
-    const rec = this.table.rec;
-    const base = r * REC_WORDS;
-    const nf = (rec[base + R_FLAGS] >>> RF_NAT_SHIFT) & 0xff;
-    if (nf === 0) return 0;
-    const tgt = this.rk;
-    reverseKey(tgt, 0, rec, base + (reply ? R_KEY_ORIG : R_KEY_REPLY));
-    const d = batch.data[idx];
-    const l3 = batch.l3[idx];
-    const l4 = batch.l4[idx];
-    const v6 = (this.k[K_META] >>> 24) & 0xff;
-    let end = v6 === 0 ? l3 + rd16(d, l3 + 2) : l3 + 40 + rd16(d, l3 + 4);
-    const pend = batch.start[idx] + batch.len[idx];
-    if (end > pend) end = pend;
-    if (related) {
-      rewriteIcmpError(d, l3, l4, end, v6, this.k, 0, tgt, 0);
-    } else {
-      rewriteToTuple(d, l3, l4, end, v6, (this.k[K_META] >>> 16) & 0xff, tgt, 0);
-    }
-    if (v6 === 0) {
-      key[o + FK_NW_SRC] = rd32(d, l3 + 12);
-      key[o + FK_NW_DST] = rd32(d, l3 + 16);
-    } else {
-      for (let i = 0; i < 4; i++) {
-        key[o + FK_IPV6_SRC + i] = rd32(d, l3 + 8 + i * 4);
-        key[o + FK_IPV6_DST + i] = rd32(d, l3 + 24 + i * 4);
-      }
-    }
-    if (!related && l4 >= 0 && tupleHasPorts((this.k[K_META] >>> 16) & 0xff)) {
-      key[o + FK_TP_SRC] = rd16(d, l4);
-      key[o + FK_TP_DST] = rd16(d, l4 + 2);
-    }
-    let cs = 0;
-    if ((nf & NF_SRC) !== 0) cs |= reply ? CS_DST_NAT : CS_SRC_NAT;
-    if ((nf & NF_DST) !== 0) cs |= reply ? CS_SRC_NAT : CS_DST_NAT;
-    return cs;
+    return natPacketLocked(this.table.rec, r, this.k, this.rk, reply, related, batch, idx, key, o);
   }
 
   applyMarkLabelLocked(r: number, setMark: MarkSet | null, setLabel: LabelSet | null): void {
-    const rec = this.table.rec;
-    const base = r * REC_WORDS;
-    if (setMark !== null) {
-      rec[base + R_MARK] = (rec[base + R_MARK] & ~setMark.mask) | (setMark.value & setMark.mask);
-    }
-    if (setLabel !== null) {
-      for (let i = 0; i < 4; i++) {
-        const m = setLabel.mask[i];
-        rec[base + R_LABEL + i] = (rec[base + R_LABEL + i] & ~m) | (setLabel.value[i] & m);
-      }
-    }
+    applyMarkLabelLocked(this.table.rec, r, setMark, setLabel);
   }
 
   private writeMd(key: Uint32Array, o: number, state: number, zone: number, r: number, usePktKey: boolean): void {

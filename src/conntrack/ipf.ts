@@ -319,6 +319,7 @@ export class Ipf {
     b.start[idx] = os;
     b.len[idx] = total;
     b.gso[idx] = 0;
+    b.csum[idx] = 0; // what the port knew was about the last fragment (conntrack checks the datagram)
     extractHeaders(out, os, total, key, k, b.l3, b.l4, idx);
     return true;
   }

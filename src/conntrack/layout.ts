@@ -89,7 +89,10 @@ export const H_CNT_EXP_CREATED = 23; // ALG expectations created
 export const H_CNT_EXP_MATCHED = 24; // expectations a new connection matched
 export const H_CNT_EXP_EXPIRED = 25; // expectations timed out or removed with their parent
 export const H_CNT_ALG_MALFORMED = 26; // helper control messages that did not parse (+inv)
-export const H_WORDS_FIXED = 32;
+// ctfast (32..35)
+export const H_CNT_BAD_CSUM = 32; // packets given +inv for a wrong IPv4 header or L4 checksum (csum.ts)
+// Fixed words end here; the lock array after them starts on a 64-byte line.
+export const H_WORDS_FIXED = 48;
 export const MAGIC = 0x73776463; // 'swdc'
 
 export const LOCK_STRIDE = 16; // one lock per 64-byte line: no false sharing between shards

@@ -34,11 +34,11 @@
 // not the capacity (3M records = 624 MB of address space, untouched until
 // used). The bucket array is sized to the next power of two >= capacity.
 
-import { hashWords, mixWord, finishHash } from './hash.ts';
+import { mixWord, finishHash } from './hash.ts';
 import { lockWord, tryLockWord, unlockWord } from './lock.ts';
 import { ExpTable } from './alg/expect.ts';
 import {
-  KEY_WORDS, K_META, K_PORTS, K_SRC, K_DST,
+  AF_V4, KEY_WORDS, K_META, K_PORTS, K_SRC, K_DST,
   REC_WORDS, R_FLAGS, R_KEY_ORIG, R_KEY_REPLY, R_NEXT_ORIG, R_NEXT_REPLY, R_BKT_ORIG, R_BKT_REPLY,
   RF_IN_USE, H_MAGIC, MAGIC, H_SEED, H_CAPACITY, H_NBUCKETS, H_NSHARDS, H_NCONNS, H_MAXCONNS,
   H_NEXT_ID, H_SEQ_CHK, H_ALLOC_LOCK, H_FREE_HEAD, H_HIGH_WATER, H_DEFAULT_ZONE_LIMIT,
@@ -139,20 +139,34 @@ export class ConnTable {
 
   // --- hashing ---
 
+  // Both hashes skip the three address words an IPv4 key leaves zero, and
+  // return int32 values (V8 keeps them small integers, never boxed).
+
   /** Bucket hash of a key (direction-sensitive). */
-  hashKey(k: Uint32Array | Int32Array, ofs: number): number {
-    return hashWords(k, ofs, KEY_WORDS, this.seed);
+  hashKey(k: Int32Array, ofs: number): number {
+    const meta = k[ofs + K_META];
+    let h = mixWord(this.seed, meta);
+    if (meta >>> 24 === AF_V4) {
+      h = mixWord(h, k[ofs + K_SRC]);
+      h = mixWord(h, k[ofs + K_DST]);
+    } else {
+      for (let i = 0; i < 4; i++) h = mixWord(h, k[ofs + K_SRC + i]);
+      for (let i = 0; i < 4; i++) h = mixWord(h, k[ofs + K_DST + i]);
+    }
+    return finishHash(mixWord(h, k[ofs + K_PORTS]), KEY_WORDS * 4) | 0;
   }
 
   /** Shard of a key: a hash that gives the same value for a tuple and its
    *  reverse, so both keys of a non-NAT connection share one lock. */
-  shardOfKey(k: Uint32Array | Int32Array, ofs: number): number {
-    let h = mixWord(this.seed ^ 0x5bd1e995, k[ofs + K_META] & 0x00ffffff);
-    for (let i = 0; i < 4; i++) h = mixWord(h, k[ofs + K_SRC + i] ^ k[ofs + K_DST + i]);
+  shardOfKey(k: Int32Array, ofs: number): number {
+    const meta = k[ofs + K_META];
+    let h = mixWord(this.seed ^ 0x5bd1e995, meta & 0x00ffffff);
+    if (meta >>> 24 === AF_V4) h = mixWord(h, k[ofs + K_SRC] ^ k[ofs + K_DST]);
+    else for (let i = 0; i < 4; i++) h = mixWord(h, k[ofs + K_SRC + i] ^ k[ofs + K_DST + i]);
     const p = k[ofs + K_PORTS];
     // ICMP keys hold id << 16 | type << 8 | code, and the type differs per
     // direction: only the id is symmetric.
-    const proto = (k[ofs + K_META] >>> 16) & 0xff;
+    const proto = (meta >>> 16) & 0xff;
     h = mixWord(h, proto === 1 || proto === 58 ? p >>> 16 : (p >>> 16) ^ (p & 0xffff));
     return finishHash(h, 24) & this.shardMask;
   }
@@ -205,7 +219,7 @@ export class ConnTable {
 
   /** Find a live key equal to k in `bucket`. Returns node (rec * 2 + dir) or -1.
    *  Caller holds the lock of the bucket's shard. */
-  lookupLocked(k: Uint32Array | Int32Array, ofs: number, bucket: number): number {
+  lookupLocked(k: Int32Array, ofs: number, bucket: number): number {
     const rec = this.rec;
     let n = this.bkt[bucket];
     while (n !== 0) {
@@ -213,12 +227,11 @@ export class ConnTable {
       const base = (node >>> 1) * REC_WORDS;
       const kb = base + ((node & 1) === 0 ? R_KEY_ORIG : R_KEY_REPLY);
       if (
-        rec[kb + K_PORTS] === (k[ofs + K_PORTS] | 0) &&
-        rec[kb + K_META] === (k[ofs + K_META] | 0) &&
-        rec[kb + 1] === (k[ofs + 1] | 0) && rec[kb + 5] === (k[ofs + 5] | 0) &&
-        rec[kb + 2] === (k[ofs + 2] | 0) && rec[kb + 3] === (k[ofs + 3] | 0) &&
-        rec[kb + 4] === (k[ofs + 4] | 0) && rec[kb + 6] === (k[ofs + 6] | 0) &&
-        rec[kb + 7] === (k[ofs + 7] | 0) && rec[kb + 8] === (k[ofs + 8] | 0)
+        rec[kb + K_PORTS] === k[ofs + K_PORTS] && rec[kb + K_META] === k[ofs + K_META] &&
+        rec[kb + 1] === k[ofs + 1] && rec[kb + 5] === k[ofs + 5] &&
+        rec[kb + 2] === k[ofs + 2] && rec[kb + 3] === k[ofs + 3] &&
+        rec[kb + 4] === k[ofs + 4] && rec[kb + 6] === k[ofs + 6] &&
+        rec[kb + 7] === k[ofs + 7] && rec[kb + 8] === k[ofs + 8]
       ) return node;
       n = rec[base + ((node & 1) === 0 ? R_NEXT_ORIG : R_NEXT_REPLY)];
     }
@@ -296,6 +309,11 @@ export class ConnTable {
 
   isInUse(r: number): boolean {
     return (Atomics.load(this.rec, r * REC_WORDS + R_FLAGS) & RF_IN_USE) !== 0;
+  }
+
+  /** isInUse() for a caller holding r's home shard (the flag changes only under it). */
+  isInUseLocked(r: number): boolean {
+    return (this.rec[r * REC_WORDS + R_FLAGS] & RF_IN_USE) !== 0;
   }
 
   // --- counters and limits ---

@@ -4,7 +4,7 @@
 // arrives, packets from the originator stay +new (as OVS). State lives in
 // the l4 byte of R_FLAGS; called with the home shard lock held.
 
-import { type L4Pkt, type L4Tracker, setClass, getL4State, setL4State, UPDATE_VALID, UPDATE_VALID_NEW } from './l4.ts';
+import { type L4Pkt, type L4Tracker, getClass, setClass, getL4State, setL4State, UPDATE_VALID, UPDATE_VALID_NEW } from './l4.ts';
 import { TM_OTHER_FIRST, TM_OTHER_MULTIPLE, TM_OTHER_BIDIR } from './timeouts.ts';
 
 export const OTHER_FIRST = 0;
@@ -22,11 +22,13 @@ export const otherTracker: L4Tracker = {
   },
 
   update(rec: Int32Array, base: number, _p: L4Pkt, reply: boolean, _seqCheck: boolean): number {
-    let st = getL4State(rec, base);
-    if (reply) st = OTHER_BIDIR;
-    else if (st === OTHER_FIRST) st = OTHER_MULTIPLE;
-    setL4State(rec, base, st);
-    setClass(rec, base, st === OTHER_BIDIR ? TM_OTHER_BIDIR : TM_OTHER_MULTIPLE);
+    const st0 = getL4State(rec, base);
+    const st = reply ? OTHER_BIDIR : st0 === OTHER_FIRST ? OTHER_MULTIPLE : st0;
+    // Most packets change nothing: leave the word (and its cache line) clean.
+    if (st !== st0 || getClass(rec, base) === TM_OTHER_FIRST) {
+      setL4State(rec, base, st);
+      setClass(rec, base, st === OTHER_BIDIR ? TM_OTHER_BIDIR : TM_OTHER_MULTIPLE);
+    }
     return st === OTHER_BIDIR ? UPDATE_VALID : UPDATE_VALID_NEW;
   },
 };

@@ -73,6 +73,7 @@ const SERIES: Series[] = [
   { name: 'swd_conntrack_commits_total', help: 'Connections committed', kind: 'counter', labels: [], values: (s) => one(s.conntrack.commits) },
   { name: 'swd_conntrack_expired_total', help: 'Connections removed by expiry', kind: 'counter', labels: [], values: (s) => one(s.conntrack.expired) },
   { name: 'swd_conntrack_invalid_total', help: 'Packets conntrack found invalid', kind: 'counter', labels: [], values: (s) => one(s.conntrack.invalid) },
+  { name: 'swd_conntrack_bad_checksum_total', help: 'Packets conntrack found invalid for a wrong IPv4 header or L4 checksum', kind: 'counter', labels: [], values: (s) => one(s.conntrack.badChecksum) },
   { name: 'swd_conntrack_maxconns_drops_total', help: 'New connections not committed: the table was full', kind: 'counter', labels: [], values: (s) => one(s.conntrack.maxconnsDrops) },
   { name: 'swd_conntrack_zone_limit_drops_total', help: 'New connections not committed: their zone was at its limit', kind: 'counter', labels: [], values: (s) => one(s.conntrack.zoneLimitDrops) },
   { name: 'swd_conntrack_nat_exhausted_drops_total', help: 'New NAT connections dropped: no free address or port in the range', kind: 'counter', labels: [], values: (s) => one(s.conntrack.natExhausted) },

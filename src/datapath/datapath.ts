@@ -63,6 +63,8 @@ export type Revalidate = (key: Uint32Array) => UpcallResult | null;
 export interface ConntrackHook extends Partial<OffloadConntrack> {
   /** Run packet idx of batch through conntrack; sets ct_* key words; may set batch.dropped[idx]. */
   execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, action: DpCtAction, nowMs: number): void;
+  /** The batch is done (conntrack may keep a lock from one packet to the next within a batch). */
+  endBatch?(): void;
   /** This thread's fragment reassembly, which ct() runs first for a fragment. */
   readonly ipf?: Ipf;
 }
@@ -71,12 +73,14 @@ export interface ConntrackHook extends Partial<OffloadConntrack> {
 export function conntrackHook(ct: Conntrack): ConntrackHook {
   return {
     execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: DpCtAction, nowMs: number) {
-      ct.execute(batch, idx, key, keyOfs, a.exec, nowMs);
+      ct.executeInBatch(batch, idx, key, keyOfs, a.exec, nowMs);
     },
+    endBatch: () => ct.endBatch(),
     ipf: ct.ipf,
-    offloadBegin: (r, id, st) => offloadBegin(ct.table, r, id, st),
-    offloadHit: (r, id, reply, len, now, st, d, l4, l4Len) => offloadHit(ct.table, r, id, reply, len, now, st, d, l4, l4Len),
-    offloadEnd: (r, id) => offloadEnd(ct.table, r, id),
+    // The offload hooks lock records themselves: first let go of what the batch kept.
+    offloadBegin: (r, id, st) => (ct.endBatch(), offloadBegin(ct.table, r, id, st)),
+    offloadHit: (r, id, reply, len, now, st, d, l4, l4Len) => (ct.endBatch(), offloadHit(ct.table, r, id, reply, len, now, st, d, l4, l4Len)),
+    offloadEnd: (r, id) => (ct.endBatch(), offloadEnd(ct.table, r, id)),
   };
 }
 
@@ -176,6 +180,7 @@ export class Datapath implements FlowtableHost {
     b.keys[FK_IN_PORT] = inPort;
     const actions = translate(Uint32Array.from(b.keys.subarray(0, FK_WORDS)));
     this.execute(b, 0, actions, 0);
+    this.conntrack?.endBatch?.();
     for (const p of this.ports.values()) if (p.txPending) p.flush();
   }
 
@@ -194,6 +199,7 @@ export class Datapath implements FlowtableHost {
       this.processPacket(b, i, 0);
       if (b.ipf[i] >= 0) this.releaseFragments(b, i);
     }
+    this.conntrack?.endBatch?.();
     for (const p of this.ports.values()) if (p.txPending) p.flush();
   }
 
@@ -239,6 +245,7 @@ export class Datapath implements FlowtableHost {
       this.processPacket(b, i, depth[i]);
       if (b.ipf[i] >= 0) this.releaseFragments(b, i);
     }
+    this.conntrack?.endBatch?.();
     this.resumeSkip = 0;
     for (const p of this.ports.values()) if (p.txPending) p.flush();
   }

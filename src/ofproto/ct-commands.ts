@@ -103,10 +103,11 @@ export class CtCommands {
       // and the ALG helpers' figures (swd's own as well).
       lines.push(`  ALG expectations: created ${c.expCreated}, matched ${c.expMatched}, expired ${c.expExpired}`);
       lines.push(`  ALG malformed control messages: ${c.algMalformed}`);
+      lines.push(`  Invalid for a bad checksum: ${c.badChecksum}`);
     }
     return {
       total: conns.length, natConnections: c.natConns, natExhaustionDrops: natExhausted, expCreated: c.expCreated,
-      expMatched: c.expMatched, expExpired: c.expExpired, algMalformed: c.algMalformed, lines,
+      expMatched: c.expMatched, expExpired: c.expExpired, algMalformed: c.algMalformed, badChecksum: c.badChecksum, lines,
     };
   }
 

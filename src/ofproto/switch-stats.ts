@@ -25,6 +25,8 @@ export interface SwitchStats {
     /** Slab records ever handed out (the table's high water; freed records are reused first). */
     slabRecords: number;
     invalid: number;
+    /** ...of which for a wrong checksum. */
+    badChecksum: number;
     commits: number;
     expired: number;
     maxconnsDrops: number;
@@ -72,6 +74,7 @@ export function collectSwitchStats(bridges: Iterable<Bridge>, dp: UpcallAdapter,
       maxConns: ct.getMaxConns(),
       slabRecords: ct.table.highWater(),
       invalid: n.invalid,
+      badChecksum: n.badChecksum,
       commits: n.commits,
       expired: n.expired,
       maxconnsDrops: n.limitDrops,

@@ -20,6 +20,10 @@ export const CONN_MD_ZONE = 0xffff;
 export const CONN_MD_REPLY = 0x10000;
 /** ...found by a ct() with nat: the packet may carry translated addresses. */
 export const CONN_MD_NAT = 0x20000;
+/** PacketBatch.csum: the IPv4 header checksum is known right. */
+export const CSUM_L3_GOOD = 0x1;
+/** ...the TCP/UDP/ICMP checksum is known right (checked, completed or validated by the kernel). */
+export const CSUM_L4_GOOD = 0x2;
 /** Room for a 64 KiB GSO/GRO segment plus headroom. */
 export const SLOT_SIZE = 65536 + HEADROOM * 2;
 
@@ -57,6 +61,13 @@ export class PacketBatch {
   readonly ctConn = new Int32Array(BATCH_MAX);
   readonly ctConnId = new Int32Array(BATCH_MAX);
   readonly ctConnMd = new Int32Array(BATCH_MAX);
+  /**
+   * CSUM_* bits: which of the packet's checksums are known right, so that
+   * conntrack (src/conntrack/csum.ts) does not sum them again. Set by a port
+   * that completed or was told the checksum (system.ts), and by conntrack
+   * after checking; 0 for a packet nobody looked at. Cleared by commit().
+   */
+  readonly csum = new Uint8Array(BATCH_MAX);
 
   constructor(slotSize = SLOT_SIZE) {
     this.data = [];
@@ -85,6 +96,7 @@ export class PacketBatch {
     this.gso[i] = 0;
     this.ipf[i] = -1;
     this.ctConn[i] = 0;
+    this.csum[i] = 0;
     this.count = i + 1;
     return i;
   }

@@ -10,6 +10,7 @@ import { ipv4FromText, ipv6FromText } from '../../src/packet/addr.ts';
 import { Conntrack } from '../../src/conntrack/conntrack.ts';
 import type { CtExec, LabelSet, MarkSet } from '../../src/conntrack/execute.ts';
 import { formatConn } from '../../src/conntrack/format.ts';
+import { setIpv4HeaderChecksum, setL4Checksum } from '../../src/packet/checksum.ts';
 import type { NatRange } from '../../src/nat/range.ts';
 
 export interface L4Spec {
@@ -85,6 +86,9 @@ export function ipPacket(src: string, dst: string, s: L4Spec): Uint8Array {
     dv.setUint32(12, ipv4FromText(src)! >>> 0); dv.setUint32(16, ipv4FromText(dst)! >>> 0);
   }
   b.set(l4, hl);
+  // Right checksums, as conntrack checks them (src/conntrack/csum.ts).
+  if (!v6) setIpv4HeaderChecksum(b, 0);
+  setL4Checksum(b, 0, hl, b.length, s.proto);
   return b;
 }
 

@@ -24,6 +24,8 @@ while time.time() - t0 < secs:
     for k in range(256):
         i = n + k
         ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 28, 0, 0, 64, 17, 0, bytes([10, 80, (i >> 16) & 255, (i >> 8) & 255]), bytes([10, 81, 0, 2]))
+        c = sum(struct.unpack('!10H', ip)); c = (c & 0xffff) + (c >> 16); c = (c & 0xffff) + (c >> 16)
+        ip = ip[:10] + struct.pack('!H', ~c & 0xffff) + ip[12:]  # conntrack checks it (an IPv4 header with a wrong checksum is +inv)
         udp = struct.pack('!HHHH', 1024 + (i & 0x3fff), 53, 8, 0)
         try:
             s.send(head + ip + udp)

@@ -20,6 +20,8 @@ import { rd16, rd32, wr16, wr32 } from '../../packet/bytes.ts';
 // virtio_net_hdr (include/uapi/linux/virtio_net.h)
 export const VNET_HDR_LEN = 10;
 export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+/** The kernel validated the packet's checksum (CHECKSUM_UNNECESSARY). */
+export const VIRTIO_NET_HDR_F_DATA_VALID = 2;
 export const VIRTIO_NET_HDR_GSO_NONE = 0;
 export const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
 export const VIRTIO_NET_HDR_GSO_UDP = 3;

@@ -38,7 +38,7 @@
 //
 // One instance per thread; not thread-safe.
 
-import { HEADROOM, type PacketBatch } from '../../packet/batch.ts';
+import { CSUM_L4_GOOD, HEADROOM, type PacketBatch } from '../../packet/batch.ts';
 import {
   AF_PACKET, bindPacket, closeFd, ETH_P_ALL, getsockoptBytes, ifNameToIndex, mmapShared, munmap, NativeError,
   PACKET_ADD_MEMBERSHIP, PACKET_COPY_THRESH, PACKET_FANOUT, PACKET_FANOUT_HASH,
@@ -49,7 +49,9 @@ import {
   type Mapping,
 } from '../native/native.ts';
 import { PortError, type PortCounters, type RxBackend } from '../port.ts';
-import { completeChecksum, gsoWord, segment, VIRTIO_NET_HDR_F_NEEDS_CSUM, VNET_HDR_LEN, type FrameSink } from './offload.ts';
+import {
+  completeChecksum, gsoWord, segment, VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, VNET_HDR_LEN, type FrameSink,
+} from './offload.ts';
 
 // RX ring geometry: 1024 frames of 2 KiB (an MTU-sized frame fits after
 // the tpacket2 header, sockaddr_ll and virtio_net_hdr, about 90 bytes) in
@@ -262,6 +264,8 @@ export class SystemBackend implements RxBackend, FrameSink {
     }
     const i = b.commit(len);
     if (gsoType !== 0) b.gso[i] = gsoWord(gsoType, gsoSize);
+    // Completed here or validated by the kernel: conntrack need not sum it again (src/conntrack/csum.ts).
+    if (flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) b.csum[i] = CSUM_L4_GOOD;
     stats.rxPackets++;
     stats.rxBytes += len;
     return true;
