@@ -28,6 +28,7 @@ import { DummyBackend } from '../ports/dummy.ts';
 import { SystemBackend } from '../ports/system.ts';
 import { TapBackend } from '../ports/tap.ts';
 import { UpcallQueue } from './upcall-queue.ts';
+import { rxTrace, traceBegin, traceEnd, traceNow, traceWrite } from '../rx/rx-trace.ts';
 import { flushAllSuppressed, setLogSink } from '../../packet/log.ts';
 import {
   GEN, MAX_IDLE, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED, PC_TX_ERRORS,
@@ -62,6 +63,8 @@ const CTL_CHECK_MS = 1;
 const SPIN_MS = 0;
 
 let emptyWakes = 0;
+/** When poll(2) last returned (rx-trace.ts; 0 when the thread did not sleep before this round). */
+let wakeUs = 0;
 const pace = new Int32Array(new SharedArrayBuffer(4));
 
 /** Clear socket errors poll(2) reported (POLLERR), counting them as rx errors. */
@@ -292,7 +295,15 @@ function run(): void {
     if (upq.inFlight > 0) takeReplies(now);
     const t0 = process.hrtime.bigint();
     let n = 0;
-    for (let i = 0; i < rxPorts.length; i++) n += dp.pollPort(rxPorts[i], BATCHES_PER_PORT, now);
+    if (rxTrace.on) {
+      for (let i = 0; i < rxPorts.length; i++) {
+        traceBegin();
+        const k = dp.pollPort(rxPorts[i], BATCHES_PER_PORT, now);
+        traceEnd(rxPorts[i].number, k, wakeUs);
+        wakeUs = 0;
+        n += k;
+      }
+    } else for (let i = 0; i < rxPorts.length; i++) n += dp.pollPort(rxPorts[i], BATCHES_PER_PORT, now);
     if (n > 0) {
       packets += n;
       stats[PS_PACKETS] = packets;
@@ -310,6 +321,7 @@ function run(): void {
       hadPackets = false;
       if (spin && spinForRx()) continue;
       const r = poll(pfd, nfds, dirty ? PUBLISH_IDLE_MS : IDLE_POLL_MS);
+      if (rxTrace.on) wakeUs = traceNow();
       if (r > 0) {
         if (pfdView.getInt16(6, true) !== 0) {
           eventFdDrain(wd.wakeFd);
@@ -341,6 +353,7 @@ function run(): void {
         expireUpcalls(t);
         ct.ipf.expire(t);
         for (const p of rxPorts) p.refreshStats();
+        traceWrite();
       }
       publish();
     }
@@ -393,5 +406,6 @@ try {
 } finally {
   for (const n of [...dp.ports.keys()]) dp.removePort(n);
   publishCounters();
+  traceWrite();
   process.exit(0);
 }

@@ -49,6 +49,8 @@ import {
   type Mapping,
 } from '../native/native.ts';
 import { PortError, type PortCounters, type RxBackend } from '../port.ts';
+import { rxTrace, traceNow } from '../rx/rx-trace.ts';
+import { CODEL_ON, ringClockUs, RxCodel, SMALL_FRAME } from '../rx/codel.ts';
 import { completeChecksum, gsoWord, segment, VIRTIO_NET_HDR_F_NEEDS_CSUM, VNET_HDR_LEN, type FrameSink } from './offload.ts';
 
 // RX ring geometry: 1024 frames of 2 KiB (an MTU-sized frame fits after
@@ -79,6 +81,8 @@ const H2_STATUS = 0;
 const H2_LEN = 4;
 const H2_SNAPLEN = 8;
 const H2_MAC = 12;
+const H2_SEC = 16;
+const H2_NSEC = 20;
 const H2_VLAN_TCI = 24;
 const H2_VLAN_TPID = 26;
 const H2_SLL = 32;
@@ -117,6 +121,8 @@ export class SystemBackend implements RxBackend, FrameSink {
   txErrors = 0;
   /** Super-packets that could not be segmented. */
   gsoDrops = 0;
+  /** Sheds a standing queue in the RX ring (codel.ts); null when turned off. */
+  private readonly codel: RxCodel | null = CODEL_ON ? new RxCodel() : null;
 
   constructor(readonly ifname: string, opts: SystemPortOptions) {
     try {
@@ -193,9 +199,24 @@ export class SystemBackend implements RxBackend, FrameSink {
     const ofs = this.rxFrameOfs;
     const first = b.count;
     let f = this.rxFrame;
+    const codel = this.codel;
+    const nowUs = codel === null ? 0 : ringClockUs();
     while (b.count < max) {
       const p = ofs[f];
-      if ((v.getUint32(p + H2_STATUS, true) & TP_STATUS_USER) === 0) break;
+      const status = v.getUint32(p + H2_STATUS, true);
+      if ((status & TP_STATUS_USER) === 0) break;
+      if (codel !== null && (status & TP_STATUS_COPY) === 0 && v.getUint32(p + H2_LEN, true) > SMALL_FRAME) {
+        const next = ofs[f + 1 === RX_FRAME_NR ? 0 : f + 1];
+        const more = (v.getUint32(next + H2_STATUS, true) & TP_STATUS_USER) !== 0;
+        const sojournUs = nowUs - (v.getUint32(p + H2_SEC, true) * 1e6 + v.getUint32(p + H2_NSEC, true) / 1e3);
+        if (codel.onDequeue(nowUs, sojournUs, more)) {
+          stats.rxDropped++;
+          v.setUint32(p + H2_STATUS, TP_STATUS_KERNEL, true);
+          f = f + 1 === RX_FRAME_NR ? 0 : f + 1;
+          continue;
+        }
+      }
+      if (rxTrace.on && rxTrace.kernelUs === 0) rxTrace.kernelUs = v.getUint32(p + H2_SEC, true) * 1e6 + v.getUint32(p + H2_NSEC, true) / 1e3;
       this.takePacket(v, ring, p, b, stats);
       v.setUint32(p + H2_STATUS, TP_STATUS_KERNEL, true);
       f = f + 1 === RX_FRAME_NR ? 0 : f + 1;
@@ -332,6 +353,12 @@ export class SystemBackend implements RxBackend, FrameSink {
   flush(): void {
     if (this.txQueued === 0 || this.txFd < 0) return;
     this.txQueued = 0;
+    if (rxTrace.on) {
+      if (rxTrace.kickStartUs === 0) rxTrace.kickStartUs = traceNow();
+      send(this.txFd, null, 0, MSG_DONTWAIT);
+      rxTrace.kickEndUs = traceNow();
+      return;
+    }
     send(this.txFd, null, 0, MSG_DONTWAIT);
   }
 
