@@ -1,4 +1,4 @@
-// `npm run bench:e2e:probe`: where swd's round trip goes. Idle ICMP round
+// bench/e2e/probe.ts: where swd's round trip goes. Idle ICMP round
 // trips (and, with PROBE_LOADED=1, beside an iperf3 TCP stream) through OVS
 // netdev, swd and the floor forwarders (floor.ts: swd's native calls with no
 // pipeline), fabrics interleaved round by round, with each round's ratios
@@ -7,7 +7,7 @@
 // medians: kernel receive → poll(2) returned → reading started → transmit
 // kick → done.
 //
-//   npm run bench:e2e:probe -- ovs "swd (1" "floor ring" "floor sock"
+//   node --import tsx bench/e2e/probe.ts ovs "swd (1" "floor ring" "floor sock"
 //   PROBE_ROUNDS=3 PROBE_PINGS=200 PROBE_LOADED=1 PROBE_TRACE=1
 //   A fabric label of the form "swd (1 PMD thread), ACL+ct [NAME=VALUE]" runs swd with that environment.
 
@@ -101,6 +101,7 @@ async function probe(f: Fabric): Promise<Probe> {
       out.gbps = t.bps / 1e9;
       out.loaded = l;
     }
+    if (traceDir) await new Promise((r) => setTimeout(r, 1500)); // the PMD thread writes its trace every second
     await path.stop?.();
     if (traceDir) out.trace = summariseTrace(traceDir);
     return out;

@@ -42,6 +42,8 @@ interface Libc {
   eventfd: Fn;
   recv: Fn;
   clockGettime: Fn;
+  gettid: Fn;
+  setpriority: Fn;
 }
 
 // ------------------------------------------------------------------ constants (linux/if_packet.h, if_ether.h, ...)
@@ -184,6 +186,8 @@ function lib(): Libc {
       eventfd: f('int eventfd(unsigned int initval, int flags)'),
       recv: f('long recv(int fd, void *buf, size_t len, int flags)'),
       clockGettime: f('int clock_gettime(int clk, void *ts)'),
+      gettid: f('int gettid()'),
+      setpriority: f('int setpriority(int which, unsigned int who, int prio)'),
     };
     return libc;
   } catch (e) {
@@ -371,4 +375,12 @@ const tsBuf = new BigInt64Array(2);
 export function realtimeUs(): number {
   lib().clockGettime(CLOCK_REALTIME, tsBuf);
   return Number(tsBuf[0]) * 1e6 + Number(tsBuf[1]) / 1e3;
+}
+
+const PRIO_PROCESS = 0;
+
+/** Set the calling thread's nice value (setpriority on its thread id). */
+export function setThreadNice(nice: number): void {
+  const c = lib();
+  check('setpriority', c.setpriority(PRIO_PROCESS, c.gettid(), nice));
 }
