@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { Topology } from '../../test/netns/topology.ts';
 import { FLOWS_ACL, NS2_IP, ovsNetdev, swd, type Fabric } from './fabrics.ts';
 import { floorFabric } from './floor.ts';
+import { splitEnvWord, withEnv } from './env-fabric.ts';
 import { tcp } from './iperf.ts';
 import { pingRtt, type RttResult } from './rtt.ts';
 import { REC_WORDS } from '../../src/datapath/rx/rx-trace.ts';
@@ -27,24 +28,6 @@ const LOADED = process.env.PROBE_LOADED === '1';
 const TRACE = process.env.PROBE_TRACE === '1';
 const SECONDS = Number(process.env.E2E_SECONDS ?? 4);
 const GAP_MS = 10;
-
-/** `fabric` with extra environment for the processes it starts. */
-function withEnv(f: Fabric, env: Record<string, string>): Fabric {
-  const tag = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
-  return {
-    label: `${f.label} [${tag}]`,
-    acl: f.acl,
-    async build(topo) {
-      const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-      Object.assign(process.env, env);
-      try {
-        return await f.build(topo);
-      } finally {
-        for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
-      }
-    },
-  };
-}
 
 const BASE: Fabric[] = [
   ovsNetdev('ACL+ct', FLOWS_ACL),
@@ -59,20 +42,12 @@ const BASE: Fabric[] = [
 ];
 
 function pick(words: string[]): Fabric[] {
-  const out: Fabric[] = [];
-  for (const w of words) {
-    const m = /^(.*?)\s*\[(.*)\]$/.exec(w);
-    const word = (m ? m[1]! : w).toLowerCase();
-    const f = BASE.find((b) => b.label.toLowerCase().includes(word));
+  return words.map((w) => {
+    const { word, env } = splitEnvWord(w);
+    const f = BASE.find((b) => b.label.toLowerCase().includes(word.toLowerCase()));
     if (!f) throw new Error(`no fabric matches '${w}'`);
-    if (!m) {
-      out.push(f);
-      continue;
-    }
-    const env = Object.fromEntries(m[2]!.split(/\s+/).filter(Boolean).map((kv) => kv.split('=') as [string, string]));
-    out.push(withEnv(f, env));
-  }
-  return out;
+    return env ? withEnv(f, env) : f;
+  });
 }
 
 interface Probe {

@@ -50,7 +50,6 @@ import {
 } from '../native/native.ts';
 import { PortError, type PortCounters, type RxBackend } from '../port.ts';
 import { rxTrace, traceNow } from '../rx/rx-trace.ts';
-import { CODEL_ON, ringClockUs, RxCodel, SMALL_FRAME } from '../rx/codel.ts';
 import { completeChecksum, gsoWord, segment, VIRTIO_NET_HDR_F_NEEDS_CSUM, VNET_HDR_LEN, type FrameSink } from './offload.ts';
 
 // RX ring geometry: 1024 frames of 2 KiB (an MTU-sized frame fits after
@@ -65,7 +64,8 @@ import { completeChecksum, gsoWord, segment, VIRTIO_NET_HDR_F_NEEDS_CSUM, VNET_H
 const RX_FRAME_SIZE = 2048;
 const RX_BLOCK_SIZE = 1 << 17;
 const RX_FRAMES_PER_BLOCK = RX_BLOCK_SIZE / RX_FRAME_SIZE;
-const RX_BLOCK_NR = 16;
+/** SWD_RX_RING_FRAMES (a multiple of 64) overrides the frame count, for measurements. */
+const RX_BLOCK_NR = Math.max(1, Math.round(Number(process.env.SWD_RX_RING_FRAMES ?? 1024) / RX_FRAMES_PER_BLOCK)) || 16;
 const RX_FRAME_NR = RX_FRAMES_PER_BLOCK * RX_BLOCK_NR;
 const RX_COPY_RCVBUF = 1 << 19;
 // TX ring: 256 frames of 16 KiB (header + a jumbo frame; larger frames are
@@ -121,8 +121,6 @@ export class SystemBackend implements RxBackend, FrameSink {
   txErrors = 0;
   /** Super-packets that could not be segmented. */
   gsoDrops = 0;
-  /** Sheds a standing queue in the RX ring (codel.ts); null when turned off. */
-  private readonly codel: RxCodel | null = CODEL_ON ? new RxCodel() : null;
 
   constructor(readonly ifname: string, opts: SystemPortOptions) {
     try {
@@ -199,23 +197,9 @@ export class SystemBackend implements RxBackend, FrameSink {
     const ofs = this.rxFrameOfs;
     const first = b.count;
     let f = this.rxFrame;
-    const codel = this.codel;
-    const nowUs = codel === null ? 0 : ringClockUs();
     while (b.count < max) {
       const p = ofs[f];
-      const status = v.getUint32(p + H2_STATUS, true);
-      if ((status & TP_STATUS_USER) === 0) break;
-      if (codel !== null && (status & TP_STATUS_COPY) === 0 && v.getUint32(p + H2_LEN, true) > SMALL_FRAME) {
-        const next = ofs[f + 1 === RX_FRAME_NR ? 0 : f + 1];
-        const more = (v.getUint32(next + H2_STATUS, true) & TP_STATUS_USER) !== 0;
-        const sojournUs = nowUs - (v.getUint32(p + H2_SEC, true) * 1e6 + v.getUint32(p + H2_NSEC, true) / 1e3);
-        if (codel.onDequeue(nowUs, sojournUs, more)) {
-          stats.rxDropped++;
-          v.setUint32(p + H2_STATUS, TP_STATUS_KERNEL, true);
-          f = f + 1 === RX_FRAME_NR ? 0 : f + 1;
-          continue;
-        }
-      }
+      if ((v.getUint32(p + H2_STATUS, true) & TP_STATUS_USER) === 0) break;
       if (rxTrace.on && rxTrace.kernelUs === 0) rxTrace.kernelUs = v.getUint32(p + H2_SEC, true) * 1e6 + v.getUint32(p + H2_NSEC, true) / 1e3;
       this.takePacket(v, ring, p, b, stats);
       v.setUint32(p + H2_STATUS, TP_STATUS_KERNEL, true);
