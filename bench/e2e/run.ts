@@ -9,6 +9,8 @@
 //
 //   npm run bench:e2e                   # every fabric
 //   npm run bench:e2e -- ovs swd        # only fabrics whose label contains a word
+//   npm run bench:e2e -- "ovs netdev, ACL" "swd (1 PMD thread), ACL" "swd (1 PMD thread), ACL [SWD_RX_RING_FRAMES=256]"
+//                                       # the same fabric again with an environment for swd (old/new in one run)
 //   E2E_SECONDS=5 E2E_REPEAT=3          # seconds per measurement (default 5); rounds, median reported (default 1)
 //   E2E_IDLE_SECONDS=10                 # seconds the switch's CPU is watched with no traffic (default 5)
 
@@ -21,6 +23,7 @@ import { FLOWS_SNAT, swdOffload, withSnat } from './fabrics.ts';
 import { tcpConnectRate, type CpsResult } from './cps.ts';
 import { tcp, udp64, type TcpResult, type UdpResult } from './iperf.ts';
 import { pingRtt, type RttResult } from './rtt.ts';
+import { splitEnvWord, withEnv } from './env-fabric.ts';
 
 const SECONDS = Number(process.env.E2E_SECONDS ?? 5);
 const REPEAT = Number(process.env.E2E_REPEAT ?? 1);
@@ -260,8 +263,16 @@ async function main(): Promise<void> {
   preflight();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const only = process.argv.slice(2).map((w) => w.toLowerCase());
-  const fabrics = FABRICS.filter((f) => only.length === 0 || only.some((w) => f.label.toLowerCase().includes(w)));
+  // A word with [NAME=VALUE ...] adds that fabric once more, started with that environment (env-fabric.ts).
+  const words = process.argv.slice(2).map(splitEnvWord);
+  const only = words.filter((w) => w.env === null).map((w) => w.word.toLowerCase());
+  const fabrics = FABRICS.filter((f) => words.length === 0 || only.some((w) => f.label.toLowerCase().includes(w)));
+  for (const w of words) {
+    if (w.env === null) continue;
+    const f = FABRICS.find((x) => x.label.toLowerCase().includes(w.word.toLowerCase()));
+    if (f === undefined) throw new Error(`no fabric matches '${w.word}'`);
+    fabrics.push(withEnv(f, w.env));
+  }
 
   const cpu = cpus()[0]?.model ?? 'cpu';
   const kernel = spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.trim();
@@ -326,6 +337,13 @@ async function main(): Promise<void> {
     ['swd (1 PMD thread), SNAT+ct', 'OVS netdev, SNAT+ct'],
     ['swd (1 PMD thread), SNAT+ct, offload on', 'OVS netdev, SNAT+ct'],
   ];
+  // Each fabric run with an environment against OVS with the same table and against itself without it.
+  for (const f of fabrics) {
+    const i = f.label.indexOf(' [');
+    if (i < 0) continue;
+    const base = f.label.slice(0, i);
+    pairs.push([f.label, base.endsWith('NORMAL') ? 'OVS netdev, NORMAL' : 'OVS netdev, ACL+ct'], [f.label, base]);
+  }
   console.log('');
   console.log('Ratios a / b; for round trips b\'s time / a\'s, so that above 1 always means a does better.');
   console.log('');

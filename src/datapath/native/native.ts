@@ -41,6 +41,9 @@ interface Libc {
   ifNameToIndex: Fn;
   eventfd: Fn;
   recv: Fn;
+  clockGettime: Fn;
+  gettid: Fn;
+  setpriority: Fn;
 }
 
 // ------------------------------------------------------------------ constants (linux/if_packet.h, if_ether.h, ...)
@@ -182,6 +185,9 @@ function lib(): Libc {
       ifNameToIndex: f('unsigned int if_nametoindex(const char *name)'),
       eventfd: f('int eventfd(unsigned int initval, int flags)'),
       recv: f('long recv(int fd, void *buf, size_t len, int flags)'),
+      clockGettime: f('int clock_gettime(int clk, void *ts)'),
+      gettid: f('int gettid()'),
+      setpriority: f('int setpriority(int which, unsigned int who, int prio)'),
     };
     return libc;
   } catch (e) {
@@ -356,4 +362,25 @@ export function recvFd(fd: number, buf: Uint8Array, flags: number): number {
   if (r >= 0) return r;
   const e = errno();
   return e === EAGAIN ? 0 : -e;
+}
+
+export const CLOCK_REALTIME = 0;
+const tsBuf = new BigInt64Array(2);
+
+/**
+ * CLOCK_REALTIME in microseconds (a float: sub-microsecond digits are lost
+ * at today's epoch), the clock a packet ring's tp_sec/tp_nsec are in. For
+ * measurements (rx-trace.ts), not the hot path.
+ */
+export function realtimeUs(): number {
+  lib().clockGettime(CLOCK_REALTIME, tsBuf);
+  return Number(tsBuf[0]) * 1e6 + Number(tsBuf[1]) / 1e3;
+}
+
+const PRIO_PROCESS = 0;
+
+/** Set the calling thread's nice value (setpriority on its thread id). */
+export function setThreadNice(nice: number): void {
+  const c = lib();
+  check('setpriority', c.setpriority(PRIO_PROCESS, c.gettid(), nice));
 }

@@ -23,12 +23,13 @@ import { conntrackHook, Datapath, UPCALL_QUEUED, type UpcallResult } from '../da
 import type { Megaflow } from '../megaflow.ts';
 import { FlowtableConfig, formatFtEntry } from '../flowtable.ts';
 import { MeterTable } from '../meter.ts';
-import { eventFdDrain, poll, POLLERR, POLLHUP, POLLIN, POLLNVAL } from '../native/native.ts';
+import { eventFdDrain, poll, POLLERR, POLLHUP, POLLIN, POLLNVAL, setThreadNice } from '../native/native.ts';
 import { DpPort, isRxBackend, type PortBackend, type RxBackend } from '../port.ts';
 import { DummyBackend } from '../ports/dummy.ts';
 import { SystemBackend } from '../ports/system.ts';
 import { TapBackend } from '../ports/tap.ts';
 import { UpcallQueue } from './upcall-queue.ts';
+import { rxTrace, traceBegin, traceEnd, traceNow, traceWrite } from '../rx/rx-trace.ts';
 import { flushAllSuppressed, setLogSink } from '../../packet/log.ts';
 import {
   GEN, MAX_IDLE, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED, PC_TX_ERRORS,
@@ -49,7 +50,8 @@ const ct = Conntrack.attach(wd.conntrack);
 const IDLE_POLL_MS = 100;
 const PUSH_INTERVAL_MS = 100;
 const EXPIRE_INTERVAL_MS = 1000;
-const BATCHES_PER_PORT = 4;
+/** Batches read from one port before the next port's turn (SWD_PMD_BATCHES_PER_PORT, for measurements). */
+const BATCHES_PER_PORT = Number(process.env.SWD_PMD_BATCHES_PER_PORT ?? 4) || 4;
 /** Counters are published this long after the last packet (and every PUSH_INTERVAL_MS under load). */
 const PUBLISH_IDLE_MS = 2;
 /** Under load (no poll(2) that would see the eventfd) control messages are looked for this often. */
@@ -61,9 +63,14 @@ const CTL_CHECK_MS = 1;
  * to answer. So by default it is one look at the rings, no spin; a machine
  * with cores to spare may gain from a few tens of microseconds.
  */
-const SPIN_MS = 0;
+const SPIN_MS = Number(process.env.SWD_PMD_SPIN_US ?? 0) / 1000; // SWD_PMD_SPIN_US: for measurements
+
+/** SWD_PMD_FAST_WAKE=0: housekeeping and the control port before the packet that woke the thread (as before; for measurements). */
+const FAST_WAKE = process.env.SWD_PMD_FAST_WAKE !== '0';
 
 let emptyWakes = 0;
+/** When poll(2) last returned (rx-trace.ts; 0 when the thread did not sleep before this round). */
+let wakeUs = 0;
 const pace = new Int32Array(new SharedArrayBuffer(4));
 
 /** Clear socket errors poll(2) reported (POLLERR), counting them as rx errors. */
@@ -302,9 +309,11 @@ function run(): void {
   let dirty = false;
   let woken = true;
   let hadPackets = false;
+  /** This round follows a wake-up by a port: the control port is looked at after the packets. */
+  let fromPoll = false;
   for (;;) {
     const now = Date.now();
-    if (woken || now - lastCtl >= CTL_CHECK_MS) {
+    if (woken || (!fromPoll && now - lastCtl >= CTL_CHECK_MS)) {
       lastCtl = now;
       woken = false;
       for (let m = receiveMessageOnPort(wd.ctlPort); m; m = receiveMessageOnPort(wd.ctlPort)) {
@@ -312,10 +321,19 @@ function run(): void {
       }
       syncGeneration();
     }
+    fromPoll = false;
     if (upq.inFlight > 0) takeReplies(now);
     const t0 = process.hrtime.bigint();
     let n = 0;
-    for (let i = 0; i < rxPorts.length; i++) n += dp.pollPort(rxPorts[i], BATCHES_PER_PORT, now);
+    if (rxTrace.on) {
+      for (let i = 0; i < rxPorts.length; i++) {
+        traceBegin();
+        const k = dp.pollPort(rxPorts[i], BATCHES_PER_PORT, now);
+        traceEnd(rxPorts[i].number, k, wakeUs);
+        wakeUs = 0;
+        n += k;
+      }
+    } else for (let i = 0; i < rxPorts.length; i++) n += dp.pollPort(rxPorts[i], BATCHES_PER_PORT, now);
     if (n > 0) {
       packets += n;
       stats[PS_PACKETS] = packets;
@@ -333,6 +351,7 @@ function run(): void {
       hadPackets = false;
       if (spin && spinForRx()) continue;
       const r = poll(pfd, nfds, dirty ? PUBLISH_IDLE_MS : IDLE_POLL_MS);
+      if (rxTrace.on) wakeUs = traceNow();
       if (r > 0) {
         if (pfdView.getInt16(6, true) !== 0) {
           eventFdDrain(wd.wakeFd);
@@ -342,6 +361,13 @@ function run(): void {
         // Ready but nothing to read, again and again (a descriptor stuck in an
         // error state): pace the loop instead of spinning.
         if (++emptyWakes > 3) Atomics.wait(pace, 0, 0, 10);
+        else if (!woken && FAST_WAKE) {
+          // Woken by a packet: straight to it. The control port and the
+          // housekeeping below wait until it is sent (the next round).
+          stats[PS_IDLE_NS] += Number(process.hrtime.bigint() - t0);
+          fromPoll = true;
+          continue;
+        }
       } else {
         woken = true; // a quiet moment: look at the control port too
       }
@@ -364,6 +390,7 @@ function run(): void {
         expireUpcalls(t);
         ct.ipf.expire(t);
         for (const p of rxPorts) p.refreshStats();
+        traceWrite();
       }
       publish();
     }
@@ -411,10 +438,14 @@ function publishOffloaded(): void {
   wd.ctlPort.postMessage({ t: 'offloaded', lines: ft.entries().map((e) => formatFtEntry(e, now)) });
 }
 
+// SWD_PMD_NICE: this thread's nice value, for measurements.
+if (process.env.SWD_PMD_NICE) setThreadNice(Number(process.env.SWD_PMD_NICE));
+
 try {
   run();
 } finally {
   for (const n of [...dp.ports.keys()]) dp.removePort(n);
   publishCounters();
+  traceWrite();
   process.exit(0);
 }

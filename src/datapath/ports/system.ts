@@ -49,6 +49,7 @@ import {
   type Mapping,
 } from '../native/native.ts';
 import { PortError, type PortCounters, type RxBackend } from '../port.ts';
+import { rxTrace, traceNow } from '../rx/rx-trace.ts';
 import {
   completeChecksum, gsoWord, segment, VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, VNET_HDR_LEN, type FrameSink,
 } from './offload.ts';
@@ -65,7 +66,8 @@ import {
 const RX_FRAME_SIZE = 2048;
 const RX_BLOCK_SIZE = 1 << 17;
 const RX_FRAMES_PER_BLOCK = RX_BLOCK_SIZE / RX_FRAME_SIZE;
-const RX_BLOCK_NR = 16;
+/** SWD_RX_RING_FRAMES (a multiple of 64) overrides the frame count, for measurements. */
+const RX_BLOCK_NR = Math.max(1, Math.round(Number(process.env.SWD_RX_RING_FRAMES ?? 1024) / RX_FRAMES_PER_BLOCK)) || 16;
 const RX_FRAME_NR = RX_FRAMES_PER_BLOCK * RX_BLOCK_NR;
 const RX_COPY_RCVBUF = 1 << 19;
 // TX ring: 256 frames of 16 KiB (header + a jumbo frame; larger frames are
@@ -81,6 +83,8 @@ const H2_STATUS = 0;
 const H2_LEN = 4;
 const H2_SNAPLEN = 8;
 const H2_MAC = 12;
+const H2_SEC = 16;
+const H2_NSEC = 20;
 const H2_VLAN_TCI = 24;
 const H2_VLAN_TPID = 26;
 const H2_SLL = 32;
@@ -198,6 +202,7 @@ export class SystemBackend implements RxBackend, FrameSink {
     while (b.count < max) {
       const p = ofs[f];
       if ((v.getUint32(p + H2_STATUS, true) & TP_STATUS_USER) === 0) break;
+      if (rxTrace.on && rxTrace.kernelUs === 0) rxTrace.kernelUs = v.getUint32(p + H2_SEC, true) * 1e6 + v.getUint32(p + H2_NSEC, true) / 1e3;
       this.takePacket(v, ring, p, b, stats);
       v.setUint32(p + H2_STATUS, TP_STATUS_KERNEL, true);
       f = f + 1 === RX_FRAME_NR ? 0 : f + 1;
@@ -336,6 +341,12 @@ export class SystemBackend implements RxBackend, FrameSink {
   flush(): void {
     if (this.txQueued === 0 || this.txFd < 0) return;
     this.txQueued = 0;
+    if (rxTrace.on) {
+      if (rxTrace.kickStartUs === 0) rxTrace.kickStartUs = traceNow();
+      send(this.txFd, null, 0, MSG_DONTWAIT);
+      rxTrace.kickEndUs = traceNow();
+      return;
+    }
     send(this.txFd, null, 0, MSG_DONTWAIT);
   }
 
