@@ -87,8 +87,8 @@ interface CacheMode {
   smc: boolean;
 }
 export const CACHE_MODES: CacheMode[] = [
-  { name: 'EMC+SMC (default)', emcInsertInvProb: 100, smc: true },
-  { name: 'EMC only', emcInsertInvProb: 100, smc: false },
+  { name: 'EMC (default)', emcInsertInvProb: 100, smc: false },
+  { name: 'EMC+SMC', emcInsertInvProb: 100, smc: true },
   { name: 'SMC only', emcInsertInvProb: 0, smc: true },
   { name: 'no flow cache', emcInsertInvProb: 0, smc: false },
 ];

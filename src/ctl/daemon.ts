@@ -34,7 +34,7 @@ export interface SwitchFactoryOptions {
   logger: DaemonLogger;
   /** Idle time before a datapath flow is removed (OVS other_config:max-idle). */
   maxIdleMs?: number;
-  /** The datapath flow cache (swd start --emc-insert-inv-prob, --no-smc). */
+  /** The datapath flow cache (swd start --emc-insert-inv-prob, --smc). */
   flowCache?: FlowCacheOptions;
   /** PMD threads for system and tap ports. */
   pmdThreads?: number;

@@ -28,7 +28,7 @@ interface StartOptions {
   defaultBridge: boolean;
   maxIdle?: number;
   emcInsertInvProb?: number;
-  smc: boolean;
+  smc?: boolean;
   pmdThreads: number;
   metrics?: MetricsAddress;
   logFile?: string;
@@ -213,7 +213,7 @@ export async function main(argv = process.argv, deps: SwdMainDeps = {}): Promise
       .option('--no-default-bridge', 'do not create br0 with p1 and p2 when there is no database yet')
       .option('--max-idle <ms>', 'idle time before a datapath flow is removed, as OVS other_config:max-idle (default 10000)', parseMaxIdle)
       .option('--emc-insert-inv-prob <n>', 'insert a flow into the exact-match cache with probability 1/N (0: no EMC), as OVS other_config:emc-insert-inv-prob (default 100)', parseInvProb)
-      .option('--no-smc', 'no signature-match cache in front of the megaflow classifier (OVS other_config:smc-enable=false)')
+      .option('--smc', 'add the signature-match cache (1M entries) in front of the megaflow classifier, as OVS other_config:smc-enable=true')
       .option('--pmd-threads <n>', 'datapath threads polling system and tap ports (0: on the main thread)', parsePmdThreads, 1)
       .option('--metrics <[addr:]port>', 'serve Prometheus metrics on http://ADDR:PORT/metrics (ADDR default 127.0.0.1)', parseMetrics)
       .option('--log-file <path>', 'write the JSON log lines to PATH (appended) instead of stderr');

@@ -41,14 +41,19 @@ export const EMC_SHIFT = 13;
 export const EMC_ENTRIES = 1 << EMC_SHIFT;
 const EMC_MASK = EMC_ENTRIES - 1;
 export const DEFAULT_EMC_INSERT_INV_PROB = 100;
-/** swd turns the SMC on by default (OVS: smc-enable=false); see BENCHMARKS.md for why. */
-export const DEFAULT_SMC_ENABLE = true;
+/**
+ * Off by default, as OVS's other_config:smc-enable: measured in V8 it beat
+ * the EMC alone only where the EMC was already as good (many subtables),
+ * and cost up to 0.8x with 1,000 flows in one subtable (its slot and
+ * bucket reads are more than the classifier's one Map lookup).
+ */
+export const DEFAULT_SMC_ENABLE = false;
 /** SMC entries (OVS: SMC_ENTRIES), four to a bucket. */
 export const SMC_ENTRIES = 1 << 20;
 const SMC_WAYS = 4;
 const SMC_BUCKET_MASK = SMC_ENTRIES / SMC_WAYS - 1;
 
-/** swd start --emc-insert-inv-prob / --no-smc; unset fields keep the defaults. */
+/** swd start --emc-insert-inv-prob / --smc; unset fields keep the defaults. */
 export interface FlowCacheOptions {
   emcInsertInvProb?: number;
   smc?: boolean;
