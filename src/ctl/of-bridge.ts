@@ -43,6 +43,9 @@ function asOfError(e: unknown): never {
   throw new OfError(OFPET_FLOW_MOD_FAILED, OFPFMFC_UNKNOWN, (e as Error).message);
 }
 
+const pendingSaves = new Set<() => void>();
+const SAVE_COALESCE_MS = 100;
+
 export class OfBridge {
   constructor(
     private readonly sw: Switch,
@@ -51,6 +54,21 @@ export class OfBridge {
     private readonly onChange: () => void,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /**
+   * The database save after a change, at most one per SAVE_COALESCE_MS: a
+   * client sending flow mods one round trip at a time (ovs-ofctl add-flows
+   * waits for a barrier after each) must not wait for a database write
+   * (an fsync) per flow. swd saves on stop as well.
+   */
+  private changed(): void {
+    if (pendingSaves.has(this.onChange)) return;
+    pendingSaves.add(this.onChange);
+    setTimeout(() => {
+      pendingSaves.delete(this.onChange);
+      this.onChange();
+    }, SAVE_COALESCE_MS).unref();
+  }
 
   get bridge(): Bridge {
     const br = this.sw.bridges.get(this.name);
@@ -92,7 +110,7 @@ export class OfBridge {
     }
     if (changed) {
       this.sw.revalidate();
-      this.onChange();
+      this.changed();
     }
   }
 
@@ -106,7 +124,7 @@ export class OfBridge {
       else n = br.deleteGroup(g.groupId) ? 1 : 0;
       if (n) {
         this.sw.revalidate();
-        this.onChange();
+        this.changed();
       }
       return;
     }
@@ -126,7 +144,7 @@ export class OfBridge {
     }
     br.putGroup(new Group(g, this.now()));
     this.sw.revalidate();
-    this.onChange();
+    this.changed();
   }
 
   groupDescs(): GroupSpec[] {
