@@ -363,8 +363,12 @@ export function buildMethods(ctx: MethodContext, table: Record<string, MethodSpe
     return { stopping: true };
   });
   for (const [name, spec] of Object.entries(table)) {
-    const run = async (raw: Record<string, unknown>) => {
-      const result = await spec.call(ctx.sw, new Params(raw));
+    const call = async (raw: Record<string, unknown>) => spec.call(ctx.sw, new Params(raw));
+    m.set(name, async (raw) => {
+      // The bridge's queue holds the change only, not its save: the next
+      // request on the bridge may go on while this one's save is on its
+      // way (that save, or a later one, holds both; see db-saver.ts).
+      const result = await (typeof raw.bridge === 'string' ? queues.run(raw.bridge, () => call(raw)) : call(raw));
       if (spec.mutating) {
         try {
           await ctx.save();
@@ -373,8 +377,7 @@ export function buildMethods(ctx: MethodContext, table: Record<string, MethodSpe
         }
       }
       return result;
-    };
-    m.set(name, (raw) => (typeof raw.bridge === 'string' ? queues.run(raw.bridge, () => run(raw)) : run(raw)));
+    });
   }
   return m;
 }
