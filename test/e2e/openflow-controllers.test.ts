@@ -16,7 +16,7 @@ import { FakeController, freePort, OFPT_ECHO_REQUEST, swctl, until } from './fak
 
 const A = '000000000001', B = '000000000002';
 const icmp = (dst: string, src: string, ip: string) => `${dst}${src}0800${ip}`;
-const REQ = icmp(B, A, '4500001c000100004001f97cc0a80001c0a800020800f7ff00000000');
+const REQ = icmp(B, A, '4500001c000100004001f98cc0a80001c0a800020800f7ff00000000');
 const REPLY = icmp(A, B, '4500001c000100004001f97cc0a80002c0a800010000ffff00000000');
 
 function tool(name: string, pkg: string): string | undefined {

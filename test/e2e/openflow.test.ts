@@ -151,7 +151,7 @@ describe.skipIf(skip !== undefined)(`ovs-ofctl against swd's br0.mgmt${skip ? ` 
   });
 
   it('packet-out runs its actions on the packet: ct(commit) tracks it, output sends it', () => {
-    const icmp = 'ffffffffffff00000000000108004500001c000100004001f97cc0a80001c0a800020800f7ff00000000';
+    const icmp = 'ffffffffffff00000000000108004500001c000100004001f98cc0a80001c0a800020800f7ff00000000';
     ofOk(['packet-out', `in_port=1 packet=${icmp} actions=ct(commit,zone=3),2`]);
     expect(swd.ok(['dump-conntrack', 'zone=3'])).toEqual([
       'icmp,orig=(src=192.168.0.1,dst=192.168.0.2,id=0,type=8,code=0),reply=(src=192.168.0.2,dst=192.168.0.1,id=0,type=0,code=0),zone=3',
