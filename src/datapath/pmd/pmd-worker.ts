@@ -65,8 +65,13 @@ const CTL_CHECK_MS = 1;
  */
 const SPIN_MS = Number(process.env.SWD_PMD_SPIN_US ?? 0) / 1000; // SWD_PMD_SPIN_US: for measurements
 
-/** SWD_PMD_FAST_WAKE=0: housekeeping and the control port before the packet that woke the thread (as before; for measurements). */
-const FAST_WAKE = process.env.SWD_PMD_FAST_WAKE !== '0';
+/**
+ * SWD_PMD_FAST_WAKE=1: a thread woken by a packet goes to it before the control
+ * port and housekeeping. Off by default: with it on, the first packets of a new
+ * flow (an ARP, a first ping) were seen held for about a second in
+ * test/netns/system-ports.test.ts, and its gain was not measurable; for measurements only.
+ */
+const FAST_WAKE = process.env.SWD_PMD_FAST_WAKE === '1';
 
 let emptyWakes = 0;
 /** When poll(2) last returned (rx-trace.ts; 0 when the thread did not sleep before this round). */
