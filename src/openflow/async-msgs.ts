@@ -4,19 +4,16 @@
 // packet-in `ovs-ofctl monitor -P nxt_packet_in2` asks for). Layouts as OVS
 // writes them (lib/ofp-monitor.c, lib/ofp-port.c, lib/ofp-packet.c).
 
-import type { FlowSpec } from '../ofproto/flow-spec.ts';
 import type { Match } from '../ofproto/match.ts';
 import { Reader, Writer } from './buffer.ts';
+import { encodeFlowRemoved as encodeOfpFlowRemoved, type FlowRemoved } from './flow-mod.ts';
 import { badLen } from './errors.ts';
-import { bodyReader, finishMsg, OFP10_VERSION, OFPT_EXPERIMENTER, OFPT_FLOW_REMOVED, OFPT_PORT_STATUS, readHeader, startMsg } from './header.ts';
+import { bodyReader, finishMsg, OFP10_VERSION, OFPT_EXPERIMENTER, OFPT_PORT_STATUS, readHeader, startMsg } from './header.ts';
 import { encodePortDesc } from './multipart.ts';
-import { decodeMatchFields, encodeMatchFields, encodeOxmMatch, NX_EXPERIMENTER_ID } from './oxm.ts';
+import { encodeMatchFields, NX_EXPERIMENTER_ID } from './oxm.ts';
 import type { PortDesc } from './switch-msgs.ts';
 
-export const OFPRR_IDLE_TIMEOUT = 0;
-export const OFPRR_HARD_TIMEOUT = 1;
-export const OFPRR_DELETE = 2;
-export const OFPRR_GROUP_DELETE = 3;
+export { OFPRR_DELETE, OFPRR_GROUP_DELETE, OFPRR_HARD_TIMEOUT, OFPRR_IDLE_TIMEOUT, decodeFlowRemoved, type FlowRemoved } from './flow-mod.ts';
 
 export const NXT_FLOW_REMOVED = 14;
 export const NXT_SET_PACKET_IN_FORMAT = 16;
@@ -26,15 +23,6 @@ export const NXPIF_NXT_PACKET_IN2 = 2;
 
 // NXT_PACKET_IN2 property types.
 const NXPINT_PACKET = 0, NXPINT_FULL_LEN = 1, NXPINT_TABLE_ID = 3, NXPINT_COOKIE = 4, NXPINT_REASON = 5, NXPINT_METADATA = 6, NXPINT_USERDATA = 7;
-
-export interface FlowRemoved {
-  spec: FlowSpec;
-  reason: number;
-  durationSec: number;
-  durationNsec: number;
-  packetCount: bigint;
-  byteCount: bigint;
-}
 
 /** FLOW_REMOVED in the connection's version: ofp_flow_removed (1.3/1.4) or NXT_FLOW_REMOVED (1.0 with NXM). */
 export function encodeFlowRemoved(version: number, xid: number, fr: FlowRemoved): Buffer {
@@ -51,23 +39,9 @@ export function encodeFlowRemoved(version: number, xid: number, fr: FlowRemoved)
     w.pad(8);
     return finishMsg(w);
   }
-  const w = startMsg(version, OFPT_FLOW_REMOVED, xid);
-  w.u64(s.cookie).u16(s.priority).u8(fr.reason).u8(s.table).u32(fr.durationSec).u32(fr.durationNsec);
-  w.u16(s.idleTimeout).u16(s.hardTimeout).u64(fr.packetCount).u64(fr.byteCount);
-  encodeOxmMatch(w, s.match, version);
-  return finishMsg(w);
+  return encodeOfpFlowRemoved(version, xid, fr);
 }
 
-/** ofp_flow_removed (1.3/1.4) back to its fields (for tests and tools). */
-export function decodeFlowRemoved(msg: Buffer): Omit<FlowRemoved, 'spec'> & { cookie: bigint; priority: number; tableId: number; idleTimeout: number; hardTimeout: number; match: Match } {
-  const r = bodyReader(msg);
-  const cookie = r.u64(), priority = r.u16(), reason = r.u8(), tableId = r.u8(), durationSec = r.u32(), durationNsec = r.u32();
-  const idleTimeout = r.u16(), hardTimeout = r.u16(), packetCount = r.u64(), byteCount = r.u64();
-  r.skip(4); // OXM match header; the fields follow, then padding
-  const len = msg.readUInt16BE(r.pos - 2);
-  const m = r.sub(len - 4);
-  return { cookie, priority, reason, tableId, durationSec, durationNsec, idleTimeout, hardTimeout, packetCount, byteCount, match: decodeMatchFields(m).match };
-}
 
 /** PORT_STATUS with the port in the version's layout (1.0's 48-byte phy_port, 1.3's ofp_port, 1.4+'s with properties). */
 export function encodePortStatus(version: number, xid: number, reason: number, p: PortDesc): Buffer {

@@ -72,13 +72,13 @@ describe('asynchronous OpenFlow messages', () => {
     const expired = sock.take();
     expect(expired).toHaveLength(1);
     const fr = decodeFlowRemoved(expired[0]);
-    expect([fr.reason, fr.cookie, fr.priority, fr.tableId, fr.hardTimeout]).toEqual([OFPRR_HARD_TIMEOUT, 0x99n, 7, 3, 1]);
+    expect([fr.reason, fr.spec.cookie, fr.spec.priority, fr.spec.table, fr.spec.hardTimeout]).toEqual([OFPRR_HARD_TIMEOUT, 0x99n, 7, 3, 1]);
     // A delete over the wire (by cookie) removes the last one with reason DELETE.
     const del = encodeFlowMod(4, 9, { command: 'delete', spec: { ...parseFlow('table=4', 'del'), cookie: 0x5n, cookieMask: 0xffffffffffffffffn }, bufferId: 0xffffffff });
     sock.emit('data', del);
     const deleted = sock.take();
     expect(deleted.map((m) => decodeFlowRemoved(m).reason)).toEqual([OFPRR_DELETE]);
-    expect(decodeFlowRemoved(deleted[0]).cookie).toBe(0x5n);
+    expect(decodeFlowRemoved(deleted[0]).spec.cookie).toBe(0x5n);
   });
 
   it('PORT_STATUS when a port is added and when it is deleted', () => {
