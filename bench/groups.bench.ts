@@ -13,6 +13,7 @@ import { composePacket } from '../src/packet/compose.ts';
 import { parseOdpFlow } from '../src/packet/odp-parse.ts';
 import { Switch } from '../src/ofproto/switch.ts';
 import type { BenchRow } from './run.ts';
+import { packetsPerSecond } from './slices.ts';
 
 const VIP = '10.0.0.100';
 const N_CONN = 256;
@@ -75,17 +76,10 @@ function establishedRig(useGroup: boolean): { slice: (seconds: number) => number
   run(batches.length * 4);
   const missed = dp.stats.missed;
   const slice = (seconds: number) => {
-    let n = 0;
-    const start = process.hrtime.bigint();
-    const end = start + BigInt(Math.round(seconds * 1e9));
-    while (process.hrtime.bigint() < end) {
-      run(64);
-      n += 64 * 32;
-    }
-    const secs = Number(process.hrtime.bigint() - start) / 1e9;
+    const pps = packetsPerSecond(run, seconds);
     if (dp.stats.missed !== missed) throw new Error('established traffic missed the megaflows');
     if (sw.ct.getNconns().nconns !== N_CONN) throw new Error('connections were created during the run');
-    return n / secs;
+    return pps;
   };
   return { slice, close: () => sw.close() };
 }

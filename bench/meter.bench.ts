@@ -11,6 +11,7 @@ import { composePacket } from '../src/packet/compose.ts';
 import { parseOdpFlow } from '../src/packet/odp-parse.ts';
 import { Switch } from '../src/ofproto/switch.ts';
 import type { BenchRow } from './run.ts';
+import { packetsPerSecond } from './slices.ts';
 
 const PKT = composePacket(parseOdpFlow('eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.1.1.1,dst=10.1.1.2,proto=17,tos=0,ttl=64,frag=no),udp(src=1000,dst=53)').key);
 
@@ -32,15 +33,9 @@ function rig(c: Case): { slice: (seconds: number) => number; close: () => void }
   run(16);
   const missed = dp.stats.missed;
   const slice = (seconds: number) => {
-    let n = 0;
-    const start = process.hrtime.bigint();
-    const end = start + BigInt(Math.round(seconds * 1e9));
-    while (process.hrtime.bigint() < end) {
-      run(64);
-      n += 64 * 32;
-    }
+    const pps = packetsPerSecond(run, seconds);
     if (dp.stats.missed !== missed) throw new Error('the traffic missed the megaflow');
-    return n / (Number(process.hrtime.bigint() - start) / 1e9);
+    return pps;
   };
   return { slice, close: () => sw.close() };
 }

@@ -353,6 +353,11 @@ export function checkWritable(field: string, nested: NestedCodec): void {
 /** ONF's copy_field (OpenFlow 1.3 extension 3200): a move. */
 export function decodeOnfCopyField(r: Reader, nested: NestedCodec): OfAction {
   r.skip(2);
+  return decodeCopyFieldBody(r, nested);
+}
+
+/** The body copy_field shares in OpenFlow 1.5 and ONF's 1.3 extension: n_bits, offsets, pad, two OXM headers. */
+export function decodeCopyFieldBody(r: Reader, nested: NestedCodec): OfAction {
   const nbits = r.u16(), srcOfs = r.u16(), dstOfs = r.u16();
   r.skip(2);
   const src = pullRef(r, srcOfs, nbits, 'copy_field');

@@ -18,7 +18,7 @@ import {
   OFPBAC_BAD_ARGUMENT, OFPBAC_BAD_EXPERIMENTER, OFPBAC_BAD_LEN, OFPBAC_BAD_OUT_PORT, OFPBAC_BAD_SET_ARGUMENT,
   OFPBAC_BAD_SET_LEN, OFPBAC_BAD_SET_TYPE, OFPBAC_BAD_TYPE, OFPET_BAD_ACTION, OfError,
 } from './errors.ts';
-import { checkWritable, decodeOnfCopyField, ONF_ET_COPY_FIELD, pullRef, type NestedCodec } from './nx-actions.ts';
+import { checkWritable, decodeCopyFieldBody, decodeOnfCopyField, ONF_ET_COPY_FIELD, type NestedCodec } from './nx-actions.ts';
 import { decodeNx as decodeNxAction, encodeNx as encodeNxAction } from './nx-actions-more.ts';
 import { expError, OFPBAC_BAD_SET_MASK, OFPBIC_UNSUP_INST, OFPET_BAD_INSTRUCTION, ONF_VENDOR } from './errors.ts';
 import { NX_EXPERIMENTER_ID, pullHeader, putHeader, refWireField } from './oxm.ts';
@@ -274,12 +274,7 @@ function decodeOne(r: Reader, nested: NestedCodec): OfAction {
       return decodeSetField(b, nested);
     case OFPAT15_COPY_FIELD: {
       if ((nested.version ?? 4) < 6) throw bad(OFPBAC_BAD_TYPE, 'copy_field before OpenFlow 1.5');
-      const nbits = b.u16(), srcOfs = b.u16(), dstOfs = b.u16();
-      b.skip(2);
-      const src = pullRef(b, srcOfs, nbits, 'copy_field');
-      const dst = pullRef(b, dstOfs, nbits, 'copy_field');
-      checkWritable(dst.field, nested);
-      return { type: 'move', src, dst };
+      return decodeCopyFieldBody(b, nested);
     }
     case OFPAT_EXPERIMENTER: {
       if (len < 16) throw bad(OFPBAC_BAD_LEN, 'experimenter action shorter than 16 bytes');
