@@ -17,10 +17,10 @@
 // Usage: node scripts/harvest-ovs-corpus.mjs OVS_SOURCE_TREE
 //   (e.g. git -C ovs archive v3.1.0 tests Documentation utilities | tar -x -C /tmp/ovs-3.1.0)
 
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
+import { ovsParseFlow } from './ovs-parse-flow.mjs';
 
 const root = process.argv[2];
 if (!root) {
@@ -133,15 +133,7 @@ for (const dir of ['Documentation', 'utilities']) {
 const tmp = mkdtempSync(join(tmpdir(), 'ovs-corpus-'));
 const file = join(tmp, 'flow.txt');
 for (const e of out) {
-  writeFileSync(file, e.flow + '\n');
-  const r = spawnSync('ovs-ofctl', ['parse-flows', file], { encoding: 'utf8' });
-  const decode = /\*\*\*decode error: ([A-Z0-9_]+)\*\*\*/.exec(r.stdout);
-  if (r.status === 0 && !decode) e.ovs = r.stdout;
-  else if (decode) e.ovs = `error: ${decode[1]}`;
-  else {
-    const msg = r.stderr.split('\n').find((x) => x.startsWith('ovs-ofctl: ')) ?? r.stderr.trim();
-    e.ovs = `error: ${msg.replace(/^ovs-ofctl: /, '').replace(`${file}:1: `, '')}`;
-  }
+  e.ovs = ovsParseFlow(file, e.flow);
 }
 rmSync(tmp, { recursive: true, force: true });
 writeFileSync(OUT, out.map((e) => JSON.stringify(e)).join('\n') + '\n');

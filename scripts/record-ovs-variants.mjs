@@ -17,10 +17,10 @@
 //
 // Usage: node scripts/record-ovs-variants.mjs
 
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ovsParseFlow } from './ovs-parse-flow.mjs';
 
 const FIX = resolve(import.meta.dirname, '../test/ofproto/fixtures');
 const corpus = readFileSync(join(FIX, 'ovs-corpus.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
@@ -93,15 +93,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'ovs-variants-'));
 const file = join(tmp, 'flow.txt');
 const rows = [];
 for (const e of out.values()) {
-  writeFileSync(file, e.flow + '\n');
-  const r = spawnSync('ovs-ofctl', ['parse-flows', file], { encoding: 'utf8' });
-  const decode = /\*\*\*decode error: ([A-Z0-9_]+)\*\*\*/.exec(r.stdout);
-  if (r.status === 0 && !decode) e.ovs = r.stdout;
-  else if (decode) e.ovs = `error: ${decode[1]}`;
-  else {
-    const msg = r.stderr.split('\n').find((x) => x.startsWith('ovs-ofctl: ')) ?? r.stderr.trim();
-    e.ovs = `error: ${msg.replace(/^ovs-ofctl: /, '').replace(`${file}:1: `, '')}`;
-  }
+  e.ovs = ovsParseFlow(file, e.flow);
   // Port names are refused offline by both; they measure nothing.
   if (/invalid or unknown port|unknown port/.test(e.ovs)) continue;
   rows.push(e);
