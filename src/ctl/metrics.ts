@@ -63,6 +63,7 @@ const SERIES: Series[] = [
   { name: 'swd_datapath_megaflows', help: 'Megaflows installed, all threads', kind: 'gauge', labels: [], values: (s) => one(s.megaflows) },
   { name: 'swd_pmd_busy_seconds_total', help: 'Time a PMD thread spent processing packets', kind: 'counter', labels: ['thread'], values: (s) => s.threads.filter((t) => t.thread !== 'main').map((t) => [thread(t), t.busyNs / 1e9]) },
   { name: 'swd_pmd_idle_seconds_total', help: 'Time a PMD thread spent waiting for packets', kind: 'counter', labels: ['thread'], values: (s) => s.threads.filter((t) => t.thread !== 'main').map((t) => [thread(t), t.idleNs / 1e9]) },
+  { name: 'swd_pmd_heap_resident_bytes', help: 'V8 heap of a PMD thread resident in memory', kind: 'gauge', labels: ['thread'], values: (s) => s.threads.filter((t) => t.thread !== 'main').map((t) => [thread(t), t.heapUsed]) },
   { name: 'swd_openflow_rules', help: 'OpenFlow rules per table', kind: 'gauge', labels: ['bridge', 'table'], values: (s) => s.rules.map((r) => [{ bridge: r.bridge, table: r.table }, r.count]) },
   {
     name: 'swd_conntrack_connections', help: 'Tracked connections by zone, protocol and TCP state', kind: 'gauge', labels: ['zone', 'protocol', 'state'],

@@ -16,7 +16,7 @@ import type { UpcallAdapter } from './upcall.ts';
 
 export interface SwitchStats {
   ports: ({ bridge: string; port: string; ofport: number; type: string; up: boolean } & PortCounters)[];
-  threads: { thread: string; packets: number; hits: number; emcHits: number; smcHits: number; misses: number; lost: number; busyNs: number; idleNs: number }[];
+  threads: { thread: string; packets: number; hits: number; emcHits: number; smcHits: number; misses: number; lost: number; busyNs: number; idleNs: number; heapUsed: number }[];
   megaflows: number;
   rules: { bridge: string; table: number; count: number }[];
   conntrack: {
@@ -51,7 +51,7 @@ export function collectSwitchStats(bridges: Iterable<Bridge>, dp: UpcallAdapter,
     });
   }
   const threads = dp.pmdStats().threads.map((t) => ({
-    thread: t.thread, packets: t.packets, hits: t.hits, emcHits: t.emcHits ?? 0, smcHits: t.smcHits ?? 0, misses: t.misses, lost: t.lost, busyNs: t.busyNs, idleNs: t.idleNs,
+    thread: t.thread, packets: t.packets, hits: t.hits, emcHits: t.emcHits ?? 0, smcHits: t.smcHits ?? 0, misses: t.misses, lost: t.lost, busyNs: t.busyNs, idleNs: t.idleNs, heapUsed: t.heapUsed ?? 0,
   }));
   const ct = dp.conntrack;
   const byKey = new Map<string, { zone: number; protocol: string; state: string; count: number }>();

@@ -72,15 +72,20 @@ while True:
     s.close(); p = 20000 + (p - 19999) % 30000; time.sleep(0.005)
 `;
 
-/** From the metrics endpoint: the slab's high water (records ever handed out)
- *  and the main thread's V8 heap in use (kB), -1 when not answered. */
-async function scrape(): Promise<[number, number]> {
+/** From the metrics endpoint: the slab's high water (records ever handed out),
+ *  the main thread's V8 heap in use (kB) and the PMD threads' V8 heaps
+ *  (kB, summed) and the process's memory outside V8 heaps held by JS objects
+ *  (ArrayBuffers; kB), -1 when not answered. */
+async function scrape(): Promise<number[]> {
   try {
     const text = await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
     const slab = /^swd_conntrack_slab_records (\d+)/m.exec(text);
     const heap = /^nodejs_heap_size_used_bytes (\d+)/m.exec(text);
-    return [slab ? Number(slab[1]) : -1, heap ? Math.round(Number(heap[1]) / 1024) : -1];
-  } catch { return [-1, -1]; }
+    const pmd = [...text.matchAll(/^swd_pmd_heap_resident_bytes\{[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
+    const ext = /^nodejs_external_memory_bytes (\d+)/m.exec(text);
+    const kb = (m: RegExpExecArray | null) => (m ? Math.round(Number(m[1]) / 1024) : -1);
+    return [slab ? Number(slab[1]) : -1, kb(heap), Math.round(pmd / 1024), kb(ext)];
+  } catch { return [-1, -1, -1, -1]; }
 }
 
 function rssKb(pid: number): number {
@@ -134,7 +139,7 @@ async function phase2(): Promise<void> {
     const end = t0 + MINUTES * 60_000;
     let change = 0;
     let nextSample = t0;
-    writeFileSync(CSV, 'seconds,rss_kb,connections,megaflows,slab_records,main_heap_kb\n');
+    writeFileSync(CSV, 'seconds,rss_kb,connections,megaflows,slab_records,main_heap_kb,pmd_heap_kb,external_kb\n');
     while (Date.now() < end) {
       // A flow change every 3 s: a rule that comes and goes, and a priority shuffle of another.
       const extra = `table=1,priority=20,in_port=1,udp,tp_dst=${9000 + (change % 50)},actions=drop`;

@@ -311,7 +311,7 @@ export class Topology {
   }
 
   /** Same as exec, synchronously. */
-  execSync(ns: string, argv: string[], opts: RunOptions = {}): CmdResult {
+  execSync(ns: string | null, argv: string[], opts: RunOptions = {}): CmdResult {
     return runSync([...execIn(ns), ...argv], opts);
   }
 

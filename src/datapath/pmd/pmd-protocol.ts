@@ -32,6 +32,8 @@ export const PS_MISSES = 3;
 export const PS_LOST = 4;
 export const PS_BUSY_NS = 5;
 export const PS_IDLE_NS = 6;
+/** The thread's V8 heap resident in memory, bytes (a gauge, refreshed with the expiry step). */
+export const PS_HEAP_USED = 7;
 /** Packets that waited for an upcall; dropped for want of queue room; dropped because the reply never came. */
 export const PS_UPCALL_QUEUED = 8;
 export const PS_UPCALL_QUEUE_FULL = 9;

@@ -26,7 +26,7 @@ import { startTsWorker } from '../rx/worker-boot.ts';
 import { log } from '../../packet/log.ts';
 import {
   FLOW_REC, GEN, MAX_PORT_SLOTS, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED,
-  PC_TX_ERRORS, PC_TX_PACKETS, PMD_SAB_BYTES, PORT_BASE, PORT_WORDS, PS_BATCHES, PS_BUSY_NS, PS_HITS, PS_IDLE_NS,
+  PC_TX_ERRORS, PC_TX_PACKETS, PMD_SAB_BYTES, PORT_BASE, PORT_WORDS, PS_BATCHES, PS_BUSY_NS, PS_HEAP_USED, PS_HITS, PS_IDLE_NS,
   PS_LOST, PS_MISSES, PS_PACKETS, PS_UPCALL_INFLIGHT, PS_UPCALL_QUEUE_FULL, PS_UPCALL_QUEUED, PS_UPCALL_TIMEOUTS, PS_PIN_SENT, PS_PIN_DROPPED, SHARED_WORDS, MAX_IDLE, EMC_INV_PROB, SMC_ENABLE, PS_EMC_HITS, PS_SMC_HITS, PS_RECIRC, PS_SUBTABLE_PROBES, type PmdControl, type PmdEvent, type PmdPortInfo, type UpcallRequest,
 } from './pmd-protocol.ts';
 
@@ -55,6 +55,8 @@ export interface PmdThreadStats {
   lost: number;
   busyNs: number;
   idleNs: number;
+  /** The thread's V8 heap resident in memory, bytes (0 until its first expiry step). */
+  heapUsed?: number;
   /** Packets that waited for an upcall, dropped for want of queue room, dropped when no reply came; upcalls in flight. */
   upcallQueued?: number;
   upcallQueueFull?: number;
@@ -371,7 +373,7 @@ function readThread(t: Thread): PmdThreadStats {
   const s = t.stats;
   return {
     index: t.index, packets: s[PS_PACKETS], batches: s[PS_BATCHES], hits: s[PS_HITS], misses: s[PS_MISSES],
-    lost: s[PS_LOST], busyNs: s[PS_BUSY_NS], idleNs: s[PS_IDLE_NS], upcallQueued: s[PS_UPCALL_QUEUED],
+    lost: s[PS_LOST], busyNs: s[PS_BUSY_NS], idleNs: s[PS_IDLE_NS], heapUsed: s[PS_HEAP_USED], upcallQueued: s[PS_UPCALL_QUEUED],
     upcallQueueFull: s[PS_UPCALL_QUEUE_FULL], upcallTimeouts: s[PS_UPCALL_TIMEOUTS], upcallsInFlight: s[PS_UPCALL_INFLIGHT],
     packetIns: s[PS_PIN_SENT], packetInsDropped: s[PS_PIN_DROPPED],
     emcHits: s[PS_EMC_HITS], smcHits: s[PS_SMC_HITS], recirc: s[PS_RECIRC], subtableProbes: s[PS_SUBTABLE_PROBES],

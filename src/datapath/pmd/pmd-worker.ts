@@ -15,6 +15,7 @@
 // single-threaded per worker; shared state is the conntrack table (its own
 // locks) and the counters block this worker alone writes.
 
+import { getHeapStatistics } from 'node:v8';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { Conntrack } from '../../conntrack/conntrack.ts';
 import { BATCH_MAX, PacketBatch } from '../../packet/batch.ts';
@@ -33,7 +34,7 @@ import { rxTrace, traceBegin, traceEnd, traceNow, traceWrite } from '../rx/rx-tr
 import { flushAllSuppressed, setLogSink } from '../../packet/log.ts';
 import {
   GEN, MAX_IDLE, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED, PC_TX_ERRORS,
-  PC_TX_PACKETS, PORT_BASE, PORT_WORDS, PS_BATCHES, PS_BUSY_NS, PS_HITS, PS_IDLE_NS, PS_LOST, PS_MISSES, PS_PACKETS,
+  PC_TX_PACKETS, PORT_BASE, PORT_WORDS, PS_BATCHES, PS_BUSY_NS, PS_HEAP_USED, PS_HITS, PS_IDLE_NS, PS_LOST, PS_MISSES, PS_PACKETS,
   PS_UPCALL_INFLIGHT, PS_UPCALL_QUEUE_FULL, PS_UPCALL_QUEUED, PS_UPCALL_TIMEOUTS, PS_PIN_SENT, PS_PIN_DROPPED, PIN_MAX_INFLIGHT,
   PS_EMC_HITS, PS_SMC_HITS, PS_RECIRC, PS_SUBTABLE_PROBES, EMC_INV_PROB, SMC_ENABLE,
   UPCALL_TIMEOUT_MS, type PmdControl, type PmdPortInfo, type PmdWorkerData, type UpcallReply,
@@ -395,6 +396,7 @@ function run(): void {
         expireUpcalls(t);
         ct.ipf.expire(t);
         for (const p of rxPorts) p.refreshStats();
+        stats[PS_HEAP_USED] = getHeapStatistics().total_physical_size;
         traceWrite();
       }
       publish();
