@@ -245,10 +245,14 @@ export class ConnTable {
     const rec = this.rec;
     rec[base + R_BKT_ORIG] = bo;
     rec[base + R_BKT_REPLY] = br;
-    rec[base + R_NEXT_ORIG] = this.bkt[bo];
-    this.bkt[bo] = r * 2 + 1;
+    // Reply first, so that when both keys are the same (a packet from an
+    // address and port to themselves: the reverse tuple is the tuple) the
+    // orig node sits ahead of the reply node and a lookup finds the orig
+    // direction, as OVS's conn_key_lookup compares the forward key first.
     rec[base + R_NEXT_REPLY] = this.bkt[br];
     this.bkt[br] = r * 2 + 2;
+    rec[base + R_NEXT_ORIG] = this.bkt[bo];
+    this.bkt[bo] = r * 2 + 1;
   }
 
   private unlinkNodeLocked(node: number, bucket: number): void {

@@ -43,4 +43,15 @@ describe('conntrack table walker', () => {
     u.rec[(node >>> 1) * REC_WORDS + ((node & 1) === 0 ? R_NEXT_ORIG : R_NEXT_ORIG + 1)] = node + 1; // points at itself
     expect(checkTable(u).problems).toContain(`bucket ${b}: chain does not end (a loop)`);
   });
+
+  it('a connection of an address and port with themselves: one key both ways, found as orig', () => {
+    const h = new Harness();
+    expect(h.send('10.1.1.5', '10.1.1.5', { proto: 17, sport: 53, dport: 53 })).toBe('+trk+new');
+    // Its reverse tuple is itself: the next packet is in the orig direction, as OVS's lookup has it.
+    expect(h.send('10.1.1.5', '10.1.1.5', { proto: 17, sport: 53, dport: 53 })).not.toContain('+rpl');
+    expect(h.dump()).toHaveLength(1);
+    const c = checkTable(h.ct.table);
+    expect(c.problems).toEqual([]);
+    expect(c.live).toBe(1);
+  });
 });
