@@ -39,6 +39,8 @@ function asOfError(e: unknown): never {
     if (e.code === 'OFPBAC_BAD_OUT_GROUP') throw new OfError(OFPET_BAD_ACTION, OFPBAC_BAD_OUT_GROUP, e.message);
     if (e.code === 'EINVAL') throw new OfError(OFPET_BAD_INSTRUCTION, OFPBIC_BAD_TABLE_ID, e.message);
     if (e.code === 'ENOTSUP') throw new OfError(OFPET_BAD_ACTION, OFPBAC_BAD_ARGUMENT, e.message);
+    // [ofmeter] A flow naming a meter the bridge lacks (OFPMMFC_INVALID_METER), as OVS's ofproto_check_ofpacts.
+    if (e.code.startsWith('OFPMMFC_')) throw meterModError(e.code, e.message)!;
   }
   const code = (e as { code?: string }).code;
   if (code === 'EMATCHINCONSISTENT') throw new OfError(OFPET_BAD_ACTION, OFPBAC_MATCH_INCONSISTENT, (e as Error).message);

@@ -14,6 +14,9 @@ import {
 import { formatMeterConfig, formatMeterFeatures, formatMeterStats } from '../../src/ofproto/meter-format.ts';
 import { parseMeterText } from '../../src/ofproto/meter-parse.ts';
 import { OFPM13_ALL } from '../../src/ofproto/meter.ts';
+import { decodeFlowMod, encodeFlowMod } from '../../src/openflow/flow-mod.ts';
+import { parseFlow } from '../../src/ofproto/parse-flow.ts';
+import { formatFlow } from '../../src/ofproto/format-flow.ts';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const POS = { file: 'test', line: 1, col: 0 };
@@ -179,5 +182,35 @@ describe('meter multipart replies', () => {
     const st = encodeMeterStats({ meterId: 1, flowCount: 0, packetInCount: 0, byteInCount: 0, durationSec: 0, durationNsec: 0, bands: [{ packetCount: 0, byteCount: 0 }] });
     st.writeUInt16BE(48, 4);
     expect(() => decodeMeterStats(decodeMultipartReply(multipartReplies(4, 1, OFPMP_METER, [st])[0]).body)).toThrow(expect.objectContaining({ label: 'OFPBRC_BAD_LEN' }));
+  });
+});
+
+describe('the meter of a flow', () => {
+  it('OFPT_FLOW_MOD (OF1.3, ofp-print.at): ADD priority=1000 actions=meter:1, the meter an instruction before apply_actions', () => {
+    const msg = hex(`04 0e 00 40 cf fe 6b 86 00 00 00 00 00 00 00 00
+      00 00 00 00 00 00 00 00 00 00 00 00 00 00 03 e8
+      ff ff ff ff ff ff ff ff ff ff ff ff 00 00 00 00
+      00 01 00 04 00 00 00 00 00 06 00 08 00 00 00 01`);
+    const fm = decodeFlowMod(msg);
+    expect(formatFlow(fm.spec)).toBe(formatFlow(parseFlow('priority=1000,actions=meter:1', 'add')));
+    const again = decodeFlowMod(encodeFlowMod(4, 0xcffe6b86, fm));
+    expect(formatFlow(again.spec)).toBe(formatFlow(fm.spec));
+  });
+
+  it('meter:1,output:2 is the meter instruction then apply_actions in 1.3 and 1.4, and the OFPAT15_METER action in 1.5', () => {
+    const spec = parseFlow('priority=5,actions=meter:1,output:2', 'add');
+    const m13 = encodeFlowMod(4, 1, { command: 'add', spec, bufferId: 0xffffffff });
+    // After the 48-byte header and the 8-byte empty match: meter (6), then apply_actions (4) with the output.
+    expect(m13.subarray(56).toString('hex')).toBe('0006000800000001' + '0004001800000000' + '00000010000000020000000000000000');
+    const m15 = encodeFlowMod(6, 1, { command: 'add', spec, bufferId: 0xffffffff });
+    expect(m15.subarray(56).toString('hex')).toBe('0004002000000000' + '001d000800000001' + '00000010000000020000000000000000');
+    for (const m of [m13, m15]) expect(formatFlow(decodeFlowMod(m).spec)).toBe(' priority=5 actions=meter:1,output:2');
+    // 1.5 has no meter instruction (OFPBIC_UNKNOWN_INST), 1.3 no meter action (OFPBAC_BAD_TYPE), as OVS.
+    const inst15 = Buffer.from(m13);
+    inst15[0] = 6;
+    expect(() => decodeFlowMod(inst15)).toThrow(expect.objectContaining({ label: 'OFPBIC_UNKNOWN_INST' }));
+    const act13 = Buffer.from(m15);
+    act13[0] = 4;
+    expect(() => decodeFlowMod(act13)).toThrow(expect.objectContaining({ label: 'OFPBAC_BAD_TYPE' }));
   });
 });
