@@ -201,8 +201,8 @@ export class OfBridge {
   }
 
   meterStats(meterId: number): MeterStats[] {
+    // The meters' counters are the datapath's shared ones: nothing to push first.
     const br = this.bridge;
-    this.sw.dp.pushStats();
     try {
       return this.sw.meters.statsOf(br.name, meterId);
     } catch (e) {

@@ -85,6 +85,8 @@ describe.skipIf(skip !== undefined)(`meters by ovs-ofctl on swd's br0.mgmt${skip
     expect(ofError(['add-flow', 'in_port=2,actions=meter:9,output:1'])).toBe('OFPT_ERROR (OF1.3) (xid=0x6): OFPMMFC_INVALID_METER');
     expect(swd.ctl(['add-meter', 'br0', 'meter=9 pktps bands=type=dscp_remark rate=1 prec_level=1']).stderr).toMatch(/OFPMMFC_BAD_BAND/);
     expect(swd.ctl(['add-meter', 'br0', 'meter=1 pktps bands=type=drop rate=1']).stderr).toMatch(/OFPMMFC_METER_EXISTS/);
+    // swd meters no packet-ins or upcalls: the virtual meters are refused (OVS accepts meter=controller).
+    expect(ofError(['add-meter', 'meter=controller pktps bands=type=drop rate=1'])).toBe('OFPT_ERROR (OF1.3) (xid=0x2): OFPMMFC_INVALID_METER');
     // Meters are OpenFlow 1.3+: ovs-ofctl refuses to send one over 1.0, as it does to OVS.
     expect(ofctl(['add-meter', 'meter=9 pktps bands=type=drop rate=1'], 'OpenFlow10').stderr).toMatch(/none of the usable flow formats/);
     expect(swd.ok(['dump-meters', 'br0'])).toEqual(before);
