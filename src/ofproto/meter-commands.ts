@@ -6,6 +6,8 @@
 // pool as OVS's backer does, so the megaflows of every bridge print
 // `meter(N)` with the datapath's id. Deleting a meter deletes the flows that
 // use it first (OpenFlow's rule, OVS's OFPRR_METER_DELETE), then revalidates.
+// Text and wire (OFPT_METER_MOD, src/ctl/of-meter.ts) both change meters
+// through applyMeterMod and read them through selectMeters/statsOf.
 
 import { SwitchError } from './api.ts';
 import type { Bridge } from './bridge.ts';
