@@ -17,6 +17,8 @@ import type { Rule } from '../ofproto/rule.ts';
 import type { Switch } from '../ofproto/switch.ts';
 import { packetOut } from '../ofproto/packet-out.ts';
 import type { PacketOut } from '../openflow/packet.ts';
+import type { MeterConfig, MeterMod, MeterStats } from '../ofproto/meter.ts';
+import { meterModError } from '../openflow/meter-mod.ts';
 import type { CtFlush } from '../openflow/ct-flush.ts';
 import {
   OFPBAC_BAD_ARGUMENT, OFPBAC_BAD_OUT_GROUP, OFPBIC_BAD_TABLE_ID, OFPET_BAD_ACTION, OFPET_BAD_INSTRUCTION, OFPET_FLOW_MOD_FAILED,
@@ -37,10 +39,18 @@ function asOfError(e: unknown): never {
     if (e.code === 'OFPBAC_BAD_OUT_GROUP') throw new OfError(OFPET_BAD_ACTION, OFPBAC_BAD_OUT_GROUP, e.message);
     if (e.code === 'EINVAL') throw new OfError(OFPET_BAD_INSTRUCTION, OFPBIC_BAD_TABLE_ID, e.message);
     if (e.code === 'ENOTSUP') throw new OfError(OFPET_BAD_ACTION, OFPBAC_BAD_ARGUMENT, e.message);
+    // [ofmeter] A flow naming a meter the bridge lacks (OFPMMFC_INVALID_METER), as OVS's ofproto_check_ofpacts.
+    if (e.code.startsWith('OFPMMFC_')) throw meterModError(e.code, e.message)!;
   }
   const code = (e as { code?: string }).code;
   if (code === 'EMATCHINCONSISTENT') throw new OfError(OFPET_BAD_ACTION, OFPBAC_MATCH_INCONSISTENT, (e as Error).message);
   throw new OfError(OFPET_FLOW_MOD_FAILED, OFPFMFC_UNKNOWN, (e as Error).message);
+}
+
+/** A meter command's refusal as its OFPMMFC_* error (the virtual meters swd does not run: INVALID_METER). */
+function asMeterError(e: unknown): never {
+  if (e instanceof SwitchError) throw meterModError(e.code, e.message) ?? asOfError(e);
+  throw e;
 }
 
 const pendingSaves = new Set<() => void>();
@@ -166,6 +176,38 @@ export class OfBridge {
           buckets: g.bucketPackets.map((p, i) => ({ packetCount: BigInt(p), byteCount: BigInt(g.bucketBytes[i]) })),
         };
       });
+  }
+
+  // [ofmeter] Meters (of-meter.ts): the same MeterCommands as swctl's meter commands.
+  /** Apply a decoded OFPT_METER_MOD; a refusal is its OFPMMFC_* error. */
+  meterMod(mm: MeterMod): void {
+    const br = this.bridge;
+    let r: { changed: number };
+    try {
+      r = this.sw.meters.applyMeterMod(br.name, mm);
+    } catch (e) {
+      asMeterError(e);
+    }
+    if (r.changed) this.changed();
+  }
+
+  meterConfigs(meterId: number): MeterConfig[] {
+    const br = this.bridge;
+    try {
+      return this.sw.meters.selectMeters(br.name, meterId).map((m) => m.config);
+    } catch (e) {
+      asMeterError(e);
+    }
+  }
+
+  meterStats(meterId: number): MeterStats[] {
+    // The meters' counters are the datapath's shared ones: nothing to push first.
+    const br = this.bridge;
+    try {
+      return this.sw.meters.statsOf(br.name, meterId);
+    } catch (e) {
+      asMeterError(e);
+    }
   }
 
   /** Flush connections (NXT_CT_FLUSH_ZONE / NXT_CT_FLUSH), as `swctl flush-conntrack` does. */

@@ -3,7 +3,7 @@
 // port's administrative state, so only a request that changes nothing is
 // accepted), QUEUE_GET_CONFIG and OFPMP_QUEUE statistics (swd has no
 // queues: empty answers for all queues, OFPQOFC_BAD_QUEUE for a named one),
-// and the packet-in as NXT_PACKET_IN2.
+// meters (of-meter.ts), and the packet-in as NXT_PACKET_IN2.
 
 import { FK_IN_PORT } from '../packet/flow-key.ts';
 import { emptyMatch, setMatchWord } from '../ofproto/match.ts';
@@ -15,6 +15,7 @@ import { OFPMP_QUEUE } from '../openflow/multipart.ts';
 import { portFromOf11, portToOf11 } from '../openflow/ports.ts';
 import { OFPPC_PORT_DOWN } from '../openflow/switch-msgs.ts';
 import type { OfBridge } from './of-bridge.ts';
+import { dispatchMeter, meterMultipart } from './of-meter.ts';
 
 const OFPT13_QUEUE_GET_CONFIG_REQUEST = 22;
 const OFPT13_QUEUE_GET_CONFIG_REPLY = 23;
@@ -31,6 +32,7 @@ function knownPort(br: OfBridge, of11Port: number): boolean {
 
 /** Handle a message type of-conn.ts does not; false when it is none of these. */
 export function dispatchMore(br: OfBridge, msg: Buffer, type: number, xid: number, version: number, send: (b: Buffer) => void): boolean {
+  if (dispatchMeter(br, msg, type)) return true;
   switch (type) {
     case OFPT_PORT_MOD: {
       portMod(br, bodyReader(msg), version);
@@ -71,6 +73,8 @@ function portMod(br: OfBridge, r: Reader, version: number): void {
 /** Multipart types of-conn.ts does not answer; null when unknown. */
 export function multipartMore(br: OfBridge, type: number, body: Reader, version: number): Buffer[] | null {
   void version;
+  const meters = meterMultipart(br, type, body);
+  if (meters) return meters;
   if (type !== OFPMP_QUEUE) return null;
   const port = body.u32(), queue = body.u32();
   if (port !== OFPP_ANY && !knownPort(br, port)) throw new OfError(OFPET_QUEUE_OP_FAILED, OFPQOFC_BAD_PORT, `port ${port} does not exist`);

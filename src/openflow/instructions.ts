@@ -1,10 +1,12 @@
 // OpenFlow 1.1+ instructions <-> the swd action list, where goto_table,
-// write_metadata and clear_actions are actions at the list's end (as
-// ovs-ofctl writes them). Encoding: the leading actions as one
-// APPLY_ACTIONS, then the instructions in OVS's order (clear_actions,
-// write_metadata, goto_table). Decoding accepts each instruction at most
-// once, in any order, and returns them in that order; an instruction swd
-// does not have (write_actions, meter, experimenter) is OFPBIC_UNSUP_INST.
+// write_metadata and clear_actions are actions at the list's end and meter
+// one at its start (as ovs-ofctl writes them). Encoding: the meter (1.3 and
+// 1.4: an instruction; 1.5: an action, OFPAT15_METER), the other leading
+// actions as one APPLY_ACTIONS, then the instructions in OVS's order
+// (clear_actions, write_metadata, goto_table). Decoding accepts each
+// instruction at most once, in any order, and returns them in that order;
+// an instruction swd does not have (write_actions, experimenter) is
+// OFPBIC_UNSUP_INST, and 1.5's meter instruction OFPBIC_UNKNOWN_INST (OVS).
 
 import type { OfAction } from '../ofproto/actions.ts';
 import { Reader, Writer } from './buffer.ts';
@@ -20,9 +22,14 @@ export const OFPIT_METER = 6;
 
 const bad = (code: number, msg: string) => new OfError(OFPET_BAD_INSTRUCTION, code, msg);
 const INSTRUCTION_TYPES = new Set(['goto_table', 'write_metadata', 'clear_actions']);
+/** Before OpenFlow 1.5 meter is an instruction. */
+const meterIsInstruction = (ctx: ActionContext) => ctx.version < 6;
 
 export function encodeInstructions(w: Writer, acts: OfAction[], ctx: ActionContext): void {
-  const apply = acts.filter((a) => !INSTRUCTION_TYPES.has(a.type));
+  if (meterIsInstruction(ctx)) {
+    for (const a of acts) if (a.type === 'meter') w.u16(OFPIT_METER).u16(8).u32(a.meterId);
+  }
+  const apply = acts.filter((a) => !INSTRUCTION_TYPES.has(a.type) && !(a.type === 'meter' && meterIsInstruction(ctx)));
   if (apply.length) {
     const at = w.len;
     w.u16(OFPIT_APPLY_ACTIONS).u16(0).zeros(4);
@@ -43,7 +50,7 @@ export function encodeInstructions(w: Writer, acts: OfAction[], ctx: ActionConte
 /** Decode instructions filling `r`; `table` is the flow's table (goto_table must go forward). */
 export function decodeInstructions(r: Reader, ctx: ActionContext, table: number | null): OfAction[] {
   let apply: OfAction[] = [];
-  let clear: OfAction | null = null, meta: OfAction | null = null, gotoT: OfAction | null = null;
+  let clear: OfAction | null = null, meta: OfAction | null = null, gotoT: OfAction | null = null, meter: OfAction | null = null;
   const seen = new Set<number>();
   while (r.left > 0) {
     if (r.left < 4) throw bad(OFPBIC_BAD_LEN, 'instruction header truncated');
@@ -80,11 +87,16 @@ export function decodeInstructions(r: Reader, ctx: ActionContext, table: number 
       }
       case 0xffff:
         throw bad(OFPBIC_BAD_EXPERIMENTER, 'experimenter instruction');
-      case OFPIT_WRITE_ACTIONS: case OFPIT_METER:
+      case OFPIT_METER:
+        if (!meterIsInstruction(ctx)) throw bad(OFPBIC_UNKNOWN_INST, 'meter is an action in OpenFlow 1.5');
+        if (len !== 8) throw bad(OFPBIC_BAD_LEN, 'meter: length');
+        meter = { type: 'meter', meterId: b.u32() };
+        break;
+      case OFPIT_WRITE_ACTIONS:
         throw bad(OFPBIC_UNSUP_INST, `instruction ${type} is not supported by swd`);
       default:
         throw bad(OFPBIC_UNKNOWN_INST, `unknown instruction ${type}`);
     }
   }
-  return [...apply, ...(clear ? [clear] : []), ...(meta ? [meta] : []), ...(gotoT ? [gotoT] : [])];
+  return [...(meter ? [meter] : []), ...apply, ...(clear ? [clear] : []), ...(meta ? [meta] : []), ...(gotoT ? [gotoT] : [])];
 }

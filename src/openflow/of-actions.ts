@@ -33,6 +33,7 @@ export const OFPAT_SET_NW_TTL = 23;
 export const OFPAT_DEC_NW_TTL = 24;
 export const OFPAT_SET_FIELD = 25;
 export const OFPAT15_COPY_FIELD = 28;
+export const OFPAT15_METER = 29;
 export const OFPAT_EXPERIMENTER = 0xffff;
 
 /** What encoding needs to know besides the actions: the version and the flow's match. */
@@ -197,6 +198,11 @@ function encodeOne(w: Writer, a: OfAction, ctx: ActionContext, nested: NestedCod
       if (a.type === 'mod_vlan_vid') putSetField(w, 'dl_vlan', BigInt(a.vid));
       else putSetField(w, 'dl_vlan_pcp', BigInt(a.pcp));
       return;
+    case 'meter':
+      // OpenFlow 1.5's meter action; before it, instructions.ts writes the meter instruction.
+      if (ctx.version < 6) throw bad(OFPBAC_BAD_TYPE, 'meter is an instruction before OpenFlow 1.5');
+      w.u16(OFPAT15_METER).u16(8).u32(a.meterId);
+      return;
     case 'goto_table': case 'write_metadata': case 'clear_actions':
       throw bad(OFPBAC_BAD_TYPE, `${a.type} is an instruction, not an action`);
     default:
@@ -276,6 +282,10 @@ function decodeOne(r: Reader, nested: NestedCodec): OfAction {
       if ((nested.version ?? 4) < 6) throw bad(OFPBAC_BAD_TYPE, 'copy_field before OpenFlow 1.5');
       return decodeCopyFieldBody(b, nested);
     }
+    case OFPAT15_METER:
+      if ((nested.version ?? 4) < 6) throw bad(OFPBAC_BAD_TYPE, 'meter action before OpenFlow 1.5');
+      fixed(8);
+      return { type: 'meter', meterId: b.u32() };
     case OFPAT_EXPERIMENTER: {
       if (len < 16) throw bad(OFPBAC_BAD_LEN, 'experimenter action shorter than 16 bytes');
       const vendor = b.u32();

@@ -108,6 +108,24 @@ export function normGroups(lines: string[]): string[] {
   return [head, ...rows.map((l) => l.replace(/\bduration=[0-9.]+s/, 'duration=X')).sort((a, b) => id(a) - id(b))].filter((l) => l !== undefined);
 }
 
+/**
+ * [ofmeter] ovs-ofctl's dump-meters / meter-stats over the wire: meters
+ * sorted by id (OVS replies in hash order), blank lines dropped, durations
+ * masked. A meter's entry is its `meter=N` / `meter:N` line and the band
+ * lines after it.
+ */
+export function normMeterDump(lines: string[]): string[] {
+  const [head, ...rows] = lines.filter((l) => l.length > 0);
+  if (head === undefined) return [];
+  const entries: string[][] = [];
+  for (const l of normMeterStats(rows)) {
+    if (/^meter[=:]/.test(l) || entries.length === 0) entries.push([l]);
+    else entries[entries.length - 1].push(l);
+  }
+  const id = (e: string[]) => Number(/^meter[=:](\d+)/.exec(e[0])?.[1] ?? Number.MAX_SAFE_INTEGER);
+  return [head, ...entries.sort((a, b) => id(a) - id(b)).flat()];
+}
+
 /** meter-stats: durations masked. */
 export function normMeterStats(lines: string[]): string[] {
   return lines.map((l) => l.replace(/\bduration:[0-9.]+s/, 'duration:X'));

@@ -10,12 +10,12 @@
 //   > monitor-lines                         what it printed since, and stops it
 //
 // Output is normalised as dump-flows' (durations and ages), port addresses
-// are masked (each switch makes up its own), group dumps are sorted by id.
+// are masked (each switch makes up its own), group and meter dumps are sorted by id.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { normFlows, normGroups } from './normalise.ts';
+import { normFlows, normGroups, normMeterDump } from './normalise.ts';
 
 export interface Ran {
   code: number;
@@ -54,6 +54,7 @@ export function normOfctl(args: string[], lines: string[]): string[] {
   const sub = args.find((a, i) => !a.startsWith('-') && args[i - 1] !== '-O') ?? '';
   const masked = normFlows(lines).map((l) => l.replace(/\baddr:[0-9a-f:]{17}/, 'addr:X'));
   if (sub === 'dump-groups' || sub === 'dump-group-stats') return normGroups(masked);
+  if (sub === 'dump-meters' || sub === 'meter-stats') return normMeterDump(masked);
   return masked;
 }
 

@@ -159,6 +159,59 @@ describe('hostile OpenFlow peers', () => {
     });
   }
 
+  // [ofmeter] Malformed and refused meter mods and meter multipart requests: OVS 3.1's answers to the same bytes.
+  const band = '0001 0010 0000000a 00000000 00000000';
+  const meterMod = (body: string) => withLen(hex(`041d0000 00000040 ${body}`));
+  const meterCases: [string, () => Buffer, string][] = [
+    ['a truncated meter mod', () => meterMod(''), 'OFPBRC_BAD_LEN'],
+    ['a meter mod whose length is not a multiple of 8', () => meterMod(`0000 0002 00000006 ${band} 00000000`), 'OFPBRC_BAD_LEN'],
+    ['a meter band of 12 bytes', () => meterMod('0000 0002 00000006 0001 000c 0000000a 00000000 00000000'), 'OFPBRC_BAD_LEN'],
+    ['a meter band of 32 bytes', () => meterMod(`0000 0002 00000006 0001 0020 0000000a 00000000 00000000 ${'00'.repeat(16)}`), 'OFPBRC_BAD_LEN'],
+    ['bytes after the last meter band', () => meterMod(`0000 0002 00000006 ${band} 00000000 00000000`), 'OFPBRC_BAD_LEN'],
+    ['an unknown meter band type', () => meterMod('0000 0002 00000006 0005 0010 0000000a 00000000 00000000'), 'OFPMMFC_BAD_BAND'],
+    ['an experimenter meter band', () => meterMod('0000 0002 00000006 ffff 0010 0000000a 00000000 00000000'), 'OFPMMFC_BAD_BAND'],
+    ['a dscp_remark band (the datapath drops only)', () => meterMod('0000 0001 00000006 0002 0010 0000000a 00000000 01000000'), 'OFPMMFC_BAD_BAND'],
+    ['a good band, then a bad one', () => meterMod(`0000 0002 00000006 ${band} 0005 0010 0000000a 00000000 00000000`), 'OFPMMFC_BAD_BAND'],
+    ['too many bands (9)', () => meterMod(`0000 0002 00000006 ${`${band} `.repeat(9)}`), 'OFPMMFC_OUT_OF_BANDS'],
+    ['a meter without bands', () => meterMod('0000 0002 00000006'), 'OFPMMFC_OUT_OF_BANDS'],
+    ['an unknown meter mod command', () => meterMod(`0003 0002 00000006 ${band}`), 'OFPMMFC_BAD_COMMAND'],
+    ['kbps and pktps together', () => meterMod(`0000 0003 00000006 ${band}`), 'OFPMMFC_BAD_FLAGS'],
+    ['neither kbps nor pktps', () => meterMod(`0000 0000 00000006 ${band}`), 'OFPMMFC_BAD_FLAGS'],
+    ['an unknown meter flag', () => meterMod(`0000 0011 00000006 ${band}`), 'OFPMMFC_BAD_FLAGS'],
+    ['a band rate of 0', () => meterMod('0000 0002 00000006 0001 0010 00000000 00000000 00000000'), 'OFPMMFC_BAD_RATE'],
+    ['meter id 0', () => meterMod(`0000 0002 00000000 ${band}`), 'OFPMMFC_INVALID_METER'],
+    ['meter id all', () => meterMod(`0000 0002 ffffffff ${band}`), 'OFPMMFC_INVALID_METER'],
+    ['a meter id above OFPM13_MAX', () => meterMod(`0000 0002 ffff0001 ${band}`), 'OFPMMFC_INVALID_METER'],
+    ['a modify of a meter that does not exist', () => meterMod(`0001 0002 00000007 ${band}`), 'OFPMMFC_UNKNOWN_METER'],
+    ['a meter stats request of 4 bytes', () => encodeMultipartRequest(4, 0x41, 9, hex('00000001')), 'OFPBRC_BAD_LEN'],
+    ['a meter config request of 12 bytes', () => encodeMultipartRequest(4, 0x42, 10, hex('00000001 00000000 00000000')), 'OFPBRC_BAD_LEN'],
+    ['a meter features request with a body', () => encodeMultipartRequest(4, 0x43, 11, hex('00000000 00000000')), 'OFPBRC_BAD_LEN'],
+    ['meter stats of a meter that does not exist', () => encodeMultipartRequest(4, 0x44, 9, hex('00000063 00000000')), 'OFPMMFC_UNKNOWN_METER'],
+    ['the config of a meter that does not exist', () => encodeMultipartRequest(4, 0x45, 10, hex('00000063 00000000')), 'OFPMMFC_UNKNOWN_METER'],
+  ];
+
+  for (const [what, build, expected] of meterCases) {
+    it(`${what}: ${expected}, no meter or flow changed`, async () => {
+      const before = [flows(), swd.ok(['dump-meters', 'br0'])];
+      expect(await peer.errorFor(build())).toBe(expected);
+      expect([flows(), swd.ok(['dump-meters', 'br0'])]).toEqual(before);
+      expect(peer.closed).toBe(false);
+    });
+  }
+
+  it('a good meter mod applies, and adding it again is OFPMMFC_METER_EXISTS', async () => {
+    expect(await peer.errorFor(meterMod(`0000 0002 00000006 ${band}`))).toBe('none');
+    const meters = swd.ok(['dump-meters', 'br0']);
+    expect(meters).toEqual(['OFPST_METER_CONFIG reply (OF1.3) (xid=0x2):', 'meter=6 pktps bands=', 'type=drop rate=10']);
+    expect(await peer.errorFor(meterMod(`0000 0002 00000006 ${band}`))).toBe('OFPMMFC_METER_EXISTS');
+    // A delete of a meter that does not exist, or of meter 0, is no error.
+    expect(await peer.errorFor(meterMod('0002 0000 0000004d'))).toBe('none');
+    expect(await peer.errorFor(meterMod('0002 0000 00000000'))).toBe('none');
+    expect(swd.ok(['dump-meters', 'br0'])).toEqual(meters);
+    expect(await peer.errorFor(meterMod('0002 0000 00000006'))).toBe('none');
+    expect(swd.ok(['dump-meters', 'br0'])).toEqual(['OFPST_METER_CONFIG reply (OF1.3) (xid=0x2):']);
+  });
+
   it('a flow mod with one bad action among good ones adds nothing', async () => {
     const before = flows();
     const good = flowMod('priority=9,ip,actions=output:1,output:2');
