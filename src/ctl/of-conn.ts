@@ -36,6 +36,7 @@ import { bundleKind, Bundles } from './of-bundle.ts';
 import { handleNxMessage, type NxConnState } from './of-nx.ts';
 import { dispatchMore, multipartMore, packetIn2For } from './of-more.ts';
 import { NXPIF_NXT_PACKET_IN2 } from '../openflow/async-msgs.ts';
+import { COOKIE_NONE, type PacketInMeta } from '../ofproto/packet-in-table.ts';
 
 /** Input a peer may have outstanding before it is cut off (a few maximal messages). */
 export const MAX_PENDING = 4 * 0x10000;
@@ -208,10 +209,12 @@ export class OfConnection {
    * connmgr rules). A peer whose socket holds PIN_BACKLOG unsent bytes gets
    * none until it reads (counted in packetInsDropped).
    */
-  packetIn(ofInPort: number, packet: Uint8Array, reason = OFPR_ACTION, tableId = 0): void {
+  packetIn(ofInPort: number, packet: Uint8Array, reason = OFPR_ACTION, tableId = 0, meta?: PacketInMeta): void {
     if (this.version === 0 || this.closed) return;
     if ((this.version === OFP10_VERSION ? this.of10.config : this.config).missSendLen === 0 && this.kind.service) return;
     if (this.role === ROLE_SLAVE) return;
+    // controller(id=N) goes only to the connections that took that id (NXT_SET_CONTROLLER_ID).
+    if ((meta?.controllerId ?? 0) !== (this.of10.controllerId ?? 0)) return;
     if (reason === REASON_IMPLICIT_MISS) {
       if (this.version >= 4) return;
       reason = OFPR_NO_MATCH;
@@ -222,18 +225,20 @@ export class OfConnection {
       return;
     }
     this.stats.packetIns++;
-    const data = Buffer.from(packet);
+    // The whole packet, whatever controller(max_len=N) says: OVS 3.1 buffers nothing and sends it all too.
+    const totalLen = packet.length;
+    const data = Buffer.from(packet.buffer, packet.byteOffset, totalLen);
+    const cookie = meta?.cookie ?? COOKIE_NONE;
     // [ofwire] NXT_PACKET_IN2 when the peer asked for it (ovs-ofctl monitor -P nxt_packet_in2).
-    if (this.of10.packetInFormat === NXPIF_NXT_PACKET_IN2) return this.send(packetIn2For(this.version, ofInPort, data, reason, tableId));
+    if (this.of10.packetInFormat === NXPIF_NXT_PACKET_IN2) return this.send(packetIn2For(this.version, ofInPort, data, totalLen, reason, tableId, cookie, meta?.userdata ?? null));
     if (this.version === OFP10_VERSION) {
-      const w = startMsg(1, OFPT_PACKET_IN, 0).u32(OFP_NO_BUFFER).u16(data.length).u16(ofInPort).u8(reason).u8(0).bytes(data);
+      const w = startMsg(1, OFPT_PACKET_IN, 0).u32(OFP_NO_BUFFER).u16(totalLen).u16(ofInPort).u8(reason).u8(0).bytes(data);
       this.send(finishMsg(w));
       return;
     }
     const match = emptyMatch();
     setMatchWord(match, FK_IN_PORT, ofInPort, 0xffff);
-    // The rule's cookie is not carried up: "none" (all ones), as OpenFlow allows.
-    this.send(encodePacketIn(this.version, 0, { bufferId: OFP_NO_BUFFER, totalLen: data.length, reason, tableId, cookie: 0xffffffffffffffffn, match, packet: data }));
+    this.send(encodePacketIn(this.version, 0, { bufferId: OFP_NO_BUFFER, totalLen, reason, tableId, cookie, match, packet: data }));
   }
 
   private bundles: Bundles | null = null;

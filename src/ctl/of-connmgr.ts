@@ -13,6 +13,7 @@
 
 import type { Switch } from '../ofproto/switch.ts';
 import type { Bridge } from '../ofproto/bridge.ts';
+import type { PacketInMeta } from '../ofproto/packet-in-table.ts';
 import { OfBridge } from './of-bridge.ts';
 import { createController, DEFAULT_SETTINGS, PassiveController, type Controller, type ControllerLog, type ControllerSettings, type ControllerStatus } from './of-controller.ts';
 import type { OfConnection } from './of-conn.ts';
@@ -107,8 +108,8 @@ export class BridgeConnMgr {
     return this.mgmt.status(0).connections;
   }
 
-  packetIn(ofInPort: number, packet: Uint8Array, reason: number, table: number): void {
-    for (const c of this.connections()) c.packetIn(ofInPort, packet, reason, table);
+  packetIn(ofInPort: number, packet: Uint8Array, meta: PacketInMeta): void {
+    for (const c of this.connections()) c.packetIn(ofInPort, packet, meta.reason, meta.table, meta);
   }
 
   run(now: number): void {

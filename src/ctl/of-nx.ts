@@ -15,7 +15,11 @@ import type { OfBridge } from './of-bridge.ts';
 export interface NxConnState {
   /** NXPIF_STANDARD (the version's packet-in) or NXPIF_NXT_PACKET_IN2. */
   packetInFormat: number;
+  /** NXT_SET_CONTROLLER_ID: controller(id=N) actions reach only the connections with that id (0 by default). */
+  controllerId?: number;
 }
+
+const NXT_SET_CONTROLLER_ID = 20;
 
 /** Handle a Nicira message (OFPT_EXPERIMENTER / OFPT10_VENDOR); false when it is not one of these. */
 export function handleNxMessage(br: OfBridge, st: NxConnState, msg: Buffer): boolean {
@@ -29,6 +33,10 @@ export function handleNxMessage(br: OfBridge, st: NxConnState, msg: Buffer): boo
       st.packetInFormat = f;
       return true;
     }
+    case NXT_SET_CONTROLLER_ID:
+      r.skip(6);
+      st.controllerId = r.u16();
+      return true;
     case NXT_CT_FLUSH_ZONE:
       br.ctFlush(decodeCtFlushZone(r));
       return true;
