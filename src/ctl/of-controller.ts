@@ -19,7 +19,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { existsSync, unlinkSync, chmodSync } from 'node:fs';
 import type { OfBridge } from './of-bridge.ts';
-import { OfConnection, type OfConnLog } from './of-conn.ts';
+import { changesConfig, OfConnection, type OfConnLog } from './of-conn.ts';
 import { isActive, type OfTarget } from './of-target.ts';
 
 export type RconnState = 'VOID' | 'BACKOFF' | 'CONNECTING' | 'ACTIVE' | 'IDLE';
@@ -186,7 +186,7 @@ export class ActiveController implements Controller {
     }
     this.lastActivity = now;
     if (this.state === 'IDLE') this.transition('ACTIVE', now);
-    if (type === 0 || type === 9) this.onConfig();
+    if (changesConfig(type)) this.onConfig();
   }
 
   /** The connection failed or went away: back off (rconn.c disconnect()). */
@@ -297,7 +297,7 @@ export class PassiveController implements Controller {
     if (isActive(target)) throw new Error('not a passive target');
     const srv = createServer((sock) => {
       this.sockets.add(sock);
-      const conn = new OfConnection(sock, this.bridge(), this.log, { service: true, onMessage: (type) => (type === 0 || type === 9) && onConfig(), onMaster: (c) => onConfig(c) });
+      const conn = new OfConnection(sock, this.bridge(), this.log, { service: true, onMessage: (type) => changesConfig(type) && onConfig(), onMaster: (c) => onConfig(c) });
       this.conns.add(conn);
       sock.on('close', () => {
         this.conns.delete(conn);

@@ -183,18 +183,21 @@ export function isL4(ctx: Ctx): boolean {
 
 /**
  * What a packet-in says about why it was sent (travels as the userspace
- * action's userdata): OpenFlow reason << 8 | table. A rule with priority 0
- * and an empty match is the table-miss rule: its packets go up as
- * OFPR_NO_MATCH (0), others as OFPR_ACTION (1), unless controller(reason=)
- * names one.
+ * action's userdata, packet-in-table.ts): the OpenFlow reason, the table,
+ * the rule's cookie. A rule with priority 0 and an empty match is the
+ * table-miss rule: its controller action (reason action) is OVS's
+ * EXPLICIT_MISS; a miss without a rule the IMPLICIT_MISS; each connection
+ * turns these into its version's reason (openflow/async-config.ts).
  */
+export const PIN_EXPLICIT_MISS = 6;
 /** The packet-in reason of a table miss (OVS's OFPR_IMPLICIT_MISS): sent as no_match, to connections below OpenFlow 1.3 only. */
-export const PIN_IMPLICIT_MISS = 0x80;
+export const PIN_IMPLICIT_MISS = 7;
 
 export function packetInUserdata(ctx: Ctx, reason?: number, a?: Extract<OfAction, { type: 'controller' }>): number {
   const r = ctx.rule;
   const miss = !!r && r.priority === 0 && r.spec.match.mask.every((w) => w === 0);
-  const why = (reason ?? (miss ? 0 : 1)) & 0xff;
+  let why = (reason ?? 1) & 0xff;
+  if (why === 1 && miss) why = PIN_EXPLICIT_MISS;
   const low = (why << 8) | (ctx.table & 0xff);
   if (!ctx.br.packetIns) return low;
   const userdata = a?.userdata ? Buffer.from(a.userdata.replace(/\./g, ''), 'hex') : null;

@@ -5,8 +5,9 @@
 
 import { describe, expect, it } from 'vitest';
 import { parseFlow } from '../../src/ofproto/parse-flow.ts';
+import { formatMatch } from '../../src/ofproto/format-flow.ts';
 import { Reader } from '../../src/openflow/buffer.ts';
-import { decodePacketIn2Props, encodeFlowRemoved, encodePacketIn2, encodePortStatus, OFPRR_HARD_TIMEOUT, OFPRR_IDLE_TIMEOUT } from '../../src/openflow/async-msgs.ts';
+import { decodeFlowRemoved, decodePacketIn2Props, encodeFlowRemoved, encodePacketIn2, encodePortStatus, OFPRR_HARD_TIMEOUT, OFPRR_IDLE_TIMEOUT } from '../../src/openflow/async-msgs.ts';
 import { decodeCtFlush, decodeCtFlushZone } from '../../src/openflow/ct-flush.ts';
 import { OfError } from '../../src/openflow/errors.ts';
 import { OFPPR_MODIFY } from '../../src/openflow/switch-msgs.ts';
@@ -22,6 +23,28 @@ describe('asynchronous messages, byte for byte as OVS writes them', () => {
       80 00 01 05 00 00 00 01 00 98 96 80 00 3c 00 78
       00 00 00 00 00 12 d6 87 00 00 00 00 6f 68 ba 66
       00 01 00 0a 80 00 0c 02 10 09 00 00 00 00 00 00`).toString('hex'));
+  });
+
+  it('OFPT_FLOW_REMOVED (OF1.5): statistics as OXS, decoded and re-encoded byte for byte', () => {
+    const ovs = hex(`06 0b 00 80 00 00 00 02 01 00 00 00 11 00 22 00
+      00 00 00 00 00 00 00 01 00 01 00 2d 80 00 00 04
+      00 00 00 02 80 00 06 06 52 54 00 c3 00 89 80 00
+      0a 02 08 00 80 00 10 01 00 80 00 04 08 00 00 00
+      00 00 00 00 00 00 00 00 00 00 00 34 80 02 00 08
+      00 00 00 98 29 e6 ed c0 80 02 02 08 00 00 00 98
+      00 00 00 00 80 02 08 08 00 00 00 00 00 00 00 02
+      80 02 0a 08 00 00 00 00 00 00 00 80 00 00 00 00`);
+    // OVS prints: priority=0,ip,metadata=0,in_port=2,dl_dst=52:54:00:c3:00:89,nw_tos=0 reason=idle table_id=1 cookie:0x1 duration152.703s idle4352 hard8704 pkts2 bytes128
+    const fr = decodeFlowRemoved(ovs);
+    expect(formatMatch(fr.spec.match)).toBe('ip,metadata=0,in_port=2,dl_dst=52:54:00:c3:00:89,nw_tos=0');
+    expect([fr.reason, fr.spec.table, fr.spec.cookie, fr.durationSec, fr.durationNsec, fr.spec.idleTimeout, fr.spec.hardTimeout, fr.packetCount, fr.byteCount, fr.idleAgeSec])
+      .toEqual([OFPRR_IDLE_TIMEOUT, 1, 1n, 152, 703_000_000, 4352, 8704, 2n, 128n, 152]);
+    const again = encodeFlowRemoved(6, 2, fr);
+    expect(again.toString('hex')).toBe(ovs.toString('hex'));
+    // What swd (like OVS) sends: no idle time, 12 bytes less.
+    const spec = parseFlow('table=1,priority=0,cookie=0x1,idle_timeout=4352,hard_timeout=8704,ip,metadata=0,in_port=2,dl_dst=52:54:00:c3:00:89,nw_tos=0,actions=drop', 'add');
+    const sent = encodeFlowRemoved(6, 2, { spec, reason: OFPRR_IDLE_TIMEOUT, durationSec: 152, durationNsec: 703_000_000, packetCount: 2n, byteCount: 128n });
+    expect(sent.toString('hex')).toBe(['060b007000000002', ovs.subarray(8, 72).toString('hex'), '00000028', ovs.subarray(76, 88).toString('hex'), ovs.subarray(100, 124).toString('hex')].join(''));
   });
 
   it('NXT_FLOW_REMOVED (OF1.0 with NXM)', () => {
