@@ -19,6 +19,7 @@ import { createController, DEFAULT_SETTINGS, PassiveController, type Controller,
 import type { OfConnection } from './of-conn.ts';
 import { FailOpen, type FailMode } from './of-failmode.ts';
 import { parseTarget, TargetError, type OfTarget } from './of-target.ts';
+import { MGMT_PROBE_MS } from './of-probe.ts';
 
 /** A controller as the database keeps it. */
 const ROLE_MASTER = 2, ROLE_SLAVE = 3;
@@ -42,7 +43,8 @@ export class BridgeConnMgr {
     private readonly log: ControllerLog,
     private readonly onChange: () => void,
   ) {
-    this.mgmt = new PassiveController({ text: `punix:${mgmtPath}`, kind: 'punix', path: mgmtPath }, DEFAULT_SETTINGS, this.ofBridge, log, (master) => this.onConfig(master));
+    // [ofasync] OVS probes the .mgmt socket's connections every 60 s.
+    this.mgmt = new PassiveController({ text: `punix:${mgmtPath}`, kind: 'punix', path: mgmtPath }, { ...DEFAULT_SETTINGS, inactivityProbeMs: MGMT_PROBE_MS }, this.ofBridge, log, (master) => this.onConfig(master));
     this.failOpen = new FailOpen(name, log, () => this.flushFlows());
   }
 
@@ -113,6 +115,7 @@ export class BridgeConnMgr {
   }
 
   run(now: number): void {
+    this.mgmt.run(now);
     for (const c of this.controllers) c.run(now);
     this.refreshMiss();
     const br = this.bridge;
