@@ -90,6 +90,8 @@ export class OfConnection {
   readonly stats = { received: 0, errors: 0, packetIns: 0, packetInsDropped: 0 };
   /** The role a ROLE_REQUEST set (1 equal/"other", 2 master, 3 slave). */
   role = 1;
+  /** [ofasync] The generation id of this connection's last master/slave ROLE_REQUEST (all ones: none). */
+  generationId = 0xffffffffffffffffn;
 
   constructor(
     private readonly sock: Socket,
@@ -299,6 +301,7 @@ export class OfConnection {
       case OFPT_ROLE_REQUEST: {
         const r = decodeRole(msg);
         if (r.role !== 0) this.role = r.role;
+        if (r.role === 2 || r.role === 3) this.generationId = r.generationId;
         if (r.role === 2) this.kind.onMaster?.(this);
         return this.send(encodeRoleReply(v, xid, this.role, r.generationId));
       }

@@ -20,6 +20,7 @@ import type { OfConnection } from './of-conn.ts';
 import { FailOpen, type FailMode } from './of-failmode.ts';
 import { parseTarget, TargetError, type OfTarget } from './of-target.ts';
 import { MGMT_PROBE_MS } from './of-probe.ts';
+import { encodeRoleStatus, OFPCRR_PRIMARY_REQUEST } from '../openflow/async-msgs.ts';
 
 /** A controller as the database keeps it. */
 const ROLE_MASTER = 2, ROLE_SLAVE = 3;
@@ -125,9 +126,15 @@ export class BridgeConnMgr {
     if (br.failOpen !== was) this.revalidate(br);
   }
 
-  /** A connection's configuration changed; a new master demotes the other masters to slaves (as OVS's connmgr). */
+  /** A connection's configuration changed; a new master demotes the other masters to slaves, telling them (ROLE_STATUS), as OVS's connmgr. */
   private onConfig(master?: OfConnection): void {
-    if (master) for (const c of this.connections()) if (c !== master && c.role === ROLE_MASTER) c.role = ROLE_SLAVE;
+    if (!master) return this.refreshMiss();
+    for (const c of this.connections()) {
+      if (c === master || c.role !== ROLE_MASTER) continue;
+      c.role = ROLE_SLAVE;
+      // [ofasync] Told, as OVS tells it (OpenFlow 1.3+), with the new master's generation id.
+      c.sendAsync((v) => encodeRoleStatus(v, 0, ROLE_SLAVE, OFPCRR_PRIMARY_REQUEST, master.generationId));
+    }
     this.refreshMiss();
   }
 

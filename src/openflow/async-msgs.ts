@@ -149,3 +149,18 @@ export function decodePacketIn2Props(msg: Buffer): Map<number, Buffer> {
   }
   return out;
 }
+
+export const OFPCRR_PRIMARY_REQUEST = 0, OFPCRR_CONFIG = 1, OFPCRR_EXPERIMENTER = 2;
+const OFPT14_ROLE_STATUS = 30;
+const ONF_EXPERIMENTER_ID = 0x4f4e4600, ONFT_ROLE_STATUS = 1911;
+
+/**
+ * ROLE_STATUS (a connection's role changed without it asking: another became
+ * master): OpenFlow 1.4's OFPT_ROLE_STATUS, 1.3's ONF extension; none below 1.3.
+ */
+export function encodeRoleStatus(version: number, xid: number, role: number, reason: number, generationId: bigint): Buffer | null {
+  if (version < 4) return null;
+  const w = version >= 5 ? startMsg(version, OFPT14_ROLE_STATUS, xid) : startMsg(version, OFPT_EXPERIMENTER, xid).u32(ONF_EXPERIMENTER_ID).u32(ONFT_ROLE_STATUS);
+  w.u32(role).u8(reason).zeros(3).u64(generationId);
+  return finishMsg(w);
+}

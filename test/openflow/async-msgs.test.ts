@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseFlow } from '../../src/ofproto/parse-flow.ts';
 import { formatMatch } from '../../src/ofproto/format-flow.ts';
 import { Reader } from '../../src/openflow/buffer.ts';
-import { decodeFlowRemoved, decodePacketIn2Props, encodeFlowRemoved, encodePacketIn2, encodePortStatus, OFPRR_HARD_TIMEOUT, OFPRR_IDLE_TIMEOUT } from '../../src/openflow/async-msgs.ts';
+import { decodeFlowRemoved, decodePacketIn2Props, encodeFlowRemoved, encodeRoleStatus, OFPCRR_CONFIG, OFPCRR_EXPERIMENTER, encodePacketIn2, encodePortStatus, OFPRR_HARD_TIMEOUT, OFPRR_IDLE_TIMEOUT } from '../../src/openflow/async-msgs.ts';
 import { decodeCtFlush, decodeCtFlushZone } from '../../src/openflow/ct-flush.ts';
 import { OfError } from '../../src/openflow/errors.ts';
 import { OFPPR_MODIFY } from '../../src/openflow/switch-msgs.ts';
@@ -45,6 +45,13 @@ describe('asynchronous messages, byte for byte as OVS writes them', () => {
     const spec = parseFlow('table=1,priority=0,cookie=0x1,idle_timeout=4352,hard_timeout=8704,ip,metadata=0,in_port=2,dl_dst=52:54:00:c3:00:89,nw_tos=0,actions=drop', 'add');
     const sent = encodeFlowRemoved(6, 2, { spec, reason: OFPRR_IDLE_TIMEOUT, durationSec: 152, durationNsec: 703_000_000, packetCount: 2n, byteCount: 128n });
     expect(sent.toString('hex')).toBe(['060b007000000002', ovs.subarray(8, 72).toString('hex'), '00000028', ovs.subarray(76, 88).toString('hex'), ovs.subarray(100, 124).toString('hex')].join(''));
+  });
+
+  it('ROLE_STATUS: OpenFlow 1.4\'s and 1.3\'s ONF extension (role=primary generation_id=16 reason=configuration_changed); none below 1.3', () => {
+    expect(encodeRoleStatus(5, 0xa, 2, OFPCRR_CONFIG, 16n)!.toString('hex')).toBe(hex('05 1e 00 18 00 00 00 0a 00 00 00 02 01 00 00 00 00 00 00 00 00 00 00 10').toString('hex'));
+    expect(encodeRoleStatus(4, 0xa, 2, OFPCRR_EXPERIMENTER, 0xffffffffffffffffn)!.toString('hex'))
+      .toBe(hex('04 04 00 20 00 00 00 0a 4f 4e 46 00 00 00 07 77 00 00 00 02 02 00 00 00 ff ff ff ff ff ff ff ff').toString('hex'));
+    expect(encodeRoleStatus(1, 0, 3, 0, 0n)).toBe(null);
   });
 
   it('NXT_FLOW_REMOVED (OF1.0 with NXM)', () => {
