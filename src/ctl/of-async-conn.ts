@@ -4,6 +4,7 @@
 // Nicira's NXT_SET_ASYNC_CONFIG(2) go through of-nx.ts to the same setAsync.
 
 import { defaultFor, encodeGetAsyncReply, OFPT13_GET_ASYNC_REQUEST, OFPT13_SET_ASYNC } from '../openflow/async-config.ts';
+import { badLen } from '../openflow/errors.ts';
 import { setAsync, type NxConnState } from './of-nx.ts';
 
 /** Handle SET_ASYNC / GET_ASYNC_REQUEST; false when the message is neither. */
@@ -15,6 +16,7 @@ export function handleAsyncRequest(st: NxConnState, msg: Buffer, type: number, x
     return true;
   }
   if (type === OFPT13_GET_ASYNC_REQUEST) {
+    if (msg.length !== 8) throw badLen('get_async_request');
     send(encodeGetAsyncReply(version, xid, st.asyncCfg ?? defaultFor(version)));
     return true;
   }

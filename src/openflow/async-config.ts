@@ -100,7 +100,10 @@ function widen(c: { primary: number[]; secondary: number[] }, version: number): 
 
 /** Where a message's body starts: 8 (OFPT_*), 16 (Nicira). */
 function bodyAt(msg: Buffer): number {
-  return msg[1] === 4 && msg.readUInt32BE(8) === NX_EXPERIMENTER_ID ? 16 : 8;
+  if (msg.length < 8 || msg.readUInt16BE(2) > msg.length) throw badLen('set_async');
+  if (msg[1] !== 4) return 8;
+  if (msg.length < 16 || msg.readUInt32BE(8) !== NX_EXPERIMENTER_ID) throw badLen('set_async');
+  return 16;
 }
 
 /**

@@ -4,6 +4,7 @@
 // OFPACFC_INVALID, an unknown property OFPACFC_UNSUPPORTED), and OVS's
 // defaults per version.
 
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   decodeSetAsync, defaultAsyncConfig, encodeGetAsyncReply, encodeSetAsync, OAM_FLOW_REMOVED, OAM_PACKET_IN, OAM_PORT_STATUS,
@@ -70,5 +71,33 @@ describe('async config messages, as OVS reads and writes them', () => {
     expect(masks(defaultAsyncConfig(4))).toEqual([[NO_MATCH | ACTION | ACTION14 | EXPLICIT, 0], [0x7, 0x7], [0xf, 0]]);
     expect(masks(defaultAsyncConfig(5))[2]).toEqual([0x3f, 0]);
     expect([wireReason(6, 1), wireReason(6, 4), wireReason(7, 1), wireReason(3, 4), wireReason(3, 5)]).toEqual([1, 0, 0, 1, 3]);
+  });
+
+  it('random bytes and mutations of the vectors decode or fail with an OpenFlow error, never anything else', () => {
+    const vectors = [
+      hex('04 1c 00 20 00 00 00 00 00 00 10 05 00 00 10 07 00 00 00 03 00 00 00 07 00 00 00 00 00 00 00 03'),
+      hex('05 1c 00 38 00 00 00 02 00 00 00 08 00 00 00 05 00 01 00 08 00 00 00 02 00 02 00 08 00 00 00 02 00 03 00 08 00 00 00 05 00 04 00 08 00 00 00 1c 00 05 00 08 00 00 00 05'),
+      hex('01 04 00 28 00 00 00 00 00 00 23 20 00 00 00 13 00 00 10 05 00 00 10 07 00 00 00 03 00 00 00 07 00 00 00 00 00 00 00 03'),
+    ];
+    const mutated = fc.tuple(fc.constantFrom(...vectors), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.nat(64)).map(([v, flips, cut]) => {
+      const b = Buffer.from(v);
+      for (const [at, x] of flips) if (at % b.length >= 4) b[at % b.length] = x; // keep version and type
+      const out = b.subarray(0, Math.max(8, b.length - cut));
+      out.writeUInt16BE(out.length, 2);
+      return out;
+    });
+    const random = fc.uint8Array({ minLength: 8, maxLength: 80 }).map((a) => {
+      const b = Buffer.from(a);
+      b[0] = [1, 4, 5, 6][b[0] & 3];
+      b.writeUInt16BE(b.length, 2);
+      return b;
+    });
+    fc.assert(fc.property(fc.oneof(mutated, random), (msg) => {
+      try {
+        decodeSetAsync(msg, none);
+      } catch (e) {
+        if (!(e instanceof OfError)) throw e;
+      }
+    }), { numRuns: 2000 });
   });
 });

@@ -3,6 +3,7 @@
 // 1.0's NXT_FLOW_REMOVED), PORT_STATUS (1.4's port with properties),
 // NXT_PACKET_IN2 and NXT_CT_FLUSH_ZONE / NXT_CT_FLUSH.
 
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseFlow } from '../../src/ofproto/parse-flow.ts';
 import { formatMatch } from '../../src/ofproto/format-flow.ts';
@@ -45,6 +46,24 @@ describe('asynchronous messages, byte for byte as OVS writes them', () => {
     const spec = parseFlow('table=1,priority=0,cookie=0x1,idle_timeout=4352,hard_timeout=8704,ip,metadata=0,in_port=2,dl_dst=52:54:00:c3:00:89,nw_tos=0,actions=drop', 'add');
     const sent = encodeFlowRemoved(6, 2, { spec, reason: OFPRR_IDLE_TIMEOUT, durationSec: 152, durationNsec: 703_000_000, packetCount: 2n, byteCount: 128n });
     expect(sent.toString('hex')).toBe(['060b007000000002', ovs.subarray(8, 72).toString('hex'), '00000028', ovs.subarray(76, 88).toString('hex'), ovs.subarray(100, 124).toString('hex')].join(''));
+  });
+
+  it('mutations of the OF1.5 FLOW_REMOVED vector decode or fail with an OpenFlow error', () => {
+    const v = hex(`06 0b 00 80 00 00 00 02 01 00 00 00 11 00 22 00 00 00 00 00 00 00 00 01 00 01 00 2d 80 00 00 04
+      00 00 00 02 80 00 06 06 52 54 00 c3 00 89 80 00 0a 02 08 00 80 00 10 01 00 80 00 04 08 00 00 00
+      00 00 00 00 00 00 00 00 00 00 00 34 80 02 00 08 00 00 00 98 29 e6 ed c0 80 02 02 08 00 00 00 98
+      00 00 00 00 80 02 08 08 00 00 00 00 00 00 00 02 80 02 0a 08 00 00 00 00 00 00 00 80 00 00 00 00`);
+    fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 8, max: v.length - 1 }), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.nat(120), (flips, cut) => {
+      const b = Buffer.from(v);
+      for (const [at, x] of flips) b[at] = x;
+      const m = b.subarray(0, Math.max(8, b.length - cut));
+      m.writeUInt16BE(m.length, 2);
+      try {
+        decodeFlowRemoved(m);
+      } catch (e) {
+        if (!(e instanceof OfError)) throw e;
+      }
+    }), { numRuns: 2000 });
   });
 
   it('ROLE_STATUS: OpenFlow 1.4\'s and 1.3\'s ONF extension (role=primary generation_id=16 reason=configuration_changed); none below 1.3', () => {
