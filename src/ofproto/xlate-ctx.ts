@@ -106,6 +106,10 @@ export class Ctx {
   readonly rules: Rule[] = [];
   /** The rule whose actions are being translated (OVS's ctx->rule; its cookie goes with packet-ins). */
   rule: Rule | null = null;
+  /** Where a plain output to the controller happens (its packet-in reason): a packet-out, a group bucket (depth), the action set. */
+  inPacketOut = false;
+  inGroup = 0;
+  inActionSet = false;
   readonly groups: GroupHit[] = [];
   depth = 0;
   resubmits = 0;
@@ -193,10 +197,18 @@ export const PIN_EXPLICIT_MISS = 6;
 /** The packet-in reason of a table miss (OVS's OFPR_IMPLICIT_MISS): sent as no_match, to connections below OpenFlow 1.3 only. */
 export const PIN_IMPLICIT_MISS = 7;
 
+/**
+ * The reason of a plain output to the controller (`controller`, `output:CONTROLLER`),
+ * as OVS: packet_out, group or action_set by where it happens, else action.
+ */
+export function outputReason(ctx: Ctx): number {
+  return ctx.inPacketOut ? 5 : ctx.inGroup > 0 ? 4 : ctx.inActionSet ? 3 : 1;
+}
+
 export function packetInUserdata(ctx: Ctx, reason?: number, a?: Extract<OfAction, { type: 'controller' }>): number {
   const r = ctx.rule;
   const miss = !!r && r.priority === 0 && r.spec.match.mask.every((w) => w === 0);
-  let why = (reason ?? 1) & 0xff;
+  let why = (reason ?? outputReason(ctx)) & 0xff;
   if (why === 1 && miss) why = PIN_EXPLICIT_MISS;
   const low = (why << 8) | (ctx.table & 0xff);
   if (!ctx.br.packetIns) return low;

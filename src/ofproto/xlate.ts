@@ -106,6 +106,7 @@ export function xlateActions(br: XBridge, key: Uint32Array, ofInPort: number, ac
   ctx.learn = false;
   ctx.flow[FK_IN_PORT] = ofInPort;
   ctx.packetInPort = ofInPort;
+  ctx.inPacketOut = true;
   executeActions(ctx, actions);
   return finish(ctx);
 }
@@ -155,6 +156,10 @@ function lookupAndExecute(ctx: Ctx, table: number, mayPacketIn = false): void {
   ctx.table = saveTable;
 }
 
+function isPlainController(a: Extract<OfAction, { type: 'controller' }>): boolean {
+  return a.id === undefined && a.userdata === undefined && !a.pause && a.meterId === undefined;
+}
+
 function cookieSuffix(rule: Rule): string {
   return rule.spec.cookie !== 0n ? `, cookie 0x${rule.spec.cookie.toString(16)}` : '';
 }
@@ -184,7 +189,8 @@ function executeAction(ctx: Ctx, a: OfAction): void {
     }
     case 'controller':
       commitChanges(ctx);
-      ctx.out.push(dp.userspace('controller', packetInUserdata(ctx, a.reason === undefined ? undefined : CONTROLLER_REASONS.indexOf(a.reason), a)));
+      // A plain `controller` is OVS's output:CONTROLLER, whose reason depends on where it runs (outputReason).
+      ctx.out.push(dp.userspace('controller', packetInUserdata(ctx, a.reason === undefined ? (isPlainController(a) ? undefined : 1) : CONTROLLER_REASONS.indexOf(a.reason), a)));
       ctx.br.onControllerPacket?.();
       return;
     case 'resubmit': {
