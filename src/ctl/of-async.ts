@@ -3,7 +3,9 @@
 // told by Bridge.onRuleRemoved) and PORT_STATUS when a port is added,
 // deleted or changes state (found by comparing the bridge's ports at each
 // sync: after every change and on the switch's tick). Each goes to every
-// connection of the bridge, in that connection's version.
+// connection of the bridge whose async config takes it (of-conn.ts
+// receives: role, SET_ASYNC masks, a service connection's miss_send_len),
+// in that connection's version.
 
 import type { Bridge } from '../ofproto/bridge.ts';
 import type { Rule } from '../ofproto/rule.ts';
@@ -11,9 +13,9 @@ import type { Switch } from '../ofproto/switch.ts';
 import { encodeFlowRemoved, encodePortStatus } from '../openflow/async-msgs.ts';
 import { OFPPR_ADD, OFPPR_DELETE, OFPPR_MODIFY, type PortDesc } from '../openflow/switch-msgs.ts';
 import { OfBridge } from './of-bridge.ts';
+import { OAM_FLOW_REMOVED, OAM_PORT_STATUS } from '../openflow/async-config.ts';
 import type { OfConnection } from './of-conn.ts';
 
-const OFP15_VERSION = 6;
 
 export class OfAsync {
   /** Per bridge: its ports as last announced, by OpenFlow port number. */
@@ -57,7 +59,7 @@ export class OfAsync {
     const now = this.descs(name);
     this.ports.set(name, now);
     const send = (reason: number, p: PortDesc) => {
-      for (const c of this.conns(name)) c.sendAsync((v) => encodePortStatus(v, 0, reason, p));
+      for (const c of this.conns(name)) c.sendAsync((v) => encodePortStatus(v, 0, reason, p), OAM_PORT_STATUS, reason);
     };
     for (const [no, p] of before) if (!now.has(no)) send(OFPPR_DELETE, p);
     for (const [no, p] of now) {
@@ -71,7 +73,6 @@ export class OfAsync {
     if (!r.spec.flags.includes('send_flow_rem')) return;
     const ms = Math.max(0, Date.now() - r.createdMs);
     const fr = { spec: r.spec, reason, durationSec: Math.floor(ms / 1000), durationNsec: (ms % 1000) * 1_000_000, packetCount: BigInt(r.nPackets), byteCount: BigInt(r.nBytes) };
-    // OpenFlow 1.5's flow-removed carries OXS statistics: not sent yet.
-    for (const c of this.conns(name)) c.sendAsync((v) => (v >= OFP15_VERSION ? null : encodeFlowRemoved(v, 0, fr)));
+    for (const c of this.conns(name)) c.sendAsync((v) => encodeFlowRemoved(v, 0, fr), OAM_FLOW_REMOVED, reason);
   }
 }

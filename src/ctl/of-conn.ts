@@ -36,6 +36,9 @@ import { bundleKind, Bundles } from './of-bundle.ts';
 import { handleNxMessage, type NxConnState } from './of-nx.ts';
 import { dispatchMore, multipartMore, packetIn2For } from './of-more.ts';
 import { NXPIF_NXT_PACKET_IN2 } from '../openflow/async-msgs.ts';
+import { COOKIE_NONE, type PacketInMeta } from '../ofproto/packet-in-table.ts';
+import { defaultFor, OAM_PACKET_IN, OFPR_IMPLICIT_MISS, receivesAsync, wireReason } from '../openflow/async-config.ts';
+import { handleAsyncRequest } from './of-async-conn.ts';
 
 /** Input a peer may have outstanding before it is cut off (a few maximal messages). */
 export const MAX_PENDING = 4 * 0x10000;
@@ -45,9 +48,6 @@ export const MAX_UNREAD = 16 * 1024 * 1024;
 // ---- connection kinds (of-controller.ts, of-listener.ts) --------------------
 /** Controller-bound packets a peer may leave unsent in its socket before more are dropped (counted). */
 export const PIN_BACKLOG = 1024 * 1024;
-/** OVS's OFPR_IMPLICIT_MISS as ofproto sends it up (xlate-ctx.ts PIN_IMPLICIT_MISS). */
-const REASON_IMPLICIT_MISS = 0x80;
-const OFPR_NO_MATCH = 0;
 const ROLE_SLAVE = 3;
 /** The most packet bytes a packet-in carries (its 16-bit length holds header, match and data). */
 const PIN_MAX_DATA = 0xffff - 512;
@@ -66,6 +66,15 @@ export interface OfConnKind {
 }
 // ------------------------------------------------------------------------------
 
+/**
+ * Messages after which the connection manager looks again at what the
+ * connection wants (table misses): HELLO, SET_CONFIG, ROLE_REQUEST,
+ * SET_ASYNC, and Nicira's (controller id, async config).
+ */
+export function changesConfig(type: number): boolean {
+  return type === 0 || type === 9 || type === 24 || type === 28 || type === 4;
+}
+
 export interface OfConnLog {
   warn(obj: object, msg: string): void;
   debug(obj: object, msg: string): void;
@@ -81,6 +90,8 @@ export class OfConnection {
   readonly stats = { received: 0, errors: 0, packetIns: 0, packetInsDropped: 0 };
   /** The role a ROLE_REQUEST set (1 equal/"other", 2 master, 3 slave). */
   role = 1;
+  /** [ofasync] The generation id of this connection's last master/slave ROLE_REQUEST (all ones: none). */
+  generationId = 0xffffffffffffffffn;
 
   constructor(
     private readonly sock: Socket,
@@ -89,6 +100,12 @@ export class OfConnection {
     private readonly kind: OfConnKind = {},
   ) {
     if (kind.service) this.config.missSendLen = this.of10.config.missSendLen = 0;
+    // [ofasync] A service connection that sets its async config gets messages from then on (OVS: miss_send_len 128).
+    this.of10.onSetAsync = () => {
+      if (!this.kind.service) return;
+      if (this.config.missSendLen === 0) this.config.missSendLen = 128;
+      if (this.of10.config.missSendLen === 0) this.of10.config.missSendLen = 128;
+    };
     sock.on('data', (d: Buffer) => this.onData(d));
     sock.on('error', () => this.close());
     sock.on('close', () => (this.closed = true));
@@ -184,16 +201,28 @@ export class OfConnection {
   }
 
   /** [ofwire] Send an asynchronous message built for this peer's version (null: nothing for it). */
-  sendAsync(build: (version: number, nx: NxConnState) => Buffer | null): void {
+  sendAsync(build: (version: number, nx: NxConnState) => Buffer | null, type?: number, reason?: number): void {
     if (this.version === 0 || this.closed) return;
+    if (type !== undefined && !this.receives(type, reason ?? 0)) return;
     const b = build(this.version, this.of10);
     if (b) this.send(b);
   }
 
   /** Below OpenFlow 1.3 a table miss is a packet-in: true when this peer would take one (of-connmgr.ts). */
   get wantsPacketInOnMiss(): boolean {
-    if (this.closed || this.version === 0 || this.version >= 4 || this.role === ROLE_SLAVE) return false;
-    return !this.kind.service || (this.version === OFP10_VERSION ? this.of10.config : this.config).missSendLen > 0;
+    return (this.of10.controllerId ?? 0) === 0 && this.receives(OAM_PACKET_IN, OFPR_IMPLICIT_MISS);
+  }
+
+  /**
+   * [ofasync] Whether this peer gets an asynchronous message of `type` for
+   * `reason` (OVS's ofconn_receives_async_msg): a service connection none
+   * until it sets a miss_send_len, else as its async config (SET_ASYNC, or
+   * OVS's default for its version) says for its role (a slave's secondary masks).
+   */
+  receives(type: number, reason: number): boolean {
+    if (this.version === 0 || this.closed) return false;
+    if (this.kind.service && (this.version === OFP10_VERSION ? this.of10.config : this.config).missSendLen === 0) return false;
+    return receivesAsync(this.of10.asyncCfg ?? defaultFor(this.version), this.role === ROLE_SLAVE, type, reason);
   }
 
   /** An inactivity probe (of-controller.ts). */
@@ -203,37 +232,36 @@ export class OfConnection {
 
   /**
    * Send a packet-in (the controller action, or a table miss) to this peer,
-   * in its version, unless it does not want it: a service connection without
-   * miss_send_len, a slave, or an implicit table miss on OpenFlow 1.3+ (OVS's
-   * connmgr rules). A peer whose socket holds PIN_BACKLOG unsent bytes gets
+   * in its version, unless it does not want it (`receives`: a service
+   * connection without miss_send_len, a slave, an implicit table miss on
+   * OpenFlow 1.3+, a reason SET_ASYNC masked out: OVS's connmgr rules). A peer whose socket holds PIN_BACKLOG unsent bytes gets
    * none until it reads (counted in packetInsDropped).
    */
-  packetIn(ofInPort: number, packet: Uint8Array, reason = OFPR_ACTION, tableId = 0): void {
-    if (this.version === 0 || this.closed) return;
-    if ((this.version === OFP10_VERSION ? this.of10.config : this.config).missSendLen === 0 && this.kind.service) return;
-    if (this.role === ROLE_SLAVE) return;
-    if (reason === REASON_IMPLICIT_MISS) {
-      if (this.version >= 4) return;
-      reason = OFPR_NO_MATCH;
-    }
+  packetIn(ofInPort: number, packet: Uint8Array, reason = OFPR_ACTION, tableId = 0, meta?: PacketInMeta): void {
+    // controller(id=N) goes only to the connections that took that id (NXT_SET_CONTROLLER_ID).
+    if ((meta?.controllerId ?? 0) !== (this.of10.controllerId ?? 0)) return;
+    if (!this.receives(OAM_PACKET_IN, reason)) return;
+    reason = wireReason(reason, this.version);
     // A packet-in must fit one message (a GSO super-packet does not): dropped, counted.
     if (this.sock.writableLength > PIN_BACKLOG || packet.length > PIN_MAX_DATA) {
       this.stats.packetInsDropped++;
       return;
     }
     this.stats.packetIns++;
-    const data = Buffer.from(packet);
+    // The whole packet, whatever controller(max_len=N) says: OVS 3.1 buffers nothing and sends it all too.
+    const totalLen = packet.length;
+    const data = Buffer.from(packet.buffer, packet.byteOffset, totalLen);
+    const cookie = meta?.cookie ?? COOKIE_NONE;
     // [ofwire] NXT_PACKET_IN2 when the peer asked for it (ovs-ofctl monitor -P nxt_packet_in2).
-    if (this.of10.packetInFormat === NXPIF_NXT_PACKET_IN2) return this.send(packetIn2For(this.version, ofInPort, data, reason, tableId));
+    if (this.of10.packetInFormat === NXPIF_NXT_PACKET_IN2) return this.send(packetIn2For(this.version, ofInPort, data, totalLen, reason, tableId, cookie, meta?.userdata ?? null));
     if (this.version === OFP10_VERSION) {
-      const w = startMsg(1, OFPT_PACKET_IN, 0).u32(OFP_NO_BUFFER).u16(data.length).u16(ofInPort).u8(reason).u8(0).bytes(data);
+      const w = startMsg(1, OFPT_PACKET_IN, 0).u32(OFP_NO_BUFFER).u16(totalLen).u16(ofInPort).u8(reason).u8(0).bytes(data);
       this.send(finishMsg(w));
       return;
     }
     const match = emptyMatch();
     setMatchWord(match, FK_IN_PORT, ofInPort, 0xffff);
-    // The rule's cookie is not carried up: "none" (all ones), as OpenFlow allows.
-    this.send(encodePacketIn(this.version, 0, { bufferId: OFP_NO_BUFFER, totalLen: data.length, reason, tableId, cookie: 0xffffffffffffffffn, match, packet: data }));
+    this.send(encodePacketIn(this.version, 0, { bufferId: OFP_NO_BUFFER, totalLen, reason, tableId, cookie, match, packet: data }));
   }
 
   private bundles: Bundles | null = null;
@@ -273,6 +301,7 @@ export class OfConnection {
       case OFPT_ROLE_REQUEST: {
         const r = decodeRole(msg);
         if (r.role !== 0) this.role = r.role;
+        if (r.role === 2 || r.role === 3) this.generationId = r.generationId;
         if (r.role === 2) this.kind.onMaster?.(this);
         return this.send(encodeRoleReply(v, xid, this.role, r.generationId));
       }
@@ -290,6 +319,8 @@ export class OfConnection {
       case OFPT_MULTIPART_REQUEST:
         return this.multipart(msg, xid);
       default:
+        // [ofasync] SET_ASYNC / GET_ASYNC_REQUEST: of-async-conn.ts.
+        if (handleAsyncRequest(this.of10, msg, type, xid, (b) => this.send(b))) return;
         // [ofwire] PORT_MOD, QUEUE_GET_CONFIG, ...: of-more.ts.
         if (dispatchMore(this.br, msg, type, xid, v, (b) => this.send(b))) return;
         throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_TYPE, `message type ${type} is not supported`);

@@ -13,11 +13,14 @@
 
 import type { Switch } from '../ofproto/switch.ts';
 import type { Bridge } from '../ofproto/bridge.ts';
+import type { PacketInMeta } from '../ofproto/packet-in-table.ts';
 import { OfBridge } from './of-bridge.ts';
 import { createController, DEFAULT_SETTINGS, PassiveController, type Controller, type ControllerLog, type ControllerSettings, type ControllerStatus } from './of-controller.ts';
 import type { OfConnection } from './of-conn.ts';
 import { FailOpen, type FailMode } from './of-failmode.ts';
 import { parseTarget, TargetError, type OfTarget } from './of-target.ts';
+import { MGMT_PROBE_MS } from './of-probe.ts';
+import { encodeRoleStatus, OFPCRR_PRIMARY_REQUEST } from '../openflow/async-msgs.ts';
 
 /** A controller as the database keeps it. */
 const ROLE_MASTER = 2, ROLE_SLAVE = 3;
@@ -41,7 +44,8 @@ export class BridgeConnMgr {
     private readonly log: ControllerLog,
     private readonly onChange: () => void,
   ) {
-    this.mgmt = new PassiveController({ text: `punix:${mgmtPath}`, kind: 'punix', path: mgmtPath }, DEFAULT_SETTINGS, this.ofBridge, log, (master) => this.onConfig(master));
+    // [ofasync] OVS probes the .mgmt socket's connections every 60 s.
+    this.mgmt = new PassiveController({ text: `punix:${mgmtPath}`, kind: 'punix', path: mgmtPath }, { ...DEFAULT_SETTINGS, inactivityProbeMs: MGMT_PROBE_MS }, this.ofBridge, log, (master) => this.onConfig(master));
     this.failOpen = new FailOpen(name, log, () => this.flushFlows());
   }
 
@@ -107,11 +111,12 @@ export class BridgeConnMgr {
     return this.mgmt.status(0).connections;
   }
 
-  packetIn(ofInPort: number, packet: Uint8Array, reason: number, table: number): void {
-    for (const c of this.connections()) c.packetIn(ofInPort, packet, reason, table);
+  packetIn(ofInPort: number, packet: Uint8Array, meta: PacketInMeta): void {
+    for (const c of this.connections()) c.packetIn(ofInPort, packet, meta.reason, meta.table, meta);
   }
 
   run(now: number): void {
+    this.mgmt.run(now);
     for (const c of this.controllers) c.run(now);
     this.refreshMiss();
     const br = this.bridge;
@@ -121,9 +126,15 @@ export class BridgeConnMgr {
     if (br.failOpen !== was) this.revalidate(br);
   }
 
-  /** A connection's configuration changed; a new master demotes the other masters to slaves (as OVS's connmgr). */
+  /** A connection's configuration changed; a new master demotes the other masters to slaves, telling them (ROLE_STATUS), as OVS's connmgr. */
   private onConfig(master?: OfConnection): void {
-    if (master) for (const c of this.connections()) if (c !== master && c.role === ROLE_MASTER) c.role = ROLE_SLAVE;
+    if (!master) return this.refreshMiss();
+    for (const c of this.connections()) {
+      if (c === master || c.role !== ROLE_MASTER) continue;
+      c.role = ROLE_SLAVE;
+      // [ofasync] Told, as OVS tells it (OpenFlow 1.3+), with the new master's generation id.
+      c.sendAsync((v) => encodeRoleStatus(v, 0, ROLE_SLAVE, OFPCRR_PRIMARY_REQUEST, master.generationId));
+    }
     this.refreshMiss();
   }
 

@@ -1,7 +1,8 @@
 // One controller of a bridge, as OVS's connmgr keeps one: an active target
 // (tcp:/unix:) is a reliable connection with OVS's rconn states and timing
 // (lib/rconn.c), a passive one (ptcp:/punix:) a listener whose accepted
-// connections are service connections.
+// connections are service connections, each probed after the controller's
+// inactivity probe interval and dropped when it does not answer (of-probe.ts).
 //
 // rconn, in short. BACKOFF waits `backoff` ms, then CONNECTING opens the
 // socket (given max(1 s, backoff) to complete); ACTIVE once connected; after
@@ -19,8 +20,9 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { existsSync, unlinkSync, chmodSync } from 'node:fs';
 import type { OfBridge } from './of-bridge.ts';
-import { OfConnection, type OfConnLog } from './of-conn.ts';
+import { changesConfig, OfConnection, type OfConnLog } from './of-conn.ts';
 import { isActive, type OfTarget } from './of-target.ts';
+import { InactivityProbe } from './of-probe.ts';
 
 export type RconnState = 'VOID' | 'BACKOFF' | 'CONNECTING' | 'ACTIVE' | 'IDLE';
 
@@ -186,7 +188,7 @@ export class ActiveController implements Controller {
     }
     this.lastActivity = now;
     if (this.state === 'IDLE') this.transition('ACTIVE', now);
-    if (type === 0 || type === 9) this.onConfig();
+    if (changesConfig(type)) this.onConfig();
   }
 
   /** The connection failed or went away: back off (rconn.c disconnect()). */
@@ -282,6 +284,7 @@ export class PassiveController implements Controller {
   private readonly server: Server;
   private readonly conns = new Set<OfConnection>();
   private readonly sockets = new Set<Socket>();
+  private readonly probes = new Map<OfConnection, { probe: InactivityProbe; name: string }>();
   private listening = false;
   private error: string | null = null;
   readonly admitted = false;
@@ -293,14 +296,26 @@ export class PassiveController implements Controller {
     private readonly bridge: () => OfBridge,
     private readonly log: ControllerLog,
     onConfig: (master?: OfConnection) => void = () => {},
+    private readonly now: () => number = Date.now,
   ) {
     if (isActive(target)) throw new Error('not a passive target');
     const srv = createServer((sock) => {
       this.sockets.add(sock);
-      const conn = new OfConnection(sock, this.bridge(), this.log, { service: true, onMessage: (type) => (type === 0 || type === 9) && onConfig(), onMaster: (c) => onConfig(c) });
+      // [ofasync] Each accepted connection is probed as OVS's rconn probes one it did not make (of-probe.ts).
+      const probe = new InactivityProbe(settings.inactivityProbeMs, this.now());
+      const conn = new OfConnection(sock, this.bridge(), this.log, {
+        service: true,
+        onMessage: (type) => {
+          probe.activity(this.now());
+          if (changesConfig(type)) onConfig();
+        },
+        onMaster: (c) => onConfig(c),
+      });
       this.conns.add(conn);
+      this.probes.set(conn, { probe, name: sock.remoteAddress ? `tcp:${sock.remoteAddress}:${sock.remotePort}` : target.text });
       sock.on('close', () => {
         this.conns.delete(conn);
+        this.probes.delete(conn);
         this.sockets.delete(sock);
       });
     });
@@ -337,7 +352,21 @@ export class PassiveController implements Controller {
     return a && typeof a === 'object' ? a.port : null;
   }
 
-  run(): void {}
+  /** [ofasync] Probe idle peers; drop those that did not answer. */
+  run(now: number = this.now()): void {
+    for (const [conn, p] of this.probes) {
+      const due = p.probe.run(now);
+      if (due === 'probe') {
+        this.log.debug({ controller: this.target.text, peer: p.name }, `${this.bridge().name}<->${p.name}: idle, sending inactivity probe`);
+        conn.sendEchoRequest();
+      } else if (due === 'drop') {
+        const secs = p.probe.idleSeconds(now);
+        this.log.error({ controller: this.target.text, peer: p.name }, `${this.bridge().name}<->${p.name}: no response to inactivity probe after ${secs.toFixed(secs < 10 ? 1 : 0)} seconds, disconnecting`);
+        this.probes.delete(conn);
+        conn.close();
+      }
+    }
+  }
 
   *connections(): Iterable<OfConnection> {
     for (const c of this.conns) if (c.negotiated) yield c;

@@ -15,6 +15,7 @@ import { BridgeConnMgr, type ControllerConfig } from './of-connmgr.ts';
 import type { FailMode } from './of-failmode.ts';
 import type { SavedConfig } from './db.ts';
 import { OfAsync } from './of-async.ts';
+import { bareMeta } from '../ofproto/packet-in-table.ts';
 
 export const MGMT_SUFFIX = '.mgmt';
 
@@ -40,7 +41,7 @@ export class OpenFlowListeners {
       for (const br of sw.bridges.values()) {
         const port = br.portsByDp.get(dpInPort);
         if (!port) continue;
-        this.bridges.get(br.name)?.packetIn(port.ofport, packet, userdata >> 8, userdata & 0xff);
+        this.bridges.get(br.name)?.packetIn(port.ofport, packet, br.packetIns.lookup(userdata) ?? bareMeta(userdata));
         return;
       }
     };

@@ -82,11 +82,11 @@ export function multipartMore(br: OfBridge, type: number, body: Reader, version:
   return [];
 }
 
-/** A packet-in as NXT_PACKET_IN2 (in_port in its metadata; swd does not carry the rule's cookie up). */
-export function packetIn2For(version: number, ofInPort: number, packet: Buffer, reason: number, tableId: number): Buffer {
+/** A packet-in as NXT_PACKET_IN2 (in_port in its metadata; the rule's cookie; the controller action's userdata). */
+export function packetIn2For(version: number, ofInPort: number, packet: Buffer, totalLen: number, reason: number, tableId: number, cookie: bigint, userdata: Buffer | null): Buffer {
   const metadata = emptyMatch();
   setMatchWord(metadata, FK_IN_PORT, ofInPort, 0xffff);
-  return encodePacketIn2(version, 0, { packet, totalLen: packet.length, tableId, cookie: 0xffffffffffffffffn, reason, metadata });
+  return encodePacketIn2(version, 0, { packet, totalLen, tableId, cookie, reason, metadata, ...(userdata ? { userdata } : {}) });
 }
 
 export { portToOf11 };

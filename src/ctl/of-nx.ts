@@ -10,12 +10,27 @@ import { NXPIF_NXT_PACKET_IN2, NXPIF_STANDARD, NXT_SET_PACKET_IN_FORMAT } from '
 import { badLen, OFPBRC_EPERM, OFPET_BAD_REQUEST, OfError } from '../openflow/errors.ts';
 import { NX_EXPERIMENTER_ID } from '../openflow/oxm.ts';
 import type { OfBridge } from './of-bridge.ts';
+import { decodeSetAsync, defaultFor, NXT_SET_ASYNC_CONFIG, NXT_SET_ASYNC_CONFIG2, type AsyncConfig } from '../openflow/async-config.ts';
+
+/** [ofasync] Apply a SET_ASYNC (OpenFlow's or Nicira's): all or nothing. */
+export function setAsync(st: NxConnState, msg: Buffer): void {
+  st.asyncCfg = decodeSetAsync(msg, st.asyncCfg ?? defaultFor(msg[0]));
+  st.onSetAsync?.();
+}
 
 /** What a connection chose through Nicira messages. */
 export interface NxConnState {
   /** NXPIF_STANDARD (the version's packet-in) or NXPIF_NXT_PACKET_IN2. */
   packetInFormat: number;
+  /** NXT_SET_CONTROLLER_ID: controller(id=N) actions reach only the connections with that id (0 by default). */
+  controllerId?: number;
+  /** [ofasync] The async config SET_ASYNC gave (null/absent: OVS's default for the version). */
+  asyncCfg?: AsyncConfig | null;
+  /** Told after each SET_ASYNC (a service connection then gets a miss_send_len). */
+  onSetAsync?: () => void;
 }
+
+const NXT_SET_CONTROLLER_ID = 20;
 
 /** Handle a Nicira message (OFPT_EXPERIMENTER / OFPT10_VENDOR); false when it is not one of these. */
 export function handleNxMessage(br: OfBridge, st: NxConnState, msg: Buffer): boolean {
@@ -29,6 +44,14 @@ export function handleNxMessage(br: OfBridge, st: NxConnState, msg: Buffer): boo
       st.packetInFormat = f;
       return true;
     }
+    case NXT_SET_CONTROLLER_ID:
+      r.skip(6);
+      st.controllerId = r.u16();
+      return true;
+    case NXT_SET_ASYNC_CONFIG:
+    case NXT_SET_ASYNC_CONFIG2:
+      setAsync(st, msg);
+      return true;
     case NXT_CT_FLUSH_ZONE:
       br.ctFlush(decodeCtFlushZone(r));
       return true;

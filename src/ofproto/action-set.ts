@@ -78,5 +78,7 @@ export function runActionSet(ctx: Ctx, run: (actions: OfAction[]) => void): void
   ctx.exit = false;
   // As ofproto/trace prints it: a table-level line, the actions under it.
   ctx.tr('--. Executing action set:');
+  ctx.inActionSet = true;
   run(list);
+  ctx.inActionSet = false;
 }

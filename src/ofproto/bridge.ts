@@ -16,6 +16,7 @@ import { MacTable } from './mac-learning.ts';
 import type { Match } from './match.ts';
 import type { RecircIds } from './recirc.ts';
 import { Rule } from './rule.ts';
+import { PacketInTable } from './packet-in-table.ts';
 import type { XBridge, XPort } from './xlate.ts';
 
 export const N_TABLES = 255;
@@ -43,6 +44,8 @@ export class Bridge implements XBridge {
   readonly onControllerPacket = () => {
     this.controllerPackets++;
   };
+  /** The packet-ins' cookies and userdata (packet-in-table.ts); starting over retranslates every megaflow. */
+  readonly packetIns = new PacketInTable();
 
   constructor(
     readonly name: string,
@@ -50,6 +53,7 @@ export class Bridge implements XBridge {
     readonly datapathId: bigint,
   ) {
     for (let t = 0; t < N_TABLES; t++) this.tables.push(new Classifier<Rule>());
+    this.packetIns.onReset = () => this.generation++;
   }
 
   // ------------------------------------------------------------ ports

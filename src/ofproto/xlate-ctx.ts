@@ -17,6 +17,7 @@ import type { MacTable } from './mac-learning.ts';
 import type { RecircIds } from './recirc.ts';
 import type { Rule } from './rule.ts';
 import type * as dp from '../datapath/dp-actions.ts';
+import { COOKIE_NONE, type PacketInTable } from './packet-in-table.ts';
 
 /** Maximum nesting of resubmit/goto, and total table lookups per translation (OVS's limits). */
 export const MAX_RESUBMIT_DEPTH = 64;
@@ -52,6 +53,8 @@ export interface XBridge {
    * default table-miss behaviour is a packet-in (1.3+ drops unless a flow says otherwise).
    */
   packetInOnMiss?: boolean;
+  /** Where packet-ins keep their cookie and userdata (packet-in-table.ts); absent: reason and table only. */
+  packetIns?: PacketInTable;
   /** Fail-open (fail_mode standalone, controllers lost): every packet entering table 0 goes to NORMAL, as OVS's hidden fail-open flow. */
   failOpen?: boolean;
   /**
@@ -101,6 +104,12 @@ export class Ctx {
   readonly wc = new Uint32Array(FK_WORDS);
   readonly out: dp.DpAction[] = [];
   readonly rules: Rule[] = [];
+  /** The rule whose actions are being translated (OVS's ctx->rule; its cookie goes with packet-ins). */
+  rule: Rule | null = null;
+  /** Where a plain output to the controller happens (its packet-in reason): a packet-out, a group bucket (depth), the action set. */
+  inPacketOut = false;
+  inGroup = 0;
+  inActionSet = false;
   readonly groups: GroupHit[] = [];
   depth = 0;
   resubmits = 0;
@@ -178,16 +187,41 @@ export function isL4(ctx: Ctx): boolean {
 
 /**
  * What a packet-in says about why it was sent (travels as the userspace
- * action's userdata): OpenFlow reason << 8 | table. A rule with priority 0
- * and an empty match is the table-miss rule: its packets go up as
- * OFPR_NO_MATCH (0), others as OFPR_ACTION (1), unless controller(reason=)
- * names one.
+ * action's userdata, packet-in-table.ts): the OpenFlow reason, the table,
+ * the rule's cookie. A rule with priority 0 and an empty match is the
+ * table-miss rule: its controller action (reason action) is OVS's
+ * EXPLICIT_MISS; a miss without a rule the IMPLICIT_MISS; each connection
+ * turns these into its version's reason (openflow/async-config.ts).
  */
+export const PIN_EXPLICIT_MISS = 6;
 /** The packet-in reason of a table miss (OVS's OFPR_IMPLICIT_MISS): sent as no_match, to connections below OpenFlow 1.3 only. */
-export const PIN_IMPLICIT_MISS = 0x80;
+export const PIN_IMPLICIT_MISS = 7;
 
-export function packetInUserdata(ctx: Ctx, reason?: number): number {
-  const r = ctx.rules[ctx.rules.length - 1];
+/**
+ * The reason of a plain output to the controller (`controller`, `output:CONTROLLER`),
+ * as OVS: packet_out, group or action_set by where it happens, else action.
+ */
+export function outputReason(ctx: Ctx): number {
+  return ctx.inPacketOut ? 5 : ctx.inGroup > 0 ? 4 : ctx.inActionSet ? 3 : 1;
+}
+
+export function packetInUserdata(ctx: Ctx, reason?: number, a?: Extract<OfAction, { type: 'controller' }>): number {
+  const r = ctx.rule;
   const miss = !!r && r.priority === 0 && r.spec.match.mask.every((w) => w === 0);
-  return (((reason ?? (miss ? 0 : 1)) & 0xff) << 8) | (ctx.table & 0xff);
+  let why = (reason ?? outputReason(ctx)) & 0xff;
+  if (why === 1 && miss) why = PIN_EXPLICIT_MISS;
+  const low = (why << 8) | (ctx.table & 0xff);
+  if (!ctx.br.packetIns) return low;
+  const userdata = a?.userdata ? Buffer.from(a.userdata.replace(/\./g, ''), 'hex') : null;
+  return ctx.br.packetIns.intern({
+    reason: why, table: ctx.table, cookie: r ? r.spec.cookie : COOKIE_NONE, userdata,
+    maxLen: a?.maxLen ?? 65535, controllerId: a?.id ?? 0, pause: a?.pause ?? false,
+  });
+}
+
+/** A table miss sent up (OVS's hidden miss rule, cookie 0). */
+export function missUserdata(ctx: Ctx, table: number): number {
+  const low = (PIN_IMPLICIT_MISS << 8) | (table & 0xff);
+  if (!ctx.br.packetIns) return low;
+  return ctx.br.packetIns.intern({ reason: PIN_IMPLICIT_MISS, table, cookie: 0n, userdata: null, maxLen: 65535, controllerId: 0, pause: false });
 }

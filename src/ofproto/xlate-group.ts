@@ -132,11 +132,13 @@ function xlateBucket(ctx: Ctx, b: Bucket): void {
   ctx.tr(`    bucket ${b.bucketId}`);
   const saved = Uint32Array.from(ctx.flow);
   ctx.depth++;
+  ctx.inGroup++;
   for (const a of b.actions) {
     if (ctx.exit) break;
     if (ctx.trace) ctx.tr('            ' + formatActions([a]));
     ctx.pipeline.executeAction(ctx, a);
   }
+  ctx.inGroup--;
   ctx.depth--;
   ctx.flow.set(saved);
   // A bucket that stopped (dec_ttl at 1) stops only itself; an error stops everything.

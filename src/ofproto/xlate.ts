@@ -27,7 +27,7 @@ import { formatActions } from './format-actions.ts';
 import { formatMatch } from './format-flow.ts';
 import { composeCt, xlateCtClear } from './xlate-ct.ts';
 import { commitChanges } from './xlate-commit.ts';
-import { Ctx, OF_ONLY_FIRST, OF_ONLY_LAST, overResubmitLimits, packetInUserdata, PIN_IMPLICIT_MISS, type Pipeline, type XBridge, type XlateResult } from './xlate-ctx.ts';
+import { Ctx, OF_ONLY_FIRST, OF_ONLY_LAST, overResubmitLimits, packetInUserdata, missUserdata, type Pipeline, type XBridge, type XlateResult } from './xlate-ctx.ts';
 
 /** controller(reason=...) names, by OpenFlow reason code. */
 const CONTROLLER_REASONS = ['no_match', 'action', 'invalid_ttl', 'action_set', 'group', 'packet_out'];
@@ -106,6 +106,7 @@ export function xlateActions(br: XBridge, key: Uint32Array, ofInPort: number, ac
   ctx.learn = false;
   ctx.flow[FK_IN_PORT] = ofInPort;
   ctx.packetInPort = ofInPort;
+  ctx.inPacketOut = true;
   executeActions(ctx, actions);
   return finish(ctx);
 }
@@ -138,18 +139,25 @@ function lookupAndExecute(ctx: Ctx, table: number, mayPacketIn = false): void {
     ctx.tr(`${String(table).padStart(2)}. No match.`);
     if (mayPacketIn && ctx.br.packetInOnMiss) {
       ctx.tr('    controller(reason=no_match)');
-      ctx.out.push(dp.userspace('controller', (PIN_IMPLICIT_MISS << 8) | (table & 0xff)));
+      ctx.out.push(dp.userspace('controller', missUserdata(ctx, table)));
     } else ctx.tr('    drop');
     ctx.table = saveTable;
     return;
   }
   ctx.rules.push(rule.data);
+  const saveRule = ctx.rule;
+  ctx.rule = rule.data;
   if (ctx.trace) {
     const m = formatMatch(rule.data.spec.match);
     ctx.tr(`${String(table).padStart(2)}. ${m.length ? m + ', ' : ''}priority ${rule.data.priority}${cookieSuffix(rule.data)}`);
   }
   executeActions(ctx, rule.data.spec.actions);
+  ctx.rule = saveRule;
   ctx.table = saveTable;
+}
+
+function isPlainController(a: Extract<OfAction, { type: 'controller' }>): boolean {
+  return a.id === undefined && a.userdata === undefined && !a.pause && a.meterId === undefined;
 }
 
 function cookieSuffix(rule: Rule): string {
@@ -181,7 +189,8 @@ function executeAction(ctx: Ctx, a: OfAction): void {
     }
     case 'controller':
       commitChanges(ctx);
-      ctx.out.push(dp.userspace('controller', packetInUserdata(ctx, a.reason === undefined ? undefined : CONTROLLER_REASONS.indexOf(a.reason))));
+      // A plain `controller` is OVS's output:CONTROLLER, whose reason depends on where it runs (outputReason).
+      ctx.out.push(dp.userspace('controller', packetInUserdata(ctx, a.reason === undefined ? (isPlainController(a) ? undefined : 1) : CONTROLLER_REASONS.indexOf(a.reason), a)));
       ctx.br.onControllerPacket?.();
       return;
     case 'resubmit': {

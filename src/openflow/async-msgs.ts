@@ -6,14 +6,17 @@
 
 import type { Match } from '../ofproto/match.ts';
 import { Reader, Writer } from './buffer.ts';
-import { encodeFlowRemoved as encodeOfpFlowRemoved, type FlowRemoved } from './flow-mod.ts';
-import { badLen } from './errors.ts';
-import { bodyReader, finishMsg, OFP10_VERSION, OFPT_EXPERIMENTER, OFPT_PORT_STATUS, readHeader, startMsg } from './header.ts';
-import { encodePortDesc } from './multipart.ts';
-import { encodeMatchFields, NX_EXPERIMENTER_ID } from './oxm.ts';
+import { blankSpec, decodeFlowRemoved as decodeOfpFlowRemoved, encodeFlowRemoved as encodeOfpFlowRemoved, type FlowRemoved } from './flow-mod.ts';
+import { badLen, OFPBRC_BAD_LEN, OFPET_BAD_REQUEST, OfError } from './errors.ts';
+import { bodyReader, finishMsg, OFP10_VERSION, OFPT_EXPERIMENTER, OFPT_FLOW_REMOVED, OFPT_PORT_STATUS, readHeader, startMsg } from './header.ts';
+import { encodePortDesc, OXS_BYTE_COUNT, OXS_DURATION, OXS_IDLE_TIME, OXS_PACKET_COUNT, putOxsStats } from './multipart.ts';
+import { decodeOxmMatch, encodeMatchFields, encodeOxmMatch, NX_EXPERIMENTER_ID } from './oxm.ts';
 import type { PortDesc } from './switch-msgs.ts';
 
-export { OFPRR_DELETE, OFPRR_GROUP_DELETE, OFPRR_HARD_TIMEOUT, OFPRR_IDLE_TIMEOUT, decodeFlowRemoved, type FlowRemoved } from './flow-mod.ts';
+export { OFPRR_DELETE, OFPRR_GROUP_DELETE, OFPRR_HARD_TIMEOUT, OFPRR_IDLE_TIMEOUT, type FlowRemoved } from './flow-mod.ts';
+
+const OFP15_VERSION = 6;
+const OXS_CLASS = 0x8002;
 
 export const NXT_FLOW_REMOVED = 14;
 export const NXT_SET_PACKET_IN_FORMAT = 16;
@@ -24,7 +27,7 @@ export const NXPIF_NXT_PACKET_IN2 = 2;
 // NXT_PACKET_IN2 property types.
 const NXPINT_PACKET = 0, NXPINT_FULL_LEN = 1, NXPINT_TABLE_ID = 3, NXPINT_COOKIE = 4, NXPINT_REASON = 5, NXPINT_METADATA = 6, NXPINT_USERDATA = 7;
 
-/** FLOW_REMOVED in the connection's version: ofp_flow_removed (1.3/1.4) or NXT_FLOW_REMOVED (1.0 with NXM). */
+/** FLOW_REMOVED in the connection's version: ofp_flow_removed (1.3/1.4, 1.5's with OXS statistics) or NXT_FLOW_REMOVED (1.0 with NXM). */
 export function encodeFlowRemoved(version: number, xid: number, fr: FlowRemoved): Buffer {
   const s = fr.spec;
   if (version === OFP10_VERSION) {
@@ -39,7 +42,53 @@ export function encodeFlowRemoved(version: number, xid: number, fr: FlowRemoved)
     w.pad(8);
     return finishMsg(w);
   }
+  if (version >= OFP15_VERSION) return encodeFlowRemoved15(version, xid, fr);
   return encodeOfpFlowRemoved(version, xid, fr);
+}
+
+/**
+ * OpenFlow 1.5's ofp_flow_removed: table, reason, priority, timeouts and
+ * cookie, the match, then the statistics as OXS fields (duration, packet and
+ * byte counts; OVS sends no idle time, a decoded one is kept and re-encoded).
+ */
+function encodeFlowRemoved15(version: number, xid: number, fr: FlowRemoved & { idleAgeSec?: number }): Buffer {
+  const s = fr.spec;
+  const w = startMsg(version, OFPT_FLOW_REMOVED, xid).u8(s.table).u8(fr.reason).u16(s.priority).u16(s.idleTimeout).u16(s.hardTimeout).u64(s.cookie);
+  encodeOxmMatch(w, s.match, version);
+  const stats: [number, number, bigint][] = [[OXS_DURATION, 8, (BigInt(fr.durationSec) << 32n) | BigInt(fr.durationNsec)]];
+  if (fr.idleAgeSec !== undefined) stats.push([OXS_IDLE_TIME, 8, BigInt(fr.idleAgeSec) << 32n]);
+  stats.push([OXS_PACKET_COUNT, 8, fr.packetCount], [OXS_BYTE_COUNT, 8, fr.byteCount]);
+  putOxsStats(w, stats);
+  return finishMsg(w);
+}
+
+/** A FLOW_REMOVED of OpenFlow 1.1+ (1.5's layout by the header's version); `idleAgeSec` when 1.5's statistics had one. */
+export function decodeFlowRemoved(msg: Buffer): FlowRemoved & { idleAgeSec?: number } {
+  if (msg[0] < OFP15_VERSION) return decodeOfpFlowRemoved(msg);
+  const r = bodyReader(msg);
+  const table = r.u8(), reason = r.u8(), priority = r.u16(), idleTimeout = r.u16(), hardTimeout = r.u16(), cookie = r.u64();
+  const spec = blankSpec(decodeOxmMatch(r));
+  Object.assign(spec, { cookie, priority, table, idleTimeout, hardTimeout });
+  const out: FlowRemoved & { idleAgeSec?: number } = { spec, reason, durationSec: 0, durationNsec: 0, packetCount: 0n, byteCount: 0n };
+  // struct ofp_stats: reserved, length, then OXS fields (class 0x8002, no masks).
+  if (r.left < 4) throw badLen('flow_removed statistics');
+  r.skip(2);
+  const len = r.u16();
+  if (len < 4 || len - 4 > r.left) throw badLen('flow_removed statistics');
+  const st = r.sub(len - 4);
+  while (st.left) {
+    if (st.left < 4) throw badLen('OXS field');
+    const h = st.u32(), cls = h >>> 16, field = (h >>> 9) & 0x7f, n = h & 0xff;
+    if (cls !== OXS_CLASS || h & 0x100 || n > st.left) throw new OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_LEN, `OXS field 0x${h.toString(16)}`);
+    const v = st.uint(n);
+    if (field === OXS_DURATION) {
+      out.durationSec = Number(v >> 32n);
+      out.durationNsec = Number(v & 0xffffffffn);
+    } else if (field === OXS_IDLE_TIME) out.idleAgeSec = Number(v >> 32n);
+    else if (field === OXS_PACKET_COUNT) out.packetCount = v;
+    else if (field === OXS_BYTE_COUNT) out.byteCount = v;
+  }
+  return out;
 }
 
 
@@ -99,4 +148,19 @@ export function decodePacketIn2Props(msg: Buffer): Map<number, Buffer> {
     r.skip(Math.min(r.left, ((len + 7) & ~7) - len));
   }
   return out;
+}
+
+export const OFPCRR_PRIMARY_REQUEST = 0, OFPCRR_CONFIG = 1, OFPCRR_EXPERIMENTER = 2;
+const OFPT14_ROLE_STATUS = 30;
+const ONF_EXPERIMENTER_ID = 0x4f4e4600, ONFT_ROLE_STATUS = 1911;
+
+/**
+ * ROLE_STATUS (a connection's role changed without it asking: another became
+ * master): OpenFlow 1.4's OFPT_ROLE_STATUS, 1.3's ONF extension; none below 1.3.
+ */
+export function encodeRoleStatus(version: number, xid: number, role: number, reason: number, generationId: bigint): Buffer | null {
+  if (version < 4) return null;
+  const w = version >= 5 ? startMsg(version, OFPT14_ROLE_STATUS, xid) : startMsg(version, OFPT_EXPERIMENTER, xid).u32(ONF_EXPERIMENTER_ID).u32(ONFT_ROLE_STATUS);
+  w.u32(role).u8(reason).zeros(3).u64(generationId);
+  return finishMsg(w);
 }

@@ -278,10 +278,10 @@ export function encodePortDesc(p: PortDesc, version = 4): Buffer {
 }
 
 // OpenFlow 1.5 statistics fields (OXS, class 0x8002).
-const OXS_DURATION = 0, OXS_IDLE_TIME = 1, OXS_FLOW_COUNT = 3, OXS_PACKET_COUNT = 4, OXS_BYTE_COUNT = 5;
+export const OXS_DURATION = 0, OXS_IDLE_TIME = 1, OXS_FLOW_COUNT = 3, OXS_PACKET_COUNT = 4, OXS_BYTE_COUNT = 5;
 
 /** struct ofp_stats: reserved, length, OXS fields, padding to 8. */
-function putOxsStats(w: Writer, fields: [number, number, bigint][]): void {
+export function putOxsStats(w: Writer, fields: [number, number, bigint][]): void {
   const at = w.len;
   w.u16(0).u16(0);
   for (const [field, bytes, v] of fields) w.u32(((0x8002 << 16) | (field << 9) | bytes) >>> 0).uint(v, bytes);

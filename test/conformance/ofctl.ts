@@ -7,6 +7,7 @@
 //   > ofctl -O OpenFlow15 dump-flows --names
 //   > ofctl --bundle add-flows lines:'FLOW ; FLOW'   (lines: becomes a file)
 //   > monitor 65534 -P nxt_packet_in2       starts `ovs-ofctl monitor TARGET ...`
+//   > monitor -O OpenFlow15                 (options first: ovs-ofctl -O OpenFlow15 monitor TARGET)
 //   > monitor-lines                         what it printed since, and stops it
 //
 // Output is normalised as dump-flows' (durations and ages), port addresses
@@ -52,7 +53,8 @@ export function runOfctl(argv: string[], env?: NodeJS.ProcessEnv): Promise<Ran> 
 /** ovs-ofctl's output for a step, normalised. */
 export function normOfctl(args: string[], lines: string[]): string[] {
   const sub = args.find((a, i) => !a.startsWith('-') && args[i - 1] !== '-O') ?? '';
-  const masked = normFlows(lines).map((l) => l.replace(/\baddr:[0-9a-f:]{17}/, 'addr:X'));
+  // FLOW_REMOVED (monitor) prints its duration as `duration1.234s`.
+  const masked = normFlows(lines).map((l) => l.replace(/\baddr:[0-9a-f:]{17}/, 'addr:X').replace(/ duration[0-9.]+s /, ' durationX '));
   if (sub === 'dump-groups' || sub === 'dump-group-stats') return normGroups(masked);
   if (sub === 'dump-meters' || sub === 'meter-stats') return normMeterDump(masked);
   return masked;
@@ -64,7 +66,11 @@ export class Monitor {
   private out = '';
 
   start(args: string[], target: string, env?: NodeJS.ProcessEnv): Promise<void> {
-    const argv = ofctlArgv(['monitor', ...args], target, '/tmp');
+    // Options first (`> monitor -O OpenFlow15 ...`), then monitor and its arguments.
+    let i = 0;
+    while (i < args.length && args[i].startsWith('-')) i += args[i] === '-O' ? 2 : 1;
+    const argv = ofctlArgv([...args.slice(0, i), 'monitor', ...args.slice(i)], target, '/tmp');
+    this.out = '';
     this.child = spawn('ovs-ofctl', argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (d) => (this.out += d.toString()));
     this.child.stderr!.on('data', (d) => (this.out += d.toString()));
@@ -76,7 +82,8 @@ export class Monitor {
     // Packet-ins of the last step may still be on their way.
     await new Promise((r) => setTimeout(r, 500));
     this.stop();
-    return this.out.split('\n').filter((l) => l.length > 0);
+    // Stopping it may make ovs-ofctl log its SIGTERM (with a timestamp): not part of what it saw.
+    return this.out.split('\n').filter((l) => l.length > 0 && !/\|fatal_signal\|WARN\|terminating with signal 15/.test(l));
   }
 
   stop(): void {

@@ -128,6 +128,8 @@ describe('controllers of a bridge', () => {
     b.requestRole(2);
     await until('b master', async () => (await status())[1].role === 'master');
     expect((await status()).map((s) => s.role)).toEqual(['slave', 'master']);
+    // The old master is told (ONFT_ROLE_STATUS, an experimenter message in OpenFlow 1.3).
+    await until('a told it is a slave', () => a.conns[0].types.includes(4));
     await ok(['add-flow', 'br0', 'actions=controller']);
     await ok(['inject', 'br0', 'p1', REQ]);
     await until('a packet-in at the master', () => b.conns[0].packetInReasons.length === 1);
