@@ -151,7 +151,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const config = () => (openflow ? openflow.saveInto(theSwitch.config()) : theSwitch.config());
     const save = () => saveDb(paths.db, config());
     // After a change (a command, an OpenFlow flow-mod): off the event loop (db-saver.ts).
-    const saver = new DbSaver(paths.db, config);
+    // Flow-only changes go to the database's journal when the switch tracks them (db-journal.ts).
+    const withControllers = (c: SwitchConfig) => (openflow ? openflow.saveInto(c) : c);
+    const js = theSwitch as Partial<Pick<Switch, 'configForSave' | 'configWithoutFlows' | 'takeFlowDeltas'>>;
+    const journal = js.configForSave && js.configWithoutFlows && js.takeFlowDeltas
+      ? { full: () => withControllers(js.configForSave!()), withoutFlows: () => withControllers(js.configWithoutFlows!()), deltas: () => js.takeFlowDeltas!() }
+      : null;
+    const saver = new DbSaver(paths.db, config, journal);
     const stop = () => {
       stopping ??= (async () => {
         clearInterval(timer);
@@ -161,6 +167,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         await metrics?.close();
         await openflow?.close();
         await saver.idle();
+        await saver.close();
         try {
           save();
         } catch (e) {

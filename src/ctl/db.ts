@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import type { BridgeConfig, SwitchConfig } from '../ofproto/api.ts';
 import { writeFileAtomic } from '../packet/atomic-file.ts';
+import { journalPath, readJournal, removeJournals, replayJournal } from './db-journal.ts';
 
 export class DbError extends Error {
   readonly code = 'EDB';
@@ -49,7 +50,18 @@ export function loadDb(path: string): SavedConfig | null {
   }
   const why = checkConfig(cfg);
   if (why) throw refuse(path, `is not an swd database (${why})`);
-  return cfg as SavedConfig;
+  const saved = cfg as SavedConfig & { journal?: unknown };
+  // The flow changes saved since this file was written (db-journal.ts).
+  if (saved.journal !== undefined) {
+    if (typeof saved.journal !== 'string' || !/^[a-z0-9-]{1,40}$/.test(saved.journal)) throw refuse(path, 'is not an swd database (a bad journal id)');
+    try {
+      replayJournal(saved.bridges, readJournal(journalPath(path, saved.journal)));
+    } catch (e) {
+      throw new DbError(`cannot read the journal of database ${path}: ${(e as Error).message}`);
+    }
+    delete saved.journal;
+  }
+  return saved;
 }
 
 /** What is wrong with `cfg` as a SwitchConfig, or null. */
@@ -86,11 +98,12 @@ export function dbText(cfg: SwitchConfig): Uint8Array {
   return Buffer.from(JSON.stringify(cfg, null, 2) + '\n');
 }
 
-/** Replace the database with `cfg`, atomically (after a change, the daemon uses DbSaver, db-saver.ts). */
+/** Replace the database with `cfg`, atomically, without a journal (after a change, the daemon uses DbSaver, db-saver.ts). */
 export function saveDb(path: string, cfg: SwitchConfig): void {
   try {
     writeFileAtomic(path, [dbText(cfg)]);
   } catch (e) {
     throw new DbError(`cannot save database ${path}: ${(e as Error).message}`);
   }
+  removeJournals(path);
 }

@@ -119,10 +119,14 @@ export class OfBridge {
         changed = br.delFlows(s, strict);
     }
     if (changed) {
-      this.sw.revalidate();
+      if (this.batch) this.batch.changed = true;
+      else this.sw.revalidate();
       this.changed();
     }
   }
+
+  /** While a bundle is applied: its flow mods revalidate the datapath once, at the end. */
+  private batch: { changed: boolean } | null = null;
 
   /** Apply a group mod, checked as swctl's group commands check one. */
   groupMod(gm: GroupMod): void {
@@ -243,7 +247,13 @@ export class OfBridge {
         asOfError(e);
       }
     }
-    for (const fm of mods) this.flowMod(fm);
+    const batch = (this.batch = { changed: false });
+    try {
+      for (const fm of mods) this.flowMod(fm);
+    } finally {
+      this.batch = null;
+      if (batch.changed) this.sw.revalidate();
+    }
   }
 
   private selected(filter: FlowSpec): Rule[] {

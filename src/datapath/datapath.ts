@@ -445,7 +445,10 @@ export class Datapath implements FlowtableHost {
         removed++;
       } else mf.owner = res.owner ?? mf.owner;
     }
-    this.flowCache.sweep();
+    // The cache checks each entry's megaflow on lookup; the sweep only lets
+    // dead ones go, so a revalidation that removed none (a flow mod on a
+    // table no megaflow went through) skips the walk over every entry.
+    if (removed > 0) this.flowCache.sweep();
     return removed;
   }
 

@@ -46,6 +46,13 @@ export class Bridge implements XBridge {
   };
   /** The packet-ins' cookies and userdata (packet-in-table.ts); starting over retranslates every megaflow. */
   readonly packetIns = new PacketInTable();
+  /**
+   * Rules added, changed or removed since the database last saved them, while
+   * the database keeps a journal (saved-flows.ts); null when nobody tracks.
+   */
+  ruleChanges: Set<Rule> | null = null;
+  /** Rules in the tables with an idle or hard timeout: expireRules has nothing to visit while 0. */
+  private nTimed = 0;
 
   constructor(
     readonly name: string,
@@ -106,7 +113,7 @@ export class Bridge implements XBridge {
     const old = cls.find(spec.match, spec.priority);
     const rule = new Rule(spec, nowMs);
     if (old) {
-      old.data.removed = true;
+      this.forget(old.data);
       cls.remove(old);
       // OpenFlow: replacing an identical flow keeps its counters unless reset_counts.
       if (!spec.flags.includes('reset_counts')) {
@@ -115,6 +122,8 @@ export class Bridge implements XBridge {
       }
     }
     cls.insert(spec.match, spec.priority, rule, conjClauses(spec.actions));
+    if (isTimed(spec)) this.nTimed++;
+    this.ruleChanges?.add(rule);
     this.generation++;
     return rule;
   }
@@ -160,6 +169,7 @@ export class Bridge implements XBridge {
         r.nPackets = 0;
         r.nBytes = 0;
       }
+      this.ruleChanges?.add(r);
     }
     this.generation++;
     return rules.length;
@@ -179,7 +189,7 @@ export class Bridge implements XBridge {
     const cls = this.tables[r.table];
     const entry = cls.find(r.spec.match, r.priority);
     if (entry && entry.data === r) cls.remove(entry);
-    r.removed = true;
+    this.forget(r);
     // learn(delete_learned,...): the flows a deleted rule learned go with it.
     for (const a of r.spec.actions) {
       if (a.type !== 'learn') continue;
@@ -188,6 +198,14 @@ export class Bridge implements XBridge {
       if (a.deleteLearned && learned) for (const l of learned) if (!l.removed) this.removeRule(l);
     }
     this.onRuleRemoved?.(r, reason);
+  }
+
+  /** A rule leaves the tables: stale references ignore it, the timeout count and the database's journal follow. */
+  private forget(r: Rule): void {
+    if (r.removed) return;
+    r.removed = true;
+    if (isTimed(r.spec)) this.nTimed--;
+    this.ruleChanges?.add(r);
   }
 
   /** Flows installed by each learn action (by action object), for limit= and delete_learned. */
@@ -248,6 +266,7 @@ export class Bridge implements XBridge {
 
   /** Remove rules whose idle or hard timeout has passed; returns how many. */
   expireRules(nowMs: number): number {
+    if (this.nTimed === 0) return 0;
     const dead: [Rule, number][] = [];
     for (const r of this.rules()) {
       const { idleTimeout, hardTimeout } = r.spec;
@@ -259,6 +278,8 @@ export class Bridge implements XBridge {
     return dead.length;
   }
 }
+
+const isTimed = (s: FlowSpec) => s.idleTimeout > 0 || s.hardTimeout > 0;
 
 /** The clauses of a conjunction-only rule, for the classifier; null for any other rule. */
 function conjClauses(actions: OfAction[]): ConjClause[] | null {

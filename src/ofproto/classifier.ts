@@ -83,8 +83,11 @@ function prefixHash(key: Uint32Array, ofs: number, mask: Uint32Array, words: Int
   return h >>> 0;
 }
 
+/** The subtable key of a mask: its non-zero words as "index:value" (a few words, not all FK_WORDS of them). */
 function maskKey(mask: Uint32Array): string {
-  return mask.join(',');
+  let k = '';
+  for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) k += `${i}:${mask[i]},`;
+  return k;
 }
 
 function hashMasked(key: Uint32Array, ofs: number, st: { mask: Uint32Array; words: Int32Array }): number {

@@ -16,13 +16,28 @@ export class Rule {
   usedMs: number;
   /** Set when the rule is removed from its table; stale references then ignore stats. */
   removed = false;
+  /** The flow's database text (saved-flows.ts), formatted once; cleared when the spec changes. */
+  text: string | null = null;
+  /** The text the database on disk holds for this rule, or null (saved-flows.ts, the journal's deletes). */
+  savedText: string | null = null;
+  private _spec: FlowSpec;
 
   constructor(
-    public spec: FlowSpec,
+    spec: FlowSpec,
     /** When the rule was added (or, for a learned flow, last re-learned): hard_timeout counts from here. */
     public createdMs: number,
   ) {
+    this._spec = spec;
     this.usedMs = createdMs;
+  }
+
+  get spec(): FlowSpec {
+    return this._spec;
+  }
+
+  set spec(s: FlowSpec) {
+    this._spec = s;
+    this.text = null;
   }
 
   get table(): number {

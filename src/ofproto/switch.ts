@@ -13,7 +13,7 @@ import type { FlowCacheOptions } from '../datapath/emc.ts';
 import { OFPP_LOCAL } from './actions.ts';
 import { SwitchError, type DpFlowEntry, type PortConfig, type PortStats, type SwitchApi, type SwitchConfig } from './api.ts';
 import { Bridge, type BridgePort } from './bridge.ts';
-import { formatFlow } from './format-flow.ts';
+import { fullFlows, takeFlowDelta, type FlowDelta } from './saved-flows.ts';
 import { formatGroup } from './group-format.ts';
 import { RecircIds } from './recirc.ts';
 import { formatPortStats, formatShow } from './switch-format.ts';
@@ -233,6 +233,7 @@ export class Switch implements SwitchApi {
     const dpid = BigInt(0xa0000000 + this.bridges.size + 1);
     const br = new Bridge(name, this.recirc, dpid);
     this.bridges.set(name, br);
+    this.bridgeSetChanged = true;
     // The bridge's own LOCAL port, like OVS's internal port named after the bridge.
     const dpPort = this.allocDpPort(null);
     const port: BridgePort = { name, ofport: OFPP_LOCAL, dpPort, up: true, type: 'internal', options: {} };
@@ -245,6 +246,7 @@ export class Switch implements SwitchApi {
     for (const p of br.sortedPorts()) this.dp.removePort(p.dpPort);
     this.offload.set(br, ['off']);
     this.bridges.delete(name);
+    this.bridgeSetChanged = true;
     this.recirc.dropBridge(name);
     this.revalidate(true);
     // Its meters' datapath ids go back to the pool (after the megaflows that used them).
@@ -446,6 +448,35 @@ export class Switch implements SwitchApi {
   meterFeatures(bridge: string): ReturnType<MeterApi['meterFeatures']> { return this.meters.meterFeatures(bridge); }
 
   config(): SwitchConfig {
+    return this.configOf((br) => fullFlows(br, false));
+  }
+
+  // The database's journal (ctl/db-journal.ts): a full save takes a
+  // baseline, later saves take only the flows that changed since.
+  private tracking = false;
+  private bridgeSetChanged = false;
+
+  /** The configuration for a full save; from here on, flow changes are tracked for takeFlowDeltas. */
+  configForSave(): SwitchConfig {
+    this.tracking = true;
+    this.bridgeSetChanged = false;
+    return this.configOf((br) => fullFlows(br, true));
+  }
+
+  /** The configuration without its flows (each bridge's `flows` empty). */
+  configWithoutFlows(): SwitchConfig {
+    return this.configOf(() => []);
+  }
+
+  /** Each bridge's flow changes since the last save (taken), or null when only a full save can hold them (bridges came or went). */
+  takeFlowDeltas(): Map<string, FlowDelta> | null {
+    if (!this.tracking || this.bridgeSetChanged) return null;
+    const out = new Map<string, FlowDelta>();
+    for (const br of this.bridges.values()) out.set(br.name, takeFlowDelta(br));
+    return out;
+  }
+
+  private configOf(flows: (br: Bridge) => string[]): SwitchConfig {
     return {
       version: 1,
       bridges: [...this.bridges.values()].map((br) => ({
@@ -454,7 +485,7 @@ export class Switch implements SwitchApi {
         groups: [...br.groups.values()].sort((a, b) => a.id - b.id).map((g) => formatGroup(g.spec)),
         ...(br.meters.size ? { meters: [...br.meters.values()].sort((a, b) => a.id - b.id).map((m) => meterText(m.config)) } : {}),
         ...(this.offload.get(br.name).protos ? { offload: formatOffload(this.offload.get(br.name)) } : {}),
-        flows: [...br.rules()].sort((a, b) => a.table - b.table || b.priority - a.priority || a.id - b.id).map((r) => formatFlow(r.spec).trim()),
+        flows: flows(br),
       })),
     };
   }

@@ -1,6 +1,6 @@
-// Faults: `kill -9` of swd while add-flows is being applied and saved
-// leaves a database that is the old or the new configuration, never a torn
-// one, and swd starts from it (SWD_KILLS times; 200 in the soak run); a
+// Faults: `kill -9` of swd while add-flows is being applied and saved (to
+// the database's journal, db-journal.ts) leaves a database that is the old
+// or the new configuration, never a torn one, and swd starts from it (SWD_KILLS times; 200 in the soak run); a
 // full disk while the database is written is reported to the command, the
 // running state keeps the change, the file on disk stays the old one, and
 // the next save after space comes back writes everything.
@@ -50,10 +50,16 @@ describe('faults', () => {
     for (let k = 0; k < KILLS; k++) {
       const swd = await startSwd(rundir);
       expect(flowsOf(db)).toHaveLength(applied);
+      // The run's first change rewrites the whole database; the add-flows killed below then goes to its journal.
+      const t0 = Date.now();
+      expect(ctl(rundir, ['add-flow', 'br0', `cookie=${k + 1},priority=2000,ip,nw_dst=10.${k}.0.1,actions=drop`]).status).toBe(0);
+      const oneCommandMs = Date.now() - t0; // swctl's start, the request and its save, on this machine now
+      expect(flowsOf(db)).toHaveLength(++applied);
       const file = join(dir, `flows-${k}.txt`);
       writeFileSync(file, Array.from({ length: 300 }, (_, i) => `cookie=${k + 1},priority=${i + 1},ip,nw_src=10.${k}.${i >> 8}.${i & 255},actions=drop`).join('\n'));
       const add = spawn(process.execPath, [SWCTL, '--rundir', rundir, 'add-flows', 'br0', file], { stdio: 'ignore' });
-      await new Promise((res) => setTimeout(res, 150 + r.int(400)));
+      // A kill anywhere from before the request arrives to after its save.
+      await new Promise((res) => setTimeout(res, Math.round(oneCommandMs * (0.5 + r.int(1000) / 1000))));
       swd.kill('SIGKILL');
       await new Promise((res) => swd.once('exit', res));
       await new Promise((res) => (add.exitCode !== null ? res(null) : add.once('exit', res)));
