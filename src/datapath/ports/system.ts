@@ -240,6 +240,11 @@ export class SystemBackend implements RxBackend, FrameSink {
     return b.count - first;
   }
 
+  /** Packets read ahead of a backlog so far (rx-sparse.ts). */
+  get earlyTaken(): number {
+    return this.sparse === null ? 0 : this.sparse.taken;
+  }
+
   /** Whether the next RX frame holds a packet (a look at the ring, no system call). */
   rxReady(): boolean {
     const v = this.rxView;
