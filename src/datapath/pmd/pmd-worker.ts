@@ -15,7 +15,7 @@
 // single-threaded per worker; shared state is the conntrack table (its own
 // locks) and the counters block this worker alone writes.
 
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { getHeapStatistics } from 'node:v8';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { Conntrack } from '../../conntrack/conntrack.ts';
 import { BATCH_MAX, PacketBatch } from '../../packet/batch.ts';
@@ -30,6 +30,7 @@ import { DummyBackend } from '../ports/dummy.ts';
 import { SystemBackend } from '../ports/system.ts';
 import { TapBackend } from '../ports/tap.ts';
 import { UpcallQueue } from './upcall-queue.ts';
+import { startWarmUp, warmedUp, warming } from './warm-up.ts';
 import { rxTrace, traceBegin, traceEnd, traceNow, traceWrite } from '../rx/rx-trace.ts';
 import { flushAllSuppressed, setLogSink } from '../../packet/log.ts';
 import {
@@ -40,8 +41,7 @@ import {
   UPCALL_TIMEOUT_MS, type PmdControl, type PmdPortInfo, type PmdWorkerData, type UpcallReply,
 } from './pmd-protocol.ts';
 
-// Tier-up (experiment): V8 optimises a function after it ran this many bytes of bytecode a few times.
-if (process.env.SWD_PMD_INTERRUPT_BUDGET) setFlagsFromString(`--interrupt-budget=${Number(process.env.SWD_PMD_INTERRUPT_BUDGET)}`);
+startWarmUp();
 
 const wd = workerData as PmdWorkerData;
 // This thread's log calls (rate-limited at the source, src/packet/log.ts) go to the main thread, which logs them.
@@ -358,6 +358,7 @@ function run(): void {
     } else for (let i = 0; i < rxPorts.length; i++) n += pollOne(i, now);
     if (n > 0) {
       packets += n;
+      if (warming) warmedUp(packets);
       stats[PS_PACKETS] = packets;
       stats[PS_BUSY_NS] += Number(process.hrtime.bigint() - t0);
       emptyWakes = 0;
