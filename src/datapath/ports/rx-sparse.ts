@@ -39,7 +39,7 @@ export class SparseScan {
   /** Scanned frames still in the ring: [reader, scanFrame). */
   private scanned = 0;
   private scanFrame = 0;
-  /** Packets taken early (for tests and pmd-stats). */
+  /** Packets taken early so far (the PMD loop ends a port's turn on one; tests). */
   taken = 0;
 
   constructor(private readonly frames: number) {

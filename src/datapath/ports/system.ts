@@ -13,7 +13,9 @@
 // super-packet of up to 64 KiB, a jumbo frame — is also queued whole on the
 // socket (PACKET_COPY_THRESH) and its frame says TP_STATUS_COPY: it is read
 // from there with read(2), in ring order (the socket queue holds only those
-// packets, in the order their frames were filled). The socket
+// packets, in the order their frames were filled). Behind a backlog, a
+// lone packet of a flow with nothing else waiting is read first
+// (rx-sparse.ts). The socket
 // puts the interface in promiscuous mode through PACKET_ADD_MEMBERSHIP,
 // which the kernel undoes when the socket closes, so the interface is left
 // as it was however swd ends. PACKET_IGNORE_OUTGOING (and the
