@@ -30,6 +30,7 @@ import { DummyBackend } from '../ports/dummy.ts';
 import { SystemBackend } from '../ports/system.ts';
 import { TapBackend } from '../ports/tap.ts';
 import { UpcallQueue } from './upcall-queue.ts';
+import { startWarmUp, warmedUp, warming } from './warm-up.ts';
 import { rxTrace, traceBegin, traceEnd, traceNow, traceWrite } from '../rx/rx-trace.ts';
 import { flushAllSuppressed, setLogSink } from '../../packet/log.ts';
 import {
@@ -39,6 +40,8 @@ import {
   PS_EMC_HITS, PS_SMC_HITS, PS_RECIRC, PS_SUBTABLE_PROBES, EMC_INV_PROB, SMC_ENABLE,
   UPCALL_TIMEOUT_MS, type PmdControl, type PmdPortInfo, type PmdWorkerData, type UpcallReply,
 } from './pmd-protocol.ts';
+
+startWarmUp();
 
 const wd = workerData as PmdWorkerData;
 // This thread's log calls (rate-limited at the source, src/packet/log.ts) go to the main thread, which logs them.
@@ -68,9 +71,10 @@ const SPIN_MS = Number(process.env.SWD_PMD_SPIN_US ?? 0) / 1000; // SWD_PMD_SPIN
 
 /**
  * SWD_PMD_FAST_WAKE=1: a thread woken by a packet goes to it before the control
- * port and housekeeping. Off by default: with it on, the first packets of a new
- * flow (an ARP, a first ping) were seen held for about a second in
- * test/netns/system-ports.test.ts, and its gain was not measurable; for measurements only.
+ * port and housekeeping. (It once held the first packets of a new flow about a
+ * second: the round it started skipped the flow-table generation check with the
+ * control port, so a megaflow from before a table change dropped them and the
+ * sender retried; the check now runs every round.)
  */
 const FAST_WAKE = process.env.SWD_PMD_FAST_WAKE === '1';
 
@@ -125,14 +129,22 @@ function publishUpcallStats(): void {
   stats[PS_UPCALL_INFLIGHT] = upq.inFlight;
 }
 
-/** Flush the megaflow cache if the flow tables changed (before anything is installed). */
+/**
+ * Flush the megaflow cache if the flow tables changed: before every round
+ * of batches and before anything is installed. The main thread bumps the
+ * generation without a kick, so this must not wait for the control port's
+ * turn (a round woken by a packet skips that turn with FAST_WAKE).
+ */
 function syncGeneration(): void {
   const g = Atomics.load(shared, GEN);
   if (g !== cacheGen) {
     cacheGen = g;
     dp.flushFlows();
   }
-  // emc: the flow cache's configuration (emc.ts), set by the main thread.
+}
+
+/** emc: the flow cache's configuration (emc.ts), set by the main thread; looked at with the control port. */
+function syncCacheConfig(): void {
   dp.flowCache.configure(Atomics.load(shared, EMC_INV_PROB), Atomics.load(shared, SMC_ENABLE) !== 0);
 }
 
@@ -209,6 +221,8 @@ const slots = new Map<number, number>();
 let rxPorts: DpPort[] = [];
 /** The rx ports whose rings can be looked at without a system call (the system ports). */
 let spinPorts: SystemBackend[] = [];
+/** Per rx port: its system backend, or null (tap, dummy). */
+let sysOf: (SystemBackend | null)[] = [];
 let pfd = new Uint8Array(8);
 let pfdView = new DataView(pfd.buffer);
 let nfds = 1;
@@ -217,6 +231,7 @@ function rebuildPollSet(): void {
   rxPorts = [...dp.ports.values()].filter((p) => isRxBackend(p.backend) && (p.backend as RxBackend).rxFd >= 0 && rxOf.get(p.number));
   nfds = 1 + rxPorts.length;
   spinPorts = rxPorts.map((p) => p.backend).filter((b): b is SystemBackend => b instanceof SystemBackend);
+  sysOf = rxPorts.map((p) => (p.backend instanceof SystemBackend ? p.backend : null));
   pfd = new Uint8Array(nfds * 8);
   pfdView = new DataView(pfd.buffer);
   const v = pfdView;
@@ -325,23 +340,25 @@ function run(): void {
       for (let m = receiveMessageOnPort(wd.ctlPort); m; m = receiveMessageOnPort(wd.ctlPort)) {
         if (!handle(m.message as PmdControl)) return;
       }
-      syncGeneration();
+      syncCacheConfig();
     }
     fromPoll = false;
+    syncGeneration();
     if (upq.inFlight > 0) takeReplies(now);
     const t0 = process.hrtime.bigint();
     let n = 0;
     if (rxTrace.on) {
       for (let i = 0; i < rxPorts.length; i++) {
         traceBegin();
-        const k = dp.pollPort(rxPorts[i], BATCHES_PER_PORT, now);
+        const k = pollOne(i, now);
         traceEnd(rxPorts[i].number, k, wakeUs);
         wakeUs = 0;
         n += k;
       }
-    } else for (let i = 0; i < rxPorts.length; i++) n += dp.pollPort(rxPorts[i], BATCHES_PER_PORT, now);
+    } else for (let i = 0; i < rxPorts.length; i++) n += pollOne(i, now);
     if (n > 0) {
       packets += n;
+      if (warming) warmedUp(packets);
       stats[PS_PACKETS] = packets;
       stats[PS_BUSY_NS] += Number(process.hrtime.bigint() - t0);
       emptyWakes = 0;
@@ -402,6 +419,26 @@ function run(): void {
       publish();
     }
   }
+}
+
+/**
+ * Up to BATCHES_PER_PORT batches from rx port i. A batch that took a lone
+ * packet ahead of the port's backlog (a request beside a bulk stream,
+ * rx-sparse.ts) ends the port's turn: its answer is likely to come in on
+ * another port, and should not wait for more of this port's backlog.
+ */
+function pollOne(i: number, now: number): number {
+  const p = rxPorts[i];
+  const sys = sysOf[i];
+  if (sys === null) return dp.pollPort(p, BATCHES_PER_PORT, now);
+  let n = 0;
+  for (let k = 0; k < BATCHES_PER_PORT; k++) {
+    const early = sys.earlyTaken;
+    const m = dp.pollPort(p, 1, now);
+    n += m;
+    if (m === 0 || sys.earlyTaken !== early) break;
+  }
+  return n;
 }
 
 /**

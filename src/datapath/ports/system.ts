@@ -13,7 +13,9 @@
 // super-packet of up to 64 KiB, a jumbo frame — is also queued whole on the
 // socket (PACKET_COPY_THRESH) and its frame says TP_STATUS_COPY: it is read
 // from there with read(2), in ring order (the socket queue holds only those
-// packets, in the order their frames were filled). The socket
+// packets, in the order their frames were filled). Behind a backlog, a
+// lone packet of a flow with nothing else waiting is read first
+// (rx-sparse.ts). The socket
 // puts the interface in promiscuous mode through PACKET_ADD_MEMBERSHIP,
 // which the kernel undoes when the socket closes, so the interface is left
 // as it was however swd ends. PACKET_IGNORE_OUTGOING (and the
@@ -50,6 +52,7 @@ import {
 } from '../native/native.ts';
 import { PortError, type PortCounters, type RxBackend } from '../port.ts';
 import { rxTrace, traceNow } from '../rx/rx-trace.ts';
+import { frameFlowHash, SPARSE_ON, SparseScan } from './rx-sparse.ts';
 import {
   completeChecksum, gsoWord, segment, VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, VNET_HDR_LEN, type FrameSink,
 } from './offload.ts';
@@ -119,6 +122,17 @@ export class SystemBackend implements RxBackend, FrameSink {
   private readonly rxCopyView = new DataView(this.rxCopy.buffer);
   private readonly statsBuf = new Uint8Array(12);
   private readonly errBuf = new Uint8Array(4);
+  /** Sparse flows first (rx-sparse.ts): null when off or transmit-only. */
+  private readonly sparse: SparseScan | null;
+  private readonly frameReady = (f: number): boolean =>
+    (this.rxView!.getUint32(this.rxFrameOfs[f] + H2_STATUS, true) & TP_STATUS_USER) !== 0;
+  private readonly frameHash = (f: number): number => {
+    const v = this.rxView!;
+    const p = this.rxFrameOfs[f];
+    const h = frameFlowHash(this.rxRing!.bytes, v, p + v.getUint16(p + H2_MAC, true), v.getUint32(p + H2_SNAPLEN, true));
+    const st = v.getUint32(p + H2_STATUS, true);
+    return st & TP_STATUS_COPY || this.rxRing!.bytes[p + H2_SLL + SLL_PKTTYPE] === PACKET_OUTGOING ? ~h : h;
+  };
   /** Frames the TX ring refused (bad format) or had no room for. */
   txErrors = 0;
   /** Super-packets that could not be segmented. */
@@ -130,6 +144,7 @@ export class SystemBackend implements RxBackend, FrameSink {
     } catch (e) {
       throw new PortError('ENODEV', `no network interface named '${ifname}' (${(e as Error).message})`);
     }
+    this.sparse = opts.rx && SPARSE_ON ? new SparseScan(RX_FRAME_NR) : null;
     try {
       if (opts.rx) this.rxFd = this.openRx(opts.fanoutGroup);
       this.txFd = this.openTx();
@@ -199,9 +214,25 @@ export class SystemBackend implements RxBackend, FrameSink {
     const ofs = this.rxFrameOfs;
     const first = b.count;
     let f = this.rxFrame;
+    const sp = this.sparse;
+    // A backlog beyond this batch: its lone packets first (rx-sparse.ts).
+    if (sp !== null && (sp.backlog > 0 || this.frameReady((f + max) % RX_FRAME_NR))) {
+      sp.scan(f, RX_FRAME_NR, this.frameReady, this.frameHash);
+      for (let k = 0; k < 4 && b.count < max; k++) {
+        const e = sp.takeEarly(f, max - (b.count - first));
+        if (e < 0) break;
+        this.takePacket(v, ring, ofs[e], b, stats);
+      }
+    }
     while (b.count < max) {
       const p = ofs[f];
       if ((v.getUint32(p + H2_STATUS, true) & TP_STATUS_USER) === 0) break;
+      if (sp !== null && sp.read(f)) {
+        // Taken early: only given back now, in ring order.
+        v.setUint32(p + H2_STATUS, TP_STATUS_KERNEL, true);
+        f = f + 1 === RX_FRAME_NR ? 0 : f + 1;
+        continue;
+      }
       if (rxTrace.on && rxTrace.kernelUs === 0) rxTrace.kernelUs = v.getUint32(p + H2_SEC, true) * 1e6 + v.getUint32(p + H2_NSEC, true) / 1e3;
       this.takePacket(v, ring, p, b, stats);
       v.setUint32(p + H2_STATUS, TP_STATUS_KERNEL, true);
@@ -209,6 +240,11 @@ export class SystemBackend implements RxBackend, FrameSink {
     }
     this.rxFrame = f;
     return b.count - first;
+  }
+
+  /** Packets read ahead of a backlog so far (rx-sparse.ts). */
+  get earlyTaken(): number {
+    return this.sparse === null ? 0 : this.sparse.taken;
   }
 
   /** Whether the next RX frame holds a packet (a look at the ring, no system call). */
