@@ -3,14 +3,15 @@
 // It knows nothing of OpenFlow: translation is the `upcall` function the
 // owner passes in, and conntrack is the `ConntrackHook`.
 //
-// Packet path per batch: extract keys -> per packet: megaflow lookup (miss:
-// upcall, install) -> execute actions (output, set, vlan, ct, recirc).
+// Packet path per batch: extract keys -> megaflow lookup of the whole batch
+// (emc.ts, megaflow.ts) -> per packet: a miss looked up again, else an upcall
+// and install; execute actions (output, set, vlan, ct, recirc). Ports that
+// offload (flowtable.ts) take their packets one by one.
 // The packet that caused an upcall is not counted in the new megaflow's
 // stats (OVS counts it against the OpenFlow rules during translation).
 // Single-threaded per Datapath instance.
 
-import type { Conntrack } from '../conntrack/conntrack.ts';
-import { IPF_HELD, type Ipf } from '../conntrack/ipf.ts';
+import { IPF_HELD } from '../conntrack/ipf.ts';
 import { BATCH_MAX, PacketBatch } from '../packet/batch.ts';
 import { extractBatch, extractHeaders, FK_HEADER_FIRST, ParseStats } from '../packet/extract.ts';
 import {
@@ -19,7 +20,7 @@ import {
 } from '../packet/flow-key.ts';
 import {
   DPA_CT, DPA_CT_CLEAR, DPA_OUTPUT, DPA_POP_VLAN, DPA_PUSH_VLAN, DPA_RECIRC, DPA_SET, DPA_SET_PKT_MARK,
-  DPA_USERSPACE, DPA_METER, DPA_CHECK_PKT_LEN, type DpAction, type DpCtAction,
+  DPA_USERSPACE, DPA_METER, DPA_CHECK_PKT_LEN, type DpAction,
 } from './dp-actions.ts';
 import { MeterTable } from './meter.ts';
 import { MegaflowCache, type Megaflow } from './megaflow.ts';
@@ -28,77 +29,15 @@ import { applySet } from './set-fields.ts';
 import { popVlan, pushVlan } from './vlan.ts';
 import { sameActions, sameMask } from './dp-actions.ts';
 import { FlowTable, FlowtableConfig, type FlowtableHost, type OffloadConntrack } from './flowtable.ts';
-import { offloadBegin, offloadEnd, offloadHit } from '../conntrack/offload.ts';
+export { conntrackHook, type ConntrackHook } from './ct-hook.ts';
+import type { ConntrackHook } from './ct-hook.ts';
+import { UPCALL_QUEUED, type DatapathStats, type Revalidate, type Upcall, type UpcallResult } from './dp-types.ts';
+export { UPCALL_QUEUED, type DatapathStats, type Revalidate, type Upcall, type UpcallResult } from './dp-types.ts';
 import { isRxBackend, type DpPort } from './port.ts';
 
 /** OVS's limit on recirculations of one packet. */
 export const MAX_RECIRC_DEPTH = 6;
 export const MEGAFLOW_IDLE_MS = 10_000;
-
-export interface UpcallResult {
-  actions: DpAction[];
-  mask: Uint32Array;
-  /** Opaque to the datapath; stored in the megaflow (e.g. the rules to credit). */
-  owner?: unknown;
-  /** Translation failed: drop the packet and install nothing. */
-  error?: string | null;
-}
-
-/**
- * Translate a miss. `key` is a private copy; `len` the packet's length (for
- * rule stats). A miss on the fast path also passes the packet (`batch`,
- * `idx`) and its recirculation depth: an owner that translates elsewhere
- * (a PMD thread) may copy the packet and return UPCALL_QUEUED, then give it
- * back to processResumed once the megaflow is installed. Revalidation has
- * its own function (Revalidate).
- */
-export type Upcall = (key: Uint32Array, len: number, batch?: PacketBatch, idx?: number, depth?: number) => UpcallResult | null;
-
-/** What an Upcall returns when it took the packet to finish later (not a drop). */
-export const UPCALL_QUEUED: UpcallResult = Object.freeze({ actions: [], mask: new Uint32Array(0), error: null }) as UpcallResult;
-
-/** Translate an installed megaflow's key again, without side effects (revalidation). */
-export type Revalidate = (key: Uint32Array) => UpcallResult | null;
-
-export interface ConntrackHook extends Partial<OffloadConntrack> {
-  /** Run packet idx of batch through conntrack; sets ct_* key words; may set batch.dropped[idx]. */
-  execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, action: DpCtAction, nowMs: number): void;
-  /** The batch is done (conntrack may keep a lock from one packet to the next within a batch). */
-  endBatch?(): void;
-  /** This thread's fragment reassembly, which ct() runs first for a fragment. */
-  readonly ipf?: Ipf;
-}
-
-/** The ct() hook onto a conntrack table: the one adapter for the main thread and every PMD thread. */
-export function conntrackHook(ct: Conntrack): ConntrackHook {
-  return {
-    execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: DpCtAction, nowMs: number) {
-      ct.executeInBatch(batch, idx, key, keyOfs, a.exec, nowMs);
-    },
-    endBatch: () => ct.endBatch(),
-    ipf: ct.ipf,
-    // The offload hooks lock records themselves: first let go of what the batch kept.
-    offloadBegin: (r, id, st) => (ct.endBatch(), offloadBegin(ct.table, r, id, st)),
-    offloadHit: (r, id, reply, len, now, st, d, l4, l4Len) => (ct.endBatch(), offloadHit(ct.table, r, id, reply, len, now, st, d, l4, l4Len)),
-    offloadEnd: (r, id) => (ct.endBatch(), offloadEnd(ct.table, r, id)),
-  };
-}
-
-export interface DatapathStats {
-  /** Lookups answered from a cache: emcHit + smcHit + megaflow (classifier) hits. */
-  hit: number;
-  emcHit: number;
-  smcHit: number;
-  /** Packets recirculated (each pass after the first). */
-  recirc: number;
-  missed: number;
-  lost: number;
-  /** Packets dropped by a datapath action list (explicit drop). */
-  dropped: number;
-  recircTooDeep: number;
-  ctUnavailable: number;
-  controller: number;
-}
 
 export class Datapath implements FlowtableHost {
   readonly ports = new Map<number, DpPort>();
@@ -115,6 +54,11 @@ export class Datapath implements FlowtableHost {
   };
   private readonly batch = new PacketBatch();
   private readonly upcallKey = new Uint32Array(FK_WORDS);
+  // lookupAndRun's scratch: the packets looked up, and each one's megaflow and lookup stage.
+  private readonly batchPkt = new Int32Array(BATCH_MAX);
+  private readonly found: (Megaflow | null)[] = new Array<Megaflow | null>(BATCH_MAX).fill(null);
+  private readonly levels = new Uint8Array(BATCH_MAX);
+  private sink = 0;
   private now = 0;
   /** The next lookup is a resumed packet's: 1 = not a hit in the stats, 2 = nor in the megaflow's counters. */
   private resumeSkip = 0;
@@ -195,12 +139,64 @@ export class Datapath implements FlowtableHost {
       keys[k + FK_IN_PORT] = inPort;
     }
     this.conntrack?.ipf?.expire(nowMs);
-    for (let i = 0; i < b.count; i++) {
-      this.processPacket(b, i, 0);
-      if (b.ipf[i] >= 0) this.releaseFragments(b, i);
+    if (this.flowtable.config.words[inPort & 0xffff] === 0) this.lookupAndRun(b);
+    else {
+      for (let i = 0; i < b.count; i++) {
+        this.processPacket(b, i, 0);
+        if (b.ipf[i] >= 0) this.releaseFragments(b, i);
+      }
     }
     this.conntrack?.endBatch?.();
     for (const p of this.ports.values()) if (p.txPending) p.flush();
+  }
+
+  /**
+   * A batch from a port that offloads nothing (the flowtable would take
+   * none of its packets): every packet's megaflow looked up together
+   * (FlowCache.lookupBatch), then each packet's actions run in batch order.
+   * A packet that missed, or whose megaflow went away meanwhile, takes the
+   * one-packet path, which looks it up again first: an upcall for an earlier
+   * packet of the batch may have installed its megaflow (as OVS's
+   * fast_path_processing looks again before an upcall).
+   */
+  private lookupAndRun(b: PacketBatch): void {
+    const n = b.count;
+    const found = this.found, pkt = this.batchPkt;
+    for (let i = 0; i < n; i++) pkt[i] = i;
+    this.flowCache.lookupBatch(b.keys, pkt, n, found, this.levels);
+    // One read of each megaflow (and of its boxed time stamp) before any is
+    // used, so that the cache misses of a large table overlap.
+    let t = 0;
+    for (let i = 0; i < n; i++) {
+      const mf = found[i];
+      if (mf !== null) t += mf.usedMs;
+    }
+    this.sink = t;
+    for (let i = 0; i < n; i++) {
+      const mf = found[i];
+      found[i] = null;
+      if (mf !== null && !mf.dead) {
+        this.credit(mf, b, i, this.levels[i], 0);
+        this.execute(b, i, mf.actions, 0);
+      } else this.processPacketFull(b, i, 0);
+      if (b.ipf[i] >= 0) this.releaseFragments(b, i);
+    }
+  }
+
+  /** A lookup of packet i found `mf` at stage `level` (LOOKUP_*): the stats and the megaflow's counters (resumeSkip's `skip`). */
+  private credit(mf: Megaflow, b: PacketBatch, i: number, level: number, skip: number): void {
+    if (skip === 0) {
+      this.stats.hit++;
+      if (level === LOOKUP_EMC) this.stats.emcHit++;
+      else if (level === LOOKUP_SMC) this.stats.smcHit++;
+    }
+    if (skip !== 2) {
+      mf.packets++;
+      mf.bytes += b.len[i];
+    }
+    mf.usedMs = this.now;
+    const k = i * FK_WORDS;
+    if (b.keys[k + FK_NW_PROTO] === IPPROTO_TCP) mf.tcpFlags |= b.keys[k + FK_TCP_FLAGS];
   }
 
   /**
@@ -285,18 +281,7 @@ export class Datapath implements FlowtableHost {
     this.resumeSkip = 0;
     let actions: DpAction[];
     if (mf !== null) {
-      if (skip === 0) {
-        this.stats.hit++;
-        const lv = this.flowCache.level;
-        if (lv === LOOKUP_EMC) this.stats.emcHit++;
-        else if (lv === LOOKUP_SMC) this.stats.smcHit++;
-      }
-      if (skip !== 2) {
-        mf.packets++;
-        mf.bytes += b.len[i];
-      }
-      mf.usedMs = this.now;
-      if (keys[k + FK_NW_PROTO] === IPPROTO_TCP) mf.tcpFlags |= keys[k + FK_TCP_FLAGS];
+      this.credit(mf, b, i, this.flowCache.level, skip);
       actions = mf.actions;
     } else {
       this.stats.missed++;

@@ -1,6 +1,6 @@
 // The megaflow cache: masked flow entries, looked up by tuple-space search
-// (one subtable per distinct mask, each a hash table over the masked key),
-// like dpif-netdev's dpcls. Entries carry their datapath actions and the
+// (one subtable per distinct mask, each a flat hash table over the masked
+// key, subtable.ts), like dpif-netdev's dpcls. Entries carry their datapath actions and the
 // counters dump-dp-flows prints. Each subtable counts its hits; every 1024
 // hits the subtables are re-sorted, most hit first, and the counts halved
 // (so recent hits weigh most), as dpcls ranks its subtables. A new
@@ -9,14 +9,16 @@
 // Every entry in the cache has a slot (`index`) in `flows`, so the
 // signature cache in front (emc.ts) can name it by a small integer and find
 // out, by looking, that it is gone; removal sets `dead` for the exact-match
-// cache, which holds entries themselves. Hash values stay in V8's small
-// integer range (30 bits) so that the subtables' Map keys are never boxed.
+// cache, which holds entries themselves. lookupBatch() takes a batch's
+// packets through the subtables together (dpcls_lookup), so the cache
+// misses of a large table overlap.
 //
 // Single-threaded: the PMD that owns a cache is the only one touching it.
 
 import { FK_WORDS } from '../packet/flow-key.ts';
 import type { DpAction } from './dp-actions.ts';
-import { hashFinish, hashMix } from '../packet/hash.ts';
+import { BATCH_MAX } from '../packet/batch.ts';
+import { maskWords, Subtable } from './subtable.ts';
 
 export interface Megaflow {
   readonly key: Uint32Array; // masked key
@@ -42,35 +44,12 @@ export interface Megaflow {
   index: number;
 }
 
-interface Subtable {
-  mask: Uint32Array;
-  words: Int32Array;
-  table: Map<number, Megaflow | Megaflow[]>;
-  count: number;
-  hits: number;
-}
-
 let ufidCounter = 0;
 function newUfid(): string {
   const r = () => Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, '0');
   const a = r(), b = r(), c = r();
   ufidCounter++;
   return `${a}-${b.slice(0, 4)}-${b.slice(4)}-${c.slice(0, 4)}-${c.slice(4)}${(ufidCounter & 0xffff).toString(16).padStart(4, '0')}${r()}`.slice(0, 36);
-}
-
-function hashMasked(key: Uint32Array, ofs: number, mask: Uint32Array, words: Int32Array, seed: number): number {
-  let h = seed;
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i];
-    h = hashMix(h, key[ofs + w] & mask[w]);
-  }
-  return hashFinish(h) & 0x3fffffff;
-}
-
-function maskWords(mask: Uint32Array): Int32Array {
-  const words: number[] = [];
-  for (let i = 0; i < FK_WORDS; i++) if (mask[i]) words.push(i);
-  return Int32Array.from(words);
 }
 
 /** A new, not yet credited entry: `key` is already masked, `origKey` the packet's whole key. */
@@ -85,12 +64,16 @@ export function newMegaflow(
 }
 
 export const MEGAFLOW_DEFAULT_LIMIT = 200_000;
+/** Hits between two rankings of the subtables. */
+const RANK_EVERY = 1024;
 
 export class MegaflowCache {
   private subtables: Subtable[] = [];
   private readonly byMask = new Map<string, Subtable>();
+  private readonly byMaskObject = new Map<Uint32Array, Subtable>();
   private readonly all = new Set<Megaflow>();
-  private readonly seed = (Math.random() * 0x100000000) >>> 0;
+  private readonly seed = ((Math.random() * 0x100000000) >>> 0) & 0x3fffffff;
+  /** Hits since the last subtable ranking. */
   private lookups = 0;
   /** Insert attempts refused because the cache was full. */
   refused = 0;
@@ -99,6 +82,9 @@ export class MegaflowCache {
   private freeSlots: number[] = [];
   /** Subtables probed by lookups that hit (pmd-stats-show's subtable lookups per megaflow hit). */
   hitProbes = 0;
+  // lookupBatch's scratch: the packets still unmatched, and what a subtable found for them.
+  private readonly todo = new Int32Array(BATCH_MAX);
+  private readonly slots = new Int32Array(BATCH_MAX);
 
   constructor(readonly limit = MEGAFLOW_DEFAULT_LIMIT) {}
 
@@ -114,24 +100,45 @@ export class MegaflowCache {
     const sts = this.subtables;
     for (let s = 0; s < sts.length; s++) {
       const st = sts[s];
-      const h = hashMasked(key, ofs, st.mask, st.words, this.seed);
-      const e = st.table.get(h);
-      if (e === undefined) continue;
-      if (!Array.isArray(e)) {
-        if (matches(e, key, ofs, st.words)) {
-          this.hit(st, s);
-          return e;
-        }
-      } else {
-        for (let i = 0; i < e.length; i++) {
-          if (matches(e[i], key, ofs, st.words)) {
-            this.hit(st, s);
-            return e[i];
-          }
-        }
+      const slot = st.find(key, ofs, st.hash(key, ofs));
+      if (slot !== 0) {
+        this.hitProbes += s + 1;
+        st.hits++;
+        if (++this.lookups >= RANK_EVERY) this.resort();
+        return this.flows[slot - 1];
       }
     }
     return null;
+  }
+
+  /**
+   * Look up the packets pkt[0..n) of a batch (indices into `keys`, FK_WORDS
+   * words each) subtable by subtable, as dpcls_lookup does: found[p] is
+   * set to the megaflow of each packet p that hits and left alone for the
+   * others. The same answers as lookup() one packet at a time.
+   */
+  lookupBatch(keys: Uint32Array, pkt: Int32Array, n: number, found: (Megaflow | null)[]): void {
+    const todo = this.todo, slots = this.slots, flows = this.flows, sts = this.subtables;
+    for (let j = 0; j < n; j++) todo[j] = pkt[j];
+    let m = n;
+    for (let s = 0; s < sts.length && m > 0; s++) {
+      const st = sts[s];
+      st.lookupBatch(keys, todo, m, slots);
+      let left = 0;
+      for (let j = 0; j < m; j++) {
+        const sl = slots[j];
+        if (sl !== 0) found[todo[j]] = flows[sl - 1];
+        else todo[left++] = todo[j];
+      }
+      const hits = m - left;
+      if (hits !== 0) {
+        this.hitProbes += hits * (s + 1);
+        st.hits += hits;
+        this.lookups += hits;
+      }
+      m = left;
+    }
+    if (this.lookups >= RANK_EVERY) this.resort();
   }
 
   /** Install (key & mask) -> actions; returns the entry, or null when the cache is full. */
@@ -143,22 +150,21 @@ export class MegaflowCache {
     const mk = mask.join(',');
     let st = this.byMask.get(mk);
     if (!st) {
-      st = { mask: Uint32Array.from(mask), words: maskWords(mask), table: new Map(), count: 0, hits: 0 };
+      st = new Subtable(Uint32Array.from(mask), this.seed);
       this.byMask.set(mk, st);
+      this.byMaskObject.set(st.mask, st);
       this.subtables.push(st);
     }
     const masked = new Uint32Array(FK_WORDS);
     for (let i = 0; i < FK_WORDS; i++) masked[i] = (key[ofs + i] & mask[i]) >>> 0;
-    // An identical megaflow may exist (two packets of one flow raced into the upcall): replace it.
-    const h = hashMasked(masked, 0, st.mask, st.words, this.seed);
-    const cur = st.table.get(h);
-    const list = cur === undefined ? [] : Array.isArray(cur) ? cur : [cur];
-    for (const e of list) {
-      if (matches(e, masked, 0, st.words)) {
-        e.actions = actions;
-        e.owner = owner;
-        return e;
-      }
+    // An identical megaflow may exist (two packets of one flow raced into the upcall): replace its actions.
+    const h = st.hash(masked, 0);
+    const cur = st.find(masked, 0, h);
+    if (cur !== 0) {
+      const e = this.flows[cur - 1]!;
+      e.actions = actions;
+      e.owner = owner;
+      return e;
     }
     const mf = newMegaflow(masked, Uint32Array.from(key.subarray(ofs, ofs + FK_WORDS)), st.mask, actions, nowMs, owner, st.words);
     const slot = this.freeSlots.pop();
@@ -169,9 +175,7 @@ export class MegaflowCache {
       mf.index = slot;
       this.flows[slot] = mf;
     }
-    list.push(mf);
-    st.table.set(h, list.length === 1 ? mf : list);
-    st.count++;
+    st.add(masked, 0, h, mf.index);
     this.all.add(mf);
     return mf;
   }
@@ -179,19 +183,13 @@ export class MegaflowCache {
   remove(mf: Megaflow): void {
     if (!this.all.delete(mf)) return;
     mf.dead = true;
+    const st = this.byMaskObject.get(mf.mask)!;
+    st.remove(mf.key, 0, st.hash(mf.key, 0), mf.index);
     this.flows[mf.index] = null;
     this.freeSlots.push(mf.index);
-    const st = this.byMask.get(mf.mask.join(','))!;
-    const h = hashMasked(mf.key, 0, st.mask, st.words, this.seed);
-    const cur = st.table.get(h);
-    if (cur === mf) st.table.delete(h);
-    else if (Array.isArray(cur)) {
-      const rest = cur.filter((e) => e !== mf);
-      if (rest.length === 0) st.table.delete(h);
-      else st.table.set(h, rest.length === 1 ? rest[0] : rest);
-    }
-    if (--st.count === 0) {
+    if (st.count === 0) {
       this.byMask.delete(mf.mask.join(','));
+      this.byMaskObject.delete(st.mask);
       this.subtables = this.subtables.filter((s) => s !== st);
     }
   }
@@ -207,6 +205,7 @@ export class MegaflowCache {
     this.flows = [];
     this.freeSlots = [];
     this.byMask.clear();
+    this.byMaskObject.clear();
     this.subtables = [];
     return n;
   }
@@ -219,14 +218,9 @@ export class MegaflowCache {
     return dead;
   }
 
-  private hit(st: Subtable, probed: number): void {
-    this.hitProbes += probed + 1;
-    st.hits++;
-    if ((++this.lookups & 1023) === 0) this.resort();
-  }
-
-  /** Most-hit subtables first (dpcls subtable ranking). */
+  /** Most-hit subtables first (dpcls subtable ranking), counts halved so that recent hits weigh most. */
   private resort(): void {
+    this.lookups = 0;
     this.subtables.sort((a, b) => b.hits - a.hits);
     for (const st of this.subtables) st.hits >>>= 1;
   }
