@@ -10,7 +10,7 @@ import { Datapath } from '../src/datapath/datapath.ts';
 import { output } from '../src/datapath/dp-actions.ts';
 import { DpPort, type PortCounters, type RxBackend } from '../src/datapath/port.ts';
 import { DummyBackend } from '../src/datapath/ports/dummy.ts';
-import { PacketBatch } from '../src/packet/batch.ts';
+import { HEADROOM, PacketBatch } from '../src/packet/batch.ts';
 import { setIpv4HeaderChecksum, setL4Checksum } from '../src/packet/checksum.ts';
 import { wr16, wr32 } from '../src/packet/bytes.ts';
 import {
@@ -62,11 +62,17 @@ class WireBackend implements RxBackend {
   readonly type = 'system';
   readonly rxFd = -1;
   private pos = 0;
-  constructor(private readonly frames: Uint8Array, private readonly count: number) {}
+  /** One view per frame, made once (a ring's frames are fixed places too). */
+  private readonly views: Uint8Array[] = [];
+  constructor(frames: Uint8Array, private readonly count: number) {
+    for (let i = 0; i < count; i++) this.views.push(frames.subarray(i * 64, i * 64 + 64));
+  }
   receive(b: PacketBatch, max: number, stats: PortCounters): number {
     let n = 0;
     while (n < max) {
-      b.push(this.frames, this.pos * 64, 64);
+      // As SystemBackend: the frame copied into the batch's slot at HEADROOM.
+      b.data[b.count].set(this.views[this.pos], HEADROOM);
+      b.commit(64);
       if (++this.pos === this.count) this.pos = 0;
       n++;
     }

@@ -13,7 +13,7 @@
 
 import { IPF_HELD } from '../conntrack/ipf.ts';
 import { BATCH_MAX, PacketBatch } from '../packet/batch.ts';
-import { extractBatch, extractHeaders, FK_HEADER_FIRST, ParseStats } from '../packet/extract.ts';
+import { extractBatch, extractBatchZeroed, extractHeaders, FK_HEADER_FIRST, ParseStats } from '../packet/extract.ts';
 import {
   ETH_TYPE_IPV6, FK_CT_IPV6_DST, FK_CT_STATE, FK_IN_PORT, FK_NW_FRAG, FK_NW_PROTO, FK_PKT_MARK, FK_RECIRC_ID,
   FK_TCP_FLAGS, FK_WORDS, FRAG_ANY, IPPROTO_TCP,
@@ -23,7 +23,7 @@ import {
   DPA_USERSPACE, DPA_METER, DPA_CHECK_PKT_LEN, type DpAction,
 } from './dp-actions.ts';
 import { MeterTable } from './meter.ts';
-import { MegaflowCache, type Megaflow } from './megaflow.ts';
+import { MegaflowCache, MFC_BYTES, MFC_PACKETS, MFC_TCP_FLAGS, MFC_USED, MFC_WORDS, type Megaflow } from './megaflow.ts';
 import { FlowCache, LOOKUP_EMC, LOOKUP_SMC } from './emc.ts';
 import { applySet } from './set-fields.ts';
 import { popVlan, pushVlan } from './vlan.ts';
@@ -54,9 +54,9 @@ export class Datapath implements FlowtableHost {
   };
   private readonly batch = new PacketBatch();
   private readonly upcallKey = new Uint32Array(FK_WORDS);
-  // lookupAndRun's scratch: the packets looked up, and each one's megaflow and lookup stage.
+  // lookupAndRun's scratch: the packets looked up, and each one's megaflow (slot + 1) and lookup stage.
   private readonly batchPkt = new Int32Array(BATCH_MAX);
-  private readonly found: (Megaflow | null)[] = new Array<Megaflow | null>(BATCH_MAX).fill(null);
+  private readonly batchSlots = new Int32Array(BATCH_MAX);
   private readonly levels = new Uint8Array(BATCH_MAX);
   private sink = 0;
   private now = 0;
@@ -131,13 +131,9 @@ export class Datapath implements FlowtableHost {
   /** Process a filled batch that arrived on `inPort`. */
   processBatch(b: PacketBatch, inPort: number, nowMs: number): void {
     this.now = nowMs;
-    extractBatch(b, this.parseStats);
+    extractBatchZeroed(b, this.parseStats);
     const keys = b.keys;
-    for (let i = 0; i < b.count; i++) {
-      const k = i * FK_WORDS;
-      keys.fill(0, k, k + FK_HEADER_FIRST);
-      keys[k + FK_IN_PORT] = inPort;
-    }
+    for (let i = 0; i < b.count; i++) keys[i * FK_WORDS + FK_IN_PORT] = inPort;
     this.conntrack?.ipf?.expire(nowMs);
     if (this.flowtable.config.words[inPort & 0xffff] === 0) this.lookupAndRun(b);
     else {
@@ -161,42 +157,46 @@ export class Datapath implements FlowtableHost {
    */
   private lookupAndRun(b: PacketBatch): void {
     const n = b.count;
-    const found = this.found, pkt = this.batchPkt;
+    const slots = this.batchSlots, pkt = this.batchPkt, levels = this.levels, cache = this.cache;
+    const removals = cache.removals;
     for (let i = 0; i < n; i++) pkt[i] = i;
-    this.flowCache.lookupBatch(b.keys, pkt, n, found, this.levels);
-    // One read of each megaflow (and of its boxed time stamp) before any is
-    // used, so that the cache misses of a large table overlap.
+    this.flowCache.lookupBatch(b.keys, pkt, n, slots, levels);
+    // One read of each megaflow's counters before any is written, so that
+    // the cache misses of a large table overlap.
+    const c = cache.counters;
     let t = 0;
     for (let i = 0; i < n; i++) {
-      const mf = found[i];
-      if (mf !== null) t += mf.usedMs;
+      const s = slots[i];
+      if (s !== 0) t += c[(s - 1) * MFC_WORDS + MFC_USED];
     }
     this.sink = t;
     for (let i = 0; i < n; i++) {
-      const mf = found[i];
-      found[i] = null;
-      if (mf !== null && !mf.dead) {
-        this.credit(mf, b, i, this.levels[i], 0);
-        this.execute(b, i, mf.actions, 0);
+      const s = slots[i] - 1;
+      // Nothing removed since the lookup (an upcall's flush, say): the slot still holds that megaflow.
+      if (s >= 0 && cache.removals === removals) {
+        this.credit(s, b, i, levels[i], 0);
+        this.execute(b, i, cache.actionsBySlot[s], 0);
       } else this.processPacketFull(b, i, 0);
       if (b.ipf[i] >= 0) this.releaseFragments(b, i);
     }
   }
 
-  /** A lookup of packet i found `mf` at stage `level` (LOOKUP_*): the stats and the megaflow's counters (resumeSkip's `skip`). */
-  private credit(mf: Megaflow, b: PacketBatch, i: number, level: number, skip: number): void {
+  /** A lookup of packet i found the megaflow in `slot` at stage `level` (LOOKUP_*): the stats and its counters (resumeSkip's `skip`). */
+  private credit(slot: number, b: PacketBatch, i: number, level: number, skip: number): void {
     if (skip === 0) {
       this.stats.hit++;
       if (level === LOOKUP_EMC) this.stats.emcHit++;
       else if (level === LOOKUP_SMC) this.stats.smcHit++;
     }
+    const c = this.cache.counters;
+    const o = slot * MFC_WORDS;
     if (skip !== 2) {
-      mf.packets++;
-      mf.bytes += b.len[i];
+      c[o + MFC_PACKETS] += 1;
+      c[o + MFC_BYTES] += b.len[i];
     }
-    mf.usedMs = this.now;
+    c[o + MFC_USED] = this.now;
     const k = i * FK_WORDS;
-    if (b.keys[k + FK_NW_PROTO] === IPPROTO_TCP) mf.tcpFlags |= b.keys[k + FK_TCP_FLAGS];
+    if (b.keys[k + FK_NW_PROTO] === IPPROTO_TCP) c[o + MFC_TCP_FLAGS] = c[o + MFC_TCP_FLAGS] | b.keys[k + FK_TCP_FLAGS];
   }
 
   /**
@@ -281,7 +281,7 @@ export class Datapath implements FlowtableHost {
     this.resumeSkip = 0;
     let actions: DpAction[];
     if (mf !== null) {
-      this.credit(mf, b, i, this.flowCache.level, skip);
+      this.credit(mf.index, b, i, this.flowCache.level, skip);
       actions = mf.actions;
     } else {
       this.stats.missed++;

@@ -315,17 +315,18 @@ export class FlowCache {
   /**
    * Look up the packets pkt[0..n) of a batch (indices into `keys`), each
    * stage for all of them before the next, as OVS's dfc_processing and
-   * fast_path_processing: found[p] is set to packet p's megaflow, or null,
-   * and levels[p] to the stage that answered (LOOKUP_*). What the
-   * classifier finds is entered into the caches as lookup() does.
+   * fast_path_processing: slots[p] is set to the slot + 1 of packet p's
+   * megaflow (MegaflowCache.flows), or 0, and levels[p] to the stage that
+   * answered (LOOKUP_*). What the classifier finds is entered into the
+   * caches as lookup() does.
    */
-  lookupBatch(keys: Uint32Array, pkt: Int32Array, n: number, found: (Megaflow | null)[], levels: Uint8Array): void {
+  lookupBatch(keys: Uint32Array, pkt: Int32Array, n: number, slots: Int32Array, levels: Uint8Array): void {
     const emc = this.emc;
     const smc = this.smc;
-    for (let j = 0; j < n; j++) found[pkt[j]] = null;
+    for (let j = 0; j < n; j++) slots[pkt[j]] = 0;
     if (!emc.enabled && smc === null) {
-      this.cache.lookupBatch(keys, pkt, n, found);
-      for (let j = 0; j < n; j++) levels[pkt[j]] = found[pkt[j]] === null ? LOOKUP_MISS : LOOKUP_MEGAFLOW;
+      this.cache.lookupBatch(keys, pkt, n, slots);
+      for (let j = 0; j < n; j++) levels[pkt[j]] = slots[pkt[j]] === 0 ? LOOKUP_MISS : LOOKUP_MEGAFLOW;
       return;
     }
     const hs = this.batchHash, miss = this.batchMiss;
@@ -337,14 +338,14 @@ export class FlowCache {
       hs[p] = h;
       const mf = emc.enabled ? emc.lookup(keys, o, h) : null;
       if (mf !== null) {
-        found[p] = mf;
+        slots[p] = mf.index + 1;
         levels[p] = LOOKUP_EMC;
         continue;
       }
       if (smc !== null) {
         const sf = smc.lookup(keys, o, h, this.cache.flows);
         if (sf !== null) {
-          found[p] = sf;
+          slots[p] = sf.index + 1;
           levels[p] = LOOKUP_SMC;
           emc.maybeInsert(keys, o, h, sf);
           continue;
@@ -353,15 +354,17 @@ export class FlowCache {
       miss[m++] = p;
     }
     if (m === 0) return;
-    this.cache.lookupBatch(keys, miss, m, found);
+    this.cache.lookupBatch(keys, miss, m, slots);
+    const flows = this.cache.flows;
     for (let j = 0; j < m; j++) {
       const p = miss[j];
-      const mf = found[p];
-      if (mf === null) {
+      const sl = slots[p];
+      if (sl === 0) {
         levels[p] = LOOKUP_MISS;
         continue;
       }
       levels[p] = LOOKUP_MEGAFLOW;
+      const mf = flows[sl - 1]!;
       emc.maybeInsert(keys, p * FK_WORDS, hs[p], mf);
       if (smc !== null) smc.insert(hs[p], mf);
     }

@@ -20,30 +20,6 @@ import type { DpAction } from './dp-actions.ts';
 import { BATCH_MAX } from '../packet/batch.ts';
 import { maskWords, Subtable } from './subtable.ts';
 
-export interface Megaflow {
-  readonly key: Uint32Array; // masked key
-  /** The whole key of the packet that created the entry (for -m dumps and revalidation). */
-  readonly origKey: Uint32Array;
-  readonly mask: Uint32Array;
-  actions: DpAction[];
-  packets: number;
-  bytes: number;
-  usedMs: number; // 0 = never
-  tcpFlags: number;
-  readonly createdMs: number;
-  /** Whoever installed the entry (ofproto's translation record: rules to credit). */
-  owner: unknown;
-  /** Counters already credited to the owner. */
-  pushedPackets: number;
-  pushedBytes: number;
-  ufid: string;
-  dead: boolean;
-  /** The mask's non-zero words (the words a masked compare reads). */
-  readonly words: Int32Array;
-  /** Slot in the owning cache's `flows`, -1 when in no cache. */
-  index: number;
-}
-
 let ufidCounter = 0;
 function newUfid(): string {
   const r = () => Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, '0');
@@ -52,18 +28,121 @@ function newUfid(): string {
   return `${a}-${b.slice(0, 4)}-${b.slice(4)}-${c.slice(0, 4)}-${c.slice(4)}${(ufidCounter & 0xffff).toString(16).padStart(4, '0')}${r()}`.slice(0, 36);
 }
 
+/** Words per slot of MegaflowCache.counters: packets, bytes, last use (ms, 0 = never), TCP flags seen. */
+export const MFC_PACKETS = 0;
+export const MFC_BYTES = 1;
+export const MFC_USED = 2;
+export const MFC_TCP_FLAGS = 3;
+export const MFC_WORDS = 4;
+
+/**
+ * A megaflow. While it is in a cache its counters live in the cache's
+ * `counters` (and its actions also in `actionsBySlot`), by slot, so that a
+ * hit writes one small record instead of an object and the boxed numbers
+ * it points to; when it leaves, they move back into the object.
+ */
+export class Megaflow {
+  /** The cache that holds it (its counters), null once removed or before insertion. */
+  home: MegaflowCache | null = null;
+  /** Slot in the owning cache's `flows`, -1 when in no cache. */
+  index = -1;
+  /** Removed from its cache (revalidation, del-dp-flows, idle expiry, a flush). */
+  dead = false;
+  /** Counters already credited to the owner. */
+  pushedPackets = 0;
+  pushedBytes = 0;
+  readonly ufid: string = newUfid();
+  private acts: DpAction[];
+  private nPackets = 0;
+  private nBytes = 0;
+  private used = 0;
+  private flags = 0;
+
+  constructor(
+    /** The masked key. */
+    readonly key: Uint32Array,
+    /** The whole key of the packet that created the entry (for -m dumps and revalidation). */
+    readonly origKey: Uint32Array,
+    readonly mask: Uint32Array,
+    actions: DpAction[],
+    readonly createdMs: number,
+    /** Whoever installed the entry (ofproto's translation record: rules to credit). */
+    public owner: unknown,
+    /** The mask's non-zero words (the words a masked compare reads). */
+    readonly words: Int32Array,
+  ) {
+    this.acts = actions;
+  }
+
+  get actions(): DpAction[] {
+    return this.acts;
+  }
+
+  set actions(a: DpAction[]) {
+    this.acts = a;
+    if (this.home !== null) this.home.actionsBySlot[this.index] = a;
+  }
+
+  get packets(): number {
+    return this.home === null ? this.nPackets : this.home.counters[this.index * MFC_WORDS + MFC_PACKETS];
+  }
+
+  set packets(v: number) {
+    if (this.home === null) this.nPackets = v;
+    else this.home.counters[this.index * MFC_WORDS + MFC_PACKETS] = v;
+  }
+
+  get bytes(): number {
+    return this.home === null ? this.nBytes : this.home.counters[this.index * MFC_WORDS + MFC_BYTES];
+  }
+
+  set bytes(v: number) {
+    if (this.home === null) this.nBytes = v;
+    else this.home.counters[this.index * MFC_WORDS + MFC_BYTES] = v;
+  }
+
+  /** Last use, ms (0 = never). */
+  get usedMs(): number {
+    return this.home === null ? this.used : this.home.counters[this.index * MFC_WORDS + MFC_USED];
+  }
+
+  set usedMs(v: number) {
+    if (this.home === null) this.used = v;
+    else this.home.counters[this.index * MFC_WORDS + MFC_USED] = v;
+  }
+
+  get tcpFlags(): number {
+    return this.home === null ? this.flags : this.home.counters[this.index * MFC_WORDS + MFC_TCP_FLAGS];
+  }
+
+  set tcpFlags(v: number) {
+    if (this.home === null) this.flags = v;
+    else this.home.counters[this.index * MFC_WORDS + MFC_TCP_FLAGS] = v;
+  }
+
+  /** Leave the cache: the counters move back into the object. */
+  detach(): void {
+    const h = this.home;
+    if (h === null) return;
+    const o = this.index * MFC_WORDS;
+    this.nPackets = h.counters[o + MFC_PACKETS];
+    this.nBytes = h.counters[o + MFC_BYTES];
+    this.used = h.counters[o + MFC_USED];
+    this.flags = h.counters[o + MFC_TCP_FLAGS];
+    this.home = null;
+  }
+}
+
 /** A new, not yet credited entry: `key` is already masked, `origKey` the packet's whole key. */
 export function newMegaflow(
   key: Uint32Array, origKey: Uint32Array, mask: Uint32Array, actions: DpAction[], nowMs: number, owner: unknown,
   words: Int32Array = maskWords(mask),
 ): Megaflow {
-  return {
-    key, origKey, mask, actions, packets: 0, bytes: 0, usedMs: 0, tcpFlags: 0, createdMs: nowMs,
-    owner, pushedPackets: 0, pushedBytes: 0, ufid: newUfid(), dead: false, words, index: -1,
-  };
+  return new Megaflow(key, origKey, mask, actions, nowMs, owner, words);
 }
 
 export const MEGAFLOW_DEFAULT_LIMIT = 200_000;
+const NO_ACTIONS: DpAction[] = [];
 /** Hits between two rankings of the subtables. */
 const RANK_EVERY = 1024;
 
@@ -79,6 +158,12 @@ export class MegaflowCache {
   refused = 0;
   /** Entries by slot (Megaflow.index); null where one was removed. */
   flows: (Megaflow | null)[] = [];
+  /** Each slot's actions (the megaflow's), read by the hit path without touching the megaflow. */
+  actionsBySlot: DpAction[][] = [];
+  /** Each slot's counters, MFC_WORDS per slot (Megaflow's getters read them). */
+  counters = new Float64Array(64 * MFC_WORDS);
+  /** Counts removals (and clears): a batch that looked up before a change sees it changed. */
+  removals = 0;
   private freeSlots: number[] = [];
   /** Subtables probed by lookups that hit (pmd-stats-show's subtable lookups per megaflow hit). */
   hitProbes = 0;
@@ -113,21 +198,21 @@ export class MegaflowCache {
 
   /**
    * Look up the packets pkt[0..n) of a batch (indices into `keys`, FK_WORDS
-   * words each) subtable by subtable, as dpcls_lookup does: found[p] is
-   * set to the megaflow of each packet p that hits and left alone for the
-   * others. The same answers as lookup() one packet at a time.
+   * words each) subtable by subtable, as dpcls_lookup does: slots[p] is set
+   * to the slot + 1 of each packet p's megaflow, and left alone (0) for a
+   * packet that misses. The same answers as lookup() one packet at a time.
    */
-  lookupBatch(keys: Uint32Array, pkt: Int32Array, n: number, found: (Megaflow | null)[]): void {
-    const todo = this.todo, slots = this.slots, flows = this.flows, sts = this.subtables;
+  lookupBatch(keys: Uint32Array, pkt: Int32Array, n: number, slots: Int32Array): void {
+    const todo = this.todo, found = this.slots, sts = this.subtables;
     for (let j = 0; j < n; j++) todo[j] = pkt[j];
     let m = n;
     for (let s = 0; s < sts.length && m > 0; s++) {
       const st = sts[s];
-      st.lookupBatch(keys, todo, m, slots);
+      st.lookupBatch(keys, todo, m, found);
       let left = 0;
       for (let j = 0; j < m; j++) {
-        const sl = slots[j];
-        if (sl !== 0) found[todo[j]] = flows[sl - 1];
+        const sl = found[j];
+        if (sl !== 0) slots[todo[j]] = sl;
         else todo[left++] = todo[j];
       }
       const hits = m - left;
@@ -171,10 +256,19 @@ export class MegaflowCache {
     if (slot === undefined) {
       mf.index = this.flows.length;
       this.flows.push(mf);
+      this.actionsBySlot.push(actions);
+      if (this.flows.length * MFC_WORDS > this.counters.length) {
+        const c = new Float64Array(this.counters.length * 2);
+        c.set(this.counters);
+        this.counters = c;
+      }
     } else {
       mf.index = slot;
       this.flows[slot] = mf;
+      this.actionsBySlot[slot] = actions;
     }
+    this.counters.fill(0, mf.index * MFC_WORDS, mf.index * MFC_WORDS + MFC_WORDS);
+    mf.home = this;
     st.add(masked, 0, h, mf.index);
     this.all.add(mf);
     return mf;
@@ -182,10 +276,13 @@ export class MegaflowCache {
 
   remove(mf: Megaflow): void {
     if (!this.all.delete(mf)) return;
+    this.removals++;
     mf.dead = true;
+    mf.detach();
     const st = this.byMaskObject.get(mf.mask)!;
     st.remove(mf.key, 0, st.hash(mf.key, 0), mf.index);
     this.flows[mf.index] = null;
+    this.actionsBySlot[mf.index] = NO_ACTIONS;
     this.freeSlots.push(mf.index);
     if (st.count === 0) {
       this.byMask.delete(mf.mask.join(','));
@@ -200,9 +297,14 @@ export class MegaflowCache {
 
   clear(): number {
     const n = this.all.size;
-    for (const e of this.all) e.dead = true;
+    this.removals++;
+    for (const e of this.all) {
+      e.dead = true;
+      e.detach();
+    }
     this.all.clear();
     this.flows = [];
+    this.actionsBySlot = [];
     this.freeSlots = [];
     this.byMask.clear();
     this.byMaskObject.clear();

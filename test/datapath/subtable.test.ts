@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { output } from '../../src/datapath/dp-actions.ts';
-import { MegaflowCache, type Megaflow } from '../../src/datapath/megaflow.ts';
+import { MegaflowCache } from '../../src/datapath/megaflow.ts';
 import { Subtable } from '../../src/datapath/subtable.ts';
 import { BATCH_MAX } from '../../src/packet/batch.ts';
 import { FK_IN_PORT, FK_NW_DST, FK_NW_SRC, FK_TP_DST, FK_TP_SRC, FK_WORDS } from '../../src/packet/flow-key.ts';
@@ -101,10 +101,10 @@ describe('megaflow cache: batch lookup', () => {
           pkt[i] = i;
         });
         const one = probes.map((_, i) => c.lookup(keys, i * FK_WORDS));
-        const found: (Megaflow | null)[] = new Array(BATCH_MAX).fill(null);
+        const slots = new Int32Array(BATCH_MAX);
         const before = c.hitProbes;
-        c.lookupBatch(keys, pkt, probes.length, found);
-        expect(found.slice(0, probes.length)).toEqual(one);
+        c.lookupBatch(keys, pkt, probes.length, slots);
+        expect(Array.from(slots.subarray(0, probes.length), (s) => (s === 0 ? null : c.flows[s - 1]))).toEqual(one);
         expect(c.hitProbes - before).toBeGreaterThanOrEqual(one.filter((m) => m !== null).length);
       }), { numRuns: 100 });
   });
