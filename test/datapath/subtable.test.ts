@@ -1,6 +1,7 @@
-// One classifier subtable (subtable.ts) against a model, and the megaflow
-// cache's batch lookup against its one-packet lookup: the same answers for
-// any mix of adds, removals, growing and shrinking, masks and keys.
+// One classifier subtable (subtable.ts) against a model, the megaflow
+// cache's batch lookup against its one-packet lookup (the same answers for
+// any mix of adds, removals, growing and shrinking, masks and keys), and the
+// counters the cache keeps by slot.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -118,5 +119,40 @@ describe('megaflow cache: batch lookup', () => {
     expect(got).toEqual(mfs.map((_, i) => i % 3 !== 0));
     for (let i = 0; i < 2000; i++) if (i % 3 !== 0) c.remove(mfs[i]);
     expect([c.size, c.maskCount, c.lookup(keyOf(1, 0, 0), 0)]).toEqual([0, 0, null]);
+  });
+});
+
+describe('megaflow counters by slot', () => {
+  it('keep their values through removal and clear, and a reused slot starts at zero', () => {
+    const c = new MegaflowCache();
+    const m = maskOf([[FK_IN_PORT, 0xffffffff], [FK_NW_SRC, 0xffffffff]]);
+    const a = c.insert(keyOf(1, 0, 0), 0, m, [output(2)], 0, null)!;
+    const b = c.insert(keyOf(2, 0, 0), 0, m, [output(3)], 0, null)!;
+    a.packets += 3;
+    a.bytes += 300;
+    a.usedMs = 5000;
+    a.tcpFlags |= 0x12;
+    b.packets = 7;
+    // What the hit path writes by slot is what the megaflow reads.
+    expect([a.home, c.actionsBySlot[a.index], c.counters[a.index * 4], c.counters[b.index * 4]]).toEqual([c, [output(2)], 3, 7]);
+    const slot = a.index;
+    c.remove(a);
+    expect([a.home, a.dead, a.packets, a.bytes, a.usedMs, a.tcpFlags]).toEqual([null, true, 3, 300, 5000, 0x12]);
+    const d = c.insert(keyOf(3, 0, 0), 0, m, [output(4)], 0, null)!;
+    expect([d.index, d.packets, d.bytes, d.usedMs, c.actionsBySlot[slot]]).toEqual([slot, 0, 0, 0, [output(4)]]);
+    // New actions (revalidation) reach the slot's copy.
+    d.actions = [output(5)];
+    expect(c.actionsBySlot[slot]).toEqual([output(5)]);
+    c.clear();
+    expect([b.packets, b.home, d.dead]).toEqual([7, null, true]);
+  });
+
+  it('survive the counters array growing', () => {
+    const c = new MegaflowCache();
+    const m = maskOf([[FK_IN_PORT, 0xffffffff], [FK_NW_SRC, 0xffffffff]]);
+    const first = c.insert(keyOf(0, 0, 0), 0, m, [], 0, null)!;
+    first.packets = 41;
+    for (let i = 1; i < 1000; i++) c.insert(keyOf(i, 0, 0), 0, m, [], 0, null);
+    expect([first.packets, c.counters.length >= 1000 * 4]).toEqual([41, true]);
   });
 });
