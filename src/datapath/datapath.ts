@@ -3,8 +3,10 @@
 // It knows nothing of OpenFlow: translation is the `upcall` function the
 // owner passes in, and conntrack is the `ConntrackHook`.
 //
-// Packet path per batch: extract keys -> per packet: megaflow lookup (miss:
-// upcall, install) -> execute actions (output, set, vlan, ct, recirc).
+// Packet path per batch: extract keys -> megaflow lookup of the whole batch
+// (emc.ts, megaflow.ts) -> per packet: a miss looked up again, else an upcall
+// and install; execute actions (output, set, vlan, ct, recirc). Ports that
+// offload (flowtable.ts) take their packets one by one.
 // The packet that caused an upcall is not counted in the new megaflow's
 // stats (OVS counts it against the OpenFlow rules during translation).
 // Single-threaded per Datapath instance.
@@ -12,7 +14,7 @@
 import type { Conntrack } from '../conntrack/conntrack.ts';
 import { IPF_HELD, type Ipf } from '../conntrack/ipf.ts';
 import { BATCH_MAX, PacketBatch } from '../packet/batch.ts';
-import { extractBatch, extractHeaders, FK_HEADER_FIRST, ParseStats } from '../packet/extract.ts';
+import { extractBatch, extractBatchZeroed, extractHeaders, FK_HEADER_FIRST, ParseStats } from '../packet/extract.ts';
 import {
   ETH_TYPE_IPV6, FK_CT_IPV6_DST, FK_CT_STATE, FK_IN_PORT, FK_NW_FRAG, FK_NW_PROTO, FK_PKT_MARK, FK_RECIRC_ID,
   FK_TCP_FLAGS, FK_WORDS, FRAG_ANY, IPPROTO_TCP,
@@ -22,43 +24,20 @@ import {
   DPA_USERSPACE, DPA_METER, DPA_CHECK_PKT_LEN, type DpAction, type DpCtAction,
 } from './dp-actions.ts';
 import { MeterTable } from './meter.ts';
-import { MegaflowCache, type Megaflow } from './megaflow.ts';
+import { MegaflowCache, MFC_BYTES, MFC_PACKETS, MFC_TCP_FLAGS, MFC_USED, MFC_WORDS, type Megaflow } from './megaflow.ts';
 import { FlowCache, LOOKUP_EMC, LOOKUP_SMC } from './emc.ts';
 import { applySet } from './set-fields.ts';
 import { popVlan, pushVlan } from './vlan.ts';
 import { sameActions, sameMask } from './dp-actions.ts';
 import { FlowTable, FlowtableConfig, type FlowtableHost, type OffloadConntrack } from './flowtable.ts';
 import { offloadBegin, offloadEnd, offloadHit } from '../conntrack/offload.ts';
+import { UPCALL_QUEUED, type DatapathStats, type Revalidate, type Upcall, type UpcallResult } from './dp-types.ts';
+export { UPCALL_QUEUED, type DatapathStats, type Revalidate, type Upcall, type UpcallResult } from './dp-types.ts';
 import { isRxBackend, type DpPort } from './port.ts';
 
 /** OVS's limit on recirculations of one packet. */
 export const MAX_RECIRC_DEPTH = 6;
 export const MEGAFLOW_IDLE_MS = 10_000;
-
-export interface UpcallResult {
-  actions: DpAction[];
-  mask: Uint32Array;
-  /** Opaque to the datapath; stored in the megaflow (e.g. the rules to credit). */
-  owner?: unknown;
-  /** Translation failed: drop the packet and install nothing. */
-  error?: string | null;
-}
-
-/**
- * Translate a miss. `key` is a private copy; `len` the packet's length (for
- * rule stats). A miss on the fast path also passes the packet (`batch`,
- * `idx`) and its recirculation depth: an owner that translates elsewhere
- * (a PMD thread) may copy the packet and return UPCALL_QUEUED, then give it
- * back to processResumed once the megaflow is installed. Revalidation has
- * its own function (Revalidate).
- */
-export type Upcall = (key: Uint32Array, len: number, batch?: PacketBatch, idx?: number, depth?: number) => UpcallResult | null;
-
-/** What an Upcall returns when it took the packet to finish later (not a drop). */
-export const UPCALL_QUEUED: UpcallResult = Object.freeze({ actions: [], mask: new Uint32Array(0), error: null }) as UpcallResult;
-
-/** Translate an installed megaflow's key again, without side effects (revalidation). */
-export type Revalidate = (key: Uint32Array) => UpcallResult | null;
 
 export interface ConntrackHook extends Partial<OffloadConntrack> {
   /** Run packet idx of batch through conntrack; sets ct_* key words; may set batch.dropped[idx]. */
@@ -84,22 +63,6 @@ export function conntrackHook(ct: Conntrack): ConntrackHook {
   };
 }
 
-export interface DatapathStats {
-  /** Lookups answered from a cache: emcHit + smcHit + megaflow (classifier) hits. */
-  hit: number;
-  emcHit: number;
-  smcHit: number;
-  /** Packets recirculated (each pass after the first). */
-  recirc: number;
-  missed: number;
-  lost: number;
-  /** Packets dropped by a datapath action list (explicit drop). */
-  dropped: number;
-  recircTooDeep: number;
-  ctUnavailable: number;
-  controller: number;
-}
-
 export class Datapath implements FlowtableHost {
   readonly ports = new Map<number, DpPort>();
   /** The offload fast path (flowtable.ts); its configuration is shared with the PMD threads. */
@@ -115,6 +78,11 @@ export class Datapath implements FlowtableHost {
   };
   private readonly batch = new PacketBatch();
   private readonly upcallKey = new Uint32Array(FK_WORDS);
+  // lookupAndRun's scratch: the packets looked up, and each one's megaflow (slot + 1) and lookup stage.
+  private readonly batchPkt = new Int32Array(BATCH_MAX);
+  private readonly batchSlots = new Int32Array(BATCH_MAX);
+  private readonly levels = new Uint8Array(BATCH_MAX);
+  private sink = 0;
   private now = 0;
   /** The next lookup is a resumed packet's: 1 = not a hit in the stats, 2 = nor in the megaflow's counters. */
   private resumeSkip = 0;
@@ -187,20 +155,72 @@ export class Datapath implements FlowtableHost {
   /** Process a filled batch that arrived on `inPort`. */
   processBatch(b: PacketBatch, inPort: number, nowMs: number): void {
     this.now = nowMs;
-    extractBatch(b, this.parseStats);
+    extractBatchZeroed(b, this.parseStats);
     const keys = b.keys;
-    for (let i = 0; i < b.count; i++) {
-      const k = i * FK_WORDS;
-      keys.fill(0, k, k + FK_HEADER_FIRST);
-      keys[k + FK_IN_PORT] = inPort;
-    }
+    for (let i = 0; i < b.count; i++) keys[i * FK_WORDS + FK_IN_PORT] = inPort;
     this.conntrack?.ipf?.expire(nowMs);
-    for (let i = 0; i < b.count; i++) {
-      this.processPacket(b, i, 0);
-      if (b.ipf[i] >= 0) this.releaseFragments(b, i);
+    if (this.flowtable.config.words[inPort & 0xffff] === 0) this.lookupAndRun(b);
+    else {
+      for (let i = 0; i < b.count; i++) {
+        this.processPacket(b, i, 0);
+        if (b.ipf[i] >= 0) this.releaseFragments(b, i);
+      }
     }
     this.conntrack?.endBatch?.();
     for (const p of this.ports.values()) if (p.txPending) p.flush();
+  }
+
+  /**
+   * A batch from a port that offloads nothing (the flowtable would take
+   * none of its packets): every packet's megaflow looked up together
+   * (FlowCache.lookupBatch), then each packet's actions run in batch order.
+   * A packet that missed, or whose megaflow went away meanwhile, takes the
+   * one-packet path, which looks it up again first: an upcall for an earlier
+   * packet of the batch may have installed its megaflow (as OVS's
+   * fast_path_processing looks again before an upcall).
+   */
+  private lookupAndRun(b: PacketBatch): void {
+    const n = b.count;
+    const slots = this.batchSlots, pkt = this.batchPkt, levels = this.levels, cache = this.cache;
+    const removals = cache.removals;
+    for (let i = 0; i < n; i++) pkt[i] = i;
+    this.flowCache.lookupBatch(b.keys, pkt, n, slots, levels);
+    // One read of each megaflow's counters before any is written, so that
+    // the cache misses of a large table overlap.
+    const c = cache.counters;
+    let t = 0;
+    for (let i = 0; i < n; i++) {
+      const s = slots[i];
+      if (s !== 0) t += c[(s - 1) * MFC_WORDS + MFC_USED];
+    }
+    this.sink = t;
+    for (let i = 0; i < n; i++) {
+      const s = slots[i] - 1;
+      // Nothing removed since the lookup (an upcall's flush, say): the slot still holds that megaflow.
+      if (s >= 0 && cache.removals === removals) {
+        this.credit(s, b, i, levels[i], 0);
+        this.execute(b, i, cache.actionsBySlot[s], 0);
+      } else this.processPacketFull(b, i, 0);
+      if (b.ipf[i] >= 0) this.releaseFragments(b, i);
+    }
+  }
+
+  /** A lookup of packet i found the megaflow in `slot` at stage `level` (LOOKUP_*): the stats and its counters (resumeSkip's `skip`). */
+  private credit(slot: number, b: PacketBatch, i: number, level: number, skip: number): void {
+    if (skip === 0) {
+      this.stats.hit++;
+      if (level === LOOKUP_EMC) this.stats.emcHit++;
+      else if (level === LOOKUP_SMC) this.stats.smcHit++;
+    }
+    const c = this.cache.counters;
+    const o = slot * MFC_WORDS;
+    if (skip !== 2) {
+      c[o + MFC_PACKETS] += 1;
+      c[o + MFC_BYTES] += b.len[i];
+    }
+    c[o + MFC_USED] = this.now;
+    const k = i * FK_WORDS;
+    if (b.keys[k + FK_NW_PROTO] === IPPROTO_TCP) c[o + MFC_TCP_FLAGS] = c[o + MFC_TCP_FLAGS] | b.keys[k + FK_TCP_FLAGS];
   }
 
   /**
@@ -285,18 +305,7 @@ export class Datapath implements FlowtableHost {
     this.resumeSkip = 0;
     let actions: DpAction[];
     if (mf !== null) {
-      if (skip === 0) {
-        this.stats.hit++;
-        const lv = this.flowCache.level;
-        if (lv === LOOKUP_EMC) this.stats.emcHit++;
-        else if (lv === LOOKUP_SMC) this.stats.smcHit++;
-      }
-      if (skip !== 2) {
-        mf.packets++;
-        mf.bytes += b.len[i];
-      }
-      mf.usedMs = this.now;
-      if (keys[k + FK_NW_PROTO] === IPPROTO_TCP) mf.tcpFlags |= keys[k + FK_TCP_FLAGS];
+      this.credit(mf.index, b, i, this.flowCache.level, skip);
       actions = mf.actions;
     } else {
       this.stats.missed++;

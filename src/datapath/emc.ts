@@ -32,7 +32,8 @@
 // its own, like each OVS PMD thread.
 
 import { FK_ETH_DST_LO, FK_ETH_SRC_LO, FK_ETH_TYPE, FK_IN_PORT, FK_CT_STATE, FK_IPV6_DST, FK_IPV6_SRC, FK_NW_DST, FK_NW_PROTO,
-  FK_NW_SRC, FK_RECIRC_ID, FK_TP_DST, FK_TP_SRC } from '../packet/flow-key.ts';
+  FK_NW_SRC, FK_RECIRC_ID, FK_TP_DST, FK_TP_SRC, FK_WORDS } from '../packet/flow-key.ts';
+import { BATCH_MAX } from '../packet/batch.ts';
 import { hashFinish, hashMix } from '../packet/hash.ts';
 import { megaflowMatches, type Megaflow, type MegaflowCache } from './megaflow.ts';
 
@@ -259,6 +260,9 @@ export class FlowCache {
   /** Which stage answered the last lookup (LOOKUP_*). */
   level = LOOKUP_MISS;
   private readonly seed: number;
+  // lookupBatch's scratch: each packet's flow hash, and the packets the EMC and SMC missed.
+  private readonly batchHash = new Int32Array(BATCH_MAX);
+  private readonly batchMiss = new Int32Array(BATCH_MAX);
 
   constructor(readonly cache: MegaflowCache, emcInsertInvProb = DEFAULT_EMC_INSERT_INV_PROB, smc = DEFAULT_SMC_ENABLE, seed = (Math.random() * 0xffffffff) | 0) {
     this.seed = seed;
@@ -306,6 +310,64 @@ export class FlowCache {
     emc.maybeInsert(keys, ofs, h, mf);
     if (smc !== null) smc.insert(h, mf);
     return mf;
+  }
+
+  /**
+   * Look up the packets pkt[0..n) of a batch (indices into `keys`), each
+   * stage for all of them before the next, as OVS's dfc_processing and
+   * fast_path_processing: slots[p] is set to the slot + 1 of packet p's
+   * megaflow (MegaflowCache.flows), or 0, and levels[p] to the stage that
+   * answered (LOOKUP_*). What the classifier finds is entered into the
+   * caches as lookup() does.
+   */
+  lookupBatch(keys: Uint32Array, pkt: Int32Array, n: number, slots: Int32Array, levels: Uint8Array): void {
+    const emc = this.emc;
+    const smc = this.smc;
+    for (let j = 0; j < n; j++) slots[pkt[j]] = 0;
+    if (!emc.enabled && smc === null) {
+      this.cache.lookupBatch(keys, pkt, n, slots);
+      for (let j = 0; j < n; j++) levels[pkt[j]] = slots[pkt[j]] === 0 ? LOOKUP_MISS : LOOKUP_MEGAFLOW;
+      return;
+    }
+    const hs = this.batchHash, miss = this.batchMiss;
+    let m = 0;
+    for (let j = 0; j < n; j++) {
+      const p = pkt[j];
+      const o = p * FK_WORDS;
+      const h = flowHash(keys, o, this.seed);
+      hs[p] = h;
+      const mf = emc.enabled ? emc.lookup(keys, o, h) : null;
+      if (mf !== null) {
+        slots[p] = mf.index + 1;
+        levels[p] = LOOKUP_EMC;
+        continue;
+      }
+      if (smc !== null) {
+        const sf = smc.lookup(keys, o, h, this.cache.flows);
+        if (sf !== null) {
+          slots[p] = sf.index + 1;
+          levels[p] = LOOKUP_SMC;
+          emc.maybeInsert(keys, o, h, sf);
+          continue;
+        }
+      }
+      miss[m++] = p;
+    }
+    if (m === 0) return;
+    this.cache.lookupBatch(keys, miss, m, slots);
+    const flows = this.cache.flows;
+    for (let j = 0; j < m; j++) {
+      const p = miss[j];
+      const sl = slots[p];
+      if (sl === 0) {
+        levels[p] = LOOKUP_MISS;
+        continue;
+      }
+      levels[p] = LOOKUP_MEGAFLOW;
+      const mf = flows[sl - 1]!;
+      emc.maybeInsert(keys, p * FK_WORDS, hs[p], mf);
+      if (smc !== null) smc.insert(hs[p], mf);
+    }
   }
 
   /** A miss was translated and `mf` installed for the key at `ofs`. */

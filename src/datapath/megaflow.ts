@@ -1,6 +1,6 @@
 // The megaflow cache: masked flow entries, looked up by tuple-space search
-// (one subtable per distinct mask, each a hash table over the masked key),
-// like dpif-netdev's dpcls. Entries carry their datapath actions and the
+// (one subtable per distinct mask, each a flat hash table over the masked
+// key, subtable.ts), like dpif-netdev's dpcls. Entries carry their datapath actions and the
 // counters dump-dp-flows prints. Each subtable counts its hits; every 1024
 // hits the subtables are re-sorted, most hit first, and the counts halved
 // (so recent hits weigh most), as dpcls ranks its subtables. A new
@@ -9,46 +9,16 @@
 // Every entry in the cache has a slot (`index`) in `flows`, so the
 // signature cache in front (emc.ts) can name it by a small integer and find
 // out, by looking, that it is gone; removal sets `dead` for the exact-match
-// cache, which holds entries themselves. Hash values stay in V8's small
-// integer range (30 bits) so that the subtables' Map keys are never boxed.
+// cache, which holds entries themselves. lookupBatch() takes a batch's
+// packets through the subtables together (dpcls_lookup), so the cache
+// misses of a large table overlap.
 //
 // Single-threaded: the PMD that owns a cache is the only one touching it.
 
 import { FK_WORDS } from '../packet/flow-key.ts';
 import type { DpAction } from './dp-actions.ts';
-import { hashFinish, hashMix } from '../packet/hash.ts';
-
-export interface Megaflow {
-  readonly key: Uint32Array; // masked key
-  /** The whole key of the packet that created the entry (for -m dumps and revalidation). */
-  readonly origKey: Uint32Array;
-  readonly mask: Uint32Array;
-  actions: DpAction[];
-  packets: number;
-  bytes: number;
-  usedMs: number; // 0 = never
-  tcpFlags: number;
-  readonly createdMs: number;
-  /** Whoever installed the entry (ofproto's translation record: rules to credit). */
-  owner: unknown;
-  /** Counters already credited to the owner. */
-  pushedPackets: number;
-  pushedBytes: number;
-  ufid: string;
-  dead: boolean;
-  /** The mask's non-zero words (the words a masked compare reads). */
-  readonly words: Int32Array;
-  /** Slot in the owning cache's `flows`, -1 when in no cache. */
-  index: number;
-}
-
-interface Subtable {
-  mask: Uint32Array;
-  words: Int32Array;
-  table: Map<number, Megaflow | Megaflow[]>;
-  count: number;
-  hits: number;
-}
+import { BATCH_MAX } from '../packet/batch.ts';
+import { maskWords, Subtable } from './subtable.ts';
 
 let ufidCounter = 0;
 function newUfid(): string {
@@ -58,19 +28,109 @@ function newUfid(): string {
   return `${a}-${b.slice(0, 4)}-${b.slice(4)}-${c.slice(0, 4)}-${c.slice(4)}${(ufidCounter & 0xffff).toString(16).padStart(4, '0')}${r()}`.slice(0, 36);
 }
 
-function hashMasked(key: Uint32Array, ofs: number, mask: Uint32Array, words: Int32Array, seed: number): number {
-  let h = seed;
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i];
-    h = hashMix(h, key[ofs + w] & mask[w]);
-  }
-  return hashFinish(h) & 0x3fffffff;
-}
+/** Words per slot of MegaflowCache.counters: packets, bytes, last use (ms, 0 = never), TCP flags seen. */
+export const MFC_PACKETS = 0;
+export const MFC_BYTES = 1;
+export const MFC_USED = 2;
+export const MFC_TCP_FLAGS = 3;
+export const MFC_WORDS = 4;
 
-function maskWords(mask: Uint32Array): Int32Array {
-  const words: number[] = [];
-  for (let i = 0; i < FK_WORDS; i++) if (mask[i]) words.push(i);
-  return Int32Array.from(words);
+/**
+ * A megaflow. While it is in a cache its counters live in the cache's
+ * `counters` (and its actions also in `actionsBySlot`), by slot, so that a
+ * hit writes one small record instead of an object and the boxed numbers
+ * it points to; when it leaves, they move back into the object.
+ */
+export class Megaflow {
+  /** The cache that holds it (its counters), null once removed or before insertion. */
+  home: MegaflowCache | null = null;
+  /** Slot in the owning cache's `flows`, -1 when in no cache. */
+  index = -1;
+  /** Removed from its cache (revalidation, del-dp-flows, idle expiry, a flush). */
+  dead = false;
+  /** Counters already credited to the owner. */
+  pushedPackets = 0;
+  pushedBytes = 0;
+  readonly ufid: string = newUfid();
+  private acts: DpAction[];
+  private nPackets = 0;
+  private nBytes = 0;
+  private used = 0;
+  private flags = 0;
+
+  constructor(
+    /** The masked key. */
+    readonly key: Uint32Array,
+    /** The whole key of the packet that created the entry (for -m dumps and revalidation). */
+    readonly origKey: Uint32Array,
+    readonly mask: Uint32Array,
+    actions: DpAction[],
+    readonly createdMs: number,
+    /** Whoever installed the entry (ofproto's translation record: rules to credit). */
+    public owner: unknown,
+    /** The mask's non-zero words (the words a masked compare reads). */
+    readonly words: Int32Array,
+  ) {
+    this.acts = actions;
+  }
+
+  get actions(): DpAction[] {
+    return this.acts;
+  }
+
+  set actions(a: DpAction[]) {
+    this.acts = a;
+    if (this.home !== null) this.home.actionsBySlot[this.index] = a;
+  }
+
+  get packets(): number {
+    return this.home === null ? this.nPackets : this.home.counters[this.index * MFC_WORDS + MFC_PACKETS];
+  }
+
+  set packets(v: number) {
+    if (this.home === null) this.nPackets = v;
+    else this.home.counters[this.index * MFC_WORDS + MFC_PACKETS] = v;
+  }
+
+  get bytes(): number {
+    return this.home === null ? this.nBytes : this.home.counters[this.index * MFC_WORDS + MFC_BYTES];
+  }
+
+  set bytes(v: number) {
+    if (this.home === null) this.nBytes = v;
+    else this.home.counters[this.index * MFC_WORDS + MFC_BYTES] = v;
+  }
+
+  /** Last use, ms (0 = never). */
+  get usedMs(): number {
+    return this.home === null ? this.used : this.home.counters[this.index * MFC_WORDS + MFC_USED];
+  }
+
+  set usedMs(v: number) {
+    if (this.home === null) this.used = v;
+    else this.home.counters[this.index * MFC_WORDS + MFC_USED] = v;
+  }
+
+  get tcpFlags(): number {
+    return this.home === null ? this.flags : this.home.counters[this.index * MFC_WORDS + MFC_TCP_FLAGS];
+  }
+
+  set tcpFlags(v: number) {
+    if (this.home === null) this.flags = v;
+    else this.home.counters[this.index * MFC_WORDS + MFC_TCP_FLAGS] = v;
+  }
+
+  /** Leave the cache: the counters move back into the object. */
+  detach(): void {
+    const h = this.home;
+    if (h === null) return;
+    const o = this.index * MFC_WORDS;
+    this.nPackets = h.counters[o + MFC_PACKETS];
+    this.nBytes = h.counters[o + MFC_BYTES];
+    this.used = h.counters[o + MFC_USED];
+    this.flags = h.counters[o + MFC_TCP_FLAGS];
+    this.home = null;
+  }
 }
 
 /** A new, not yet credited entry: `key` is already masked, `origKey` the packet's whole key. */
@@ -78,27 +138,38 @@ export function newMegaflow(
   key: Uint32Array, origKey: Uint32Array, mask: Uint32Array, actions: DpAction[], nowMs: number, owner: unknown,
   words: Int32Array = maskWords(mask),
 ): Megaflow {
-  return {
-    key, origKey, mask, actions, packets: 0, bytes: 0, usedMs: 0, tcpFlags: 0, createdMs: nowMs,
-    owner, pushedPackets: 0, pushedBytes: 0, ufid: newUfid(), dead: false, words, index: -1,
-  };
+  return new Megaflow(key, origKey, mask, actions, nowMs, owner, words);
 }
 
 export const MEGAFLOW_DEFAULT_LIMIT = 200_000;
+const NO_ACTIONS: DpAction[] = [];
+/** Hits between two rankings of the subtables. */
+const RANK_EVERY = 1024;
 
 export class MegaflowCache {
   private subtables: Subtable[] = [];
   private readonly byMask = new Map<string, Subtable>();
+  private readonly byMaskObject = new Map<Uint32Array, Subtable>();
   private readonly all = new Set<Megaflow>();
-  private readonly seed = (Math.random() * 0x100000000) >>> 0;
+  private readonly seed = ((Math.random() * 0x100000000) >>> 0) & 0x3fffffff;
+  /** Hits since the last subtable ranking. */
   private lookups = 0;
   /** Insert attempts refused because the cache was full. */
   refused = 0;
   /** Entries by slot (Megaflow.index); null where one was removed. */
   flows: (Megaflow | null)[] = [];
+  /** Each slot's actions (the megaflow's), read by the hit path without touching the megaflow. */
+  actionsBySlot: DpAction[][] = [];
+  /** Each slot's counters, MFC_WORDS per slot (Megaflow's getters read them). */
+  counters = new Float64Array(64 * MFC_WORDS);
+  /** Counts removals (and clears): a batch that looked up before a change sees it changed. */
+  removals = 0;
   private freeSlots: number[] = [];
   /** Subtables probed by lookups that hit (pmd-stats-show's subtable lookups per megaflow hit). */
   hitProbes = 0;
+  // lookupBatch's scratch: the packets still unmatched, and what a subtable found for them.
+  private readonly todo = new Int32Array(BATCH_MAX);
+  private readonly slots = new Int32Array(BATCH_MAX);
 
   constructor(readonly limit = MEGAFLOW_DEFAULT_LIMIT) {}
 
@@ -114,24 +185,45 @@ export class MegaflowCache {
     const sts = this.subtables;
     for (let s = 0; s < sts.length; s++) {
       const st = sts[s];
-      const h = hashMasked(key, ofs, st.mask, st.words, this.seed);
-      const e = st.table.get(h);
-      if (e === undefined) continue;
-      if (!Array.isArray(e)) {
-        if (matches(e, key, ofs, st.words)) {
-          this.hit(st, s);
-          return e;
-        }
-      } else {
-        for (let i = 0; i < e.length; i++) {
-          if (matches(e[i], key, ofs, st.words)) {
-            this.hit(st, s);
-            return e[i];
-          }
-        }
+      const slot = st.find(key, ofs, st.hash(key, ofs));
+      if (slot !== 0) {
+        this.hitProbes += s + 1;
+        st.hits++;
+        if (++this.lookups >= RANK_EVERY) this.resort();
+        return this.flows[slot - 1];
       }
     }
     return null;
+  }
+
+  /**
+   * Look up the packets pkt[0..n) of a batch (indices into `keys`, FK_WORDS
+   * words each) subtable by subtable, as dpcls_lookup does: slots[p] is set
+   * to the slot + 1 of each packet p's megaflow, and left alone (0) for a
+   * packet that misses. The same answers as lookup() one packet at a time.
+   */
+  lookupBatch(keys: Uint32Array, pkt: Int32Array, n: number, slots: Int32Array): void {
+    const todo = this.todo, found = this.slots, sts = this.subtables;
+    for (let j = 0; j < n; j++) todo[j] = pkt[j];
+    let m = n;
+    for (let s = 0; s < sts.length && m > 0; s++) {
+      const st = sts[s];
+      st.lookupBatch(keys, todo, m, found);
+      let left = 0;
+      for (let j = 0; j < m; j++) {
+        const sl = found[j];
+        if (sl !== 0) slots[todo[j]] = sl;
+        else todo[left++] = todo[j];
+      }
+      const hits = m - left;
+      if (hits !== 0) {
+        this.hitProbes += hits * (s + 1);
+        st.hits += hits;
+        this.lookups += hits;
+      }
+      m = left;
+    }
+    if (this.lookups >= RANK_EVERY) this.resort();
   }
 
   /** Install (key & mask) -> actions; returns the entry, or null when the cache is full. */
@@ -143,55 +235,58 @@ export class MegaflowCache {
     const mk = mask.join(',');
     let st = this.byMask.get(mk);
     if (!st) {
-      st = { mask: Uint32Array.from(mask), words: maskWords(mask), table: new Map(), count: 0, hits: 0 };
+      st = new Subtable(Uint32Array.from(mask), this.seed);
       this.byMask.set(mk, st);
+      this.byMaskObject.set(st.mask, st);
       this.subtables.push(st);
     }
     const masked = new Uint32Array(FK_WORDS);
     for (let i = 0; i < FK_WORDS; i++) masked[i] = (key[ofs + i] & mask[i]) >>> 0;
-    // An identical megaflow may exist (two packets of one flow raced into the upcall): replace it.
-    const h = hashMasked(masked, 0, st.mask, st.words, this.seed);
-    const cur = st.table.get(h);
-    const list = cur === undefined ? [] : Array.isArray(cur) ? cur : [cur];
-    for (const e of list) {
-      if (matches(e, masked, 0, st.words)) {
-        e.actions = actions;
-        e.owner = owner;
-        return e;
-      }
+    // An identical megaflow may exist (two packets of one flow raced into the upcall): replace its actions.
+    const h = st.hash(masked, 0);
+    const cur = st.find(masked, 0, h);
+    if (cur !== 0) {
+      const e = this.flows[cur - 1]!;
+      e.actions = actions;
+      e.owner = owner;
+      return e;
     }
     const mf = newMegaflow(masked, Uint32Array.from(key.subarray(ofs, ofs + FK_WORDS)), st.mask, actions, nowMs, owner, st.words);
     const slot = this.freeSlots.pop();
     if (slot === undefined) {
       mf.index = this.flows.length;
       this.flows.push(mf);
+      this.actionsBySlot.push(actions);
+      if (this.flows.length * MFC_WORDS > this.counters.length) {
+        const c = new Float64Array(this.counters.length * 2);
+        c.set(this.counters);
+        this.counters = c;
+      }
     } else {
       mf.index = slot;
       this.flows[slot] = mf;
+      this.actionsBySlot[slot] = actions;
     }
-    list.push(mf);
-    st.table.set(h, list.length === 1 ? mf : list);
-    st.count++;
+    this.counters.fill(0, mf.index * MFC_WORDS, mf.index * MFC_WORDS + MFC_WORDS);
+    mf.home = this;
+    st.add(masked, 0, h, mf.index);
     this.all.add(mf);
     return mf;
   }
 
   remove(mf: Megaflow): void {
     if (!this.all.delete(mf)) return;
+    this.removals++;
     mf.dead = true;
+    mf.detach();
+    const st = this.byMaskObject.get(mf.mask)!;
+    st.remove(mf.key, 0, st.hash(mf.key, 0), mf.index);
     this.flows[mf.index] = null;
+    this.actionsBySlot[mf.index] = NO_ACTIONS;
     this.freeSlots.push(mf.index);
-    const st = this.byMask.get(mf.mask.join(','))!;
-    const h = hashMasked(mf.key, 0, st.mask, st.words, this.seed);
-    const cur = st.table.get(h);
-    if (cur === mf) st.table.delete(h);
-    else if (Array.isArray(cur)) {
-      const rest = cur.filter((e) => e !== mf);
-      if (rest.length === 0) st.table.delete(h);
-      else st.table.set(h, rest.length === 1 ? rest[0] : rest);
-    }
-    if (--st.count === 0) {
+    if (st.count === 0) {
       this.byMask.delete(mf.mask.join(','));
+      this.byMaskObject.delete(st.mask);
       this.subtables = this.subtables.filter((s) => s !== st);
     }
   }
@@ -202,11 +297,17 @@ export class MegaflowCache {
 
   clear(): number {
     const n = this.all.size;
-    for (const e of this.all) e.dead = true;
+    this.removals++;
+    for (const e of this.all) {
+      e.dead = true;
+      e.detach();
+    }
     this.all.clear();
     this.flows = [];
+    this.actionsBySlot = [];
     this.freeSlots = [];
     this.byMask.clear();
+    this.byMaskObject.clear();
     this.subtables = [];
     return n;
   }
@@ -219,14 +320,9 @@ export class MegaflowCache {
     return dead;
   }
 
-  private hit(st: Subtable, probed: number): void {
-    this.hitProbes += probed + 1;
-    st.hits++;
-    if ((++this.lookups & 1023) === 0) this.resort();
-  }
-
-  /** Most-hit subtables first (dpcls subtable ranking). */
+  /** Most-hit subtables first (dpcls subtable ranking), counts halved so that recent hits weigh most. */
   private resort(): void {
+    this.lookups = 0;
     this.subtables.sort((a, b) => b.hits - a.hits);
     for (const st of this.subtables) st.hits >>>= 1;
   }
