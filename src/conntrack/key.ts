@@ -89,15 +89,24 @@ export function extractKey(k: Int32Array, ofs: number, tmp: Int32Array, p: L4Pkt
   if (et === ETH_TYPE_IP) {
     v6 = 0;
     k[ofs + K_SRC] = fk[fo + FK_NW_SRC];
+    k[ofs + K_SRC + 1] = 0;
+    k[ofs + K_SRC + 2] = 0;
+    k[ofs + K_SRC + 3] = 0;
     k[ofs + K_DST] = fk[fo + FK_NW_DST];
-    for (let i = 1; i < 4; i++) { k[ofs + K_SRC + i] = 0; k[ofs + K_DST + i] = 0; }
+    k[ofs + K_DST + 1] = 0;
+    k[ofs + K_DST + 2] = 0;
+    k[ofs + K_DST + 3] = 0;
     end = l3 + ((data[l3 + 2] << 8) | data[l3 + 3]);
   } else if (et === ETH_TYPE_IPV6) {
     v6 = AF_V6;
-    for (let i = 0; i < 4; i++) {
-      k[ofs + K_SRC + i] = fk[fo + FK_IPV6_SRC + i];
-      k[ofs + K_DST + i] = fk[fo + FK_IPV6_DST + i];
-    }
+    k[ofs + K_SRC] = fk[fo + FK_IPV6_SRC];
+    k[ofs + K_SRC + 1] = fk[fo + FK_IPV6_SRC + 1];
+    k[ofs + K_SRC + 2] = fk[fo + FK_IPV6_SRC + 2];
+    k[ofs + K_SRC + 3] = fk[fo + FK_IPV6_SRC + 3];
+    k[ofs + K_DST] = fk[fo + FK_IPV6_DST];
+    k[ofs + K_DST + 1] = fk[fo + FK_IPV6_DST + 1];
+    k[ofs + K_DST + 2] = fk[fo + FK_IPV6_DST + 2];
+    k[ofs + K_DST + 3] = fk[fo + FK_IPV6_DST + 3];
     end = l3 + 40 + ((data[l3 + 4] << 8) | data[l3 + 5]);
   } else {
     return EXTRACT_FAIL;
@@ -125,7 +134,8 @@ export function extractKey(k: Int32Array, ofs: number, tmp: Int32Array, p: L4Pkt
   return EXTRACT_OK;
 }
 
-/** Write the ct_nw, ct_ipv6 and ct_tp fields of the flow key from the key words at kb. */
+/** Write the ct_nw, ct_ipv6 and ct_tp fields of the flow key from the key words at kb.
+ *  (Unrolled: on the per-packet path V8's loop overhead costs more than the stores.) */
 export function writeCtTuple(key: Uint32Array, o: number, kw: Int32Array, kb: number): void {
   const meta = kw[kb + K_META];
   const proto = (meta >>> 16) & 0xff;
@@ -133,14 +143,25 @@ export function writeCtTuple(key: Uint32Array, o: number, kw: Int32Array, kb: nu
   if (v6) {
     key[o + FK_CT_NW_SRC] = 0;
     key[o + FK_CT_NW_DST] = 0;
-    for (let i = 0; i < 4; i++) {
-      key[o + FK_CT_IPV6_SRC + i] = kw[kb + K_SRC + i];
-      key[o + FK_CT_IPV6_DST + i] = kw[kb + K_DST + i];
-    }
+    key[o + FK_CT_IPV6_SRC] = kw[kb + K_SRC];
+    key[o + FK_CT_IPV6_SRC + 1] = kw[kb + K_SRC + 1];
+    key[o + FK_CT_IPV6_SRC + 2] = kw[kb + K_SRC + 2];
+    key[o + FK_CT_IPV6_SRC + 3] = kw[kb + K_SRC + 3];
+    key[o + FK_CT_IPV6_DST] = kw[kb + K_DST];
+    key[o + FK_CT_IPV6_DST + 1] = kw[kb + K_DST + 1];
+    key[o + FK_CT_IPV6_DST + 2] = kw[kb + K_DST + 2];
+    key[o + FK_CT_IPV6_DST + 3] = kw[kb + K_DST + 3];
   } else {
     key[o + FK_CT_NW_SRC] = kw[kb + K_SRC];
     key[o + FK_CT_NW_DST] = kw[kb + K_DST];
-    for (let i = 0; i < 4; i++) { key[o + FK_CT_IPV6_SRC + i] = 0; key[o + FK_CT_IPV6_DST + i] = 0; }
+    key[o + FK_CT_IPV6_SRC] = 0;
+    key[o + FK_CT_IPV6_SRC + 1] = 0;
+    key[o + FK_CT_IPV6_SRC + 2] = 0;
+    key[o + FK_CT_IPV6_SRC + 3] = 0;
+    key[o + FK_CT_IPV6_DST] = 0;
+    key[o + FK_CT_IPV6_DST + 1] = 0;
+    key[o + FK_CT_IPV6_DST + 2] = 0;
+    key[o + FK_CT_IPV6_DST + 3] = 0;
   }
   key[o + FK_CT_NW_PROTO] = proto;
   const ports = kw[kb + K_PORTS];
@@ -156,4 +177,46 @@ export function clearCtTuple(key: Uint32Array, o: number): void {
   for (let i = 0; i < 4; i++) { key[o + FK_CT_IPV6_SRC + i] = 0; key[o + FK_CT_IPV6_DST + i] = 0; }
   key[o + FK_CT_NW_PROTO] = 0;
   key[o + FK_CT_TP] = 0;
+}
+
+/**
+ * Does the flow key at key[fo..] carry the same tuple as conntrack key `k`
+ * (built by extractKey() for the previous packet, zone included by the
+ * caller's ct())? Only for protocols whose key comes from the flow key alone
+ * (not ICMP, whose id is read from the packet). The fast path of a run of
+ * packets of one connection (execute.ts).
+ */
+export function sameTuple(k: Int32Array, fk: Uint32Array, fo: number): boolean {
+  const meta = k[K_META];
+  const proto = (meta >>> 16) & 0xff;
+  if ((fk[fo + FK_NW_PROTO] & 0xff) !== proto || (fk[fo + FK_NW_FRAG] & FRAG_ANY) !== 0) return false;
+  if (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) return false;
+  if ((meta >>> 24) === 0) {
+    if (fk[fo + FK_ETH_TYPE] !== ETH_TYPE_IP || (fk[fo + FK_NW_SRC] | 0) !== k[K_SRC] || (fk[fo + FK_NW_DST] | 0) !== k[K_DST]) return false;
+  } else {
+    if (fk[fo + FK_ETH_TYPE] !== ETH_TYPE_IPV6 ||
+      (fk[fo + FK_IPV6_SRC] | 0) !== k[K_SRC] || (fk[fo + FK_IPV6_SRC + 1] | 0) !== k[K_SRC + 1] ||
+      (fk[fo + FK_IPV6_SRC + 2] | 0) !== k[K_SRC + 2] || (fk[fo + FK_IPV6_SRC + 3] | 0) !== k[K_SRC + 3] ||
+      (fk[fo + FK_IPV6_DST] | 0) !== k[K_DST] || (fk[fo + FK_IPV6_DST + 1] | 0) !== k[K_DST + 1] ||
+      (fk[fo + FK_IPV6_DST + 2] | 0) !== k[K_DST + 2] || (fk[fo + FK_IPV6_DST + 3] | 0) !== k[K_DST + 3]) return false;
+  }
+  return !tupleHasPorts(proto) || (((fk[fo + FK_TP_SRC] & 0xffff) << 16) | (fk[fo + FK_TP_DST] & 0xffff)) === k[K_PORTS];
+}
+
+/**
+ * What extractKey() fills in `p` for a packet whose key is already known
+ * (sameTuple()): the L4 view. EXTRACT_OK, or EXTRACT_FAIL where extractKey()
+ * would fail (the caller then takes the full path).
+ */
+export function runPacket(p: L4Pkt, data: Uint8Array, l3: number, l4: number, k: Int32Array): number {
+  if (l3 < 0) return EXTRACT_FAIL;
+  const v6 = (k[K_META] >>> 24) & 0xff;
+  let end = v6 === 0 ? l3 + ((data[l3 + 2] << 8) | data[l3 + 3]) : l3 + 40 + ((data[l3 + 4] << 8) | data[l3 + 5]);
+  if (end > data.length) end = data.length;
+  p.data = data;
+  p.l4 = l4;
+  p.l4Len = l4 >= 0 ? end - l4 : 0;
+  p.v6 = v6;
+  if (tupleHasPorts((k[K_META] >>> 16) & 0xff) && (l4 < 0 || p.l4Len < 8)) return EXTRACT_FAIL;
+  return EXTRACT_OK;
 }
