@@ -95,6 +95,12 @@ export class PacketPath implements CarriedHost {
   private runRec = NO_REC;
   private runReply = false;
   private runA: CtExec | null = null;
+  /** What carryConn() writes for the run's packets (its record's id, CONN_MD_*). */
+  private runId = 0;
+  private runMd = 0;
+  /** Packets and bytes of the run's hits not yet added to the record (endRun()). */
+  private runPkts = 0;
+  private runBytes = 0;
   /** The clock and timeout class the run's record's expiry was last computed from (valid with runRec). */
   private expNow = -1;
   private expCls = -1;
@@ -121,9 +127,9 @@ export class PacketPath implements CarriedHost {
     zone &= 0xffff;
     // The shard the previous packet left locked (executeHeld()): kept only
     // for a cache hit on that same shard, released before anything else.
+    if (this.runRec !== NO_REC) this.endRun();
     let held = this.held;
     this.held = NO_SHARD;
-    this.runRec = NO_REC;
     if (held !== NO_SHARD && (batch.ctConn[idx] !== 0 || force)) {
       t.unlockShard(held);
       held = NO_SHARD;
@@ -345,6 +351,8 @@ export class PacketPath implements CarriedHost {
         this.runRec = r;
         this.runReply = reply;
         this.runA = a;
+        this.runId = batch.ctConnId[idx];
+        this.runMd = batch.ctConnMd[idx];
       }
     } else t.unlockShard(shard);
   }
@@ -380,7 +388,9 @@ export class PacketPath implements CarriedHost {
       runPacket(p, batch.data[idx], batch.l3[idx], batch.l4[idx], k) !== EXTRACT_OK ||
       t.f64[(base + R_EXPIRY) >>> 1] <= nowMs) return false;
     const shard = this.held;
-    this.runRec = NO_REC;
+    // Until it is set again at the end; a packet whose checksums are to be checked may leave the run.
+    if (batch.csum[idx] !== CSUM_ALL) this.endRun();
+    else this.runRec = NO_REC;
     this.held = NO_SHARD;
     const zone = k[K_META] & 0xffff;
     const proto = (k[K_META] >>> 16) & 0xff;
@@ -399,6 +409,7 @@ export class PacketPath implements CarriedHost {
     // No helper on a run's connection: nothing for the ALG before tracking.
     const res = trackerFor(proto).update(rec, base, p, reply, proto === IPPROTO_TCP && t.seqCheck());
     if (res === UPDATE_INVALID) {
+      this.flushRun(r);
       Atomics.add(t.hdr, H_CNT_INVALID, 1);
       if (commit) this.applyMarkLabelLocked(r, setMark, setLabel);
       const cs = nat !== null ? this.natPacketLocked(r, reply, false, batch, idx, key, keyOfs) : 0;
@@ -409,6 +420,7 @@ export class PacketPath implements CarriedHost {
     }
     if (res === UPDATE_NEW) {
       // The old connection is over: the full path starts the new one, the shard still held.
+      this.flushRun(r);
       removeIfSingleShardLocked(t, r, shard);
       this.held = shard;
       this.execute(batch, idx, key, keyOfs, a, nowMs);
@@ -423,23 +435,43 @@ export class PacketPath implements CarriedHost {
       this.expNow = nowMs;
       this.expCls = cls;
     }
-    t.f64[(base + (reply ? R_PKTS_REPLY : R_PKTS_ORIG)) >>> 1] += 1;
-    t.f64[(base + (reply ? R_BYTES_REPLY : R_BYTES_ORIG)) >>> 1] += batch.len[idx];
+    // Counted when the run ends (endRun(), before its lock is let go).
+    this.runPkts++;
+    this.runBytes += batch.len[idx];
     if (commit && (setMark !== null || setLabel !== null)) this.applyMarkLabelLocked(r, setMark, setLabel);
     if (nat !== null) state |= this.natPacketLocked(r, reply, false, batch, idx, key, keyOfs);
     if (t.events !== null && (rec[base + R_FLAGS] !== flags0 || rec[base + R_TCP_STATES] !== tcp0 || rec[base + R_MARK] !== mark0)) {
+      this.flushRun(r);
       t.events.postConn(EV_UPDATE, rec, r, nowMs);
     }
     this.writeMd(key, keyOfs, CS_TRACKED | state, zone, r, false);
-    carryConn(batch, idx, t, r, zone, reply, nat !== null);
+    batch.ctConn[idx] = r + 1; // carryConn()
+    batch.ctConnId[idx] = this.runId;
+    batch.ctConnMd[idx] = this.runMd;
     this.held = shard;
     this.runRec = r;
     return true;
   }
 
+  /** The run is over: its packets' counts go to its record (whose shard is still held). */
+  private endRun(): void {
+    this.flushRun(this.runRec);
+    this.runRec = NO_REC;
+  }
+
+  private flushRun(r: number): void {
+    if (this.runPkts === 0) return;
+    const f = this.table.f64;
+    const base = r * REC_WORDS;
+    f[(base + (this.runReply ? R_PKTS_REPLY : R_PKTS_ORIG)) >>> 1] += this.runPkts;
+    f[(base + (this.runReply ? R_BYTES_REPLY : R_BYTES_ORIG)) >>> 1] += this.runBytes;
+    this.runPkts = 0;
+    this.runBytes = 0;
+  }
+
   /** Unlock what executeHeld() left locked. */
   releaseHeld(): void {
-    this.runRec = NO_REC;
+    if (this.runRec !== NO_REC) this.endRun();
     if (this.held !== NO_SHARD) {
       this.table.unlockShard(this.held);
       this.held = NO_SHARD;

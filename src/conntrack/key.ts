@@ -135,22 +135,13 @@ export function extractKey(k: Int32Array, ofs: number, tmp: Int32Array, p: L4Pkt
 }
 
 /** Write the ct_nw, ct_ipv6 and ct_tp fields of the flow key from the key words at kb.
- *  (Unrolled: on the per-packet path V8's loop overhead costs more than the stores.) */
+ *  The per-packet path: unrolled (V8's loop overhead costs more than the
+ *  stores) and small enough for V8 to inline, with IPv6 out of line. */
 export function writeCtTuple(key: Uint32Array, o: number, kw: Int32Array, kb: number): void {
   const meta = kw[kb + K_META];
   const proto = (meta >>> 16) & 0xff;
-  const v6 = (meta >>> 24) !== 0;
-  if (v6) {
-    key[o + FK_CT_NW_SRC] = 0;
-    key[o + FK_CT_NW_DST] = 0;
-    key[o + FK_CT_IPV6_SRC] = kw[kb + K_SRC];
-    key[o + FK_CT_IPV6_SRC + 1] = kw[kb + K_SRC + 1];
-    key[o + FK_CT_IPV6_SRC + 2] = kw[kb + K_SRC + 2];
-    key[o + FK_CT_IPV6_SRC + 3] = kw[kb + K_SRC + 3];
-    key[o + FK_CT_IPV6_DST] = kw[kb + K_DST];
-    key[o + FK_CT_IPV6_DST + 1] = kw[kb + K_DST + 1];
-    key[o + FK_CT_IPV6_DST + 2] = kw[kb + K_DST + 2];
-    key[o + FK_CT_IPV6_DST + 3] = kw[kb + K_DST + 3];
+  if ((meta >>> 24) !== 0) {
+    writeCtTupleV6(key, o, kw, kb);
   } else {
     key[o + FK_CT_NW_SRC] = kw[kb + K_SRC];
     key[o + FK_CT_NW_DST] = kw[kb + K_DST];
@@ -171,6 +162,19 @@ export function writeCtTuple(key: Uint32Array, o: number, kw: Int32Array, kb: nu
     : ports >>> 0;
 }
 
+function writeCtTupleV6(key: Uint32Array, o: number, kw: Int32Array, kb: number): void {
+  key[o + FK_CT_NW_SRC] = 0;
+  key[o + FK_CT_NW_DST] = 0;
+  key[o + FK_CT_IPV6_SRC] = kw[kb + K_SRC];
+  key[o + FK_CT_IPV6_SRC + 1] = kw[kb + K_SRC + 1];
+  key[o + FK_CT_IPV6_SRC + 2] = kw[kb + K_SRC + 2];
+  key[o + FK_CT_IPV6_SRC + 3] = kw[kb + K_SRC + 3];
+  key[o + FK_CT_IPV6_DST] = kw[kb + K_DST];
+  key[o + FK_CT_IPV6_DST + 1] = kw[kb + K_DST + 1];
+  key[o + FK_CT_IPV6_DST + 2] = kw[kb + K_DST + 2];
+  key[o + FK_CT_IPV6_DST + 3] = kw[kb + K_DST + 3];
+}
+
 export function clearCtTuple(key: Uint32Array, o: number): void {
   key[o + FK_CT_NW_SRC] = 0;
   key[o + FK_CT_NW_DST] = 0;
@@ -180,27 +184,30 @@ export function clearCtTuple(key: Uint32Array, o: number): void {
 }
 
 /**
- * Does the flow key at key[fo..] carry the same tuple as conntrack key `k`
+ * Does the flow key at fk[fo..] carry the same tuple as conntrack key `k`
  * (built by extractKey() for the previous packet, zone included by the
  * caller's ct())? Only for protocols whose key comes from the flow key alone
  * (not ICMP, whose id is read from the packet). The fast path of a run of
- * packets of one connection (execute.ts).
+ * packets of one connection (execute.ts); small enough for V8 to inline,
+ * IPv6 out of line.
  */
 export function sameTuple(k: Int32Array, fk: Uint32Array, fo: number): boolean {
   const meta = k[K_META];
   const proto = (meta >>> 16) & 0xff;
-  if ((fk[fo + FK_NW_PROTO] & 0xff) !== proto || (fk[fo + FK_NW_FRAG] & FRAG_ANY) !== 0) return false;
-  if (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) return false;
-  if ((meta >>> 24) === 0) {
-    if (fk[fo + FK_ETH_TYPE] !== ETH_TYPE_IP || (fk[fo + FK_NW_SRC] | 0) !== k[K_SRC] || (fk[fo + FK_NW_DST] | 0) !== k[K_DST]) return false;
-  } else {
-    if (fk[fo + FK_ETH_TYPE] !== ETH_TYPE_IPV6 ||
-      (fk[fo + FK_IPV6_SRC] | 0) !== k[K_SRC] || (fk[fo + FK_IPV6_SRC + 1] | 0) !== k[K_SRC + 1] ||
-      (fk[fo + FK_IPV6_SRC + 2] | 0) !== k[K_SRC + 2] || (fk[fo + FK_IPV6_SRC + 3] | 0) !== k[K_SRC + 3] ||
-      (fk[fo + FK_IPV6_DST] | 0) !== k[K_DST] || (fk[fo + FK_IPV6_DST + 1] | 0) !== k[K_DST + 1] ||
-      (fk[fo + FK_IPV6_DST + 2] | 0) !== k[K_DST + 2] || (fk[fo + FK_IPV6_DST + 3] | 0) !== k[K_DST + 3]) return false;
-  }
+  if ((fk[fo + FK_NW_PROTO] & 0xff) !== proto || (fk[fo + FK_NW_FRAG] & FRAG_ANY) !== 0 ||
+    proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) return false;
+  if ((meta >>> 24) === 0
+    ? fk[fo + FK_ETH_TYPE] !== ETH_TYPE_IP || (fk[fo + FK_NW_SRC] | 0) !== k[K_SRC] || (fk[fo + FK_NW_DST] | 0) !== k[K_DST]
+    : !sameAddrV6(k, fk, fo)) return false;
   return !tupleHasPorts(proto) || (((fk[fo + FK_TP_SRC] & 0xffff) << 16) | (fk[fo + FK_TP_DST] & 0xffff)) === k[K_PORTS];
+}
+
+function sameAddrV6(k: Int32Array, fk: Uint32Array, fo: number): boolean {
+  return fk[fo + FK_ETH_TYPE] === ETH_TYPE_IPV6 &&
+    (fk[fo + FK_IPV6_SRC] | 0) === k[K_SRC] && (fk[fo + FK_IPV6_SRC + 1] | 0) === k[K_SRC + 1] &&
+    (fk[fo + FK_IPV6_SRC + 2] | 0) === k[K_SRC + 2] && (fk[fo + FK_IPV6_SRC + 3] | 0) === k[K_SRC + 3] &&
+    (fk[fo + FK_IPV6_DST] | 0) === k[K_DST] && (fk[fo + FK_IPV6_DST + 1] | 0) === k[K_DST + 1] &&
+    (fk[fo + FK_IPV6_DST + 2] | 0) === k[K_DST + 2] && (fk[fo + FK_IPV6_DST + 3] | 0) === k[K_DST + 3];
 }
 
 /**
