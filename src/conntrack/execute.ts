@@ -21,7 +21,7 @@
 // that finds no free tuple drops the packet and creates nothing.
 
 import {
-  FK_CT_STATE, FK_CT_ZONE, FK_CT_MARK, FK_CT_LABEL, FK_NW_PROTO, CS_NEW, CS_ESTABLISHED, CS_RELATED, CS_REPLY_DIR,
+  FK_CT_STATE, FK_NW_PROTO, CS_NEW, CS_ESTABLISHED, CS_RELATED, CS_REPLY_DIR,
   CS_INVALID, CS_TRACKED, CS_SRC_NAT, CS_DST_NAT, IPPROTO_TCP,
 } from '../packet/flow-key.ts';
 import type { NatRange } from '../nat/range.ts';
@@ -31,12 +31,12 @@ import type { ConnTable } from './table.ts';
 import { removeIfSingleShardLocked } from './expiry.ts';
 import { EV_UPDATE } from './event-ring.ts';
 import {
-  KEY_WORDS, K_META, REC_WORDS, R_FLAGS, R_ID, R_EXPIRY, R_MARK, R_LABEL, R_KEY_ORIG, R_PKTS_ORIG, R_PKTS_REPLY,
+  KEY_WORDS, K_META, REC_WORDS, R_FLAGS, R_ID, R_EXPIRY, R_MARK, R_PKTS_ORIG, R_PKTS_REPLY,
   R_BYTES_ORIG, R_BYTES_REPLY, H_CNT_INVALID, H_CNT_EXPIRED, H_CNT_RELATED, H_CNT_NAT_EXHAUSTED, R_TCP_STATES,
   R_HELPER, R_PARENT_ID,
 } from './layout.ts';
 import { type L4Pkt, getClass, UPDATE_INVALID, UPDATE_NEW, UPDATE_VALID_NEW } from './l4.ts';
-import { extractKey, writeCtTuple, clearCtTuple, sameTuple, runPacket, EXTRACT_FAIL, EXTRACT_OK, EXTRACT_ICMP_ERROR } from './key.ts';
+import { extractKey, writeCtWords, sameTuple, runPacket, EXTRACT_FAIL, EXTRACT_OK, EXTRACT_ICMP_ERROR } from './key.ts';
 import { AlgPath } from './alg/run.ts';
 import { ALG_INVALID } from './alg/helper.ts';
 import { timeoutSec } from './timeouts.ts';
@@ -494,25 +494,7 @@ export class PacketPath implements CarriedHost {
   }
 
   private writeMd(key: Uint32Array, o: number, state: number, zone: number, r: number, usePktKey: boolean): void {
-    key[o + FK_CT_STATE] = state;
-    key[o + FK_CT_ZONE] = zone;
-    const rec = this.table.rec;
-    if (r !== NO_REC) {
-      const base = r * REC_WORDS;
-      key[o + FK_CT_MARK] = rec[base + R_MARK];
-      key[o + FK_CT_LABEL] = rec[base + R_LABEL];
-      key[o + FK_CT_LABEL + 1] = rec[base + R_LABEL + 1];
-      key[o + FK_CT_LABEL + 2] = rec[base + R_LABEL + 2];
-      key[o + FK_CT_LABEL + 3] = rec[base + R_LABEL + 3];
-      writeCtTuple(key, o, rec, base + R_KEY_ORIG);
-    } else {
-      key[o + FK_CT_MARK] = 0;
-      key[o + FK_CT_LABEL] = 0;
-      key[o + FK_CT_LABEL + 1] = 0;
-      key[o + FK_CT_LABEL + 2] = 0;
-      key[o + FK_CT_LABEL + 3] = 0;
-      if (usePktKey) writeCtTuple(key, o, this.k, 0);
-      else clearCtTuple(key, o);
-    }
+    writeCtWords(key, o, state, zone, this.table.rec, r, this.k, usePktKey);
   }
+
 }

@@ -3,11 +3,12 @@
 // error. Fast path: writes into caller-provided Int32Arrays, never allocates.
 
 import {
-  FK_CT_NW_SRC, FK_CT_NW_DST, FK_CT_IPV6_SRC, FK_CT_IPV6_DST, FK_CT_NW_PROTO, FK_CT_TP, FK_ETH_TYPE, FK_NW_SRC, FK_NW_DST, FK_IPV6_SRC, FK_IPV6_DST, FK_NW_PROTO, FK_NW_FRAG, FK_TP_SRC, FK_TP_DST,
+  FK_CT_STATE, FK_CT_ZONE, FK_CT_MARK, FK_CT_LABEL, FK_CT_NW_SRC, FK_CT_NW_DST, FK_CT_IPV6_SRC, FK_CT_IPV6_DST, FK_CT_NW_PROTO, FK_CT_TP, FK_ETH_TYPE, FK_NW_SRC, FK_NW_DST, FK_IPV6_SRC, FK_IPV6_DST, FK_NW_PROTO, FK_NW_FRAG, FK_TP_SRC, FK_TP_DST,
   ETH_TYPE_IP, ETH_TYPE_IPV6, FRAG_ANY, IPPROTO_ICMP, IPPROTO_ICMPV6,
 } from '../packet/flow-key.ts';
 import { K_META, K_SRC, K_DST, K_PORTS, AF_V6, tupleHasPorts } from '../packet/tuple.ts';
 import type { L4Pkt } from './l4.ts';
+import { REC_WORDS, R_KEY_ORIG, R_LABEL, R_MARK } from './layout.ts';
 import { icmpIsError, icmpReverseType } from './icmp.ts';
 import { rd32 } from '../packet/bytes.ts';
 
@@ -173,6 +174,35 @@ function writeCtTupleV6(key: Uint32Array, o: number, kw: Int32Array, kb: number)
   key[o + FK_CT_IPV6_DST + 1] = kw[kb + K_DST + 1];
   key[o + FK_CT_IPV6_DST + 2] = kw[kb + K_DST + 2];
   key[o + FK_CT_IPV6_DST + 3] = kw[kb + K_DST + 3];
+}
+
+/**
+ * Write the ct_* words of the flow key at key[o..] after a ct(): ct_state,
+ * ct_zone, and mark, label and original tuple of record r (words `rec`),
+ * or, without a record (-1), zeros and either the packet's own tuple (key
+ * `pk`, when `usePktKey`) or none.
+ */
+export function writeCtWords(key: Uint32Array, o: number, state: number, zone: number, rec: Int32Array, r: number,
+  pk: Int32Array, usePktKey: boolean): void {
+  key[o + FK_CT_STATE] = state;
+  key[o + FK_CT_ZONE] = zone;
+  if (r >= 0) {
+    const base = r * REC_WORDS;
+    key[o + FK_CT_MARK] = rec[base + R_MARK];
+    key[o + FK_CT_LABEL] = rec[base + R_LABEL];
+    key[o + FK_CT_LABEL + 1] = rec[base + R_LABEL + 1];
+    key[o + FK_CT_LABEL + 2] = rec[base + R_LABEL + 2];
+    key[o + FK_CT_LABEL + 3] = rec[base + R_LABEL + 3];
+    writeCtTuple(key, o, rec, base + R_KEY_ORIG);
+  } else {
+    key[o + FK_CT_MARK] = 0;
+    key[o + FK_CT_LABEL] = 0;
+    key[o + FK_CT_LABEL + 1] = 0;
+    key[o + FK_CT_LABEL + 2] = 0;
+    key[o + FK_CT_LABEL + 3] = 0;
+    if (usePktKey) writeCtTuple(key, o, pk, 0);
+    else clearCtTuple(key, o);
+  }
 }
 
 export function clearCtTuple(key: Uint32Array, o: number): void {
