@@ -44,12 +44,11 @@ import { natExhaustedLog } from './warnings.ts';
 import { badChecksum } from './csum.ts';
 import { ConnCache } from './conn-cache.ts';
 import { natPacketLocked } from './nat-packet.ts';
-
-const CSUM_ALL = CSUM_L3_GOOD | CSUM_L4_GOOD;
-
 import {
   applyMarkLabelLocked, Committer, NAT_EXHAUSTED, NO_REC, NO_SHARD, trackerFor, type LabelSet, type MarkSet,
 } from './commit.ts';
+
+const CSUM_ALL = CSUM_L3_GOOD | CSUM_L4_GOOD;
 
 export type { MarkSet, LabelSet } from './commit.ts';
 
@@ -205,7 +204,8 @@ export class PacketPath implements CarriedHost {
     if (node >= 0) {
       r = node >>> 1;
       reply = (node & 1) === 1;
-      const home = t.homeShard(r);
+      // An orig key sits in its record's home shard; only a reply key (NAT) may not.
+      const home = reply ? t.homeShard(r) : shard;
       if (home !== shard) {
         // Reply key of a NATed connection: move to the record's home lock.
         const id = rec[r * REC_WORDS + R_ID];
