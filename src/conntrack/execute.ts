@@ -21,8 +21,8 @@
 // that finds no free tuple drops the packet and creates nothing.
 
 import {
-  FK_CT_STATE, FK_CT_ZONE, FK_CT_MARK, FK_CT_LABEL, FK_NW_PROTO, CS_NEW, CS_ESTABLISHED, CS_RELATED, CS_REPLY_DIR,
-  CS_INVALID, CS_TRACKED, CS_SRC_NAT, CS_DST_NAT,
+  FK_CT_STATE, FK_NW_PROTO, CS_NEW, CS_ESTABLISHED, CS_RELATED, CS_REPLY_DIR,
+  CS_INVALID, CS_TRACKED, CS_SRC_NAT, CS_DST_NAT, IPPROTO_TCP,
 } from '../packet/flow-key.ts';
 import type { NatRange } from '../nat/range.ts';
 import { CONN_MD_NAT, CONN_MD_REPLY, CONN_MD_ZONE, CSUM_L3_GOOD, CSUM_L4_GOOD, type PacketBatch } from '../packet/batch.ts';
@@ -31,12 +31,12 @@ import type { ConnTable } from './table.ts';
 import { removeIfSingleShardLocked } from './expiry.ts';
 import { EV_UPDATE } from './event-ring.ts';
 import {
-  KEY_WORDS, K_META, REC_WORDS, R_FLAGS, R_ID, R_EXPIRY, R_MARK, R_LABEL, R_KEY_ORIG, R_PKTS_ORIG, R_PKTS_REPLY,
+  KEY_WORDS, K_META, REC_WORDS, R_FLAGS, R_ID, R_EXPIRY, R_MARK, R_PKTS_ORIG, R_PKTS_REPLY,
   R_BYTES_ORIG, R_BYTES_REPLY, H_CNT_INVALID, H_CNT_EXPIRED, H_CNT_RELATED, H_CNT_NAT_EXHAUSTED, R_TCP_STATES,
   R_HELPER, R_PARENT_ID,
 } from './layout.ts';
 import { type L4Pkt, getClass, UPDATE_INVALID, UPDATE_NEW, UPDATE_VALID_NEW } from './l4.ts';
-import { extractKey, writeCtTuple, clearCtTuple, EXTRACT_FAIL, EXTRACT_ICMP_ERROR } from './key.ts';
+import { extractKey, writeCtWords, sameTuple, runPacket, EXTRACT_FAIL, EXTRACT_OK, EXTRACT_ICMP_ERROR } from './key.ts';
 import { AlgPath } from './alg/run.ts';
 import { ALG_INVALID } from './alg/helper.ts';
 import { timeoutSec } from './timeouts.ts';
@@ -44,12 +44,11 @@ import { natExhaustedLog } from './warnings.ts';
 import { badChecksum } from './csum.ts';
 import { ConnCache } from './conn-cache.ts';
 import { natPacketLocked } from './nat-packet.ts';
-
-const CSUM_ALL = CSUM_L3_GOOD | CSUM_L4_GOOD;
-
 import {
   applyMarkLabelLocked, Committer, NAT_EXHAUSTED, NO_REC, NO_SHARD, trackerFor, type LabelSet, type MarkSet,
 } from './commit.ts';
+
+const CSUM_ALL = CSUM_L3_GOOD | CSUM_L4_GOOD;
 
 export type { MarkSet, LabelSet } from './commit.ts';
 
@@ -85,6 +84,25 @@ export class PacketPath implements CarriedHost {
   /** executeHeld(): a shard lock kept between packets of a batch (NO_SHARD = none). */
   private held = NO_SHARD;
   private holding = false;
+  /**
+   * The run: the connection the previous packet ended on with its shard
+   * still held (executeHeld()), its direction and the ct() that found it.
+   * The next packet of the same tuple through the same ct() skips the key
+   * build and the lookup: the lock was never let go, so the record is the
+   * one the lookup would find. Valid for the next call only (reset on entry).
+   */
+  private runRec = NO_REC;
+  private runReply = false;
+  private runA: CtExec | null = null;
+  /** What carryConn() writes for the run's packets (its record's id, CONN_MD_*). */
+  private runId = 0;
+  private runMd = 0;
+  /** Packets and bytes of the run's hits not yet added to the record (endRun()). */
+  private runPkts = 0;
+  private runBytes = 0;
+  /** The clock and timeout class the run's record's expiry was last computed from (valid with runRec). */
+  private expNow = -1;
+  private expCls = -1;
 
   /** New connections (commit.ts). */
   private readonly committer: Committer;
@@ -108,6 +126,7 @@ export class PacketPath implements CarriedHost {
     zone &= 0xffff;
     // The shard the previous packet left locked (executeHeld()): kept only
     // for a cache hit on that same shard, released before anything else.
+    if (this.runRec !== NO_REC) this.endRun();
     let held = this.held;
     this.held = NO_SHARD;
     if (held !== NO_SHARD && (batch.ctConn[idx] !== 0 || force)) {
@@ -122,6 +141,7 @@ export class PacketPath implements CarriedHost {
       } else carriedRec = batch.ctConn[idx] - 1;
     }
     const carriedReply = (batch.ctConnMd[idx] & CONN_MD_REPLY) !== 0;
+    this.expNow = -1; // the expiry memo is the run's only (runHit())
     const ex = extractKey(k, 0, this.tmp, p, batch.data[idx], batch.l3[idx], batch.l4[idx], key, keyOfs, zone);
     if (ex === EXTRACT_FAIL || (batch.csum[idx] !== CSUM_ALL && badChecksum(t.hdr, batch, idx, p, key[keyOfs + FK_NW_PROTO] & 0xff, zone, nowMs))) {
       if (held !== NO_SHARD) t.unlockShard(held);
@@ -184,7 +204,8 @@ export class PacketPath implements CarriedHost {
     if (node >= 0) {
       r = node >>> 1;
       reply = (node & 1) === 1;
-      const home = t.homeShard(r);
+      // An orig key sits in its record's home shard; only a reply key (NAT) may not.
+      const home = reply ? t.homeShard(r) : shard;
       if (home !== shard) {
         // Reply key of a NATed connection: move to the record's home lock.
         const id = rec[r * REC_WORDS + R_ID];
@@ -228,7 +249,7 @@ export class PacketPath implements CarriedHost {
       const tcp0 = rec[base + R_TCP_STATES];
       const mark0 = rec[base + R_MARK];
       if (!carried) this.alg.beforeTrackLocked(r, reply, nat !== null, batch, idx, proto);
-      const res = tracker.update(rec, base, p, reply, t.seqCheck());
+      const res = tracker.update(rec, base, p, reply, proto === IPPROTO_TCP && t.seqCheck());
       if (res === UPDATE_INVALID) {
         Atomics.add(t.hdr, H_CNT_INVALID, 1);
         // As OVS: the connection's NAT and the commit's mark/label still
@@ -246,7 +267,10 @@ export class PacketPath implements CarriedHost {
       } else {
         state = res === UPDATE_VALID_NEW ? CS_NEW : CS_ESTABLISHED | (reply ? CS_REPLY_DIR : 0);
         if (rec[base + R_PARENT_ID] !== 0) state |= CS_RELATED;
-        t.f64[(base + R_EXPIRY) >>> 1] = nowMs + timeoutSec(t, zone, getClass(rec, base)) * 1000;
+        const cls = getClass(rec, base);
+        t.f64[(base + R_EXPIRY) >>> 1] = nowMs + timeoutSec(t, zone, cls) * 1000;
+        this.expNow = nowMs;
+        this.expCls = cls;
         const pi = (base + (reply ? R_PKTS_REPLY : R_PKTS_ORIG)) >>> 1;
         const bi = (base + (reply ? R_BYTES_REPLY : R_BYTES_ORIG)) >>> 1;
         if (!carried) {
@@ -293,6 +317,7 @@ export class PacketPath implements CarriedHost {
           if (node >= 0) {
             // Someone committed it meanwhile: treat as tracked-new of theirs.
             r = node >>> 1;
+            reply = (node & 1) === 1;
           }
         }
         if (r === NO_REC) {
@@ -304,6 +329,7 @@ export class PacketPath implements CarriedHost {
             batch.dropped[idx] = 1;
             r = NO_REC;
           } else if (r !== NO_REC) {
+            reply = false;
             cacheNode = r << 1;
             if (nat !== null) state |= this.natPacketLocked(r, false, false, batch, idx, key, keyOfs);
             if (a.alg !== 0 && this.alg.inspectLocked(r, false, nat !== null, batch, idx, proto, nowMs) === ALG_INVALID) {
@@ -318,8 +344,17 @@ export class PacketPath implements CarriedHost {
       carryConn(batch, idx, t, r, zone, reply, nat !== null);
       if (cacheNode >= 0) this.cache.put(k, cacheNode, rec[r * REC_WORDS + R_ID], t.homeShard(r));
     }
-    if (this.holding) this.held = shard;
-    else t.unlockShard(shard);
+    if (this.holding) {
+      this.held = shard;
+      // A helper's connection takes the full path (the helper sees every packet).
+      if (r !== NO_REC && !force && !carried && rec[r * REC_WORDS + R_HELPER] === 0) {
+        this.runRec = r;
+        this.runReply = reply;
+        this.runA = a;
+        this.runId = batch.ctConnId[idx];
+        this.runMd = batch.ctConnMd[idx];
+      }
+    } else t.unlockShard(shard);
   }
 
   /**
@@ -332,12 +367,111 @@ export class PacketPath implements CarriedHost {
    */
   executeHeld(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: CtExec, nowMs: number): void {
     this.holding = true;
-    this.execute(batch, idx, key, keyOfs, a, nowMs);
+    if (this.runRec === NO_REC || !this.runHit(batch, idx, key, keyOfs, a, nowMs)) this.execute(batch, idx, key, keyOfs, a, nowMs);
     this.holding = false;
+  }
+
+  /**
+   * The next packet of a run (runRec): the same tuple through the same
+   * ct(), the record's shard held since the packet before. Does what
+   * execute() would do after its lookup, for the outcomes of an existing
+   * connection; false (nothing done) when the packet needs the full path.
+   */
+  private runHit(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: CtExec, nowMs: number): boolean {
+    const k = this.k;
+    const p = this.pkt;
+    const t = this.table;
+    const rec = t.rec;
+    const r = this.runRec;
+    const base = r * REC_WORDS;
+    if (a !== this.runA || batch.ctConn[idx] !== 0 || !sameTuple(k, key, keyOfs) ||
+      runPacket(p, batch.data[idx], batch.l3[idx], batch.l4[idx], k) !== EXTRACT_OK ||
+      t.f64[(base + R_EXPIRY) >>> 1] <= nowMs) return false;
+    const shard = this.held;
+    // Until it is set again at the end; a packet whose checksums are to be checked may leave the run.
+    if (batch.csum[idx] !== CSUM_ALL) this.endRun();
+    else this.runRec = NO_REC;
+    this.held = NO_SHARD;
+    const zone = k[K_META] & 0xffff;
+    const proto = (k[K_META] >>> 16) & 0xff;
+    if (batch.csum[idx] !== CSUM_ALL && badChecksum(t.hdr, batch, idx, p, proto, zone, nowMs)) {
+      t.unlockShard(shard);
+      batch.ctConn[idx] = 0;
+      Atomics.add(t.hdr, H_CNT_INVALID, 1);
+      this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID, zone, NO_REC, false);
+      return true;
+    }
+    const reply = this.runReply;
+    const { commit, mark: setMark, label: setLabel, nat } = a;
+    const flags0 = rec[base + R_FLAGS];
+    const tcp0 = rec[base + R_TCP_STATES];
+    const mark0 = rec[base + R_MARK];
+    // No helper on a run's connection: nothing for the ALG before tracking.
+    const res = trackerFor(proto).update(rec, base, p, reply, proto === IPPROTO_TCP && t.seqCheck());
+    if (res === UPDATE_INVALID) {
+      this.flushRun(r);
+      Atomics.add(t.hdr, H_CNT_INVALID, 1);
+      if (commit) this.applyMarkLabelLocked(r, setMark, setLabel);
+      const cs = nat !== null ? this.natPacketLocked(r, reply, false, batch, idx, key, keyOfs) : 0;
+      this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID | cs, zone, r, false);
+      carryConn(batch, idx, t, r, zone, reply, nat !== null);
+      t.unlockShard(shard);
+      return true;
+    }
+    if (res === UPDATE_NEW) {
+      // The old connection is over: the full path starts the new one, the shard still held.
+      this.flushRun(r);
+      removeIfSingleShardLocked(t, r, shard);
+      this.held = shard;
+      this.execute(batch, idx, key, keyOfs, a, nowMs);
+      return true;
+    }
+    let state = res === UPDATE_VALID_NEW ? CS_NEW : CS_ESTABLISHED | (reply ? CS_REPLY_DIR : 0);
+    if (rec[base + R_PARENT_ID] !== 0) state |= CS_RELATED;
+    // One clock per batch: the expiry changes only with the clock or the timeout class.
+    const cls = getClass(rec, base);
+    if (nowMs !== this.expNow || cls !== this.expCls) {
+      t.f64[(base + R_EXPIRY) >>> 1] = nowMs + timeoutSec(t, zone, cls) * 1000;
+      this.expNow = nowMs;
+      this.expCls = cls;
+    }
+    // Counted when the run ends (endRun(), before its lock is let go).
+    this.runPkts++;
+    this.runBytes += batch.len[idx];
+    if (commit && (setMark !== null || setLabel !== null)) this.applyMarkLabelLocked(r, setMark, setLabel);
+    if (nat !== null) state |= this.natPacketLocked(r, reply, false, batch, idx, key, keyOfs);
+    if (t.events !== null && (rec[base + R_FLAGS] !== flags0 || rec[base + R_TCP_STATES] !== tcp0 || rec[base + R_MARK] !== mark0)) {
+      this.flushRun(r);
+      t.events.postConn(EV_UPDATE, rec, r, nowMs);
+    }
+    this.writeMd(key, keyOfs, CS_TRACKED | state, zone, r, false);
+    batch.ctConn[idx] = r + 1; // carryConn()
+    batch.ctConnId[idx] = this.runId;
+    batch.ctConnMd[idx] = this.runMd;
+    this.held = shard;
+    this.runRec = r;
+    return true;
+  }
+
+  /** The run is over: its packets' counts go to its record (whose shard is still held). */
+  private endRun(): void {
+    this.flushRun(this.runRec);
+    this.runRec = NO_REC;
+  }
+
+  private flushRun(r: number): void {
+    if (this.runPkts === 0) return;
+    const f = this.table.f64;
+    const base = r * REC_WORDS;
+    f[(base + (this.runReply ? R_PKTS_REPLY : R_PKTS_ORIG)) >>> 1] += this.runPkts;
+    f[(base + (this.runReply ? R_BYTES_REPLY : R_BYTES_ORIG)) >>> 1] += this.runBytes;
+    this.runPkts = 0;
+    this.runBytes = 0;
   }
 
   /** Unlock what executeHeld() left locked. */
   releaseHeld(): void {
+    if (this.runRec !== NO_REC) this.endRun();
     if (this.held !== NO_SHARD) {
       this.table.unlockShard(this.held);
       this.held = NO_SHARD;
@@ -360,19 +494,7 @@ export class PacketPath implements CarriedHost {
   }
 
   private writeMd(key: Uint32Array, o: number, state: number, zone: number, r: number, usePktKey: boolean): void {
-    key[o + FK_CT_STATE] = state;
-    key[o + FK_CT_ZONE] = zone;
-    const rec = this.table.rec;
-    if (r !== NO_REC) {
-      const base = r * REC_WORDS;
-      key[o + FK_CT_MARK] = rec[base + R_MARK];
-      for (let i = 0; i < 4; i++) key[o + FK_CT_LABEL + i] = rec[base + R_LABEL + i];
-      writeCtTuple(key, o, rec, base + R_KEY_ORIG);
-    } else {
-      key[o + FK_CT_MARK] = 0;
-      for (let i = 0; i < 4; i++) key[o + FK_CT_LABEL + i] = 0;
-      if (usePktKey) writeCtTuple(key, o, this.k, 0);
-      else clearCtTuple(key, o);
-    }
+    writeCtWords(key, o, state, zone, this.table.rec, r, this.k, usePktKey);
   }
+
 }

@@ -3,11 +3,12 @@
 // error. Fast path: writes into caller-provided Int32Arrays, never allocates.
 
 import {
-  FK_CT_NW_SRC, FK_CT_NW_DST, FK_CT_IPV6_SRC, FK_CT_IPV6_DST, FK_CT_NW_PROTO, FK_CT_TP, FK_ETH_TYPE, FK_NW_SRC, FK_NW_DST, FK_IPV6_SRC, FK_IPV6_DST, FK_NW_PROTO, FK_NW_FRAG, FK_TP_SRC, FK_TP_DST,
+  FK_CT_STATE, FK_CT_ZONE, FK_CT_MARK, FK_CT_LABEL, FK_CT_NW_SRC, FK_CT_NW_DST, FK_CT_IPV6_SRC, FK_CT_IPV6_DST, FK_CT_NW_PROTO, FK_CT_TP, FK_ETH_TYPE, FK_NW_SRC, FK_NW_DST, FK_IPV6_SRC, FK_IPV6_DST, FK_NW_PROTO, FK_NW_FRAG, FK_TP_SRC, FK_TP_DST,
   ETH_TYPE_IP, ETH_TYPE_IPV6, FRAG_ANY, IPPROTO_ICMP, IPPROTO_ICMPV6,
 } from '../packet/flow-key.ts';
 import { K_META, K_SRC, K_DST, K_PORTS, AF_V6, tupleHasPorts } from '../packet/tuple.ts';
 import type { L4Pkt } from './l4.ts';
+import { REC_WORDS, R_KEY_ORIG, R_LABEL, R_MARK } from './layout.ts';
 import { icmpIsError, icmpReverseType } from './icmp.ts';
 import { rd32 } from '../packet/bytes.ts';
 
@@ -89,15 +90,24 @@ export function extractKey(k: Int32Array, ofs: number, tmp: Int32Array, p: L4Pkt
   if (et === ETH_TYPE_IP) {
     v6 = 0;
     k[ofs + K_SRC] = fk[fo + FK_NW_SRC];
+    k[ofs + K_SRC + 1] = 0;
+    k[ofs + K_SRC + 2] = 0;
+    k[ofs + K_SRC + 3] = 0;
     k[ofs + K_DST] = fk[fo + FK_NW_DST];
-    for (let i = 1; i < 4; i++) { k[ofs + K_SRC + i] = 0; k[ofs + K_DST + i] = 0; }
+    k[ofs + K_DST + 1] = 0;
+    k[ofs + K_DST + 2] = 0;
+    k[ofs + K_DST + 3] = 0;
     end = l3 + ((data[l3 + 2] << 8) | data[l3 + 3]);
   } else if (et === ETH_TYPE_IPV6) {
     v6 = AF_V6;
-    for (let i = 0; i < 4; i++) {
-      k[ofs + K_SRC + i] = fk[fo + FK_IPV6_SRC + i];
-      k[ofs + K_DST + i] = fk[fo + FK_IPV6_DST + i];
-    }
+    k[ofs + K_SRC] = fk[fo + FK_IPV6_SRC];
+    k[ofs + K_SRC + 1] = fk[fo + FK_IPV6_SRC + 1];
+    k[ofs + K_SRC + 2] = fk[fo + FK_IPV6_SRC + 2];
+    k[ofs + K_SRC + 3] = fk[fo + FK_IPV6_SRC + 3];
+    k[ofs + K_DST] = fk[fo + FK_IPV6_DST];
+    k[ofs + K_DST + 1] = fk[fo + FK_IPV6_DST + 1];
+    k[ofs + K_DST + 2] = fk[fo + FK_IPV6_DST + 2];
+    k[ofs + K_DST + 3] = fk[fo + FK_IPV6_DST + 3];
     end = l3 + 40 + ((data[l3 + 4] << 8) | data[l3 + 5]);
   } else {
     return EXTRACT_FAIL;
@@ -125,22 +135,25 @@ export function extractKey(k: Int32Array, ofs: number, tmp: Int32Array, p: L4Pkt
   return EXTRACT_OK;
 }
 
-/** Write the ct_nw, ct_ipv6 and ct_tp fields of the flow key from the key words at kb. */
+/** Write the ct_nw, ct_ipv6 and ct_tp fields of the flow key from the key words at kb.
+ *  The per-packet path: unrolled (V8's loop overhead costs more than the
+ *  stores) and small enough for V8 to inline, with IPv6 out of line. */
 export function writeCtTuple(key: Uint32Array, o: number, kw: Int32Array, kb: number): void {
   const meta = kw[kb + K_META];
   const proto = (meta >>> 16) & 0xff;
-  const v6 = (meta >>> 24) !== 0;
-  if (v6) {
-    key[o + FK_CT_NW_SRC] = 0;
-    key[o + FK_CT_NW_DST] = 0;
-    for (let i = 0; i < 4; i++) {
-      key[o + FK_CT_IPV6_SRC + i] = kw[kb + K_SRC + i];
-      key[o + FK_CT_IPV6_DST + i] = kw[kb + K_DST + i];
-    }
+  if ((meta >>> 24) !== 0) {
+    writeCtTupleV6(key, o, kw, kb);
   } else {
     key[o + FK_CT_NW_SRC] = kw[kb + K_SRC];
     key[o + FK_CT_NW_DST] = kw[kb + K_DST];
-    for (let i = 0; i < 4; i++) { key[o + FK_CT_IPV6_SRC + i] = 0; key[o + FK_CT_IPV6_DST + i] = 0; }
+    key[o + FK_CT_IPV6_SRC] = 0;
+    key[o + FK_CT_IPV6_SRC + 1] = 0;
+    key[o + FK_CT_IPV6_SRC + 2] = 0;
+    key[o + FK_CT_IPV6_SRC + 3] = 0;
+    key[o + FK_CT_IPV6_DST] = 0;
+    key[o + FK_CT_IPV6_DST + 1] = 0;
+    key[o + FK_CT_IPV6_DST + 2] = 0;
+    key[o + FK_CT_IPV6_DST + 3] = 0;
   }
   key[o + FK_CT_NW_PROTO] = proto;
   const ports = kw[kb + K_PORTS];
@@ -150,10 +163,97 @@ export function writeCtTuple(key: Uint32Array, o: number, kw: Int32Array, kb: nu
     : ports >>> 0;
 }
 
+function writeCtTupleV6(key: Uint32Array, o: number, kw: Int32Array, kb: number): void {
+  key[o + FK_CT_NW_SRC] = 0;
+  key[o + FK_CT_NW_DST] = 0;
+  key[o + FK_CT_IPV6_SRC] = kw[kb + K_SRC];
+  key[o + FK_CT_IPV6_SRC + 1] = kw[kb + K_SRC + 1];
+  key[o + FK_CT_IPV6_SRC + 2] = kw[kb + K_SRC + 2];
+  key[o + FK_CT_IPV6_SRC + 3] = kw[kb + K_SRC + 3];
+  key[o + FK_CT_IPV6_DST] = kw[kb + K_DST];
+  key[o + FK_CT_IPV6_DST + 1] = kw[kb + K_DST + 1];
+  key[o + FK_CT_IPV6_DST + 2] = kw[kb + K_DST + 2];
+  key[o + FK_CT_IPV6_DST + 3] = kw[kb + K_DST + 3];
+}
+
+/**
+ * Write the ct_* words of the flow key at key[o..] after a ct(): ct_state,
+ * ct_zone, and mark, label and original tuple of record r (words `rec`),
+ * or, without a record (-1), zeros and either the packet's own tuple (key
+ * `pk`, when `usePktKey`) or none.
+ */
+export function writeCtWords(key: Uint32Array, o: number, state: number, zone: number, rec: Int32Array, r: number,
+  pk: Int32Array, usePktKey: boolean): void {
+  key[o + FK_CT_STATE] = state;
+  key[o + FK_CT_ZONE] = zone;
+  if (r >= 0) {
+    const base = r * REC_WORDS;
+    key[o + FK_CT_MARK] = rec[base + R_MARK];
+    key[o + FK_CT_LABEL] = rec[base + R_LABEL];
+    key[o + FK_CT_LABEL + 1] = rec[base + R_LABEL + 1];
+    key[o + FK_CT_LABEL + 2] = rec[base + R_LABEL + 2];
+    key[o + FK_CT_LABEL + 3] = rec[base + R_LABEL + 3];
+    writeCtTuple(key, o, rec, base + R_KEY_ORIG);
+  } else {
+    key[o + FK_CT_MARK] = 0;
+    key[o + FK_CT_LABEL] = 0;
+    key[o + FK_CT_LABEL + 1] = 0;
+    key[o + FK_CT_LABEL + 2] = 0;
+    key[o + FK_CT_LABEL + 3] = 0;
+    if (usePktKey) writeCtTuple(key, o, pk, 0);
+    else clearCtTuple(key, o);
+  }
+}
+
 export function clearCtTuple(key: Uint32Array, o: number): void {
   key[o + FK_CT_NW_SRC] = 0;
   key[o + FK_CT_NW_DST] = 0;
   for (let i = 0; i < 4; i++) { key[o + FK_CT_IPV6_SRC + i] = 0; key[o + FK_CT_IPV6_DST + i] = 0; }
   key[o + FK_CT_NW_PROTO] = 0;
   key[o + FK_CT_TP] = 0;
+}
+
+/**
+ * Does the flow key at fk[fo..] carry the same tuple as conntrack key `k`
+ * (built by extractKey() for the previous packet, zone included by the
+ * caller's ct())? Only for protocols whose key comes from the flow key alone
+ * (not ICMP, whose id is read from the packet). The fast path of a run of
+ * packets of one connection (execute.ts); small enough for V8 to inline,
+ * IPv6 out of line.
+ */
+export function sameTuple(k: Int32Array, fk: Uint32Array, fo: number): boolean {
+  const meta = k[K_META];
+  const proto = (meta >>> 16) & 0xff;
+  if ((fk[fo + FK_NW_PROTO] & 0xff) !== proto || (fk[fo + FK_NW_FRAG] & FRAG_ANY) !== 0 ||
+    proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) return false;
+  if ((meta >>> 24) === 0
+    ? fk[fo + FK_ETH_TYPE] !== ETH_TYPE_IP || (fk[fo + FK_NW_SRC] | 0) !== k[K_SRC] || (fk[fo + FK_NW_DST] | 0) !== k[K_DST]
+    : !sameAddrV6(k, fk, fo)) return false;
+  return !tupleHasPorts(proto) || (((fk[fo + FK_TP_SRC] & 0xffff) << 16) | (fk[fo + FK_TP_DST] & 0xffff)) === k[K_PORTS];
+}
+
+function sameAddrV6(k: Int32Array, fk: Uint32Array, fo: number): boolean {
+  return fk[fo + FK_ETH_TYPE] === ETH_TYPE_IPV6 &&
+    (fk[fo + FK_IPV6_SRC] | 0) === k[K_SRC] && (fk[fo + FK_IPV6_SRC + 1] | 0) === k[K_SRC + 1] &&
+    (fk[fo + FK_IPV6_SRC + 2] | 0) === k[K_SRC + 2] && (fk[fo + FK_IPV6_SRC + 3] | 0) === k[K_SRC + 3] &&
+    (fk[fo + FK_IPV6_DST] | 0) === k[K_DST] && (fk[fo + FK_IPV6_DST + 1] | 0) === k[K_DST + 1] &&
+    (fk[fo + FK_IPV6_DST + 2] | 0) === k[K_DST + 2] && (fk[fo + FK_IPV6_DST + 3] | 0) === k[K_DST + 3];
+}
+
+/**
+ * What extractKey() fills in `p` for a packet whose key is already known
+ * (sameTuple()): the L4 view. EXTRACT_OK, or EXTRACT_FAIL where extractKey()
+ * would fail (the caller then takes the full path).
+ */
+export function runPacket(p: L4Pkt, data: Uint8Array, l3: number, l4: number, k: Int32Array): number {
+  if (l3 < 0) return EXTRACT_FAIL;
+  const v6 = (k[K_META] >>> 24) & 0xff;
+  let end = v6 === 0 ? l3 + ((data[l3 + 2] << 8) | data[l3 + 3]) : l3 + 40 + ((data[l3 + 4] << 8) | data[l3 + 5]);
+  if (end > data.length) end = data.length;
+  p.data = data;
+  p.l4 = l4;
+  p.l4Len = l4 >= 0 ? end - l4 : 0;
+  p.v6 = v6;
+  if (tupleHasPorts((k[K_META] >>> 16) & 0xff) && (l4 < 0 || p.l4Len < 8)) return EXTRACT_FAIL;
+  return EXTRACT_OK;
 }
