@@ -8,13 +8,14 @@
 // buffer is disconnected; that touches no other connection.
 
 import type { Socket } from 'node:net';
-import { errorName, OFPBRC_BAD_LEN, OFPBRC_BAD_MULTIPART, OFPBRC_BAD_TYPE, OFPBRC_BAD_VERSION, OFPBRC_EPERM, OFPET_BAD_REQUEST, OFPET_HELLO_FAILED, OFPHFC_INCOMPATIBLE, OfError } from '../openflow/errors.ts';
+import { NXT_FLOW_MOD } from '../openflow/of10.ts';
+import { errorName, OFPBRC_BAD_LEN, OFPBRC_BAD_MULTIPART, OFPBRC_BAD_TYPE, OFPBRC_BAD_VERSION, OFPBRC_EPERM, OFPBRC_IS_SLAVE, OFPET_BAD_REQUEST, OFPET_HELLO_FAILED, OFPHFC_INCOMPATIBLE, OfError } from '../openflow/errors.ts';
 import { decodeFlowMod } from '../openflow/flow-mod.ts';
 import { decodeGroupMod, decodeGroupStatsRequest, encodeGroupDesc, encodeGroupFeatures, encodeGroupStats } from '../openflow/group-mod.ts';
 import {
   encodeHello, negotiateVersion, OFP_HEADER_LEN, OFP10_VERSION, OFPT_PACKET_IN, OFPT_EXPERIMENTER, startMsg, finishMsg, OFPT_BARRIER_REQUEST, OFPT_ECHO_REPLY, OFPT_ECHO_REQUEST, OFPT_ERROR,
   OFPT_FEATURES_REQUEST, OFPT_FLOW_MOD, OFPT_GET_CONFIG_REQUEST, OFPT_HELLO, OFPT_MULTIPART_REQUEST, OFPT_ROLE_REQUEST,
-  OFPT_SET_CONFIG, OFPT_PACKET_OUT, OFPT_GROUP_MOD, readHeader, SUPPORTED_VERSIONS,
+  OFPT_SET_CONFIG, OFPT_PACKET_OUT, OFPT_GROUP_MOD, OFPT_METER_MOD, OFPT_PORT_MOD, OFPT_TABLE_MOD, readHeader, SUPPORTED_VERSIONS,
 } from '../openflow/header.ts';
 import {
   decodeFlowStatsRequest, decodeMultipartRequest, decodePortStatsRequest, encodeAggregate, encodeDesc, encodeFlowStats, encodePortDesc,
@@ -49,6 +50,16 @@ export const MAX_UNREAD = 16 * 1024 * 1024;
 /** Controller-bound packets a peer may leave unsent in its socket before more are dropped (counted). */
 export const PIN_BACKLOG = 1024 * 1024;
 const ROLE_SLAVE = 3;
+const NX_VENDOR = 0x2320;
+
+/** Messages that change the switch or send packets: refused to a slave. */
+function changesSwitch(msg: Buffer, type: number): boolean {
+  if (type === OFPT_EXPERIMENTER) {
+    const sub = msg.length >= 16 && msg.readUInt32BE(8) === NX_VENDOR ? msg.readUInt32BE(12) : -1;
+    return sub === NXT_FLOW_MOD;
+  }
+  return type === OFPT_PACKET_OUT || type === OFPT_FLOW_MOD || type === OFPT_GROUP_MOD || type === OFPT_PORT_MOD || type === OFPT_TABLE_MOD || type === OFPT_METER_MOD;
+}
 /** The most packet bytes a packet-in carries (its 16-bit length holds header, match and data). */
 const PIN_MAX_DATA = 0xffff - 512;
 
@@ -269,6 +280,10 @@ export class OfConnection {
   private dispatch(msg: Buffer, type: number, xid: number): void {
     const v = this.version;
     const bk = bundleKind(msg);
+    // A slave may read but not write (OVS's reject_slave_controller).
+    if (this.role === ROLE_SLAVE && (bk !== null || changesSwitch(msg, type))) {
+      throw new OfError(OFPET_BAD_REQUEST, OFPBRC_IS_SLAVE, 'the connection\'s role is slave');
+    }
     if (bk) {
       this.bundles ??= new Bundles(this.br);
       const reply = this.bundles.handle(msg, bk);
