@@ -22,6 +22,7 @@ import {
   DPA_USERSPACE, DPA_METER, DPA_CHECK_PKT_LEN, type DpAction, type DpCtAction,
 } from './dp-actions.ts';
 import { MeterTable } from './meter.ts';
+import { MeterBatch } from './meter-batch.ts';
 import { MegaflowCache, type Megaflow } from './megaflow.ts';
 import { FlowCache, LOOKUP_EMC, LOOKUP_SMC } from './emc.ts';
 import { applySet } from './set-fields.ts';
@@ -107,6 +108,9 @@ export class Datapath implements FlowtableHost {
   readonly cache = new MegaflowCache();
   /** The datapath's meters (meter.ts): one shared block for the main thread and every PMD thread. */
   meters = new MeterTable();
+  private readonly meterBatch = new MeterBatch();
+  /** Set while processBatch runs a batch meter-batch.ts prepared. */
+  private meterBatched = false;
   /** The exact-match and signature caches in front of `cache` (emc.ts). */
   readonly flowCache = new FlowCache(this.cache);
   readonly parseStats = new ParseStats();
@@ -195,10 +199,16 @@ export class Datapath implements FlowtableHost {
       keys[k + FK_IN_PORT] = inPort;
     }
     this.conntrack?.ipf?.expire(nowMs);
+    // Meters per megaflow and batch (meter-batch.ts); not while connections are offloaded, whose hits skip the megaflow.
+    const batched = this.meters.any && this.flowtable.size === 0;
+    if (batched) this.meterBatch.prepare(b, this.flowCache, this.meters, nowMs);
+    this.meterBatched = batched;
     for (let i = 0; i < b.count; i++) {
       this.processPacket(b, i, 0);
       if (b.ipf[i] >= 0) this.releaseFragments(b, i);
     }
+    if (batched) this.meterBatch.end(b.count);
+    this.meterBatched = false;
     this.conntrack?.endBatch?.();
     for (const p of this.ports.values()) if (p.txPending) p.flush();
   }
@@ -276,7 +286,10 @@ export class Datapath implements FlowtableHost {
   private processPacketFull(b: PacketBatch, i: number, depth: number): void {
     const keys = b.keys;
     const k = i * FK_WORDS;
-    const mf = this.flowCache.lookup(keys, k);
+    // The lookup meter-batch.ts made for a fresh packet; a miss then is looked up again (an earlier packet's upcall may have filled it).
+    const pre = depth === 0 && this.meterBatched ? this.meterBatch.megaflow(i) : undefined;
+    const mf = pre !== undefined && pre !== null ? pre : this.flowCache.lookup(keys, k);
+    const level = pre !== undefined && pre !== null ? this.meterBatch.levelOf(i) : this.flowCache.level;
     if (this.flowtable.tracing) {
       if (mf !== null) this.flowtable.traceMegaflow(mf);
       else this.flowtable.traceFail();
@@ -287,7 +300,7 @@ export class Datapath implements FlowtableHost {
     if (mf !== null) {
       if (skip === 0) {
         this.stats.hit++;
-        const lv = this.flowCache.level;
+        const lv = level;
         if (lv === LOOKUP_EMC) this.stats.emcHit++;
         else if (lv === LOOKUP_SMC) this.stats.smcHit++;
       }
@@ -395,7 +408,11 @@ export class Datapath implements FlowtableHost {
         case DPA_METER:
           // A hit of an offloaded entry would skip the bucket: a metered path is never offloaded.
           this.flowtable.traceFail();
-          if (!this.meters.run(act.id, b.len[i], this.now)) return false;
+          {
+            // Charged with the rest of its megaflow's packets of the batch (meter-batch.ts), or now.
+            const v = depth === 0 && this.meterBatched ? this.meterBatch.verdict(i, act) : -1;
+            if (v === 0 || (v < 0 && !this.meters.run(act.id, b.len[i], this.now))) return false;
+          }
           break;
         case DPA_CHECK_PKT_LEN:
           this.flowtable.traceFail();

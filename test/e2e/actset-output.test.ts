@@ -17,11 +17,12 @@ describe('actset_output end to end', () => {
   beforeAll(async () => {
     await swd.start();
     for (const p of [3, 4, 5]) swd.ok(['add-port', 'br0', `p${p}`, `ofport=${p}`]);
+    swd.ok(['add-group', 'br0', 'group_id=1,type=indirect,bucket=output:5']);
     writeFileSync(path(swd, 'flows.txt'), [
       '# The action set says where the packet will go; table 1 acts on it.',
       'table=0,in_port=1 actions=write_actions(output:2),goto_table:1',
       'table=0,in_port=5 actions=write_actions(output:3),goto_table:1',
-      'table=0,in_port=4 actions=write_actions(output:2),clear_actions,goto_table:1',
+      'table=0,in_port=4 actions=write_actions(output:2,group:1),goto_table:1',
       'table=1,priority=20,actset_output=2 actions=output:4',
       'table=1,priority=20,actset_output=3 actions=output:1,clear_actions',
       'table=1,priority=20,actset_output=UNSET actions=output:3',
@@ -36,15 +37,15 @@ describe('actset_output end to end', () => {
     swd.ok(['inject', 'br0', 'p5', udp(5), '--count', '2']);
     swd.ok(['inject', 'br0', 'p4', udp(4)]);
     // p1's packets: table 1 sends them to p4, then the action set to p2. p5's: to p1 only (the set cleared).
-    // p4's: the set was cleared before table 1, so actset_output is UNSET: to p3.
-    expect(['p1', 'p2', 'p3', 'p4'].map(txPkts)).toEqual([2, 3, 1, 3]);
+    // p4's: a group in the set makes actset_output UNSET: to p3, then the set's group (not its output) to p5.
+    expect(['p1', 'p2', 'p3', 'p4', 'p5'].map(txPkts)).toEqual([2, 3, 1, 3, 1]);
     const counts = swd.ok(['dump-flows', 'br0']).slice(1).map((l) => {
-      const m = /table=(\d+), n_packets=(\d+),.* (priority=\d+,)?(\S*) actions=/.exec(l)!;
-      return `${m[1]} ${m[4] || '-'} ${m[2]}`;
+      const m = /table=(\d+), n_packets=(\d+),.* (priority=\d+,)?(\S+) actions=/.exec(l)!;
+      return `${m[1]} ${m[4]} ${m[2]}`;
     });
     expect(counts).toEqual([
-      '0 in_port=1 3', '0 in_port=4 1', '0 in_port=5 2',
-      '1 actset_output=2 3', '1 actset_output=3 2', '1 actset_output=UNSET 1', '1 - 0',
+      '0 in_port=1 3', '0 in_port=5 2', '0 in_port=4 1',
+      '1 actset_output=2 3', '1 actset_output=3 2', '1 actset_output=UNSET 1', '1 priority=10 0',
     ]);
   });
 
@@ -52,7 +53,7 @@ describe('actset_output end to end', () => {
     const lines = swd.ok(['dump-dp-flows']).map((l) => l.replace(/, packets:.*actions:/, ' actions:')).sort();
     expect(lines).toEqual([
       'recirc_id(0),in_port(1),packet_type(ns=0,id=0),eth_type(0x0800),ipv4(frag=no) actions:4,2',
-      'recirc_id(0),in_port(4),packet_type(ns=0,id=0),eth_type(0x0800),ipv4(frag=no) actions:3',
+      'recirc_id(0),in_port(4),packet_type(ns=0,id=0),eth_type(0x0800),ipv4(frag=no) actions:3,5',
       'recirc_id(0),in_port(5),packet_type(ns=0,id=0),eth_type(0x0800),ipv4(frag=no) actions:1',
     ]);
   });
