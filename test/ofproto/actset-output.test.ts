@@ -8,6 +8,9 @@ import { actionSetOutput } from '../../src/ofproto/action-set.ts';
 import { OFPP_CONTROLLER, OFPP_UNSET, type OfAction } from '../../src/ofproto/actions.ts';
 import { parseFlow } from '../../src/ofproto/parse-flow.ts';
 import { Switch } from '../../src/ofproto/switch.ts';
+import { formatMatch } from '../../src/ofproto/format-flow.ts';
+import { Reader, Writer } from '../../src/openflow/buffer.ts';
+import { decodeOxmMatch, encodeOxmMatch } from '../../src/openflow/oxm.ts';
 
 const UDP = (inPort: number, src = '50:54:00:00:00:01') =>
   `in_port(${inPort}),eth(src=${src},dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.1.1.1,dst=10.1.1.2,proto=17,tos=0,ttl=64,frag=no),udp(src=5,dst=1)`;
@@ -118,5 +121,19 @@ describe('matching on actset_output', () => {
     expect(() => sw.addFlows('br0', 'actset_output=0x10000,actions=drop', 'f')).toThrow(/actset_output/);
     sw.addFlows('br0', 'actset_output=p4,actions=drop\nactset_output=LOCAL,actions=drop', 'f');
     expect(sw.dumpFlows('br0', null, { noStats: true }).lines.sort()).toEqual([' actset_output=4 actions=drop', ' actset_output=LOCAL actions=drop']);
+  });
+});
+
+describe('actset_output on the wire', () => {
+  it("travels as ONF's experimenter field before OpenFlow 1.5 and as OXM_OF_ACTSET_OUTPUT from 1.5, ports in 1.1 form", () => {
+    const m = parseFlow('actset_output=LOCAL,ip,actions=drop', 'add').match;
+    const hex = (v: number) => {
+      const w = new Writer();
+      encodeOxmMatch(w, m, v);
+      return w.done();
+    };
+    expect(hex(4).toString('hex')).toContain('ffff56084f4e4600fffffffe');
+    expect(hex(6).toString('hex')).toContain('80005604fffffffe');
+    for (const v of [4, 6]) expect(formatMatch(decodeOxmMatch(new Reader(hex(v))))).toBe('actset_output=LOCAL,ip');
   });
 });
