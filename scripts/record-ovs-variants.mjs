@@ -9,7 +9,10 @@
 //   - "variant: drop field"   a corpus line without one of its match fields;
 //   - "variant: drop action"  a corpus line without one of its actions;
 //   - "variant: cross"        one line's match with another line's actions;
-//   - "variant: mix"          1-4 match fields and 1-4 actions of random lines.
+//   - "variant: mix"          1-4 match fields and 1-4 actions of random lines;
+//   - "variant: written"      lines written for a rule the corpus says little about
+//                             (masked set_field keeps its value, actset_output,
+//                             writes into read-only fields).
 //
 // Lines with port names (refused offline alike by both) are left out.
 //
@@ -88,6 +91,46 @@ for (let n = 0; n < 900; n++) {
   const a = [...new Set(Array.from({ length: 1 + Math.floor(rand() * 4) }, () => pick(actions)))];
   add('variant: mix', line(m, a));
 }
+
+// Written by hand (after the random ones, which the seed keeps as they were).
+const WRITTEN = [
+  // A masked set_field keeps the value written: OpenFlow 1.0's mod_* shows it whole, a load only the masked bits.
+  'ip,actions=set_field:10.0.0.1/255.0.0.0->ip_dst',
+  'ip,actions=set_field:10.1.2.3/16->ip_src,output:2',
+  'actions=set_field:00:11:22:33:44:55/ff:ff:00:00:00:00->eth_dst',
+  'actions=set_field:00:11:22:33:44:55/00:00:00:ff:ff:ff->eth_src',
+  'actions=set_field:0x1234/0xff->reg0',
+  'actions=set_field:0x12345678/0xffff0000->reg5',
+  'actions=set_field:0x123456789/0xff00ff00->metadata',
+  'actions=set_field:0x1/0x1->xxreg0',
+  'ipv6,actions=set_field:2001:db8::1/64->ipv6_src',
+  'ipv6,actions=set_field:2001:db8::1/ffff::->ipv6_dst',
+  'tcp,actions=set_field:0x1234/0xff00->tcp_dst',
+  'udp,actions=set_field:0x1234/0x00ff->udp_src',
+  'actions=set_field:0x1234/0x0fff->vlan_tci',
+  'actions=set_field:0x1234/0xff00->pkt_mark',
+  'ip,actions=ct(commit,exec(set_field:0x13/0x3->ct_mark))',
+  'ip,actions=ct(commit,exec(set_field:0x13/0xf0->ct_label))',
+  'actions=set_field:0x13/0xf0->tun_id',
+  'actions=set_field:0x13/0xf0->tun_metadata0',
+  'actions=set_field:0x10/0xf0->tun_metadata0',
+  'ip,actions=clone(set_field:10.0.0.1/8->ip_dst)',
+  // actset_output: matched, read, never written.
+  'actset_output=unset,actions=drop',
+  'actset_output=LOCAL,actions=output:OXM_OF_ACTSET_OUTPUT[0..15]',
+  'actset_output=2,actions=move:ONFOXM_ET_ACTSET_OUTPUT[0..31]->OXM_OF_PKT_REG0[0..31]',
+  'actions=push:OXM_OF_ACTSET_OUTPUT[]',
+  'actions=set_field:1->actset_output',
+  'actions=move:reg0[]->OXM_OF_ACTSET_OUTPUT[]',
+  // Read-only destinations: move, pop, learn and bundle_load are checked as they are parsed, load when decoded.
+  'actions=move:reg0[0..15]->NXM_OF_ETH_TYPE[]',
+  'ip,actions=move:reg0[0..7]->NXM_OF_IP_PROTO[]',
+  'actions=pop:NXM_NX_CONJ_ID[]',
+  'actions=learn(load:1->NXM_NX_CT_STATE[0])',
+  'actions=bundle_load(eth_src,0,hrw,ofport,NXM_NX_CT_STATE[0..7],members:1)',
+  'actions=set_field:0x1->conj_id',
+];
+for (const flow of WRITTEN) add('variant: written', flow);
 
 const tmp = mkdtempSync(join(tmpdir(), 'ovs-variants-'));
 const file = join(tmp, 'flow.txt');

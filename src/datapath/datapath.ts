@@ -24,6 +24,7 @@ import {
   DPA_USERSPACE, DPA_METER, DPA_CHECK_PKT_LEN, type DpAction, type DpCtAction,
 } from './dp-actions.ts';
 import { MeterTable } from './meter.ts';
+import { MeterBatch } from './meter-batch.ts';
 import { MegaflowCache, MFC_BYTES, MFC_PACKETS, MFC_TCP_FLAGS, MFC_USED, MFC_WORDS, type Megaflow } from './megaflow.ts';
 import { FlowCache, LOOKUP_EMC, LOOKUP_SMC } from './emc.ts';
 import { applySet } from './set-fields.ts';
@@ -70,6 +71,9 @@ export class Datapath implements FlowtableHost {
   readonly cache = new MegaflowCache();
   /** The datapath's meters (meter.ts): one shared block for the main thread and every PMD thread. */
   meters = new MeterTable();
+  private readonly meterBatch = new MeterBatch();
+  /** Set while processBatch runs a batch meter-batch.ts prepared. */
+  private meterBatched = false;
   /** The exact-match and signature caches in front of `cache` (emc.ts). */
   readonly flowCache = new FlowCache(this.cache);
   readonly parseStats = new ParseStats();
@@ -159,13 +163,19 @@ export class Datapath implements FlowtableHost {
     const keys = b.keys;
     for (let i = 0; i < b.count; i++) keys[i * FK_WORDS + FK_IN_PORT] = inPort;
     this.conntrack?.ipf?.expire(nowMs);
-    if (this.flowtable.config.words[inPort & 0xffff] === 0) this.lookupAndRun(b);
+    // Meters per megaflow and batch (meter-batch.ts), for a port that offloads
+    // nothing: a flowtable hit skips the megaflow, so those go one at a time.
+    const batched = this.meters.any && this.flowtable.config.words[inPort & 0xffff] === 0;
+    this.meterBatched = batched;
+    if (this.flowtable.config.words[inPort & 0xffff] === 0) this.lookupAndRun(b, batched, nowMs);
     else {
       for (let i = 0; i < b.count; i++) {
         this.processPacket(b, i, 0);
         if (b.ipf[i] >= 0) this.releaseFragments(b, i);
       }
     }
+    if (batched) this.meterBatch.end(b.count);
+    this.meterBatched = false;
     this.conntrack?.endBatch?.();
     for (const p of this.ports.values()) if (p.txPending) p.flush();
   }
@@ -179,12 +189,13 @@ export class Datapath implements FlowtableHost {
    * packet of the batch may have installed its megaflow (as OVS's
    * fast_path_processing looks again before an upcall).
    */
-  private lookupAndRun(b: PacketBatch): void {
+  private lookupAndRun(b: PacketBatch, metered: boolean, nowMs: number): void {
     const n = b.count;
     const slots = this.batchSlots, pkt = this.batchPkt, levels = this.levels, cache = this.cache;
     const removals = cache.removals;
     for (let i = 0; i < n; i++) pkt[i] = i;
     this.flowCache.lookupBatch(b.keys, pkt, n, slots, levels);
+    if (metered) this.meterBatch.prepare(b, slots, cache.actionsBySlot, this.meters, nowMs);
     // One read of each megaflow's counters before any is written, so that
     // the cache misses of a large table overlap.
     const c = cache.counters;
@@ -404,7 +415,11 @@ export class Datapath implements FlowtableHost {
         case DPA_METER:
           // A hit of an offloaded entry would skip the bucket: a metered path is never offloaded.
           this.flowtable.traceFail();
-          if (!this.meters.run(act.id, b.len[i], this.now)) return false;
+          {
+            // Charged with the rest of its megaflow's packets of the batch (meter-batch.ts), or now.
+            const v = depth === 0 && this.meterBatched ? this.meterBatch.verdict(i, act) : -1;
+            if (v === 0 || (v < 0 && !this.meters.run(act.id, b.len[i], this.now))) return false;
+          }
           break;
         case DPA_CHECK_PKT_LEN:
           this.flowtable.traceFail();

@@ -13,7 +13,8 @@
 // dropped (drop is the only band type the datapath runs).
 //
 // Layout: one SharedArrayBuffer: a lock word per meter (Int32, Atomics:
-// lock.ts), then METER_F64 doubles per meter (config, counters, buckets).
+// lock.ts), the number of configured meters (Int32, Atomics; 8 bytes), then
+// METER_F64 doubles per meter (config, counters, buckets).
 // Every read and write of a meter's doubles happens with its lock held; the
 // control thread (set, remove, stats) takes the same lock, so a packet
 // never sees half a configuration. A meter with no bands is absent: packets
@@ -50,7 +51,9 @@ const B_BYTES = 4;
 const BAND_F64 = 5;
 export const METER_F64 = M_BAND0 + MAX_DP_BANDS * BAND_F64;
 const LOCK_BYTES = MAX_DP_METERS * 4;
-export const METER_SAB_BYTES = LOCK_BYTES + MAX_DP_METERS * METER_F64 * 8;
+/** After the locks: an Int32 count of configured meters (Atomics), padded to 8 bytes. */
+const COUNT_BYTES = 8;
+export const METER_SAB_BYTES = LOCK_BYTES + COUNT_BYTES + MAX_DP_METERS * METER_F64 * 8;
 
 /** A band as the datapath runs it: rate (kbps or pktps by the meter's flags), burst (0: the rate). */
 export interface DpMeterBand {
@@ -72,14 +75,23 @@ export interface DpMeterStats {
 export class MeterTable {
   private readonly locks: Int32Array;
   private readonly f: Float64Array;
+  private readonly count: Int32Array;
   /** Slots handed out (control thread only). */
   private readonly used = new Uint8Array(MAX_DP_METERS);
+  /** runBatch's scratch (this thread's): 1 for a band that could not pay for the whole run. */
+  private readonly shortBand = new Uint8Array(MAX_DP_BANDS);
 
   constructor(buf?: SharedArrayBuffer) {
     const sab = buf ?? new SharedArrayBuffer(METER_SAB_BYTES);
     if (sab.byteLength !== METER_SAB_BYTES) throw new RangeError(`meter table: ${sab.byteLength} bytes, expected ${METER_SAB_BYTES}`);
     this.locks = new Int32Array(sab, 0, MAX_DP_METERS);
-    this.f = new Float64Array(sab, LOCK_BYTES, MAX_DP_METERS * METER_F64);
+    this.count = new Int32Array(sab, LOCK_BYTES, 1);
+    this.f = new Float64Array(sab, LOCK_BYTES + COUNT_BYTES, MAX_DP_METERS * METER_F64);
+  }
+
+  /** Whether any meter is configured (any thread; one atomic load): a datapath without meters skips meter-batch.ts. */
+  get any(): boolean {
+    return Atomics.load(this.count, 0) > 0;
   }
 
   /** The shared block, for the PMD threads (new MeterTable(buffer) attaches). */
@@ -113,6 +125,8 @@ export class MeterTable {
     const f = this.f;
     const o = id * METER_F64;
     lockWord(this.locks, id);
+    if (f[o + M_NBANDS] === 0 && c.bands.length > 0) Atomics.add(this.count, 0, 1);
+    else if (f[o + M_NBANDS] > 0 && c.bands.length === 0) Atomics.sub(this.count, 0, 1);
     f.fill(0, o, o + METER_F64);
     f[o + M_USED] = nowMs;
     f[o + M_FLAGS] = c.flags;
@@ -135,6 +149,7 @@ export class MeterTable {
     if (id < 0 || id >= MAX_DP_METERS) return;
     const o = id * METER_F64;
     lockWord(this.locks, id);
+    if (this.f[o + M_NBANDS] > 0) Atomics.sub(this.count, 0, 1);
     this.f.fill(0, o, o + METER_F64);
     unlockWord(this.locks, id);
   }
@@ -202,5 +217,87 @@ export class MeterTable {
     }
     unlockWord(this.locks, id);
     return fired < 0;
+  }
+
+  /**
+   * Pass packets idx[0..n) of a batch (lengths in `lens`) through meter `id`
+   * at once, as OVS's dp_netdev_run_meter does a flow's batch: one lock, one
+   * refill; a band whose bucket holds the whole run's volume pays it in one
+   * step, else packet by packet as run() would. pass[idx[j]] is set to 1 for
+   * a packet that may go on, 0 for one a band dropped. The outcome and the
+   * counters are exactly those of run() on each packet in turn at `nowMs`.
+   */
+  runBatch(id: number, lens: Int32Array, idx: Int32Array, n: number, nowMs: number, pass: Uint8Array): void {
+    for (let j = 0; j < n; j++) pass[idx[j]] = 1;
+    if (id < 0 || id >= MAX_DP_METERS || n === 0) return;
+    const f = this.f;
+    const o = id * METER_F64;
+    lockWord(this.locks, id);
+    const nBands = f[o + M_NBANDS];
+    if (nBands === 0) {
+      unlockWord(this.locks, id);
+      return;
+    }
+    let delta = Math.floor(nowMs) - Math.floor(f[o + M_USED]);
+    if (delta < 0) delta = 0;
+    const maxDelta = f[o + M_MAX_DELTA];
+    if (delta > maxDelta) delta = maxDelta;
+    f[o + M_USED] = nowMs;
+    let bytes = 0;
+    for (let j = 0; j < n; j++) bytes += lens[idx[j]];
+    f[o + M_PACKETS] += n;
+    f[o + M_BYTES] += bytes;
+    const pktps = (f[o + M_FLAGS] & DP_METER_PKTPS) !== 0;
+    const total = pktps ? n * 1000 : bytes * 8;
+    // Bands that cannot pay for the whole run: the packets run() would find short, band by band.
+    const shortBand = this.shortBand;
+    let short = 0;
+    for (let b = 0; b < nBands; b++) {
+      const bo = o + M_BAND0 + b * BAND_F64;
+      const max = f[bo + B_BURST] * 1000;
+      let bucket = f[bo + B_BUCKET] + delta * f[bo + B_RATE];
+      if (bucket > max) bucket = max;
+      shortBand[b] = bucket >= total ? 0 : 1;
+      if (bucket >= total) f[bo + B_BUCKET] = bucket - total;
+      else {
+        f[bo + B_BUCKET] = bucket;
+        short++;
+      }
+    }
+    if (short > 0) this.runShortLocked(o, nBands, pktps, lens, idx, n, pass);
+    unlockWord(this.locks, id);
+  }
+
+  /**
+   * runBatch's packet-by-packet part, meter lock held: the bands whose bucket
+   * (already refilled) could not pay for the whole run charge each packet in
+   * turn; a packet short in any of them is dropped by the highest-rate one.
+   */
+  private runShortLocked(o: number, nBands: number, pktps: boolean, lens: Int32Array, idx: Int32Array, n: number, pass: Uint8Array): void {
+    const f = this.f;
+    for (let j = 0; j < n; j++) {
+      const len = lens[idx[j]];
+      const volume = pktps ? 1000 : len * 8;
+      let fired = -1;
+      let firedRate = 0;
+      for (let b = 0; b < nBands; b++) {
+        const bo = o + M_BAND0 + b * BAND_F64;
+        // (A band that paid for the whole run has nothing more to charge.)
+        if (this.shortBand[b] === 0) continue;
+        const rate = f[bo + B_RATE];
+        const bucket = f[bo + B_BUCKET];
+        if (bucket >= volume) f[bo + B_BUCKET] = bucket - volume;
+        else if (rate > firedRate) {
+          firedRate = rate;
+          fired = b;
+        }
+      }
+      if (fired >= 0) {
+        const bo = o + M_BAND0 + fired * BAND_F64;
+        f[bo + B_PACKETS] += 1;
+        f[bo + B_BYTES] += len;
+        pass[idx[j]] = 0;
+      }
+    }
   }
 }

@@ -12,8 +12,14 @@
 //      nothing, as the modified packet goes nowhere.
 // The set travels with the packet through resubmits and goto_table, and
 // into the recirculation a ct(table=N) forks (frozen state). Slow path.
+//
+// While it is built, the set's output port is the flow's actset_output (OVS's
+// xlate_write_actions__): the port of the last output written, OFPP_UNSET
+// without one, and OFPP_UNSET for good once a group is written (until
+// clear_actions).
 
-import type { OfAction } from './actions.ts';
+import { OFPP_CONTROLLER, OFPP_UNSET, type OfAction } from './actions.ts';
+import { actsetPortWord, OFK_ACTSET_OUTPUT } from './match.ts';
 import type { Ctx } from './xlate-ctx.ts';
 
 const SLOTS: OfAction['type'][][] = [
@@ -64,6 +70,23 @@ export function actionSetList(set: readonly OfAction[]): OfAction[] {
   }
   if (!final) return [];
   return [...slots.filter((a): a is OfAction => a !== undefined), ...sets, final];
+}
+
+/** The action set's output port (actset_output), OFPP_UNSET when there is none or a group. */
+export function actionSetOutput(set: readonly OfAction[]): number {
+  let port = OFPP_UNSET;
+  for (const a of set) {
+    // What OVS parses as OFPACT_OUTPUT: output:PORT (in_port, normal, ... too) without max_len, and a plain controller.
+    if (a.type === 'output' && a.maxLen === undefined) port = a.port;
+    else if (a.type === 'controller' && classify(a) !== null) port = OFPP_CONTROLLER;
+    else if (a.type === 'group') return OFPP_UNSET;
+  }
+  return port;
+}
+
+/** The action set changed (write_actions, clear_actions, a thawed set): keep actset_output in step. */
+export function actionSetChanged(ctx: Ctx): void {
+  ctx.flow[OFK_ACTSET_OUTPUT] = actsetPortWord(actionSetOutput(ctx.actionSet));
 }
 
 /**

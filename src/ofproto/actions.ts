@@ -53,6 +53,7 @@ export type OfAction =
   | { type: 'controller'; maxLen: number; reason?: string; id?: number; userdata?: string; pause?: boolean; meterId?: number }
   | { type: 'resubmit'; port: number | null; table: number | null; ct?: boolean }
   | { type: 'goto_table'; table: number }
+  /** `value` as written, also its bits outside `mask` (OVS keeps them; only the masked bits are set). */
   | { type: 'set_field'; field: string; value: bigint; mask: bigint | null }
   | { type: 'load'; value: bigint; dst: FieldRef }
   | { type: 'move'; src: FieldRef; dst: FieldRef }

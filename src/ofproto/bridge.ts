@@ -5,7 +5,6 @@
 // with exactly that match and priority; a modify that selects nothing adds.
 // Every change bumps `generation` so the switch revalidates the datapath.
 
-import { FK_WORDS } from '../packet/flow-key.ts';
 import { OFPP_LOCAL, OFPP_NONE, type LearnAction, type OfAction } from './actions.ts';
 import { formatActions } from './format-actions.ts';
 import { Classifier, type ConjClause } from './classifier.ts';
@@ -13,7 +12,7 @@ import type { Group } from './group.ts';
 import type { Meter } from './meter.ts';
 import type { FlowSpec } from './flow-spec.ts';
 import { MacTable } from './mac-learning.ts';
-import type { Match } from './match.ts';
+import { OF_WORDS, type Match } from './match.ts';
 import type { RecircIds } from './recirc.ts';
 import { Rule } from './rule.ts';
 import { PacketInTable } from './packet-in-table.ts';
@@ -290,14 +289,14 @@ function conjClauses(actions: OfAction[]): ConjClause[] | null {
 
 function sameMatch(a: Match, b: Match): boolean {
   if (a.conjId !== b.conjId) return false;
-  for (let i = 0; i < FK_WORDS; i++) if (a.mask[i] !== b.mask[i] || a.value[i] !== b.value[i]) return false;
+  for (let i = 0; i < OF_WORDS; i++) if (a.mask[i] !== b.mask[i] || a.value[i] !== b.value[i]) return false;
   return true;
 }
 
 /** True when every packet matching `rule` also matches `filter` (rule is at least as specific). */
 function isSubsetOf(rule: Match, filter: Match): boolean {
   if (filter.conjId !== undefined && rule.conjId !== filter.conjId) return false;
-  for (let i = 0; i < FK_WORDS; i++) {
+  for (let i = 0; i < OF_WORDS; i++) {
     const fm = filter.mask[i];
     if ((rule.mask[i] & fm) >>> 0 !== fm) return false;
     if ((rule.value[i] & fm) >>> 0 !== filter.value[i]) return false;

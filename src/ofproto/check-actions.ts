@@ -9,6 +9,7 @@ import {
   IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, VLAN_CFI, FK_NW_FRAG, FRAG_LATER, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST, ETH_TYPE_NSH, FK_TP_SRC,
 } from '../packet/flow-key.ts';
 import { fail, type TextPos } from './errors.ts';
+import { refusingExtraFields } from './field-text.ts';
 import { lookupField, lookupRefField } from './fields.ts';
 import type { FlowSpec } from './flow-spec.ts';
 import { ctStateValid } from './match.ts';
@@ -65,6 +66,16 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
       default: return true;
     }
   };
+  // A read-only field (ovs-fields(7): eth_type, ct_state, actset_output, ...) is no destination (OVS's mf_check_dst,
+  // after the prerequisites). Offline, ovs-ofctl parses a load into one and fails only decoding it back, so only a
+  // switch refuses a load.
+  const writeTo = (field: string, load = false) => {
+    if (load && !refusingExtraFields()) return;
+    const f = lookupRefField(field);
+    if (f && !f.writable) {
+      fail(pos, at, 'OFPBAC_BAD_SET_ARGUMENT', `actions are invalid with specified match (OFPBAC_BAD_SET_ARGUMENT): destination field ${f.name} is not writable`);
+    }
+  };
   // ct_mark and ct_label are written only by ct(commit,exec(...)), whose actions are checked apart.
   const ctOutside = (field: string) => {
     if (field === 'ct_mark' || field === 'ct_label') fail(pos, at, 'EACTION', 'cannot set CT fields outside of ct action');
@@ -80,10 +91,12 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
           break;
         case 'load':
           if (!fieldOk(a.dst.field, true)) bad(`load to ${a.dst.field} lacks its prerequisites`);
+          writeTo(a.dst.field, true);
           ctOutside(a.dst.field);
           break;
         case 'move':
           if (!fieldOk(a.src.field, false) || !fieldOk(a.dst.field, true)) bad('move between fields that lack their prerequisites');
+          writeTo(a.dst.field);
           ctOutside(a.dst.field);
           break;
         case 'output_reg':
@@ -135,15 +148,19 @@ export function checkActionPrereqs(spec: FlowSpec, pos: TextPos, at: number): vo
           break;
         case 'stack_pop':
           if (!fieldOk(a.dst.field, true)) bad(`pop to ${a.dst.field} lacks its prerequisites`);
+          writeTo(a.dst.field);
           ctOutside(a.dst.field);
           break;
         case 'multipath': case 'bundle': case 'check_pkt_larger': {
           const dst = a.type === 'bundle' ? a.dst : a.dst;
           if (dst && !fieldOk(dst.field, true)) bad(`${a.type} to ${dst.field} lacks its prerequisites`);
+          // (check_pkt_larger's result, like a load, fails only when ovs-ofctl decodes it back.)
+          if (dst) writeTo(dst.field, a.type === 'check_pkt_larger');
           break;
         }
         case 'learn':
           checkLearn(a, (f) => fieldOk(f, false), bad);
+          for (const s of a.specs) if (s.kind === 'load') writeTo(s.dst.field);
           break;
         default:
           break;

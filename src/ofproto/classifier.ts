@@ -21,7 +21,7 @@
 // carry conj_id=0). Tables without soft or conj_id rules take the plain path.
 
 import { FK_ETH_SRC_HI, FK_NW_SRC, FK_TP_SRC, FK_WORDS } from '../packet/flow-key.ts';
-import type { Match } from './match.ts';
+import { OF_WORDS, type Match } from './match.ts';
 
 export interface ClsRule<T> {
   readonly match: Match;
@@ -60,14 +60,16 @@ interface Subtable<T> {
 
 // Lookup stages, as OVS's staged lookup: metadata, L2, L3, L4. A packet that
 // fails to match any rule of a subtable on an early stage leaves the later
-// stages' fields wildcarded in the megaflow.
+// stages' fields wildcarded in the megaflow. The OpenFlow flow's
+// translation-only words (match.ts) are metadata: a subtable lists them
+// first, then the datapath key's words in order.
 const STAGE_STARTS = [FK_ETH_SRC_HI, FK_NW_SRC, FK_TP_SRC];
 
 function stageEndsOf(words: Int32Array): number[] {
   const ends: number[] = [];
   for (const start of STAGE_STARTS) {
     let i = 0;
-    while (i < words.length && words[i] < start) i++;
+    while (i < words.length && (words[i] < start || words[i] >= FK_WORDS)) i++;
     if (i > 0 && i < words.length && (ends.length === 0 || ends[ends.length - 1] !== i)) ends.push(i);
   }
   return ends;
@@ -168,6 +170,7 @@ export class Classifier<T> {
     let st = this.subtables.get(k);
     if (!st) {
       const words: number[] = [];
+      for (let i = FK_WORDS; i < OF_WORDS; i++) if (match.mask[i] !== 0) words.push(i);
       for (let i = 0; i < FK_WORDS; i++) if (match.mask[i] !== 0) words.push(i);
       const w = Int32Array.from(words);
       const stageEnds = stageEndsOf(w);
@@ -251,7 +254,7 @@ export class Classifier<T> {
   }
 
   /**
-   * Highest-priority rule matching key[ofs..ofs+FK_WORDS). When `wc` is
+   * Highest-priority rule matching the OpenFlow flow key[ofs..ofs+OF_WORDS). When `wc` is
    * given, the masks of all subtables visited are ORed into it.
    */
   lookup(key: Uint32Array, ofs: number, wc: Uint32Array | null): ClsRule<T> | null {

@@ -140,8 +140,12 @@ function flagsValue(s: string, names: [string, number][], width: number, pos: Te
   return [value, mask];
 }
 
-/** Parse "value[/mask]" for a field into (value, mask) bigints of the field's width. */
-export function parseFieldValue(f: FieldDef, s: string, pos: TextPos, at: number, allowMask = true): [bigint, bigint] {
+/**
+ * Parse "value[/mask]" for a field into (value, mask) bigints of the field's
+ * width; the value is masked unless `keepValue` (set_field keeps what was
+ * written, as OVS's ofpact does, and applies only the masked bits).
+ */
+export function parseFieldValue(f: FieldDef, s: string, pos: TextPos, at: number, allowMask = true, keepValue = false): [bigint, bigint] {
   const full = (1n << BigInt(f.bits)) - 1n;
   const slash = s.indexOf('/');
   const vs = slash < 0 ? s : s.slice(0, slash);
@@ -191,6 +195,6 @@ export function parseFieldValue(f: FieldDef, s: string, pos: TextPos, at: number
       m = n === 0 ? 0n : (full << BigInt(f.bits - n)) & full;
     } else m = one(ms, true);
   }
-  return [v & m, m];
+  return [keepValue ? v : v & m, m];
 }
 

@@ -14,6 +14,7 @@ import {
   FK_VLAN_TCI, FK_RECIRC_ID, FK_DP_HASH,
 } from '../packet/flow-key.ts';
 import type { FieldRef } from './actions.ts';
+import { OFK_ACTSET_OUTPUT } from './match.ts';
 
 export type FieldKind = 'int' | 'hex' | 'ipv4' | 'ipv6' | 'mac' | 'ct_state' | 'tcp_flags' | 'frag' | 'port';
 
@@ -183,6 +184,8 @@ export function lookupExtraField(name: string): ExtraFieldDef | undefined {
 }
 
 const EXTRA_REFS = new Map<string, FieldDef>();
+/** Fields ovs-fields(7) calls read-only: set_field, load and move may not write them. */
+const READ_ONLY_EXTRA = new Set(['conj_id', 'actset_output']);
 
 /**
  * A field as load/move/set_field/output/zone= may name it: a field of the
@@ -197,7 +200,12 @@ export function lookupRefField(name: string): FieldDef | undefined {
   let d = EXTRA_REFS.get(x.name);
   if (!d) {
     const kind: FieldKind = x.kind === 'dec' ? 'int' : x.kind === 'tun_flags' ? 'hex' : x.kind;
-    d = { name: x.name, nxm: x.nxm, aliases: [], bits: x.bits, parts: [], kind, prereq: x.prereq, maskable: x.maskable, writable: true, carried: false };
+    d = { name: x.name, nxm: x.nxm, aliases: [], bits: x.bits, parts: [], kind, prereq: x.prereq, maskable: x.maskable, writable: !READ_ONLY_EXTRA.has(x.name), carried: false };
+    // actset_output lives in the OpenFlow flow's translation-only tail (match.ts): move, output and push read it.
+    if (x.name === 'actset_output') {
+      d.parts = [w(OFK_ACTSET_OUTPUT)];
+      delete d.carried;
+    }
     EXTRA_REFS.set(x.name, d);
   }
   return d;
@@ -226,7 +234,7 @@ export function allFields(): readonly FieldDef[] {
 }
 
 function fieldOf(name: string): FieldDef {
-  const f = lookupField(name);
+  const f = lookupField(name) ?? (name === 'actset_output' ? lookupRefField(name) : undefined);
   if (!f) throw new Error(`unknown field '${name}'`);
   return f;
 }

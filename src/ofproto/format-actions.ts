@@ -21,13 +21,21 @@ export function formatFieldRef(r: FieldRef): string {
   return `${f.nxm}[${r.ofs}..${r.ofs + r.nbits - 1}]`;
 }
 
+/**
+ * A set_field to a field without an NXM register code (OXM-only, variable-length tunnel metadata)
+ * travels as NXAST_REG_LOAD2 and reads back as set_field; OXM_OF_* fields such as mpls_label still
+ * travel as NXM register loads.
+ */
+export function setFieldStaysSetField(field: string): boolean {
+  const f = lookupRefField(field);
+  return f !== undefined && f.carried === false && (!(f.nxm.startsWith('NXM_NX_') || f.nxm.startsWith('OXM_OF_')) || f.name.startsWith('tun_metadata'));
+}
+
 function formatSetField(a: Extract<OfAction, { type: 'set_field' }>): string {
   const f = lookupRefField(a.field)!;
   const full = (1n << BigInt(f.bits)) - 1n;
   const mask = a.mask ?? full;
-  // Fields without an NXM register code (OXM-only, variable-length tunnel metadata) stay set_field.
-  // (OXM_OF_* fields such as mpls_label still travel as NXM register loads.)
-  if (f.carried === false && (!(f.nxm.startsWith('NXM_NX_') || f.nxm.startsWith('OXM_OF_')) || f.name.startsWith('tun_metadata'))) {
+  if (setFieldStaysSetField(a.field)) {
     const v = f.kind === 'int' ? String(a.value) : hexOvs(a.value);
     return `set_field:${v}${mask === full ? '' : `/${hexOvs(mask)}`}->${f.name}`;
   }

@@ -296,7 +296,7 @@ function setFieldValue(f: FieldDef, typed: string, s: string, pos: TextPos, at: 
     const v = parseUint(s, typed === 'vlan_vid' ? 0x1fffn : 4095n, pos, at, typed);
     return [v & 4095n, 4095n];
   }
-  return parseFieldValue(f, s, pos, at, true);
+  return parseFieldValue(f, s, pos, at, true, true);
 }
 
 function parseCt(arg: string, pos: TextPos, at: number): CtAction {

@@ -11,7 +11,7 @@ import {
 import { fail, splitTopLevel, type TextPos } from './errors.ts';
 import { extraFieldRank, isNxmName, lookupExtraField, lookupField, readField, writeField, type ExtraFieldDef, type FieldDef } from './fields.ts';
 import { OFP_DEFAULT_PRIORITY, type FlowSpec } from './flow-spec.ts';
-import { ctStateValid, emptyMatch, setMatchWord, type Match } from './match.ts';
+import { actsetPortWord, ctStateValid, emptyMatch, OFK_ACTSET_OUTPUT, setMatchWord, type Match } from './match.ts';
 import { parseActions } from './parse-actions.ts';
 import { checkActionPrereqs } from './check-actions.ts';
 import { parseFieldValue, parsePort, parseUint, portLabel, refusingExtraFields } from './field-text.ts';
@@ -209,7 +209,7 @@ function parseMatchToken(spec: FlowSpec, tok: string, at: number, pos: TextPos, 
   if (!f) {
     const x = lookupExtraField(name);
     if (!x) fail(pos, at, 'EFIELD', `unknown field '${name}'`);
-    if (refusingExtraFields() && x.name !== 'conj_id') fail(pos, at, 'ENOTSUP', `field ${x.name} is not supported by swd (${EXTRA_WHY[x.slot]})`);
+    if (refusingExtraFields() && x.name !== 'conj_id' && x.name !== 'actset_output') fail(pos, at, 'ENOTSUP', `field ${x.name} is not supported by swd (${EXTRA_WHY[x.slot]})`);
     used.push({ f: { name: x.name, prereq: x.prereq } as FieldDef, at });
     narrow(spec, name, x.bits, extraMask(x, value));
     if (x.name.startsWith('tun_metadata') && m.extra?.some((e) => e.name === x.name)) fail(pos, at, 'EVALUE', `field ${x.name} set multiple times`);
@@ -217,6 +217,7 @@ function parseMatchToken(spec: FlowSpec, tok: string, at: number, pos: TextPos, 
     if (text !== null) addExtra(m, x, text);
     if (x.name.startsWith('tun_metadata')) tunMetadataRoom(m, x.name, value, pos, at);
     if (x.name === 'conj_id') m.conjId = Number(parseUint(value, 0xffffffffn, pos, valAt, 'conj_id'));
+    if (x.name === 'actset_output') setMatchWord(m, OFK_ACTSET_OUTPUT, actsetPortWord(parsePort(value, pos, valAt, x.name)), 0xffffffff);
     return;
   }
   const [v, mk] = parseFieldValue(f, value, pos, valAt);

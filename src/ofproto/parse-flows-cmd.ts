@@ -19,7 +19,7 @@ import {
 import type { OfAction } from './actions.ts';
 import { ParseError } from './errors.ts';
 import type { FlowSpec } from './flow-spec.ts';
-import { formatActions } from './format-actions.ts';
+import { formatActions, setFieldStaysSetField } from './format-actions.ts';
 import { formatMatch } from './format-flow.ts';
 import { ctStateValid, type Match } from './match.ts';
 import { parseFlowFile } from './parse-flow.ts';
@@ -125,7 +125,15 @@ function of10Action(a: OfAction, ip: boolean): OfAction[] {
     case 'set_field': {
       // OpenFlow 1.0 has no set_field: a field its own actions set travels as those actions, the mask
       // dropped (OVS's set_field_to_legacy_openflow); vlan_tci as set_vlan_vid+set_vlan_pcp, or strip_vlan.
-      if (a.field !== 'vlan_tci') return [LEGACY_SET_FIELDS.has(a.field) ? { ...a, mask: null } : a];
+      if (a.field !== 'vlan_tci') {
+        if (LEGACY_SET_FIELDS.has(a.field)) return [{ ...a, mask: null }];
+        // A field without an NXM register code travels as NXAST_REG_LOAD2, value and mask as written:
+        // the decoder refuses value bits outside the mask.
+        if (a.mask !== null && (a.value & ~a.mask) !== 0n && setFieldStaysSetField(a.field)) {
+          decodeError('OFPBMC_BAD_WILDCARDS', `set_field:${a.field} has value bits outside its mask`);
+        }
+        return [a];
+      }
       const tci = Number(a.value);
       return tci & 0x1000 ? [{ type: 'mod_vlan_vid', vid: tci & 0xfff }, { type: 'mod_vlan_pcp', pcp: tci >> 13 }] : [{ type: 'strip_vlan' }];
     }

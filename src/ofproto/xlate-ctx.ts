@@ -7,7 +7,8 @@ import {
   FK_ETH_TYPE, FK_METADATA_HI, FK_NW_PROTO, FK_REG0, FK_WORDS, ETH_TYPE_IP, ETH_TYPE_IPV6, IPPROTO_TCP,
   IPPROTO_UDP, IPPROTO_SCTP,
 } from '../packet/flow-key.ts';
-import type { LearnAction, OfAction } from './actions.ts';
+import { OFPP_UNSET, type LearnAction, type OfAction } from './actions.ts';
+import { actsetPortWord, OF_WORDS, OFK_ACTSET_OUTPUT } from './match.ts';
 import type { FlowSpec } from './flow-spec.ts';
 import type { Classifier } from './classifier.ts';
 import type { Group } from './group.ts';
@@ -99,9 +100,11 @@ export interface Pipeline {
 }
 
 export class Ctx {
+  /** The packet as OpenFlow sees it: an OpenFlow flow (OF_WORDS, match.ts), its translation-only tail included. */
   readonly flow: Uint32Array;
   readonly base: Uint32Array;
-  readonly wc = new Uint32Array(FK_WORDS);
+  /** What the outcome depended on, over the OpenFlow flow; the megaflow mask is its first FK_WORDS words. */
+  readonly wc = new Uint32Array(OF_WORDS);
   readonly out: dp.DpAction[] = [];
   readonly rules: Rule[] = [];
   /** The rule whose actions are being translated (OVS's ctx->rule; its cookie goes with packet-ins). */
@@ -136,8 +139,11 @@ export class Ctx {
     readonly nowMs: number,
     readonly trace: string[] | null,
   ) {
-    this.base = Uint32Array.from(key);
-    this.flow = Uint32Array.from(key);
+    // A datapath key (FK_WORDS), or an OpenFlow flow (a trace's): translation starts with no action-set output either way.
+    this.base = new Uint32Array(OF_WORDS);
+    this.base.set(key.subarray(0, Math.min(key.length, FK_WORDS)));
+    this.base[OFK_ACTSET_OUTPUT] = actsetPortWord(OFPP_UNSET);
+    this.flow = Uint32Array.from(this.base);
   }
 
   tr(line: string): void {

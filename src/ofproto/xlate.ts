@@ -9,7 +9,8 @@
 //   result does not depend on bits the megaflow ignores;
 // - OpenFlow-only state (registers, metadata) never reaches the datapath
 //   mask: it is constant per recirc id (frozen state), so it is cleared from
-//   wc at the end.
+//   wc at the end; actset_output, a function of the path taken, is not even
+//   in the datapath key (match.ts).
 //
 // `flow` is the packet as OpenFlow currently sees it (in_port as an OpenFlow
 // port number); `base` is the packet as the datapath has it after the
@@ -18,7 +19,7 @@
 // (output, ct, recirc, userspace).
 
 import {
-  ETH_TYPE_IP, ETH_TYPE_IPV6, FK_ETH_TYPE, FK_IN_PORT, FK_NW_FRAG, FK_RECIRC_ID, FRAG_ANY, FRAG_LATER, VLAN_CFI, FK_VLAN_TCI,
+  ETH_TYPE_IP, ETH_TYPE_IPV6, FK_ETH_TYPE, FK_IN_PORT, FK_NW_FRAG, FK_RECIRC_ID, FK_WORDS, FRAG_ANY, FRAG_LATER, VLAN_CFI, FK_VLAN_TCI,
 } from '../packet/flow-key.ts';
 import type { OfAction } from './actions.ts';
 import { OFPP_IN_PORT, OFPP_NONE, OFPP_NORMAL } from './actions.ts';
@@ -32,7 +33,7 @@ import { Ctx, OF_ONLY_FIRST, OF_ONLY_LAST, overResubmitLimits, packetInUserdata,
 /** controller(reason=...) names, by OpenFlow reason code. */
 const CONTROLLER_REASONS = ['no_match', 'action', 'invalid_ttl', 'action_set', 'group', 'packet_out'];
 import { xlateFieldAction } from './xlate-fields.ts';
-import { runActionSet } from './action-set.ts';
+import { actionSetChanged, runActionSet } from './action-set.ts';
 import { xlateGroup } from './xlate-group.ts';
 import { xlateMoreAction } from './xlate-more.ts';
 import { xlateCheckPktLarger } from './xlate-pkt-len.ts';
@@ -76,7 +77,10 @@ export function xlate(br: XBridge, key: Uint32Array, nowMs: number, traceLines: 
       return finish(ctx);
     }
     for (let w = OF_ONLY_FIRST; w <= OF_ONLY_LAST; w++) ctx.flow[w] = frozen.metadata[w - OF_ONLY_FIRST];
-    if (frozen.actionSet) ctx.actionSet = [...frozen.actionSet];
+    if (frozen.actionSet) {
+      ctx.actionSet = [...frozen.actionSet];
+      actionSetChanged(ctx);
+    }
     startTable = frozen.table;
   }
   if (!inPort) {
@@ -113,8 +117,9 @@ export function xlateActions(br: XBridge, key: Uint32Array, ofInPort: number, ac
 
 function finish(ctx: Ctx): XlateResult {
   for (let w = OF_ONLY_FIRST; w <= OF_ONLY_LAST; w++) ctx.wc[w] = 0;
-  // The megaflow matches the key as the datapath saw it, never more than it has.
-  const mask = ctx.wc;
+  // The megaflow matches the key as the datapath saw it, never more than it has:
+  // the OpenFlow flow's translation-only tail (actset_output) is not part of it.
+  const mask = ctx.wc.slice(0, FK_WORDS);
   return {
     actions: ctx.error ? [] : ctx.out,
     mask,
@@ -210,9 +215,11 @@ function executeAction(ctx: Ctx, a: OfAction): void {
       return;
     case 'write_actions':
       ctx.actionSet.push(...a.actions);
+      actionSetChanged(ctx);
       return;
     case 'clear_actions':
       ctx.actionSet = [];
+      actionSetChanged(ctx);
       return;
     case 'group':
       xlateGroup(ctx, a.groupId);

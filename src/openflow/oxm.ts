@@ -13,8 +13,9 @@ import {
   FK_CT_NW_PROTO, FK_CT_STATE, FK_ETH_TYPE, FK_IN_PORT, FK_NW_FRAG, FK_NW_PROTO, FK_NW_TOS, FK_NW_TTL, FK_RECIRC_ID,
   FK_TP_DST, FK_TP_SRC, FK_VLAN_TCI, FRAG_LATER,
 } from '../packet/flow-key.ts';
-import { extraFieldRank, lookupField, readField, writeField } from '../ofproto/fields.ts';
-import { emptyMatch, type Match } from '../ofproto/match.ts';
+import { extraFieldRank, lookupField, lookupRefField, readField, writeField } from '../ofproto/fields.ts';
+import { portLabel } from '../ofproto/field-text.ts';
+import { emptyMatch, OFK_ACTSET_OUTPUT, type Match } from '../ofproto/match.ts';
 import { Reader, Writer } from './buffer.ts';
 import {
   OFPBMC_BAD_FIELD, OFPBMC_BAD_LEN, OFPBMC_BAD_MASK, OFPBMC_BAD_PREREQ, OFPBMC_BAD_TYPE, OFPBMC_BAD_VALUE,
@@ -143,6 +144,9 @@ const OXM: Record<string, WireField> = {
   tcp_flags15: f('tcp_flags', B, 42, 2, true),
   packet_type: f('packet_type', B, 44, 4, false, { conv: 'packet_type' }),
   dp_hash: f('dp_hash', OFPXMC_EXPERIMENTER, 0, 4, true, { exp: NX_EXPERIMENTER_ID }),
+  // The action set's output (match.ts keeps it in OpenFlow 1.1's port form): ONF's field before 1.5, also in NXM.
+  actset_output: f('actset_output', OFPXMC_EXPERIMENTER, 43, 4, false, { exp: ONF_EXPERIMENTER_ID }),
+  actset_output15: f('actset_output', B, 43, 4, false),
 };
 for (let i = 0; i < 8; i++) OXM[`xreg${i}`] = f(`xreg${i}`, OFPXMC_PACKET_REGS, i, 8, true);
 
@@ -223,7 +227,7 @@ function getWire(m: Match, wf: WireField): [bigint, bigint] {
       return [readField(m.value, 0, 'nw_tos') & 0xfcn, readField(m.mask, 0, 'nw_tos') & 0xfcn ? 0xffn : 0n];
   }
   const v = readField(m.value, 0, wf.name), k = readField(m.mask, 0, wf.name);
-  const def = lookupField(wf.name)!;
+  const def = lookupField(wf.name) ?? lookupRefField(wf.name)!;
   // A field narrower than its wire width (ct_state, vlan_pcp, ...): fully matched = all wire bits.
   return [v, k === (1n << BigInt(def.bits)) - 1n ? ones(wf.bytes) : k];
 }
@@ -256,7 +260,7 @@ function setWire(m: Match, wf: WireField, v: bigint, k: bigint): void {
       writeField(m.mask, 0, 'nw_tos', 0xfcn, 0xfcn);
       return;
   }
-  const def = lookupField(wf.name)!;
+  const def = lookupField(wf.name) ?? lookupRefField(wf.name)!;
   const full = (1n << BigInt(def.bits)) - 1n;
   if ((v & ~full) !== 0n || (k !== ones(wf.bytes) && (k & ~full) !== 0n)) {
     throw new OfError(OFPET_BAD_MATCH, OFPBMC_BAD_VALUE, `value out of range for ${wf.name}`);
@@ -281,7 +285,7 @@ const isSet = (m: Match, name: string) => readField(m.mask, 0, name) !== 0n;
 
 /** The match's TLVs in nx_put_raw's order; `oxm` for OpenFlow 1.2+ (else NXM). */
 export function encodeMatchFields(w: Writer, m: Match, oxm: boolean, version = 4): void {
-  const other = m.extra?.filter((x) => x.name !== 'conj_id');
+  const other = m.extra?.filter((x) => x.name !== 'conj_id' && x.name !== 'actset_output');
   if (other?.length) throw new OfError(OFPET_BAD_MATCH, OFPBMC_BAD_FIELD, `field ${other[0].name} cannot be encoded by swd`);
   // NXM_NX_CONJ_ID (class 1, field 84), before the key's fields as OVS writes it.
   if (m.conjId !== undefined) w.u32(((N1 << 16) | (NXM_CONJ_ID << 9) | 4) >>> 0).u32(m.conjId);
@@ -289,6 +293,7 @@ export function encodeMatchFields(w: Writer, m: Match, oxm: boolean, version = 4
   put(w, m, NXM.dp_hash);
   if (m.mask[FK_RECIRC_ID]) put(w, m, NXM.recirc_id);
   if (m.mask[FK_IN_PORT]) put(w, m, T.in_port);
+  if (m.mask[OFK_ACTSET_OUTPUT]) put(w, m, oxm && version >= 6 ? OXM.actset_output15 : OXM.actset_output);
   put(w, m, T.eth_src);
   put(w, m, T.eth_dst);
   put(w, m, T.eth_type);
@@ -412,6 +417,12 @@ export function decodeMatchFields(r: Reader, allowNxmCookie = false): { match: M
     seen.add(wf);
     names.add(wf.name);
     setWire(m, wf, v, k);
+    if (wf.name === 'actset_output') {
+      const p = portFromOf11(Number(v));
+      if (p === null) throw badMatch(OFPBMC_BAD_VALUE, `actset_output ${v} is out of range`);
+      (m.extra ??= []).push({ name: 'actset_output', slot: 'meta', rank: extraFieldRank('actset_output'), text: `actset_output=${portLabel(p)}` });
+      m.extra.sort((a, b) => a.rank - b.rank);
+    }
   }
   for (const name of names) if (!prereqOk(m, name)) throw badMatch(OFPBMC_BAD_PREREQ, `${name} lacks its prerequisites`);
   return { match: m, cookie };

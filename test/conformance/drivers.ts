@@ -79,9 +79,12 @@ function errorLine(r: Ran): string[] {
   return [`error: ${first.replace(/^(swctl|ovs-vswitchd|ovs-ofctl|ovs-appctl): /, '')}`];
 }
 
-/** Meters are OpenFlow 1.3: ovs-ofctl speaks it for meter commands and for flows that use a meter. */
+/**
+ * Meters and the action set are OpenFlow 1.3: ovs-ofctl speaks it for meter commands and for flows that use
+ * a meter or the action set (through OpenFlow 1.0 with NXM, ovs-ofctl would drop write_actions from the flow).
+ */
 const OF13 = ['-O', 'OpenFlow13'];
-const of13If = (flows: string[]) => (flows.some((f) => /\bmeter:/.test(f)) ? OF13 : []);
+const of13If = (flows: string[]) => (flows.some((f) => /\bmeter:|\bwrite_actions|\bclear_actions|\bactset_output/.test(f)) ? OF13 : []);
 
 /** A step's FLOW arguments as a flows file (replace-flows, diff-flows). */
 function flowsFile(dir: string, flows: string[]): string {

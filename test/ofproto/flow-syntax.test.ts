@@ -105,14 +105,14 @@ describe('prerequisites as OVS enforces them (OFPBMC_BAD_PREREQ)', () => {
 });
 
 describe('fields swd cannot carry: parsed and printed, refused by a switch', () => {
-  it('a switch refuses tunnel, MPLS, NSH, conj_id and actset_output matches where they stand', () => {
+  it('a switch refuses tunnel, MPLS, NSH and packet_type matches where they stand', () => {
     const forSwitch = (f: string) => errorOf(() => withPortNames(new Map(), () => parseFlowFile(f, 'f', 'add')));
     expect(forSwitch('ip,tun_id=5,actions=drop')).toBe('f:1:4: field tun_id is not supported by swd (swd has no tunnel ports)');
     expect(forSwitch('mpls,mpls_label=4,actions=drop')).toBe('f:1:6: field mpls_label is not supported by swd (swd does not carry MPLS packets)');
     expect(forSwitch('dl_type=0x894f,nsh_si=3,actions=drop')).toBe('f:1:16: field nsh_si is not supported by swd (swd does not carry NSH packets)');
-    expect(forSwitch('actset_output=3,actions=drop')).toBe('f:1:1: field actset_output is not supported by swd (yet)');
-    // conj_id is carried (conjunctive matches, test/ofproto/conjunction.test.ts).
+    // conj_id and actset_output are carried (test/ofproto/conjunction.test.ts, actset-output.test.ts).
     expect(withPortNames(new Map(), () => parseFlowFile('conj_id=3,actions=drop', 'f', 'add'))[0].match.conjId).toBe(3);
+    expect(withPortNames(new Map(), () => parseFlowFile('actset_output=3,actions=drop', 'f', 'add'))[0].match.extra?.[0].text).toBe('actset_output=3');
     expect(forSwitch('packet_type=(1,0x800),actions=drop')).toBe('f:1:1: field packet_type is not supported by swd (only Ethernet packets, packet_type=(0,0))');
   });
   it('load, move, output and set_field name them too (printed as ovs-ofctl prints them); a switch refuses them', () => {
