@@ -163,8 +163,7 @@ export class Datapath implements FlowtableHost {
     const keys = b.keys;
     for (let i = 0; i < b.count; i++) keys[i * FK_WORDS + FK_IN_PORT] = inPort;
     this.conntrack?.ipf?.expire(nowMs);
-    // Meters per megaflow and batch (meter-batch.ts), for a port that offloads
-    // nothing: a flowtable hit skips the megaflow, so those go one at a time.
+    // Meters per megaflow and batch (meter-batch.ts) where nothing is offloaded (a flowtable hit skips the megaflow).
     const batched = this.meters.any && this.flowtable.config.words[inPort & 0xffff] === 0;
     this.meterBatched = batched;
     if (this.flowtable.config.words[inPort & 0xffff] === 0) this.lookupAndRun(b, batched, nowMs);
@@ -181,12 +180,10 @@ export class Datapath implements FlowtableHost {
   }
 
   /**
-   * A batch from a port that offloads nothing (the flowtable would take
-   * none of its packets): every packet's megaflow looked up together
-   * (FlowCache.lookupBatch), then each packet's actions run in batch order.
-   * A packet that missed, or whose megaflow went away meanwhile, takes the
-   * one-packet path, which looks it up again first: an upcall for an earlier
-   * packet of the batch may have installed its megaflow (as OVS's
+   * A batch from a port that offloads nothing: every megaflow looked up
+   * together (FlowCache.lookupBatch), then the actions run in batch order. A
+   * miss, or a megaflow gone meanwhile, takes the one-packet path, which looks
+   * again first (an earlier packet's upcall may have installed it, as OVS's
    * fast_path_processing looks again before an upcall).
    */
   private lookupAndRun(b: PacketBatch, metered: boolean, nowMs: number): void {
@@ -196,8 +193,7 @@ export class Datapath implements FlowtableHost {
     for (let i = 0; i < n; i++) pkt[i] = i;
     this.flowCache.lookupBatch(b.keys, pkt, n, slots, levels);
     if (metered) this.meterBatch.prepare(b, slots, cache.actionsBySlot, this.meters, nowMs);
-    // One read of each megaflow's counters before any is written, so that
-    // the cache misses of a large table overlap.
+    // One read of each megaflow's counters before any is written: a large table's cache misses overlap.
     const c = cache.counters;
     let t = 0;
     for (let i = 0; i < n; i++) {
@@ -255,13 +251,10 @@ export class Datapath implements FlowtableHost {
 
   /**
    * Run packets that waited for an upcall (UPCALL_QUEUED) from where they
-   * missed: `meta` holds each packet's metadata words (FK_HEADER_FIRST per
-   * packet: recirc id, in_port, ct state...) as they were at the miss,
-   * `depth` its recirculation depth. Their headers are parsed again (the
-   * packet carries every rewrite made before the miss). A packet was
-   * counted as a miss already, so its lookup is not counted as a hit; one
-   * with `credited[i]` set (the packet translation credited to the rules)
-   * is not counted in the megaflow's counters either.
+   * missed: `meta` holds each one's metadata words (FK_HEADER_FIRST each) at
+   * the miss, `depth` its recirculation depth; headers are parsed again. A
+   * resumed lookup is not a hit (it was a miss); one with `credited[i]` (the
+   * translation credited the rules) is not in the megaflow's counters either.
    */
   processResumed(b: PacketBatch, meta: Uint32Array, depth: Uint8Array, credited: Uint8Array, nowMs: number): void {
     this.now = nowMs;
@@ -469,9 +462,8 @@ export class Datapath implements FlowtableHost {
         removed++;
       } else mf.owner = res.owner ?? mf.owner;
     }
-    // The cache checks each entry's megaflow on lookup; the sweep only lets
-    // dead ones go, so a revalidation that removed none (a flow mod on a
-    // table no megaflow went through) skips the walk over every entry.
+    // The cache checks each entry's megaflow on lookup, so a revalidation that
+    // removed none (a flow mod no megaflow went through) skips the sweep.
     if (removed > 0) this.flowCache.sweep();
     return removed;
   }
