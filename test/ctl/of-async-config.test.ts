@@ -6,7 +6,6 @@
 // gets nothing asynchronous until it sets a miss_send_len or an async config.
 // Real translation on an in-process Switch; a connection on a fake socket.
 
-import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Switch } from '../../src/ofproto/switch.ts';
@@ -16,24 +15,9 @@ import { decodePacketIn } from '../../src/openflow/packet.ts';
 import { OfAsync } from '../../src/ctl/of-async.ts';
 import { OfBridge } from '../../src/ctl/of-bridge.ts';
 import { OfConnection } from '../../src/ctl/of-conn.ts';
+import { FakeSocket, hex, quietLog } from './fake-socket.ts';
 
-class FakeSocket extends EventEmitter {
-  sent: Buffer[] = [];
-  writableLength = 0;
-  write(b: Buffer): boolean {
-    this.sent.push(Buffer.from(b));
-    return true;
-  }
-  destroy(): void {}
-  take(): Buffer[] {
-    const out = this.sent.filter((m) => readHeader(m).type !== 0);
-    this.sent = [];
-    return out;
-  }
-}
-
-const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-const log = { warn() {}, debug() {} };
+const log = quietLog;
 const udp = (port: number) => `in_port(${port}),eth(src=50:54:00:00:00:0${port},dst=50:54:00:00:00:09),eth_type(0x0800),ipv4(src=10.1.1.${port},dst=10.1.1.9,proto=17,tos=0,ttl=64,frag=no),udp(src=1000,dst=53)`;
 const OFPT_PACKET_IN = 10, OFPT_FLOW_REMOVED = 11, OFPT_PORT_STATUS = 12, OFPT_GET_ASYNC_REPLY = 27;
 const SET_CONFIG_65534 = hex('04 09 000c 00000009 0000 fffe');

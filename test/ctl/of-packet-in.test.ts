@@ -5,7 +5,6 @@
 // datapath's userspace number is looked up in the bridge's packet-in table
 // as the OpenFlow listener does, and handed to a connection on a fake socket.
 
-import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Switch } from '../../src/ofproto/switch.ts';
@@ -15,24 +14,9 @@ import { encodeHello, readHeader } from '../../src/openflow/header.ts';
 import { decodePacketIn } from '../../src/openflow/packet.ts';
 import { OfBridge } from '../../src/ctl/of-bridge.ts';
 import { OfConnection } from '../../src/ctl/of-conn.ts';
+import { FakeSocket, hex, quietLog } from './fake-socket.ts';
 
-class FakeSocket extends EventEmitter {
-  sent: Buffer[] = [];
-  writableLength = 0;
-  write(b: Buffer): boolean {
-    this.sent.push(Buffer.from(b));
-    return true;
-  }
-  destroy(): void {}
-  take(): Buffer[] {
-    const out = this.sent.filter((m) => readHeader(m).type !== 0);
-    this.sent = [];
-    return out;
-  }
-}
-
-const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-const log = { warn() {}, debug() {} };
+const log = quietLog;
 const UDP = 'in_port(1),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.1.1.1,dst=10.1.1.2,proto=17,tos=0,ttl=64,frag=no),udp(src=1000,dst=53)';
 
 let sw: Switch;

@@ -3,31 +3,15 @@
 // OFPBRC_IS_SLAVE and nothing is applied, as OVS's reject_slave_controller;
 // reads are answered; once master again, the same flow mod is applied.
 
-import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Switch } from '../../src/ofproto/switch.ts';
 import { encodeHello, readHeader } from '../../src/openflow/header.ts';
 import { OfBridge } from '../../src/ctl/of-bridge.ts';
 import { OfConnection } from '../../src/ctl/of-conn.ts';
+import { FakeSocket, hex, quietLog } from './fake-socket.ts';
 
-class FakeSocket extends EventEmitter {
-  sent: Buffer[] = [];
-  writableLength = 0;
-  write(b: Buffer): boolean {
-    this.sent.push(Buffer.from(b));
-    return true;
-  }
-  destroy(): void {}
-  take(): Buffer[] {
-    const out = this.sent.filter((m) => readHeader(m).type !== 0);
-    this.sent = [];
-    return out;
-  }
-}
-
-const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-const log = { warn() {}, debug() {} };
+const log = quietLog;
 const role = (r: number, xid: number) => hex(`04 18 0018 ${xid.toString(16).padStart(8, '0')} 0000000${r} 00000000 0000000000000001`);
 // OFPFC_ADD, table 0, priority 0x1234, match all, no instructions.
 const FLOW_MOD = hex('04 0e 0038 00000005 0000000000000000 0000000000000000 00 00 0000 0000 1234 ffffffff ffffffff ffffffff 0000 0000 0001 0004 00000000');
