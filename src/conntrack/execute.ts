@@ -251,14 +251,7 @@ export class PacketPath implements CarriedHost {
       if (!carried) this.alg.beforeTrackLocked(r, reply, nat !== null, batch, idx, proto);
       const res = tracker.update(rec, base, p, reply, proto === IPPROTO_TCP && t.seqCheck());
       if (res === UPDATE_INVALID) {
-        Atomics.add(t.hdr, H_CNT_INVALID, 1);
-        // As OVS: the connection's NAT and the commit's mark/label still
-        // apply to a packet found invalid (the rewrite is idempotent).
-        if (commit) this.applyMarkLabelLocked(r, setMark, setLabel);
-        const cs = nat !== null ? this.natPacketLocked(r, reply, false, batch, idx, key, keyOfs) : 0;
-        this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID | cs, zone, r, false);
-        carryConn(batch, idx, t, r, zone, reply, nat !== null);
-        t.unlockShard(shard);
+        this.invalidLocked(r, reply, a, zone, shard, batch, idx, key, keyOfs);
         return;
       }
       if (res === UPDATE_NEW) {
@@ -410,12 +403,7 @@ export class PacketPath implements CarriedHost {
     const res = trackerFor(proto).update(rec, base, p, reply, proto === IPPROTO_TCP && t.seqCheck());
     if (res === UPDATE_INVALID) {
       this.flushRun(r);
-      Atomics.add(t.hdr, H_CNT_INVALID, 1);
-      if (commit) this.applyMarkLabelLocked(r, setMark, setLabel);
-      const cs = nat !== null ? this.natPacketLocked(r, reply, false, batch, idx, key, keyOfs) : 0;
-      this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID | cs, zone, r, false);
-      carryConn(batch, idx, t, r, zone, reply, nat !== null);
-      t.unlockShard(shard);
+      this.invalidLocked(r, reply, a, zone, shard, batch, idx, key, keyOfs);
       return true;
     }
     if (res === UPDATE_NEW) {
@@ -487,6 +475,17 @@ export class PacketPath implements CarriedHost {
   natPacketLocked(r: number, reply: boolean, related: boolean, batch: PacketBatch, idx: number,
     key: Uint32Array, o: number): number {
     return natPacketLocked(this.table.rec, r, this.k, this.rk, reply, related, batch, idx, key, o);
+  }
+
+  /** Packet idx of connection r is invalid: counted; as OVS, r's NAT and the commit's mark/label still apply (idempotent). Lets go of `shard`. */
+  private invalidLocked(r: number, reply: boolean, a: CtExec, zone: number, shard: number, batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number): void {
+    const t = this.table;
+    Atomics.add(t.hdr, H_CNT_INVALID, 1);
+    if (a.commit) this.applyMarkLabelLocked(r, a.mark, a.label);
+    const cs = a.nat !== null ? this.natPacketLocked(r, reply, false, batch, idx, key, keyOfs) : 0;
+    this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID | cs, zone, r, false);
+    carryConn(batch, idx, t, r, zone, reply, a.nat !== null);
+    t.unlockShard(shard);
   }
 
   applyMarkLabelLocked(r: number, setMark: MarkSet | null, setLabel: LabelSet | null): void {

@@ -171,6 +171,22 @@ export class MeterTable {
   }
 
   /**
+   * Whole milliseconds since meter `o`'s last packet, at most its max delta
+   * (the bucket refill), and `nowMs` made its last packet's time. A thread
+   * that lost the race for the lock with a later packet sees a negative
+   * time: none passed. Meter lock held.
+   */
+  private elapsedLocked(o: number, nowMs: number): number {
+    const f = this.f;
+    let delta = Math.floor(nowMs) - Math.floor(f[o + M_USED]);
+    if (delta < 0) delta = 0;
+    const maxDelta = f[o + M_MAX_DELTA];
+    if (delta > maxDelta) delta = maxDelta;
+    f[o + M_USED] = nowMs;
+    return delta;
+  }
+
+  /**
    * Pass a packet of `len` bytes through meter `id` at `nowMs`: true when it
    * may go on, false when a band dropped it (counted in that band). Fast
    * path: any thread; takes the meter's lock for the few loads and stores.
@@ -185,13 +201,7 @@ export class MeterTable {
       unlockWord(this.locks, id);
       return true;
     }
-    // Whole milliseconds since the last packet; a thread that lost the race
-    // for the lock with a later packet sees a negative time: none passed.
-    let delta = Math.floor(nowMs) - Math.floor(f[o + M_USED]);
-    if (delta < 0) delta = 0;
-    const maxDelta = f[o + M_MAX_DELTA];
-    if (delta > maxDelta) delta = maxDelta;
-    f[o + M_USED] = nowMs;
+    const delta = this.elapsedLocked(o, nowMs);
     f[o + M_PACKETS] += 1;
     f[o + M_BYTES] += len;
     const volume = (f[o + M_FLAGS] & DP_METER_PKTPS) !== 0 ? 1000 : len * 8;
@@ -238,11 +248,7 @@ export class MeterTable {
       unlockWord(this.locks, id);
       return;
     }
-    let delta = Math.floor(nowMs) - Math.floor(f[o + M_USED]);
-    if (delta < 0) delta = 0;
-    const maxDelta = f[o + M_MAX_DELTA];
-    if (delta > maxDelta) delta = maxDelta;
-    f[o + M_USED] = nowMs;
+    const delta = this.elapsedLocked(o, nowMs);
     let bytes = 0;
     for (let j = 0; j < n; j++) bytes += lens[idx[j]];
     f[o + M_PACKETS] += n;
