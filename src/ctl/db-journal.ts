@@ -21,11 +21,12 @@
 // - A database without `journal` (older swd, or the daemon's last save on
 //   stop) is read as it always was.
 
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import type { FlowDelta } from '../ofproto/saved-flows.ts';
+import { fsyncDir } from '../packet/atomic-file.ts';
 
 /** The journal file of database `db` with id `id`. */
 export function journalPath(db: string, id: string): string {
@@ -135,7 +136,7 @@ export class JournalWriter {
   async append(line: Uint8Array): Promise<void> {
     if (!this.fh) {
       this.fh = await open(this.file, 'a', 0o600);
-      syncDir(dirname(this.file));
+      fsyncDir(dirname(this.file));
     }
     const fh = this.fh;
     try {
@@ -153,18 +154,5 @@ export class JournalWriter {
     const fh = this.fh;
     this.fh = null;
     await fh?.close().catch(() => {});
-  }
-}
-
-function syncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Some filesystems refuse fsync on directories.
   }
 }

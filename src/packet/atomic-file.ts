@@ -42,6 +42,12 @@ export function writeFileAtomic(file: string, chunks: readonly Uint8Array[], wri
     }
     throw e;
   }
+  fsyncDir(dir);
+  return bytes;
+}
+
+/** Make a directory's entries (a rename, a new file) durable; some filesystems refuse fsync on directories, which is let go. */
+export function fsyncDir(dir: string): void {
   try {
     const dfd = openSync(dir, 'r');
     try {
@@ -50,9 +56,8 @@ export function writeFileAtomic(file: string, chunks: readonly Uint8Array[], wri
       closeSync(dfd);
     }
   } catch {
-    // Some filesystems refuse fsync on directories; the rename is still atomic.
+    // Refused: a rename is still atomic, only not yet durable.
   }
-  return bytes;
 }
 
 /**
