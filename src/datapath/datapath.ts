@@ -163,18 +163,13 @@ export class Datapath implements FlowtableHost {
     const keys = b.keys;
     for (let i = 0; i < b.count; i++) keys[i * FK_WORDS + FK_IN_PORT] = inPort;
     this.conntrack?.ipf?.expire(nowMs);
-    // Meters per megaflow and batch (meter-batch.ts) where nothing is offloaded (a flowtable hit skips the megaflow).
-    const batched = this.meters.any && this.flowtable.config.words[inPort & 0xffff] === 0;
-    this.meterBatched = batched;
-    if (this.flowtable.config.words[inPort & 0xffff] === 0) this.lookupAndRun(b, batched, nowMs);
+    if (this.flowtable.config.words[inPort & 0xffff] === 0) this.lookupAndRun(b, nowMs);
     else {
       for (let i = 0; i < b.count; i++) {
         this.processPacket(b, i, 0);
         if (b.ipf[i] >= 0) this.releaseFragments(b, i);
       }
     }
-    if (batched) this.meterBatch.end(b.count);
-    this.meterBatched = false;
     this.conntrack?.endBatch?.();
     for (const p of this.ports.values()) if (p.txPending) p.flush();
   }
@@ -186,13 +181,16 @@ export class Datapath implements FlowtableHost {
    * again first (an earlier packet's upcall may have installed it, as OVS's
    * fast_path_processing looks again before an upcall).
    */
-  private lookupAndRun(b: PacketBatch, metered: boolean, nowMs: number): void {
+  private lookupAndRun(b: PacketBatch, nowMs: number): void {
     const n = b.count;
     const slots = this.batchSlots, pkt = this.batchPkt, levels = this.levels, cache = this.cache;
     const removals = cache.removals;
     for (let i = 0; i < n; i++) pkt[i] = i;
     this.flowCache.lookupBatch(b.keys, pkt, n, slots, levels);
+    // Meters per megaflow and batch (meter-batch.ts): this port offloads nothing, so every packet meets its megaflow.
+    const metered = this.meters.any;
     if (metered) this.meterBatch.prepare(b, slots, cache.actionsBySlot, this.meters, nowMs);
+    this.meterBatched = metered;
     // One read of each megaflow's counters before any is written: a large table's cache misses overlap.
     const c = cache.counters;
     let t = 0;
@@ -210,6 +208,8 @@ export class Datapath implements FlowtableHost {
       } else this.processPacketFull(b, i, 0);
       if (b.ipf[i] >= 0) this.releaseFragments(b, i);
     }
+    if (metered) this.meterBatch.end(n);
+    this.meterBatched = false;
   }
 
   /** A lookup of packet i found the megaflow in `slot` at stage `level` (LOOKUP_*): the stats and its counters (resumeSkip's `skip`). */
