@@ -21,6 +21,7 @@ import { conntrackHook, Datapath, type Revalidate, type Upcall } from './datapat
 import { formatDpFlow, formatPmdStats, type DpFlowEntry, type PmdStatsRow } from './dp-format.ts';
 import type { Megaflow } from './megaflow.ts';
 import { errnoText, ifNameToIndex } from './native/native.ts';
+import { linkEventAction, linkRecheckAction, type LinkAction, type LinkState } from './ports/link-policy.ts';
 import { MAX_PMD_THREADS, PmdSet, type PmdThreadStats } from './pmd/pmd-set.ts';
 import { DpPort, PortError, type PortBackend, type PortCounters } from './port.ts';
 import { DetachedBackend } from './ports/detached.ts';
@@ -292,29 +293,23 @@ export class Dpif {
       return;
     }
     for (const [n, p] of this.names) {
-      if (p.name !== m.name || !isDevicePort(p.type)) continue;
-      const be = this.datapath.ports.get(n)?.backend;
-      if (m.kind === 'new') {
-        if (be instanceof DetachedBackend) this.attach(n);
-      } else if (be instanceof SystemBackend && be.ifindex === m.ifindex) this.detach(n);
-      else if (be instanceof TapBackend) {
-        // Deleted from outside: swd owns tap devices, so it makes the device again.
-        this.detach(n);
-        this.attach(n);
-      }
+      if (p.name === m.name && isDevicePort(p.type)) this.act(n, linkEventAction(p.type as 'system' | 'tap', this.linkState(n), m.kind, m.ifindex));
     }
   }
 
   private recheck(n: number): void {
     const p = this.names.get(n)!;
+    if (isDevicePort(p.type)) this.act(n, linkRecheckAction(p.type as 'system' | 'tap', this.linkState(n), ifIndexOf(p.name)));
+  }
+
+  private linkState(n: number): LinkState {
     const be = this.datapath.ports.get(n)?.backend;
-    const idx = ifIndexOf(p.name);
-    if (be instanceof DetachedBackend) {
-      if (idx !== 0) this.attach(n);
-    } else if ((be instanceof SystemBackend && idx !== be.ifindex) || (be instanceof TapBackend && idx === 0)) {
-      this.detach(n);
-      if (idx !== 0 || be instanceof TapBackend) this.attach(n);
-    }
+    return be instanceof SystemBackend || be instanceof TapBackend ? { attached: true, ifindex: be.ifindex } : { attached: false };
+  }
+
+  private act(n: number, a: LinkAction): void {
+    if (a === 'detach' || a === 'remake') this.detach(n);
+    if (a === 'attach' || a === 'remake') this.attach(n);
   }
 
   /** The device of a configured port went away: stop reading it, keep the port (LINK_DOWN). */

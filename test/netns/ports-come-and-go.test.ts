@@ -143,5 +143,10 @@ describe.skipIf(skip !== undefined)(`ports that come and go${skip ? ` (skipped: 
     await until('the tap device back', () => runSync(['ip', 'link', 'show', tap]).code === 0 && portState(s, tap).linkResets === 1);
     expect(portState(s, tap)).toMatchObject({ state: 'up', error: null, linkResets: 1 });
     expect(runSync(['ip', 'link', 'show', tap]).stdout).toMatch(/[<,]UP[,>]/);
+    // It stays made: the deletion of the old device is not taken for one of the new.
+    const ifindex = runSync(['cat', `/sys/class/net/${tap}/ifindex`]).stdout.trim();
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(runSync(['cat', `/sys/class/net/${tap}/ifindex`]).stdout.trim()).toBe(ifindex);
+    expect(portState(s, tap).linkResets).toBe(1);
   });
 });

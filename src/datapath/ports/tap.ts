@@ -14,7 +14,7 @@
 
 import { HEADROOM, type PacketBatch } from '../../packet/batch.ts';
 import {
-  AF_INET, closeFd, ifreq, ioctl, IFF_NO_PI, IFF_TAP, IFF_UP, NativeError, O_CLOEXEC, O_NONBLOCK, O_RDWR, openDev,
+  AF_INET, closeFd, ifNameToIndex, ifreq, ioctl, IFF_NO_PI, IFF_TAP, IFF_UP, NativeError, O_CLOEXEC, O_NONBLOCK, O_RDWR, openDev,
   readFd, SIOCGIFFLAGS, SIOCSIFFLAGS, SOCK_CLOEXEC, SOCK_DGRAM, socket, TUNSETIFF, writeFd,
 } from '../native/native.ts';
 import { PortError, type PortCounters, type RxBackend } from '../port.ts';
@@ -32,17 +32,21 @@ export class TapBackend implements RxBackend, FrameSink {
     readonly ifname: string,
     readonly rxFd: number,
     private readonly owner: boolean,
+    /** The device's ifindex when it was made (0 in a PMD thread's view): events for another device of that name are not ours. */
+    readonly ifindex: number,
   ) {}
 
   /** Create the TAP device `name` and bring it up. */
   static create(name: string): TapBackend {
     let fd = -1;
+    let ifindex = 0;
     try {
       fd = openDev(TUN_DEVICE, O_RDWR | O_NONBLOCK | O_CLOEXEC);
       const req = ifreq(name);
       new DataView(req.buffer).setUint16(16, IFF_TAP | IFF_NO_PI, true);
       ioctl(fd, TUNSETIFF, req, 'TUNSETIFF');
       setUp(name);
+      ifindex = ifNameToIndex(name);
     } catch (e) {
       if (fd >= 0) closeFd(fd);
       if (e instanceof NativeError) {
@@ -51,12 +55,12 @@ export class TapBackend implements RxBackend, FrameSink {
       }
       throw e;
     }
-    return new TapBackend(name, fd, true);
+    return new TapBackend(name, fd, true, ifindex);
   }
 
   /** Another thread's view of an existing tap descriptor. */
   static attach(name: string, fd: number): TapBackend {
-    return new TapBackend(name, fd, false);
+    return new TapBackend(name, fd, false, 0);
   }
 
   receive(b: PacketBatch, max: number, stats: PortCounters): number {
