@@ -129,6 +129,15 @@ const WRITTEN = [
   'actions=learn(load:1->NXM_NX_CT_STATE[0])',
   'actions=bundle_load(eth_src,0,hrw,ofport,NXM_NX_CT_STATE[0..7],members:1)',
   'actions=set_field:0x1->conj_id',
+  'actions=load:1->NXM_NX_CT_STATE[0]',
+  'actions=load:0x800->NXM_OF_ETH_TYPE[]',
+  'ip,actions=load:6->NXM_OF_IP_PROTO[]',
+  'actions=load:1->OXM_OF_ACTSET_OUTPUT[]',
+  // vlan_vid's mask: OpenFlow 1.0 sends set_vlan_vid with the id as written, the mask dropped.
+  'vlan_tci=0x1000/0x1000,actions=set_field:0x1234/0xff00->vlan_vid',
+  'vlan_tci=0x1000/0x1000,actions=set_field:0x1005/0xfff->vlan_vid',
+  'dl_vlan=5,actions=set_field:0x0033/0x00ff->vlan_vid,output:1',
+  'actions=set_field:0x1234/0xff00->vlan_vid',
 ];
 for (const flow of WRITTEN) add('variant: written', flow);
 

@@ -293,8 +293,12 @@ function parseConjunction(v: string, pos: TextPos, at: number): OfAction {
 function setFieldValue(f: FieldDef, typed: string, s: string, pos: TextPos, at: number): [bigint, bigint] {
   if (f.name === 'dl_vlan') {
     // OpenFlow's vlan_vid carries the "present" bit (0x1000) too; dl_vlan is the 12-bit id alone.
-    const v = parseUint(s, typed === 'vlan_vid' ? 0x1fffn : 4095n, pos, at, typed);
-    return [v & 4095n, 4095n];
+    // A mask applies to the 12 id bits (OpenFlow 1.0's set_vlan_vid drops it, as OVS's legacy encoding does).
+    const max = typed === 'vlan_vid' ? 0x1fffn : 4095n;
+    const slash = s.indexOf('/');
+    const v = parseUint(slash < 0 ? s : s.slice(0, slash), max, pos, at, typed);
+    const m = slash < 0 ? 4095n : parseUint(s.slice(slash + 1), 0xffffn, pos, at + slash + 1, `${typed} mask`);
+    return [v & 4095n, m & 4095n];
   }
   return parseFieldValue(f, s, pos, at, true, true);
 }

@@ -18,6 +18,7 @@ import {
 } from '../packet/flow-key.ts';
 import type { OfAction } from './actions.ts';
 import { ParseError } from './errors.ts';
+import { lookupRefField } from './fields.ts';
 import type { FlowSpec } from './flow-spec.ts';
 import { formatActions, setFieldStaysSetField } from './format-actions.ts';
 import { formatMatch } from './format-flow.ts';
@@ -122,6 +123,12 @@ function of10Action(a: OfAction, ip: boolean): OfAction[] {
     case 'goto_table': return [{ type: 'resubmit', port: null, table: a.table }];
     // OpenFlow 1.0's VLAN actions push a tag when there is none.
     case 'mod_vlan_vid': case 'mod_vlan_pcp': return [{ ...a, noPush: undefined }];
+    // A load's destination is checked when the flow mod is decoded: a read-only one does not decode.
+    case 'load':
+      if (lookupRefField(a.dst.field)?.writable === false) {
+        decodeError('OFPBAC_BAD_SET_ARGUMENT', `destination field ${a.dst.field} is not writable`);
+      }
+      return [a];
     case 'set_field': {
       // OpenFlow 1.0 has no set_field: a field its own actions set travels as those actions, the mask
       // dropped (OVS's set_field_to_legacy_openflow); vlan_tci as set_vlan_vid+set_vlan_pcp, or strip_vlan.

@@ -18,7 +18,7 @@ type Op = 'create' | 'delete' | 'deliver' | 'overflow';
 function run(type: 'system' | 'tap', ops: Op[]) {
   let kernel = 0; // the name's current ifindex, 0 = no interface
   let next = 10;
-  let port: LinkState = { attached: false };
+  let port = { attached: false } as LinkState; // (`as`: the closures change it, which narrowing does not see)
   let resets = 0;
   let deletes = 0;
   let queue: Ev[] = [];
