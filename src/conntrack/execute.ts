@@ -194,7 +194,7 @@ export class PacketPath implements CarriedHost {
         shard = t.shardOfKey(k, 0);
         bucket = t.bucketOf(shard, hash);
         t.lockShard(shard);
-        node = t.lookupLocked(k, 0, bucket);
+        node = t.lookupLocked(k, 0, bucket, hash);
       }
     }
     let r = NO_REC;
@@ -305,7 +305,7 @@ export class PacketPath implements CarriedHost {
           t.unlockShard(shard);
           shard = t.shardOfBucket(bucket);
           t.lockShard(shard);
-          node = t.lookupLocked(k, 0, bucket);
+          node = t.lookupLocked(k, 0, bucket, hash);
           cacheNode = -1;
           if (node >= 0) {
             // Someone committed it meanwhile: treat as tracked-new of theirs.

@@ -243,18 +243,23 @@ const NO_ROOM = 2;
 function insertSaved(t: ConnTable, w: Int32Array, o: number, expiryMs: number): number {
   const so = t.shardOfKey(w, o + R_KEY_ORIG);
   const sr = t.shardOfKey(w, o + R_KEY_REPLY);
-  const bo = t.bucketOf(so, t.hashKey(w, o + R_KEY_ORIG));
-  const br = t.bucketOf(sr, t.hashKey(w, o + R_KEY_REPLY));
+  const ho = t.hashKey(w, o + R_KEY_ORIG);
+  const hr = t.hashKey(w, o + R_KEY_REPLY);
+  const bo = t.bucketOf(so, ho);
+  const br = t.bucketOf(sr, hr);
   t.lockPair(so, sr);
   try {
-    if (t.lookupLocked(w, o + R_KEY_ORIG, bo) >= 0 || t.lookupLocked(w, o + R_KEY_REPLY, br) >= 0) return DUPLICATE;
+    if (t.lookupLocked(w, o + R_KEY_ORIG, bo, ho) >= 0 || t.lookupLocked(w, o + R_KEY_REPLY, br, hr) >= 0) return DUPLICATE;
     const r = t.allocRecord();
     if (r < 0) return NO_ROOM;
     const base = r * REC_WORDS;
     t.rec.set(w.subarray(o, o + REC_WORDS), base);
     t.rec[base + R_FLAGS] = w[o + R_FLAGS] & ~RF_IN_USE;
     t.f64[(base + R_EXPIRY) >>> 1] = expiryMs;
-    t.insertLocked(r, bo, br);
+    if (!t.insertLocked(r, bo, ho, br, hr)) {
+      t.freeRecord(r);
+      return NO_ROOM;
+    }
     Atomics.add(t.hdr, t.layout.zoneCount + (w[o + R_KEY_ORIG + K_META] & 0xffff), 1);
     Atomics.add(t.hdr, H_NCONNS, 1);
     Atomics.or(t.rec, base + R_FLAGS, RF_IN_USE);

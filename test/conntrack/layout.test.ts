@@ -25,10 +25,10 @@ describe('shared record layout', () => {
   it('bytes per connection, record plus index, stay within 256', () => {
     const t = ConnTable.create({ capacity: 3_000_000 });
     const per = t.bytesPerConn();
-    // 240 B record + 4 M buckets * 4 B / 3 M = 245.6 B
-    expect(per).toBeCloseTo(240 + (4 * 4194304) / 3_000_000, 3);
+    // 240 B record + 8 M index slots * 4 B / 3 M = 251.2 B
+    expect(per).toBeCloseTo(240 + (4 * 8388608) / 3_000_000, 3);
     expect(per).toBeLessThanOrEqual(256);
     const t2 = ConnTable.create({ capacity: 1 << 20 });
-    expect(t2.bytesPerConn()).toBe(244);
+    expect(t2.bytesPerConn()).toBe(256);
   });
 });
