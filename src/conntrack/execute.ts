@@ -43,6 +43,7 @@ import { timeoutSec } from './timeouts.ts';
 import { natExhaustedLog } from './warnings.ts';
 import { badChecksum } from './csum.ts';
 import { ConnCache } from './conn-cache.ts';
+import { BatchPrefetch } from './prefetch.ts';
 import { natPacketLocked } from './nat-packet.ts';
 import {
   applyMarkLabelLocked, Committer, NAT_EXHAUSTED, NO_REC, NO_SHARD, trackerFor, type LabelSet, type MarkSet,
@@ -79,18 +80,16 @@ export class PacketPath implements CarriedHost {
   private readonly tmp = new Int32Array(KEY_WORDS);
   private readonly pkt: L4Pkt = { data: new Uint8Array(0), l4: 0, l4Len: 0, v6: 0 };
   private readonly alg: AlgPath;
-  /** The connections this thread found last (conn-cache.ts). */
+  /** The connections this thread found last (conn-cache.ts), and the batch's look-ahead (prefetch.ts). */
   private readonly cache = new ConnCache();
+  private readonly ahead: BatchPrefetch;
   /** executeHeld(): a shard lock kept between packets of a batch (NO_SHARD = none). */
   private held = NO_SHARD;
   private holding = false;
-  /**
-   * The run: the connection the previous packet ended on with its shard
-   * still held (executeHeld()), its direction and the ct() that found it.
-   * The next packet of the same tuple through the same ct() skips the key
-   * build and the lookup: the lock was never let go, so the record is the
-   * one the lookup would find. Valid for the next call only (reset on entry).
-   */
+  /** The run: the connection the previous packet ended on with its shard still held (executeHeld()),
+   *  its direction and the ct() that found it. The next packet of the same tuple through the same ct()
+   *  skips the key build and the lookup: the lock was never let go, so the record is the one the
+   *  lookup would find. Valid for the next call only (reset on entry). */
   private runRec = NO_REC;
   private runReply = false;
   private runA: CtExec | null = null;
@@ -109,14 +108,12 @@ export class PacketPath implements CarriedHost {
 
   constructor(readonly table: ConnTable) {
     this.alg = new AlgPath(table);
+    this.ahead = new BatchPrefetch(table);
     this.committer = new Committer(table, this.alg, this.pkt);
   }
 
-  /**
-   * Run packet `idx` of `batch` through conntrack in `zone` and write the
-   * ct_* fields into key[keyOfs..], as the compiled ct() action `a` says
-   * (see CtExec). Never throws, never allocates.
-   */
+  /** Run packet `idx` of `batch` through conntrack in `zone` and write the ct_* fields into
+   *  key[keyOfs..], as the compiled ct() action `a` says (see CtExec). Never throws, never allocates. */
   execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: CtExec, nowMs: number): void {
     const { commit, force, mark: setMark, label: setLabel, nat } = a;
     let zone = a.zone;
@@ -190,9 +187,11 @@ export class PacketPath implements CarriedHost {
       }
       if (held !== NO_SHARD) t.unlockShard(held);
       if (shard === NO_SHARD) {
-        hash = t.hashKey(k, 0);
-        shard = t.shardOfKey(k, 0);
-        bucket = t.bucketOf(shard, hash);
+        // The batch's look-ahead (prefetch.ts) hashed this key already, and read its lines.
+        const pf = this.ahead.find(batch, idx, key, keyOfs, zone, k);
+        hash = pf >= 0 ? this.ahead.hash[pf] : t.hashKey(k, 0);
+        shard = pf >= 0 ? this.ahead.shard[pf] : t.shardOfKey(k, 0);
+        bucket = pf >= 0 ? this.ahead.bucket[pf] : t.bucketOf(shard, hash);
         t.lockShard(shard);
         node = t.lookupLocked(k, 0, bucket, hash);
       }
@@ -459,6 +458,7 @@ export class PacketPath implements CarriedHost {
 
   /** Unlock what executeHeld() left locked. */
   releaseHeld(): void {
+    this.ahead.reset();
     if (this.runRec !== NO_REC) this.endRun();
     if (this.held !== NO_SHARD) {
       this.table.unlockShard(this.held);
@@ -495,5 +495,4 @@ export class PacketPath implements CarriedHost {
   private writeMd(key: Uint32Array, o: number, state: number, zone: number, r: number, usePktKey: boolean): void {
     writeCtWords(key, o, state, zone, this.table.rec, r, this.k, usePktKey);
   }
-
 }
