@@ -22,7 +22,7 @@ import {
 } from '../packet/flow-key.ts';
 import type { PacketBatch } from '../packet/batch.ts';
 import { AF_V6, tupleHasPorts } from '../packet/tuple.ts';
-import { H_HIGH_WATER, KEY_WORDS, K_DST, K_META, K_PORTS, K_SRC, REC_WORDS, R_FLAGS } from './layout.ts';
+import { H_HIGH_WATER, KEY_WORDS, K_DST, K_META, K_PORTS, K_SRC, REC_WORDS, R_FLAGS, R_KEY_REPLY, R_PKTS_ORIG } from './layout.ts';
 import type { ConnTable } from './table.ts';
 
 /** Packets looked ahead at once (from the one that asks). */
@@ -148,7 +148,11 @@ export class BatchPrefetch {
     let sum = 0;
     for (let s = 0; s < n; s++) {
       const v = this.slot[s];
-      if (v !== 0 && (v & tagMask) === (this.hash[s] & tagMask)) sum += rec[(((v & nodeMask) - 1) >>> 1) * REC_WORDS + R_FLAGS];
+      if (v === 0 || (v & tagMask) !== (this.hash[s] & tagMask)) continue;
+      // Line 0 (flags, expiry, orig key), line 1 (what the packet updates), and a reply key's line.
+      const node = (v & nodeMask) - 1;
+      const base = (node >>> 1) * REC_WORDS;
+      sum += rec[base + R_FLAGS] + rec[base + R_PKTS_ORIG] + ((node & 1) !== 0 ? rec[base + R_KEY_REPLY] : 0);
     }
     this.sink = sum;
   }
