@@ -33,7 +33,7 @@ import { EV_UPDATE } from './event-ring.ts';
 import {
   KEY_WORDS, K_META, REC_WORDS, R_FLAGS, R_ID, R_EXPIRY, R_MARK, R_PKTS_ORIG, R_PKTS_REPLY,
   R_BYTES_ORIG, R_BYTES_REPLY, H_CNT_INVALID, H_CNT_EXPIRED, H_CNT_RELATED, H_CNT_NAT_EXHAUSTED, R_TCP_STATES,
-  R_HELPER, R_PARENT_ID,
+  R_HELPER, R_PARENT_ID, H_HIGH_WATER,
 } from './layout.ts';
 import { type L4Pkt, getClass, UPDATE_INVALID, UPDATE_NEW, UPDATE_VALID_NEW } from './l4.ts';
 import { extractKey, writeCtWords, sameTuple, runPacket, EXTRACT_FAIL, EXTRACT_OK, EXTRACT_ICMP_ERROR } from './key.ts';
@@ -43,7 +43,7 @@ import { timeoutSec } from './timeouts.ts';
 import { natExhaustedLog } from './warnings.ts';
 import { badChecksum } from './csum.ts';
 import { ConnCache } from './conn-cache.ts';
-import { BatchPrefetch } from './prefetch.ts';
+import { BatchPrefetch, PF_MIN_RECORDS } from './prefetch.ts';
 import { natPacketLocked } from './nat-packet.ts';
 import {
   applyMarkLabelLocked, Committer, NAT_EXHAUSTED, NO_REC, NO_SHARD, trackerFor, type LabelSet, type MarkSet,
@@ -165,9 +165,10 @@ export class PacketPath implements CarriedHost {
       shard = t.homeShard(carriedRec);
       node = (carriedRec << 1) | (carriedReply ? 1 : 0);
     } else {
-      // This thread's cache first (conn-cache.ts): valid only under the home shard lock.
+      // This thread's cache first (conn-cache.ts): valid only under the home shard lock. A table
+      // past the caches is looked ahead instead (prefetch.ts), which hashes every key anyway.
       const cc = this.cache;
-      const c = cc.find(k);
+      const c = t.hdr[H_HIGH_WATER] < PF_MIN_RECORDS ? cc.find(k) : -1;
       if (c >= 0) {
         shard = cc.shard[c];
         if (shard !== held) {
@@ -334,7 +335,7 @@ export class PacketPath implements CarriedHost {
     this.writeMd(key, keyOfs, CS_TRACKED | state, zone, r, r === NO_REC);
     if (r !== NO_REC) {
       carryConn(batch, idx, t, r, zone, reply, nat !== null);
-      if (cacheNode >= 0) this.cache.put(k, cacheNode, rec[r * REC_WORDS + R_ID], t.homeShard(r));
+      if (cacheNode >= 0 && t.hdr[H_HIGH_WATER] < PF_MIN_RECORDS) this.cache.put(k, cacheNode, rec[r * REC_WORDS + R_ID], t.homeShard(r));
     }
     if (this.holding) {
       this.held = shard;
