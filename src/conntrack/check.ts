@@ -1,9 +1,9 @@
 // A consistency walker for the connection table (test/soak use, and a
 // debugging aid): checks every invariant table.ts states, and returns the
 // violations as text (none = consistent):
-// - every hash chain ends (no loop), each node on it is a live record's key
-//   filed under this very bucket (stored R_BKT_*, the key's shard and hash),
-//   and no node is on two chains or twice on one;
+// - each index slot holds a live record's key, tagged with its hash, on the
+//   probe path of its home bucket (stored R_BKT_*, the key's shard and hash;
+//   no empty slot between), and no node is filed twice;
 // - every live record has both keys in the index, and a lookup of each key
 //   finds that record (no duplicate key shadowing it);
 // - the counters agree: live records = H_NCONNS, per-zone live records =
@@ -13,7 +13,7 @@
 
 import type { ConnTable } from './table.ts';
 import {
-  H_FREE_HEAD, H_NCONNS, K_META, KEY_WORDS, R_BKT_ORIG, R_BKT_REPLY, R_FLAGS, R_KEY_ORIG, R_KEY_REPLY, R_NEXT_ORIG, R_NEXT_REPLY,
+  H_FREE_HEAD, H_NCONNS, K_META, KEY_WORDS, R_BKT_ORIG, R_BKT_REPLY, R_FLAGS, R_KEY_ORIG, R_KEY_REPLY, R_NEXT_ORIG,
   RF_IN_USE, REC_WORDS, NZONES,
 } from './layout.ts';
 
@@ -36,25 +36,29 @@ export function checkTable(t: ConnTable): TableCheck {
   const rec = t.rec;
   const hw = t.highWater();
   const nbuckets = t.bkt.length;
-  const seen = new Int32Array(hw * 2); // per node: the bucket + 1 of the chain it is on
+  const seen = new Int32Array(hw * 2); // per node: the slot + 1 it is filed in
+  const last = t.bucketsPerShard - 1;
   for (let b = 0; b < nbuckets; b++) {
-    let n = t.bkt[b];
-    let steps = 0;
-    while (n !== 0) {
-      const node = n - 1;
-      const r = node >>> 1;
-      const dir = node & 1;
-      if (r >= hw) { bad(`bucket ${b}: node ${node} beyond the high water ${hw}`); break; }
-      if (++steps > hw * 2 || seen[node] === b + 1) { bad(`bucket ${b}: chain does not end (a loop)`); break; }
-      const base = r * REC_WORDS;
-      if ((rec[base + R_FLAGS] & RF_IN_USE) === 0) bad(`bucket ${b}: record ${r} is on a chain but not in use`);
-      if (seen[node] !== 0) bad(`bucket ${b}: node ${node} linked twice`);
-      seen[node] = b + 1;
-      const kb = base + (dir === 0 ? R_KEY_ORIG : R_KEY_REPLY);
-      if (rec[base + (dir === 0 ? R_BKT_ORIG : R_BKT_REPLY)] !== b) bad(`record ${r} key ${dir}: stored bucket differs from the chain it is on (${b})`);
-      const want = t.bucketOf(t.shardOfKey(rec, kb), t.hashKey(rec, kb));
-      if (want !== b) bad(`record ${r} key ${dir}: hashes to bucket ${want}, filed under ${b}`);
-      n = rec[base + (dir === 0 ? R_NEXT_ORIG : R_NEXT_REPLY)];
+    const v = t.bkt[b];
+    if (v === 0) continue;
+    const node = t.slotNode(v);
+    const r = node >>> 1;
+    const dir = node & 1;
+    if (node < 0 || r >= hw) { bad(`slot ${b}: node ${node} beyond the high water ${hw}`); continue; }
+    const base = r * REC_WORDS;
+    if ((rec[base + R_FLAGS] & RF_IN_USE) === 0) bad(`slot ${b}: record ${r} is in the index but not in use`);
+    if (seen[node] !== 0) bad(`slot ${b}: node ${node} filed twice`);
+    seen[node] = b + 1;
+    const kb = base + (dir === 0 ? R_KEY_ORIG : R_KEY_REPLY);
+    const home = rec[base + (dir === 0 ? R_BKT_ORIG : R_BKT_REPLY)];
+    const hash = t.hashKey(rec, kb);
+    const want = t.bucketOf(t.shardOfKey(rec, kb), hash);
+    if (want !== home) bad(`record ${r} key ${dir}: hashes to bucket ${want}, filed under ${home}`);
+    if ((v & t.tagMask) !== (hash & t.tagMask)) bad(`slot ${b}: record ${r} key ${dir}: its tag is not its hash's`);
+    // Its probe path: home .. b in the shard's region, no empty slot on the way.
+    if (home >>> t.bucketShift !== b >>> t.bucketShift) { bad(`slot ${b}: record ${r} key ${dir} is filed outside its shard`); continue; }
+    for (let i = home; i !== b; i = (i - (i & last)) + ((i + 1) & last)) {
+      if (t.bkt[i] === 0) { bad(`slot ${b}: record ${r} key ${dir}: empty slot ${i} on its probe path`); break; }
     }
   }
   let live = 0;
@@ -68,7 +72,7 @@ export function checkTable(t: ConnTable): TableCheck {
     for (let dir = 0; dir < 2; dir++) {
       if (seen[r * 2 + dir] === 0) { bad(`record ${r}: its ${dir === 0 ? 'orig' : 'reply'} key is not in the index`); continue; }
       const kb = base + (dir === 0 ? R_KEY_ORIG : R_KEY_REPLY);
-      const found = t.lookupLocked(rec, kb, rec[base + (dir === 0 ? R_BKT_ORIG : R_BKT_REPLY)]);
+      const found = t.lookupLocked(rec, kb, rec[base + (dir === 0 ? R_BKT_ORIG : R_BKT_REPLY)], t.hashKey(rec, kb));
       // A connection of an address and port with themselves has the same key
       // both ways: a lookup finds its orig node (table.ts files it first).
       const same = dir === 1 && found === r * 2 && sameKey(rec, base + R_KEY_ORIG, base + R_KEY_REPLY);

@@ -128,7 +128,8 @@ export class Committer implements TupleProbe {
     }
     for (let i = 0; i < KEY_WORDS; i++) rec[base + R_KEY_REPLY + i] = rk[i];
     const rshard = t.shardOfKey(rk, 0);
-    const rbucket = t.bucketOf(rshard, t.hashKey(rk, 0));
+    const rhash = t.hashKey(rk, 0);
+    const rbucket = t.bucketOf(rshard, rhash);
     rec[base + R_ID] = t.nextId();
     rec[base + R_MARK] = 0;
     for (let i = 0; i < 4; i++) rec[base + R_LABEL + i] = 0;
@@ -150,7 +151,17 @@ export class Committer implements TupleProbe {
     t.f64[(base + R_BYTES_REPLY) >>> 1] = 0;
     applyMarkLabelLocked(rec, r, setMark, setLabel);
     rec[base + R_FLAGS] |= natFlags << RF_NAT_SHIFT;
-    t.insertLocked(r, bucket, rbucket);
+    if (!t.insertLocked(r, bucket, hash, rbucket, rhash)) {
+      // A shard's index slots are all taken (only a table far past its sizing gets here): as a full table.
+      if (this.probeHeld !== NO_SHARD) {
+        t.unlockShard(this.probeHeld);
+        this.probeHeld = NO_SHARD;
+      }
+      t.freeRecord(r);
+      t.unreserve(zone);
+      Atomics.add(t.hdr, H_CNT_FULL, 1);
+      return NO_REC;
+    }
     Atomics.or(rec, base + R_FLAGS, RF_IN_USE);
     Atomics.add(t.hdr, H_CNT_COMMITS, 1);
     if (t.events !== null) t.events.postConn(EV_NEW, rec, r, nowMs);
@@ -179,8 +190,9 @@ export class Committer implements TupleProbe {
   taken(k: Int32Array, ofs: number): boolean {
     const t = this.table;
     const c = t.shardOfKey(k, ofs);
-    const b = t.bucketOf(c, t.hashKey(k, ofs));
-    if (c === this.probeShard) return t.lookupLocked(k, ofs, b) >= 0;
+    const h = t.hashKey(k, ofs);
+    const b = t.bucketOf(c, h);
+    if (c === this.probeShard) return t.lookupLocked(k, ofs, b, h) >= 0;
     if (c > this.probeShard) {
       t.lockShard(c);
     } else {
@@ -188,7 +200,7 @@ export class Committer implements TupleProbe {
       for (let i = 0; i < TRYLOCK_SPINS && !got; i++) got = t.tryLockShard(c);
       if (!got) return true; // busy: skip this candidate rather than wait out of order
     }
-    if (t.lookupLocked(k, ofs, b) >= 0) {
+    if (t.lookupLocked(k, ofs, b, h) >= 0) {
       t.unlockShard(c);
       return true;
     }

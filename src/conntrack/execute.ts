@@ -33,7 +33,7 @@ import { EV_UPDATE } from './event-ring.ts';
 import {
   KEY_WORDS, K_META, REC_WORDS, R_FLAGS, R_ID, R_EXPIRY, R_MARK, R_PKTS_ORIG, R_PKTS_REPLY,
   R_BYTES_ORIG, R_BYTES_REPLY, H_CNT_INVALID, H_CNT_EXPIRED, H_CNT_RELATED, H_CNT_NAT_EXHAUSTED, R_TCP_STATES,
-  R_HELPER, R_PARENT_ID,
+  R_HELPER, R_PARENT_ID, H_HIGH_WATER,
 } from './layout.ts';
 import { type L4Pkt, getClass, UPDATE_INVALID, UPDATE_NEW, UPDATE_VALID_NEW } from './l4.ts';
 import { extractKey, writeCtWords, sameTuple, runPacket, EXTRACT_FAIL, EXTRACT_OK, EXTRACT_ICMP_ERROR } from './key.ts';
@@ -43,6 +43,7 @@ import { timeoutSec } from './timeouts.ts';
 import { natExhaustedLog } from './warnings.ts';
 import { badChecksum } from './csum.ts';
 import { ConnCache } from './conn-cache.ts';
+import { BatchPrefetch, PF_MIN_RECORDS } from './prefetch.ts';
 import { natPacketLocked } from './nat-packet.ts';
 import {
   applyMarkLabelLocked, Committer, NAT_EXHAUSTED, NO_REC, NO_SHARD, trackerFor, type LabelSet, type MarkSet,
@@ -79,18 +80,16 @@ export class PacketPath implements CarriedHost {
   private readonly tmp = new Int32Array(KEY_WORDS);
   private readonly pkt: L4Pkt = { data: new Uint8Array(0), l4: 0, l4Len: 0, v6: 0 };
   private readonly alg: AlgPath;
-  /** The connections this thread found last (conn-cache.ts). */
+  /** The connections this thread found last (conn-cache.ts), and the batch's look-ahead (prefetch.ts). */
   private readonly cache = new ConnCache();
+  private readonly ahead: BatchPrefetch;
   /** executeHeld(): a shard lock kept between packets of a batch (NO_SHARD = none). */
   private held = NO_SHARD;
   private holding = false;
-  /**
-   * The run: the connection the previous packet ended on with its shard
-   * still held (executeHeld()), its direction and the ct() that found it.
-   * The next packet of the same tuple through the same ct() skips the key
-   * build and the lookup: the lock was never let go, so the record is the
-   * one the lookup would find. Valid for the next call only (reset on entry).
-   */
+  /** The run: the connection the previous packet ended on with its shard still held (executeHeld()),
+   *  its direction and the ct() that found it. The next packet of the same tuple through the same ct()
+   *  skips the key build and the lookup: the lock was never let go, so the record is the one the
+   *  lookup would find. Valid for the next call only (reset on entry). */
   private runRec = NO_REC;
   private runReply = false;
   private runA: CtExec | null = null;
@@ -109,14 +108,12 @@ export class PacketPath implements CarriedHost {
 
   constructor(readonly table: ConnTable) {
     this.alg = new AlgPath(table);
+    this.ahead = new BatchPrefetch(table);
     this.committer = new Committer(table, this.alg, this.pkt);
   }
 
-  /**
-   * Run packet `idx` of `batch` through conntrack in `zone` and write the
-   * ct_* fields into key[keyOfs..], as the compiled ct() action `a` says
-   * (see CtExec). Never throws, never allocates.
-   */
+  /** Run packet `idx` of `batch` through conntrack in `zone` and write the ct_* fields into
+   *  key[keyOfs..], as the compiled ct() action `a` says (see CtExec). Never throws, never allocates. */
   execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: CtExec, nowMs: number): void {
     const { commit, force, mark: setMark, label: setLabel, nat } = a;
     let zone = a.zone;
@@ -168,9 +165,10 @@ export class PacketPath implements CarriedHost {
       shard = t.homeShard(carriedRec);
       node = (carriedRec << 1) | (carriedReply ? 1 : 0);
     } else {
-      // This thread's cache first (conn-cache.ts): valid only under the home shard lock.
+      // This thread's cache first (conn-cache.ts): valid only under the home shard lock. A table
+      // past the caches is looked ahead instead (prefetch.ts), which hashes every key anyway.
       const cc = this.cache;
-      const c = cc.find(k);
+      const c = t.hdr[H_HIGH_WATER] < PF_MIN_RECORDS ? cc.find(k) : -1;
       if (c >= 0) {
         shard = cc.shard[c];
         if (shard !== held) {
@@ -190,11 +188,13 @@ export class PacketPath implements CarriedHost {
       }
       if (held !== NO_SHARD) t.unlockShard(held);
       if (shard === NO_SHARD) {
-        hash = t.hashKey(k, 0);
-        shard = t.shardOfKey(k, 0);
-        bucket = t.bucketOf(shard, hash);
+        // The batch's look-ahead (prefetch.ts) hashed this key already, and read its lines.
+        const pf = this.ahead.find(batch, idx, key, keyOfs, zone, k);
+        hash = pf >= 0 ? this.ahead.hash[pf] : t.hashKey(k, 0);
+        shard = pf >= 0 ? this.ahead.shard[pf] : t.shardOfKey(k, 0);
+        bucket = pf >= 0 ? this.ahead.bucket[pf] : t.bucketOf(shard, hash);
         t.lockShard(shard);
-        node = t.lookupLocked(k, 0, bucket);
+        node = t.lookupLocked(k, 0, bucket, hash);
       }
     }
     let r = NO_REC;
@@ -305,7 +305,7 @@ export class PacketPath implements CarriedHost {
           t.unlockShard(shard);
           shard = t.shardOfBucket(bucket);
           t.lockShard(shard);
-          node = t.lookupLocked(k, 0, bucket);
+          node = t.lookupLocked(k, 0, bucket, hash);
           cacheNode = -1;
           if (node >= 0) {
             // Someone committed it meanwhile: treat as tracked-new of theirs.
@@ -335,7 +335,7 @@ export class PacketPath implements CarriedHost {
     this.writeMd(key, keyOfs, CS_TRACKED | state, zone, r, r === NO_REC);
     if (r !== NO_REC) {
       carryConn(batch, idx, t, r, zone, reply, nat !== null);
-      if (cacheNode >= 0) this.cache.put(k, cacheNode, rec[r * REC_WORDS + R_ID], t.homeShard(r));
+      if (cacheNode >= 0 && t.hdr[H_HIGH_WATER] < PF_MIN_RECORDS) this.cache.put(k, cacheNode, rec[r * REC_WORDS + R_ID], t.homeShard(r));
     }
     if (this.holding) {
       this.held = shard;
@@ -459,6 +459,7 @@ export class PacketPath implements CarriedHost {
 
   /** Unlock what executeHeld() left locked. */
   releaseHeld(): void {
+    this.ahead.reset();
     if (this.runRec !== NO_REC) this.endRun();
     if (this.held !== NO_SHARD) {
       this.table.unlockShard(this.held);
@@ -495,5 +496,4 @@ export class PacketPath implements CarriedHost {
   private writeMd(key: Uint32Array, o: number, state: number, zone: number, r: number, usePktKey: boolean): void {
     writeCtWords(key, o, state, zone, this.table.rec, r, this.k, usePktKey);
   }
-
 }

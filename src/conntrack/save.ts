@@ -6,7 +6,10 @@
 // are (keys of both directions with the NAT / un-NAT tuple, TCP window
 // state, mark, label, zone, counters and whatever words later features add),
 // the limits (maxconns, default and per-zone), the TCP sequence check and the
-// timeout policies. What does not: the hash index (bucket heads, chain links)
+// timeout policies. The connections section is version 2 (the 64-word
+// record of layout.ts); version 1 files (60-word records in the order before
+// it) are still read, each word moved to its place (connWords). What does
+// not: the hash index (its slots)
 // — the new table has its own random seed, so every record is re-inserted
 // by its keys, never copied bucket for bucket — and the process-lifetime
 // counters. NAT needs nothing more: a translation's port is "taken" because
@@ -27,7 +30,7 @@
 import type { ConnTable } from './table.ts';
 import {
   K_META, KEY_WORDS, REC_WORDS, R_BKT_ORIG, R_BKT_REPLY, R_EXPIRY, R_FLAGS, R_ID, R_KEY_ORIG, R_KEY_REPLY,
-  R_NEXT_ORIG, R_NEXT_REPLY, RF_IN_USE, H_NCONNS, H_NEXT_ID, H_NPOLICIES, MAX_POLICIES, NZONES, POLICY_WORDS,
+  R_NEXT_ORIG, R_NEXT_REPLY, RF_IN_USE, SAVED_V1_WORDS, savedV1Offset, H_NCONNS, H_NEXT_ID, H_NPOLICIES, MAX_POLICIES, NZONES, POLICY_WORDS,
 } from './layout.ts';
 import {
   CtSaveError, encodeSave, parseSave, timeElapsedMs, SEC_CONNS, SEC_POLICIES, SEC_TABLE_PARAMS,
@@ -56,7 +59,8 @@ export interface SaveSection {
   encode(t: ConnTable, nowMs: number): Uint8Array;
   /** What is wrong with a payload of `version`, or null. Nothing is applied before every section checked out. */
   check(payload: Uint8Array, version: number): string | null;
-  apply(payload: Uint8Array, t: ConnTable, ctx: { nowMs: number; elapsedMs: number; report: RestoreReport }): void;
+  /** `ctx.version`: the payload's section version (check() accepted it). */
+  apply(payload: Uint8Array, t: ConnTable, ctx: { nowMs: number; elapsedMs: number; report: RestoreReport; version: number }): void;
 }
 
 const I32 = (n: number) => new Int32Array(n);
@@ -161,9 +165,34 @@ const policiesSection: SaveSection = {
 
 const CONN_HEAD_WORDS = 4;
 
+/**
+ * The section's words in today's record layout. Version 1 (before the
+ * record was ordered by cache line, layout.ts) held SAVED_V1_WORDS-word
+ * records: each is moved word by word into today's places. A header of
+ * another size is passed on unchanged, for check() to refuse.
+ */
+function connWords(p: Uint8Array, version: number): Int32Array {
+  const w = words(p);
+  if (version !== 1 || w[0] !== SAVED_V1_WORDS || w[1] !== KEY_WORDS) return w;
+  const n = w[2];
+  if (w.length !== CONN_HEAD_WORDS + n * SAVED_V1_WORDS) return w; // check() reports the length
+  const out = I32(CONN_HEAD_WORDS + n * REC_WORDS);
+  out.set(w.subarray(0, CONN_HEAD_WORDS));
+  out[0] = REC_WORDS;
+  for (let i = 0; i < n; i++) {
+    const from = CONN_HEAD_WORDS + i * SAVED_V1_WORDS;
+    const to = CONN_HEAD_WORDS + i * REC_WORDS;
+    for (let k = 0; k < REC_WORDS; k++) {
+      const old = savedV1Offset(k);
+      if (old >= 0) out[to + k] = w[from + old];
+    }
+  }
+  return out;
+}
+
 const connsSection: SaveSection = {
   id: SEC_CONNS,
-  version: 1,
+  version: 2,
   encode(t, nowMs) {
     const hw = t.highWater();
     const out = I32(CONN_HEAD_WORDS + Math.min(hw, t.nconns() + 1024) * REC_WORDS);
@@ -203,9 +232,9 @@ const connsSection: SaveSection = {
     return bytesOf(buf.subarray(0, CONN_HEAD_WORDS + n * REC_WORDS));
   },
   check(p, version) {
-    if (version !== 1) return `connections version ${version}, expected 1`;
+    if (version !== 1 && version !== 2) return `connections version ${version}, expected 1 or 2`;
     if (p.byteLength < CONN_HEAD_WORDS * 4 || p.byteLength % 4 !== 0) return 'connections: bad length';
-    const w = words(p);
+    const w = connWords(p, version);
     if (w[0] !== REC_WORDS || w[1] !== KEY_WORDS) {
       throw new CtSaveError('ECTSAVE_VERSION', `connection records of ${w[0]} words (keys ${w[1]}), this swd has ${REC_WORDS} (keys ${KEY_WORDS})`);
     }
@@ -218,7 +247,7 @@ const connsSection: SaveSection = {
     return null;
   },
   apply(p, t, ctx) {
-    const w = words(p);
+    const w = connWords(p, ctx.version);
     const n = w[2];
     const rep = ctx.report;
     for (let i = 0; i < n; i++) {
@@ -243,18 +272,23 @@ const NO_ROOM = 2;
 function insertSaved(t: ConnTable, w: Int32Array, o: number, expiryMs: number): number {
   const so = t.shardOfKey(w, o + R_KEY_ORIG);
   const sr = t.shardOfKey(w, o + R_KEY_REPLY);
-  const bo = t.bucketOf(so, t.hashKey(w, o + R_KEY_ORIG));
-  const br = t.bucketOf(sr, t.hashKey(w, o + R_KEY_REPLY));
+  const ho = t.hashKey(w, o + R_KEY_ORIG);
+  const hr = t.hashKey(w, o + R_KEY_REPLY);
+  const bo = t.bucketOf(so, ho);
+  const br = t.bucketOf(sr, hr);
   t.lockPair(so, sr);
   try {
-    if (t.lookupLocked(w, o + R_KEY_ORIG, bo) >= 0 || t.lookupLocked(w, o + R_KEY_REPLY, br) >= 0) return DUPLICATE;
+    if (t.lookupLocked(w, o + R_KEY_ORIG, bo, ho) >= 0 || t.lookupLocked(w, o + R_KEY_REPLY, br, hr) >= 0) return DUPLICATE;
     const r = t.allocRecord();
     if (r < 0) return NO_ROOM;
     const base = r * REC_WORDS;
     t.rec.set(w.subarray(o, o + REC_WORDS), base);
     t.rec[base + R_FLAGS] = w[o + R_FLAGS] & ~RF_IN_USE;
     t.f64[(base + R_EXPIRY) >>> 1] = expiryMs;
-    t.insertLocked(r, bo, br);
+    if (!t.insertLocked(r, bo, ho, br, hr)) {
+      t.freeRecord(r);
+      return NO_ROOM;
+    }
     Atomics.add(t.hdr, t.layout.zoneCount + (w[o + R_KEY_ORIG + K_META] & 0xffff), 1);
     Atomics.add(t.hdr, H_NCONNS, 1);
     Atomics.or(t.rec, base + R_FLAGS, RF_IN_USE);
@@ -306,7 +340,7 @@ export function restoreTable(t: ConnTable, bytes: Uint8Array, nowMs: number, clo
   }
   // Limits and policies first, then the connections, then the others in file order.
   const order = [...parsed.sections].sort((a, b) => rank(a.id) - rank(b.id));
-  for (const s of order) known.get(s.id)?.apply(s.payload, t, { nowMs, elapsedMs: report.elapsedMs, report });
+  for (const s of order) known.get(s.id)?.apply(s.payload, t, { nowMs, elapsedMs: report.elapsedMs, report, version: s.version });
   return report;
 }
 

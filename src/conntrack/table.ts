@@ -1,14 +1,21 @@
-// The connection table: fixed-size records in one slab SharedArrayBuffer, a
-// chained hash index (bucket heads in a second SAB, links inside the
-// records), and a header SAB with counters, locks, per-zone counts/limits
-// and timeout policies. Any number of threads attach to the same buffers.
+// The connection table: fixed-size records in one slab SharedArrayBuffer, an
+// open-addressing hash index (a second SAB of 32-bit slots), and a header
+// SAB with counters, locks, per-zone counts/limits and timeout policies. Any
+// number of threads attach to the same buffers.
 //
-// Index: each connection has two keys (orig and reply tuple), both linked
-// into the index as nodes `rec * 2 + dir` (stored + 1 so that 0 ends a
-// chain). The buckets are split into shards; a key's shard comes from a
-// direction-symmetric hash, so a connection without NAT has both keys in one
-// shard and one lock covers it. A NATed connection's reply key may sit in
-// another shard.
+// Index: each connection has two keys (orig and reply tuple), both filed in
+// the index as nodes `rec * 2 + dir`. A slot holds node + 1 in its low
+// `nodeBits` bits (0 = empty) and, above them, a tag: the same high bits of
+// the key's hash. A lookup reads the slots of the key's home bucket and the
+// ones after it (linear probing, usually within one 64-byte line) and
+// compares a record's key only where the tag matches, so a probe touches one
+// record, the one it finds (chained nodes cost a record per node walked).
+// The slots are split into shards (a shard's slots are one region, probing
+// wraps inside it); a key's shard comes from a direction-symmetric hash, so
+// a connection without NAT has both keys in one shard and one lock covers
+// it. A NATed connection's reply key may sit in another shard. Removal
+// shifts the following slots back (no tombstones), reading each moved key's
+// home bucket from its record (R_BKT_*).
 //
 // Locking rules (what must stay true):
 // - A shard lock guards its buckets, the chain links of every key in them,
@@ -32,14 +39,16 @@
 // SharedArrayBuffer is lazily committed zero pages and records are handed
 // out bump-first, so resident memory grows with the peak connection count,
 // not the capacity (3M records = 624 MB of address space, untouched until
-// used). The bucket array is sized to the next power of two >= capacity.
+// used). The slot array is sized to the next power of two >= 2.5 slots per
+// connection (both keys, at most 80 % full), at least MIN_SLOTS_PER_SHARD
+// per shard. A shard whose slots are all taken refuses commits as a full table.
 
 import { mixWord, finishHash } from './hash.ts';
 import { lockWord, tryLockWord, unlockWord } from './lock.ts';
 import { ExpTable } from './alg/expect.ts';
 import {
   AF_V4, KEY_WORDS, K_META, K_PORTS, K_SRC, K_DST,
-  REC_WORDS, R_FLAGS, R_KEY_ORIG, R_KEY_REPLY, R_NEXT_ORIG, R_NEXT_REPLY, R_BKT_ORIG, R_BKT_REPLY,
+  REC_WORDS, R_FLAGS, R_KEY_ORIG, R_KEY_REPLY, R_NEXT_ORIG, R_BKT_ORIG, R_BKT_REPLY,
   RF_IN_USE, H_MAGIC, MAGIC, H_SEED, H_CAPACITY, H_NBUCKETS, H_NSHARDS, H_NCONNS, H_MAXCONNS,
   H_NEXT_ID, H_SEQ_CHK, H_ALLOC_LOCK, H_FREE_HEAD, H_HIGH_WATER, H_DEFAULT_ZONE_LIMIT,
   LOCK_STRIDE, NZONES, headerLayout, type HeaderLayout,
@@ -48,6 +57,10 @@ import type { EventRings } from './event-ring.ts';
 
 export const DEFAULT_MAXCONNS = 3_000_000;
 export const DEFAULT_NSHARDS = 256;
+/** A shard's keys probe only its own slots: small tables still get room for
+ *  keys that crowd into one shard (tuples of one address pair whose port
+ *  pairs share a symmetric hash), 1 MB of index at 256 shards. */
+const MIN_SLOTS_PER_SHARD = 1024;
 
 /** Everything a thread needs to attach to a table; structured-cloneable. */
 export interface TableDescriptor {
@@ -87,6 +100,9 @@ export class ConnTable {
   readonly shardMask: number;
   readonly bucketsPerShard: number;
   readonly bucketShift: number; // log2(bucketsPerShard)
+  /** Index slots: node + 1 in the bits of nodeMask, the key hash's tag in the others. */
+  readonly nodeMask: number;
+  readonly tagMask: number;
   readonly descriptor: TableDescriptor;
   /** This thread's event rings (event-ring.ts); null: no events. */
   events: EventRings | null = null;
@@ -108,12 +124,16 @@ export class ConnTable {
     this.layout = headerLayout(this.nshards);
     this.bucketsPerShard = this.hdr[H_NBUCKETS] / this.nshards;
     this.bucketShift = Math.log2(this.bucketsPerShard);
+    let nodeBits = 1;
+    while (nodeBits < 31 && 2 ** nodeBits <= this.capacity * 2) nodeBits++;
+    this.nodeMask = nodeBits >= 31 ? 0x7fffffff : (1 << nodeBits) - 1;
+    this.tagMask = ~this.nodeMask;
   }
 
   static create(opts: TableOptions = {}): ConnTable {
     const capacity = Math.max(16, opts.capacity ?? DEFAULT_MAXCONNS);
     const nshards = pow2AtLeast(opts.shards ?? DEFAULT_NSHARDS);
-    const nbuckets = Math.max(pow2AtLeast(capacity), nshards * 4);
+    const nbuckets = Math.max(pow2AtLeast(capacity * 2.5), nshards * MIN_SLOTS_PER_SHARD);
     const layout = headerLayout(nshards);
     const header = new SharedArrayBuffer(layout.words * 4);
     const h = new Int32Array(header);
@@ -217,56 +237,108 @@ export class ConnTable {
 
   // --- index ---
 
-  /** Find a live key equal to k in `bucket`. Returns node (rec * 2 + dir) or -1.
+  /** Find a live key equal to k whose home bucket is `bucket` and whose
+   *  hash (hashKey) is `hash`. Returns node (rec * 2 + dir) or -1.
    *  Caller holds the lock of the bucket's shard. */
-  lookupLocked(k: Int32Array, ofs: number, bucket: number): number {
+  lookupLocked(k: Int32Array, ofs: number, bucket: number, hash: number): number {
     const rec = this.rec;
-    let n = this.bkt[bucket];
-    while (n !== 0) {
-      const node = n - 1;
-      const base = (node >>> 1) * REC_WORDS;
-      const kb = base + ((node & 1) === 0 ? R_KEY_ORIG : R_KEY_REPLY);
-      if (
-        rec[kb + K_PORTS] === k[ofs + K_PORTS] && rec[kb + K_META] === k[ofs + K_META] &&
-        rec[kb + 1] === k[ofs + 1] && rec[kb + 5] === k[ofs + 5] &&
-        rec[kb + 2] === k[ofs + 2] && rec[kb + 3] === k[ofs + 3] &&
-        rec[kb + 4] === k[ofs + 4] && rec[kb + 6] === k[ofs + 6] &&
-        rec[kb + 7] === k[ofs + 7] && rec[kb + 8] === k[ofs + 8]
-      ) return node;
-      n = rec[base + ((node & 1) === 0 ? R_NEXT_ORIG : R_NEXT_REPLY)];
+    const bkt = this.bkt;
+    const nodeMask = this.nodeMask;
+    const tag = hash & this.tagMask;
+    const last = this.bucketsPerShard - 1;
+    const region = bucket - (bucket & last);
+    let b = bucket;
+    for (let i = 0; i <= last; i++) {
+      const v = bkt[b];
+      if (v === 0) return -1;
+      if ((v & this.tagMask) === tag) {
+        const node = (v & nodeMask) - 1;
+        const kb = (node >>> 1) * REC_WORDS + ((node & 1) === 0 ? R_KEY_ORIG : R_KEY_REPLY);
+        if (
+          rec[kb + K_PORTS] === k[ofs + K_PORTS] && rec[kb + K_META] === k[ofs + K_META] &&
+          rec[kb + 1] === k[ofs + 1] && rec[kb + 5] === k[ofs + 5] &&
+          rec[kb + 2] === k[ofs + 2] && rec[kb + 3] === k[ofs + 3] &&
+          rec[kb + 4] === k[ofs + 4] && rec[kb + 6] === k[ofs + 6] &&
+          rec[kb + 7] === k[ofs + 7] && rec[kb + 8] === k[ofs + 8]
+        ) return node;
+      }
+      b = region + ((b + 1) & last);
     }
     return -1;
   }
 
-  /** Link both keys of record r into buckets bo/br (already stored in the
-   *  record's key words). Caller holds the shards of bo and br. */
-  insertLocked(r: number, bo: number, br: number): void {
+  /** File node (its key's hash) in the first free slot from `bucket` on; false when its shard's slots are all taken. */
+  private fileLocked(node: number, bucket: number, hash: number): boolean {
+    const bkt = this.bkt;
+    const last = this.bucketsPerShard - 1;
+    const region = bucket - (bucket & last);
+    let b = bucket;
+    for (let i = 0; i <= last; i++) {
+      if (bkt[b] === 0) {
+        bkt[b] = (hash & this.tagMask) | (node + 1);
+        return true;
+      }
+      b = region + ((b + 1) & last);
+    }
+    return false;
+  }
+
+  /** File both keys of record r (already stored in its key words) under
+   *  their home buckets bo/br with hashes ho/hr. Caller holds the shards of
+   *  bo and br. False (nothing filed) when a shard has no free slot. */
+  insertLocked(r: number, bo: number, ho: number, br: number, hr: number): boolean {
     const base = r * REC_WORDS;
     const rec = this.rec;
     rec[base + R_BKT_ORIG] = bo;
     rec[base + R_BKT_REPLY] = br;
-    // Reply first, so that when both keys are the same (a packet from an
+    // Orig first, so that when both keys are the same (a packet from an
     // address and port to themselves: the reverse tuple is the tuple) the
-    // orig node sits ahead of the reply node and a lookup finds the orig
+    // orig node comes first on the probe path and a lookup finds the orig
     // direction, as OVS's conn_key_lookup compares the forward key first.
-    rec[base + R_NEXT_REPLY] = this.bkt[br];
-    this.bkt[br] = r * 2 + 2;
-    rec[base + R_NEXT_ORIG] = this.bkt[bo];
-    this.bkt[bo] = r * 2 + 1;
+    // Removal keeps the order of the slots it shifts.
+    if (!this.fileLocked(r * 2, bo, ho)) return false;
+    if (this.fileLocked(r * 2 + 1, br, hr)) return true;
+    this.unfileLocked(r * 2, bo);
+    return false;
   }
 
-  private unlinkNodeLocked(node: number, bucket: number): void {
-    const rec = this.rec;
+  /** Home bucket of the node in slot value v. */
+  private homeOfSlot(v: number): number {
+    const node = (v & this.nodeMask) - 1;
+    return this.rec[(node >>> 1) * REC_WORDS + ((node & 1) === 0 ? R_BKT_ORIG : R_BKT_REPLY)];
+  }
+
+  /** Remove node from the probe path of its home bucket, shifting the
+   *  slots after it back so that no probe path gets a hole. */
+  private unfileLocked(node: number, bucket: number): void {
+    const bkt = this.bkt;
+    const last = this.bucketsPerShard - 1;
+    const region = bucket - (bucket & last);
     const target = node + 1;
-    const nextOf = (n: number) => ((n - 1) >>> 1) * REC_WORDS + (((n - 1) & 1) === 0 ? R_NEXT_ORIG : R_NEXT_REPLY);
-    const tnext = rec[nextOf(target)];
-    let n = this.bkt[bucket];
-    if (n === target) { this.bkt[bucket] = tnext; return; }
-    while (n !== 0) {
-      const at = nextOf(n);
-      if (rec[at] === target) { rec[at] = tnext; return; }
-      n = rec[at];
+    let i = bucket;
+    let n = 0;
+    while ((bkt[i] & this.nodeMask) !== target) {
+      if (bkt[i] === 0 || ++n > last) return; // not filed
+      i = region + ((i + 1) & last);
     }
+    let j = i;
+    for (let step = 0; step < last; step++) {
+      j = region + ((j + 1) & last);
+      const v = bkt[j];
+      if (v === 0) break;
+      // v may move to the hole at i when i lies on its probe path (home .. j).
+      const home = this.homeOfSlot(v);
+      if (((j - home) & last) >= ((j - i) & last)) {
+        bkt[i] = v;
+        i = j;
+      }
+    }
+    bkt[i] = 0;
+  }
+
+  /** Node of index slot value v (not 0). */
+  slotNode(v: number): number {
+    return (v & this.nodeMask) - 1;
   }
 
   /** Unlink both keys of r from the index and mark it free-able. Caller
@@ -274,8 +346,8 @@ export class ConnTable {
    *  the free list (see releaseRecord). */
   unlinkLocked(r: number): void {
     const base = r * REC_WORDS;
-    this.unlinkNodeLocked(r * 2, this.rec[base + R_BKT_ORIG]);
-    this.unlinkNodeLocked(r * 2 + 1, this.rec[base + R_BKT_REPLY]);
+    this.unfileLocked(r * 2 + 1, this.rec[base + R_BKT_REPLY]);
+    this.unfileLocked(r * 2, this.rec[base + R_BKT_ORIG]);
     Atomics.store(this.rec, base + R_FLAGS, 0);
   }
 

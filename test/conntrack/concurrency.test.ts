@@ -9,6 +9,7 @@ import { Conntrack } from '../../src/conntrack/conntrack.ts';
 import { REC_WORDS, R_KEY_ORIG, R_KEY_REPLY, K_META, KEY_WORDS, R_ID, R_MARK, K_PORTS } from '../../src/conntrack/layout.ts';
 import { reverseKey } from '../../src/conntrack/key.ts';
 import { Harness } from './helpers.ts';
+import { PF_MIN_RECORDS } from '../../src/conntrack/prefetch.ts';
 
 function runWorker(desc: unknown, seed: number, ops: number, ports: number): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
@@ -51,7 +52,7 @@ function checkTable(ct: Conntrack): number {
     for (const kb of [R_KEY_ORIG, R_KEY_REPLY]) {
       const key = t.rec.slice(b + kb, b + kb + KEY_WORDS);
       const s = t.shardOfKey(key, 0);
-      expect(t.lookupLocked(key, 0, t.bucketOf(s, t.hashKey(key, 0))) >>> 1).toBe(r);
+      expect(t.lookupLocked(key, 0, t.bucketOf(s, t.hashKey(key, 0)), t.hashKey(key, 0)) >>> 1).toBe(r);
     }
     const z = t.rec[b + R_KEY_ORIG + K_META] & 0xffff;
     zoneCounts.set(z, (zoneCounts.get(z) ?? 0) + 1);
@@ -59,13 +60,9 @@ function checkTable(ct: Conntrack): number {
   // Every index node points at a live record.
   let nodes = 0;
   for (let i = 0; i < t.bkt.length; i++) {
-    let n = t.bkt[i];
-    while (n !== 0) {
-      const r = (n - 1) >>> 1;
-      expect(t.isInUse(r)).toBe(true);
-      nodes++;
-      n = t.rec[r * REC_WORDS + 29 + ((n - 1) & 1)];
-    }
+    if (t.bkt[i] === 0) continue;
+    expect(t.isInUse(t.slotNode(t.bkt[i]) >>> 1)).toBe(true);
+    nodes++;
   }
   expect(nodes).toBe(2 * live);
   expect(ct.nconns()).toBe(live);
@@ -100,5 +97,22 @@ describe('the table under concurrent use', () => {
         expect(h.send('10.0.0.2', '10.0.0.1', { proto: 17, sport: 53, dport: p }, { zone: z, commit: false })).toBe('+trk+est+rpl');
       }
     }
+  }, 60_000);
+
+  it('the same in a table large enough for the batch look-ahead (prefetch.ts reads slots and records unlocked)', async () => {
+    const ct = Conntrack.create({ capacity: PF_MIN_RECORDS + 8192, shards: 16 });
+    // Zone 3, which the workers never touch: enough records that every lookup looks ahead.
+    const h = new Harness(ct);
+    h.now = 1e9; // far from the workers' clocks: their sweeps leave these alone
+    for (let i = 0; i < PF_MIN_RECORDS; i++) {
+      const p = 1 + (i % 60000);
+      h.send(`10.3.${i >> 14}.1`, '10.0.0.2', { proto: 17, sport: p, dport: 53 }, { zone: 3, mark: { value: p, mask: 0xffff } });
+    }
+    expect(ct.nconns()).toBe(PF_MIN_RECORDS);
+    const results = await Promise.all([1, 2, 3].map((seed) => runWorker(ct.shared(), seed, 20000, 64)));
+    for (const r of results) expect(r.inserts).toBeGreaterThan(0);
+    const live = checkTable(ct);
+    expect(ct.zoneCount(3)).toBe(PF_MIN_RECORDS);
+    expect(live).toBeGreaterThan(PF_MIN_RECORDS);
   }, 60_000);
 });

@@ -14,21 +14,20 @@ describe('shared record layout', () => {
       L.R_SEQLO_REPLY, L.R_SEQHI_REPLY, L.R_MAXWIN_REPLY, L.R_NAT_INFO, L.R_NAT_INFO2, L.R_RESERVED,
       L.R_PKTS_ORIG, L.R_PKTS_REPLY, L.R_BYTES_ORIG, L.R_BYTES_REPLY, L.R_HELPER, L.R_PARENT_ID, L.R_SEQADJ_ORIG,
       L.R_SEQADJ_REPLY, L.REC_WORDS])
-      .toEqual([0, 1, 2, 4, 5, 9, 19, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 44, 46, 48, 50, 52, 53, 54, 57, 60]);
+      .toEqual([0, 1, 2, 15, 20, 4, 32, 27, 43, 14, 42, 26, 48, 49, 50, 51, 52, 53, 28, 29, 30, 16, 44, 18, 46, 24, 25, 54, 57, 64]);
     expect([L.H_CNT_EXP_CREATED, L.H_CNT_EXP_MATCHED, L.H_CNT_EXP_EXPIRED, L.H_CNT_ALG_MALFORMED]).toEqual([23, 24, 25, 26]);
     expect([L.K_META, L.K_SRC, L.K_DST, L.K_PORTS, L.KEY_WORDS]).toEqual([0, 1, 5, 9, 10]);
     // f64 fields must be 8-byte aligned.
     for (const w of [L.R_EXPIRY, L.R_PKTS_ORIG, L.R_PKTS_REPLY, L.R_BYTES_ORIG, L.R_BYTES_REPLY]) expect(w % 2).toBe(0);
-    expect(L.REC_BYTES).toBe(240);
+    expect(L.REC_BYTES).toBe(256);
+    // What a lookup of an orig-direction key reads sits in the record's first 64-byte line.
+    for (const w of [L.R_FLAGS, L.R_ID, L.R_EXPIRY + 1, L.R_KEY_ORIG, L.R_KEY_ORIG + L.KEY_WORDS - 1, L.R_BKT_ORIG, L.R_MARK]) expect(w).toBeLessThan(16);
   });
 
-  it('bytes per connection, record plus index, stay within 256', () => {
+  it('bytes per connection: a 256-byte record plus at most 12 bytes of index at the default capacity', () => {
     const t = ConnTable.create({ capacity: 3_000_000 });
-    const per = t.bytesPerConn();
-    // 240 B record + 4 M buckets * 4 B / 3 M = 245.6 B
-    expect(per).toBeCloseTo(240 + (4 * 4194304) / 3_000_000, 3);
-    expect(per).toBeLessThanOrEqual(256);
-    const t2 = ConnTable.create({ capacity: 1 << 20 });
-    expect(t2.bytesPerConn()).toBe(244);
+    // 256 B record + 8 M index slots * 4 B / 3 M = 267.2 B
+    expect(t.bytesPerConn()).toBeCloseTo(256 + (4 * 8388608) / 3_000_000, 0);
+    expect(t.bytesPerConn()).toBeLessThanOrEqual(256 + 12);
   });
 });

@@ -18,6 +18,7 @@ import { restoreConntrackFile, saveConntrackFile } from '../../src/conntrack/sav
 import { compileNat } from '../../src/nat/range.ts';
 import { FK_NW_DST, FK_NW_SRC, FK_TP_SRC } from '../../src/packet/flow-key.ts';
 import { Harness } from './helpers.ts';
+import { checkTable } from '../../src/conntrack/check.ts';
 
 const snat1 = compileNat({ kind: 'src', addrMin: '10.1.1.240', portMin: 5000, portMax: 5000 });
 const bare = compileNat({ kind: null });
@@ -95,6 +96,42 @@ describe('conntrack save and restore', () => {
     expect(b.send('10.0.0.7', '10.0.0.8', { proto: 17, sport: 1, dport: 2 })).toBe('+trk+new');
     const ids = b.ct.dump().map((c) => c.id);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('restores a file of format 1 (records before the cache-line layout, written by the swd before it) into today\'s layout', () => {
+    // fixtures/ct-save-v1.bin: populated() above, saved by that swd at now = 1,000,000 with clock(5000, 100).
+    const file = readFileSync(join(import.meta.dirname, 'fixtures/ct-save-v1.bin'));
+    expect(parseSave(file).sections.find((s) => s.id === 3)?.version).toBe(1);
+    const b = new Harness(Conntrack.create({ capacity: 4096, seed: 0x5678 }));
+    const rep = restoreTable(b.ct.table, file, b.now, clock(5000, 100));
+    expect(rep).toEqual({ restored: 4, expired: 0, duplicates: 0, noRoom: 0, elapsedMs: 0, skippedSections: [] });
+    expect(b.dump(true)).toEqual([
+      'icmp,orig=(src=10.0.0.1,dst=10.0.0.9,id=77,type=8,code=0),reply=(src=10.0.0.9,dst=10.0.0.1,id=77,type=0,code=0),id=3,status=0',
+      'tcp,orig=(src=10.0.0.1,dst=10.0.0.2,sport=40000,dport=80),reply=(src=10.0.0.2,dst=10.0.0.1,sport=80,dport=40000),id=1,zone=5,status=0,mark=42,labels=0x1000000020000000300000004,protoinfo=(state_orig=ESTABLISHED,state_reply=ESTABLISHED,wscale_orig=7,wscale_reply=7,flags_orig=WINDOW_SCALE,flags_reply=WINDOW_SCALE)',
+      'udp,orig=(src=10.1.1.1,dst=10.1.1.2,sport=1000,dport=53),reply=(src=10.1.1.2,dst=10.1.1.240,sport=53,dport=5000),id=2,zone=1,status=0',
+      'udp,orig=(src=fd00::1,dst=fd00::2,sport=7,dport=9),reply=(src=fd00::2,dst=fd00::1,sport=9,dport=7),id=4,zone=2,status=0',
+    ]);
+    // Counters, time left and timeout class, as that swd had them.
+    expect(b.ct.dump(undefined, b.now).map((c) => [c.id, c.packetsOrig, c.packetsReply, c.bytesOrig, c.bytesReply, c.expiryMs - b.now, c.timeoutClass]))
+      .toEqual([[1, 2, 1, 212, 58, 86400000, 2], [2, 1, 0, 42, 0, 60000, 6], [3, 1, 0, 42, 0, 60000, 9], [4, 1, 0, 62, 0, 60000, 6]]);
+    expect(checkTable(b.ct.table).problems).toEqual([]);
+    // The TCP window state came across: in-window packets go on both ways, one outside the window is invalid.
+    expect(b.send('10.0.0.2', '10.0.0.1', { proto: 6, sport: 80, dport: 40000, flags: 'A', seq: 5001, ack: 1101 }, { zone: 5 })).toBe('+trk+est+rpl');
+    expect(b.send('10.0.0.1', '10.0.0.2', { proto: 6, sport: 40000, dport: 80, flags: 'A', seq: 1101, ack: 5001, payload: 10 }, { zone: 5 })).toBe('+trk+est');
+    expect(b.send('10.0.0.1', '10.0.0.2', { proto: 6, sport: 40000, dport: 80, flags: 'A', seq: 1101 + 0x40000000, ack: 5001, payload: 10 }, { zone: 5 })).toBe('+trk+inv');
+    // The NAT mapping too: the reply is un-NATed, and a second client finds the range taken.
+    expect(b.send('10.1.1.2', '10.1.1.240', { proto: 17, sport: 53, dport: 5000 }, { zone: 1, commit: false, nat: bare })).toBe('+trk+est+rpl+dnat');
+    expect(b.key()[FK_NW_DST] >>> 0).toBe(0x0a010101);
+    expect(b.send('10.1.1.3', '10.1.1.2', { proto: 17, sport: 1000, dport: 53 }, { zone: 1, nat: snat1 })).toBe('+trk+new');
+    expect(b.batch.dropped[0]).toBe(1);
+    // What this swd writes is format 2, and reads back the same.
+    const again = bytesOf(saveTable(b.ct.table, b.now, clock(5000, 100)).chunks);
+    expect(parseSave(again).sections.find((s) => s.id === 3)?.version).toBe(2);
+    const c = new Harness(Conntrack.create({ capacity: 4096 }));
+    c.now = b.now;
+    expect(restoreTable(c.ct.table, again, c.now, clock(5000, 100)).restored).toBe(4);
+    expect(c.dump(true)).toEqual(b.dump(true));
+    expect(records(c.ct)).toEqual(records(b.ct));
   });
 
   it('takes the time swd was stopped off every timeout, by the monotonic clock within a boot', () => {
