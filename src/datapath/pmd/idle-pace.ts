@@ -11,14 +11,14 @@
 // per tick; after that window it sleeps IDLE_POLL_MS at a time, so an idle
 // switch still burns nothing to speak of.
 //
-// One instance per thread (module state); not shared.
+// One instance per thread; not shared.
 
 /** Idle sleep bound: control messages also kick the eventfd, so this only paces housekeeping. */
 export const IDLE_POLL_MS = 100;
 /** Counters are published this long after the last packet (and every PUSH_INTERVAL_MS under load). */
 export const PUBLISH_IDLE_MS = 2;
 /** The sleep between two keep-warm ticks. */
-export const WARM_TICK_MS = envMs('SWD_PMD_WARM_TICK_MS', 1);
+export const WARM_TICK_MS = envMs('SWD_PMD_WARM_TICK_MS', 1); // for measurements
 /** Keep-warm window after the last packet (SWD_PMD_WARM_MS). */
 export const WARM_WINDOW_MS = envMs('SWD_PMD_WARM_MS', 1000);
 
@@ -27,15 +27,23 @@ function envMs(name: string, dflt: number): number {
   return Number.isFinite(v) && v >= 0 ? v : dflt;
 }
 
-let lastPacketMs = -Infinity;
+/** One PMD thread's idle sleep: the keep-warm window after its last packet. */
+export class IdlePace {
+  private lastPacketMs = -Infinity;
 
-/** The thread forwarded packets at `nowMs`. */
-export function sawPackets(nowMs: number): void {
-  lastPacketMs = nowMs;
-}
+  constructor(
+    readonly windowMs = WARM_WINDOW_MS,
+    readonly tickMs = WARM_TICK_MS,
+  ) {}
 
-/** The poll(2) timeout for a thread with nothing to read (`dirty`: counters to publish soon). */
-export function idleTimeoutMs(nowMs: number, dirty: boolean): number {
-  if (nowMs - lastPacketMs < WARM_WINDOW_MS) return WARM_TICK_MS;
-  return dirty ? PUBLISH_IDLE_MS : IDLE_POLL_MS;
+  /** The thread forwarded packets at `nowMs`. */
+  sawPackets(nowMs: number): void {
+    this.lastPacketMs = nowMs;
+  }
+
+  /** The poll(2) timeout for a thread with nothing to read (`dirty`: counters to publish soon). */
+  timeoutMs(nowMs: number, dirty: boolean): number {
+    if (this.tickMs > 0 && nowMs - this.lastPacketMs < this.windowMs) return Math.min(this.tickMs, dirty ? PUBLISH_IDLE_MS : IDLE_POLL_MS);
+    return dirty ? PUBLISH_IDLE_MS : IDLE_POLL_MS;
+  }
 }

@@ -31,7 +31,7 @@ import { SystemBackend } from '../ports/system.ts';
 import { TapBackend } from '../ports/tap.ts';
 import { UpcallQueue } from './upcall-queue.ts';
 import { startWarmUp, warmedUp, warming } from './warm-up.ts';
-import { idleTimeoutMs, sawPackets } from './idle-pace.ts';
+import { IdlePace } from './idle-pace.ts';
 import { rxTrace, traceBegin, traceEnd, traceNow, traceWrite, tracedHook } from '../rx/rx-trace.ts';
 import { flushAllSuppressed, setLogSink } from '../../packet/log.ts';
 import {
@@ -79,6 +79,7 @@ let emptyWakes = 0;
 /** When poll(2) last returned (rx-trace.ts; 0 when the thread did not sleep before this round). */
 let wakeUs = 0;
 const pace = new Int32Array(new SharedArrayBuffer(4));
+const idlePace = new IdlePace();
 
 /** Clear socket errors poll(2) reported (POLLERR), counting them as rx errors. */
 function takeErrors(): void {
@@ -355,7 +356,7 @@ function run(): void {
     } else for (let i = 0; i < rxPorts.length; i++) n += pollOne(i, now);
     if (n > 0) {
       packets += n;
-      sawPackets(now);
+      idlePace.sawPackets(now);
       if (warming) warmedUp(packets);
       stats[PS_PACKETS] = packets;
       stats[PS_BUSY_NS] += Number(process.hrtime.bigint() - t0);
@@ -371,7 +372,7 @@ function run(): void {
       const spin = hadPackets;
       hadPackets = false;
       if (spin && spinForRx()) continue;
-      const r = poll(pfd, nfds, idleTimeoutMs(now, dirty));
+      const r = poll(pfd, nfds, idlePace.timeoutMs(now, dirty));
       if (rxTrace.on) wakeUs = traceNow();
       if (r > 0) {
         if (pfdView.getInt16(6, true) !== 0) {
