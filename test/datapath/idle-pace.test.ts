@@ -2,7 +2,7 @@
 // for a while after traffic, the long idle sleep once the window has passed.
 
 import { describe, expect, it } from 'vitest';
-import { IDLE_POLL_MS, IdlePace, PUBLISH_IDLE_MS } from '../../src/datapath/pmd/idle-pace.ts';
+import { IDLE_POLL_MS, IdlePace, PUBLISH_IDLE_MS, WARM_WINDOW_MS } from '../../src/datapath/pmd/idle-pace.ts';
 
 describe('IdlePace', () => {
   it('sleeps the long idle sleep before any packet', () => {
@@ -27,6 +27,13 @@ describe('IdlePace', () => {
     p.sawPackets(0);
     expect(p.timeoutMs(1, false)).toBe(50);
     expect(p.timeoutMs(1, true)).toBe(PUBLISH_IDLE_MS);
+  });
+
+  it('is off by default (SWD_PMD_WARM_MS unset)', () => {
+    if (process.env.SWD_PMD_WARM_MS === undefined) expect(WARM_WINDOW_MS).toBe(0);
+    const p = new IdlePace();
+    p.sawPackets(0);
+    expect(p.timeoutMs(0, false)).toBe(process.env.SWD_PMD_WARM_MS ? 1 : IDLE_POLL_MS);
   });
 
   it('a window or a tick of 0 turns the ticks off', () => {
