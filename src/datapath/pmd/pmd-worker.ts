@@ -350,7 +350,7 @@ function run(): void {
         traceBegin();
         const k = pollOne(i, now);
         traceEnd(rxPorts[i].number, k, wakeUs);
-        wakeUs = 0;
+        if (k > 0) wakeUs = 0; // the wake-up is the first port's with packets
         n += k;
       }
     } else for (let i = 0; i < rxPorts.length; i++) n += pollOne(i, now);
