@@ -181,7 +181,9 @@ export function swd(flowsName: string, flows: string[], pmdThreads: number): Fab
       const rundir = join(dir, 'run');
       const socket = join(rundir, 'swd.sock');
       const ctl = (...args: string[]) => runSync([process.execPath, SWCTL, '--socket', socket, ...args], { timeoutMs: 30_000 });
-      const base = [process.execPath, SWD, 'start', '--rundir', rundir, '--no-default-bridge', '--log-level', 'warn'];
+      // E2E_NODE_FLAGS: Node/V8 flags for swd (e.g. --trace-deopt), E2E_DAEMON_OUT: where its output goes at stop — for measurements.
+      const nodeFlags = (process.env.E2E_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+      const base = [process.execPath, ...nodeFlags, SWD, 'start', '--rundir', rundir, '--no-default-bridge', '--log-level', 'warn'];
       let note: string | undefined;
       let daemon = topo.spawn(null, [...base, '--pmd-threads', String(pmdThreads)]);
       try {
@@ -213,6 +215,7 @@ export function swd(flowsName: string, flows: string[], pmdThreads: number): Fab
         pid: () => daemon.child.pid,
         stop: async () => {
           await daemon.stop('SIGTERM', 5_000);
+          if (process.env.E2E_DAEMON_OUT) writeFileSync(process.env.E2E_DAEMON_OUT, daemon.stdout + daemon.stderr);
         },
       };
     },

@@ -20,6 +20,7 @@ import { floorFabric } from './floor.ts';
 import { splitEnvWord, withEnv } from './env-fabric.ts';
 import { tcp } from './iperf.ts';
 import { pingRtt, type RttResult } from './rtt.ts';
+import { cpuSeconds } from './cpu.ts';
 import { REC_WORDS } from '../../src/datapath/rx/rx-trace.ts';
 
 const ROUNDS = Number(process.env.PROBE_ROUNDS ?? 3);
@@ -52,6 +53,9 @@ function pick(words: string[]): Fabric[] {
 
 interface Probe {
   idle?: RttResult;
+  /** The switch's CPU (cores) while the idle pings ran. */
+  idleCores?: number;
+  pingSpan?: string;
   loaded?: RttResult;
   gbps?: number;
   trace?: string;
@@ -63,10 +67,17 @@ async function probe(f: Fabric): Promise<Probe> {
   const traceDir = TRACE && f.label.startsWith('swd') ? mkdtempSync(join(tmpdir(), 'swd-rx-trace-')) : undefined;
   const fab = traceDir ? withEnv(f, { SWD_RX_TRACE: traceDir }) : f;
   try {
+    const tBuild = performance.now();
     const path = await fab.build(topo);
     if ((await topo.ping(path.ns1, NS2_IP, 3, 1_000)) === 0) return { error: 'no connectivity' };
     await new Promise((r) => setTimeout(r, 500));
+    const pid = path.pid?.();
+    const c0 = cpuSeconds(pid);
+    const t0 = performance.now();
     const out: Probe = { idle: await pingRtt(topo, path.ns1, NS2_IP, PINGS, GAP_MS) };
+    out.pingSpan = `${((t0 - tBuild) / 1000).toFixed(1)}–${((performance.now() - tBuild) / 1000).toFixed(1)} s after the build started`;
+    const c1 = cpuSeconds(pid);
+    if (c0 !== undefined && c1 !== undefined) out.idleCores = (c1 - c0) / ((performance.now() - t0) / 1000);
     if (LOADED) {
       const ep = { topo, clientNs: path.ns1, serverNs: path.ns2, serverIp: NS2_IP, port: 5201 };
       const loaded = new Promise((r) => setTimeout(r, 1000)).then(() =>
@@ -93,12 +104,18 @@ async function probe(f: Fabric): Promise<Probe> {
 function summariseTrace(dir: string): string {
   const lines: string[] = [];
   const rows: Float64Array[] = [];
+  const gcs: { type: string; us: number; s: number }[] = [];
+  const worst: number[][] = [];
   for (const name of readdirSync(dir)) {
+    if (name.startsWith('gc-')) {
+      for (const l of readFileSync(join(dir, name), 'utf8').split('\n')) if (l) gcs.push(JSON.parse(l) as { type: string; us: number; s: number });
+      continue;
+    }
     const b = readFileSync(join(dir, name));
     rows.push(new Float64Array(b.buffer, b.byteOffset, b.byteLength / 8));
   }
   for (const port of [1, 2]) {
-    const col: Record<string, number[]> = { wake: [], loop: [], rx_proc: [], kick: [], tail: [], total: [], slept: [] };
+    const col: Record<string, number[]> = { wake: [], loop: [], rx_proc: [], read: [], lookup: [], ct: [], post: [], kick: [], tail: [], total: [], slept: [] };
     for (const r of rows) {
       for (let o = 0; o + REC_WORDS <= r.length; o += REC_WORDS) {
         if (r[o] !== port || r[o + 1] !== 1 || r[o + 2] === 0 || r[o + 5] === 0) continue;
@@ -109,9 +126,17 @@ function summariseTrace(dir: string): string {
         }
         col.slept!.push(w > 0 ? 1 : 0);
         col.rx_proc!.push(f0 - Math.max(s, k));
+        const [rd, c0, c1] = [r[o + 8]!, r[o + 9]!, r[o + 10]!];
+        if (rd > 0 && c0 > 0) {
+          col.read!.push(rd - s);
+          col.lookup!.push(c0 - rd);
+          col.ct!.push(c1 - c0);
+          col.post!.push(f0 - c1);
+        }
         col.kick!.push(f1 - f0);
         col.tail!.push(d - f1);
         col.total!.push(d - k);
+        worst.push([d - k, port, w > 0 ? w - k : NaN, w > 0 ? s - w : NaN, r[o + 8]! - s, r[o + 9]! - r[o + 8]!, r[o + 10]! - r[o + 9]!, f0 - r[o + 10]!, f1 - f0]);
       }
     }
     const med = (xs: number[]) => {
@@ -120,11 +145,22 @@ function summariseTrace(dir: string): string {
       return `${s[s.length >> 1]!.toFixed(1)}`;
     };
     const n = col.total!.length;
+    const p99 = (xs: number[]) => {
+      if (xs.length === 0) return 'n/a';
+      const s = [...xs].sort((a, b) => a - b);
+      return `${s[Math.min(s.length - 1, Math.ceil(0.99 * s.length) - 1)]!.toFixed(1)}`;
+    };
     const slept = col.slept!.reduce((a, b) => a + b, 0);
     lines.push(
-      `    port ${port}: ${n} single-packet batches (${slept} after a sleep); median µs: kernel→poll returned ${med(col.wake!)}, →reading ${med(col.loop!)}, reading+processing ${med(col.rx_proc!)}, send() kick ${med(col.kick!)}, after kick ${med(col.tail!)}, kernel→done ${med(col.total!)}`,
+      `    port ${port}: ${n} single-packet batches (${slept} after a sleep); median µs: kernel→poll returned ${med(col.wake!)}, →reading ${med(col.loop!)}, reading+processing ${med(col.rx_proc!)} (read ${med(col.read!)}, →first ct ${med(col.lookup!)}, ct ${med(col.ct!)}, →kick ${med(col.post!)}), send() kick ${med(col.kick!)}, after kick ${med(col.tail!)}, kernel→done ${med(col.total!)}; p99 µs: kernel→poll returned ${p99(col.wake!)}, →reading ${p99(col.loop!)}, reading+processing ${p99(col.rx_proc!)}, kick ${p99(col.kick!)}, kernel→done ${p99(col.total!)}`,
     );
   }
+  worst.sort((a, b) => b[0]! - a[0]!);
+  for (const w of worst.slice(0, 4)) {
+    lines.push(`    worst: port ${w[1]} kernel→done ${w[0]!.toFixed(0)} µs = wake ${w[2]!.toFixed(0)}, loop ${w[3]!.toFixed(0)}, read ${w[4]!.toFixed(0)}, →ct ${w[5]!.toFixed(0)}, ct ${w[6]!.toFixed(0)}, →kick ${w[7]!.toFixed(0)}, kick ${w[8]!.toFixed(0)}`);
+  }
+  const big = gcs.filter((g) => g.us >= 200).map((g) => `${g.type} ${(g.us / 1000).toFixed(2)} ms (by ${g.s} s)`);
+  lines.push(`    PMD thread GCs: ${gcs.length}, ${gcs.reduce((a, g) => a + g.us, 0).toFixed(0)} µs in all${big.length ? `; ≥ 0.2 ms: ${big.join(', ')}` : ''}`);
   return lines.join('\n');
 }
 
@@ -140,9 +176,9 @@ async function main(): Promise<void> {
       res.push([f.label, p]);
       const line = p.error
         ? p.error
-        : `idle p50/p99 ${ms(p.idle?.p50Ms)}/${ms(p.idle?.p99Ms)} ms${p.loaded ? `, beside TCP ${ms(p.loaded.p50Ms)}/${ms(p.loaded.p99Ms)} ms, ${p.gbps!.toFixed(2)} Gbps` : ''}`;
+        : `idle p50/p99 ${ms(p.idle?.p50Ms)}/${ms(p.idle?.p99Ms)} ms${p.idleCores === undefined ? '' : ` (switch ${p.idleCores.toFixed(3)} cores)`}${p.loaded ? `, beside TCP ${ms(p.loaded.p50Ms)}/${ms(p.loaded.p99Ms)} ms, ${p.gbps!.toFixed(2)} Gbps` : ''}`;
       console.log(`round ${round}: ${f.label}: ${line}`);
-      if (p.trace) console.log(p.trace);
+      if (p.trace) console.log(`    idle pings ${p.pingSpan}\n${p.trace}`);
     }
     const ovs = res.find(([l]) => l.startsWith('OVS'))?.[1];
     if (ovs?.idle) {

@@ -16,13 +16,13 @@
 
 import { cpus, loadavg } from 'node:os';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { Topology, teardownAll } from '../../test/netns/topology.ts';
 import { FLOWS_ACL, FLOWS_NORMAL, linuxBridge, NotAvailable, NS1_IP, NS2_IP, ovsNetdev, swd, vethPair, type Fabric } from './fabrics.ts';
 import { FLOWS_SNAT, swdOffload, withSnat } from './fabrics.ts';
 import { tcpConnectRate, type CpsResult } from './cps.ts';
 import { tcp, udp64, type TcpResult, type UdpResult } from './iperf.ts';
 import { pingRtt, type RttResult } from './rtt.ts';
+import { cpuSeconds } from './cpu.ts';
 import { splitEnvWord, withEnv } from './env-fabric.ts';
 
 const SECONDS = Number(process.env.E2E_SECONDS ?? 5);
@@ -36,8 +36,6 @@ const RTT_PINGS = 200;
 const RTT_GAP_MS = 10;
 /** Parallel clients of the second connect/close run. */
 const CPS_CLIENTS = 8;
-/** USER_HZ: /proc reports CPU time in these ticks (100 on Linux x86 and arm64). */
-const CLOCK_TICKS = 100;
 
 interface Sample {
   udp?: UdpResult;
@@ -152,18 +150,6 @@ async function measure(fabric: Fabric): Promise<Sample> {
 }
 
 /** User + system CPU seconds of process `pid` (all its threads), from /proc. */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    // Fields after the command name (which may hold spaces): utime is 14th, stime 15th of the whole line.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The kernel's rx packet counter of `ifname` in `ns`. */
 function rxPackets(topo: Topology, ns: string, ifname: string): number {
   const r = topo.execSync(ns, ['ip', '-j', '-s', 'link', 'show', 'dev', ifname], { check: true });

@@ -31,7 +31,8 @@ import { SystemBackend } from '../ports/system.ts';
 import { TapBackend } from '../ports/tap.ts';
 import { UpcallQueue } from './upcall-queue.ts';
 import { startWarmUp, warmedUp, warming } from './warm-up.ts';
-import { rxTrace, traceBegin, traceEnd, traceNow, traceWrite } from '../rx/rx-trace.ts';
+import { IdlePace } from './idle-pace.ts';
+import { rxTrace, traceBegin, traceEnd, traceNow, traceWrite, tracedHook } from '../rx/rx-trace.ts';
 import { flushAllSuppressed, setLogSink } from '../../packet/log.ts';
 import {
   GEN, MAX_IDLE, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED, PC_TX_ERRORS,
@@ -50,14 +51,10 @@ const stats = new Float64Array(wd.stats);
 const shared = new Int32Array(wd.shared);
 const ct = Conntrack.attach(wd.conntrack);
 
-/** Idle sleep bound: control messages also kick the eventfd, so this only paces housekeeping. */
-const IDLE_POLL_MS = 100;
 const PUSH_INTERVAL_MS = 100;
 const EXPIRE_INTERVAL_MS = 1000;
 /** Batches read from one port before the next port's turn (SWD_PMD_BATCHES_PER_PORT, for measurements). */
 const BATCHES_PER_PORT = Number(process.env.SWD_PMD_BATCHES_PER_PORT ?? 4) || 4;
-/** Counters are published this long after the last packet (and every PUSH_INTERVAL_MS under load). */
-const PUBLISH_IDLE_MS = 2;
 /** Under load (no poll(2) that would see the eventfd) control messages are looked for this often. */
 const CTL_CHECK_MS = 1;
 /**
@@ -82,6 +79,7 @@ let emptyWakes = 0;
 /** When poll(2) last returned (rx-trace.ts; 0 when the thread did not sleep before this round). */
 let wakeUs = 0;
 const pace = new Int32Array(new SharedArrayBuffer(4));
+const idlePace = new IdlePace();
 
 /** Clear socket errors poll(2) reported (POLLERR), counting them as rx errors. */
 function takeErrors(): void {
@@ -194,7 +192,7 @@ function expireUpcalls(nowMs: number): void {
   if (upq.inFlight > 0 && upq.expire(nowMs, UPCALL_TIMEOUT_MS) > 0) publishUpcallStats();
 }
 
-const dp = new Datapath(upcall, conntrackHook(ct), null, new FlowtableConfig(wd.offload));
+const dp = new Datapath(upcall, tracedHook(conntrackHook(ct)), null, new FlowtableConfig(wd.offload));
 if (wd.meters) dp.meters = new MeterTable(wd.meters);
 // A reassembled packet that waited for an upcall and is dropped frees its fragments (counted purged).
 upq.onDropFragments = (list) => ct.ipf.release(list, false);
@@ -324,7 +322,7 @@ function run(): void {
   let lastCtl = lastPush;
   let packets = 0;
   // Counters moved since they were last published: published at once when
-  // the thread falls idle (PUBLISH_IDLE_MS without a packet), every
+  // the thread falls idle (PUBLISH_IDLE_MS without a packet, idle-pace.ts), every
   // PUSH_INTERVAL_MS under load — never per wake-up, which under light
   // traffic is per packet.
   let dirty = false;
@@ -352,12 +350,13 @@ function run(): void {
         traceBegin();
         const k = pollOne(i, now);
         traceEnd(rxPorts[i].number, k, wakeUs);
-        wakeUs = 0;
+        if (k > 0) wakeUs = 0; // the wake-up is the first port's with packets
         n += k;
       }
     } else for (let i = 0; i < rxPorts.length; i++) n += pollOne(i, now);
     if (n > 0) {
       packets += n;
+      idlePace.sawPackets(now);
       if (warming) warmedUp(packets);
       stats[PS_PACKETS] = packets;
       stats[PS_BUSY_NS] += Number(process.hrtime.bigint() - t0);
@@ -373,7 +372,7 @@ function run(): void {
       const spin = hadPackets;
       hadPackets = false;
       if (spin && spinForRx()) continue;
-      const r = poll(pfd, nfds, dirty ? PUBLISH_IDLE_MS : IDLE_POLL_MS);
+      const r = poll(pfd, nfds, idlePace.timeoutMs(now, dirty));
       if (rxTrace.on) wakeUs = traceNow();
       if (r > 0) {
         if (pfdView.getInt16(6, true) !== 0) {

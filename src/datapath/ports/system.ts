@@ -239,6 +239,7 @@ export class SystemBackend implements RxBackend, FrameSink {
       f = f + 1 === RX_FRAME_NR ? 0 : f + 1;
     }
     this.rxFrame = f;
+    if (rxTrace.on && rxTrace.readUs === 0 && b.count > first) rxTrace.readUs = traceNow();
     return b.count - first;
   }
 
