@@ -54,6 +54,22 @@ export const SMC_ENTRIES = 1 << 20;
 const SMC_WAYS = 4;
 const SMC_BUCKET_MASK = SMC_ENTRIES / SMC_WAYS - 1;
 
+/**
+ * The adaptive bypass of FlowCache.lookupBatch (not in OVS): the EMC's hit
+ * rate is measured over windows of EMC_PROBE_PACKETS lookups, and while it
+ * is below 1/EMC_SKIP_BELOW_INV a batch skips the EMC lookups (each miss
+ * costs a hash and two probes, more than the hits save, e.g. with far more
+ * flows than entries). The skip lasts EMC_SKIP_MIN batches, doubling up to
+ * EMC_SKIP_MAX while the probe in between finds the rate still low, so the
+ * probes cost under 1 % and a change of traffic is seen within ~1,000
+ * batches. Skipped lookups change only which stage answers, never the
+ * answer: the classifier returns the same megaflow the EMC would have.
+ */
+export const EMC_PROBE_PACKETS = 256;
+export const EMC_SKIP_BELOW_INV = 8;
+export const EMC_SKIP_MIN = 16;
+export const EMC_SKIP_MAX = 1024;
+
 /** swd start --emc-insert-inv-prob / --smc; unset fields keep the defaults. */
 export interface FlowCacheOptions {
   emcInsertInvProb?: number;
@@ -141,13 +157,22 @@ export class ExactMatchCache {
 
   /** Insert with probability 1/insertInvProb (OVS's emc_probabilistic_insert). */
   maybeInsert(keys: Uint32Array, ofs: number, h: number, mf: Megaflow): void {
+    if (this.draw()) this.insert(keys, ofs, h, mf);
+  }
+
+  /**
+   * One draw of maybeInsert's: whether this miss is entered. Apart so that
+   * a caller can draw before it reads what an insert needs (the hash, the
+   * megaflow): 99 misses in 100 then cost the draw alone.
+   */
+  draw(): boolean {
     const min = this.insertMin;
-    if (min === 0) return;
+    if (min === 0) return false;
     if (min !== 0xffffffff) {
       this.rng = xorshift(this.rng);
-      if (this.rng >>> 0 > min) return;
+      if (this.rng >>> 0 > min) return false;
     }
-    this.insert(keys, ofs, h, mf);
+    return true;
   }
 
   /**
@@ -263,6 +288,13 @@ export class FlowCache {
   // lookupBatch's scratch: each packet's flow hash, and the packets the EMC and SMC missed.
   private readonly batchHash = new Int32Array(BATCH_MAX);
   private readonly batchMiss = new Int32Array(BATCH_MAX);
+  /** Batches left whose EMC lookups are skipped (lookupBatch's adaptive bypass; see probed()). */
+  emcSkip = 0;
+  private emcSkipNext = EMC_SKIP_MIN;
+  private probeLookups = 0;
+  private probeHits = 0;
+  /** Packets whose EMC lookup was skipped (the bench and tests). */
+  emcSkipped = 0;
 
   constructor(readonly cache: MegaflowCache, emcInsertInvProb = DEFAULT_EMC_INSERT_INV_PROB, smc = DEFAULT_SMC_ENABLE, seed = (Math.random() * 0xffffffff) | 0) {
     this.seed = seed;
@@ -272,7 +304,10 @@ export class FlowCache {
 
   /** Apply a configuration (PMD threads read theirs from shared memory); unchanged values cost nothing. */
   configure(emcInsertInvProb: number, smc: boolean): void {
-    if (emcInsertInvProb !== this.emc.insertInvProb) this.emc.insertInvProb = emcInsertInvProb;
+    if (emcInsertInvProb !== this.emc.insertInvProb) {
+      this.emc.insertInvProb = emcInsertInvProb;
+      this.resetProbe();
+    }
     if (smc !== (this.smc !== null)) this.smc = smc ? new SignatureMatchCache(this.seed ^ 0x1b873593) : null;
   }
 
@@ -324,22 +359,30 @@ export class FlowCache {
     const emc = this.emc;
     const smc = this.smc;
     for (let j = 0; j < n; j++) slots[pkt[j]] = 0;
-    if (!emc.enabled && smc === null) {
+    let useEmc = emc.enabled;
+    if (useEmc && this.emcSkip > 0) {
+      this.emcSkip--;
+      this.emcSkipped += n;
+      useEmc = false;
+    }
+    if (!useEmc && smc === null) {
       this.cache.lookupBatch(keys, pkt, n, slots);
-      for (let j = 0; j < n; j++) levels[pkt[j]] = slots[pkt[j]] === 0 ? LOOKUP_MISS : LOOKUP_MEGAFLOW;
+      if (emc.enabled) this.enterSkipped(keys, pkt, n, slots, levels);
+      else for (let j = 0; j < n; j++) levels[pkt[j]] = slots[pkt[j]] === 0 ? LOOKUP_MISS : LOOKUP_MEGAFLOW;
       return;
     }
     const hs = this.batchHash, miss = this.batchMiss;
-    let m = 0;
+    let m = 0, hits = 0;
     for (let j = 0; j < n; j++) {
       const p = pkt[j];
       const o = p * FK_WORDS;
       const h = flowHash(keys, o, this.seed);
       hs[p] = h;
-      const mf = emc.enabled ? emc.lookup(keys, o, h) : null;
+      const mf = useEmc ? emc.lookup(keys, o, h) : null;
       if (mf !== null) {
         slots[p] = mf.index + 1;
         levels[p] = LOOKUP_EMC;
+        hits++;
         continue;
       }
       if (smc !== null) {
@@ -353,6 +396,7 @@ export class FlowCache {
       }
       miss[m++] = p;
     }
+    if (useEmc) this.probed(n, hits);
     if (m === 0) return;
     this.cache.lookupBatch(keys, miss, m, slots);
     const flows = this.cache.flows;
@@ -364,10 +408,58 @@ export class FlowCache {
         continue;
       }
       levels[p] = LOOKUP_MEGAFLOW;
-      const mf = flows[sl - 1]!;
-      emc.maybeInsert(keys, p * FK_WORDS, hs[p], mf);
-      if (smc !== null) smc.insert(hs[p], mf);
+      // The draw first: the megaflow is read only for the one miss in insertInvProb that is entered.
+      if (emc.draw()) emc.insert(keys, p * FK_WORDS, hs[p], flows[sl - 1]!);
+      if (smc !== null) smc.insert(hs[p], flows[sl - 1]!);
     }
+  }
+
+  /**
+   * A batch whose EMC lookups were skipped: what the classifier found still
+   * enters the EMC as it would have (hashed only when drawn), so the EMC
+   * holds what it would hold and the next probe measures its real hit rate.
+   */
+  private enterSkipped(keys: Uint32Array, pkt: Int32Array, n: number, slots: Int32Array, levels: Uint8Array): void {
+    const emc = this.emc, flows = this.cache.flows;
+    for (let j = 0; j < n; j++) {
+      const p = pkt[j];
+      const sl = slots[p];
+      if (sl === 0) {
+        levels[p] = LOOKUP_MISS;
+        continue;
+      }
+      levels[p] = LOOKUP_MEGAFLOW;
+      if (emc.draw()) {
+        const o = p * FK_WORDS;
+        emc.insert(keys, o, flowHash(keys, o, this.seed), flows[sl - 1]!);
+      }
+    }
+  }
+
+  /**
+   * Count a batch's EMC lookups and hits; at the end of a probe window, a
+   * hit rate below 1/EMC_SKIP_BELOW_INV skips the EMC lookups of the next
+   * emcSkipNext batches (doubled each time the probe after finds it no
+   * better, up to EMC_SKIP_MAX; back to EMC_SKIP_MIN when it is).
+   */
+  private probed(n: number, hits: number): void {
+    this.probeLookups += n;
+    this.probeHits += hits;
+    if (this.probeLookups < EMC_PROBE_PACKETS) return;
+    if (this.probeHits * EMC_SKIP_BELOW_INV < this.probeLookups) {
+      this.emcSkip = this.emcSkipNext;
+      this.emcSkipNext = Math.min(this.emcSkipNext * 2, EMC_SKIP_MAX);
+    } else this.emcSkipNext = EMC_SKIP_MIN;
+    this.probeLookups = 0;
+    this.probeHits = 0;
+  }
+
+  /** Forget what the probes measured (the EMC was emptied or reconfigured): the next batches probe afresh. */
+  private resetProbe(): void {
+    this.emcSkip = 0;
+    this.emcSkipNext = EMC_SKIP_MIN;
+    this.probeLookups = 0;
+    this.probeHits = 0;
   }
 
   /** A miss was translated and `mf` installed for the key at `ofs`. */
@@ -382,6 +474,7 @@ export class FlowCache {
   clear(): void {
     this.emc.clear();
     this.smc?.clear();
+    this.resetProbe();
   }
 
   /** Periodic: drop EMC references to removed megaflows. */

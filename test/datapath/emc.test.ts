@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Datapath, type UpcallResult } from '../../src/datapath/datapath.ts';
 import { output } from '../../src/datapath/dp-actions.ts';
 import {
-  EMC_ENTRIES, EMC_SHIFT, ExactMatchCache, FlowCache, flowHash, LOOKUP_EMC, LOOKUP_MEGAFLOW, LOOKUP_MISS, LOOKUP_SMC,
+  EMC_ENTRIES, EMC_PROBE_PACKETS, EMC_SHIFT, EMC_SKIP_MIN, ExactMatchCache, FlowCache, flowHash, LOOKUP_EMC, LOOKUP_MEGAFLOW, LOOKUP_MISS, LOOKUP_SMC,
   SignatureMatchCache,
 } from '../../src/datapath/emc.ts';
 import { MegaflowCache } from '../../src/datapath/megaflow.ts';
@@ -16,6 +16,7 @@ import { DpPort } from '../../src/datapath/port.ts';
 import { DummyBackend } from '../../src/datapath/ports/dummy.ts';
 import { composePacket } from '../../src/packet/compose.ts';
 import { FK_IN_PORT, FK_NW_SRC, FK_NW_TTL, FK_TP_SRC, FK_WORDS } from '../../src/packet/flow-key.ts';
+import { BATCH_MAX } from '../../src/packet/batch.ts';
 import { parseOdpFlow } from '../../src/packet/odp-parse.ts';
 import { Switch } from '../../src/ofproto/switch.ts';
 import { Recorder } from './recorder.ts';
@@ -106,6 +107,50 @@ describe('exact-match cache', () => {
     emc.insert(k, 0, 5, mf);
     emc.insertInvProb = 0;
     expect([emc.enabled, emc.lookup(k, 0, 5)]).toEqual([false, null]);
+  });
+});
+
+describe('adaptive EMC bypass (lookupBatch)', () => {
+  it('skips the EMC lookups while they seldom hit, with the same answers, and takes them up again when they would', () => {
+    const mc = new MegaflowCache();
+    const mfs = Array.from({ length: 128 }, (_, i) => mc.insert(key(0x0a000000 + i), 0, SRC_MASK, [output(2)], 0, null)!);
+    const fc = new FlowCache(mc, 1, false, 21);
+    const keys = new Uint32Array(BATCH_MAX * FK_WORDS);
+    const pkt = Int32Array.from({ length: BATCH_MAX }, (_, j) => j);
+    const slots = new Int32Array(BATCH_MAX), levels = new Uint8Array(BATCH_MAX);
+    let next = 0;
+    /** One batch of the next BATCH_MAX flows of [first, first + n) round robin; returns the stages that answered. */
+    const batch = (first: number, n: number) => {
+      const want: number[] = [];
+      for (let j = 0; j < BATCH_MAX; j++) {
+        const f = first + (next++ % n);
+        keys.set(key(0x0a000000 + f), j * FK_WORDS);
+        want.push(mfs[f].index + 1);
+      }
+      fc.lookupBatch(keys, pkt, BATCH_MAX, slots, levels);
+      expect([...slots]).toEqual(want); // skipped or not, every packet gets its megaflow
+      return [...new Set(levels)];
+    };
+    const windowBatches = EMC_PROBE_PACKETS / BATCH_MAX;
+    // No inserts: every EMC lookup misses; after one window the lookups are skipped.
+    fc.emc.insertInvProb = 1_000_000_000;
+    for (let i = 0; i < windowBatches; i++) expect(batch(0, 64)).toEqual([LOOKUP_MEGAFLOW]);
+    expect(fc.emcSkip).toBe(EMC_SKIP_MIN);
+    // Every hit now enters the EMC, skipped batches too: once the skip is over, the EMC answers again.
+    fc.emc.insertInvProb = 1;
+    for (let i = 0; i < EMC_SKIP_MIN; i++) batch(0, 64);
+    expect([fc.emcSkip, fc.emcSkipped]).toEqual([0, EMC_SKIP_MIN * BATCH_MAX]);
+    for (let i = 0; i < windowBatches; i++) expect(batch(0, 64)).toEqual([LOOKUP_EMC]);
+    expect(fc.emcSkip).toBe(0);
+    // Traffic the EMC does not hold (and will not, inserts being rare again): skipped, twice as long after a second poor probe.
+    fc.emc.insertInvProb = 1_000_000_000;
+    for (let i = 0; i < windowBatches; i++) batch(64, 64);
+    expect(fc.emcSkip).toBe(EMC_SKIP_MIN);
+    for (let i = 0; i < EMC_SKIP_MIN + windowBatches; i++) batch(64, 64);
+    expect(fc.emcSkip).toBe(EMC_SKIP_MIN * 2);
+    // Emptying the cache (del-dp-flows) forgets the measure: the next batch probes.
+    fc.clear();
+    expect(fc.emcSkip).toBe(0);
   });
 });
 
