@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Datapath, type UpcallResult } from '../../src/datapath/datapath.ts';
 import { output } from '../../src/datapath/dp-actions.ts';
 import {
-  EMC_ENTRIES, EMC_PROBE_PACKETS, EMC_SHIFT, EMC_SKIP_MIN, ExactMatchCache, FlowCache, flowHash, LOOKUP_EMC, LOOKUP_MEGAFLOW, LOOKUP_MISS, LOOKUP_SMC,
+  EMC_CELL_WORDS, EMC_ENTRIES, EMC_PROBE_PACKETS, EMC_SHIFT, EMC_SKIP_MIN, ExactMatchCache, FlowCache, flowHash, LOOKUP_EMC, LOOKUP_MEGAFLOW, LOOKUP_MISS, LOOKUP_SMC,
   SignatureMatchCache,
 } from '../../src/datapath/emc.ts';
 import { MegaflowCache } from '../../src/datapath/megaflow.ts';
@@ -61,7 +61,7 @@ describe('exact-match cache', () => {
 
   it('tells colliding keys of different megaflows apart: two per hash, the third replaces one', () => {
     const mc = new MegaflowCache();
-    const emc = new ExactMatchCache(1, 1);
+    const emc = new ExactMatchCache(mc, 1, 1);
     const mfs = [0, 1, 2].map((i) => mc.insert(key(0x0a000000 + i), 0, SRC_MASK, [output(2)], 0, null)!);
     const h = 0x12345 | (0x2a7 << EMC_SHIFT); // two different entries
     expect((h & (EMC_ENTRIES - 1)) !== ((h >>> EMC_SHIFT) & (EMC_ENTRIES - 1))).toBe(true);
@@ -82,12 +82,42 @@ describe('exact-match cache', () => {
     expect(flowHash(b, 0, 9)).not.toBe(flowHash(a, 0, 9));
   });
 
+  it('names megaflows by slot and generation: a slot reused by another megaflow, a wide mask, generations starting over', () => {
+    const mc = new MegaflowCache();
+    const fc = new FlowCache(mc, 1, false, 3);
+    const a = key(0x0a000001);
+    const mfA = mc.insert(a, 0, SRC_MASK, [output(2)], 0, null)!;
+    fc.lookup(a, 0);
+    expect([fc.lookup(a, 0), fc.level]).toEqual([mfA, LOOKUP_EMC]);
+    mc.remove(mfA);
+    // The slot taken by another megaflow that a's key also matches: the classifier's answer, not the stale entry's.
+    const mfB = mc.insert(a, 0, maskOf([FK_NW_SRC, FK_TP_SRC]), [output(3)], 0, null)!;
+    expect(mfB.index).toBe(mfA.index);
+    expect([fc.lookup(a, 0), fc.level]).toEqual([mfB, LOOKUP_MEGAFLOW]);
+    expect([fc.lookup(a, 0), fc.level]).toEqual([mfB, LOOKUP_EMC]);
+    // A mask wider than a cell holds is compared through the megaflow.
+    const wide = Array.from({ length: EMC_CELL_WORDS + 4 }, (_, i) => FK_IN_PORT + i);
+    const c = key(0x0a000003);
+    const mfC = mc.insert(c, 0, maskOf(wide), [output(2)], 0, null)!;
+    fc.lookup(c, 0);
+    expect([fc.lookup(c, 0), fc.level]).toEqual([mfC, LOOKUP_EMC]);
+    const c2 = key(0x0a000003);
+    c2[wide[wide.length - 1]] = 1;
+    expect(fc.lookup(c2, 0)).toBeNull(); // the last masked word differs
+    // Generations start over: every entry goes (one of them could name a new megaflow by an old number).
+    mc.nextGen = 0x3fffffff;
+    mc.insert(key(0x0a000004), 0, SRC_MASK, [output(2)], 0, null);
+    expect(fc.emc.size).toBe(2);
+    expect([fc.lookup(c, 0), fc.level]).toEqual([mfC, LOOKUP_MEGAFLOW]);
+    expect(fc.emc.size).toBe(1);
+  });
+
   it('inserts with probability 1/emc-insert-inv-prob; 0 turns the EMC off', () => {
     const mc = new MegaflowCache();
     const mf = mc.insert(key(1), 0, SRC_MASK, [output(2)], 0, null)!;
     const k = key(1);
     const tries = (invProb: number) => {
-      const emc = new ExactMatchCache(invProb, 12345);
+      const emc = new ExactMatchCache(mc, invProb, 12345);
       for (let i = 0; i < 100_000; i++) {
         k[FK_TP_SRC] = i;
         emc.maybeInsert(k, 0, i * 2654435761, mf);
@@ -101,9 +131,9 @@ describe('exact-match cache', () => {
     expect(n10).toBeGreaterThan(9000);
     expect(n10).toBeLessThan(11000);
     expect([tries(1), tries(0)]).toEqual([100_000, 0]);
-    expect(() => new ExactMatchCache(-1)).toThrow(/emc-insert-inv-prob/);
+    expect(() => new ExactMatchCache(mc, -1)).toThrow(/emc-insert-inv-prob/);
     // Turning it off empties it.
-    const emc = new ExactMatchCache(1, 3);
+    const emc = new ExactMatchCache(mc, 1, 3);
     emc.insert(k, 0, 5, mf);
     emc.insertInvProb = 0;
     expect([emc.enabled, emc.lookup(k, 0, 5)]).toEqual([false, null]);
