@@ -8,18 +8,14 @@
 //
 // What must stay true: a cache never answers with a megaflow that the
 // classifier would no longer have.
-// - EMC entries name the megaflow by its slot in MegaflowCache.flows and
-//   the slot's generation (MegaflowCache.slotGen: a new number for each
-//   megaflow that takes the slot, 0 once it leaves — revalidation,
-//   del-dp-flows, idle expiry, a PMD thread's flush), and hold the key's
-//   32-bit hash and the megaflow's masked key words. An entry is used only
-//   when the hash is equal, the slot's generation is the entry's and the
-//   key matches those words under the megaflow's mask (its subtable's) —
-//   the very condition under which the classifier would return that
-//   megaflow. OVS compares the whole miniflow instead (a memcmp in C); in
-//   V8 the 73-word compare cost more than the classifier it saves (0.69x
-//   with one subtable, measured), while the masked compare reads the ~10
-//   words the megaflow matches on, in the entry's own cache line.
+// - EMC entries name the megaflow by slot and the slot's generation
+//   (MegaflowCache.slotGen: new for each megaflow that takes the slot, 0
+//   once it leaves by revalidation, del-dp-flows, idle expiry or a flush),
+//   with the key's hash and the megaflow's masked key words. An entry is
+//   used only when hash and generation are equal and the key matches those
+//   words under the mask: the condition under which the classifier returns
+//   that megaflow. (OVS compares the whole miniflow; in V8 the 73-word
+//   compare cost more than the classifier, 0.69x measured.)
 // - SMC entries hold a megaflow slot (MegaflowCache.flows) and are used only
 //   when the slot still holds a megaflow and the key matches it under its
 //   mask — a slot emptied or reused since is at worst a miss, never a
@@ -104,22 +100,16 @@ export function flowHash(keys: Uint32Array, o: number, seed: number): number {
 
 /** Int32 words per EMC cell, one 64-byte line: hash, slot + 1 (0 = empty), the slot's generation, subtable id, masked words. */
 const EMC_CELL = 16;
-const C_HASH = 0;
-const C_SLOT = 1;
-const C_GEN = 2;
-const C_SUBTABLE = 3;
-const C_WORDS = 4;
+const C_HASH = 0, C_SLOT = 1, C_GEN = 2, C_SUBTABLE = 3, C_WORDS = 4;
 /** Masked key words a cell holds; a megaflow whose mask covers more is compared through the megaflow (C_SUBTABLE = EMC_WIDE). */
 export const EMC_CELL_WORDS = EMC_CELL - C_WORDS;
 const EMC_WIDE = -1;
 
 export class ExactMatchCache {
   /**
-   * The entries, EMC_CELL words each, flat so that a hit reads one line:
-   * the megaflow's masked key words sit in the cell (its subtable's,
-   * megaflow.ts), where a reference to the megaflow object made a hit
-   * read the object, its key's array and that array's store — several
-   * cache misses once the EMC is cold, slower than the classifier it saves.
+   * The entries, EMC_CELL words each, flat so that a hit reads one line (a
+   * reference to the megaflow made a hit read the object, its key and the
+   * key's store: several cache misses once the EMC is cold).
    */
   readonly cells = new Int32Array(EMC_ENTRIES * EMC_CELL);
   /** A draw at or below this inserts (OVS's emc_insert_min); 0 = EMC off. */
@@ -220,20 +210,32 @@ export class ExactMatchCache {
     return true;
   }
 
-  /**
-   * Enter key -> mf (a megaflow of this cache): over the entry that already
-   * answers for the key, else into a free or stale one of the two, else
-   * over the one with the lower hash (OVS's replacement rule, a cheap
-   * pseudo-random pick).
-   */
+  /** Enter key -> mf (a megaflow of this cache), as insertAt(). */
   insert(keys: Uint32Array, ofs: number, h: number, mf: Megaflow): void {
-    if (mf.home !== this.cache) return;
+    if (mf.home === this.cache) this.insertAt(keys, ofs, h, mf.index, mf.key, 0);
+  }
+
+  /**
+   * Enter the megaflow in `slot` that the classifier has just returned for
+   * the key at `ofs`, with the key's own masked words (the megaflow's, as it
+   * matched): nothing of the megaflow is read, a cold object at 100k flows.
+   */
+  insertMatched(keys: Uint32Array, ofs: number, h: number, slot: number): void {
+    this.insertAt(keys, ofs, h, slot, keys, ofs);
+  }
+
+  /**
+   * Enter `slot` for the key at `ofs` (cell words from `src` at `so`, masked):
+   * over the entry that already answers for the key, else a free or stale
+   * one of the two, else the one with the lower hash (OVS's replacement).
+   */
+  private insertAt(keys: Uint32Array, ofs: number, h: number, slot: number, src: Uint32Array, so: number): void {
     const cells = this.cells;
     const c1 = (h & EMC_MASK) * EMC_CELL;
     const c2 = ((h >>> EMC_SHIFT) & EMC_MASK) * EMC_CELL;
     for (let seg = 0, c = c1; seg < 2; seg++, c = c2) {
       if (cells[c + C_HASH] === h && cells[c + C_SLOT] !== 0 && this.answer(keys, ofs, c) !== 0) {
-        this.write(c, h, mf);
+        this.write(c, h, slot, src, so);
         return;
       }
     }
@@ -241,23 +243,24 @@ export class ExactMatchCache {
     if (!this.live(c1)) v = c1;
     else if (!this.live(c2)) v = c2;
     else v = cells[c2 + C_HASH] >>> 0 < cells[c1 + C_HASH] >>> 0 ? c2 : c1;
-    this.write(v, h, mf);
+    this.write(v, h, slot, src, so);
     this.inserts++;
   }
 
-  private write(c: number, h: number, mf: Megaflow): void {
+  private write(c: number, h: number, slot: number, src: Uint32Array, so: number): void {
     const cells = this.cells, mc = this.cache;
-    const st = mc.subtableOf(mf)!;
+    const id = mc.slotSubtable[slot];
+    const st = mc.subtableById[id]!;
     cells[c + C_HASH] = h;
-    cells[c + C_SLOT] = mf.index + 1;
-    cells[c + C_GEN] = mc.slotGen[mf.index];
-    const words = st.words;
+    cells[c + C_SLOT] = slot + 1;
+    cells[c + C_GEN] = mc.slotGen[slot];
+    const words = st.words, mask = st.mask;
     if (words.length > EMC_CELL_WORDS) {
       cells[c + C_SUBTABLE] = EMC_WIDE;
       return;
     }
-    cells[c + C_SUBTABLE] = st.id;
-    for (let j = 0; j < words.length; j++) cells[c + C_WORDS + j] = mf.key[words[j]];
+    cells[c + C_SUBTABLE] = id;
+    for (let j = 0; j < words.length; j++) cells[c + C_WORDS + j] = src[so + words[j]] & mask[words[j]];
   }
 
   clear(): void {
@@ -416,7 +419,7 @@ export class FlowCache {
       }
       levels[p] = LOOKUP_MEGAFLOW;
       // The draw first: the megaflow is read only for the one miss in insertInvProb that is entered.
-      if (emc.draw()) emc.insert(keys, p * FK_WORDS, hs[p], flows[sl - 1]!);
+      if (emc.draw()) emc.insertMatched(keys, p * FK_WORDS, hs[p], sl - 1);
       if (smc !== null) smc.insert(hs[p], flows[sl - 1]!);
     }
   }
@@ -427,7 +430,7 @@ export class FlowCache {
    * holds what it would hold and the next probe measures its real hit rate.
    */
   private enterSkipped(keys: Uint32Array, pkt: Int32Array, n: number, slots: Int32Array, levels: Uint8Array): void {
-    const emc = this.emc, flows = this.cache.flows;
+    const emc = this.emc;
     for (let j = 0; j < n; j++) {
       const p = pkt[j];
       const sl = slots[p];
@@ -438,7 +441,7 @@ export class FlowCache {
       levels[p] = LOOKUP_MEGAFLOW;
       if (emc.draw()) {
         const o = p * FK_WORDS;
-        emc.insert(keys, o, flowHash(keys, o, this.seed), flows[sl - 1]!);
+        emc.insertMatched(keys, o, flowHash(keys, o, this.seed), sl - 1);
       }
     }
   }

@@ -173,6 +173,8 @@ export class MegaflowCache {
    * still the one it entered.
    */
   slotGen = new Int32Array(64);
+  /** Each slot's subtable (Subtable.id), valid while slotGen is not 0: the EMC enters a slot without reading its megaflow. */
+  slotSubtable = new Int32Array(64);
   /** The generation the next insert gives (public for tests of the wrap). */
   nextGen = 1;
   /** Bumped when generations start again from 1: an EMC that sees it change empties itself first. */
@@ -283,6 +285,9 @@ export class MegaflowCache {
         const g = new Int32Array(this.slotGen.length * 2);
         g.set(this.slotGen);
         this.slotGen = g;
+        const t = new Int32Array(g.length);
+        t.set(this.slotSubtable);
+        this.slotSubtable = t;
       }
     } else {
       mf.index = slot;
@@ -291,6 +296,7 @@ export class MegaflowCache {
     }
     this.counters.fill(0, mf.index * MFC_WORDS, mf.index * MFC_WORDS + MFC_WORDS);
     this.slotGen[mf.index] = this.nextGen++;
+    this.slotSubtable[mf.index] = st.id;
     if (this.nextGen > 0x3fffffff) {
       this.nextGen = 1;
       this.genEpoch++;

@@ -4,6 +4,7 @@
 // that no megaflow removal (revalidation, del-dp-flows, idle expiry) is ever
 // outlived by a cache entry, with counters that stay exact.
 
+import fcheck from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Datapath, type UpcallResult } from '../../src/datapath/datapath.ts';
 import { output } from '../../src/datapath/dp-actions.ts';
@@ -11,11 +12,11 @@ import {
   EMC_CELL_WORDS, EMC_ENTRIES, EMC_PROBE_PACKETS, EMC_SHIFT, EMC_SKIP_MIN, ExactMatchCache, FlowCache, flowHash, LOOKUP_EMC, LOOKUP_MEGAFLOW, LOOKUP_MISS, LOOKUP_SMC,
   SignatureMatchCache,
 } from '../../src/datapath/emc.ts';
-import { MegaflowCache } from '../../src/datapath/megaflow.ts';
+import { megaflowMatches, MegaflowCache } from '../../src/datapath/megaflow.ts';
 import { DpPort } from '../../src/datapath/port.ts';
 import { DummyBackend } from '../../src/datapath/ports/dummy.ts';
 import { composePacket } from '../../src/packet/compose.ts';
-import { FK_IN_PORT, FK_NW_SRC, FK_NW_TTL, FK_TP_SRC, FK_WORDS } from '../../src/packet/flow-key.ts';
+import { FK_IN_PORT, FK_NW_DST, FK_NW_SRC, FK_NW_TTL, FK_TP_DST, FK_TP_SRC, FK_WORDS } from '../../src/packet/flow-key.ts';
 import { BATCH_MAX } from '../../src/packet/batch.ts';
 import { parseOdpFlow } from '../../src/packet/odp-parse.ts';
 import { Switch } from '../../src/ofproto/switch.ts';
@@ -181,6 +182,46 @@ describe('adaptive EMC bypass (lookupBatch)', () => {
     // Emptying the cache (del-dp-flows) forgets the measure: the next batch probes.
     fc.clear();
     expect(fc.emcSkip).toBe(0);
+  });
+  it('property: batches answer with a live megaflow that matches each key, and miss exactly when the classifier misses, through inserts and removals', () => {
+    const wide = Array.from({ length: EMC_CELL_WORDS + 2 }, (_, i) => FK_IN_PORT + i);
+    const masks = [SRC_MASK, maskOf([FK_IN_PORT, FK_NW_SRC, FK_TP_SRC]), maskOf([FK_IN_PORT, FK_NW_DST, FK_TP_DST]), maskOf(wide)];
+    const pk = (v: number) => {
+      const k = key(0x0a000000 + (v & 7), 1000 + ((v >> 3) & 3));
+      k[FK_NW_DST] = (v >> 5) & 3;
+      k[FK_TP_DST] = (v >> 7) & 1;
+      return k;
+    };
+    fcheck.assert(fcheck.property(
+      fcheck.array(fcheck.tuple(fcheck.integer({ min: 0, max: 2 }), fcheck.integer({ min: 0, max: 255 }), fcheck.integer({ min: 0, max: 3 })), { maxLength: 300 }),
+      fcheck.boolean(), fcheck.integer(),
+      (ops, smc, seed) => {
+        const mc = new MegaflowCache();
+        const cache = new FlowCache(mc, 1, smc, seed);
+        const keys = new Uint32Array(BATCH_MAX * FK_WORDS);
+        const pkt = Int32Array.from({ length: BATCH_MAX }, (_, j) => j);
+        const slots = new Int32Array(BATCH_MAX), levels = new Uint8Array(BATCH_MAX);
+        for (const [op, v, m] of ops) {
+          if (op === 0) {
+            if (mc.lookup(pk(v), 0) === null) mc.insert(pk(v), 0, masks[m], [output(2)], 0, null);
+          } else if (op === 1) {
+            const all = mc.entries();
+            if (all.length > 0) mc.remove(all[v % all.length]);
+          } else {
+            for (let j = 0; j < BATCH_MAX; j++) keys.set(pk((v + j * m) & 255), j * FK_WORDS);
+            cache.lookupBatch(keys, pkt, BATCH_MAX, slots, levels);
+            for (let j = 0; j < BATCH_MAX; j++) {
+              const want = mc.lookup(keys, j * FK_WORDS);
+              if (want === null) expect(slots[j]).toBe(0);
+              else {
+                const got = mc.flows[slots[j] - 1];
+                expect(got != null && megaflowMatches(got, keys, j * FK_WORDS)).toBe(true);
+              }
+            }
+          }
+        }
+      },
+    ), { numRuns: 150 });
   });
 });
 
