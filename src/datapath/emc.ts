@@ -38,9 +38,8 @@ import { megaflowMatches, type Megaflow, type MegaflowCache } from './megaflow.t
 import { SignatureMatchCache } from './smc.ts';
 export { SignatureMatchCache, SMC_ENTRIES } from './smc.ts';
 
-export const EMC_SHIFT = 13;
 /** EMC entries (OVS: EM_FLOW_HASH_ENTRIES); a key may sit in one of two, picked by two 13-bit parts of its hash. */
-export const EMC_ENTRIES = 1 << EMC_SHIFT;
+export const EMC_SHIFT = 13, EMC_ENTRIES = 1 << EMC_SHIFT;
 const EMC_MASK = EMC_ENTRIES - 1;
 export const DEFAULT_EMC_INSERT_INV_PROB = 100;
 /**
@@ -226,8 +225,8 @@ export class ExactMatchCache {
 
   /**
    * Enter `slot` for the key at `ofs` (cell words from `src` at `so`, masked):
-   * over the entry that already answers for the key, else a free or stale
-   * one of the two, else the one with the lower hash (OVS's replacement).
+   * over the entry that already answers for the key, else a free one of the
+   * two, else the one with the lower hash (OVS's replacement).
    */
   private insertAt(keys: Uint32Array, ofs: number, h: number, slot: number, src: Uint32Array, so: number): void {
     const cells = this.cells;
@@ -239,9 +238,10 @@ export class ExactMatchCache {
         return;
       }
     }
+    // Whether a used cell's megaflow lives is not read (a dependent miss): lookups and sweep() free stale cells.
     let v: number;
-    if (!this.live(c1)) v = c1;
-    else if (!this.live(c2)) v = c2;
+    if (cells[c1 + C_SLOT] === 0) v = c1;
+    else if (cells[c2 + C_SLOT] === 0) v = c2;
     else v = cells[c2 + C_HASH] >>> 0 < cells[c1 + C_HASH] >>> 0 ? c2 : c1;
     this.write(v, h, slot, src, so);
     this.inserts++;
