@@ -106,6 +106,9 @@ export const CACHE_MODES: CacheMode[] = [
 /** hitRate's extras for bench/mf-prof.ts: the rate per CPU second (out), a call once warm (in). */
 export interface HitRateProbe {
   cpuPps?: number;
+  /** Share of the timed packets the EMC answered, and whose EMC lookup was skipped (emc.ts's bypass). */
+  emcShare?: number;
+  skippedShare?: number;
   afterWarmUp?: () => void;
 }
 
@@ -123,6 +126,7 @@ export function hitRate(nFlows: number, seconds: number, mode: CacheMode, subtab
   const warm = Date.now() + 300;
   for (let i = 0; i < nFlows || Date.now() < warm; i += 128) dp.pollPort(rx, 4, now);
   const missed = dp.stats.missed;
+  const emc0 = dp.stats.emcHit, skip0 = dp.flowCache.emcSkipped;
   probe?.afterWarmUp?.();
   let n = 0;
   const start = process.hrtime.bigint();
@@ -137,7 +141,11 @@ export function hitRate(nFlows: number, seconds: number, mode: CacheMode, subtab
   }
   const secs = Number(process.hrtime.bigint() - start) / 1e9;
   const cpu = process.cpuUsage(cpu0);
-  if (probe) probe.cpuPps = n / ((cpu.user + cpu.system) / 1e6);
+  if (probe) {
+    probe.cpuPps = n / ((cpu.user + cpu.system) / 1e6);
+    probe.emcShare = (dp.stats.emcHit - emc0) / n;
+    probe.skippedShare = ((dp.flowCache.emcSkipped) - skip0) / n;
+  }
   if (dp.stats.missed !== missed) throw new Error('megaflows were not hit');
   return n / secs;
 }

@@ -31,4 +31,4 @@ if (session) {
 }
 // On a busy machine the CPU time says more than the wall clock.
 const f = (x: number) => Math.round(x).toLocaleString('en-US');
-console.log(`${flows} flows, ${subtables} subtables, ${mode.name}: ${f(pps)} packets/s (wall), ${f(probe.cpuPps ?? 0)} per CPU second`);
+console.log(`${flows} flows, ${subtables} subtables, ${mode.name}: ${f(pps)} packets/s (wall), ${f(probe.cpuPps ?? 0)} per CPU second; EMC answered ${(100 * (probe.emcShare ?? 0)).toFixed(1)} %, skipped ${(100 * (probe.skippedShare ?? 0)).toFixed(1)} %`);

@@ -8,15 +8,14 @@
 //
 // What must stay true: a cache never answers with a megaflow that the
 // classifier would no longer have.
-// - EMC entries hold the megaflow itself and the key's 32-bit hash; an
-//   entry is used only when the hash is equal, the megaflow is not `dead`
-//   (every removal from MegaflowCache sets it: revalidation, del-dp-flows,
-//   idle expiry, a PMD thread's flush) and the key matches the megaflow
-//   under its mask. OVS compares the whole miniflow instead (a memcmp in
-//   C); in V8 the 73-word compare cost more than the classifier it saves
-//   (0.69x with one subtable, measured), while the masked compare reads the
-//   ~10 words the megaflow matches on — and it is the very condition under
-//   which the classifier would return that megaflow.
+// - EMC entries name the megaflow by slot and the slot's generation
+//   (MegaflowCache.slotGen: new for each megaflow that takes the slot, 0
+//   once it leaves by revalidation, del-dp-flows, idle expiry or a flush),
+//   with the key's hash and the megaflow's masked key words. An entry is
+//   used only when hash and generation are equal and the key matches those
+//   words under the mask: the condition under which the classifier returns
+//   that megaflow. (OVS compares the whole miniflow; in V8 the 73-word
+//   compare cost more than the classifier, 0.69x measured.)
 // - SMC entries hold a megaflow slot (MegaflowCache.flows) and are used only
 //   when the slot still holds a megaflow and the key matches it under its
 //   mask — a slot emptied or reused since is at worst a miss, never a
@@ -34,12 +33,13 @@
 import { FK_ETH_DST_LO, FK_ETH_SRC_LO, FK_ETH_TYPE, FK_IN_PORT, FK_CT_STATE, FK_IPV6_DST, FK_IPV6_SRC, FK_NW_DST, FK_NW_PROTO,
   FK_NW_SRC, FK_RECIRC_ID, FK_TP_DST, FK_TP_SRC, FK_WORDS } from '../packet/flow-key.ts';
 import { BATCH_MAX } from '../packet/batch.ts';
-import { hashFinish, hashMix } from '../packet/hash.ts';
+import { hashFinish, hashMix, xorshift32 } from '../packet/hash.ts';
 import { megaflowMatches, type Megaflow, type MegaflowCache } from './megaflow.ts';
+import { SignatureMatchCache } from './smc.ts';
+export { SignatureMatchCache, SMC_ENTRIES } from './smc.ts';
 
-export const EMC_SHIFT = 13;
 /** EMC entries (OVS: EM_FLOW_HASH_ENTRIES); a key may sit in one of two, picked by two 13-bit parts of its hash. */
-export const EMC_ENTRIES = 1 << EMC_SHIFT;
+export const EMC_SHIFT = 13, EMC_ENTRIES = 1 << EMC_SHIFT;
 const EMC_MASK = EMC_ENTRIES - 1;
 export const DEFAULT_EMC_INSERT_INV_PROB = 100;
 /**
@@ -49,10 +49,21 @@ export const DEFAULT_EMC_INSERT_INV_PROB = 100;
  * bucket reads are more than the classifier's one Map lookup).
  */
 export const DEFAULT_SMC_ENABLE = false;
-/** SMC entries (OVS: SMC_ENTRIES), four to a bucket. */
-export const SMC_ENTRIES = 1 << 20;
-const SMC_WAYS = 4;
-const SMC_BUCKET_MASK = SMC_ENTRIES / SMC_WAYS - 1;
+/**
+ * The adaptive bypass of FlowCache.lookupBatch (not in OVS): the EMC's hit
+ * rate is measured over windows of EMC_PROBE_PACKETS lookups, and while it
+ * is below 1/EMC_SKIP_BELOW_INV a batch skips the EMC lookups (each miss
+ * costs a hash and two probes, more than the hits save, e.g. with far more
+ * flows than entries). The skip lasts EMC_SKIP_MIN batches, doubling up to
+ * EMC_SKIP_MAX while the probe in between finds the rate still low, so the
+ * probes cost under 1 % and a change of traffic is seen within ~1,000
+ * batches. Skipped lookups change only which stage answers, never the
+ * answer: the classifier returns the same megaflow the EMC would have.
+ */
+export const EMC_PROBE_PACKETS = 256;
+export const EMC_SKIP_BELOW_INV = 8;
+export const EMC_SKIP_MIN = 16;
+export const EMC_SKIP_MAX = 1024;
 
 /** swd start --emc-insert-inv-prob / --smc; unset fields keep the defaults. */
 export interface FlowCacheOptions {
@@ -86,17 +97,20 @@ export function flowHash(keys: Uint32Array, o: number, seed: number): number {
   return hashFinish(h) | 0;
 }
 
-/** xorshift32: cheap draws for insertion and replacement, never 0 for a non-zero state. */
-function xorshift(x: number): number {
-  x ^= x << 13;
-  x ^= x >>> 17;
-  x ^= x << 5;
-  return x | 0;
-}
+/** Int32 words per EMC cell, one 64-byte line: hash, slot + 1 (0 = empty), the slot's generation, subtable id, masked words. */
+const EMC_CELL = 16;
+const C_HASH = 0, C_SLOT = 1, C_GEN = 2, C_SUBTABLE = 3, C_WORDS = 4;
+/** Masked key words a cell holds; a megaflow whose mask covers more is compared through the megaflow (C_SUBTABLE = EMC_WIDE). */
+export const EMC_CELL_WORDS = EMC_CELL - C_WORDS;
+const EMC_WIDE = -1;
 
 export class ExactMatchCache {
-  readonly hashes = new Int32Array(EMC_ENTRIES);
-  readonly flows: (Megaflow | null)[] = new Array<Megaflow | null>(EMC_ENTRIES).fill(null);
+  /**
+   * The entries, EMC_CELL words each, flat so that a hit reads one line (a
+   * reference to the megaflow made a hit read the object, its key and the
+   * key's store: several cache misses once the EMC is cold).
+   */
+  readonly cells = new Int32Array(EMC_ENTRIES * EMC_CELL);
   /** A draw at or below this inserts (OVS's emc_insert_min); 0 = EMC off. */
   private insertMin = 0;
   private invProb = 0;
@@ -104,7 +118,7 @@ export class ExactMatchCache {
   /** Entries written (new or replaced), for tests and the bench. */
   inserts = 0;
 
-  constructor(insertInvProb = DEFAULT_EMC_INSERT_INV_PROB, seed = (Math.random() * 0xffffffff) | 1) {
+  constructor(readonly cache: MegaflowCache, insertInvProb = DEFAULT_EMC_INSERT_INV_PROB, seed = (Math.random() * 0xffffffff) | 1) {
     this.rng = seed | 1;
     this.insertInvProb = insertInvProb;
   }
@@ -125,127 +139,145 @@ export class ExactMatchCache {
     return this.insertMin !== 0;
   }
 
+  /** The megaflow entered for the key at `ofs` (hash `h`), if it still lives and matches the key. */
   lookup(keys: Uint32Array, ofs: number, h: number): Megaflow | null {
-    const flows = this.flows;
-    let p = h & EMC_MASK;
+    const s = this.lookupSlot(keys, ofs, h);
+    return s === 0 ? null : this.cache.flows[s - 1];
+  }
+
+  /** As lookup(), as the slot + 1 of the megaflow (MegaflowCache.flows), or 0. */
+  lookupSlot(keys: Uint32Array, ofs: number, h: number): number {
+    const cells = this.cells;
+    let c = (h & EMC_MASK) * EMC_CELL;
     for (let seg = 0; seg < 2; seg++) {
-      const f = flows[p];
-      if (f !== null && this.hashes[p] === h) {
-        if (f.dead) flows[p] = null;
-        else if (megaflowMatches(f, keys, ofs)) return f;
+      if (cells[c + C_HASH] === h && cells[c + C_SLOT] !== 0) {
+        const s = this.answer(keys, ofs, c);
+        if (s !== 0) return s;
       }
-      p = (h >>> EMC_SHIFT) & EMC_MASK;
+      c = ((h >>> EMC_SHIFT) & EMC_MASK) * EMC_CELL;
     }
-    return null;
+    return 0;
+  }
+
+  /**
+   * The slot + 1 cell `c` names, when the slot still holds the megaflow the
+   * cell was written for (same generation) and the key matches it under its
+   * mask, else 0; a cell whose megaflow went away is let go.
+   */
+  private answer(keys: Uint32Array, ofs: number, c: number): number {
+    const cells = this.cells, mc = this.cache;
+    const sp1 = cells[c + C_SLOT];
+    if (mc.slotGen[sp1 - 1] !== cells[c + C_GEN]) {
+      cells[c + C_SLOT] = 0;
+      return 0;
+    }
+    const id = cells[c + C_SUBTABLE];
+    if (id === EMC_WIDE) return megaflowMatches(mc.flows[sp1 - 1]!, keys, ofs) ? sp1 : 0;
+    // A live megaflow's subtable lives: the id still names it.
+    const st = mc.subtableById[id]!;
+    const words = st.words, mask = st.mask;
+    for (let j = 0; j < words.length; j++) {
+      const w = words[j];
+      if ((keys[ofs + w] & mask[w]) !== cells[c + C_WORDS + j]) return 0;
+    }
+    return sp1;
+  }
+
+  /** Whether cell `c` names a megaflow that is still in its slot. */
+  private live(c: number): boolean {
+    const sp1 = this.cells[c + C_SLOT];
+    return sp1 !== 0 && this.cache.slotGen[sp1 - 1] === this.cells[c + C_GEN];
   }
 
   /** Insert with probability 1/insertInvProb (OVS's emc_probabilistic_insert). */
   maybeInsert(keys: Uint32Array, ofs: number, h: number, mf: Megaflow): void {
-    const min = this.insertMin;
-    if (min === 0) return;
-    if (min !== 0xffffffff) {
-      this.rng = xorshift(this.rng);
-      if (this.rng >>> 0 > min) return;
-    }
-    this.insert(keys, ofs, h, mf);
+    if (this.draw()) this.insert(keys, ofs, h, mf);
   }
 
   /**
-   * Enter key -> mf: over the entry that already answers for the key, else
-   * into a free or dead one of the two, else over the one with the lower
-   * hash (OVS's replacement rule, a cheap pseudo-random pick).
+   * One draw of maybeInsert's: whether this miss is entered. Apart so that
+   * a caller can draw before it reads what an insert needs (the hash, the
+   * megaflow): 99 misses in 100 then cost the draw alone.
    */
+  draw(): boolean {
+    const min = this.insertMin;
+    if (min === 0) return false;
+    if (min !== 0xffffffff) {
+      this.rng = xorshift32(this.rng);
+      if (this.rng >>> 0 > min) return false;
+    }
+    return true;
+  }
+
+  /** Enter key -> mf (a megaflow of this cache), as insertAt(). */
   insert(keys: Uint32Array, ofs: number, h: number, mf: Megaflow): void {
-    const flows = this.flows;
-    const p1 = h & EMC_MASK;
-    const p2 = (h >>> EMC_SHIFT) & EMC_MASK;
-    for (let seg = 0, p = p1; seg < 2; seg++, p = p2) {
-      const f = flows[p];
-      if (f !== null && this.hashes[p] === h && !f.dead && megaflowMatches(f, keys, ofs)) {
-        flows[p] = mf;
+    if (mf.home === this.cache) this.insertAt(keys, ofs, h, mf.index, mf.key, 0);
+  }
+
+  /**
+   * Enter the megaflow in `slot` that the classifier has just returned for
+   * the key at `ofs`, with the key's own masked words (the megaflow's, as it
+   * matched): nothing of the megaflow is read, a cold object at 100k flows.
+   */
+  insertMatched(keys: Uint32Array, ofs: number, h: number, slot: number): void {
+    this.insertAt(keys, ofs, h, slot, keys, ofs);
+  }
+
+  /**
+   * Enter `slot` for the key at `ofs` (cell words from `src` at `so`, masked):
+   * over the entry that already answers for the key, else a free one of the
+   * two, else the one with the lower hash (OVS's replacement).
+   */
+  private insertAt(keys: Uint32Array, ofs: number, h: number, slot: number, src: Uint32Array, so: number): void {
+    const cells = this.cells;
+    const c1 = (h & EMC_MASK) * EMC_CELL;
+    const c2 = ((h >>> EMC_SHIFT) & EMC_MASK) * EMC_CELL;
+    for (let seg = 0, c = c1; seg < 2; seg++, c = c2) {
+      if (cells[c + C_HASH] === h && cells[c + C_SLOT] !== 0 && this.answer(keys, ofs, c) !== 0) {
+        this.write(c, h, slot, src, so);
         return;
       }
     }
-    const f1 = flows[p1], f2 = flows[p2];
+    // Whether a used cell's megaflow lives is not read (a dependent miss): lookups and sweep() free stale cells.
     let v: number;
-    if (f1 === null || f1.dead) v = p1;
-    else if (f2 === null || f2.dead) v = p2;
-    else v = this.hashes[p2] >>> 0 < this.hashes[p1] >>> 0 ? p2 : p1;
-    this.hashes[v] = h;
-    flows[v] = mf;
+    if (cells[c1 + C_SLOT] === 0) v = c1;
+    else if (cells[c2 + C_SLOT] === 0) v = c2;
+    else v = cells[c2 + C_HASH] >>> 0 < cells[c1 + C_HASH] >>> 0 ? c2 : c1;
+    this.write(v, h, slot, src, so);
     this.inserts++;
   }
 
+  private write(c: number, h: number, slot: number, src: Uint32Array, so: number): void {
+    const cells = this.cells, mc = this.cache;
+    const id = mc.slotSubtable[slot];
+    const st = mc.subtableById[id]!;
+    cells[c + C_HASH] = h;
+    cells[c + C_SLOT] = slot + 1;
+    cells[c + C_GEN] = mc.slotGen[slot];
+    const words = st.words, mask = st.mask;
+    if (words.length > EMC_CELL_WORDS) {
+      cells[c + C_SUBTABLE] = EMC_WIDE;
+      return;
+    }
+    cells[c + C_SUBTABLE] = id;
+    for (let j = 0; j < words.length; j++) cells[c + C_WORDS + j] = src[so + words[j]] & mask[words[j]];
+  }
+
   clear(): void {
-    this.flows.fill(null);
+    this.cells.fill(0);
   }
 
   /** Let go of entries whose megaflow went away (they would only be skipped), as OVS's emc_cache_slow_sweep. */
   sweep(): void {
-    const flows = this.flows;
-    for (let p = 0; p < EMC_ENTRIES; p++) {
-      const f = flows[p];
-      if (f !== null && f.dead) flows[p] = null;
-    }
+    const cells = this.cells;
+    for (let c = 0; c < cells.length; c += EMC_CELL) if (cells[c + C_SLOT] !== 0 && !this.live(c)) cells[c + C_SLOT] = 0;
   }
 
   /** Entries in use, for tests. */
   get size(): number {
     let n = 0;
-    for (const f of this.flows) if (f !== null && !f.dead) n++;
+    for (let c = 0; c < this.cells.length; c += EMC_CELL) if (this.live(c)) n++;
     return n;
-  }
-}
-
-export class SignatureMatchCache {
-  readonly sigs = new Uint16Array(SMC_ENTRIES);
-  /** Megaflow slot + 1; 0 = empty. */
-  readonly slots = new Int32Array(SMC_ENTRIES);
-  private rng: number;
-
-  constructor(seed = (Math.random() * 0xffffffff) | 1) {
-    this.rng = seed | 1;
-  }
-
-  lookup(keys: Uint32Array, ofs: number, h: number, flows: (Megaflow | null)[]): Megaflow | null {
-    const b = (h & SMC_BUCKET_MASK) * SMC_WAYS;
-    const sig = h >>> 16;
-    for (let j = b; j < b + SMC_WAYS; j++) {
-      if (this.sigs[j] !== sig) continue;
-      const s = this.slots[j] - 1;
-      if (s < 0 || s >= flows.length) continue;
-      const mf = flows[s];
-      if (mf !== null && megaflowMatches(mf, keys, ofs)) return mf;
-    }
-    return null;
-  }
-
-  /** As OVS's smc_insert: over the entry with the same signature, else a free one, else a random one of the bucket. */
-  insert(h: number, mf: Megaflow): void {
-    const b = (h & SMC_BUCKET_MASK) * SMC_WAYS;
-    const sig = h >>> 16;
-    const slot = mf.index + 1;
-    for (let j = b; j < b + SMC_WAYS; j++) {
-      if (this.sigs[j] === sig && this.slots[j] !== 0) {
-        this.slots[j] = slot;
-        return;
-      }
-    }
-    for (let j = b; j < b + SMC_WAYS; j++) {
-      if (this.slots[j] === 0) {
-        this.sigs[j] = sig;
-        this.slots[j] = slot;
-        return;
-      }
-    }
-    this.rng = xorshift(this.rng);
-    const j = b + (this.rng & (SMC_WAYS - 1));
-    this.sigs[j] = sig;
-    this.slots[j] = slot;
-  }
-
-  clear(): void {
-    this.slots.fill(0);
   }
 }
 
@@ -263,20 +295,32 @@ export class FlowCache {
   // lookupBatch's scratch: each packet's flow hash, and the packets the EMC and SMC missed.
   private readonly batchHash = new Int32Array(BATCH_MAX);
   private readonly batchMiss = new Int32Array(BATCH_MAX);
+  /** Batches left whose EMC lookups are skipped (lookupBatch's adaptive bypass; see probed()). */
+  emcSkip = 0;
+  private emcSkipNext = EMC_SKIP_MIN;
+  private probeLookups = 0;
+  private probeHits = 0;
+  /** Packets whose EMC lookup was skipped (the bench and tests). */
+  emcSkipped = 0;
+  private genEpoch = 0;
 
   constructor(readonly cache: MegaflowCache, emcInsertInvProb = DEFAULT_EMC_INSERT_INV_PROB, smc = DEFAULT_SMC_ENABLE, seed = (Math.random() * 0xffffffff) | 0) {
     this.seed = seed;
-    this.emc = new ExactMatchCache(emcInsertInvProb, seed ^ 0x5bd1e995);
+    this.emc = new ExactMatchCache(cache, emcInsertInvProb, seed ^ 0x5bd1e995);
     if (smc) this.smc = new SignatureMatchCache(seed ^ 0x1b873593);
   }
 
   /** Apply a configuration (PMD threads read theirs from shared memory); unchanged values cost nothing. */
   configure(emcInsertInvProb: number, smc: boolean): void {
-    if (emcInsertInvProb !== this.emc.insertInvProb) this.emc.insertInvProb = emcInsertInvProb;
+    if (emcInsertInvProb !== this.emc.insertInvProb) {
+      this.emc.insertInvProb = emcInsertInvProb;
+      this.resetProbe();
+    }
     if (smc !== (this.smc !== null)) this.smc = smc ? new SignatureMatchCache(this.seed ^ 0x1b873593) : null;
   }
 
   lookup(keys: Uint32Array, ofs: number): Megaflow | null {
+    if (this.cache.genEpoch !== this.genEpoch) this.newEpoch();
     const emc = this.emc;
     const smc = this.smc;
     if (!emc.enabled && smc === null) {
@@ -321,25 +365,34 @@ export class FlowCache {
    * caches as lookup() does.
    */
   lookupBatch(keys: Uint32Array, pkt: Int32Array, n: number, slots: Int32Array, levels: Uint8Array): void {
+    if (this.cache.genEpoch !== this.genEpoch) this.newEpoch();
     const emc = this.emc;
     const smc = this.smc;
     for (let j = 0; j < n; j++) slots[pkt[j]] = 0;
-    if (!emc.enabled && smc === null) {
+    let useEmc = emc.enabled;
+    if (useEmc && this.emcSkip > 0) {
+      this.emcSkip--;
+      this.emcSkipped += n;
+      useEmc = false;
+    }
+    if (!useEmc && smc === null) {
       this.cache.lookupBatch(keys, pkt, n, slots);
-      for (let j = 0; j < n; j++) levels[pkt[j]] = slots[pkt[j]] === 0 ? LOOKUP_MISS : LOOKUP_MEGAFLOW;
+      if (emc.enabled) this.enterSkipped(keys, pkt, n, slots, levels);
+      else for (let j = 0; j < n; j++) levels[pkt[j]] = slots[pkt[j]] === 0 ? LOOKUP_MISS : LOOKUP_MEGAFLOW;
       return;
     }
     const hs = this.batchHash, miss = this.batchMiss;
-    let m = 0;
+    let m = 0, hits = 0;
     for (let j = 0; j < n; j++) {
       const p = pkt[j];
       const o = p * FK_WORDS;
       const h = flowHash(keys, o, this.seed);
       hs[p] = h;
-      const mf = emc.enabled ? emc.lookup(keys, o, h) : null;
-      if (mf !== null) {
-        slots[p] = mf.index + 1;
+      const es = useEmc ? emc.lookupSlot(keys, o, h) : 0;
+      if (es !== 0) {
+        slots[p] = es;
         levels[p] = LOOKUP_EMC;
+        hits++;
         continue;
       }
       if (smc !== null) {
@@ -353,6 +406,7 @@ export class FlowCache {
       }
       miss[m++] = p;
     }
+    if (useEmc) this.probed(n, hits);
     if (m === 0) return;
     this.cache.lookupBatch(keys, miss, m, slots);
     const flows = this.cache.flows;
@@ -364,10 +418,64 @@ export class FlowCache {
         continue;
       }
       levels[p] = LOOKUP_MEGAFLOW;
-      const mf = flows[sl - 1]!;
-      emc.maybeInsert(keys, p * FK_WORDS, hs[p], mf);
-      if (smc !== null) smc.insert(hs[p], mf);
+      // The draw first: the megaflow is read only for the one miss in insertInvProb that is entered.
+      if (emc.draw()) emc.insertMatched(keys, p * FK_WORDS, hs[p], sl - 1);
+      if (smc !== null) smc.insert(hs[p], flows[sl - 1]!);
     }
+  }
+
+  /**
+   * A batch whose EMC lookups were skipped: what the classifier found still
+   * enters the EMC as it would have (hashed only when drawn), so the EMC
+   * holds what it would hold and the next probe measures its real hit rate.
+   */
+  private enterSkipped(keys: Uint32Array, pkt: Int32Array, n: number, slots: Int32Array, levels: Uint8Array): void {
+    const emc = this.emc;
+    for (let j = 0; j < n; j++) {
+      const p = pkt[j];
+      const sl = slots[p];
+      if (sl === 0) {
+        levels[p] = LOOKUP_MISS;
+        continue;
+      }
+      levels[p] = LOOKUP_MEGAFLOW;
+      if (emc.draw()) {
+        const o = p * FK_WORDS;
+        emc.insertMatched(keys, o, flowHash(keys, o, this.seed), sl - 1);
+      }
+    }
+  }
+
+  /**
+   * Count a batch's EMC lookups and hits; at the end of a probe window, a
+   * hit rate below 1/EMC_SKIP_BELOW_INV skips the EMC lookups of the next
+   * emcSkipNext batches (doubled each time the probe after finds it no
+   * better, up to EMC_SKIP_MAX; back to EMC_SKIP_MIN when it is).
+   */
+  private probed(n: number, hits: number): void {
+    this.probeLookups += n;
+    this.probeHits += hits;
+    if (this.probeLookups < EMC_PROBE_PACKETS) return;
+    if (this.probeHits * EMC_SKIP_BELOW_INV < this.probeLookups) {
+      this.emcSkip = this.emcSkipNext;
+      this.emcSkipNext = Math.min(this.emcSkipNext * 2, EMC_SKIP_MAX);
+    } else this.emcSkipNext = EMC_SKIP_MIN;
+    this.probeLookups = 0;
+    this.probeHits = 0;
+  }
+
+  /** The cache's slot generations started again from 1: an EMC cell could name a new megaflow by an old generation. */
+  private newEpoch(): void {
+    this.genEpoch = this.cache.genEpoch;
+    this.emc.clear();
+  }
+
+  /** Forget what the probes measured (the EMC was emptied or reconfigured): the next batches probe afresh. */
+  private resetProbe(): void {
+    this.emcSkip = 0;
+    this.emcSkipNext = EMC_SKIP_MIN;
+    this.probeLookups = 0;
+    this.probeHits = 0;
   }
 
   /** A miss was translated and `mf` installed for the key at `ofs`. */
@@ -382,6 +490,7 @@ export class FlowCache {
   clear(): void {
     this.emc.clear();
     this.smc?.clear();
+    this.resetProbe();
   }
 
   /** Periodic: drop EMC references to removed megaflows. */

@@ -165,6 +165,22 @@ export class MegaflowCache {
   /** Counts removals (and clears): a batch that looked up before a change sees it changed. */
   removals = 0;
   private freeSlots: number[] = [];
+  /**
+   * Each slot's generation: a number given to the megaflow that took the
+   * slot (never 0, different from every earlier one in that slot), 0 while
+   * the slot is empty. The EMC (emc.ts) names a megaflow by slot and
+   * generation, so it can tell, by one read, that the slot's megaflow is
+   * still the one it entered.
+   */
+  slotGen = new Int32Array(64);
+  /** Each slot's subtable (Subtable.id), valid while slotGen is not 0: the EMC enters a slot without reading its megaflow. */
+  slotSubtable = new Int32Array(64);
+  /** The generation the next insert gives (public for tests of the wrap). */
+  nextGen = 1;
+  /** Bumped when generations start again from 1: an EMC that sees it change empties itself first. */
+  genEpoch = 0;
+  /** Subtables by Subtable.id; null where one was removed (ids are reused). */
+  subtableById: (Subtable | null)[] = [];
   /** Subtables probed by lookups that hit (pmd-stats-show's subtable lookups per megaflow hit). */
   hitProbes = 0;
   // lookupBatch's scratch: the packets still unmatched, and what a subtable found for them.
@@ -236,6 +252,9 @@ export class MegaflowCache {
     let st = this.byMask.get(mk);
     if (!st) {
       st = new Subtable(Uint32Array.from(mask), this.seed);
+      const id = this.subtableById.indexOf(null);
+      st.id = id < 0 ? this.subtableById.length : id;
+      this.subtableById[st.id] = st;
       this.byMask.set(mk, st);
       this.byMaskObject.set(st.mask, st);
       this.subtables.push(st);
@@ -262,12 +281,26 @@ export class MegaflowCache {
         c.set(this.counters);
         this.counters = c;
       }
+      if (this.flows.length > this.slotGen.length) {
+        const g = new Int32Array(this.slotGen.length * 2);
+        g.set(this.slotGen);
+        this.slotGen = g;
+        const t = new Int32Array(g.length);
+        t.set(this.slotSubtable);
+        this.slotSubtable = t;
+      }
     } else {
       mf.index = slot;
       this.flows[slot] = mf;
       this.actionsBySlot[slot] = actions;
     }
     this.counters.fill(0, mf.index * MFC_WORDS, mf.index * MFC_WORDS + MFC_WORDS);
+    this.slotGen[mf.index] = this.nextGen++;
+    this.slotSubtable[mf.index] = st.id;
+    if (this.nextGen > 0x3fffffff) {
+      this.nextGen = 1;
+      this.genEpoch++;
+    }
     mf.home = this;
     st.add(masked, 0, h, mf.index);
     this.all.add(mf);
@@ -282,13 +315,20 @@ export class MegaflowCache {
     const st = this.byMaskObject.get(mf.mask)!;
     st.remove(mf.key, 0, st.hash(mf.key, 0), mf.index);
     this.flows[mf.index] = null;
+    this.slotGen[mf.index] = 0;
     this.actionsBySlot[mf.index] = NO_ACTIONS;
     this.freeSlots.push(mf.index);
     if (st.count === 0) {
+      this.subtableById[st.id] = null;
       this.byMask.delete(mf.mask.join(','));
       this.byMaskObject.delete(st.mask);
       this.subtables = this.subtables.filter((s) => s !== st);
     }
+  }
+
+  /** The subtable that holds a megaflow of this cache. */
+  subtableOf(mf: Megaflow): Subtable | undefined {
+    return this.byMaskObject.get(mf.mask);
   }
 
   entries(): Megaflow[] {
@@ -306,6 +346,8 @@ export class MegaflowCache {
     this.flows = [];
     this.actionsBySlot = [];
     this.freeSlots = [];
+    this.slotGen.fill(0);
+    this.subtableById = [];
     this.byMask.clear();
     this.byMaskObject.clear();
     this.subtables = [];

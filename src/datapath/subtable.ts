@@ -38,6 +38,8 @@ const batchHash = new Int32Array(BATCH_MAX);
 
 export class Subtable {
   readonly words: Int32Array;
+  /** mask[words[j]] at j, as int32: the hash and the compares read word j's mask beside its index. */
+  private readonly maskv: Int32Array;
   /** Int32 words per cell: hash, slot + 1, one per covered word, padding. */
   private readonly stride: number;
   private cells: Int32Array;
@@ -46,11 +48,14 @@ export class Subtable {
   count = 0;
   /** Hits since the last ranking (megaflow.ts halves them). */
   hits = 0;
+  /** Index in MegaflowCache.subtableById while the subtable is in use (the EMC names it by this). */
+  id = -1;
   /** Reads of home cells by lookupBatch, kept so that the reads stay. */
   private sink = 0;
 
   constructor(readonly mask: Uint32Array, private readonly seed: number) {
     this.words = maskWords(mask);
+    this.maskv = Int32Array.from(this.words, (w) => mask[w] | 0);
     // Cells of 8 or 16 words (or a multiple of 16) never straddle two 64-byte cache lines.
     const need = this.words.length + 2;
     this.stride = need <= 8 ? 8 : (need + 15) & ~15;
@@ -60,18 +65,15 @@ export class Subtable {
 
   /** Hash of the key at `ofs` under the mask. */
   hash(key: Uint32Array, ofs: number): number {
-    const words = this.words, mask = this.mask;
+    const words = this.words, mv = this.maskv;
     let h = this.seed;
-    for (let i = 0; i < words.length; i++) {
-      const w = words[i];
-      h = hashMix(h, key[ofs + w] & mask[w]);
-    }
+    for (let i = 0; i < words.length; i++) h = hashMix(h, key[ofs + words[i]] & mv[i]);
     return hashFinish(h) & HASH_BITS;
   }
 
   /** The slot + 1 of the megaflow matching the key at `ofs` (hash `h`), or 0. */
   find(key: Uint32Array, ofs: number, h: number): number {
-    const cells = this.cells, words = this.words, mask = this.mask;
+    const cells = this.cells, words = this.words, mv = this.maskv;
     const stride = this.stride, capMask = this.capMask, nw = words.length;
     for (let i = h & capMask; ; i = (i + 1) & capMask) {
       const c = i * stride;
@@ -79,10 +81,7 @@ export class Subtable {
       if (s === 0) return 0;
       if (cells[c] !== h) continue;
       let j = 0;
-      for (; j < nw; j++) {
-        const w = words[j];
-        if ((key[ofs + w] & mask[w]) !== cells[c + 2 + j]) break;
-      }
+      for (; j < nw; j++) if ((key[ofs + words[j]] & mv[j]) !== cells[c + 2 + j]) break;
       if (j === nw) return s;
     }
   }

@@ -21,3 +21,11 @@ export function hashFinish(h: number): number {
   h ^= h >>> 16;
   return h >>> 0;
 }
+
+/** xorshift32: cheap pseudo-random draws (never 0 for a non-zero state), as the flow cache's insertion and replacement draws. */
+export function xorshift32(x: number): number {
+  x ^= x << 13;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  return x | 0;
+}

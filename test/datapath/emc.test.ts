@@ -4,18 +4,20 @@
 // that no megaflow removal (revalidation, del-dp-flows, idle expiry) is ever
 // outlived by a cache entry, with counters that stay exact.
 
+import fcheck from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Datapath, type UpcallResult } from '../../src/datapath/datapath.ts';
 import { output } from '../../src/datapath/dp-actions.ts';
 import {
-  EMC_ENTRIES, EMC_SHIFT, ExactMatchCache, FlowCache, flowHash, LOOKUP_EMC, LOOKUP_MEGAFLOW, LOOKUP_MISS, LOOKUP_SMC,
+  EMC_CELL_WORDS, EMC_ENTRIES, EMC_PROBE_PACKETS, EMC_SHIFT, EMC_SKIP_MIN, ExactMatchCache, FlowCache, flowHash, LOOKUP_EMC, LOOKUP_MEGAFLOW, LOOKUP_MISS, LOOKUP_SMC,
   SignatureMatchCache,
 } from '../../src/datapath/emc.ts';
-import { MegaflowCache } from '../../src/datapath/megaflow.ts';
+import { megaflowMatches, MegaflowCache } from '../../src/datapath/megaflow.ts';
 import { DpPort } from '../../src/datapath/port.ts';
 import { DummyBackend } from '../../src/datapath/ports/dummy.ts';
 import { composePacket } from '../../src/packet/compose.ts';
-import { FK_IN_PORT, FK_NW_SRC, FK_NW_TTL, FK_TP_SRC, FK_WORDS } from '../../src/packet/flow-key.ts';
+import { FK_IN_PORT, FK_NW_DST, FK_NW_SRC, FK_NW_TTL, FK_TP_DST, FK_TP_SRC, FK_WORDS } from '../../src/packet/flow-key.ts';
+import { BATCH_MAX } from '../../src/packet/batch.ts';
 import { parseOdpFlow } from '../../src/packet/odp-parse.ts';
 import { Switch } from '../../src/ofproto/switch.ts';
 import { Recorder } from './recorder.ts';
@@ -60,7 +62,7 @@ describe('exact-match cache', () => {
 
   it('tells colliding keys of different megaflows apart: two per hash, the third replaces one', () => {
     const mc = new MegaflowCache();
-    const emc = new ExactMatchCache(1, 1);
+    const emc = new ExactMatchCache(mc, 1, 1);
     const mfs = [0, 1, 2].map((i) => mc.insert(key(0x0a000000 + i), 0, SRC_MASK, [output(2)], 0, null)!);
     const h = 0x12345 | (0x2a7 << EMC_SHIFT); // two different entries
     expect((h & (EMC_ENTRIES - 1)) !== ((h >>> EMC_SHIFT) & (EMC_ENTRIES - 1))).toBe(true);
@@ -81,12 +83,42 @@ describe('exact-match cache', () => {
     expect(flowHash(b, 0, 9)).not.toBe(flowHash(a, 0, 9));
   });
 
+  it('names megaflows by slot and generation: a slot reused by another megaflow, a wide mask, generations starting over', () => {
+    const mc = new MegaflowCache();
+    const fc = new FlowCache(mc, 1, false, 3);
+    const a = key(0x0a000001);
+    const mfA = mc.insert(a, 0, SRC_MASK, [output(2)], 0, null)!;
+    fc.lookup(a, 0);
+    expect([fc.lookup(a, 0), fc.level]).toEqual([mfA, LOOKUP_EMC]);
+    mc.remove(mfA);
+    // The slot taken by another megaflow that a's key also matches: the classifier's answer, not the stale entry's.
+    const mfB = mc.insert(a, 0, maskOf([FK_NW_SRC, FK_TP_SRC]), [output(3)], 0, null)!;
+    expect(mfB.index).toBe(mfA.index);
+    expect([fc.lookup(a, 0), fc.level]).toEqual([mfB, LOOKUP_MEGAFLOW]);
+    expect([fc.lookup(a, 0), fc.level]).toEqual([mfB, LOOKUP_EMC]);
+    // A mask wider than a cell holds is compared through the megaflow.
+    const wide = Array.from({ length: EMC_CELL_WORDS + 4 }, (_, i) => FK_IN_PORT + i);
+    const c = key(0x0a000003);
+    const mfC = mc.insert(c, 0, maskOf(wide), [output(2)], 0, null)!;
+    fc.lookup(c, 0);
+    expect([fc.lookup(c, 0), fc.level]).toEqual([mfC, LOOKUP_EMC]);
+    const c2 = key(0x0a000003);
+    c2[wide[wide.length - 1]] = 1;
+    expect(fc.lookup(c2, 0)).toBeNull(); // the last masked word differs
+    // Generations start over: every entry goes (one of them could name a new megaflow by an old number).
+    mc.nextGen = 0x3fffffff;
+    mc.insert(key(0x0a000004), 0, SRC_MASK, [output(2)], 0, null);
+    expect(fc.emc.size).toBe(2);
+    expect([fc.lookup(c, 0), fc.level]).toEqual([mfC, LOOKUP_MEGAFLOW]);
+    expect(fc.emc.size).toBe(1);
+  });
+
   it('inserts with probability 1/emc-insert-inv-prob; 0 turns the EMC off', () => {
     const mc = new MegaflowCache();
     const mf = mc.insert(key(1), 0, SRC_MASK, [output(2)], 0, null)!;
     const k = key(1);
     const tries = (invProb: number) => {
-      const emc = new ExactMatchCache(invProb, 12345);
+      const emc = new ExactMatchCache(mc, invProb, 12345);
       for (let i = 0; i < 100_000; i++) {
         k[FK_TP_SRC] = i;
         emc.maybeInsert(k, 0, i * 2654435761, mf);
@@ -100,12 +132,96 @@ describe('exact-match cache', () => {
     expect(n10).toBeGreaterThan(9000);
     expect(n10).toBeLessThan(11000);
     expect([tries(1), tries(0)]).toEqual([100_000, 0]);
-    expect(() => new ExactMatchCache(-1)).toThrow(/emc-insert-inv-prob/);
+    expect(() => new ExactMatchCache(mc, -1)).toThrow(/emc-insert-inv-prob/);
     // Turning it off empties it.
-    const emc = new ExactMatchCache(1, 3);
+    const emc = new ExactMatchCache(mc, 1, 3);
     emc.insert(k, 0, 5, mf);
     emc.insertInvProb = 0;
     expect([emc.enabled, emc.lookup(k, 0, 5)]).toEqual([false, null]);
+  });
+});
+
+describe('adaptive EMC bypass (lookupBatch)', () => {
+  it('skips the EMC lookups while they seldom hit, with the same answers, and takes them up again when they would', () => {
+    const mc = new MegaflowCache();
+    const mfs = Array.from({ length: 128 }, (_, i) => mc.insert(key(0x0a000000 + i), 0, SRC_MASK, [output(2)], 0, null)!);
+    const fc = new FlowCache(mc, 1, false, 21);
+    const keys = new Uint32Array(BATCH_MAX * FK_WORDS);
+    const pkt = Int32Array.from({ length: BATCH_MAX }, (_, j) => j);
+    const slots = new Int32Array(BATCH_MAX), levels = new Uint8Array(BATCH_MAX);
+    let next = 0;
+    /** One batch of the next BATCH_MAX flows of [first, first + n) round robin; returns the stages that answered. */
+    const batch = (first: number, n: number) => {
+      const want: number[] = [];
+      for (let j = 0; j < BATCH_MAX; j++) {
+        const f = first + (next++ % n);
+        keys.set(key(0x0a000000 + f), j * FK_WORDS);
+        want.push(mfs[f].index + 1);
+      }
+      fc.lookupBatch(keys, pkt, BATCH_MAX, slots, levels);
+      expect([...slots]).toEqual(want); // skipped or not, every packet gets its megaflow
+      return [...new Set(levels)];
+    };
+    const windowBatches = EMC_PROBE_PACKETS / BATCH_MAX;
+    // No inserts: every EMC lookup misses; after one window the lookups are skipped.
+    fc.emc.insertInvProb = 1_000_000_000;
+    for (let i = 0; i < windowBatches; i++) expect(batch(0, 64)).toEqual([LOOKUP_MEGAFLOW]);
+    expect(fc.emcSkip).toBe(EMC_SKIP_MIN);
+    // Every hit now enters the EMC, skipped batches too: once the skip is over, the EMC answers again.
+    fc.emc.insertInvProb = 1;
+    for (let i = 0; i < EMC_SKIP_MIN; i++) batch(0, 64);
+    expect([fc.emcSkip, fc.emcSkipped]).toEqual([0, EMC_SKIP_MIN * BATCH_MAX]);
+    for (let i = 0; i < windowBatches; i++) expect(batch(0, 64)).toEqual([LOOKUP_EMC]);
+    expect(fc.emcSkip).toBe(0);
+    // Traffic the EMC does not hold (and will not, inserts being rare again): skipped, twice as long after a second poor probe.
+    fc.emc.insertInvProb = 1_000_000_000;
+    for (let i = 0; i < windowBatches; i++) batch(64, 64);
+    expect(fc.emcSkip).toBe(EMC_SKIP_MIN);
+    for (let i = 0; i < EMC_SKIP_MIN + windowBatches; i++) batch(64, 64);
+    expect(fc.emcSkip).toBe(EMC_SKIP_MIN * 2);
+    // Emptying the cache (del-dp-flows) forgets the measure: the next batch probes.
+    fc.clear();
+    expect(fc.emcSkip).toBe(0);
+  });
+  it('property: batches answer with a live megaflow that matches each key, and miss exactly when the classifier misses, through inserts and removals', () => {
+    const wide = Array.from({ length: EMC_CELL_WORDS + 2 }, (_, i) => FK_IN_PORT + i);
+    const masks = [SRC_MASK, maskOf([FK_IN_PORT, FK_NW_SRC, FK_TP_SRC]), maskOf([FK_IN_PORT, FK_NW_DST, FK_TP_DST]), maskOf(wide)];
+    const pk = (v: number) => {
+      const k = key(0x0a000000 + (v & 7), 1000 + ((v >> 3) & 3));
+      k[FK_NW_DST] = (v >> 5) & 3;
+      k[FK_TP_DST] = (v >> 7) & 1;
+      return k;
+    };
+    fcheck.assert(fcheck.property(
+      fcheck.array(fcheck.tuple(fcheck.integer({ min: 0, max: 2 }), fcheck.integer({ min: 0, max: 255 }), fcheck.integer({ min: 0, max: 3 })), { maxLength: 300 }),
+      fcheck.boolean(), fcheck.integer(),
+      (ops, smc, seed) => {
+        const mc = new MegaflowCache();
+        const cache = new FlowCache(mc, 1, smc, seed);
+        const keys = new Uint32Array(BATCH_MAX * FK_WORDS);
+        const pkt = Int32Array.from({ length: BATCH_MAX }, (_, j) => j);
+        const slots = new Int32Array(BATCH_MAX), levels = new Uint8Array(BATCH_MAX);
+        for (const [op, v, m] of ops) {
+          if (op === 0) {
+            if (mc.lookup(pk(v), 0) === null) mc.insert(pk(v), 0, masks[m], [output(2)], 0, null);
+          } else if (op === 1) {
+            const all = mc.entries();
+            if (all.length > 0) mc.remove(all[v % all.length]);
+          } else {
+            for (let j = 0; j < BATCH_MAX; j++) keys.set(pk((v + j * m) & 255), j * FK_WORDS);
+            cache.lookupBatch(keys, pkt, BATCH_MAX, slots, levels);
+            for (let j = 0; j < BATCH_MAX; j++) {
+              const want = mc.lookup(keys, j * FK_WORDS);
+              if (want === null) expect(slots[j]).toBe(0);
+              else {
+                const got = mc.flows[slots[j] - 1];
+                expect(got != null && megaflowMatches(got, keys, j * FK_WORDS)).toBe(true);
+              }
+            }
+          }
+        }
+      },
+    ), { numRuns: 150 });
   });
 });
 
