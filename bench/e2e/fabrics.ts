@@ -40,6 +40,8 @@ export interface Path {
   note?: string;
   /** Stop the switch gracefully (teardown kills whatever is left). */
   stop?: () => Promise<void>;
+  /** Make `target` (e.g. tcp:127.0.0.1:6653) the bridge's only controller, fail mode secure (bench/packet-in.bench.ts). */
+  setController?: (target: string) => void;
   /** swd: run swctl against this switch. */
   ctl?: (...args: string[]) => { code: number; stdout: string; stderr: string };
 }
@@ -156,6 +158,10 @@ export function ovsNetdev(flowsName: string, flows: string[]): Fabric {
         conns: () => parseCount(runSync([...env, 'ovs-appctl', 'dpctl/ct-get-nconns'], { timeoutMs: 10_000 }).stdout),
         stop: stopOvs,
         pid: () => readPid(join(dir, 'ovs-vswitchd.pid')),
+        setController: (target) => {
+          ovs('ovs-vsctl', 'set', 'bridge', br, 'protocols=OpenFlow10,OpenFlow13', '--', 'set-controller', br, target,
+            '--', 'set', 'controller', br, 'connection-mode=out-of-band');
+        },
       };
     },
   };
@@ -213,6 +219,10 @@ export function swd(flowsName: string, flows: string[], pmdThreads: number): Fab
         conns: () => parseCount(ctl('ct-get-nconns').stdout),
         ctl,
         pid: () => daemon.child.pid,
+        setController: (target) => {
+          must('set-fail-mode', 'br0', 'secure');
+          must('set-controller', 'br0', target);
+        },
         stop: async () => {
           await daemon.stop('SIGTERM', 5_000);
           if (process.env.E2E_DAEMON_OUT) writeFileSync(process.env.E2E_DAEMON_OUT, daemon.stdout + daemon.stderr);
