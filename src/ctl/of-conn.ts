@@ -140,8 +140,20 @@ export class OfConnection {
       this.close();
       return;
     }
+    // Messages sent in one turn of the event loop (a batch of packet-ins, the replies to one read) leave in one write.
+    if (!this.corked) {
+      this.corked = true;
+      this.sock.cork();
+      process.nextTick(this.uncork);
+    }
     this.sock.write(b);
   }
+
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.sock.uncork();
+  };
 
   private onData(d: Buffer): void {
     this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;

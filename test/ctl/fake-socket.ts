@@ -12,7 +12,13 @@ export class FakeSocket extends EventEmitter {
     this.sent.push(Buffer.from(b));
     return true;
   }
-  destroy(): void {}
+  // A real socket coalesces what is written while corked; here each message is kept as it is written.
+  cork(): void {}
+  uncork(): void {}
+  destroyed = false;
+  destroy(): void {
+    this.destroyed = true;
+  }
   take(): Buffer[] {
     const out = this.sent.filter((m) => readHeader(m).type !== 0);
     this.sent = [];

@@ -4,7 +4,6 @@
 // NXT_PACKET_IN2 once the peer asks for it, NXT_CT_FLUSH_ZONE flushing
 // conntrack, PORT_MOD and queue requests answered as OVS does.
 
-import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Switch } from '../../src/ofproto/switch.ts';
@@ -17,27 +16,8 @@ import { parseFlow } from '../../src/ofproto/parse-flow.ts';
 import { OfAsync } from '../../src/ctl/of-async.ts';
 import { OfBridge } from '../../src/ctl/of-bridge.ts';
 import { OfConnection } from '../../src/ctl/of-conn.ts';
+import { FakeSocket, hex } from './fake-socket.ts';
 
-class FakeSocket extends EventEmitter {
-  sent: Buffer[] = [];
-  writableLength = 0;
-  destroyed = false;
-  write(b: Buffer): boolean {
-    this.sent.push(Buffer.from(b));
-    return true;
-  }
-  destroy(): void {
-    this.destroyed = true;
-  }
-  /** Messages sent since the last call, HELLO excluded. */
-  take(): Buffer[] {
-    const out = this.sent.filter((m) => readHeader(m).type !== 0);
-    this.sent = [];
-    return out;
-  }
-}
-
-const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const log = { warn() {}, debug() {} };
 
 function rig(version = 4) {
