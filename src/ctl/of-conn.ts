@@ -130,6 +130,8 @@ export class OfConnection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    // What was sent this turn (an error before a disconnect) goes out before the socket closes.
+    if (this.corked) this.uncork();
     this.sock.destroy();
   }
 
