@@ -39,8 +39,7 @@ async function measure(fabric: Fabric, version: string): Promise<PinResult> {
     topo.onTeardown(() => rmSync(rundir, { recursive: true, force: true }));
     const ctl = topo.spawn(null, ['ovs-testcontroller', '-n', '-O', version, `ptcp:${port}:127.0.0.1`], { ...process.env, OVS_RUNDIR: rundir });
     path.setController(`tcp:127.0.0.1:${port}`);
-    const ns1If = topo.execSync(path.ns1, ['ls', '/sys/class/net']).stdout.split(/\s+/).find((n) => n && n !== 'lo')!;
-    const r = await run(['python3', SENDER, path.ns1, ns1If, path.ns2, path.ns2If, String(WINDOW), String(SECONDS), String(ROUNDS)],
+    const r = await run(['python3', SENDER, path.ns1, path.ns1If, path.ns2, path.ns2If, String(WINDOW), String(SECONDS), String(ROUNDS)],
       { timeoutMs: 60_000 + ROUNDS * SECONDS * 2_000 });
     await ctl.stop('SIGTERM', 2_000);
     await path.stop?.();

@@ -32,6 +32,8 @@ export interface Path {
   ns2: string;
   /** ns2's interface: its kernel rx counter is what the path delivered. */
   ns2If: string;
+  /** ns1's interface, where ns1's traffic enters the path. */
+  ns1If: string;
   /** After the traffic: connections in the switch's conntrack, if it has one. */
   conns?: () => number | undefined;
   /** The switch's process (its CPU time is read around the UDP run). */
@@ -40,7 +42,7 @@ export interface Path {
   note?: string;
   /** Stop the switch gracefully (teardown kills whatever is left). */
   stop?: () => Promise<void>;
-  /** Make `target` (e.g. tcp:127.0.0.1:6653) the bridge's only controller, fail mode secure (bench/packet-in.bench.ts). */
+  /** Make `target` (e.g. tcp:127.0.0.1:6653) the bridge's only controller, fail mode secure (bench/packet-in-wire.bench.ts). */
   setController?: (target: string) => void;
   /** swd: run swctl against this switch. */
   ctl?: (...args: string[]) => { code: number; stdout: string; stderr: string };
@@ -66,27 +68,27 @@ export const vethPair: Fabric = {
       topo.setOffloads(ns, dev, NS_OFFLOADS);
       topo.up(ns, dev);
     }
-    return { ns1, ns2, ns2If: v.b };
+    return { ns1, ns2, ns1If: v.a, ns2If: v.b };
   },
 };
 
 /** ns1 and ns2 each plugged by a veth pair whose host ends are returned. */
-function twoHosts(topo: Topology): { ns1: string; ns2: string; ns2If: string; h1: string; h2: string } {
+function twoHosts(topo: Topology): { ns1: string; ns2: string; ns1If: string; ns2If: string; h1: string; h2: string } {
   const ns1 = topo.addNamespace('ns1');
   const ns2 = topo.addNamespace('ns2');
   const p1 = topo.plug(ns1, '1', `${NS1_IP}/${PREFIX}`, NS_OFFLOADS);
   const p2 = topo.plug(ns2, '2', `${NS2_IP}/${PREFIX}`, NS_OFFLOADS);
-  return { ns1, ns2, ns2If: p2.inner, h1: p1.host, h2: p2.host };
+  return { ns1, ns2, ns1If: p1.inner, ns2If: p2.inner, h1: p1.host, h2: p2.host };
 }
 
 export const linuxBridge: Fabric = {
   label: 'Linux bridge',
   async build(topo) {
-    const { ns1, ns2, ns2If, h1, h2 } = twoHosts(topo);
+    const { ns1, ns2, ns1If, ns2If, h1, h2 } = twoHosts(topo);
     const br = topo.addBridge('br');
     topo.enslave(h1, br);
     topo.enslave(h2, br);
-    return { ns1, ns2, ns2If };
+    return { ns1, ns2, ns1If, ns2If };
   },
 };
 
@@ -111,7 +113,7 @@ export function ovsNetdev(flowsName: string, flows: string[]): Fabric {
     acl: flows === FLOWS_ACL,
     async build(topo) {
       if (!ovsInstalled()) throw new NotAvailable('openvswitch-switch is not installed');
-      const { ns1, ns2, ns2If, h1, h2 } = twoHosts(topo);
+      const { ns1, ns2, ns1If, ns2If, h1, h2 } = twoHosts(topo);
       const dir = mkdtempSync(join(tmpdir(), 'swd-e2e-ovs-'));
       const env = ['env', `OVS_RUNDIR=${dir}`, `OVS_LOGDIR=${dir}`, `OVS_DBDIR=${dir}`, `OVS_SYSCONFDIR=${dir}`];
       const ovs = (...argv: string[]) => runSync([...env, ...argv], { check: true, timeoutMs: 20_000 });
@@ -154,6 +156,7 @@ export function ovsNetdev(flowsName: string, flows: string[]): Fabric {
       return {
         ns1,
         ns2,
+        ns1If,
         ns2If,
         conns: () => parseCount(runSync([...env, 'ovs-appctl', 'dpctl/ct-get-nconns'], { timeoutMs: 10_000 }).stdout),
         stop: stopOvs,
@@ -181,7 +184,7 @@ export function swd(flowsName: string, flows: string[], pmdThreads: number): Fab
     label: `swd (${pmdThreads === 0 ? 'main thread' : `${pmdThreads} PMD thread${pmdThreads > 1 ? 's' : ''}`}), ${flowsName}`,
     acl: flows === FLOWS_ACL,
     async build(topo) {
-      const { ns1, ns2, ns2If, h1, h2 } = twoHosts(topo);
+      const { ns1, ns2, ns1If, ns2If, h1, h2 } = twoHosts(topo);
       const dir = mkdtempSync(join(tmpdir(), 'swd-e2e-swd-'));
       topo.onTeardown(() => rmSync(dir, { recursive: true, force: true }));
       const rundir = join(dir, 'run');
@@ -214,6 +217,7 @@ export function swd(flowsName: string, flows: string[], pmdThreads: number): Fab
       return {
         ns1,
         ns2,
+        ns1If,
         ns2If,
         note,
         conns: () => parseCount(ctl('ct-get-nconns').stdout),
@@ -250,8 +254,7 @@ export const FLOWS_SNAT = [
  * neighbour entries to ns1's MAC, as a real setup (or the router) would.
  */
 function snatNeighbours(topo: Topology, path: Path): void {
-  const ns1If = JSON.parse(topo.execSync(path.ns1, ['ip', '-j', 'route', 'get', NS2_IP], { check: true }).stdout)[0].dev as string;
-  const mac = (JSON.parse(topo.execSync(path.ns1, ['ip', '-j', 'link', 'show', 'dev', ns1If], { check: true }).stdout)[0] as { address: string }).address;
+  const mac = (JSON.parse(topo.execSync(path.ns1, ['ip', '-j', 'link', 'show', 'dev', path.ns1If], { check: true }).stdout)[0] as { address: string }).address;
   for (let a = 240; a <= 255; a++) {
     topo.execSync(path.ns2, ['ip', 'neigh', 'replace', `10.77.0.${a}`, 'lladdr', mac, 'dev', path.ns2If, 'nud', 'permanent'], { check: true });
   }

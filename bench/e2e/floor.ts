@@ -25,7 +25,7 @@ export function floorFabric(mode: FloorMode, worker: boolean): Fabric {
       // It is up when a ping gets through (the caller's first pings wait for that).
       await new Promise((r) => setTimeout(r, 1500));
       if (!fwd.running) throw new Error(`floor-fwd exited: ${fwd.stderr.split('\n')[0]}`);
-      return { ns1, ns2, ns2If: p2.inner, pid: () => fwd.child.pid, stop: async () => void (await fwd.stop('SIGTERM', 2_000)) };
+      return { ns1, ns2, ns1If: p1.inner, ns2If: p2.inner, pid: () => fwd.child.pid, stop: async () => void (await fwd.stop('SIGTERM', 2_000)) };
     },
   };
 }
