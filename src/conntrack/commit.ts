@@ -70,7 +70,10 @@ export class Committer implements TupleProbe {
    *  k (and, without NAT, of its reverse). With NAT the reply key is chosen
    *  by src/nat/select.ts and may live in another shard, locked here while
    *  it is probed and linked. Returns the record, -1 (limits) or
-   *  NAT_EXHAUSTED; on failure nothing is left behind. */
+   *  NAT_EXHAUSTED; on failure nothing is left behind (the expectation
+   *  of a related connection stays, the NAT count is as before). With
+   *  `expected`, the alg path's `found` holds the expectation peeked for
+   *  k under this shard (execute.ts). */
   commitLocked(k: Int32Array, hash: number, bucket: number, shard: number, zone: number, nowMs: number,
     pktLen: number, setMark: MarkSet | null, setLabel: LabelSet | null, nat: NatRange | null, alg: number,
     expected: boolean): number {
@@ -135,8 +138,11 @@ export class Committer implements TupleProbe {
     for (let i = 0; i < 4; i++) rec[base + R_LABEL + i] = 0;
     rec[base + R_HELPER] = alg;
     rec[base + R_PARENT_ID] = 0;
-    if (expected && this.alg.lookupLocked(k, 0, nowMs, true)) {
-      // Related: the parent's mark and label, then this action's own.
+    if (expected) {
+      // Related: the parent's mark and label (from the expectation the
+      // caller peeked into `found`), then this action's own. The
+      // expectation is consumed only once the connection is linked, so a
+      // failed commit leaves it for the next try.
       const e = this.alg.found;
       rec[base + R_PARENT_ID] = e[E_PARENT_ID];
       rec[base + R_MARK] = e[E_MARK];
@@ -159,8 +165,18 @@ export class Committer implements TupleProbe {
       }
       t.freeRecord(r);
       t.unreserve(zone);
+      if (natFlags !== 0) Atomics.sub(t.hdr, H_CNT_NAT_CONNS, 1);
       Atomics.add(t.hdr, H_CNT_FULL, 1);
       return NO_REC;
+    }
+    if (expected && !this.alg.lookupLocked(k, 0, nowMs, true)) {
+      // Another thread's connection used the expectation up since the
+      // peek (a wildcard expectation matches keys of other shards): not
+      // related after all, so no parent's mark and label.
+      rec[base + R_PARENT_ID] = 0;
+      rec[base + R_MARK] = 0;
+      for (let i = 0; i < 4; i++) rec[base + R_LABEL + i] = 0;
+      applyMarkLabelLocked(rec, r, setMark, setLabel);
     }
     Atomics.or(rec, base + R_FLAGS, RF_IN_USE);
     Atomics.add(t.hdr, H_CNT_COMMITS, 1);
