@@ -16,11 +16,24 @@ import type { CtExec } from '../src/conntrack/execute.ts';
 import { FK_WORDS } from '../src/packet/flow-key.ts';
 import { CSUM_L3_GOOD, CSUM_L4_GOOD, PacketBatch } from '../src/packet/batch.ts';
 import { conntrackHook } from '../src/datapath/datapath.ts';
+// As the daemon (dpif.ts): the native layer lends conntrack its huge pages (conntrack/memory.ts).
+import '../src/datapath/native/native.ts';
 import { ct as ctAction, type DpCtAction } from '../src/datapath/dp-actions.ts';
 import { batchOfOneConn, loadConn, TEMPLATE } from './ct-packets.ts';
 import type { BenchRow } from './run.ts';
 
-const OVSTEST = join(import.meta.dirname, '../../shared/tools/ovstest');
+/** ../shared/tools/ovstest beside the checkout, from a worktree nested deeper too; OVSTEST overrides. */
+function findOvstest(): string {
+  if (process.env.OVSTEST) return process.env.OVSTEST;
+  let dir = join(import.meta.dirname, '..');
+  for (let up = 0; up < 4; up++) {
+    const p = join(dir, '../shared/tools/ovstest');
+    if (existsSync(p)) return p;
+    dir = join(dir, '..');
+  }
+  return join(import.meta.dirname, '../../shared/tools/ovstest');
+}
+const OVSTEST = findOvstest();
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 
 function ovstest(args: string[]): string | null {
@@ -66,10 +79,10 @@ const COMMIT: CtExec = { zone: 0, commit: true, force: false, mark: null, label:
 const LOOKUP_ACTION = ctAction({ zone: 0, commit: false, force: false, mark: null, label: null, nat: null, alg: null }) as DpCtAction;
 
 /** Commit `n` new connections; returns conns/s, bytes per connection and the time to expire them all. */
-function newConns(n: number): { perSec: number; bytesPerConn: number; rssPerConn: number; expireMs: number; ct: Conntrack } {
+export function newConns(n: number, hugePages = true): { perSec: number; bytesPerConn: number; rssPerConn: number; expireMs: number; ct: Conntrack } {
   global.gc?.();
   const rss0 = process.memoryUsage().rss;
-  const ct = Conntrack.create({ capacity: n + 1024 });
+  const ct = Conntrack.create({ capacity: n + 1024, hugePages });
   const b = new PacketBatch(256);
   b.push(TEMPLATE);
   const now = Date.now();
@@ -86,7 +99,7 @@ function newConns(n: number): { perSec: number; bytesPerConn: number; rssPerConn
   return { perSec: n / secs, bytesPerConn, rssPerConn, expireMs: 0, ct };
 }
 
-function expireAll(ct: Conntrack): number {
+export function expireAll(ct: Conntrack): number {
   const later = Date.now() + 3_600_000;
   const t0 = process.hrtime.bigint();
   while (ct.nconns() > 0) ct.sweep(later, 4096);
@@ -102,7 +115,7 @@ function expireAll(ct: Conntrack): number {
  * passes checked, the packets' checksums are known good (`summed`: not,
  * conntrack sums them all again).
  */
-function lookupRate(ct: Conntrack, n: number, lookups: number, random = true, summed = false): number {
+export function lookupRate(ct: Conntrack, n: number, lookups: number, random = true, summed = false): number {
   const hook = conntrackHook(ct);
   const b = new PacketBatch(256);
   for (let i = 0; i < 32; i++) b.push(TEMPLATE);
@@ -194,6 +207,19 @@ export async function rows(): Promise<BenchRow[]> {
         bench: 'conntrack', case: `the same, every checksum summed again`, value: summed, unit: 'lookups/s',
         note: ovs ? `swd/OVS = ${(summed / ovs).toFixed(2)}` : '',
       });
+    }
+    if (n >= 1_000_000 * SCALE && process.env.CT_PAGES4K !== '0') {
+      // The same table on 4 KB pages, in the same run (CT_PAGES4K=0 skips it).
+      const ms4k = expireAll(r.ct);
+      void ms4k;
+      const r4 = newConns(n, false);
+      const lr4 = lookupRate(r4.ct, n, Math.round(2_000_000 * Math.max(SCALE, 0.1)));
+      expireAll(r4.ct);
+      out.push({
+        bench: 'conntrack', case: `the same on 4 KB pages (no huge-page advice), table of ${n.toLocaleString('en-US')}`, value: lr4, unit: 'lookups/s',
+        note: `cost ×${(base / lr4).toFixed(2)} of the smallest table; huge pages / 4 KB = ${(lr / lr4).toFixed(2)}`,
+      });
+      continue;
     }
     if (n >= 100_000) {
       const ms = expireAll(r.ct);

@@ -4,10 +4,13 @@
 // - default: the commit path (one UDP connection, batches of 32, through the
 //   datapath's ct() hook); CT_FRESH_CSUM=1: every batch's checksums summed again;
 // - CT_PROF=lookup CT_CONNS=N: lookups of N existing connections in the order
-//   they were made (as OVS's benchmark-zones), checksums known good.
+//   they were made (as OVS's benchmark-zones), checksums known good;
+//   CT_RANDOM=1 in random order; CT_HUGE=0: the table on 4 KB pages.
 
 import { Conntrack } from '../src/conntrack/conntrack.ts';
 import { conntrackHook } from '../src/datapath/datapath.ts';
+// As the daemon (dpif.ts): the native layer lends conntrack its huge pages (conntrack/memory.ts).
+import '../src/datapath/native/native.ts';
 import { ct as ctAction, type DpCtAction } from '../src/datapath/dp-actions.ts';
 import { FK_WORDS } from '../src/packet/flow-key.ts';
 import { CSUM_L3_GOOD, CSUM_L4_GOOD, PacketBatch } from '../src/packet/batch.ts';
@@ -18,7 +21,7 @@ const lookup = process.env.CT_PROF === 'lookup';
 const nconns = Number(process.env.CT_CONNS ?? 1_000_000);
 const COMMIT = ctAction({ zone: 0, commit: true, force: false, mark: null, label: null, nat: null, alg: null }) as DpCtAction;
 const LOOKUP = ctAction({ zone: 0, commit: false, force: false, mark: null, label: null, nat: null, alg: null }) as DpCtAction;
-const conntrack = Conntrack.create({ capacity: lookup ? nconns + 1024 : 1024 });
+const conntrack = Conntrack.create({ capacity: lookup ? nconns + 1024 : 1024, hugePages: process.env.CT_HUGE !== '0' });
 const hook = conntrackHook(conntrack);
 const now = Date.now();
 let b = batchOfOneConn(1);
@@ -34,10 +37,12 @@ if (lookup) {
 const fresh = process.env.CT_FRESH_CSUM === '1'; // sum every checksum of every batch
 let cpuMs = 0;
 let seq = 0;
+let x = 12345;
+const rnd = process.env.CT_RANDOM === '1';
 const cpu0 = process.cpuUsage();
 const t0 = process.hrtime.bigint();
 for (let n = 0; n < packets; n += 32) {
-  if (lookup) for (let i = 0; i < 32; i++) loadConn(b, i, seq++ % nconns); // not timed
+  if (lookup) for (let i = 0; i < 32; i++) loadConn(b, i, rnd ? (x = (Math.imul(x, 1103515245) + 12345) >>> 0) % nconns : seq++ % nconns); // not timed
   const c0 = lookup ? process.cpuUsage() : null;
   b.count = 32;
   b.ctConn.fill(0);

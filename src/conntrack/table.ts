@@ -46,6 +46,7 @@
 import { mixWord, finishHash } from './hash.ts';
 import { lockWord, tryLockWord, unlockWord } from './lock.ts';
 import { ExpTable } from './alg/expect.ts';
+import { tableBuffer } from './memory.ts';
 import {
   AF_V4, KEY_WORDS, K_META, K_PORTS, K_SRC, K_DST,
   REC_WORDS, R_FLAGS, R_KEY_ORIG, R_KEY_REPLY, R_NEXT_ORIG, R_BKT_ORIG, R_BKT_REPLY,
@@ -80,6 +81,8 @@ export interface TableOptions {
   shards?: number;
   /** Hash seed; random when not given. */
   seed?: number;
+  /** Slab and index on huge pages where the platform offers them (memory.ts). Default true. */
+  hugePages?: boolean;
 }
 
 function pow2AtLeast(n: number): number {
@@ -147,8 +150,8 @@ export class ConnTable {
     h.fill(-1, layout.zoneLimit, layout.zoneLimit + NZONES);
     return new ConnTable({
       header,
-      slab: new SharedArrayBuffer(capacity * REC_WORDS * 4),
-      buckets: new SharedArrayBuffer(nbuckets * 4),
+      slab: tableBuffer(capacity * REC_WORDS * 4, opts.hugePages ?? true),
+      buckets: tableBuffer(nbuckets * 4, opts.hugePages ?? true),
       exp: ExpTable.createBuffer(undefined, h[H_SEED] ^ 0x2545f491),
     });
   }

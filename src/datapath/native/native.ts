@@ -13,6 +13,7 @@
 // Linux x86_64/arm64 only (struct layouts below are the 64-bit ones).
 
 import { createRequire } from 'node:module';
+import { setMemoryAdviser } from '../../conntrack/memory.ts';
 
 type Fn = (...args: unknown[]) => number;
 type PtrFn = (...args: unknown[]) => unknown;
@@ -44,6 +45,8 @@ interface Libc {
   clockGettime: Fn;
   gettid: Fn;
   setpriority: Fn;
+  memmove: PtrFn;
+  madvise: Fn;
 }
 
 // ------------------------------------------------------------------ constants (linux/if_packet.h, if_ether.h, ...)
@@ -188,6 +191,9 @@ function lib(): Libc {
       clockGettime: f('int clock_gettime(int clk, void *ts)'),
       gettid: f('int gettid()'),
       setpriority: f('int setpriority(int which, unsigned int who, int prio)'),
+      // memmove(b, b, 0) returns b: the address of a buffer's memory.
+      memmove: c.func('void *memmove(void *dst, void *src, size_t n)') as PtrFn,
+      madvise: f('int madvise(uintptr_t addr, size_t len, int advice)'),
     };
     return libc;
   } catch (e) {
@@ -384,3 +390,31 @@ export function setThreadNice(nice: number): void {
   const c = lib();
   check('setpriority', c.setpriority(PRIO_PROCESS, c.gettid(), nice));
 }
+
+const MADV_HUGEPAGE = 14;
+const HUGE_PAGE = 2n << 20n;
+
+/**
+ * Ask for transparent huge pages on `buf` (madvise MADV_HUGEPAGE on the
+ * 2 MB-aligned part of its memory; the allocator's buffer does not start on
+ * a page). Must be called before the memory is first touched. False when
+ * the kernel or this platform refuses (THP "never", no koffi): the buffer
+ * works as before either way.
+ */
+export function adviseHugePages(buf: SharedArrayBuffer): boolean {
+  try {
+    const c = lib();
+    const view = new Uint8Array(buf);
+    const addr = koffi!.address(c.memmove(view, view, 0));
+    const start = ((addr + HUGE_PAGE - 1n) / HUGE_PAGE) * HUGE_PAGE;
+    const end = ((addr + BigInt(buf.byteLength)) / HUGE_PAGE) * HUGE_PAGE;
+    if (end <= start) return false;
+    return c.madvise(start, end - start, MADV_HUGEPAGE) === 0;
+  } catch {
+    return false;
+  }
+}
+
+// Conntrack's slab and index ask for huge pages once this layer is loaded
+// (conntrack/memory.ts; dpif.ts loads it before it creates the table).
+setMemoryAdviser(adviseHugePages);
