@@ -36,7 +36,7 @@ import {
   R_HELPER, R_PARENT_ID, H_HIGH_WATER,
 } from './layout.ts';
 import { type L4Pkt, getClass, UPDATE_INVALID, UPDATE_NEW, UPDATE_VALID_NEW } from './l4.ts';
-import { extractKey, writeCtWords, sameTuple, runPacket, EXTRACT_FAIL, EXTRACT_OK, EXTRACT_ICMP_ERROR } from './key.ts';
+import { extractKey, writeCtWords, writeRunCtWords, sameTuple, keyHasPorts, runPacket, EXTRACT_FAIL, EXTRACT_OK, EXTRACT_ICMP_ERROR } from './key.ts';
 import { AlgPath } from './alg/run.ts';
 import { ALG_INVALID } from './alg/helper.ts';
 import { timeoutSec } from './timeouts.ts';
@@ -96,6 +96,7 @@ export class PacketPath implements CarriedHost {
   /** What carryConn() writes for the run's packets (its record's id, CONN_MD_*). */
   private runId = 0;
   private runMd = 0;
+  private runPorts = false; // keyHasPorts(), once per run
   /** Packets and bytes of the run's hits not yet added to the record (endRun()). */
   private runPkts = 0;
   private runBytes = 0;
@@ -344,8 +345,8 @@ export class PacketPath implements CarriedHost {
         this.runRec = r;
         this.runReply = reply;
         this.runA = a;
-        this.runId = batch.ctConnId[idx];
-        this.runMd = batch.ctConnMd[idx];
+        this.runId = batch.ctConnId[idx]; this.runMd = batch.ctConnMd[idx];
+        this.runPorts = keyHasPorts(this.k);
       }
     } else t.unlockShard(shard);
   }
@@ -377,8 +378,8 @@ export class PacketPath implements CarriedHost {
     const rec = t.rec;
     const r = this.runRec;
     const base = r * REC_WORDS;
-    if (a !== this.runA || batch.ctConn[idx] !== 0 || !sameTuple(k, key, keyOfs) ||
-      runPacket(p, batch.data[idx], batch.l3[idx], batch.l4[idx], k) !== EXTRACT_OK ||
+    if (a !== this.runA || batch.ctConn[idx] !== 0 || !sameTuple(k, key, keyOfs, this.runPorts) ||
+      runPacket(p, batch.data[idx], batch.l3[idx], batch.l4[idx], k, this.runPorts) !== EXTRACT_OK ||
       t.f64[(base + R_EXPIRY) >>> 1] <= nowMs) return false;
     const shard = this.held;
     // Until it is set again at the end; a packet whose checksums are to be checked may leave the run.
@@ -432,7 +433,7 @@ export class PacketPath implements CarriedHost {
       this.flushRun(r);
       t.events.postConn(EV_UPDATE, rec, r, nowMs);
     }
-    this.writeMd(key, keyOfs, CS_TRACKED | state, zone, r, false);
+    writeRunCtWords(key, keyOfs, CS_TRACKED | state, zone, rec, base);
     batch.ctConn[idx] = r + 1; // carryConn()
     batch.ctConnId[idx] = this.runId;
     batch.ctConnMd[idx] = this.runMd;

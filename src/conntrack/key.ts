@@ -205,6 +205,38 @@ export function writeCtWords(key: Uint32Array, o: number, state: number, zone: n
   }
 }
 
+/**
+ * writeCtWords() for the next packet of a run (execute.ts runHit()): record
+ * words at rec[base..], a connection sameTuple() accepted (so not ICMP: the
+ * ports word is ct_tp as it stands). IPv4 inline, IPv6 out of line; the
+ * IPv6 words of an IPv4 packet's key are stored only when not already zero
+ * (they are zero unless something left them set: loads cost less than stores).
+ */
+export function writeRunCtWords(key: Uint32Array, o: number, state: number, zone: number, rec: Int32Array, base: number): void {
+  key[o + FK_CT_STATE] = state;
+  key[o + FK_CT_ZONE] = zone;
+  key[o + FK_CT_MARK] = rec[base + R_MARK];
+  key[o + FK_CT_LABEL] = rec[base + R_LABEL];
+  key[o + FK_CT_LABEL + 1] = rec[base + R_LABEL + 1];
+  key[o + FK_CT_LABEL + 2] = rec[base + R_LABEL + 2];
+  key[o + FK_CT_LABEL + 3] = rec[base + R_LABEL + 3];
+  const kb = base + R_KEY_ORIG;
+  const meta = rec[kb + K_META];
+  if ((meta >>> 24) !== 0) writeCtTupleV6(key, o, rec, kb);
+  else {
+    key[o + FK_CT_NW_SRC] = rec[kb + K_SRC];
+    key[o + FK_CT_NW_DST] = rec[kb + K_DST];
+    if ((key[o + FK_CT_IPV6_SRC] | key[o + FK_CT_IPV6_SRC + 1] | key[o + FK_CT_IPV6_SRC + 2] | key[o + FK_CT_IPV6_SRC + 3] |
+      key[o + FK_CT_IPV6_DST] | key[o + FK_CT_IPV6_DST + 1] | key[o + FK_CT_IPV6_DST + 2] | key[o + FK_CT_IPV6_DST + 3]) !== 0) clearCtV6(key, o);
+  }
+  key[o + FK_CT_NW_PROTO] = (meta >>> 16) & 0xff;
+  key[o + FK_CT_TP] = rec[kb + K_PORTS] >>> 0;
+}
+
+function clearCtV6(key: Uint32Array, o: number): void {
+  for (let i = 0; i < 4; i++) { key[o + FK_CT_IPV6_SRC + i] = 0; key[o + FK_CT_IPV6_DST + i] = 0; }
+}
+
 export function clearCtTuple(key: Uint32Array, o: number): void {
   key[o + FK_CT_NW_SRC] = 0;
   key[o + FK_CT_NW_DST] = 0;
@@ -213,15 +245,20 @@ export function clearCtTuple(key: Uint32Array, o: number): void {
   key[o + FK_CT_TP] = 0;
 }
 
+/** tupleHasPorts() of conntrack key k's protocol: sameTuple()'s and runPacket()'s `ports`. */
+export function keyHasPorts(k: Int32Array): boolean {
+  return tupleHasPorts((k[K_META] >>> 16) & 0xff);
+}
+
 /**
  * Does the flow key at fk[fo..] carry the same tuple as conntrack key `k`
  * (built by extractKey() for the previous packet, zone included by the
  * caller's ct())? Only for protocols whose key comes from the flow key alone
  * (not ICMP, whose id is read from the packet). The fast path of a run of
  * packets of one connection (execute.ts); small enough for V8 to inline,
- * IPv6 out of line.
+ * IPv6 out of line. `ports`: keyHasPorts(k), which the caller keeps.
  */
-export function sameTuple(k: Int32Array, fk: Uint32Array, fo: number): boolean {
+export function sameTuple(k: Int32Array, fk: Uint32Array, fo: number, ports: boolean): boolean {
   const meta = k[K_META];
   const proto = (meta >>> 16) & 0xff;
   if ((fk[fo + FK_NW_PROTO] & 0xff) !== proto || (fk[fo + FK_NW_FRAG] & FRAG_ANY) !== 0 ||
@@ -229,7 +266,7 @@ export function sameTuple(k: Int32Array, fk: Uint32Array, fo: number): boolean {
   if ((meta >>> 24) === 0
     ? fk[fo + FK_ETH_TYPE] !== ETH_TYPE_IP || (fk[fo + FK_NW_SRC] | 0) !== k[K_SRC] || (fk[fo + FK_NW_DST] | 0) !== k[K_DST]
     : !sameAddrV6(k, fk, fo)) return false;
-  return !tupleHasPorts(proto) || (((fk[fo + FK_TP_SRC] & 0xffff) << 16) | (fk[fo + FK_TP_DST] & 0xffff)) === k[K_PORTS];
+  return !ports || (((fk[fo + FK_TP_SRC] & 0xffff) << 16) | (fk[fo + FK_TP_DST] & 0xffff)) === k[K_PORTS];
 }
 
 function sameAddrV6(k: Int32Array, fk: Uint32Array, fo: number): boolean {
@@ -245,7 +282,7 @@ function sameAddrV6(k: Int32Array, fk: Uint32Array, fo: number): boolean {
  * (sameTuple()): the L4 view. EXTRACT_OK, or EXTRACT_FAIL where extractKey()
  * would fail (the caller then takes the full path).
  */
-export function runPacket(p: L4Pkt, data: Uint8Array, l3: number, l4: number, k: Int32Array): number {
+export function runPacket(p: L4Pkt, data: Uint8Array, l3: number, l4: number, k: Int32Array, ports: boolean): number {
   if (l3 < 0) return EXTRACT_FAIL;
   const v6 = (k[K_META] >>> 24) & 0xff;
   let end = v6 === 0 ? l3 + ((data[l3 + 2] << 8) | data[l3 + 3]) : l3 + 40 + ((data[l3 + 4] << 8) | data[l3 + 5]);
@@ -254,6 +291,6 @@ export function runPacket(p: L4Pkt, data: Uint8Array, l3: number, l4: number, k:
   p.l4 = l4;
   p.l4Len = l4 >= 0 ? end - l4 : 0;
   p.v6 = v6;
-  if (tupleHasPorts((k[K_META] >>> 16) & 0xff) && (l4 < 0 || p.l4Len < 8)) return EXTRACT_FAIL;
+  if (ports && (l4 < 0 || p.l4Len < 8)) return EXTRACT_FAIL;
   return EXTRACT_OK;
 }

@@ -13,7 +13,8 @@ import type { CtExec } from '../../src/conntrack/execute.ts';
 import { compileNat } from '../../src/nat/range.ts';
 import { PacketBatch } from '../../src/packet/batch.ts';
 import {
-  ETH_TYPE_IP, ETH_TYPE_IPV6, FK_CT_STATE, FK_CT_TP, FK_ETH_TYPE, FK_IPV6_DST, FK_IPV6_SRC, FK_NW_DST, FK_NW_PROTO,
+  ETH_TYPE_IP, ETH_TYPE_IPV6, FK_CT_IPV6_DST, FK_CT_IPV6_SRC, FK_CT_LABEL, FK_CT_MARK, FK_CT_NW_DST, FK_CT_NW_PROTO,
+  FK_CT_NW_SRC, FK_CT_STATE, FK_CT_TP, FK_CT_ZONE, FK_ETH_TYPE, FK_IPV6_DST, FK_IPV6_SRC, FK_NW_DST, FK_NW_PROTO,
   FK_NW_SRC, FK_TP_DST, FK_TP_SRC, FK_WORDS,
 } from '../../src/packet/flow-key.ts';
 import { ipv4FromText, ipv6FromText } from '../../src/packet/addr.ts';
@@ -171,5 +172,49 @@ describe('conntrack: a batch at a time gives what one packet at a time gives', (
         many.sweep(now, 64);
       }
     }), { numRuns: 150 });
+  });
+});
+
+describe('conntrack: the ct_* words of a run packet', () => {
+  it('are all written, whatever the key held before and whichever connection came before', () => {
+    const one = Conntrack.create({ capacity: 64 });
+    const many = Conntrack.create({ capacity: 64 });
+    const ba = new PacketBatch(2048);
+    const bb = new PacketBatch(2048);
+    // UDP v4, v4 (a run), v6, v4, v6, v6 (a run), v4: every packet's key with junk in every ct_* word first.
+    const order = [0, 0, 2, 0, 2, 2, 0];
+    const book = new SeqBook();
+    for (const b of [ba, bb]) {
+      b.clear();
+      for (const c of order) {
+        const s = specOf({ conn: c, reply: false, tcp: 0, len: 0, acts: [0] }, book);
+        const i = pushPacket(b, s.src, s.dst, s.l4);
+        b.keys.fill(0xdeadbeef, i * FK_WORDS + FK_CT_STATE, i * FK_WORDS + FK_CT_IPV6_DST + 4);
+      }
+      b.csum.fill(3);
+    }
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i = 0; i < order.length; i++) {
+        const o = i * FK_WORDS;
+        if (pass === 1) {
+          ba.keys.fill(0xdeadbeef, o + FK_CT_STATE, o + FK_CT_IPV6_DST + 4);
+          bb.keys.fill(0xdeadbeef, o + FK_CT_STATE, o + FK_CT_IPV6_DST + 4);
+          ba.ctConn[i] = 0;
+          bb.ctConn[i] = 0;
+        }
+        one.execute(ba, i, ba.keys, o, ACTIONS[0], 1_000_000);
+        many.executeInBatch(bb, i, bb.keys, o, ACTIONS[0], 1_000_000);
+        expect(Array.from(bb.keys.subarray(o, o + FK_WORDS))).toEqual(Array.from(ba.keys.subarray(o, o + FK_WORDS)));
+        const v6 = order[i] === 2;
+        // The other family's ct tuple words are zero.
+        const zero = v6 ? [FK_CT_NW_SRC, FK_CT_NW_DST] : [0, 1, 2, 3].flatMap((j) => [FK_CT_IPV6_SRC + j, FK_CT_IPV6_DST + j]);
+        for (const w of zero) expect(bb.keys[o + w]).toBe(0);
+        expect(bb.keys[o + FK_CT_NW_PROTO]).toBe(17);
+        // No junk left in the words every ct() writes (mark and label zero: none set).
+        for (const w of [FK_CT_ZONE, FK_CT_MARK, FK_CT_LABEL, FK_CT_LABEL + 1, FK_CT_LABEL + 2, FK_CT_LABEL + 3]) expect(bb.keys[o + w]).toBe(0);
+        expect(bb.keys[o + FK_CT_STATE] & 0x20).toBe(0x20);
+      }
+      many.endBatch();
+    }
   });
 });
