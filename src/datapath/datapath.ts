@@ -11,8 +11,7 @@
 // stats (OVS counts it against the OpenFlow rules during translation).
 // Single-threaded per Datapath instance.
 
-import type { Conntrack } from '../conntrack/conntrack.ts';
-import { IPF_HELD, type Ipf } from '../conntrack/ipf.ts';
+import { IPF_HELD } from '../conntrack/ipf.ts';
 import { BATCH_MAX, PacketBatch } from '../packet/batch.ts';
 import { extractBatch, extractBatchZeroed, extractHeaders, FK_HEADER_FIRST, ParseStats } from '../packet/extract.ts';
 import {
@@ -21,7 +20,7 @@ import {
 } from '../packet/flow-key.ts';
 import {
   DPA_CT, DPA_CT_CLEAR, DPA_OUTPUT, DPA_POP_VLAN, DPA_PUSH_VLAN, DPA_RECIRC, DPA_SET, DPA_SET_PKT_MARK,
-  DPA_USERSPACE, DPA_METER, DPA_CHECK_PKT_LEN, type DpAction, type DpCtAction,
+  DPA_USERSPACE, DPA_METER, DPA_CHECK_PKT_LEN, type DpAction,
 } from './dp-actions.ts';
 import { MeterTable } from './meter.ts';
 import { MeterBatch } from './meter-batch.ts';
@@ -31,41 +30,19 @@ import { applySet } from './set-fields.ts';
 import { popVlan, pushVlan } from './vlan.ts';
 import { sameActions, sameMask } from './dp-actions.ts';
 import { FlowTable, FlowtableConfig, type FlowtableHost, type OffloadConntrack } from './flowtable.ts';
-import { offloadBegin, offloadEnd, offloadHit } from '../conntrack/offload.ts';
 import { UPCALL_QUEUED, type DatapathStats, type Revalidate, type Upcall, type UpcallResult } from './dp-types.ts';
 export { UPCALL_QUEUED, type DatapathStats, type Revalidate, type Upcall, type UpcallResult } from './dp-types.ts';
 import { isRxBackend, type DpPort } from './port.ts';
+import { PortMap } from './port-map.ts';
+import type { ConntrackHook } from './ct-hook.ts';
+export { conntrackHook, type ConntrackHook } from './ct-hook.ts';
 
 /** OVS's limit on recirculations of one packet. */
 export const MAX_RECIRC_DEPTH = 6;
 export const MEGAFLOW_IDLE_MS = 10_000;
 
-export interface ConntrackHook extends Partial<OffloadConntrack> {
-  /** Run packet idx of batch through conntrack; sets ct_* key words; may set batch.dropped[idx]. */
-  execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, action: DpCtAction, nowMs: number): void;
-  /** The batch is done (conntrack may keep a lock from one packet to the next within a batch). */
-  endBatch?(): void;
-  /** This thread's fragment reassembly, which ct() runs first for a fragment. */
-  readonly ipf?: Ipf;
-}
-
-/** The ct() hook onto a conntrack table: the one adapter for the main thread and every PMD thread. */
-export function conntrackHook(ct: Conntrack): ConntrackHook {
-  return {
-    execute(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: DpCtAction, nowMs: number) {
-      ct.executeInBatch(batch, idx, key, keyOfs, a.exec, nowMs);
-    },
-    endBatch: () => ct.endBatch(),
-    ipf: ct.ipf,
-    // The offload hooks lock records themselves: first let go of what the batch kept.
-    offloadBegin: (r, id, st) => (ct.endBatch(), offloadBegin(ct.table, r, id, st)),
-    offloadHit: (r, id, reply, len, now, st, d, l4, l4Len) => (ct.endBatch(), offloadHit(ct.table, r, id, reply, len, now, st, d, l4, l4Len)),
-    offloadEnd: (r, id) => (ct.endBatch(), offloadEnd(ct.table, r, id)),
-  };
-}
-
 export class Datapath implements FlowtableHost {
-  readonly ports = new Map<number, DpPort>();
+  readonly ports = new PortMap();
   /** The offload fast path (flowtable.ts); its configuration is shared with the PMD threads. */
   flowtable: FlowTable;
   readonly cache = new MegaflowCache();
@@ -428,7 +405,7 @@ export class Datapath implements FlowtableHost {
   }
 
   outputTo(port: number, b: PacketBatch, i: number): void {
-    const p = this.ports.get(port);
+    const p = this.ports.port(port);
     if (p === undefined) return;
     // A reassembled datagram leaves as its original fragments (ipf.ts).
     if (b.ipf[i] >= 0 && this.conntrack?.ipf) this.conntrack.ipf.transmitFragments(b.ipf[i], b, i, p, this.now);

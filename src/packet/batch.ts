@@ -29,7 +29,10 @@ export const SLOT_SIZE = 65536 + HEADROOM * 2;
 
 export class PacketBatch {
   count = 0;
-  readonly data: Uint8Array[];
+  /** Each slot's buffer; a slot keeps its buffer for the batch's life (views[i] is over it). */
+  readonly data: readonly Uint8Array[];
+  /** A DataView over each slot's buffer, for parsers that read big-endian words (extract-fast.ts). */
+  readonly views: readonly DataView[];
   readonly start = new Int32Array(BATCH_MAX);
   readonly len = new Int32Array(BATCH_MAX);
   /** Offsets of the L3 and L4 headers, set by extract; -1 when absent. */
@@ -70,8 +73,10 @@ export class PacketBatch {
   readonly csum = new Uint8Array(BATCH_MAX);
 
   constructor(slotSize = SLOT_SIZE) {
-    this.data = [];
-    for (let i = 0; i < BATCH_MAX; i++) this.data.push(new Uint8Array(slotSize));
+    const data: Uint8Array[] = [];
+    for (let i = 0; i < BATCH_MAX; i++) data.push(new Uint8Array(slotSize));
+    this.data = data;
+    this.views = data.map((d) => new DataView(d.buffer, d.byteOffset, d.byteLength));
   }
 
   /** Append a copy of `bytes`; returns the packet index, or -1 when full or too large. */
