@@ -31,15 +31,12 @@ import { PcapBackend } from './ports/pcap.ts';
 import { SystemBackend } from './ports/system.ts';
 import { TapBackend } from './ports/tap.ts';
 import { RxLoop } from './rx/rx-loop.ts';
+import { SWEEP_INTERVAL_MS, sweepBudget, sweepIntervalMs } from './ct-sweep.ts';
 
-export const SWEEP_INTERVAL_MS = 10;
+export { SWEEP_INTERVAL_MS, sweepBudget } from './ct-sweep.ts';
+
 /** Malformed ALG control messages are logged at most this often. */
 const ALG_LOG_INTERVAL_MS = 5_000;
-
-/** Slots to visit per sweep step so that a full pass takes about 20 s. */
-export function sweepBudget(highWater: number): number {
-  return Math.max(1024, Math.ceil(highWater / 2000));
-}
 
 type Log = { info: (...a: unknown[]) => void; warn: (...a: unknown[]) => void };
 
@@ -77,7 +74,7 @@ export class Dpif {
   /** Called when a port's device was attached or detached. */
   onPortState: (n: number, s: DpPortStatus) => void = () => {};
   private readonly rxLoop: RxLoop;
-  private readonly sweepTimer: NodeJS.Timeout;
+  private sweepTimer: NodeJS.Timeout;
   private readonly names = new Map<number, { name: string; type: string }>();
   private readonly status = new Map<number, DpPortStatus>();
   /** Options of detached ports (tx_pcap etc.), kept for when they attach. */
@@ -93,7 +90,14 @@ export class Dpif {
     this.datapath = new Datapath(opts.upcall, conntrackHook(this.conntrack), opts.revalidate, this.offloadConfig);
     this.datapath.onRemove = (mf) => opts.pushMegaflow(mf);
     this.rxLoop = new RxLoop(this.datapath, opts.now, opts.afterRx);
-    this.sweepTimer = setInterval(() => this.sweepStep(opts.now()), SWEEP_INTERVAL_MS);
+    this.sweepTimer = setTimeout(() => this.sweepTick(), SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
+  }
+
+  /** A sweep step, and the next one after the interval the slab's size asks for (ct-sweep.ts). */
+  private sweepTick(): void {
+    this.sweepStep(this.opts.now());
+    this.sweepTimer = setTimeout(() => this.sweepTick(), sweepIntervalMs(this.conntrack.table.highWater()));
     this.sweepTimer.unref();
   }
 
@@ -436,9 +440,9 @@ export class Dpif {
   }
 
   /**
-   * One conntrack expiry step. Called every SWEEP_INTERVAL_MS, it visits the
-   * whole slab about every 20 s, in steps small enough (a few ms even with
-   * 3M connections) never to stall packets or the control socket.
+   * One conntrack expiry step (paced by ct-sweep.ts): a large slab is
+   * visited whole about every 20 s, in steps small enough (a few ms even
+   * with 3M connections) never to stall packets or the control socket.
    */
   sweepStep(nowMs: number): number {
     const t0 = process.hrtime.bigint();
@@ -468,7 +472,7 @@ export class Dpif {
 
   close(): void {
     this.links?.stop();
-    clearInterval(this.sweepTimer);
+    clearTimeout(this.sweepTimer);
     this.rxLoop.stop();
     this.pmd?.close();
     this.pmd = null; // the threads are stopping: close the ports here and now

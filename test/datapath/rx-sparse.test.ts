@@ -36,18 +36,23 @@ class ModelRing {
     this.frames[this.head] = { flow, seq, copy };
     this.head = (this.head + 1) % this.frames.length;
   }
-  /** system.ts's receive(): lone packets first when there is a backlog, then in ring order. */
-  receive(max: number): { flow: number; seq: number }[] {
+  /**
+   * system.ts's receive(): when there is a backlog, its lone packets first,
+   * in a batch of their own (`alone`, the default) or ahead of the next
+   * frames in ring order (SWD_RX_EARLY_ALONE=0); otherwise in ring order.
+   */
+  receive(max: number, alone = true): { flow: number; seq: number }[] {
     const out: { flow: number; seq: number }[] = [];
     const n = this.frames.length;
     const sp = this.sp;
     if (sp.backlog > 0 || this.ready((this.reader + max) % n)) {
       sp.scan(this.reader, n, this.ready, this.hash);
-      for (let k = 0; k < 4 && out.length < max; k++) {
-        const e = sp.takeEarly(this.reader, max - out.length);
+      for (let k = 0; (alone || k < 4) && out.length < max; k++) {
+        const e = sp.takeEarly(this.reader, alone ? 0 : max - out.length);
         if (e < 0) break;
         out.push(this.frames[e]!); // stays the user's
       }
+      if (out.length > 0 && alone) return out;
     }
     while (out.length < max && this.frames[this.reader] !== null) {
       const f = this.reader;
@@ -66,15 +71,37 @@ describe('sparse flows first on a receive ring', () => {
     for (let i = 0; i < 200; i++) r.write(1, i);
     r.write(2, 0); // the ping
     for (let i = 200; i < 220; i++) r.write(1, i);
-    const first = r.receive(32);
-    expect(first[0]).toEqual({ flow: 2, seq: 0, copy: false });
-    expect(first.slice(1).map((x) => x.seq)).toEqual([...Array(31).keys()]);
+    // In a batch of its own: it is sent once it is processed, not after 31 of the backlog's frames.
+    expect(r.receive(32)).toEqual([{ flow: 2, seq: 0, copy: false }]);
     // It is not read a second time when the reader reaches its frame.
     const rest: { flow: number; seq: number }[] = [];
     for (let b = r.receive(32); b.length > 0; b = r.receive(32)) rest.push(...b);
     expect(rest.map((x) => x.flow)).not.toContain(2);
-    expect(rest.map((x) => x.seq)).toEqual([...Array(220 - 31).keys()].map((i) => i + 31));
+    expect(rest.map((x) => x.seq)).toEqual([...Array(220).keys()]);
     expect(r.sp.taken).toBe(1);
+  });
+
+  it('with SWD_RX_EARLY_ALONE=0 puts the lone packet first in a batch of the backlog', () => {
+    const r = new ModelRing(256);
+    for (let i = 0; i < 200; i++) r.write(1, i);
+    r.write(2, 0);
+    const first = r.receive(32, false);
+    expect(first[0]).toEqual({ flow: 2, seq: 0, copy: false });
+    expect(first.slice(1).map((x) => x.seq)).toEqual([...Array(31).keys()]);
+  });
+
+  it('makes full batches of many lone flows behind a backlog, each flow in order', () => {
+    const r = new ModelRing(256);
+    for (let i = 0; i < 100; i++) r.write(1, i);
+    for (let f = 2; f < 50; f++) r.write(f, 0); // 48 new connections' first packets
+    const batches: string[][] = [];
+    for (let b = r.receive(32); b.length > 0; b = r.receive(32)) batches.push(b.map((x) => `${x.flow}.${x.seq}`));
+    // The candidates the scan kept (CAND_MAX) go first, 32 to a batch; the rest in ring order.
+    expect(batches[0]).toHaveLength(32);
+    expect(batches[0]).toEqual([...Array(32).keys()].map((i) => `${i + 2}.0`));
+    expect(batches.flat()).toHaveLength(148);
+    expect(new Set(batches.flat()).size).toBe(148);
+    expect(batches.flat().filter((x) => x.startsWith('1.'))).toEqual([...Array(100).keys()].map((i) => `1.${i}`));
   });
 
   it('leaves a packet in place when an older packet of its flow still waits, or when it is on the socket queue', () => {
@@ -95,7 +122,8 @@ describe('sparse flows first on a receive ring', () => {
       fc.property(
         fc.array(fc.tuple(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 5 }), fc.boolean(), fc.integer({ min: 1, max: 32 })), { minLength: 1, maxLength: 60 }),
         fc.integer({ min: 16, max: 128 }),
-        (steps, size) => {
+        fc.boolean(),
+        (steps, size, alone) => {
           const r = new ModelRing(size);
           const seq = new Map<number, number>();
           const got: { flow: number; seq: number }[] = [];
@@ -112,7 +140,7 @@ describe('sparse flows first on a receive ring', () => {
                 written++;
               }
             }
-            got.push(...r.receive(max));
+            got.push(...r.receive(max, alone));
           }
           for (let b = r.receive(32); b.length > 0; b = r.receive(32)) got.push(...b);
           expect(got.length).toBe(written);

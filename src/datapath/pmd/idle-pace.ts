@@ -14,12 +14,21 @@
 // (0.02 -> 0.045 cores; a 1 s window with a packet a second never stops
 // ticking). Outside the window it sleeps IDLE_POLL_MS at a time.
 //
+// The publish PUBLISH_IDLE_MS after the last packet wakes the thread (and,
+// through the flow counters it posts, the main thread) once per idle ping.
+// Publishing less often (SWD_PMD_PUBLISH_IDLE_MS=20: every PUSH_INTERVAL_MS
+// while pings come 10 ms apart) took swd's CPU during the pings from 0.18
+// to 0.14 cores, and with V8's default interrupt budget as well
+// (SWD_PMD_INTERRUPT_BUDGET=0, warm-up.ts) to 0.09, but the round trip got
+// longer (probe.ts, 2 rounds of 300 pings, load 2-3: p50 0.58 ms; 0.60-0.66;
+// 0.71-0.85), so the default stays.
+//
 // One instance per thread; not shared.
 
 /** Idle sleep bound: control messages also kick the eventfd, so this only paces housekeeping. */
 export const IDLE_POLL_MS = 100;
-/** Counters are published this long after the last packet (and every PUSH_INTERVAL_MS under load). */
-export const PUBLISH_IDLE_MS = 2;
+/** Counters are published this long after the last packet (and every PUSH_INTERVAL_MS under load); SWD_PMD_PUBLISH_IDLE_MS for measurements. */
+export const PUBLISH_IDLE_MS = envMs('SWD_PMD_PUBLISH_IDLE_MS', 2) || 2;
 /** The sleep between two keep-warm ticks. */
 export const WARM_TICK_MS = envMs('SWD_PMD_WARM_TICK_MS', 1); // for measurements
 /** Keep-warm window after the last packet (SWD_PMD_WARM_MS). */

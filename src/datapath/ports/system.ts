@@ -14,8 +14,8 @@
 // socket (PACKET_COPY_THRESH) and its frame says TP_STATUS_COPY: it is read
 // from there with read(2), in ring order (the socket queue holds only those
 // packets, in the order their frames were filled). Behind a backlog, a
-// lone packet of a flow with nothing else waiting is read first
-// (rx-sparse.ts). The socket
+// lone packet of a flow with nothing else waiting is read first, in a
+// batch of its own (rx-sparse.ts). The socket
 // puts the interface in promiscuous mode through PACKET_ADD_MEMBERSHIP,
 // which the kernel undoes when the socket closes, so the interface is left
 // as it was however swd ends. PACKET_IGNORE_OUTGOING (and the
@@ -73,6 +73,8 @@ const RX_FRAMES_PER_BLOCK = RX_BLOCK_SIZE / RX_FRAME_SIZE;
 const RX_BLOCK_NR = Math.max(1, Math.round(Number(process.env.SWD_RX_RING_FRAMES ?? 1024) / RX_FRAMES_PER_BLOCK)) || 16;
 const RX_FRAME_NR = RX_FRAMES_PER_BLOCK * RX_BLOCK_NR;
 const RX_COPY_RCVBUF = 1 << 19;
+/** SWD_RX_EARLY_ALONE=0: packets taken early share their batch with the backlog (the old way, for measurements). */
+const EARLY_ALONE = process.env.SWD_RX_EARLY_ALONE !== '0';
 // TX ring: 256 frames of 16 KiB (header + a jumbo frame; larger frames are
 // GSO super-packets, cut before they reach the ring).
 const TX_FRAME_SIZE = 1 << 14;
@@ -215,13 +217,23 @@ export class SystemBackend implements RxBackend, FrameSink {
     const first = b.count;
     let f = this.rxFrame;
     const sp = this.sparse;
-    // A backlog beyond this batch: its lone packets first (rx-sparse.ts).
+    // A backlog beyond this batch: its lone packets first (rx-sparse.ts), in
+    // a batch of their own. The batch's transmit is flushed only once all of
+    // it is processed: a ping that shared its batch with 31 of a TCP
+    // stream's frames waited for all of them (about half a millisecond when
+    // the thread is busy) in each direction. Many lone flows at once (a
+    // burst of new connections) still make full batches.
     if (sp !== null && (sp.backlog > 0 || this.frameReady((f + max) % RX_FRAME_NR))) {
       sp.scan(f, RX_FRAME_NR, this.frameReady, this.frameHash);
-      for (let k = 0; k < 4 && b.count < max; k++) {
-        const e = sp.takeEarly(f, max - (b.count - first));
+      const alone = EARLY_ALONE;
+      for (let k = 0; (alone || k < 4) && b.count < max; k++) {
+        const e = sp.takeEarly(f, alone ? 0 : max - (b.count - first));
         if (e < 0) break;
         this.takePacket(v, ring, ofs[e], b, stats);
+      }
+      if (b.count > first && alone) {
+        if (rxTrace.on && rxTrace.readUs === 0) rxTrace.readUs = traceNow();
+        return b.count - first;
       }
     }
     while (b.count < max) {
