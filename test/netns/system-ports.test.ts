@@ -289,10 +289,11 @@ async function offloadScenario(topo: Topology, swd: SwdInstance, h: Host[]): Pro
     const offloaded = () => {
       const a = swd.ok(['dump-offloaded', 'br0']);
       const b = swd.ok(['dump-conntrack', '-m']);
-      return a.length > 0 && b.some((l) => l.includes('dport=5001)') && l.includes('status=OFFLOAD'));
+      // Read in the same moment: on a loaded machine the 4 s stream may end (FIN) between two checks.
+      const c = swd.ok(['dump-conntrack', '--format=conntrack']);
+      return a.length > 0 && b.some((l) => l.includes('dport=5001)') && l.includes('status=OFFLOAD')) && c.some((l) => l.includes('dport=5001 ') && l.includes('[OFFLOAD]'));
     };
     expect(await waitFor(offloaded, 10_000, 100)).toBe(true);
-    expect(swd.ok(['dump-conntrack', '--format=conntrack']).some((l) => l.includes('dport=5001 ') && l.includes('[OFFLOAD]'))).toBe(true);
     expect(await waitFor(() => /^sent \d+$/m.test(client.stdout) && /^received \d+$/m.test(sink.stdout), 30_000, 100)).toBe(true);
     expect(/received (\d+)/.exec(sink.stdout)![1]).toBe(/sent (\d+)/.exec(client.stdout)![1]);
     // The FIN took the full path: no entry is left and conntrack saw the close.
