@@ -81,7 +81,9 @@ export interface TableOptions {
   shards?: number;
   /** Hash seed; random when not given. */
   seed?: number;
-  /** Slab and index on huge pages where the platform offers them (memory.ts). Default true. */
+  /** Slab and index on huge pages where the platform offers them (memory.ts). Default false: the
+   *  daemon's one table asks for them (dpif.ts); a test that makes hundreds of tables must not,
+   *  since each bucket it touches would commit a 2 MB page. */
   hugePages?: boolean;
 }
 
@@ -150,8 +152,8 @@ export class ConnTable {
     h.fill(-1, layout.zoneLimit, layout.zoneLimit + NZONES);
     return new ConnTable({
       header,
-      slab: tableBuffer(capacity * REC_WORDS * 4, opts.hugePages ?? true),
-      buckets: tableBuffer(nbuckets * 4, opts.hugePages ?? true),
+      slab: tableBuffer(capacity * REC_WORDS * 4, opts.hugePages ?? false),
+      buckets: tableBuffer(nbuckets * 4, opts.hugePages ?? false),
       exp: ExpTable.createBuffer(undefined, h[H_SEED] ^ 0x2545f491),
     });
   }

@@ -86,7 +86,7 @@ export class Dpif {
 
   constructor(private readonly opts: DpifOptions) {
     this.pmdThreads = opts.pmdThreads;
-    this.conntrack = Conntrack.create();
+    this.conntrack = Conntrack.create({ hugePages: true });
     this.datapath = new Datapath(opts.upcall, conntrackHook(this.conntrack), opts.revalidate, this.offloadConfig);
     this.datapath.onRemove = (mf) => opts.pushMegaflow(mf);
     this.rxLoop = new RxLoop(this.datapath, opts.now, opts.afterRx);

@@ -22,10 +22,10 @@ describe('huge pages for the table', () => {
 
   it('a table of 100,000 advises its 25.6 MB slab; its 1 MB index and a small table are left alone', () => {
     setMemoryAdviser(spy);
-    ConnTable.create({ capacity: 100_000 });
+    ConnTable.create({ capacity: 100_000, hugePages: true });
     expect(advised).toEqual([100_000 * 256]);
     advised.length = 0;
-    ConnTable.create({ capacity: 1024 });
+    ConnTable.create({ capacity: 1024, hugePages: true });
     expect(advised).toEqual([]);
   });
 
@@ -33,7 +33,7 @@ describe('huge pages for the table', () => {
     setMemoryAdviser(spy);
     ConnTable.create({ capacity: 1_000_000, hugePages: false });
     expect(advised).toEqual([]);
-    ConnTable.create({ capacity: 1_000_000 });
+    ConnTable.create({ capacity: 1_000_000, hugePages: true });
     expect(advised).toEqual([256_000_000, 4 << 22]);
   });
 
