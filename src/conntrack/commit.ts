@@ -71,9 +71,8 @@ export class Committer implements TupleProbe {
    *  by src/nat/select.ts and may live in another shard, locked here while
    *  it is probed and linked. Returns the record, -1 (limits) or
    *  NAT_EXHAUSTED; on failure nothing is left behind (the expectation
-   *  of a related connection stays, the NAT count is as before). With
-   *  `expected`, the alg path's `found` holds the expectation peeked for
-   *  k under this shard (execute.ts). */
+   *  of a related connection stays, the NAT count is as before).
+   *  `expected`: execute.ts peeked an expectation for k under this shard. */
   commitLocked(k: Int32Array, hash: number, bucket: number, shard: number, zone: number, nowMs: number,
     pktLen: number, setMark: MarkSet | null, setLabel: LabelSet | null, nat: NatRange | null, alg: number,
     expected: boolean): number {
@@ -138,16 +137,6 @@ export class Committer implements TupleProbe {
     for (let i = 0; i < 4; i++) rec[base + R_LABEL + i] = 0;
     rec[base + R_HELPER] = alg;
     rec[base + R_PARENT_ID] = 0;
-    if (expected) {
-      // Related: the parent's mark and label (from the expectation the
-      // caller peeked into `found`), then this action's own. The
-      // expectation is consumed only once the connection is linked, so a
-      // failed commit leaves it for the next try.
-      const e = this.alg.found;
-      rec[base + R_PARENT_ID] = e[E_PARENT_ID];
-      rec[base + R_MARK] = e[E_MARK];
-      for (let i = 0; i < 4; i++) rec[base + R_LABEL + i] = e[E_LABEL + i];
-    }
     const tracker = trackerFor((k[K_META] >>> 16) & 0xff);
     tracker.newConn(rec, base, this.pkt);
     t.f64[(base + R_EXPIRY) >>> 1] = nowMs + timeoutSec(t, zone, getClass(rec, base)) * 1000;
@@ -155,7 +144,6 @@ export class Committer implements TupleProbe {
     t.f64[(base + R_BYTES_ORIG) >>> 1] = pktLen;
     t.f64[(base + R_PKTS_REPLY) >>> 1] = 0;
     t.f64[(base + R_BYTES_REPLY) >>> 1] = 0;
-    applyMarkLabelLocked(rec, r, setMark, setLabel);
     rec[base + R_FLAGS] |= natFlags << RF_NAT_SHIFT;
     if (!t.insertLocked(r, bucket, hash, rbucket, rhash)) {
       // A shard's index slots are all taken (only a table far past its sizing gets here): as a full table.
@@ -169,15 +157,18 @@ export class Committer implements TupleProbe {
       Atomics.add(t.hdr, H_CNT_FULL, 1);
       return NO_REC;
     }
-    if (expected && !this.alg.lookupLocked(k, 0, nowMs, true)) {
-      // Another thread's connection used the expectation up since the
-      // peek (a wildcard expectation matches keys of other shards): not
-      // related after all, so no parent's mark and label.
-      rec[base + R_PARENT_ID] = 0;
-      rec[base + R_MARK] = 0;
-      for (let i = 0; i < 4; i++) rec[base + R_LABEL + i] = 0;
-      applyMarkLabelLocked(rec, r, setMark, setLabel);
+    // Related: the parent's mark and label, then this action's own. The
+    // expectation (peeked by execute.ts) is consumed only now that the
+    // connection is linked, so a failed commit leaves it for the next try;
+    // if another thread's connection used it up since the peek (a wildcard
+    // expectation matches keys of other shards), this one is not related.
+    if (expected && this.alg.lookupLocked(k, 0, nowMs, true)) {
+      const e = this.alg.found;
+      rec[base + R_PARENT_ID] = e[E_PARENT_ID];
+      rec[base + R_MARK] = e[E_MARK];
+      for (let i = 0; i < 4; i++) rec[base + R_LABEL + i] = e[E_LABEL + i];
     }
+    applyMarkLabelLocked(rec, r, setMark, setLabel);
     Atomics.or(rec, base + R_FLAGS, RF_IN_USE);
     Atomics.add(t.hdr, H_CNT_COMMITS, 1);
     if (t.events !== null) t.events.postConn(EV_NEW, rec, r, nowMs);
