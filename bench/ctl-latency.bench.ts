@@ -3,7 +3,7 @@
 // answering ct-get-nconns, and the conntrack expiry steps sweeping the
 // table — while a client in a worker
 // thread measures 1,000 sequential requests. Reported: p50/p99/max.
-// The sweep steps are the daemon's own (dpif.ts: sweepBudget every SWEEP_INTERVAL_MS).
+// The sweep steps are the daemon's own (src/datapath/ct-sweep.ts: sweepBudget every SWEEP_INTERVAL_MS).
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { Conntrack } from '../src/conntrack/conntrack.ts';
 import type { CtExec } from '../src/conntrack/execute.ts';
 import { RpcServer } from '../src/ctl/rpc-server.ts';
-import { SWEEP_INTERVAL_MS, sweepBudget } from '../src/datapath/dpif.ts';
+import { SWEEP_INTERVAL_MS, sweepBudget } from '../src/datapath/ct-sweep.ts';
 import { PacketBatch } from '../src/packet/batch.ts';
 import { loadConn, TEMPLATE } from './ct-packets.ts';
 import type { BenchRow } from './run.ts';

@@ -33,8 +33,6 @@ import { TapBackend } from './ports/tap.ts';
 import { RxLoop } from './rx/rx-loop.ts';
 import { SWEEP_INTERVAL_MS, sweepBudget, sweepIntervalMs } from './ct-sweep.ts';
 
-export { SWEEP_INTERVAL_MS, sweepBudget } from './ct-sweep.ts';
-
 /** Malformed ALG control messages are logged at most this often. */
 const ALG_LOG_INTERVAL_MS = 5_000;
 
