@@ -8,7 +8,8 @@
 // kick → done.
 //
 //   node --import tsx bench/e2e/probe.ts ovs "swd (1" "floor ring" "floor sock"
-//   PROBE_ROUNDS=3 PROBE_PINGS=200 PROBE_LOADED=1 PROBE_TRACE=1
+//   PROBE_ROUNDS=3 PROBE_PINGS=200 PROBE_LOADED=1 PROBE_TRACE=1 PROBE_STATS=1 (swctl pmd-stats-show around the idle pings)
+//   PROBE_WORST=12 (how many of the slowest traced packets to list, with when they came)
 //   A fabric label of the form "swd (1 PMD thread), ACL+ct [NAME=VALUE]" runs swd with that environment.
 
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -27,6 +28,7 @@ const ROUNDS = Number(process.env.PROBE_ROUNDS ?? 3);
 const PINGS = Number(process.env.PROBE_PINGS ?? 200);
 const LOADED = process.env.PROBE_LOADED === '1';
 const TRACE = process.env.PROBE_TRACE === '1';
+const STATS = process.env.PROBE_STATS === '1';
 const SECONDS = Number(process.env.E2E_SECONDS ?? 4);
 const GAP_MS = 10;
 
@@ -59,6 +61,8 @@ interface Probe {
   loaded?: RttResult;
   gbps?: number;
   trace?: string;
+  /** PROBE_STATS=1: swctl pmd-stats-show before and after the idle pings. */
+  stats?: string;
   error?: string;
 }
 
@@ -74,7 +78,9 @@ async function probe(f: Fabric): Promise<Probe> {
     const pid = path.pid?.();
     const c0 = cpuSeconds(pid);
     const t0 = performance.now();
+    const stats0 = STATS ? path.ctl?.('pmd-stats-show').stdout : undefined;
     const out: Probe = { idle: await pingRtt(topo, path.ns1, NS2_IP, PINGS, GAP_MS) };
+    if (STATS && path.ctl) out.stats = `before the idle pings:\n${stats0}\nafter:\n${path.ctl('pmd-stats-show').stdout}`;
     out.pingSpan = `${((t0 - tBuild) / 1000).toFixed(1)}–${((performance.now() - tBuild) / 1000).toFixed(1)} s after the build started`;
     const c1 = cpuSeconds(pid);
     if (c0 !== undefined && c1 !== undefined) out.idleCores = (c1 - c0) / ((performance.now() - t0) / 1000);
@@ -136,7 +142,7 @@ function summariseTrace(dir: string): string {
         col.kick!.push(f1 - f0);
         col.tail!.push(d - f1);
         col.total!.push(d - k);
-        worst.push([d - k, port, w > 0 ? w - k : NaN, w > 0 ? s - w : NaN, r[o + 8]! - s, r[o + 9]! - r[o + 8]!, r[o + 10]! - r[o + 9]!, f0 - r[o + 10]!, f1 - f0]);
+        worst.push([d - k, k, port, w > 0 ? w - k : NaN, w > 0 ? s - w : NaN, r[o + 8]! - s, r[o + 9]! - r[o + 8]!, r[o + 10]! - r[o + 9]!, f0 - r[o + 10]!, f1 - f0]);
       }
     }
     const med = (xs: number[]) => {
@@ -155,9 +161,10 @@ function summariseTrace(dir: string): string {
       `    port ${port}: ${n} single-packet batches (${slept} after a sleep); median µs: kernel→poll returned ${med(col.wake!)}, →reading ${med(col.loop!)}, reading+processing ${med(col.rx_proc!)} (read ${med(col.read!)}, →first ct ${med(col.lookup!)}, ct ${med(col.ct!)}, →kick ${med(col.post!)}), send() kick ${med(col.kick!)}, after kick ${med(col.tail!)}, kernel→done ${med(col.total!)}; p99 µs: kernel→poll returned ${p99(col.wake!)}, →reading ${p99(col.loop!)}, reading+processing ${p99(col.rx_proc!)}, kick ${p99(col.kick!)}, kernel→done ${p99(col.total!)}`,
     );
   }
+  const t0 = Math.min(...worst.map((w) => w[1]!));
   worst.sort((a, b) => b[0]! - a[0]!);
-  for (const w of worst.slice(0, 4)) {
-    lines.push(`    worst: port ${w[1]} kernel→done ${w[0]!.toFixed(0)} µs = wake ${w[2]!.toFixed(0)}, loop ${w[3]!.toFixed(0)}, read ${w[4]!.toFixed(0)}, →ct ${w[5]!.toFixed(0)}, ct ${w[6]!.toFixed(0)}, →kick ${w[7]!.toFixed(0)}, kick ${w[8]!.toFixed(0)}`);
+  for (const w of worst.slice(0, Number(process.env.PROBE_WORST ?? 4))) {
+    lines.push(`    worst: at ${((w[1]! - t0) / 1e6).toFixed(3)} s port ${w[2]} kernel→done ${w[0]!.toFixed(0)} µs = wake ${w[3]!.toFixed(0)}, loop ${w[4]!.toFixed(0)}, read ${w[5]!.toFixed(0)}, →ct ${w[6]!.toFixed(0)}, ct ${w[7]!.toFixed(0)}, →kick ${w[8]!.toFixed(0)}, kick ${w[9]!.toFixed(0)}`);
   }
   const big = gcs.filter((g) => g.us >= 200).map((g) => `${g.type} ${(g.us / 1000).toFixed(2)} ms (by ${g.s} s)`);
   lines.push(`    PMD thread GCs: ${gcs.length}, ${gcs.reduce((a, g) => a + g.us, 0).toFixed(0)} µs in all${big.length ? `; ≥ 0.2 ms: ${big.join(', ')}` : ''}`);
@@ -179,6 +186,7 @@ async function main(): Promise<void> {
         : `idle p50/p99 ${ms(p.idle?.p50Ms)}/${ms(p.idle?.p99Ms)} ms${p.idleCores === undefined ? '' : ` (switch ${p.idleCores.toFixed(3)} cores)`}${p.loaded ? `, beside TCP ${ms(p.loaded.p50Ms)}/${ms(p.loaded.p99Ms)} ms, ${p.gbps!.toFixed(2)} Gbps` : ''}`;
       console.log(`round ${round}: ${f.label}: ${line}`);
       if (p.trace) console.log(`    idle pings ${p.pingSpan}\n${p.trace}`);
+      if (p.stats) console.log(p.stats.replace(/^/gm, '    '));
     }
     const ovs = res.find(([l]) => l.startsWith('OVS'))?.[1];
     if (ovs?.idle) {

@@ -66,6 +66,7 @@ export function formatPmdStats(threads: PmdStatsRow[]): string[] {
     lines.push(`  avg. subtable lookups per megaflow hit: ${megaflowHits > 0 ? ((t.subtableProbes ?? 0) / megaflowHits).toFixed(2) : '0.00'}`);
     lines.push(`  miss with success upcall: ${t.misses - t.lost}`);
     lines.push(`  miss with failed upcall: ${t.lost}`);
+    lines.push(`  conntrack lock waits: ${t.lockContended ?? 0} (slept ${t.lockSlept ?? 0}, ${((t.lockSleptUs ?? 0) / 1000).toFixed(3)} ms)`);
     if (t.index < 0) continue;
     lines.push(`  upcalls in flight: ${t.upcallsInFlight ?? 0}`);
     lines.push(`  packets queued for an upcall: ${t.upcallQueued ?? 0}`);

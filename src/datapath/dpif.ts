@@ -13,6 +13,7 @@
 
 import { Conntrack } from '../conntrack/conntrack.ts';
 import { H_CNT_ALG_MALFORMED } from '../conntrack/layout.ts';
+import { lockWaits } from '../conntrack/lock.ts';
 import { FlowtableConfig, formatFtEntry } from './flowtable.ts';
 import type { MeterTable } from './meter.ts';
 import { parsePacketArg } from '../packet/compose.ts';
@@ -166,6 +167,7 @@ export class Dpif {
     const main: PmdThreadStats = {
       index: -1, packets, batches: 0, hits: s.hit, misses: s.missed, lost: s.lost, busyNs: 0, idleNs: 0,
       emcHits: s.emcHit, smcHits: s.smcHit, recirc: s.recirc, subtableProbes: this.datapath.cache.hitProbes,
+      lockContended: lockWaits.contended, lockSlept: lockWaits.slept, lockSleptUs: lockWaits.sleptUs,
     };
     const threads = [...(this.pmd?.threadStats() ?? []).map((t) => ({ ...t, thread: `pmd ${t.index}` })), { ...main, thread: 'main' }];
     return { threads, lines: formatPmdStats(threads) };

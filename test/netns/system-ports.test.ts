@@ -236,6 +236,8 @@ describe.skipIf(skip !== null)(`PMD threads${skip ? ` (skipped: ${skip})` : ''}`
     const received = stats.filter((l) => l.startsWith('  packets received: ')).map((l) => Number(l.split(': ')[1]));
     expect(received.slice(0, 2).reduce((a, b) => a + b, 0)).toBeGreaterThan(10);
     expect(stats).toContain('main thread:');
+    // Each thread, the main one too, says how often it found a conntrack lock held (lock.ts; counted in test/conntrack/lock.test.ts).
+    expect(stats.filter((l) => /^ {2}conntrack lock waits: \d+ \(slept \d+, \d+\.\d{3} ms\)$/.test(l))).toHaveLength(3);
   });
 
   it('offload with --pmd-threads 2: the same stream, entries in whichever thread reads each direction, counters still exact', async () => {

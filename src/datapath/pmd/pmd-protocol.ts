@@ -48,7 +48,11 @@ export const PS_SUBTABLE_PROBES = 15;
 /** Packet-ins (controller-bound packets) posted to the main thread; dropped because too many were in flight. */
 export const PS_PIN_SENT = 16;
 export const PS_PIN_DROPPED = 17;
-export const PMD_STAT_WORDS = 18;
+/** Conntrack lock waits (lock.ts): takes that found the lock held, those that slept, µs slept. */
+export const PS_LOCK_CONTENDED = 18;
+export const PS_LOCK_SLEPT = 19;
+export const PS_LOCK_SLEPT_US = 20;
+export const PMD_STAT_WORDS = 21;
 
 export const PC_RX_PACKETS = 0;
 export const PC_RX_BYTES = 1;

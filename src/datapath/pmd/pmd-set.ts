@@ -26,7 +26,7 @@ import { startTsWorker } from '../rx/worker-boot.ts';
 import { log } from '../../packet/log.ts';
 import {
   FLOW_REC, GEN, MAX_PORT_SLOTS, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED,
-  PC_TX_ERRORS, PC_TX_PACKETS, PMD_SAB_BYTES, PORT_BASE, PORT_WORDS, PS_BATCHES, PS_BUSY_NS, PS_HEAP_USED, PS_HITS, PS_IDLE_NS,
+  PC_TX_ERRORS, PC_TX_PACKETS, PMD_SAB_BYTES, PORT_BASE, PORT_WORDS, PS_BATCHES, PS_BUSY_NS, PS_HEAP_USED, PS_HITS, PS_IDLE_NS, PS_LOCK_CONTENDED, PS_LOCK_SLEPT, PS_LOCK_SLEPT_US,
   PS_LOST, PS_MISSES, PS_PACKETS, PS_UPCALL_INFLIGHT, PS_UPCALL_QUEUE_FULL, PS_UPCALL_QUEUED, PS_UPCALL_TIMEOUTS, PS_PIN_SENT, PS_PIN_DROPPED, SHARED_WORDS, MAX_IDLE, EMC_INV_PROB, SMC_ENABLE, PS_EMC_HITS, PS_SMC_HITS, PS_RECIRC, PS_SUBTABLE_PROBES, type PmdControl, type PmdEvent, type PmdPortInfo, type UpcallRequest,
 } from './pmd-protocol.ts';
 
@@ -70,6 +70,10 @@ export interface PmdThreadStats {
   smcHits?: number;
   recirc?: number;
   subtableProbes?: number;
+  /** Conntrack lock takes that found the lock held; of them, those that slept, and for how long (µs). */
+  lockContended?: number;
+  lockSlept?: number;
+  lockSleptUs?: number;
 }
 
 interface Thread {
@@ -377,5 +381,6 @@ function readThread(t: Thread): PmdThreadStats {
     upcallQueueFull: s[PS_UPCALL_QUEUE_FULL], upcallTimeouts: s[PS_UPCALL_TIMEOUTS], upcallsInFlight: s[PS_UPCALL_INFLIGHT],
     packetIns: s[PS_PIN_SENT], packetInsDropped: s[PS_PIN_DROPPED],
     emcHits: s[PS_EMC_HITS], smcHits: s[PS_SMC_HITS], recirc: s[PS_RECIRC], subtableProbes: s[PS_SUBTABLE_PROBES],
+    lockContended: s[PS_LOCK_CONTENDED], lockSlept: s[PS_LOCK_SLEPT], lockSleptUs: s[PS_LOCK_SLEPT_US],
   };
 }

@@ -34,12 +34,13 @@ import { startWarmUp, warmedUp, warming } from './warm-up.ts';
 import { IdlePace } from './idle-pace.ts';
 import { rxTrace, traceBegin, traceEnd, traceNow, traceWrite, tracedHook } from '../rx/rx-trace.ts';
 import { flushAllSuppressed, setLogSink } from '../../packet/log.ts';
+import { lockWaits } from '../../conntrack/lock.ts';
 import {
   GEN, MAX_IDLE, PC_RX_BYTES, PC_RX_DROPPED, PC_RX_ERRORS, PC_RX_PACKETS, PC_TX_BYTES, PC_TX_DROPPED, PC_TX_ERRORS,
   PC_TX_PACKETS, PORT_BASE, PORT_WORDS, PS_BATCHES, PS_BUSY_NS, PS_HEAP_USED, PS_HITS, PS_IDLE_NS, PS_LOST, PS_MISSES, PS_PACKETS,
   PS_UPCALL_INFLIGHT, PS_UPCALL_QUEUE_FULL, PS_UPCALL_QUEUED, PS_UPCALL_TIMEOUTS, PS_PIN_SENT, PS_PIN_DROPPED, PIN_MAX_INFLIGHT,
-  PS_EMC_HITS, PS_SMC_HITS, PS_RECIRC, PS_SUBTABLE_PROBES, EMC_INV_PROB, SMC_ENABLE,
-  UPCALL_TIMEOUT_MS, type PmdControl, type PmdPortInfo, type PmdWorkerData, type UpcallReply,
+  PS_EMC_HITS, PS_SMC_HITS, PS_RECIRC, PS_SUBTABLE_PROBES, EMC_INV_PROB, SMC_ENABLE, PS_LOCK_CONTENDED, PS_LOCK_SLEPT,
+  PS_LOCK_SLEPT_US, UPCALL_TIMEOUT_MS, type PmdControl, type PmdPortInfo, type PmdWorkerData, type UpcallReply,
 } from './pmd-protocol.ts';
 
 startWarmUp();
@@ -67,13 +68,15 @@ const CTL_CHECK_MS = 1;
 const SPIN_MS = Number(process.env.SWD_PMD_SPIN_US ?? 0) / 1000; // SWD_PMD_SPIN_US: for measurements
 
 /**
- * SWD_PMD_FAST_WAKE=1: a thread woken by a packet goes to it before the control
- * port and housekeeping. (It once held the first packets of a new flow about a
- * second: the round it started skipped the flow-table generation check with the
- * control port, so a megaflow from before a table change dropped them and the
- * sender retried; the check now runs every round.)
+ * A thread woken by a packet goes to it before the control port and
+ * housekeeping (SWD_PMD_FAST_WAKE=0: as before, for measurements). The loop
+ * between poll(2) and the read went from 45-52 to 30-37 us (probe.ts, rx
+ * trace, 3 rounds). It once held the first packets of a new flow about a
+ * second: the round it started skipped the flow-table generation check with
+ * the control port, so a megaflow from before a table change dropped them;
+ * the check now runs every round (syncGeneration).
  */
-const FAST_WAKE = process.env.SWD_PMD_FAST_WAKE === '1';
+const FAST_WAKE = process.env.SWD_PMD_FAST_WAKE !== '0';
 
 let emptyWakes = 0;
 /** When poll(2) last returned (rx-trace.ts; 0 when the thread did not sleep before this round). */
@@ -263,6 +266,9 @@ function publishCounters(): void {
   stats[PS_SMC_HITS] = s.smcHit;
   stats[PS_RECIRC] = s.recirc;
   stats[PS_SUBTABLE_PROBES] = dp.cache.hitProbes;
+  stats[PS_LOCK_CONTENDED] = lockWaits.contended;
+  stats[PS_LOCK_SLEPT] = lockWaits.slept;
+  stats[PS_LOCK_SLEPT_US] = lockWaits.sleptUs;
   for (const p of dp.ports.values()) {
     const slot = slots.get(p.number);
     if (slot === undefined) continue;
