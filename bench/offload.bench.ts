@@ -45,7 +45,7 @@ function reply(p: Uint8Array): Uint8Array {
   return b;
 }
 
-function run(offload: boolean, seconds: number, snat = false): { pps: number; hits: number } {
+export function run(offload: boolean, seconds: number, snat = false): { pps: number; hits: number } {
   const sw = Switch.fromConfig(null, { defaultBridge: true });
   sw.addFlows('br0', (snat ? FLOWS_SNAT : FLOWS_ACL).join('\n'), 'bench');
   if (offload) sw.offloadSet('br0', ['on', 'udp']);

@@ -100,6 +100,53 @@ export function offloadHit(t: ConnTable, r: number, id: number, reply: boolean, 
 }
 
 /**
+ * The rest of a run of offloaded packets of r in direction `reply` (the
+ * flowtable's packets after the first of a run, which offloadHit checked
+ * and counted): `packets` and `bytes` added, the expiry pushed out, and for
+ * TCP each segment's words (TCP_SEG_WORDS each, tcpSegWords) followed, all
+ * under one lock. The packets were already forwarded: they are counted as
+ * long as r is still the same connection.
+ */
+export function offloadCredit(t: ConnTable, r: number, id: number, reply: boolean, packets: number, bytes: number, nowMs: number,
+  segs: Int32Array, nSegs: number): void {
+  if (!lockValid(t, r, id)) return;
+  const rec = t.rec;
+  const base = r * REC_WORDS;
+  const f64 = t.f64;
+  f64[(base + (reply ? R_PKTS_REPLY : R_PKTS_ORIG)) >>> 1] += packets;
+  f64[(base + (reply ? R_BYTES_REPLY : R_BYTES_ORIG)) >>> 1] += bytes;
+  const zone = rec[base + R_KEY_ORIG + K_META] & 0xffff;
+  f64[(base + R_EXPIRY) >>> 1] = nowMs + timeoutSec(t, zone, getClass(rec, base)) * 1000;
+  if (((rec[base + R_KEY_ORIG + K_META] >>> 16) & 0xff) === IPPROTO_TCP) {
+    for (let j = 0; j < nSegs; j++) {
+      const o = j * TCP_SEG_WORDS;
+      tcpFollowWords(rec, base, segs[o], segs[o + 1], segs[o + 2], segs[o + 3], segs[o + 4], reply);
+    }
+  }
+  t.unlockShard(t.homeShard(r));
+}
+
+/** Words per TCP segment in offloadCredit's `segs`: sequence, ack, window, end sequence, flags. */
+export const TCP_SEG_WORDS = 5;
+
+/**
+ * Segment `j`'s words for offloadCredit, from the TCP header at `l4` of
+ * `l4Len` bytes (false, nothing written, when it is shorter than a header).
+ */
+export function tcpSegWords(segs: Int32Array, j: number, d: Uint8Array, l4: number, l4Len: number): boolean {
+  if (l4 < 0 || l4Len < 20) return false;
+  const o = j * TCP_SEG_WORDS;
+  const hlen = (d[l4 + 12] >>> 4) * 4;
+  const seq = ((d[l4 + 4] << 24) | (d[l4 + 5] << 16) | (d[l4 + 6] << 8) | d[l4 + 7]) | 0;
+  segs[o] = seq;
+  segs[o + 1] = ((d[l4 + 8] << 24) | (d[l4 + 9] << 16) | (d[l4 + 10] << 8) | d[l4 + 11]) | 0;
+  segs[o + 2] = (d[l4 + 14] << 8) | d[l4 + 15];
+  segs[o + 3] = (seq + (l4Len > hlen ? l4Len - hlen : 0)) | 0;
+  segs[o + 4] = d[l4 + 13];
+  return true;
+}
+
+/**
  * Keep the TCP window bookkeeping moving with offloaded segments (the highest
  * sequence sent, the peer's window edge, the largest window), without
  * checking them: so that the FIN or RST that ends the offload, which takes
@@ -107,16 +154,18 @@ export function offloadHit(t: ConnTable, r: number, id: number, reply: boolean, 
  * such connections "be liberal" instead).
  */
 function tcpFollowLocked(rec: Int32Array, base: number, d: Uint8Array, l4: number, l4Len: number, reply: boolean): void {
+  const hlen = (d[l4 + 12] >>> 4) * 4;
+  const seq = ((d[l4 + 4] << 24) | (d[l4 + 5] << 16) | (d[l4 + 6] << 8) | d[l4 + 7]) | 0;
+  const ack = ((d[l4 + 8] << 24) | (d[l4 + 9] << 16) | (d[l4 + 10] << 8) | d[l4 + 11]) | 0;
+  const win = (d[l4 + 14] << 8) | d[l4 + 15];
+  tcpFollowWords(rec, base, seq, ack, win, (seq + (l4Len > hlen ? l4Len - hlen : 0)) | 0, d[l4 + 13], reply);
+}
+
+function tcpFollowWords(rec: Int32Array, base: number, seq: number, ack: number, win: number, end: number, f: number, reply: boolean): void {
   const states = rec[base + R_TCP_STATES];
   const sWs = (states >>> (reply ? 24 : 16)) & 0xff;
   const dWs = (states >>> (reply ? 16 : 24)) & 0xff;
   const sws = (sWs & WS_FLAG) !== 0 && (dWs & WS_FLAG) !== 0 ? sWs & 0x0f : 0;
-  const hlen = (d[l4 + 12] >>> 4) * 4;
-  const f = d[l4 + 13];
-  const seq = ((d[l4 + 4] << 24) | (d[l4 + 5] << 16) | (d[l4 + 6] << 8) | d[l4 + 7]) | 0;
-  const ack = ((d[l4 + 8] << 24) | (d[l4 + 9] << 16) | (d[l4 + 10] << 8) | d[l4 + 11]) | 0;
-  const win = (d[l4 + 14] << 8) | d[l4 + 15];
-  const end = (seq + (l4Len > hlen ? l4Len - hlen : 0)) | 0;
   const sLo = base + (reply ? R_SEQLO_REPLY : R_SEQLO_ORIG);
   const sWin = base + (reply ? R_MAXWIN_REPLY : R_MAXWIN_ORIG);
   const dHi = base + (reply ? R_SEQHI_ORIG : R_SEQHI_REPLY);

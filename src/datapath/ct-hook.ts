@@ -3,7 +3,7 @@
 // thread. Kept apart from datapath.ts, which re-exports both.
 
 import type { Conntrack } from '../conntrack/conntrack.ts';
-import { offloadBegin, offloadEnd, offloadHit } from '../conntrack/offload.ts';
+import { offloadBegin, offloadCredit, offloadEnd, offloadHit } from '../conntrack/offload.ts';
 import type { PacketBatch } from '../packet/batch.ts';
 import type { Ipf } from '../conntrack/ipf.ts';
 import type { DpCtAction } from './dp-actions.ts';
@@ -29,6 +29,7 @@ export function conntrackHook(ct: Conntrack): ConntrackHook {
     // The offload hooks lock records themselves: first let go of what the batch kept.
     offloadBegin: (r, id, st) => (ct.endBatch(), offloadBegin(ct.table, r, id, st)),
     offloadHit: (r, id, reply, len, now, st, d, l4, l4Len) => (ct.endBatch(), offloadHit(ct.table, r, id, reply, len, now, st, d, l4, l4Len)),
+    offloadCredit: (r, id, reply, packets, bytes, now, segs, nSegs) => (ct.endBatch(), offloadCredit(ct.table, r, id, reply, packets, bytes, now, segs, nSegs)),
     offloadEnd: (r, id) => (ct.endBatch(), offloadEnd(ct.table, r, id)),
   };
 }

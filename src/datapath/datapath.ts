@@ -76,7 +76,7 @@ export class Datapath implements FlowtableHost {
     offloadConfig: FlowtableConfig = new FlowtableConfig(),
   ) {
     const c = conntrack;
-    this.flowtable = new FlowTable(offloadConfig, c?.offloadBegin && c.offloadHit && c.offloadEnd ? (c as OffloadConntrack) : null);
+    this.flowtable = new FlowTable(offloadConfig, c?.offloadBegin && c.offloadHit && c.offloadCredit && c.offloadEnd ? (c as OffloadConntrack) : null);
   }
 
   addPort(port: DpPort): void {
@@ -146,6 +146,7 @@ export class Datapath implements FlowtableHost {
         this.processPacket(b, i, 0);
         if (b.ipf[i] >= 0) this.releaseFragments(b, i);
       }
+      this.flowtable.endBatch();
     }
     this.conntrack?.endBatch?.();
     for (const p of this.ports.values()) if (p.txPending) p.flush();
@@ -246,6 +247,7 @@ export class Datapath implements FlowtableHost {
       this.processPacket(b, i, depth[i]);
       if (b.ipf[i] >= 0) this.releaseFragments(b, i);
     }
+    this.flowtable.endBatch();
     this.conntrack?.endBatch?.();
     this.resumeSkip = 0;
     for (const p of this.ports.values()) if (p.txPending) p.flush();

@@ -29,7 +29,8 @@ import {
   FK_NW_PROTO, FK_NW_SRC, FK_NW_TOS, FK_NW_TTL, FK_TCP_FLAGS, FK_TP_DST, FK_TP_SRC, FK_WORDS, IPPROTO_TCP,
   IPPROTO_UDP, TCP_FIN, TCP_RST, TCP_SYN,
 } from '../packet/flow-key.ts';
-import { CONN_MD_REPLY, type PacketBatch } from '../packet/batch.ts';
+import { BATCH_MAX, CONN_MD_REPLY, type PacketBatch } from '../packet/batch.ts';
+import { TCP_SEG_WORDS, tcpSegWords } from '../conntrack/offload.ts';
 import { hashFinish, hashMix } from '../packet/hash.ts';
 import type { Megaflow } from './megaflow.ts';
 import { formatDpActions, output as dpOutput, set as dpSet, type DpAction } from './dp-actions.ts';
@@ -48,6 +49,8 @@ const OFF_WORDS = 5;
 export interface OffloadConntrack {
   offloadBegin(r: number, id: number, state: Int32Array): boolean;
   offloadHit(r: number, id: number, reply: boolean, len: number, nowMs: number, state: Int32Array, data: Uint8Array, l4: number, l4Len: number): boolean;
+  /** The rest of a run of hits (conntrack/offload.ts offloadCredit). */
+  offloadCredit(r: number, id: number, reply: boolean, packets: number, bytes: number, nowMs: number, segs: Int32Array, nSegs: number): void;
   offloadEnd(r: number, id: number): void;
 }
 
@@ -60,6 +63,8 @@ export interface FlowtableHost {
 /** The words every entry's key covers, whatever translation consulted. */
 const KEY_ALWAYS = [FK_IN_PORT, FK_ETH_TYPE, FK_NW_SRC, FK_NW_DST, FK_NW_PROTO, FK_TP_SRC, FK_TP_DST,
   FK_IPV6_SRC, FK_IPV6_SRC + 1, FK_IPV6_SRC + 2, FK_IPV6_SRC + 3, FK_IPV6_DST, FK_IPV6_DST + 1, FK_IPV6_DST + 2, FK_IPV6_DST + 3];
+/** KEY_ALWAYS's first words, those an IPv4 key can have non-zero. */
+const KEY_ALWAYS_V4 = 7;
 /** Header words a hit may rewrite (applySet keeps their checksums right). */
 const REWRITABLE = new Set([FK_ETH_SRC_HI, FK_ETH_SRC_LO, FK_ETH_DST_HI, FK_ETH_DST_LO, FK_NW_SRC, FK_NW_DST, FK_NW_TOS,
   FK_NW_TTL, FK_IPV6_LABEL, FK_TP_SRC, FK_TP_DST, FK_IPV6_SRC, FK_IPV6_SRC + 1, FK_IPV6_SRC + 2, FK_IPV6_SRC + 3,
@@ -125,6 +130,22 @@ export class FlowTable {
   private connId = 0;
   private connMd = 0;
   private readonly stateScratch = new Int32Array(OFF_WORDS);
+  // The run: packets of one batch hitting the same entry one after another.
+  // The first is checked and counted by conntrack at once (offloadHit); the
+  // rest skip the lookup and the lock and are counted when the run ends
+  // (another entry, a packet for the full path, the batch's end, any entry
+  // removed): the megaflows', the entry's and conntrack's counters are exact
+  // whenever the batch is not running.
+  private run: FtEntry | null = null;
+  private runPackets = 0;
+  private runBytes = 0;
+  private runFlags = 0;
+  private runNow = 0;
+  /** Packets after the run's first, and their bytes and TCP segments (conntrack's part). */
+  private runCtPackets = 0;
+  private runCtBytes = 0;
+  private runSegs = 0;
+  private readonly segs = new Int32Array(BATCH_MAX * 2 * TCP_SEG_WORDS);
 
   constructor(readonly config: FlowtableConfig, private readonly ct: OffloadConntrack | null) {}
 
@@ -147,14 +168,23 @@ export class FlowTable {
     const keys = b.keys;
     const k = i * FK_WORDS;
     this.tracing = false;
-    if (this.ct === null || this.protosFor(keys, k) === 0) return false;
+    if (this.ct === null || this.protosFor(keys, k) === 0) {
+      this.endRun();
+      return false;
+    }
     const tcp = keys[k + FK_NW_PROTO] === IPPROTO_TCP;
     const flags = tcp ? keys[k + FK_TCP_FLAGS] : 0;
     if (this.count > 0) {
-      const h = hashWords(keys, k);
-      let e = this.buckets.get(h) ?? null;
-      while (e !== null && !(e.hash === h && matches(e, keys, k))) e = e.next;
-      if (e !== null) {
+      let e = this.run;
+      const more = e !== null && (flags & (TCP_FIN | TCP_RST | TCP_SYN)) === 0 && this.runSegs < BATCH_MAX * 2 && matches(e, keys, k);
+      const len = b.len[i];
+      if (!more) {
+        this.endRun();
+        const h = hashWords(keys, k);
+        e = this.buckets.get(h) ?? null;
+        while (e !== null && !(e.hash === h && matches(e, keys, k))) e = e.next;
+      }
+      if (e !== null && !more) {
         if ((flags & (TCP_FIN | TCP_RST | TCP_SYN)) !== 0) {
           // Teardown: conntrack must see this packet; the connection leaves the flowtable.
           this.removeConn(e.conn, e.connId);
@@ -162,27 +192,31 @@ export class FlowTable {
           this.stats.teardowns++;
           return false;
         }
-        const len = b.len[i];
         const l4 = b.l4[i];
         if (!this.ct.offloadHit(e.conn, e.connId, e.reply, len, nowMs, e.state, b.data[i], l4, b.start[i] + len - l4)) {
           this.removeConn(e.conn, e.connId);
           this.stats.stale++;
           return false;
         }
-        const mfs = e.megaflows;
-        for (let m = 0; m < mfs.length; m++) {
-          const mf = mfs[m];
-          mf.packets++;
-          mf.bytes += len;
-          mf.usedMs = nowMs;
-          if (tcp) mf.tcpFlags |= flags;
+        this.run = e;
+        this.runNow = nowMs;
+      } else if (e !== null) {
+        // The run goes on: conntrack counts this one when it ends.
+        this.runCtPackets++;
+        this.runCtBytes += len;
+        this.runNow = nowMs;
+        if (tcp) {
+          const l4 = b.l4[i];
+          if (tcpSegWords(this.segs, this.runSegs, b.data[i], l4, b.start[i] + len - l4)) this.runSegs++;
         }
+      }
+      if (e !== null) {
+        this.runPackets++;
+        this.runBytes += len;
+        this.runFlags |= flags;
         if (e.setWords.length > 0) host.applySetTo(b, i, e.setWords, e.setValues);
         const outs = e.outputs;
         for (let o = 0; o < outs.length; o++) host.outputTo(outs[o], b, i);
-        e.packets++;
-        e.bytes += len;
-        e.usedMs = nowMs;
         this.stats.hits++;
         return true;
       }
@@ -195,6 +229,33 @@ export class FlowTable {
     this.conn = -1;
     this.tracing = true;
     return false;
+  }
+
+  /** The batch is done: what its last run owes is counted. */
+  endBatch(): void {
+    this.endRun();
+  }
+
+  /** Count the run's packets in its megaflows, its entry and (all but the first) its connection. */
+  private endRun(): void {
+    const e = this.run;
+    if (e === null) return;
+    this.run = null;
+    const n = this.runPackets, bytes = this.runBytes, now = this.runNow;
+    const mfs = e.megaflows;
+    for (let m = 0; m < mfs.length; m++) {
+      const mf = mfs[m];
+      mf.packets += n;
+      mf.bytes += bytes;
+      mf.usedMs = now;
+      if (this.runFlags !== 0) mf.tcpFlags |= this.runFlags;
+    }
+    e.packets += n;
+    e.bytes += bytes;
+    e.usedMs = now;
+    if (this.runCtPackets > 0) this.ct!.offloadCredit(e.conn, e.connId, e.reply, this.runCtPackets, this.runCtBytes, now, this.segs, this.runSegs);
+    this.runPackets = this.runBytes = this.runFlags = 0;
+    this.runCtPackets = this.runCtBytes = this.runSegs = 0;
   }
 
   // ---- the trace, called by the datapath while tracing
@@ -289,6 +350,7 @@ export class FlowTable {
 
   /** Drop every entry (flow tables, groups, ports or megaflows changed). */
   flush(): number {
+    this.endRun();
     const n = this.count;
     if (n === 0) return 0;
     for (const e of this.entries()) this.ct?.offloadEnd(e.conn, e.connId);
@@ -299,6 +361,7 @@ export class FlowTable {
 
   /** Drop the entries that go through one of these megaflows (they left the cache). */
   dropMegaflows(dead: Megaflow[]): void {
+    this.endRun();
     const gone = new Set(dead);
     for (const e of this.entries()) {
       if (!e.megaflows.some((m) => gone.has(m))) continue;
@@ -309,6 +372,7 @@ export class FlowTable {
 
   /** Drop entries idle for their timeout. */
   expire(nowMs: number): number {
+    this.endRun();
     let n = 0;
     for (const e of this.entries()) {
       if (nowMs - e.usedMs < e.timeoutMs) continue;
@@ -322,6 +386,7 @@ export class FlowTable {
 
   /** Drop the entries of one connection (both directions). */
   removeConn(conn: number, id: number): void {
+    this.endRun();
     for (const e of this.entries()) if (e.conn === conn && e.connId === id) this.remove(e);
   }
 
@@ -349,7 +414,9 @@ function matches(e: FtEntry, keys: Uint32Array, k: number): boolean {
 /** Hash of the words every entry covers (so a packet finds its bucket before knowing the entry's mask). */
 function hashWords(keys: Uint32Array, k: number): number {
   let h = 0;
-  for (let j = 0; j < KEY_ALWAYS.length; j++) h = hashMix(h, keys[k + KEY_ALWAYS[j]]);
+  // IPv4: the IPv6 address words are zero, not worth hashing.
+  const n = keys[k + FK_ETH_TYPE] === 0x0800 ? KEY_ALWAYS_V4 : KEY_ALWAYS.length;
+  for (let j = 0; j < n; j++) h = hashMix(h, keys[k + KEY_ALWAYS[j]]);
   return hashFinish(h) | 0;
 }
 
