@@ -185,7 +185,7 @@ describe('flowtable runs', () => {
           expect(onBatched.dp.flowtable.stats.teardowns).toBe(1);
           expect(onBatched.dp.flowtable.size).toBe(0);
           expect(onBatched.c.dump(undefined, 0)[0].offload).toBe(false);
-          expect(onBatched.c.dump(undefined, 0)[0].state).toBe(offBatched.c.dump(undefined, 0)[0].state);
+          expect(onBatched.c.dump(undefined, 0)[0].l4State).toBe(offBatched.c.dump(undefined, 0)[0].l4State);
         }
       });
     }

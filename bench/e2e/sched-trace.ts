@@ -1,0 +1,135 @@
+// bench/e2e/sched-trace.ts: what the machine did during the slowest idle
+// round trips. 300 pings 10 ms apart ns1 -> ns2 through seed 001's ACL
+// (swd with 1 PMD thread, or OVS netdev), with the kernel's scheduler and
+// softirq events traced (ftrace, /sys/kernel/tracing; root) and the pinger
+// writing a mark into the trace at each send and each reply: for the 5
+// slowest pings every event between the two marks is printed (which task
+// ran on each CPU, who woke whom, the network softirqs), so a round trip's
+// time can be told apart: swd's threads working, swd waiting for a CPU, the
+// pinger waiting for one, the kernel's own work.
+//
+//   node --import tsx bench/e2e/sched-trace.ts swd|ovs [N slowest, default 5]
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { runSync, Topology } from '../../test/netns/topology.ts';
+import { FLOWS_ACL, NS2_IP, ovsNetdev, swd } from './fabrics.ts';
+
+// Mounted here too: `ip netns exec` gives the pinger its own /sys.
+const T = '/tmp/swd-tracefs';
+const PY = `
+import os, socket, struct, sys, time
+dst, count, gap = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+m = open('${T}/trace_marker', 'w', buffering=1)
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+ident = os.getpid() & 0xffff
+def csum(b):
+    if len(b) % 2: b += b'\\0'
+    t = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    t = (t >> 16) + (t & 0xffff); t += t >> 16
+    return ~t & 0xffff
+for seq in range(1, count + 1):
+    body = b'swd-sched-trace'
+    hdr = struct.pack('!BBHHH', 8, 0, 0, ident, seq)
+    pkt = struct.pack('!BBHHH', 8, 0, csum(hdr + body), ident, seq) + body
+    m.write('PING S %d\\n' % seq)
+    s.sendto(pkt, (dst, 0))
+    s.settimeout(1)
+    while True:
+        try: data, _ = s.recvfrom(2048)
+        except socket.timeout: break
+        ihl = (data[0] & 15) * 4
+        t, _c, _s, i, q = struct.unpack('!BBHHH', data[ihl:ihl + 8])
+        if t == 0 and i == ident and q == seq:
+            m.write('PING R %d\\n' % seq); break
+    time.sleep(gap)
+`;
+
+/** Events listed per ping at most. */
+const MAX_LINES = 150;
+
+function w(file: string, v: string): void {
+  writeFileSync(`${T}/${file}`, v);
+}
+
+async function main(): Promise<void> {
+  const which = process.argv[2];
+  const worst = Number(process.argv[3] ?? 5);
+  if (which !== 'swd' && which !== 'ovs') throw new Error('usage: sched-trace.ts swd|ovs [N]');
+  if (!existsSync(`${T}/trace_marker`)) {
+    mkdirSync(T, { recursive: true });
+    const m = runSync(['mount', '-t', 'tracefs', 'nodev', T]);
+    if (m.code !== 0) throw new Error(`mount tracefs: ${m.stderr}`);
+  }
+  const topo = new Topology();
+  const f = which === 'ovs' ? ovsNetdev('ACL+ct', FLOWS_ACL) : swd('ACL+ct', FLOWS_ACL, 1);
+  try {
+    const path = await f.build(topo);
+    await topo.ping(path.ns1, NS2_IP, 3, 1000);
+    await new Promise((r) => setTimeout(r, 500));
+    w('tracing_on', '0');
+    w('trace', '');
+    w('buffer_size_kb', '32768');
+    w('trace_clock', 'mono');
+    w('set_event', '');
+    for (const e of ['sched:sched_switch', 'sched:sched_wakeup', 'sched:sched_migrate_task', 'irq:softirq_entry', 'irq:softirq_exit']) {
+      writeFileSync(`${T}/set_event`, e + '\n', { flag: 'a' });
+    }
+    w('tracing_on', '1');
+    const r = await topo.exec(path.ns1, ['python3', '-c', PY, NS2_IP, '300', '0.01'], { timeoutMs: 60_000 });
+    w('tracing_on', '0');
+    if (r.code !== 0) throw new Error(r.stderr);
+    const text = readFileSync(`${T}/trace`, 'utf8');
+    w('set_event', '');
+    w('trace', '');
+    await path.stop?.();
+    report(text, worst);
+  } finally {
+    try {
+      w('tracing_on', '0');
+      w('set_event', '');
+    } catch { /* not mounted */ }
+    await topo.stopProcesses();
+    topo.teardown();
+  }
+}
+
+interface Ev { t: number; cpu: string; task: string; what: string }
+
+function report(text: string, worst: number): void {
+  const evs: Ev[] = [];
+  // "  python3-123   [001] d..2.  1234.567890: sched_switch: ..."
+  const re = /^\s*(.+?)-(\d+)\s+\[(\d+)\]\s+\S+\s+([\d.]+): (\w+): (.*)$/;
+  for (const line of text.split('\n')) {
+    const m = re.exec(line);
+    if (m) evs.push({ t: Number(m[4]) * 1e6, cpu: m[3]!, task: `${m[1]}-${m[2]}`, what: `${m[5]}: ${m[6]}` });
+  }
+  const sent = new Map<number, number>();
+  const rtts: { seq: number; s: number; us: number }[] = [];
+  for (const e of evs) {
+    const m = /tracing_mark_write: PING ([SR]) (\d+)/.exec(e.what);
+    if (!m) continue;
+    const seq = Number(m[2]);
+    if (m[1] === 'S') sent.set(seq, e.t);
+    else if (sent.has(seq)) rtts.push({ seq, s: sent.get(seq)!, us: e.t - sent.get(seq)! });
+  }
+  const sorted = [...rtts].sort((a, b) => a.us - b.us);
+  const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]?.us ?? NaN;
+  console.log(`${rtts.length} pings traced: p50 ${(pct(0.5) / 1000).toFixed(3)} ms, p99 ${(pct(0.99) / 1000).toFixed(3)} ms`);
+  for (const p of sorted.slice(-worst).reverse()) {
+    console.log(`\nping ${p.seq}: ${(p.us / 1000).toFixed(3)} ms`);
+    let shown = 0;
+    for (const e of evs) {
+      if (e.t < p.s - 50 || e.t > p.s + p.us + 50) continue;
+      if (++shown > MAX_LINES) {
+        console.log(`  … (more than ${MAX_LINES} events)`);
+        break;
+      }
+      console.log(`  +${(e.t - p.s).toFixed(0).padStart(6)} us cpu${e.cpu} ${e.task.padEnd(24)} ${e.what.slice(0, 150)}`);
+    }
+  }
+}
+
+main().then(() => process.exit(0), (e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
