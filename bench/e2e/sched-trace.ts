@@ -13,36 +13,17 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { runSync, Topology } from '../../test/netns/topology.ts';
 import { FLOWS_ACL, NS2_IP, ovsNetdev, swd } from './fabrics.ts';
+import { pingPy } from '../../test/netns/ping-py.ts';
 
 // Mounted here too: `ip netns exec` gives the pinger its own /sys.
 const T = '/tmp/swd-tracefs';
-const PY = `
-import os, socket, struct, sys, time
-dst, count, gap = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-m = open('${T}/trace_marker', 'w', buffering=1)
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-ident = os.getpid() & 0xffff
-def csum(b):
-    if len(b) % 2: b += b'\\0'
-    t = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    t = (t >> 16) + (t & 0xffff); t += t >> 16
-    return ~t & 0xffff
-for seq in range(1, count + 1):
-    body = b'swd-sched-trace'
-    hdr = struct.pack('!BBHHH', 8, 0, 0, ident, seq)
-    pkt = struct.pack('!BBHHH', 8, 0, csum(hdr + body), ident, seq) + body
-    m.write('PING S %d\\n' % seq)
-    s.sendto(pkt, (dst, 0))
-    s.settimeout(1)
-    while True:
-        try: data, _ = s.recvfrom(2048)
-        except socket.timeout: break
-        ihl = (data[0] & 15) * 4
-        t, _c, _s, i, q = struct.unpack('!BBHHH', data[ihl:ihl + 8])
-        if t == 0 and i == ident and q == seq:
-            m.write('PING R %d\\n' % seq); break
-    time.sleep(gap)
-`;
+// The pinger marks each request's send and its reply in the trace.
+const PY = pingPy({
+  setup: `m = open('${T}/trace_marker', 'w', buffering=1)`,
+  beforeSend: "m.write('PING S %d\\n' % seq)",
+  onReply: "m.write('PING R %d\\n' % seq)",
+  end: ' ',
+});
 
 /** Events listed per ping at most. */
 const MAX_LINES = 150;
@@ -75,7 +56,7 @@ async function main(): Promise<void> {
       writeFileSync(`${T}/set_event`, e + '\n', { flag: 'a' });
     }
     w('tracing_on', '1');
-    const r = await topo.exec(path.ns1, ['python3', '-c', PY, NS2_IP, '300', '0.01'], { timeoutMs: 60_000 });
+    const r = await topo.exec(path.ns1, ['python3', '-c', PY, NS2_IP, '300', '1', '0.01'], { timeoutMs: 60_000 });
     w('tracing_on', '0');
     if (r.code !== 0) throw new Error(r.stderr);
     const text = readFileSync(`${T}/trace`, 'utf8');

@@ -19,32 +19,10 @@ import { Topology } from '../../test/netns/topology.ts';
 import { FLOWS_ACL, NS2_IP, swd, ovsNetdev } from './fabrics.ts';
 import { withEnv } from './env-fabric.ts';
 import { tcp } from './iperf.ts';
+import { pingPy } from '../../test/netns/ping-py.ts';
 import { REC_WORDS } from '../../src/datapath/rx/rx-trace.ts';
-const PY = `
-import os, socket, struct, sys, time
-dst, count, gap = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-ident = os.getpid() & 0xffff
-def csum(b):
-    if len(b) % 2: b += b'\\0'
-    t = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    t = (t >> 16) + (t & 0xffff); t += t >> 16
-    return ~t & 0xffff
-for seq in range(1, count + 1):
-    body = b'swd-topology-ping'
-    hdr = struct.pack('!BBHHH', 8, 0, 0, ident, seq)
-    wall = time.time(); sent = time.perf_counter()
-    s.sendto(struct.pack('!BBHHH', 8, 0, csum(hdr + body), ident, seq) + body, (dst, 0))
-    s.settimeout(1)
-    while True:
-        try: data, _ = s.recvfrom(2048)
-        except socket.timeout: break
-        ihl = (data[0] & 15) * 4
-        t, _c, _s, i, q = struct.unpack('!BBHHH', data[ihl:ihl + 8])
-        if t == 0 and i == ident and q == seq:
-            print('%.6f %.4f' % (wall, (time.perf_counter() - sent) * 1000)); break
-    time.sleep(gap)
-`;
+// Each reply: the request's send time (CLOCK_REALTIME, s) and the round trip (ms).
+const PY = pingPy({ beforeSend: 'wall = time.time()', onReply: "print('%.6f %.4f' % (wall, rtt_ms))", end: ' ' });
 const which = process.argv[2] ?? 'swd';
 const topo = new Topology();
 const dir = mkdtempSync(join(tmpdir(), 'swd-slow-pings-'));
@@ -59,7 +37,7 @@ try {
     await topo.ping(path.ns1, NS2_IP, 300, 1000);
     await new Promise((r) => setTimeout(r, 2000));
   }
-  const r = await topo.exec(path.ns1, ['python3', '-c', PY, NS2_IP, '300', '0.01'], { timeoutMs: 60000 });
+  const r = await topo.exec(path.ns1, ['python3', '-c', PY, NS2_IP, '300', '1', '0.01'], { timeoutMs: 60000 });
   const pings = r.stdout.trim().split('\n').map((l) => l.split(' ').map(Number) as [number, number]);
   await new Promise((r) => setTimeout(r, 1500));
   await path.stop?.();

@@ -8,44 +8,15 @@
 // reaching conntrack.
 
 import { describe, expect, it } from 'vitest';
-import { Conntrack } from '../../src/conntrack/conntrack.ts';
 import { REC_WORDS, R_BKT_ORIG, R_BKT_REPLY } from '../../src/conntrack/layout.ts';
-import { conntrackHook, Datapath, type UpcallResult } from '../../src/datapath/datapath.ts';
-import { ct, output, recirc, type DpAction } from '../../src/datapath/dp-actions.ts';
+import { output } from '../../src/datapath/dp-actions.ts';
 import { FT_TCP, FT_UDP } from '../../src/datapath/flowtable.ts';
-import { DpPort } from '../../src/datapath/port.ts';
 import { setIpv4HeaderChecksum, setL4Checksum } from '../../src/packet/checksum.ts';
-import { FK_IN_PORT, FK_RECIRC_ID } from '../../src/packet/flow-key.ts';
-import { parseOdpFlow } from '../../src/packet/odp-parse.ts';
-import { Recorder } from './recorder.ts';
+import { ctA, ftRig, snat, type Rig } from './ft-rig.ts';
 
-const mask = parseOdpFlow('recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)').mask;
-const snat = { kind: 'src' as const, addrMin: '10.0.0.1', addrMax: '10.0.0.1' };
-const ctA = (commit: boolean, nat: typeof snat | { kind: null } | null) =>
-  ct({ zone: 1, commit, force: false, mark: null, label: null, nat, alg: null });
-
-interface Rig { dp: Datapath; c: Conntrack; p1: Recorder; p2: Recorder }
-
-/** Port 1 inside, port 2 outside: out ct(commit[,nat(src)]) then output; back ct([nat]), recirc, output. */
+/** Out: ct(commit[,nat(src)]), output; back: ct([nat]), recirc, output. */
 function rig(offload: boolean, nat: boolean): Rig {
-  const c = Conntrack.create({ capacity: 64 });
-  const outActions: DpAction[] = [ctA(true, nat ? snat : null), output(2)];
-  const translate = (key: Uint32Array): UpcallResult => {
-    const m = Uint32Array.from(mask);
-    m[FK_RECIRC_ID] = 0xffffffff;
-    if (key[FK_IN_PORT] === 1) return { actions: outActions, mask: m };
-    if (key[FK_RECIRC_ID] === 0) return { actions: [ctA(false, nat ? { kind: null } : null), recirc(5)], mask: m };
-    return { actions: [output(1)], mask: m };
-  };
-  const dp = new Datapath(translate, conntrackHook(c), translate);
-  const p1 = new Recorder(), p2 = new Recorder();
-  dp.addPort(new DpPort(1, 'p1', p1, {}));
-  dp.addPort(new DpPort(2, 'p2', p2, {}));
-  if (offload) {
-    dp.flowtable.config.set(1, FT_TCP | FT_UDP, 30);
-    dp.flowtable.config.set(2, FT_TCP | FT_UDP, 30);
-  }
-  return { dp, c, p1, p2 };
+  return ftRig(offload ? FT_TCP | FT_UDP : 0, [ctA({ commit: true, nat: nat ? snat : null }), output(2)], ctA({ commit: false, nat: nat ? { kind: null } : null }));
 }
 
 const CLIENT = [192, 168, 1, 10], SERVER = [10, 0, 0, 2], NATTED = [10, 0, 0, 1];

@@ -6,45 +6,19 @@
 // flushed connection or a changed mark makes the entry go.
 
 import { describe, expect, it } from 'vitest';
-import { Conntrack } from '../../src/conntrack/conntrack.ts';
-import { conntrackHook, Datapath, type UpcallResult } from '../../src/datapath/datapath.ts';
-import { ct, meter, output, recirc, userspace, type DpAction } from '../../src/datapath/dp-actions.ts';
+import { meter, output, userspace, type DpAction } from '../../src/datapath/dp-actions.ts';
 import { DP_METER_PKTPS } from '../../src/datapath/meter.ts';
 import { FT_UDP } from '../../src/datapath/flowtable.ts';
-import { DpPort } from '../../src/datapath/port.ts';
 import { composePacket } from '../../src/packet/compose.ts';
-import { FK_IN_PORT, FK_RECIRC_ID } from '../../src/packet/flow-key.ts';
 import { parseOdpFlow } from '../../src/packet/odp-parse.ts';
-import { Recorder } from './recorder.ts';
+import { ctA, ftRig, snat, type Rig } from './ft-rig.ts';
 
 const ETH = 'eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02)';
 const OUT = composePacket(parseOdpFlow(`in_port(1),${ETH},eth_type(0x0800),ipv4(src=192.168.1.10,dst=10.0.0.2,proto=17,tos=0,ttl=64,frag=no),udp(src=1000,dst=53)`).key);
-const mask = parseOdpFlow('recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)').mask;
-const snat = { kind: 'src' as const, addrMin: '10.0.0.1', addrMax: '10.0.0.1' };
-const ctA = (o: { commit: boolean; nat: typeof snat | { kind: null } | null; mark?: number }) =>
-  ct({ zone: 1, commit: o.commit, force: false, mark: o.mark === undefined ? null : { value: o.mark, mask: 0xffffffff }, label: null, nat: o.nat, alg: null });
 
-interface Rig { dp: Datapath; c: Conntrack; p1: Recorder; p2: Recorder }
-
-/** Ports 1 (inside) and 2 (outside); `outActions` for packets from port 1. */
+/** Ports 1 (inside) and 2 (outside); `outActions` for packets from port 1; the way back un-NATs. */
 function rig(offload: boolean, outActions: DpAction[] = [ctA({ commit: true, nat: snat }), output(2)]): Rig {
-  const c = Conntrack.create({ capacity: 64 });
-  const translate = (key: Uint32Array): UpcallResult => {
-    const m = Uint32Array.from(mask);
-    m[FK_RECIRC_ID] = 0xffffffff;
-    if (key[FK_IN_PORT] === 1) return { actions: outActions, mask: m };
-    if (key[FK_RECIRC_ID] === 0) return { actions: [ctA({ commit: false, nat: { kind: null } }), recirc(5)], mask: m };
-    return { actions: [output(1)], mask: m };
-  };
-  const dp = new Datapath(translate, conntrackHook(c), translate);
-  const p1 = new Recorder(), p2 = new Recorder();
-  dp.addPort(new DpPort(1, 'p1', p1, {}));
-  dp.addPort(new DpPort(2, 'p2', p2, {}));
-  if (offload) {
-    dp.flowtable.config.set(1, FT_UDP, 30);
-    dp.flowtable.config.set(2, FT_UDP, 30);
-  }
-  return { dp, c, p1, p2 };
+  return ftRig(offload ? FT_UDP : 0, outActions, ctA({ commit: false, nat: { kind: null } }));
 }
 
 /** The reply to what p2 sent last: addresses and ports swapped. */

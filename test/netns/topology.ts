@@ -17,6 +17,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
+import { pingPy } from './ping-py.ts';
 
 /** Longest interface name Linux accepts (IFNAMSIZ - 1). */
 export const IFNAME_MAX = 15;
@@ -436,39 +437,7 @@ function execIn(ns: string | null): string[] {
 // ICMP echo over a raw socket: argv dst count wait_seconds gap_seconds;
 // prints replies received, then each reply's round-trip time in
 // milliseconds (to 0.1 us).
-const PING_PY = `
-import os, socket, struct, sys, time
-dst, count, wait, gap = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-ident = os.getpid() & 0xffff
-def csum(b):
-    if len(b) % 2: b += b'\\0'
-    t = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    t = (t >> 16) + (t & 0xffff); t += t >> 16
-    return ~t & 0xffff
-got = 0
-rtts = []
-for seq in range(1, count + 1):
-    body = b'swd-topology-ping'
-    hdr = struct.pack('!BBHHH', 8, 0, 0, ident, seq)
-    sent = time.perf_counter()
-    s.sendto(struct.pack('!BBHHH', 8, 0, csum(hdr + body), ident, seq) + body, (dst, 0))
-    deadline = sent + wait
-    while True:
-        left = deadline - time.perf_counter()
-        if left <= 0: break
-        s.settimeout(left)
-        try: data, _ = s.recvfrom(2048)
-        except socket.timeout: break
-        ihl = (data[0] & 15) * 4
-        t, _c, _s, i, q = struct.unpack('!BBHHH', data[ihl:ihl + 8])
-        if t == 0 and i == ident and q == seq:
-            got += 1
-            rtts.append('%.4f' % ((time.perf_counter() - sent) * 1000))
-            break
-    if gap: time.sleep(gap)
-print(got, *rtts)
-`;
+const PING_PY = pingPy();
 
 /** Wait (bounded) until `check` returns true (it may be async); returns its last answer. */
 export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, stepMs = 100): Promise<boolean> {
