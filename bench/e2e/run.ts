@@ -53,6 +53,8 @@ interface Sample {
   rtt?: RttResult;
   /** The same while the TCP stream runs. */
   rttLoaded?: RttResult;
+  /** Idle round trips after the other measurements. */
+  rttWarm?: RttResult;
   conns?: number;
   /** ACL fabrics: whether a new connection from ns2 (a ping to ns1) was dropped. */
   aclHolds?: boolean;
@@ -105,7 +107,8 @@ function onSignal(sig: NodeJS.Signals): void {
  * One round through one fabric: build, warm up (ping), idle round trips, UDP
  * (with the path's delivered count and the switch's CPU), TCP with round
  * trips alongside, connections in conntrack, connect/close rate with 1 and
- * with 8 clients, the ACL check, stop, tear down.
+ * with 8 clients, idle round trips again (a warm switch), the ACL check, stop,
+ * tear down.
  */
 async function measure(fabric: Fabric): Promise<Sample> {
   const topo = new Topology();
@@ -135,6 +138,10 @@ async function measure(fabric: Fabric): Promise<Sample> {
     sample.conns = path.conns?.();
     sample.cps = await tcpConnectRate({ ...ep, port: CPS_PORT }, SECONDS, 1);
     sample.cps8 = await tcpConnectRate({ ...ep, port: CPS_PORT + 1 }, SECONDS, CPS_CLIENTS);
+    // Idle round trips again, now that the switch has carried traffic (a fresh swd's first
+    // seconds include its JIT warm-up and first full collection; OVS has neither).
+    await sleep(1000);
+    sample.rttWarm = await pingRtt(topo, path.ns1, NS2_IP, RTT_PINGS, RTT_GAP_MS);
     // The table must really be in force: new traffic from ns2 is dropped.
     if (fabric.acl) sample.aclHolds = (await topo.ping(path.ns2, NS1_IP, 1, 1_000)) === 0;
     await path.stop?.();
@@ -183,6 +190,8 @@ interface Summary {
   rttP99?: number;
   rttLoadedP50?: number;
   rttLoadedP99?: number;
+  rttWarmP50?: number;
+  rttWarmP99?: number;
   spread?: string;
   stalls?: number;
   conns?: number;
@@ -213,6 +222,8 @@ function summarise(label: string, samples: Sample[]): Summary {
     rttP99: median(ok.map((s) => s.rtt?.p99Ms ?? NaN)),
     rttLoadedP50: median(ok.map((s) => s.rttLoaded?.p50Ms ?? NaN)),
     rttLoadedP99: median(ok.map((s) => s.rttLoaded?.p99Ms ?? NaN)),
+    rttWarmP50: median(ok.map((s) => s.rttWarm?.p50Ms ?? NaN)),
+    rttWarmP99: median(ok.map((s) => s.rttWarm?.p99Ms ?? NaN)),
     stalls: ok.reduce((n, s) => n + s.udp!.emptyIntervals, 0),
     spread,
     conns: ok[ok.length - 1]!.conns,
@@ -227,7 +238,7 @@ function fmt(n: number): string {
 }
 
 type RatioKey = 'rxPps' | 'deliveredPps' | 'gbps' | 'cps' | 'cps8';
-type TimeKey = 'rttP50' | 'rttP99' | 'rttLoadedP50' | 'rttLoadedP99';
+type TimeKey = 'rttP50' | 'rttP99' | 'rttLoadedP50' | 'rttLoadedP99' | 'rttWarmP50' | 'rttWarmP99';
 
 /** a / b for a rate: above 1 when a is faster. */
 function ratio(a: Summary | undefined, b: Summary | undefined, key: RatioKey): string {
@@ -278,7 +289,7 @@ async function main(): Promise<void> {
       samples.get(f.label)!.push(s);
       const what =
         s.udp && s.tcp && s.cps
-          ? `${fmt(s.udp.rxPps)} pps rx (${fmt(s.deliveredPps ?? NaN)} delivered, ${fmt(s.udp.offeredPps)} sent${s.switchCores === undefined ? '' : `, switch ${s.switchCores.toFixed(2)} cores (idle ${s.idleCores?.toFixed(3)})`}), ${(s.tcp.bps / 1e9).toFixed(2)} Gbps (${s.tcp.retransmits} retransmits), ${fmt(s.cps.cps)} conn/s (${s.cps.failed} failed), ${fmt(s.cps8?.cps ?? NaN)} conn/s with ${CPS_CLIENTS} clients, ping p50/p99 ${ms(s.rtt?.p50Ms)}/${ms(s.rtt?.p99Ms)} ms idle, ${ms(s.rttLoaded?.p50Ms)}/${ms(s.rttLoaded?.p99Ms)} ms beside TCP${s.udp.emptyIntervals ? `; UDP: ${s.udp.emptyIntervals} s with nothing received` : ''}`
+          ? `${fmt(s.udp.rxPps)} pps rx (${fmt(s.deliveredPps ?? NaN)} delivered, ${fmt(s.udp.offeredPps)} sent${s.switchCores === undefined ? '' : `, switch ${s.switchCores.toFixed(2)} cores (idle ${s.idleCores?.toFixed(3)})`}), ${(s.tcp.bps / 1e9).toFixed(2)} Gbps (${s.tcp.retransmits} retransmits), ${fmt(s.cps.cps)} conn/s (${s.cps.failed} failed), ${fmt(s.cps8?.cps ?? NaN)} conn/s with ${CPS_CLIENTS} clients, ping p50/p99 ${ms(s.rtt?.p50Ms)}/${ms(s.rtt?.p99Ms)} ms idle, ${ms(s.rttLoaded?.p50Ms)}/${ms(s.rttLoaded?.p99Ms)} ms beside TCP, ${ms(s.rttWarm?.p50Ms)}/${ms(s.rttWarm?.p99Ms)} ms idle after the traffic${s.udp.emptyIntervals ? `; UDP: ${s.udp.emptyIntervals} s with nothing received` : ''}`
           : s.error;
       console.error(`round ${round}/${REPEAT}: ${f.label}: ${what}`);
     }
@@ -287,17 +298,17 @@ async function main(): Promise<void> {
   console.log(`# load average at end: ${load()}`);
   const rows = fabrics.map((f) => summarise(f.label, samples.get(f.label)!));
   console.log('');
-  console.log(`| path ns1 → ns2 | UDP 64 B received | UDP at ns2's interface | switch CPU idle | switch CPU during UDP | UDP sent | UDP lost | TCP | TCP retransmits | TCP connections/s, 1 client | ${CPS_CLIENTS} clients | ping RTT p50 / p99 idle | p50 / p99 beside TCP | conns in ct after | new from ns2 | note |`);
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
+  console.log(`| path ns1 → ns2 | UDP 64 B received | UDP at ns2's interface | switch CPU idle | switch CPU during UDP | UDP sent | UDP lost | TCP | TCP retransmits | TCP connections/s, 1 client | ${CPS_CLIENTS} clients | ping RTT p50 / p99 idle | p50 / p99 beside TCP | p50 / p99 idle after the traffic | conns in ct after | new from ns2 | note |`);
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
   for (const r of rows) {
     if (r.rxPps === undefined) {
-      console.log(`| ${r.label} | | | | | | | | | | | | | | | ${r.error} |`);
+      console.log(`| ${r.label} | | | | | | | | | | | | | | | | ${r.error} |`);
       continue;
     }
     const stalls = r.stalls ? `UDP: ${r.stalls} s with nothing received` : '';
     const note = [r.note ?? '', r.spread ? `range ${r.spread}` : '', stalls, r.error ?? ''].filter(Boolean).join('; ');
     console.log(
-      `| ${r.label} | ${fmt(r.rxPps)} pps | ${fmt(r.deliveredPps!)} pps | ${r.idleCores === undefined ? '' : `${r.idleCores.toFixed(3)} cores`} | ${r.switchCores === undefined ? '' : `${r.switchCores.toFixed(2)} cores`} | ${fmt(r.offeredPps!)} pps | ${r.lossPct!.toFixed(1)} % | ${r.gbps!.toFixed(2)} Gbps | ${fmt(r.retransmits!)} | ${fmt(r.cps!)} | ${fmt(r.cps8!)} | ${ms(r.rttP50)} / ${ms(r.rttP99)} ms | ${ms(r.rttLoadedP50)} / ${ms(r.rttLoadedP99)} ms | ${r.conns ?? ''} | ${r.acl ?? ''} | ${note} |`,
+      `| ${r.label} | ${fmt(r.rxPps)} pps | ${fmt(r.deliveredPps!)} pps | ${r.idleCores === undefined ? '' : `${r.idleCores.toFixed(3)} cores`} | ${r.switchCores === undefined ? '' : `${r.switchCores.toFixed(2)} cores`} | ${fmt(r.offeredPps!)} pps | ${r.lossPct!.toFixed(1)} % | ${r.gbps!.toFixed(2)} Gbps | ${fmt(r.retransmits!)} | ${fmt(r.cps!)} | ${fmt(r.cps8!)} | ${ms(r.rttP50)} / ${ms(r.rttP99)} ms | ${ms(r.rttLoadedP50)} / ${ms(r.rttLoadedP99)} ms | ${ms(r.rttWarmP50)} / ${ms(r.rttWarmP99)} ms | ${r.conns ?? ''} | ${r.acl ?? ''} | ${note} |`,
     );
   }
 
@@ -333,13 +344,13 @@ async function main(): Promise<void> {
   console.log('');
   console.log('Ratios a / b; for round trips b\'s time / a\'s, so that above 1 always means a does better.');
   console.log('');
-  console.log(`| ratio | UDP pps received | UDP pps delivered | TCP | TCP connections/s, 1 client | ${CPS_CLIENTS} clients | ping RTT p50 idle | p99 idle | p50 beside TCP | p99 beside TCP |`);
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log(`| ratio | UDP pps received | UDP pps delivered | TCP | TCP connections/s, 1 client | ${CPS_CLIENTS} clients | ping RTT p50 idle | p99 idle | p50 beside TCP | p99 beside TCP | p50 idle after the traffic | p99 idle after |`);
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const [a, b] of pairs) {
     if (!fabrics.some((f) => f.label === a) || !fabrics.some((f) => f.label === b)) continue;
     const [x, y] = [by(a), by(b)];
     console.log(
-      `| ${a} / ${b} | ${ratio(x, y, 'rxPps')} | ${ratio(x, y, 'deliveredPps')} | ${ratio(x, y, 'gbps')} | ${ratio(x, y, 'cps')} | ${ratio(x, y, 'cps8')} | ${speedup(x, y, 'rttP50')} | ${speedup(x, y, 'rttP99')} | ${speedup(x, y, 'rttLoadedP50')} | ${speedup(x, y, 'rttLoadedP99')} |`,
+      `| ${a} / ${b} | ${ratio(x, y, 'rxPps')} | ${ratio(x, y, 'deliveredPps')} | ${ratio(x, y, 'gbps')} | ${ratio(x, y, 'cps')} | ${ratio(x, y, 'cps8')} | ${speedup(x, y, 'rttP50')} | ${speedup(x, y, 'rttP99')} | ${speedup(x, y, 'rttLoadedP50')} | ${speedup(x, y, 'rttLoadedP99')} | ${speedup(x, y, 'rttWarmP50')} | ${speedup(x, y, 'rttWarmP99')} |`,
     );
   }
 }
