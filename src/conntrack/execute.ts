@@ -82,7 +82,7 @@ export class PacketPath implements CarriedHost {
   private readonly alg: AlgPath;
   /** The connections this thread found last (conn-cache.ts), and the batch's look-ahead (prefetch.ts). */
   private readonly cache = new ConnCache();
-  private readonly ahead: BatchPrefetch;
+  protected readonly ahead: BatchPrefetch;
   /** executeHeld(): a shard lock kept between packets of a batch (NO_SHARD = none). */
   protected held = NO_SHARD;
   protected holding = false;

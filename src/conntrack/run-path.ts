@@ -18,9 +18,13 @@ import {
 import { CSUM_L3_GOOD, CSUM_L4_GOOD, type PacketBatch } from '../packet/batch.ts';
 import { removeIfSingleShardLocked } from './expiry.ts';
 import { EV_UPDATE } from './event-ring.ts';
-import { H_CNT_INVALID, K_DST, K_META, K_PORTS, K_SRC, REC_WORDS, R_EXPIRY, R_FLAGS, R_MARK, R_PARENT_ID, R_TCP_STATES } from './layout.ts';
+import {
+  H_CNT_INVALID, K_DST, K_META, K_PORTS, K_SRC, REC_WORDS, R_BYTES_ORIG, R_BYTES_REPLY, R_EXPIRY, R_FLAGS, R_HELPER, R_MARK,
+  R_PARENT_ID, R_PKTS_ORIG, R_PKTS_REPLY, R_TCP_STATES,
+} from './layout.ts';
 import { getClass, UPDATE_INVALID, UPDATE_NEW, UPDATE_VALID_NEW } from './l4.ts';
-import { EXTRACT_OK, runPacket, sameTuple, writeRunCtWords } from './key.ts';
+import { EXTRACT_OK, extractPortsKey, runPacket, sameTuple, writeRunCtWords } from './key.ts';
+import { carryConn } from './carried.ts';
 import { timeoutSec } from './timeouts.ts';
 import { badChecksum } from './csum.ts';
 import { NO_REC, NO_SHARD, trackerFor } from './commit.ts';
@@ -40,8 +44,91 @@ export class RunPath extends PacketPath {
   executeHeld(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: CtExec, nowMs: number): void {
     if (this.steadyProto >= 0 && this.runSteady(batch, idx, key, keyOfs, a, nowMs)) return;
     this.holding = true;
-    if (this.runRec === NO_REC || !this.runHit(batch, idx, key, keyOfs, a, nowMs)) this.execute(batch, idx, key, keyOfs, a, nowMs);
+    if ((this.runRec === NO_REC || !this.runHit(batch, idx, key, keyOfs, a, nowMs)) && !this.lookupHit(batch, idx, key, keyOfs, a, nowMs)) {
+      this.execute(batch, idx, key, keyOfs, a, nowMs);
+    }
     this.holding = false;
+  }
+
+  /**
+   * A packet of an existing connection, found by a lookup: what execute()
+   * does for the usual case (TCP, UDP and the like; no nat or force in the
+   * ct(); no connection carried; checksums known good; the record live,
+   * both its keys in the shard locked, no helper), without the rest of its
+   * generality. False when the packet needs the full path: nothing is
+   * changed then but the shard lock (kept in `held`, which execute() takes
+   * over) and the run ended, and execute() starts over. The conn cache
+   * (conn-cache.ts) is neither read nor filled: it is a hint, and the
+   * lookup finds what it would.
+   */
+  private lookupHit(batch: PacketBatch, idx: number, key: Uint32Array, o: number, a: CtExec, nowMs: number): boolean {
+    if (a.nat !== null || a.force || batch.ctConn[idx] !== 0 || batch.csum[idx] !== CSUM_ALL) return false;
+    const k = this.k;
+    const p = this.pkt;
+    const zone = a.zone & 0xffff;
+    if (!extractPortsKey(k, p, batch.data[idx], batch.l3[idx], batch.l4[idx], key, o, zone)) return false;
+    const t = this.table;
+    if (this.runRec !== NO_REC) this.endRun();
+    this.expNow = -1;
+    // The batch's look-ahead (prefetch.ts) hashed this key already, and read its lines.
+    const ahead = this.ahead;
+    const pf = ahead.find(batch, idx, key, o, zone, k);
+    const hash = pf >= 0 ? ahead.hash[pf] : t.hashKey(k, 0);
+    const shard = pf >= 0 ? ahead.shard[pf] : t.shardOfKey(k, 0);
+    const bucket = pf >= 0 ? ahead.bucket[pf] : t.bucketOf(shard, hash);
+    const held = this.held;
+    if (held !== shard) {
+      if (held !== NO_SHARD) t.unlockShard(held);
+      t.lockShard(shard);
+      this.held = shard;
+    }
+    const node = t.lookupLocked(k, 0, bucket, hash);
+    if (node < 0) return false; // new
+    const r = node >>> 1;
+    const reply = (node & 1) === 1;
+    const rec = t.rec;
+    const base = r * REC_WORDS;
+    // Both keys here (so a removal below is whole), no helper, not expired.
+    if (t.homeShard(r) !== shard || t.replyShard(r) !== shard || rec[base + R_HELPER] !== 0 ||
+      t.f64[(base + R_EXPIRY) >>> 1] <= nowMs) return false;
+    const proto = (k[K_META] >>> 16) & 0xff;
+    const flags0 = rec[base + R_FLAGS];
+    const tcp0 = rec[base + R_TCP_STATES];
+    const mark0 = rec[base + R_MARK];
+    const res = trackerFor(proto).update(rec, base, p, reply, proto === IPPROTO_TCP && t.seqCheck());
+    if (res === UPDATE_INVALID) {
+      this.held = NO_SHARD;
+      this.invalidLocked(r, reply, a, zone, shard, batch, idx, key, o);
+      return true;
+    }
+    if (res === UPDATE_NEW) {
+      // The old connection is over (all of it: both keys are in this shard); execute() starts the new one.
+      removeIfSingleShardLocked(t, r, shard);
+      return false;
+    }
+    let state = res === UPDATE_VALID_NEW ? CS_NEW : CS_ESTABLISHED | (reply ? CS_REPLY_DIR : 0);
+    if (rec[base + R_PARENT_ID] !== 0) state |= CS_RELATED;
+    const cls = getClass(rec, base);
+    t.f64[(base + R_EXPIRY) >>> 1] = nowMs + timeoutSec(t, zone, cls) * 1000;
+    this.expNow = nowMs;
+    this.expCls = cls;
+    t.f64[(base + (reply ? R_PKTS_REPLY : R_PKTS_ORIG)) >>> 1] += 1;
+    t.f64[(base + (reply ? R_BYTES_REPLY : R_BYTES_ORIG)) >>> 1] += batch.len[idx];
+    if (a.commit) this.applyMarkLabelLocked(r, a.mark, a.label);
+    if (t.events !== null && (rec[base + R_FLAGS] !== flags0 || rec[base + R_TCP_STATES] !== tcp0 || rec[base + R_MARK] !== mark0)) {
+      t.events.postConn(EV_UPDATE, rec, r, nowMs);
+    }
+    // execute()'s writeCtWords(), for a connection with ports.
+    writeRunCtWords(key, o, CS_TRACKED | state, zone, rec, base);
+    carryConn(batch, idx, t, r, zone, reply, false);
+    // The run, as execute() starts it (the shard stays held).
+    this.runRec = r;
+    this.runReply = reply;
+    this.runA = a;
+    this.runId = batch.ctConnId[idx];
+    this.runMd = batch.ctConnMd[idx];
+    this.runPorts = true;
+    return true;
   }
 
   /**
