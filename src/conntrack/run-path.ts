@@ -88,10 +88,11 @@ export class RunPath extends PacketPath {
     const reply = (node & 1) === 1;
     const rec = t.rec;
     const base = r * REC_WORDS;
-    // Both keys here (so a removal below is whole), no helper, not expired.
-    if (t.homeShard(r) !== shard || t.replyShard(r) !== shard || rec[base + R_HELPER] !== 0 ||
-      t.f64[(base + R_EXPIRY) >>> 1] <= nowMs) return false;
+    // Both keys here when TCP's tracker may end the connection (so that its removal below is whole;
+    // the other trackers never do, and a UDP lookup is spared the reply key's line); no helper; not expired.
     const proto = (k[K_META] >>> 16) & 0xff;
+    if (t.homeShard(r) !== shard || (proto === IPPROTO_TCP && t.replyShard(r) !== shard) || rec[base + R_HELPER] !== 0 ||
+      t.f64[(base + R_EXPIRY) >>> 1] <= nowMs) return false;
     const flags0 = rec[base + R_FLAGS];
     const tcp0 = rec[base + R_TCP_STATES];
     const mark0 = rec[base + R_MARK];
@@ -102,7 +103,7 @@ export class RunPath extends PacketPath {
       return true;
     }
     if (res === UPDATE_NEW) {
-      // The old connection is over (all of it: both keys are in this shard); execute() starts the new one.
+      // The old connection is over (all of it: TCP's, both keys in this shard); execute() starts the new one.
       removeIfSingleShardLocked(t, r, shard);
       return false;
     }
