@@ -129,6 +129,7 @@ export class RunPath extends PacketPath {
     this.runId = batch.ctConnId[idx];
     this.runMd = batch.ctConnMd[idx];
     this.runPorts = true;
+    this.steadyIf(proto, rec[base + R_FLAGS] === flags0, CS_TRACKED | state);
     return true;
   }
 
@@ -207,14 +208,22 @@ export class RunPath extends PacketPath {
     batch.ctConnMd[idx] = this.runMd;
     this.held = shard;
     this.runRec = r;
-    // Steady: the tracker (not TCP's, which reads each segment) left the record as it was, so the
-    // next packet in this direction finds it so again (the update reads only the flags word);
-    // mark and label are set already (setting them again changes nothing), no NAT, no helper.
-    if (proto !== IPPROTO_TCP && nat === null && this.runPorts && rec[base + R_FLAGS] === flags0 && (k[K_META] >>> 24) === 0) {
-      this.steadyState = CS_TRACKED | state;
+    if (nat === null) this.steadyIf(proto, rec[base + R_FLAGS] === flags0, CS_TRACKED | state);
+    return true;
+  }
+
+  /**
+   * The run (its record's shard held, its ct() without nat, no helper) turns
+   * steady when the tracker (not TCP's, which reads each segment) left the
+   * record as it was (`same`): the next packet in this direction finds it so
+   * again, as the update reads only the flags word; mark and label are set
+   * already (setting them again changes nothing). IPv4 with ports only.
+   */
+  private steadyIf(proto: number, same: boolean, state: number): void {
+    if (same && proto !== IPPROTO_TCP && this.runPorts && (this.k[K_META] >>> 24) === 0) {
+      this.steadyState = state;
       this.steadyProto = proto;
     }
-    return true;
   }
 
   /**
