@@ -1,6 +1,6 @@
 // Conntrack: one thread's handle on the shared connection table. The
-// packet path (the ct() action) is in execute.ts, expiry and removal in
-// expiry.ts; this facade adds what the control plane asks of conntrack
+// packet path (the ct() action) is in execute.ts, a batch at a time in
+// run-path.ts, expiry and removal in expiry.ts; this facade adds what the control plane asks of conntrack
 // (dpctl/*: dumps, flushes, limits, timeout policies, counters).
 //
 // Threads: every PMD worker attaches its own Conntrack to the same shared
@@ -17,7 +17,8 @@ import {
   H_CNT_ALG_MALFORMED, H_CNT_BAD_CSUM,
 } from './layout.ts';
 import type { ExpInfo } from './alg/expect.ts';
-import { PacketPath, type CtExec } from './execute.ts';
+import type { CtExec } from './execute.ts';
+import { RunPath } from './run-path.ts';
 import { createEventRings, EventRings, type EventRingsDescriptor } from './event-ring.ts';
 import { Ipf } from './ipf.ts';
 import { IpfShared } from './ipf-shared.ts';
@@ -69,7 +70,7 @@ export class Conntrack {
    *  expectation table registers one when it is created); the core
    *  sections (records, limits, policies) are always written. */
   readonly saveSections: SaveSection[] = [expectationsSection];
-  private readonly path: PacketPath;
+  private readonly path: RunPath;
   /** This thread's fragment reassembly (ipf.ts), before the ct() lookup. */
   readonly ipf: Ipf;
 
@@ -80,7 +81,7 @@ export class Conntrack {
     this.table = table;
     this.events = new EventRings(events, table.hdr);
     table.events = this.events;
-    this.path = new PacketPath(table);
+    this.path = new RunPath(table);
     this.ipf = new Ipf(ipf);
   }
 
@@ -107,7 +108,7 @@ export class Conntrack {
   /**
    * execute() for the datapath, which runs packets a batch at a time: the
    * lock a packet ends with may stay held for the next packet of the batch
-   * (see PacketPath.executeHeld). endBatch() must follow each batch, before
+   * (see RunPath.executeHeld). endBatch() must follow each batch, before
    * this thread does anything else with the table.
    */
   executeInBatch(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: CtExec, nowMs: number): void {

@@ -36,7 +36,7 @@ import {
   R_HELPER, R_PARENT_ID, H_HIGH_WATER,
 } from './layout.ts';
 import { type L4Pkt, getClass, UPDATE_INVALID, UPDATE_NEW, UPDATE_VALID_NEW } from './l4.ts';
-import { extractKey, writeCtWords, writeRunCtWords, sameTuple, keyHasPorts, runPacket, EXTRACT_FAIL, EXTRACT_OK, EXTRACT_ICMP_ERROR } from './key.ts';
+import { extractKey, writeCtWords, keyHasPorts, EXTRACT_FAIL, EXTRACT_ICMP_ERROR } from './key.ts';
 import { AlgPath } from './alg/run.ts';
 import { ALG_INVALID } from './alg/helper.ts';
 import { timeoutSec } from './timeouts.ts';
@@ -78,31 +78,35 @@ export class PacketPath implements CarriedHost {
   readonly k = new Int32Array(KEY_WORDS);
   private readonly rk = new Int32Array(KEY_WORDS);
   private readonly tmp = new Int32Array(KEY_WORDS);
-  private readonly pkt: L4Pkt = { data: new Uint8Array(0), l4: 0, l4Len: 0, v6: 0 };
+  protected readonly pkt: L4Pkt = { data: new Uint8Array(0), l4: 0, l4Len: 0, v6: 0 };
   private readonly alg: AlgPath;
   /** The connections this thread found last (conn-cache.ts), and the batch's look-ahead (prefetch.ts). */
   private readonly cache = new ConnCache();
-  private readonly ahead: BatchPrefetch;
+  protected readonly ahead: BatchPrefetch;
   /** executeHeld(): a shard lock kept between packets of a batch (NO_SHARD = none). */
-  private held = NO_SHARD;
-  private holding = false;
+  protected held = NO_SHARD;
+  protected holding = false;
   /** The run: the connection the previous packet ended on with its shard still held (executeHeld()),
    *  its direction and the ct() that found it. The next packet of the same tuple through the same ct()
    *  skips the key build and the lookup: the lock was never let go, so the record is the one the
    *  lookup would find. Valid for the next call only (reset on entry). */
-  private runRec = NO_REC;
-  private runReply = false;
-  private runA: CtExec | null = null;
+  protected runRec = NO_REC;
+  protected runReply = false;
+  protected runA: CtExec | null = null;
   /** What carryConn() writes for the run's packets (its record's id, CONN_MD_*). */
-  private runId = 0;
-  private runMd = 0;
-  private runPorts = false; // keyHasPorts(), once per run
+  protected runId = 0;
+  protected runMd = 0;
+  protected runPorts = false; // keyHasPorts(), once per run
   /** Packets and bytes of the run's hits not yet added to the record (endRun()). */
-  private runPkts = 0;
-  private runBytes = 0;
+  protected runPkts = 0;
+  protected runBytes = 0;
   /** The clock and timeout class the run's record's expiry was last computed from (valid with runRec). */
-  private expNow = -1;
-  private expCls = -1;
+  protected expNow = -1;
+  protected expCls = -1;
+  /** A steady run (run-path.ts runSteady()): its protocol (-1: not steady; valid with runRec) and
+   *  the ct_state its packets get. */
+  protected steadyProto = -1;
+  protected steadyState = 0;
 
   /** New connections (commit.ts). */
   private readonly committer: Committer;
@@ -351,104 +355,14 @@ export class PacketPath implements CarriedHost {
     } else t.unlockShard(shard);
   }
 
-  /**
-   * execute() for a caller that runs a batch: the shard lock the packet
-   * ends with may stay held for the next packet (a run of packets of one
-   * connection takes it once). The caller must call releaseHeld() when the
-   * batch is done and before it does anything else with the table (the
-   * datapath: at the end of each batch; offload hooks). Nothing else
-   * changes: the lock is the same lock, held a little longer.
-   */
-  executeHeld(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: CtExec, nowMs: number): void {
-    this.holding = true;
-    if (this.runRec === NO_REC || !this.runHit(batch, idx, key, keyOfs, a, nowMs)) this.execute(batch, idx, key, keyOfs, a, nowMs);
-    this.holding = false;
-  }
-
-  /**
-   * The next packet of a run (runRec): the same tuple through the same
-   * ct(), the record's shard held since the packet before. Does what
-   * execute() would do after its lookup, for the outcomes of an existing
-   * connection; false (nothing done) when the packet needs the full path.
-   */
-  private runHit(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: CtExec, nowMs: number): boolean {
-    const k = this.k;
-    const p = this.pkt;
-    const t = this.table;
-    const rec = t.rec;
-    const r = this.runRec;
-    const base = r * REC_WORDS;
-    if (a !== this.runA || batch.ctConn[idx] !== 0 || !sameTuple(k, key, keyOfs, this.runPorts) ||
-      runPacket(p, batch.data[idx], batch.l3[idx], batch.l4[idx], k, this.runPorts) !== EXTRACT_OK ||
-      t.f64[(base + R_EXPIRY) >>> 1] <= nowMs) return false;
-    const shard = this.held;
-    // Until it is set again at the end; a packet whose checksums are to be checked may leave the run.
-    if (batch.csum[idx] !== CSUM_ALL) this.endRun();
-    else this.runRec = NO_REC;
-    this.held = NO_SHARD;
-    const zone = k[K_META] & 0xffff;
-    const proto = (k[K_META] >>> 16) & 0xff;
-    if (batch.csum[idx] !== CSUM_ALL && badChecksum(t.hdr, batch, idx, p, proto, zone, nowMs)) {
-      t.unlockShard(shard);
-      batch.ctConn[idx] = 0;
-      Atomics.add(t.hdr, H_CNT_INVALID, 1);
-      this.writeMd(key, keyOfs, CS_TRACKED | CS_INVALID, zone, NO_REC, false);
-      return true;
-    }
-    const reply = this.runReply;
-    const { commit, mark: setMark, label: setLabel, nat } = a;
-    const flags0 = rec[base + R_FLAGS];
-    const tcp0 = rec[base + R_TCP_STATES];
-    const mark0 = rec[base + R_MARK];
-    // No helper on a run's connection: nothing for the ALG before tracking.
-    const res = trackerFor(proto).update(rec, base, p, reply, proto === IPPROTO_TCP && t.seqCheck());
-    if (res === UPDATE_INVALID) {
-      this.flushRun(r);
-      this.invalidLocked(r, reply, a, zone, shard, batch, idx, key, keyOfs);
-      return true;
-    }
-    if (res === UPDATE_NEW) {
-      // The old connection is over: the full path starts the new one, the shard still held.
-      this.flushRun(r);
-      removeIfSingleShardLocked(t, r, shard);
-      this.held = shard;
-      this.execute(batch, idx, key, keyOfs, a, nowMs);
-      return true;
-    }
-    let state = res === UPDATE_VALID_NEW ? CS_NEW : CS_ESTABLISHED | (reply ? CS_REPLY_DIR : 0);
-    if (rec[base + R_PARENT_ID] !== 0) state |= CS_RELATED;
-    // One clock per batch: the expiry changes only with the clock or the timeout class.
-    const cls = getClass(rec, base);
-    if (nowMs !== this.expNow || cls !== this.expCls) {
-      t.f64[(base + R_EXPIRY) >>> 1] = nowMs + timeoutSec(t, zone, cls) * 1000;
-      this.expNow = nowMs;
-      this.expCls = cls;
-    }
-    // Counted when the run ends (endRun(), before its lock is let go).
-    this.runPkts++;
-    this.runBytes += batch.len[idx];
-    if (commit && (setMark !== null || setLabel !== null)) this.applyMarkLabelLocked(r, setMark, setLabel);
-    if (nat !== null) state |= this.natPacketLocked(r, reply, false, batch, idx, key, keyOfs);
-    if (t.events !== null && (rec[base + R_FLAGS] !== flags0 || rec[base + R_TCP_STATES] !== tcp0 || rec[base + R_MARK] !== mark0)) {
-      this.flushRun(r);
-      t.events.postConn(EV_UPDATE, rec, r, nowMs);
-    }
-    writeRunCtWords(key, keyOfs, CS_TRACKED | state, zone, rec, base);
-    batch.ctConn[idx] = r + 1; // carryConn()
-    batch.ctConnId[idx] = this.runId;
-    batch.ctConnMd[idx] = this.runMd;
-    this.held = shard;
-    this.runRec = r;
-    return true;
-  }
-
   /** The run is over: its packets' counts go to its record (whose shard is still held). */
-  private endRun(): void {
+  protected endRun(): void {
     this.flushRun(this.runRec);
     this.runRec = NO_REC;
+    this.steadyProto = -1;
   }
 
-  private flushRun(r: number): void {
+  protected flushRun(r: number): void {
     if (this.runPkts === 0) return;
     const f = this.table.f64;
     const base = r * REC_WORDS;
@@ -480,7 +394,7 @@ export class PacketPath implements CarriedHost {
   }
 
   /** Packet idx of connection r is invalid: counted; as OVS, r's NAT and the commit's mark/label still apply (idempotent). Lets go of `shard`. */
-  private invalidLocked(r: number, reply: boolean, a: CtExec, zone: number, shard: number, batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number): void {
+  protected invalidLocked(r: number, reply: boolean, a: CtExec, zone: number, shard: number, batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number): void {
     const t = this.table;
     Atomics.add(t.hdr, H_CNT_INVALID, 1);
     if (a.commit) this.applyMarkLabelLocked(r, a.mark, a.label);
@@ -494,7 +408,7 @@ export class PacketPath implements CarriedHost {
     applyMarkLabelLocked(this.table.rec, r, setMark, setLabel);
   }
 
-  private writeMd(key: Uint32Array, o: number, state: number, zone: number, r: number, usePktKey: boolean): void {
+  protected writeMd(key: Uint32Array, o: number, state: number, zone: number, r: number, usePktKey: boolean): void {
     writeCtWords(key, o, state, zone, this.table.rec, r, this.k, usePktKey);
   }
 }

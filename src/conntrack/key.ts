@@ -135,6 +135,47 @@ export function extractKey(k: Int32Array, ofs: number, tmp: Int32Array, p: L4Pkt
   return EXTRACT_OK;
 }
 
+/**
+ * extractKey() for a protocol with ports (TCP, UDP and the like) only: the
+ * same key in k[0..] and the same `p`, and true where extractKey() gives
+ * EXTRACT_OK; false for any other packet (extractKey() then decides). The
+ * lookup fast path (run-path.ts lookupHit()).
+ */
+export function extractPortsKey(k: Int32Array, p: L4Pkt, data: Uint8Array, l3: number, l4: number, fk: Uint32Array, fo: number, zone: number): boolean {
+  const proto = fk[fo + FK_NW_PROTO] & 0xff;
+  if (l3 < 0 || l4 < 0 || (fk[fo + FK_NW_FRAG] & FRAG_ANY) !== 0 || !tupleHasPorts(proto)) return false;
+  const et = fk[fo + FK_ETH_TYPE];
+  let end: number;
+  if (et === ETH_TYPE_IP) {
+    k[K_META] = zone | (proto << 16);
+    k[K_SRC] = fk[fo + FK_NW_SRC];
+    k[K_SRC + 1] = 0;
+    k[K_SRC + 2] = 0;
+    k[K_SRC + 3] = 0;
+    k[K_DST] = fk[fo + FK_NW_DST];
+    k[K_DST + 1] = 0;
+    k[K_DST + 2] = 0;
+    k[K_DST + 3] = 0;
+    end = l3 + ((data[l3 + 2] << 8) | data[l3 + 3]);
+    p.v6 = 0;
+  } else if (et === ETH_TYPE_IPV6) {
+    k[K_META] = zone | (proto << 16) | (AF_V6 << 24);
+    for (let i = 0; i < 4; i++) {
+      k[K_SRC + i] = fk[fo + FK_IPV6_SRC + i];
+      k[K_DST + i] = fk[fo + FK_IPV6_DST + i];
+    }
+    end = l3 + 40 + ((data[l3 + 4] << 8) | data[l3 + 5]);
+    p.v6 = AF_V6;
+  } else return false;
+  if (end > data.length) end = data.length;
+  p.data = data;
+  p.l4 = l4;
+  p.l4Len = end - l4;
+  if (end - l4 < 8) return false;
+  k[K_PORTS] = ((fk[fo + FK_TP_SRC] & 0xffff) << 16) | (fk[fo + FK_TP_DST] & 0xffff);
+  return true;
+}
+
 /** Write the ct_nw, ct_ipv6 and ct_tp fields of the flow key from the key words at kb.
  *  The per-packet path: unrolled (V8's loop overhead costs more than the
  *  stores) and small enough for V8 to inline, with IPv6 out of line. */
