@@ -71,9 +71,12 @@ return function lookupBatch(keys, pkt, n, found, cells, capMask, rec, st) {
     let h = ${seed | 0}, k = 0;
     ${hash.join('\n    ')}
     h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
-    h &= 0x3fffffff;
-    const c = (h & capMask) * ${stride};
-    ofs[j] = o; hs[j] = h; at[j] = c; rs[j] = cells[c + 1] * ${REC_WORDS};
+    ofs[j] = o; hs[j] = h & 0x3fffffff;
+  }
+  // The home cells apart from the hashes: a tight loop keeps all of the batch's reads in flight at once.
+  for (let j = 0; j < n; j++) {
+    const c = (hs[j] & capMask) * ${stride};
+    at[j] = c; rs[j] = cells[c + 1] * ${REC_WORDS};
   }
   // A home cell holding another hash (a fifth of them at the table's usual load): the cells
   // after it, up to this hash or an empty one, are in the same or the next line of the small table.
@@ -92,7 +95,8 @@ return function lookupBatch(keys, pkt, n, found, cells, capMask, rec, st) {
   for (let j = 0; j < n; j++) {
     const o = ofs[j], r = rs[j], c = at[j];
     const d = ${diff.join('\n      | ')};
-    found[j] = d === 0 && r !== 0 ? cells[c + 1] : st.find(keys, o, hs[j]);
+    // r = 0: the probe ended on an empty cell, no megaflow; d != 0: another key of the same hash (rare), probe on.
+    found[j] = r === 0 ? 0 : d === 0 ? cells[c + 1] : st.find(keys, o, hs[j]);
   }
 };`;
   try {

@@ -178,6 +178,10 @@ describe('the lookup made for a mask, on a hash collision', () => {
         return found[0];
       };
       expect(run(-1)).toBe(5);
+      // No cell of the hash before an empty one: no megaflow, without a probe.
+      const empty = new Int32Array(16 * stride);
+      f(keys, new Int32Array(1), 1, found, empty, capMask, new Int32Array(8 * REC_WORDS), onward);
+      expect(found[0]).toBe(0);
       // Differing in word i: not this cell's megaflow, so the one-packet probe decides.
       expect(Array.from(words, (_, i) => run(i))).toEqual(Array.from(words, () => -1));
     }
