@@ -210,11 +210,11 @@ export class FlowCache {
         continue;
       }
       if (smc !== null) {
-        const sf = smc.lookup(keys, o, h, this.cache.flows);
-        if (sf !== null) {
-          slots[p] = sf.index + 1;
+        const ss = smc.lookupSlot(keys, o, h, this.cache);
+        if (ss !== 0) {
+          slots[p] = ss;
           levels[p] = LOOKUP_SMC;
-          emc.maybeInsert(keys, o, h, sf);
+          if (emc.draw()) emc.insertMatched(keys, o, h, ss - 1);
           continue;
         }
       }

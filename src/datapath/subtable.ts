@@ -132,6 +132,18 @@ export class Subtable {
     }
   }
 
+  /** Whether the whole masked key is in the slot records (matchesRecord() can answer). */
+  get inRecord(): boolean {
+    return this.nRec === this.words.length;
+  }
+
+  /** Whether the key at `ofs` matches this subtable's megaflow in `slot`, by its record (inRecord subtables only). */
+  matchesRecord(key: Uint32Array, ofs: number, slot: number): boolean {
+    const words = this.words, mv = this.maskv, rec = this.records.words, r = (slot + 1) * REC_WORDS;
+    for (let j = 0; j < words.length; j++) if ((key[ofs + words[j]] & mv[j]) !== rec[r + j]) return false;
+    return true;
+  }
+
   /**
    * For the packets pkt[0..n) (indices into `keys`, FK_WORDS each), the
    * slot + 1 of each one's megaflow, or 0, into found[0..n).

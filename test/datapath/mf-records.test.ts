@@ -12,6 +12,7 @@ import { output } from '../../src/datapath/dp-actions.ts';
 import { MegaflowCache, recordOf, type Megaflow } from '../../src/datapath/megaflow.ts';
 import { REC_F64, REC_F_BYTES, REC_F_PACKETS, REC_F_USED, REC_KEY_WORDS, REC_TCP_FLAGS, REC_WORDS, SlotRecords } from '../../src/datapath/mf-records.ts';
 import { bufferAddress, nativeAvailable } from '../../src/datapath/native/native.ts';
+import { SignatureMatchCache } from '../../src/datapath/smc.ts';
 import { Subtable } from '../../src/datapath/subtable.ts';
 import { compileBatchLookup } from '../../src/datapath/subtable-lookup.ts';
 import { BATCH_MAX } from '../../src/packet/batch.ts';
@@ -184,6 +185,31 @@ describe('the lookup made for a mask, on a hash collision', () => {
       expect(found[0]).toBe(0);
       // Differing in word i: not this cell's megaflow, so the one-packet probe decides.
       expect(Array.from(words, (_, i) => run(i))).toEqual(Array.from(words, () => -1));
+    }
+  });
+});
+
+describe('the signature-match cache, by record', () => {
+  it('answers as lookup() by the megaflow object, for narrow and wide masks, through removal and slot reuse', () => {
+    const wide = exact(WIDE_WORDS.slice(0, REC_KEY_WORDS + 4));
+    for (const mask of [MASK, wide]) {
+      const c = new MegaflowCache();
+      const smc = new SignatureMatchCache(9);
+      const mfs = Array.from({ length: 200 }, (_, i) => c.insert(keyOf(i), 0, mask, [output(2)], 0, null)!);
+      // Every key under one signature bucket's worth of hashes: the SMC names the slot, the compare decides.
+      mfs.forEach((mf, i) => smc.insert(i * 7919, mf));
+      for (let i = 0; i < 200; i += 4) c.remove(mfs[i]);
+      // Freed slots taken by other megaflows: the SMC's entries for them must not answer for the old keys.
+      for (let i = 0; i < 20; i++) c.insert(keyOf(1000 + i), 0, mask, [output(3)], 0, null);
+      for (let i = 0; i < 200; i++) {
+        for (const k of [keyOf(i), keyOf(1000 + (i % 20))]) {
+          const one = smc.lookup(k, 0, i * 7919, c.flows);
+          const slot = smc.lookupSlot(k, 0, i * 7919, c);
+          expect(slot === 0 ? null : c.flows[slot - 1]).toBe(one);
+        }
+      }
+      expect(smc.lookupSlot(keyOf(5), 0, 5 * 7919, c)).toBe(mfs[5].index + 1);
+      expect(smc.lookupSlot(keyOf(4), 0, 4 * 7919, c)).toBe(0);
     }
   });
 });
