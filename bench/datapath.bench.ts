@@ -43,7 +43,7 @@ export function udp64(i: number): Uint8Array {
  * depends on the flow (tp_src), so the megaflows spread over that many
  * subtables and the classifier probes several per lookup.
  */
-function exactUpcall(subtables = 1) {
+export function exactUpcallFor(subtables = 1) {
   const base = new Uint32Array(FK_WORDS);
   for (const w of [FK_RECIRC_ID, FK_IN_PORT, FK_ETH_TYPE, FK_NW_SRC, FK_NW_PROTO, FK_TP_SRC, FK_TP_DST]) base[w] = 0xffffffff;
   base[FK_NW_FRAG] = 3;
@@ -113,7 +113,7 @@ export interface HitRateProbe {
 }
 
 export function hitRate(nFlows: number, seconds: number, mode: CacheMode, subtables = 1, probe?: HitRateProbe): number {
-  const dp = new Datapath(exactUpcall(subtables));
+  const dp = new Datapath(exactUpcallFor(subtables));
   // A tree without the flow cache (the baseline) runs every mode as "no flow cache".
   (dp as { flowCache?: { configure(p: number, s: boolean): void } }).flowCache?.configure(mode.emcInsertInvProb, mode.smc);
   const frames = new Uint8Array(nFlows * 64);

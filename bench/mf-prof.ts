@@ -18,10 +18,13 @@ const mode = CACHE_MODES.find((m) => m.name.startsWith(modeName));
 if (!mode) throw new Error(`no flow cache mode ${modeName}`);
 const profile = process.env.MF_PROFILE;
 const session = profile ? new Session() : null;
-const post = (method: string) => new Promise<unknown>((ok, fail) => session!.post(method, (e, r) => (e ? fail(e) : ok(r))));
+const post = (method: string, params: object = {}) =>
+  new Promise<unknown>((ok, fail) => session!.post(method, params, (e: Error | null, r: unknown) => (e ? fail(e) : ok(r))));
 if (session) {
   session.connect();
   await post('Profiler.enable');
+  // 100 µs samples: a few seconds give a line-level profile.
+  await post('Profiler.setSamplingInterval', { interval: 100 });
 }
 const probe: HitRateProbe = { afterWarmUp: session ? () => session.post('Profiler.start') : undefined };
 const pps = hitRate(flows, seconds, mode, subtables, probe);

@@ -24,7 +24,8 @@ import {
 } from './dp-actions.ts';
 import { MeterTable } from './meter.ts';
 import { MeterBatch } from './meter-batch.ts';
-import { MegaflowCache, MFC_BYTES, MFC_PACKETS, MFC_TCP_FLAGS, MFC_USED, MFC_WORDS, type Megaflow } from './megaflow.ts';
+import { MegaflowCache, recordOf, type Megaflow } from './megaflow.ts';
+import { REC_F64, REC_F_BYTES, REC_F_PACKETS, REC_F_USED, REC_TCP_FLAGS, REC_WORDS } from './mf-records.ts';
 import { FlowCache, LOOKUP_EMC, LOOKUP_SMC } from './emc.ts';
 import { applySet } from './set-fields.ts';
 import { popVlan, pushVlan } from './vlan.ts';
@@ -63,7 +64,6 @@ export class Datapath implements FlowtableHost {
   private readonly batchPkt = new Int32Array(BATCH_MAX);
   private readonly batchSlots = new Int32Array(BATCH_MAX);
   private readonly levels = new Uint8Array(BATCH_MAX);
-  private sink = 0;
   private now = 0;
   /** The next lookup is a resumed packet's: 1 = not a hit in the stats, 2 = nor in the megaflow's counters. */
   private resumeSkip = 0;
@@ -169,14 +169,7 @@ export class Datapath implements FlowtableHost {
     const metered = this.meters.any;
     if (metered) this.meterBatch.prepare(b, slots, cache.actionsBySlot, this.meters, nowMs);
     this.meterBatched = metered;
-    // One read of each megaflow's counters before any is written: a large table's cache misses overlap.
-    const c = cache.counters;
-    let t = 0;
-    for (let i = 0; i < n; i++) {
-      const s = slots[i];
-      if (s !== 0) t += c[(s - 1) * MFC_WORDS + MFC_USED];
-    }
-    this.sink = t;
+    // Each hit's record (its counters) was read by the lookup's compare (mf-records.ts): credit() writes a line in the cache.
     for (let i = 0; i < n; i++) {
       const s = slots[i] - 1;
       // Nothing removed since the lookup (an upcall's flush, say): the slot still holds that megaflow.
@@ -197,15 +190,16 @@ export class Datapath implements FlowtableHost {
       if (level === LOOKUP_EMC) this.stats.emcHit++;
       else if (level === LOOKUP_SMC) this.stats.smcHit++;
     }
-    const c = this.cache.counters;
-    const o = slot * MFC_WORDS;
+    const rec = this.cache.records;
+    const r = recordOf(slot);
+    const c = rec.f64, o = r * REC_F64;
     if (skip !== 2) {
-      c[o + MFC_PACKETS] += 1;
-      c[o + MFC_BYTES] += b.len[i];
+      c[o + REC_F_PACKETS] += 1;
+      c[o + REC_F_BYTES] += b.len[i];
     }
-    c[o + MFC_USED] = this.now;
+    c[o + REC_F_USED] = this.now;
     const k = i * FK_WORDS;
-    if (b.keys[k + FK_NW_PROTO] === IPPROTO_TCP) c[o + MFC_TCP_FLAGS] = c[o + MFC_TCP_FLAGS] | b.keys[k + FK_TCP_FLAGS];
+    if (b.keys[k + FK_NW_PROTO] === IPPROTO_TCP) rec.words[r * REC_WORDS + REC_TCP_FLAGS] |= b.keys[k + FK_TCP_FLAGS];
   }
 
   /**

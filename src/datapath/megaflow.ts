@@ -19,6 +19,7 @@ import { FK_WORDS } from '../packet/flow-key.ts';
 import type { DpAction } from './dp-actions.ts';
 import { BATCH_MAX } from '../packet/batch.ts';
 import { maskWords, Subtable } from './subtable.ts';
+import { REC_F64, REC_F_BYTES, REC_F_PACKETS, REC_F_USED, REC_TCP_FLAGS, REC_WORDS, SlotRecords } from './mf-records.ts';
 
 let ufidCounter = 0;
 function newUfid(): string {
@@ -28,18 +29,12 @@ function newUfid(): string {
   return `${a}-${b.slice(0, 4)}-${b.slice(4)}-${c.slice(0, 4)}-${c.slice(4)}${(ufidCounter & 0xffff).toString(16).padStart(4, '0')}${r()}`.slice(0, 36);
 }
 
-/** Words per slot of MegaflowCache.counters: packets, bytes, last use (ms, 0 = never), TCP flags seen. */
-export const MFC_PACKETS = 0;
-export const MFC_BYTES = 1;
-export const MFC_USED = 2;
-export const MFC_TCP_FLAGS = 3;
-export const MFC_WORDS = 4;
-
 /**
- * A megaflow. While it is in a cache its counters live in the cache's
- * `counters` (and its actions also in `actionsBySlot`), by slot, so that a
- * hit writes one small record instead of an object and the boxed numbers
- * it points to; when it leaves, they move back into the object.
+ * A megaflow. While it is in a cache its counters live in the cache's slot
+ * records (mf-records.ts; its actions also in `actionsBySlot`), by slot, so
+ * that a hit writes the line it has just compared instead of an object and
+ * the boxed numbers it points to; when it leaves, they move back into the
+ * object.
  */
 export class Megaflow {
   /** The cache that holds it (its counters), null once removed or before insertion. */
@@ -83,54 +78,66 @@ export class Megaflow {
     if (this.home !== null) this.home.actionsBySlot[this.index] = a;
   }
 
+  /** Index of a counter of this megaflow's record in the home cache's records.f64. */
+  private f64(counter: number): number {
+    return recordOf(this.index) * REC_F64 + counter;
+  }
+
   get packets(): number {
-    return this.home === null ? this.nPackets : this.home.counters[this.index * MFC_WORDS + MFC_PACKETS];
+    return this.home === null ? this.nPackets : this.home.records.f64[this.f64(REC_F_PACKETS)];
   }
 
   set packets(v: number) {
     if (this.home === null) this.nPackets = v;
-    else this.home.counters[this.index * MFC_WORDS + MFC_PACKETS] = v;
+    else this.home.records.f64[this.f64(REC_F_PACKETS)] = v;
   }
 
   get bytes(): number {
-    return this.home === null ? this.nBytes : this.home.counters[this.index * MFC_WORDS + MFC_BYTES];
+    return this.home === null ? this.nBytes : this.home.records.f64[this.f64(REC_F_BYTES)];
   }
 
   set bytes(v: number) {
     if (this.home === null) this.nBytes = v;
-    else this.home.counters[this.index * MFC_WORDS + MFC_BYTES] = v;
+    else this.home.records.f64[this.f64(REC_F_BYTES)] = v;
   }
 
   /** Last use, ms (0 = never). */
   get usedMs(): number {
-    return this.home === null ? this.used : this.home.counters[this.index * MFC_WORDS + MFC_USED];
+    return this.home === null ? this.used : this.home.records.f64[this.f64(REC_F_USED)];
   }
 
   set usedMs(v: number) {
     if (this.home === null) this.used = v;
-    else this.home.counters[this.index * MFC_WORDS + MFC_USED] = v;
+    else this.home.records.f64[this.f64(REC_F_USED)] = v;
   }
 
   get tcpFlags(): number {
-    return this.home === null ? this.flags : this.home.counters[this.index * MFC_WORDS + MFC_TCP_FLAGS];
+    return this.home === null ? this.flags : this.home.records.words[recordOf(this.index) * REC_WORDS + REC_TCP_FLAGS];
   }
 
   set tcpFlags(v: number) {
     if (this.home === null) this.flags = v;
-    else this.home.counters[this.index * MFC_WORDS + MFC_TCP_FLAGS] = v;
+    else this.home.records.words[recordOf(this.index) * REC_WORDS + REC_TCP_FLAGS] = v;
   }
 
   /** Leave the cache: the counters move back into the object. */
   detach(): void {
-    const h = this.home;
-    if (h === null) return;
-    const o = this.index * MFC_WORDS;
-    this.nPackets = h.counters[o + MFC_PACKETS];
-    this.nBytes = h.counters[o + MFC_BYTES];
-    this.used = h.counters[o + MFC_USED];
-    this.flags = h.counters[o + MFC_TCP_FLAGS];
+    if (this.home === null) return;
+    this.nPackets = this.packets;
+    this.nBytes = this.bytes;
+    this.used = this.usedMs;
+    this.flags = this.tcpFlags;
     this.home = null;
   }
+}
+
+/**
+ * The record (SlotRecords) of the megaflow in `slot`: record 0 is no
+ * slot's, so that a subtable cell's slot + 1 (0 = empty) indexes the
+ * records directly.
+ */
+export function recordOf(slot: number): number {
+  return slot + 1;
 }
 
 /** A new, not yet credited entry: `key` is already masked, `origKey` the packet's whole key. */
@@ -160,8 +167,8 @@ export class MegaflowCache {
   flows: (Megaflow | null)[] = [];
   /** Each slot's actions (the megaflow's), read by the hit path without touching the megaflow. */
   actionsBySlot: DpAction[][] = [];
-  /** Each slot's counters, MFC_WORDS per slot (Megaflow's getters read them). */
-  counters = new Float64Array(64 * MFC_WORDS);
+  /** Each slot's record (mf-records.ts): the first masked key words and the counters (Megaflow's getters read them), at recordOf(slot). */
+  readonly records = new SlotRecords();
   /** Counts removals (and clears): a batch that looked up before a change sees it changed. */
   removals = 0;
   private freeSlots: number[] = [];
@@ -251,7 +258,7 @@ export class MegaflowCache {
     const mk = mask.join(',');
     let st = this.byMask.get(mk);
     if (!st) {
-      st = new Subtable(Uint32Array.from(mask), this.seed);
+      st = new Subtable(Uint32Array.from(mask), this.seed, this.records);
       const id = this.subtableById.indexOf(null);
       st.id = id < 0 ? this.subtableById.length : id;
       this.subtableById[st.id] = st;
@@ -276,11 +283,7 @@ export class MegaflowCache {
       mf.index = this.flows.length;
       this.flows.push(mf);
       this.actionsBySlot.push(actions);
-      if (this.flows.length * MFC_WORDS > this.counters.length) {
-        const c = new Float64Array(this.counters.length * 2);
-        c.set(this.counters);
-        this.counters = c;
-      }
+      this.records.reserve(recordOf(mf.index) + 1);
       if (this.flows.length > this.slotGen.length) {
         const g = new Int32Array(this.slotGen.length * 2);
         g.set(this.slotGen);
@@ -294,7 +297,7 @@ export class MegaflowCache {
       this.flows[slot] = mf;
       this.actionsBySlot[slot] = actions;
     }
-    this.counters.fill(0, mf.index * MFC_WORDS, mf.index * MFC_WORDS + MFC_WORDS);
+    this.records.resetCounters(recordOf(mf.index));
     this.slotGen[mf.index] = this.nextGen++;
     this.slotSubtable[mf.index] = st.id;
     if (this.nextGen > 0x3fffffff) {

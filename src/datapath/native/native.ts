@@ -394,6 +394,13 @@ export function setThreadNice(nice: number): void {
 const MADV_HUGEPAGE = 14;
 const HUGE_PAGE = 2n << 20n;
 
+/** The address of a buffer's memory (memmove(b, b, 0) returns b); throws when native calls are unavailable. */
+export function bufferAddress(buf: ArrayBufferLike): bigint {
+  const c = lib();
+  const view = new Uint8Array(buf);
+  return koffi!.address(c.memmove(view, view, 0));
+}
+
 /**
  * Ask for transparent huge pages on `buf` (madvise MADV_HUGEPAGE on the
  * 2 MB-aligned part of its memory; the allocator's buffer does not start on
@@ -401,11 +408,10 @@ const HUGE_PAGE = 2n << 20n;
  * the kernel or this platform refuses (THP "never", no koffi): the buffer
  * works as before either way.
  */
-export function adviseHugePages(buf: SharedArrayBuffer): boolean {
+export function adviseHugePages(buf: ArrayBufferLike): boolean {
   try {
     const c = lib();
-    const view = new Uint8Array(buf);
-    const addr = koffi!.address(c.memmove(view, view, 0));
+    const addr = bufferAddress(buf);
     const start = ((addr + HUGE_PAGE - 1n) / HUGE_PAGE) * HUGE_PAGE;
     const end = ((addr + BigInt(buf.byteLength)) / HUGE_PAGE) * HUGE_PAGE;
     if (end <= start) return false;
