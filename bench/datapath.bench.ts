@@ -62,7 +62,7 @@ export function exactUpcallFor(subtables = 1) {
  * batch, as the AF_PACKET ring's frames are), so the bench drives
  * Datapath.pollPort — the PMD thread's entry point.
  */
-class WireBackend implements RxBackend {
+export class WireBackend implements RxBackend {
   readonly type = 'system';
   readonly rxFd = -1;
   private pos = 0;

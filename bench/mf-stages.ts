@@ -2,46 +2,22 @@
 // by subtraction: receive alone, + parse, + lookup, the whole pollPort.
 // `node --import tsx bench/mf-stages.ts [flows] [mode] [seconds]`.
 import { Datapath } from '../src/datapath/datapath.ts';
-import { DpPort, type PortCounters, type RxBackend } from '../src/datapath/port.ts';
+import { DpPort } from '../src/datapath/port.ts';
 import { DummyBackend } from '../src/datapath/ports/dummy.ts';
-import { HEADROOM, BATCH_MAX, type PacketBatch } from '../src/packet/batch.ts';
+import { BATCH_MAX, type PacketBatch } from '../src/packet/batch.ts';
 import { extractBatchZeroed } from '../src/packet/extract.ts';
 import { FK_IN_PORT, FK_WORDS } from '../src/packet/flow-key.ts';
-import { CACHE_MODES, udp64, exactUpcallFor } from './datapath.bench.ts';
+import { CACHE_MODES, udp64, exactUpcallFor, WireBackend } from './datapath.bench.ts';
 
 const flows = Number(process.argv[2] ?? 100_000);
 const mode = CACHE_MODES.find((m) => m.name.startsWith(process.argv[3] ?? 'EMC'))!;
 const seconds = Number(process.argv[4] ?? 1);
 
-class Wire implements RxBackend {
-  readonly type = 'system';
-  readonly rxFd = -1;
-  private pos = 0;
-  private readonly views: Uint8Array[] = [];
-  constructor(frames: Uint8Array, private readonly count: number) {
-    for (let i = 0; i < count; i++) this.views.push(frames.subarray(i * 64, i * 64 + 64));
-  }
-  receive(b: PacketBatch, max: number, stats: PortCounters): number {
-    let n = 0;
-    while (n < max) {
-      b.data[b.count].set(this.views[this.pos], HEADROOM);
-      b.commit(64);
-      if (++this.pos === this.count) this.pos = 0;
-      n++;
-    }
-    stats.rxPackets += n;
-    stats.rxBytes += n * 64;
-    return n;
-  }
-  transmit(): boolean { return true; }
-  close(): void {}
-}
-
 const dp = new Datapath(exactUpcallFor(1));
 dp.flowCache.configure(mode.emcInsertInvProb, mode.smc);
 const frames = new Uint8Array(flows * 64);
 for (let i = 0; i < flows; i++) frames.set(udp64(i), i * 64);
-const wire = new Wire(frames, flows);
+const wire = new WireBackend(frames, flows);
 const rx = new DpPort(1, 'p1', wire, {});
 dp.addPort(rx);
 dp.addPort(new DpPort(2, 'p2', new DummyBackend(), {}));
