@@ -154,12 +154,12 @@ export function tcpSegWords(segs: Int32Array, j: number, d: Uint8Array, l4: numb
  * such connections "be liberal" instead).
  */
 function tcpFollowLocked(rec: Int32Array, base: number, d: Uint8Array, l4: number, l4Len: number, reply: boolean): void {
-  const hlen = (d[l4 + 12] >>> 4) * 4;
-  const seq = ((d[l4 + 4] << 24) | (d[l4 + 5] << 16) | (d[l4 + 6] << 8) | d[l4 + 7]) | 0;
-  const ack = ((d[l4 + 8] << 24) | (d[l4 + 9] << 16) | (d[l4 + 10] << 8) | d[l4 + 11]) | 0;
-  const win = (d[l4 + 14] << 8) | d[l4 + 15];
-  tcpFollowWords(rec, base, seq, ack, win, (seq + (l4Len > hlen ? l4Len - hlen : 0)) | 0, d[l4 + 13], reply);
+  tcpSegWords(oneSeg, 0, d, l4, l4Len);
+  tcpFollowWords(rec, base, oneSeg[0], oneSeg[1], oneSeg[2], oneSeg[3], oneSeg[4], reply);
 }
+
+/** offloadHit's one segment (module state: one per thread). */
+const oneSeg = new Int32Array(TCP_SEG_WORDS);
 
 function tcpFollowWords(rec: Int32Array, base: number, seq: number, ack: number, win: number, end: number, f: number, reply: boolean): void {
   const states = rec[base + R_TCP_STATES];

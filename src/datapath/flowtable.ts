@@ -175,42 +175,40 @@ export class FlowTable {
     const tcp = keys[k + FK_NW_PROTO] === IPPROTO_TCP;
     const flags = tcp ? keys[k + FK_TCP_FLAGS] : 0;
     if (this.count > 0) {
-      let e = this.run;
-      const more = e !== null && (flags & (TCP_FIN | TCP_RST | TCP_SYN)) === 0 && this.runSegs < BATCH_MAX * 2 && matches(e, keys, k);
       const len = b.len[i];
-      if (!more) {
-        this.endRun();
-        const h = hashWords(keys, k);
-        e = this.buckets.get(h) ?? null;
-        while (e !== null && !(e.hash === h && matches(e, keys, k))) e = e.next;
-      }
-      if (e !== null && !more) {
-        if ((flags & (TCP_FIN | TCP_RST | TCP_SYN)) !== 0) {
-          // Teardown: conntrack must see this packet; the connection leaves the flowtable.
-          this.removeConn(e.conn, e.connId);
-          this.ct.offloadEnd(e.conn, e.connId);
-          this.stats.teardowns++;
-          return false;
-        }
-        const l4 = b.l4[i];
-        if (!this.ct.offloadHit(e.conn, e.connId, e.reply, len, nowMs, e.state, b.data[i], l4, b.start[i] + len - l4)) {
-          this.removeConn(e.conn, e.connId);
-          this.stats.stale++;
-          return false;
-        }
-        this.run = e;
-        this.runNow = nowMs;
-      } else if (e !== null) {
+      let e = this.run;
+      if (e !== null && (flags & (TCP_FIN | TCP_RST | TCP_SYN)) === 0 && this.runSegs < BATCH_MAX * 2 && matches(e, keys, k)) {
         // The run goes on: conntrack counts this one when it ends.
         this.runCtPackets++;
         this.runCtBytes += len;
-        this.runNow = nowMs;
         if (tcp) {
           const l4 = b.l4[i];
           if (tcpSegWords(this.segs, this.runSegs, b.data[i], l4, b.start[i] + len - l4)) this.runSegs++;
         }
+      } else {
+        this.endRun();
+        const h = hashWords(keys, k);
+        e = this.buckets.get(h) ?? null;
+        while (e !== null && !(e.hash === h && matches(e, keys, k))) e = e.next;
+        if (e !== null) {
+          if ((flags & (TCP_FIN | TCP_RST | TCP_SYN)) !== 0) {
+            // Teardown: conntrack must see this packet; the connection leaves the flowtable.
+            this.removeConn(e.conn, e.connId);
+            this.ct.offloadEnd(e.conn, e.connId);
+            this.stats.teardowns++;
+            return false;
+          }
+          const l4 = b.l4[i];
+          if (!this.ct.offloadHit(e.conn, e.connId, e.reply, len, nowMs, e.state, b.data[i], l4, b.start[i] + len - l4)) {
+            this.removeConn(e.conn, e.connId);
+            this.stats.stale++;
+            return false;
+          }
+          this.run = e;
+        }
       }
       if (e !== null) {
+        this.runNow = nowMs;
         this.runPackets++;
         this.runBytes += len;
         this.runFlags |= flags;
