@@ -74,6 +74,10 @@ async function probe(f: Fabric): Promise<Probe> {
     const tBuild = performance.now();
     const path = await fab.build(topo);
     if ((await topo.ping(path.ns1, NS2_IP, 3, 1_000)) === 0) return { error: 'no connectivity' };
+    if (process.env.PROBE_PREWARM) {
+      await pingRtt(topo, path.ns1, NS2_IP, Number(process.env.PROBE_PREWARM), 1);
+      await new Promise((r) => setTimeout(r, Number(process.env.PROBE_PREWARM_SLEEP ?? 1000)));
+    }
     await new Promise((r) => setTimeout(r, 500));
     const pid = path.pid?.();
     const c0 = cpuSeconds(pid);
@@ -122,9 +126,18 @@ function summariseTrace(dir: string): string {
   }
   for (const port of [1, 2]) {
     const col: Record<string, number[]> = { wake: [], loop: [], rx_proc: [], read: [], lookup: [], ct: [], post: [], kick: [], tail: [], total: [], slept: [] };
+    // PROBE_TRACE_LAST=N: only the port's last N records (the measured pings after PROBE_PREWARM's).
+    const last = Number(process.env.PROBE_TRACE_LAST ?? 0);
+    let since = -Infinity;
+    if (last > 0) {
+      const ks: number[] = [];
+      for (const r of rows) for (let o = 0; o + REC_WORDS <= r.length; o += REC_WORDS) if (r[o] === port && r[o + 1] === 1 && r[o + 2] !== 0 && r[o + 5] !== 0) ks.push(r[o + 2]!);
+      ks.sort((a, b) => a - b);
+      if (ks.length > last) since = ks[ks.length - last]!;
+    }
     for (const r of rows) {
       for (let o = 0; o + REC_WORDS <= r.length; o += REC_WORDS) {
-        if (r[o] !== port || r[o + 1] !== 1 || r[o + 2] === 0 || r[o + 5] === 0) continue;
+        if (r[o] !== port || r[o + 1] !== 1 || r[o + 2] === 0 || r[o + 5] === 0 || r[o + 2]! < since) continue;
         const [k, w, s, f0, f1, d] = [r[o + 2]!, r[o + 3]!, r[o + 4]!, r[o + 5]!, r[o + 6]!, r[o + 7]!];
         if (w > 0) {
           col.wake!.push(w - k);

@@ -31,6 +31,7 @@ import { SystemBackend } from '../ports/system.ts';
 import { TapBackend } from '../ports/tap.ts';
 import { UpcallQueue } from './upcall-queue.ts';
 import { startWarmUp, warmedUp, warming } from './warm-up.ts';
+import { selfWarm } from './self-warm.ts';
 import { IdlePace } from './idle-pace.ts';
 import { rxTrace, traceBegin, traceEnd, traceNow, traceWrite, tracedHook } from '../rx/rx-trace.ts';
 import { flushAllSuppressed, setLogSink } from '../../packet/log.ts';
@@ -489,6 +490,9 @@ function publishOffloaded(): void {
 
 // SWD_PMD_NICE: this thread's nice value, for measurements.
 if (process.env.SWD_PMD_NICE) setThreadNice(Number(process.env.SWD_PMD_NICE));
+
+// The packet path compiled before the first real packet (self-warm.ts).
+selfWarm();
 
 try {
   run();
