@@ -31,6 +31,10 @@ import { NO_REC, NO_SHARD, trackerFor } from './commit.ts';
 import { PacketPath, type CtExec } from './execute.ts';
 
 const CSUM_ALL = CSUM_L3_GOOD | CSUM_L4_GOOD;
+/** runSteady(): done; not taken (runHit() decides); not the run's tuple (nor runHit()'s). */
+const STEADY_HIT = 1;
+const STEADY_NO = 0;
+const STEADY_OTHER = -1;
 
 export class RunPath extends PacketPath {
   /**
@@ -42,9 +46,15 @@ export class RunPath extends PacketPath {
    * changes: the lock is the same lock, held a little longer.
    */
   executeHeld(batch: PacketBatch, idx: number, key: Uint32Array, keyOfs: number, a: CtExec, nowMs: number): void {
-    if (this.steadyProto >= 0 && this.runSteady(batch, idx, key, keyOfs, a, nowMs)) return;
+    let run = this.runRec !== NO_REC;
+    if (this.steadyProto >= 0) {
+      const s = this.runSteady(batch, idx, key, keyOfs, a, nowMs);
+      if (s === STEADY_HIT) return;
+      // Another connection's packet (the usual case in a batch of many flows): runHit() would not take it either.
+      if (s === STEADY_OTHER) run = false;
+    }
     this.holding = true;
-    if ((this.runRec === NO_REC || !this.runHit(batch, idx, key, keyOfs, a, nowMs)) && !this.lookupHit(batch, idx, key, keyOfs, a, nowMs)) {
+    if ((!run || !this.runHit(batch, idx, key, keyOfs, a, nowMs)) && !this.lookupHit(batch, idx, key, keyOfs, a, nowMs)) {
       this.execute(batch, idx, key, keyOfs, a, nowMs);
     }
     this.holding = false;
@@ -229,35 +239,36 @@ export class RunPath extends PacketPath {
   /**
    * The next packet of a steady run (steadyProto: an IPv4 connection with
    * ports whose record the packet before left unchanged, at this clock):
-   * what runHit() would do, less what it would find unchanged. False
-   * (nothing done) when the packet is not exactly such a packet: runHit()
-   * decides then. Small, so that V8 inlines it and the writer it calls.
+   * what runHit() would do, less what it would find unchanged (STEADY_HIT).
+   * Nothing is done otherwise: STEADY_OTHER for a packet of another tuple
+   * (runHit() would refuse it too), STEADY_NO when runHit() decides. Small,
+   * so that V8 inlines it and the writer it calls.
    */
-  private runSteady(batch: PacketBatch, idx: number, key: Uint32Array, o: number, a: CtExec, nowMs: number): boolean {
+  private runSteady(batch: PacketBatch, idx: number, key: Uint32Array, o: number, a: CtExec, nowMs: number): number {
     const k = this.k;
     if (a !== this.runA || nowMs !== this.expNow || batch.ctConn[idx] !== 0 || batch.csum[idx] !== CSUM_ALL ||
-      key[o + FK_ETH_TYPE] !== ETH_TYPE_IP || (key[o + FK_NW_FRAG] & FRAG_ANY) !== 0 ||
-      (key[o + FK_NW_SRC] | 0) !== k[K_SRC] || (key[o + FK_NW_DST] | 0) !== k[K_DST] ||
+      key[o + FK_ETH_TYPE] !== ETH_TYPE_IP || (key[o + FK_NW_FRAG] & FRAG_ANY) !== 0) return STEADY_NO;
+    // An unfragmented IPv4 packet of another tuple: sameTuple() fails on it as well.
+    if ((key[o + FK_NW_SRC] | 0) !== k[K_SRC] || (key[o + FK_NW_DST] | 0) !== k[K_DST] ||
       (((key[o + FK_TP_SRC] & 0xffff) << 16) | (key[o + FK_TP_DST] & 0xffff)) !== k[K_PORTS] ||
-      (key[o + FK_NW_PROTO] & 0xff) !== this.steadyProto) return false;
+      (key[o + FK_NW_PROTO] & 0xff) !== this.steadyProto) return STEADY_OTHER;
     // runPacket()'s test for a protocol with ports: a whole L4 header inside the IP datagram.
     const l3 = batch.l3[idx];
     const l4 = batch.l4[idx];
-    if (l3 < 0 || l4 < 0) return false;
+    if (l3 < 0 || l4 < 0) return STEADY_NO;
     const d = batch.data[idx];
     const end = l3 + ((d[l3 + 2] << 8) | d[l3 + 3]);
-    if ((end < d.length ? end : d.length) - l4 < 8) return false;
+    if ((end < d.length ? end : d.length) - l4 < 8) return STEADY_NO;
     const t = this.table;
     const r = this.runRec;
     const base = r * REC_WORDS;
-    if (t.f64[(base + R_EXPIRY) >>> 1] <= nowMs) return false;
+    if (t.f64[(base + R_EXPIRY) >>> 1] <= nowMs) return STEADY_NO;
     this.runPkts++;
     this.runBytes += batch.len[idx];
     writeRunCtWords(key, o, this.steadyState, k[K_META] & 0xffff, t.rec, base);
     batch.ctConn[idx] = r + 1; // carryConn()
     batch.ctConnId[idx] = this.runId;
     batch.ctConnMd[idx] = this.runMd;
-    return true;
+    return STEADY_HIT;
   }
-
 }
