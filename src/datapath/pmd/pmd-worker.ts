@@ -30,8 +30,7 @@ import { DummyBackend } from '../ports/dummy.ts';
 import { SystemBackend } from '../ports/system.ts';
 import { TapBackend } from '../ports/tap.ts';
 import { UpcallQueue } from './upcall-queue.ts';
-import { startWarmUp, warmedUp, warming } from './warm-up.ts';
-import { selfWarm } from './self-warm.ts';
+import { selfWarm, startWarmUp, warmedUp, warming } from './warm-up.ts';
 import { IdlePace } from './idle-pace.ts';
 import { rxTrace, traceBegin, traceEnd, traceNow, traceWrite, tracedHook } from '../rx/rx-trace.ts';
 import { flushAllSuppressed, setLogSink } from '../../packet/log.ts';
@@ -324,6 +323,7 @@ function handle(m: PmdControl): boolean {
 }
 
 function run(): void {
+  selfWarm(); // the packet path compiled before the first real packet (self-warm.ts)
   let lastPush = Date.now();
   let lastExpire = lastPush;
   let lastCtl = lastPush;
@@ -488,11 +488,7 @@ function publishOffloaded(): void {
   wd.ctlPort.postMessage({ t: 'offloaded', lines: ft.entries().map((e) => formatFtEntry(e, now)) });
 }
 
-// SWD_PMD_NICE: this thread's nice value, for measurements.
-if (process.env.SWD_PMD_NICE) setThreadNice(Number(process.env.SWD_PMD_NICE));
-
-// The packet path compiled before the first real packet (self-warm.ts).
-selfWarm();
+if (process.env.SWD_PMD_NICE) setThreadNice(Number(process.env.SWD_PMD_NICE)); // this thread's nice value, for measurements
 
 try {
   run();

@@ -10,6 +10,8 @@
 
 import { setFlagsFromString } from 'node:v8';
 
+export { selfWarm } from './self-warm.ts';
+
 const WARM_BUDGET = Number(process.env.SWD_PMD_INTERRUPT_BUDGET ?? 4096);
 const WARM_PACKETS = 50_000;
 /** V8's default --interrupt-budget (Node 20, V8 11.3). */
