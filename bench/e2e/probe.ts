@@ -126,18 +126,20 @@ function summariseTrace(dir: string): string {
   }
   for (const port of [1, 2]) {
     const col: Record<string, number[]> = { wake: [], loop: [], rx_proc: [], read: [], lookup: [], ct: [], post: [], kick: [], tail: [], total: [], slept: [] };
+    // A whole single-packet record of this port.
+    const traced = (r: Float64Array, o: number) => r[o] === port && r[o + 1] === 1 && r[o + 2] !== 0 && r[o + 5] !== 0;
     // PROBE_TRACE_LAST=N: only the port's last N records (the measured pings after PROBE_PREWARM's).
     const last = Number(process.env.PROBE_TRACE_LAST ?? 0);
     let since = -Infinity;
     if (last > 0) {
       const ks: number[] = [];
-      for (const r of rows) for (let o = 0; o + REC_WORDS <= r.length; o += REC_WORDS) if (r[o] === port && r[o + 1] === 1 && r[o + 2] !== 0 && r[o + 5] !== 0) ks.push(r[o + 2]!);
+      for (const r of rows) for (let o = 0; o + REC_WORDS <= r.length; o += REC_WORDS) if (traced(r, o)) ks.push(r[o + 2]!);
       ks.sort((a, b) => a - b);
       if (ks.length > last) since = ks[ks.length - last]!;
     }
     for (const r of rows) {
       for (let o = 0; o + REC_WORDS <= r.length; o += REC_WORDS) {
-        if (r[o] !== port || r[o + 1] !== 1 || r[o + 2] === 0 || r[o + 5] === 0 || r[o + 2]! < since) continue;
+        if (!traced(r, o) || r[o + 2]! < since) continue;
         const [k, w, s, f0, f1, d] = [r[o + 2]!, r[o + 3]!, r[o + 4]!, r[o + 5]!, r[o + 6]!, r[o + 7]!];
         if (w > 0) {
           col.wake!.push(w - k);
