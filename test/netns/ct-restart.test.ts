@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fresh, systemBridge } from './fresh.ts';
 import { FLOWS_ACL } from './seed001-acl.ts';
-import { requireRoot, runSync, until, type Topology } from './topology.ts';
+import { requireRoot, runSync, until, waitFor, type Topology } from './topology.ts';
 
 const skip = requireRoot() ?? (runSync(['sh', '-c', 'command -v python3']).code === 0 ? null : 'needs python3');
 if (skip === 'needs python3' && process.env.CI === 'true') throw new Error('needs python3: CI must not skip real-traffic tests');
@@ -27,6 +27,7 @@ port, log = int(sys.argv[1]), sys.argv[2]
 out = open(log, 'w', buffering=1)
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(('0.0.0.0', port)); s.listen(1)
+print('listening', flush=True)
 c, a = s.accept()
 n = 0
 try:
@@ -68,6 +69,7 @@ const UDP_SERVER = `
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', int(sys.argv[1])))
 out = open(sys.argv[2], 'w', buffering=1)
+print('listening', flush=True)
 while True:
     d, a = s.recvfrom(100); out.write('%s:%d %s\\n' % (a[0], a[1], d.decode())); s.sendto(d, a)
 `;
@@ -124,12 +126,20 @@ describe.skipIf(skip !== null)(`conntrack across swd restart, real traffic${skip
       }
 
       const tcpServer = topo.spawn(h[1].ns, ['python3', f('tcp-server.py'), '9000', f('tcp-server.log')]);
-      topo.spawn(h[3].ns, ['python3', f('udp-server.py'), '5353', f('udp-server.log')]);
-      await new Promise((r) => setTimeout(r, 500));
+      const udpServer = topo.spawn(h[3].ns, ['python3', f('udp-server.py'), '5353', f('udp-server.log')]);
+      // A client started before its server listens would be refused (a loaded machine may take a while to start python).
+      await until('the servers to listen', () => tcpServer.stdout.includes('listening') && udpServer.stdout.includes('listening'), 60_000);
       const tcpClient = topo.spawn(h[0].ns, ['python3', f('tcp-client.py'), h[1].ip, '9000', f('stop'), f('tcp-client.log')]);
       const udpClient = topo.spawn(h[2].ns, ['python3', f('udp-client.py'), h[3].ip, '5353', f('stop'), f('udp-client.log')]);
       // Both flows run through swd (its PMD threads boot first).
-      await until('traffic before the restart', () => lines(f('tcp-client.log')).length >= 20 && lines(f('udp-client.log')).length >= 5, 120_000);
+      const going = () => lines(f('tcp-client.log')).length >= 20 && lines(f('udp-client.log')).length >= 5;
+      if (!(await waitFor(going, 120_000))) {
+        const st = (p: typeof tcpClient) => `${p.running ? 'running' : `exited ${p.child.exitCode ?? p.child.signalCode}`}: ${(p.stdout + p.stderr).trim() || '(no output)'}`;
+        throw new Error(
+          `timed out waiting for traffic before the restart: tcp client ${lines(f('tcp-client.log')).length} lines (${st(tcpClient)}), ` +
+            `udp client ${lines(f('udp-client.log')).length} replies (${st(udpClient)}), tcp server ${st(tcpServer)}, conntrack: ${swd.ok(['dump-conntrack']).join('; ')}`,
+        );
+      }
       const before = swd.ok(['dump-conntrack']).sort();
       expect(before.some((l) => l.startsWith('tcp,orig=(src=10.78.0.1,dst=10.78.0.2,') && l.includes('state=ESTABLISHED'))).toBe(true);
       const udpBefore = before.find((l) => l.startsWith('udp,orig=(src=10.78.1.3,'));
