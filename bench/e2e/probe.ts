@@ -30,7 +30,7 @@ const LOADED = process.env.PROBE_LOADED === '1';
 const TRACE = process.env.PROBE_TRACE === '1';
 const STATS = process.env.PROBE_STATS === '1';
 const SECONDS = Number(process.env.E2E_SECONDS ?? 4);
-const GAP_MS = 10;
+const GAP_MS = Number(process.env.PROBE_GAP_MS ?? 10); // PROBE_GAP_MS: the idle pings' spacing
 
 const BASE: Fabric[] = [
   ovsNetdev('ACL+ct', FLOWS_ACL),

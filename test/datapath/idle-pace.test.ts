@@ -29,11 +29,30 @@ describe('IdlePace', () => {
     expect(p.timeoutMs(1, true)).toBe(PUBLISH_IDLE_MS);
   });
 
-  it('is off by default (SWD_PMD_WARM_MS unset)', () => {
-    if (process.env.SWD_PMD_WARM_MS === undefined) expect(WARM_WINDOW_MS).toBe(0);
+  it('is on for a second after the last packet by default (SWD_PMD_WARM_MS unset)', () => {
+    if (process.env.SWD_PMD_WARM_MS !== undefined) return;
+    expect(WARM_WINDOW_MS).toBe(1000);
     const p = new IdlePace();
     p.sawPackets(0);
-    expect(p.timeoutMs(0, false)).toBe(process.env.SWD_PMD_WARM_MS ? 1 : IDLE_POLL_MS);
+    expect(p.timeoutMs(0, false)).toBe(1);
+    expect(p.tick(999)).toBe(true);
+    expect(p.tick(1000)).toBe(false);
+    expect(p.timeoutMs(1000, false)).toBe(IDLE_POLL_MS);
+  });
+
+  it('a timed-out poll is a tick with a synthetic echo only within the window, and only when asked to send one', () => {
+    const p = new IdlePace(1000, 1, true);
+    expect(p.tick(0)).toBe(false); // no packet yet
+    p.sawPackets(5_000);
+    expect(p.tick(5_500)).toBe(true);
+    expect(p.tick(6_000)).toBe(false);
+    const loopOnly = new IdlePace(1000, 1, false);
+    loopOnly.sawPackets(0);
+    expect(loopOnly.tick(1)).toBe(false);
+    expect(loopOnly.timeoutMs(1, false)).toBe(1); // it still wakes every tick
+    const noTick = new IdlePace(1000, 0, true);
+    noTick.sawPackets(0);
+    expect(noTick.tick(1)).toBe(false);
   });
 
   it('a window or a tick of 0 turns the ticks off', () => {

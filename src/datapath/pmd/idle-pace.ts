@@ -2,17 +2,21 @@
 //
 // A request that wakes the thread after 10 ms of quiet pays 3-5 times the
 // reply's cost in every stage (the loop between poll(2) and the read, the
-// read, the lookup, conntrack — the rx trace, bench/e2e/probe.ts), while
-// the reply, right after, runs warm: the caches and TLBs filled with other
-// work meanwhile. Keep-warm ticks (SWD_PMD_WARM_MS=N, for measurements; off
-// by default): for N ms after the last packet the thread wakes every
-// WARM_TICK_MS, runs its loop once and sleeps again. Measured (probe.ts, 2
-// shared cores, pings 10 ms apart) they make the loop between poll(2) and
-// the read 3-4 us instead of 9-18 with the trace on, but the round trip
-// without the trace did not get shorter (4 rounds: 0.159-0.197 ms against
-// 0.135-0.179 without), and the thread's CPU during the pings doubled
-// (0.02 -> 0.045 cores; a 1 s window with a packet a second never stops
-// ticking). Outside the window it sleeps IDLE_POLL_MS at a time.
+// read, the lookup, conntrack, even the kernel's send: the rx trace,
+// bench/e2e/probe.ts). It is not this code: on this VM any process that
+// sleeps 10 ms finds its caches cold (a clock read 5 us instead of 0.5,
+// 64 cache lines 7.5 us instead of 0.3), and a JavaScript packet path
+// touches far more lines than OVS's C. So, keep-warm ticks: for
+// WARM_WINDOW_MS after the last packet (SWD_PMD_WARM_MS, default 1000; 0:
+// off) the thread wakes every WARM_TICK_MS, sends one synthetic echo and
+// its reply through its private datapath (self-warm.ts keepWarm: the same
+// classes, so the same compiled code, none of the switch's state), looks
+// at its rings and sleeps again. Measured (probe.ts, 3 interleaved rounds,
+// pings 10 ms apart through seed 001's ACL): idle p50 0.27 ms against 0.39-
+// 0.44 without and OVS's 0.31-0.39; the loop alone, without the echo
+// (SWD_PMD_WARM_PING=0), 0.34-0.38. The cost is the ticks' CPU while the
+// window is open, about 0.02-0.04 cores per thread; a switch with no
+// traffic for WARM_WINDOW_MS sleeps IDLE_POLL_MS at a time again.
 //
 // The publish PUBLISH_IDLE_MS after the last packet wakes the thread (and,
 // through the flow counters it posts, the main thread) once per idle ping.
@@ -30,9 +34,11 @@ export const IDLE_POLL_MS = 100;
 /** Counters are published this long after the last packet (and every PUSH_INTERVAL_MS under load); SWD_PMD_PUBLISH_IDLE_MS for measurements. */
 export const PUBLISH_IDLE_MS = envMs('SWD_PMD_PUBLISH_IDLE_MS', 2) || 2;
 /** The sleep between two keep-warm ticks. */
-export const WARM_TICK_MS = envMs('SWD_PMD_WARM_TICK_MS', 1); // for measurements
+export const WARM_TICK_MS = envMs('SWD_PMD_WARM_TICK_MS', 1); // for measurements (2 ms: idle p50 0.26-0.33 ms against 0.22-0.29)
 /** Keep-warm window after the last packet (SWD_PMD_WARM_MS). */
-export const WARM_WINDOW_MS = envMs('SWD_PMD_WARM_MS', 0);
+export const WARM_WINDOW_MS = envMs('SWD_PMD_WARM_MS', 1000);
+/** A keep-warm tick also sends a synthetic echo through the thread's private datapath (SWD_PMD_WARM_PING=0: the loop alone). */
+const WARM_PING = process.env.SWD_PMD_WARM_PING !== '0';
 
 function envMs(name: string, dflt: number): number {
   const v = Number(process.env[name] ?? dflt);
@@ -46,6 +52,7 @@ export class IdlePace {
   constructor(
     readonly windowMs = WARM_WINDOW_MS,
     readonly tickMs = WARM_TICK_MS,
+    readonly ping = WARM_PING,
   ) {}
 
   /** The thread forwarded packets at `nowMs`. */
@@ -57,5 +64,10 @@ export class IdlePace {
   timeoutMs(nowMs: number, dirty: boolean): number {
     if (this.tickMs > 0 && nowMs - this.lastPacketMs < this.windowMs) return Math.min(this.tickMs, dirty ? PUBLISH_IDLE_MS : IDLE_POLL_MS);
     return dirty ? PUBLISH_IDLE_MS : IDLE_POLL_MS;
+  }
+
+  /** A poll(2) that timed out at `nowMs` was a keep-warm tick (run one synthetic packet, self-warm.ts keepWarm). */
+  tick(nowMs: number): boolean {
+    return this.ping && this.tickMs > 0 && nowMs - this.lastPacketMs < this.windowMs;
   }
 }

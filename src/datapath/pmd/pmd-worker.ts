@@ -30,7 +30,7 @@ import { DummyBackend } from '../ports/dummy.ts';
 import { SystemBackend } from '../ports/system.ts';
 import { TapBackend } from '../ports/tap.ts';
 import { UpcallQueue } from './upcall-queue.ts';
-import { selfWarm, startWarmUp, warmedUp, warming } from './warm-up.ts';
+import { keepWarm, selfWarm, startWarmUp, warmedUp, warming } from './warm-up.ts';
 import { IdlePace } from './idle-pace.ts';
 import { rxTrace, traceBegin, traceEnd, traceNow, traceWrite, tracedHook } from '../rx/rx-trace.ts';
 import { flushAllSuppressed, setLogSink } from '../../packet/log.ts';
@@ -397,9 +397,7 @@ function run(): void {
           fromPoll = true;
           continue;
         }
-      } else {
-        woken = true; // a quiet moment: look at the control port too
-      }
+      } else if (!idlePace.tick(Date.now()) || keepWarm() === 0) woken = true; // a quiet moment: look at the control port too
       stats[PS_IDLE_NS] += Number(process.hrtime.bigint() - t0);
       if (r === 0 && dirty) {
         dirty = false;

@@ -11,7 +11,7 @@
 import { setFlagsFromString } from 'node:v8';
 
 // The other half of a PMD thread's warm-up: synthetic traffic before the first real packet.
-export { selfWarm } from './self-warm.ts';
+export { keepWarm, selfWarm } from './self-warm.ts';
 
 const WARM_BUDGET = Number(process.env.SWD_PMD_INTERRUPT_BUDGET ?? 4096);
 const WARM_PACKETS = 50_000;
