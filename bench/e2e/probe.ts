@@ -10,6 +10,7 @@
 //   node --import tsx bench/e2e/probe.ts ovs "swd (1" "floor ring" "floor sock"
 //   PROBE_ROUNDS=3 PROBE_PINGS=200 PROBE_LOADED=1 PROBE_TRACE=1 PROBE_STATS=1 (swctl pmd-stats-show around the idle pings)
 //   PROBE_WORST=12 (how many of the slowest traced packets to list, with when they came)
+//   PROBE_GAP_MS=N (the idle pings N ms apart; 10 by default)
 //   A fabric label of the form "swd (1 PMD thread), ACL+ct [NAME=VALUE]" runs swd with that environment.
 
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
