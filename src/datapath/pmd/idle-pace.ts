@@ -65,12 +65,17 @@ export class IdlePace {
 
   /** The poll(2) timeout for a thread with nothing to read (`dirty`: counters to publish soon). */
   timeoutMs(nowMs: number, dirty: boolean): number {
-    if (this.tickMs > 0 && nowMs - this.lastPacketMs < this.windowMs) return Math.min(this.tickMs, dirty ? PUBLISH_IDLE_MS : IDLE_POLL_MS);
+    if (this.inWindow(nowMs)) return Math.min(this.tickMs, dirty ? PUBLISH_IDLE_MS : IDLE_POLL_MS);
     return dirty ? PUBLISH_IDLE_MS : IDLE_POLL_MS;
   }
 
   /** A poll(2) that timed out at `nowMs` was a keep-warm tick (run one synthetic packet, self-warm.ts keepWarm). */
   tick(nowMs: number): boolean {
-    return this.ping && this.tickMs > 0 && nowMs - this.lastPacketMs < this.windowMs;
+    return this.ping && this.inWindow(nowMs);
+  }
+
+  /** Ticks are on and the last packet is less than the window ago. */
+  private inWindow(nowMs: number): boolean {
+    return this.tickMs > 0 && nowMs - this.lastPacketMs < this.windowMs;
   }
 }
