@@ -240,11 +240,12 @@ export function swd(flowsName: string, flows: string[], pmdThreads: number): Fab
 
 /**
  * Seed 000's SNAT table between the namespaces: connections from ns1 leave
- * with a source in 10.77.0.240-255 (zone 1); ns2 may only answer.
+ * with a source in 10.77.0.240-254 (zone 1; .255 is ns2's broadcast
+ * address, from which the kernel takes no segment); ns2 may only answer.
  */
 export const FLOWS_SNAT = [
   'table=0,priority=10,arp,action=normal',
-  'table=0,in_port=1,ip,action=ct(commit,zone=1,nat(src=10.77.0.240-10.77.0.255)),2',
+  'table=0,in_port=1,ip,action=ct(commit,zone=1,nat(src=10.77.0.240-10.77.0.254)),2',
   'table=0,in_port=2,ct_state=-trk,ip,action=ct(table=0,zone=1,nat)',
   'table=0,in_port=2,ct_state=+est,ct_zone=1,ip,action=1',
 ];
@@ -255,7 +256,7 @@ export const FLOWS_SNAT = [
  */
 function snatNeighbours(topo: Topology, path: Path): void {
   const mac = (JSON.parse(topo.execSync(path.ns1, ['ip', '-j', 'link', 'show', 'dev', path.ns1If], { check: true }).stdout)[0] as { address: string }).address;
-  for (let a = 240; a <= 255; a++) {
+  for (let a = 240; a <= 254; a++) {
     topo.execSync(path.ns2, ['ip', 'neigh', 'replace', `10.77.0.${a}`, 'lladdr', mac, 'dev', path.ns2If, 'nud', 'permanent'], { check: true });
   }
 }

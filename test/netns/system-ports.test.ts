@@ -129,18 +129,19 @@ describe.skipIf(skip !== null)(`system and tap ports in network namespaces${skip
     const { topo, swd, h } = await setup(2);
     swd.ok(['add-flows', 'br0', '-'], [
       'priority=10,arp,action=normal',
-      'in_port=1,ip,action=ct(commit,zone=1,nat(src=10.77.0.240-10.77.0.255)),2',
+      'in_port=1,ip,action=ct(commit,zone=1,nat(src=10.77.0.240-10.77.0.254)),2',
       'in_port=2,ct_state=-trk,ip,action=ct(table=0,zone=1,nat)',
       'in_port=2,ct_state=+est,ct_zone=1,ip,action=1',
     ].join('\n'));
     // The NATed addresses are nobody's: ns2 reaches them through a static neighbour entry, as a real setup would.
-    for (let a = 240; a <= 255; a++) inNs(topo, h[1], ['ip', 'neigh', 'replace', `10.77.0.${a}`, 'lladdr', h[0].mac, 'dev', h[1].dev, 'nud', 'permanent']);
+    // The range stops short of 10.77.0.255, ns2's broadcast address: the kernel drops a segment from it as martian.
+    for (let a = 240; a <= 254; a++) inNs(topo, h[1], ['ip', 'neigh', 'replace', `10.77.0.${a}`, 'lladdr', h[0].mac, 'dev', h[1].dev, 'nud', 'permanent']);
     const server = await startTcpServer(topo, h[1], 8080);
     const answer = tcpRequest(topo, h[0], h[1].ip, 8080, 'hello through snat');
     const m = /^10\.77\.0\.(\d+) HELLO THROUGH SNAT$/.exec(answer);
     expect(m, answer).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThanOrEqual(240);
-    expect(Number(m![1])).toBeLessThanOrEqual(255);
+    expect(Number(m![1])).toBeLessThanOrEqual(254);
     expect(await waitFor(() => server.accepted().length === 1)).toBe(true);
     expect(server.accepted()).toEqual([`10.77.0.${m![1]}`]);
     const ct = swd.ok(['dump-conntrack']).filter((l) => l.startsWith('tcp,'));
